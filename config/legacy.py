@@ -1,0 +1,79 @@
+"""Keys of the authors' configs (transformers 4.46 era) that current transformers renamed or removed."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+# Same meaning under a new name.
+RENAMED = {
+    "evaluation_strategy": "eval_strategy",
+    "twomodelloss_wandb_model2": "quality_checker_model",
+    "twomodelloss_wandb_model3": "diversity_checker_model",
+    "no_cuda": "use_cpu",
+    "push_to_hub_model_id": "hub_model_id",
+    "push_to_hub_token": "hub_token",
+    "torchdynamo": "torch_compile_backend",
+    "gradient_checkpointing": "activation_checkpointing",
+}
+
+# Removed with no equivalent, or handled differently now (the value is ignored).
+DROPPED = {
+    "use_auth_token": "use the HF_TOKEN environment variable",
+    "overwrite_cache": "data is tokenized in memory on every run",
+    "logging_dir": "removed in transformers 5",
+    "save_safetensors": "checkpoints are always safetensors",
+    "use_mps_device": "removed in transformers 5",
+    "jit_mode_eval": "removed in transformers 5",
+    "use_ipex": "removed in transformers 5",
+    "fp16_opt_level": "removed in transformers 5",
+    "half_precision_backend": "removed in transformers 5",
+    "fp16_backend": "removed in transformers 5",
+    "tpu_num_cores": "removed in transformers 5",
+    "tpu_metrics_debug": "removed in transformers 5",
+    "past_index": "removed in transformers 5",
+    "fsdp_min_num_params": "removed in transformers 5; use fsdp_config",
+    "fsdp_transformer_layer_cls_to_wrap": "removed in transformers 5; use fsdp_config",
+    "adafactor": "removed in transformers 5; use optim=adafactor",
+    "use_legacy_prediction_loop": "removed in transformers 5",
+    "push_to_hub_organization": "removed in transformers 5; use hub_model_id",
+    "mp_parameters": "removed in transformers 5",
+    "ray_scope": "removed in transformers 5",
+    "dispatch_batches": "removed in transformers 5; use accelerator_config",
+}
+
+# The name changed and so did the value's form: old key -> function(old value) -> {new key: value}.
+REWRITTEN = {
+    "group_by_length": lambda v: {"train_sampling_strategy": "group_by_length" if v else "random"},
+    "per_gpu_train_batch_size": lambda v: {} if v is None else {"per_device_train_batch_size": v},
+    "per_gpu_eval_batch_size": lambda v: {} if v is None else {"per_device_eval_batch_size": v},
+    "warmup_ratio": lambda v: {} if not v else {"warmup_steps": float(v)},
+    "include_inputs_for_metrics": lambda v: {"include_for_metrics": ["inputs"]} if v else {},
+    # In transformers 4.x, report_to=null meant "all installed integrations", i.e. W&B in the authors' setup.
+    "report_to": lambda v: {"report_to": "wandb" if v is None else v},
+    "debug": lambda v: {"debug": v or ""},
+}
+
+
+def translate(config: dict) -> dict:
+    """Return a copy of ``config`` with old keys mapped to current ones; warn once about dropped keys.
+
+    A key that is both given under its old and its new name keeps the new name's value.
+    """
+    out: dict = {}
+    dropped = []
+    for key, value in config.items():
+        if key in DROPPED:
+            dropped.append(key)
+        elif key in RENAMED:
+            out.setdefault(RENAMED[key], value)
+        elif key in REWRITTEN:
+            for new_key, new_value in REWRITTEN[key](value).items():
+                if new_key == key or new_key not in config:
+                    out[new_key] = new_value
+        else:
+            out[key] = value
+    if dropped:
+        logger.warning("Ignoring config keys that no longer exist (see config/legacy.py): %s", ", ".join(dropped))
+    return out

@@ -1,0 +1,190 @@
+"""One JSON config, then `--key value` overrides (later wins), checked and parsed into the argument dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from config import legacy
+from trainer.arguments import (
+    ARGUMENT_CLASSES,
+    CheckerArguments,
+    DataArguments,
+    ModelArguments,
+    WeightedTrainingArguments,
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user has to fix; the message names the key or file."""
+
+
+@dataclass
+class RunConfig:
+    model: ModelArguments
+    data: DataArguments
+    checkers: CheckerArguments
+    training: WeightedTrainingArguments
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        """Every argument's final value, flat, in the same vocabulary a config file uses."""
+        resolved = {}
+        for part in (self.model, self.data, self.checkers):
+            resolved.update(dataclasses.asdict(part))
+        resolved.update(self.training.to_dict())
+        return resolved
+
+
+def _field_types() -> dict[str, typing.Any]:
+    hints = {}
+    for cls in ARGUMENT_CLASSES:
+        type_hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.init:
+                hints[f.name] = type_hints[f.name]
+    return hints
+
+
+FIELD_TYPES = _field_types()
+KNOWN_KEYS = frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED) | frozenset(legacy.REWRITTEN)
+
+
+def _closest(key: str) -> str:
+    match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _allowed(tp) -> tuple[set, bool]:
+    """The basic types a field accepts, and whether it accepts null."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        basics, nullable = set(), False
+        for arg in typing.get_args(tp):
+            sub, sub_null = _allowed(arg)
+            basics |= sub
+            nullable |= sub_null
+        return basics, nullable
+    if tp is type(None):
+        return set(), True
+    if origin in (list, tuple):
+        return {list}, False
+    if origin is dict or tp is dict:
+        return {dict, str}, False
+    if isinstance(tp, type) and issubclass(tp, str):  # str and str-valued enums
+        return {str}, False
+    if tp in (bool, int, float):
+        return {tp}, False
+    return {object}, True
+
+
+def _check_value(key: str, value, where: str) -> None:
+    basics, nullable = _allowed(FIELD_TYPES[key])
+    if value is None:
+        if not nullable and object not in basics:
+            raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got null")
+        return
+    if object in basics:
+        return
+    if isinstance(value, bool):
+        ok = bool in basics
+    elif isinstance(value, int):
+        ok = bool(basics & {int, float}) or (bool in basics and value in (0, 1))
+    elif isinstance(value, float):
+        ok = float in basics
+    else:
+        ok = type(value) in basics
+    if not ok:
+        raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {value!r}")
+
+
+def _describe(basics: set) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return " or ".join(names.get(b, b.__name__) for b in basics)
+
+
+def _coerce(key: str, raw: str):
+    """Turn a command-line string into the value the field expects."""
+    if raw.lower() in ("null", "none"):
+        return None
+    key = legacy.RENAMED.get(key, key)
+    basics = _allowed(FIELD_TYPES[key])[0] if key in FIELD_TYPES else {object}
+    if basics == {str} or basics == {str, list}:
+        return raw
+    if bool in basics and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
+        return raw.lower() in ("true", "yes", "1")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def parse_overrides(argv: list[str]) -> dict:
+    """`--key value` pairs (or `--key=value`, or a bare `--flag` meaning true)."""
+    overrides: dict = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise ConfigError(f"command line: expected --key value, got {token!r}")
+        key, eq, raw = token[2:].partition("=")
+        if not eq:
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                raw = argv[i + 1]
+                i += 1
+            else:
+                raw = "true"
+        overrides[key] = raw
+        i += 1
+    return overrides
+
+
+def read_json_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a JSON object of key/value pairs, got {type(config).__name__}")
+    return config
+
+
+def _check_keys(config: dict, where: str) -> None:
+    for key in config:
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key)}")
+
+
+def load_config(config_file: str | None, override_args: list[str] | None = None) -> RunConfig:
+    file_config = read_json_config(config_file) if config_file else {}
+    where = f"{config_file}: " if config_file else ""
+    _check_keys(file_config, where)
+    overrides = parse_overrides(override_args or [])
+    _check_keys(overrides, "command line: ")
+
+    merged = legacy.translate(file_config)
+    from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+    merged.update(from_command_line)
+    for key, value in merged.items():
+        _check_value(key, value, "command line: " if key in from_command_line else where)
+
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    try:
+        model, data, checkers, training = parser.parse_dict(merged)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}{err}") from None
+    return RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)

@@ -1,0 +1,1 @@
+"""Reading labelled text data from files, the hub or W&B artifacts."""

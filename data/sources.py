@@ -1,0 +1,111 @@
+"""Where a run's splits come from: local files, a hub dataset, or a W&B dataset artifact."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from artifacts.wandb_refs import resolve_artifact
+from data.files import SUFFIXES, DataError, resolve_data_path
+from data.task import SplitSource, split_from_file
+from trainer.arguments import CheckerArguments, DataArguments
+
+logger = logging.getLogger(__name__)
+
+# Split name -> substrings that identify its file in a W&B dataset artifact (as the authors' code does).
+_ARTIFACT_FILE_HINTS = {"train": ("train",), "validation": ("dev", "valid"), "test": ("test",)}
+
+
+def _artifact_file(folder: Path, split: str, explicit: str | None, field: str) -> Path | None:
+    if explicit:
+        path = (folder / explicit).resolve()
+        if folder.resolve() not in path.parents or not path.is_file():
+            raise DataError(f"{field}: {explicit!r} is not a file inside the artifact folder {folder}")
+        return path
+    hints = _ARTIFACT_FILE_HINTS[split]
+    matches = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and any(h in p.name for h in hints))
+    return matches[0] if matches else None
+
+
+def _from_wandb(data: DataArguments) -> dict[str, Path]:
+    folder = resolve_artifact(data.wandb_dataset, "wandb_dataset")
+    files = {}
+    for split, explicit in (("train", data.train_file), ("validation", data.validation_file), ("test", data.test_file)):
+        found = _artifact_file(folder, split, explicit, f"{split}_file")
+        if found is not None:
+            files[split] = found
+    if "train" not in files:
+        raise DataError(f"wandb_dataset: no training file (name containing 'train') in {folder}")
+    return files
+
+
+def _from_hub(data: DataArguments) -> list[SplitSource]:
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(data.dataset_name, data.dataset_config_name)
+    except Exception as err:  # offline, unknown name, ...: `datasets` raises many types
+        raise DataError(f"dataset_name: could not load {data.dataset_name!r} ({data.dataset_config_name}): {err}") from None
+    sources = []
+    for split in ("train", "validation", "test"):
+        if split not in loaded:
+            continue
+        part = loaded[split]
+        feature = part.features.get(data.label_column_name)
+        names = list(feature.names) if hasattr(feature, "names") else None
+        sources.append(SplitSource(split, part.to_list(), f"{data.dataset_name}[{split}]", names))
+    return sources
+
+
+def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
+    """The run's splits, train first; plus the quality checker's real data as extra splits."""
+    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):
+        if not data.wandb_dataset:
+            raise DataError("use_wandb_dataset: true, but wandb_dataset is not set")
+        files = _from_wandb(data)
+        sources = [split_from_file(split, path) for split, path in files.items()]
+    elif data.dataset_name:
+        sources = _from_hub(data)
+    else:
+        if not data.train_file:
+            raise DataError("train_file: not set; give train_file (and validation_file, test_file), "
+                            "dataset_name, or wandb_dataset")
+        sources = [
+            split_from_file(split, resolve_data_path(path, f"{split}_file"))
+            for split, path in (("train", data.train_file), ("validation", data.validation_file), ("test", data.test_file))
+            if path
+        ]
+    sources += _augmented(data)
+    sources += _quality_checker_sources(checkers, sources)
+    return sources
+
+
+def _augmented(data: DataArguments) -> list[SplitSource]:
+    extra = []
+    if data.augmented_train_file:
+        extra.append(split_from_file("augmented_train", resolve_data_path(data.augmented_train_file, "augmented_train_file")))
+    if data.wandb_augmented_dataset:
+        folder = resolve_artifact(data.wandb_augmented_dataset, "wandb_augmented_dataset")
+        found = _artifact_file(folder, "train", None, "wandb_augmented_dataset")
+        if found is None:
+            raise DataError(f"wandb_augmented_dataset: no training file in {folder}")
+        extra.append(split_from_file("augmented_train", found))
+    if data.wandb_generalization_dataset:
+        folder = resolve_artifact(data.wandb_generalization_dataset, "wandb_generalization_dataset")
+        for i, path in enumerate(sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES), start=1):
+            extra.append(split_from_file(f"test_{i}", path))
+    return extra
+
+
+def _quality_checker_sources(checkers: CheckerArguments, sources: list[SplitSource]) -> list[SplitSource]:
+    if not checkers.quality_checker_train_file:
+        return []
+    path = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file")
+    test = next((s for s in sources if s.name == "test"), None)
+    if test is not None and Path(test.origin).resolve() == path.resolve():
+        raise DataError("quality_checker_train_file: is the test split; the test split is only for reporting")
+    extra = [split_from_file("quality_train", path)]
+    if checkers.quality_checker_validation_file:
+        extra.append(split_from_file("quality_validation", resolve_data_path(
+            checkers.quality_checker_validation_file, "quality_checker_validation_file")))
+    return extra

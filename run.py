@@ -1,0 +1,10 @@
+#!/usr/bin/env python
+"""Train a text classifier with CE, Focal, IMP or DIMP loss.
+
+    python run.py configs/config_DIMP.json [--key value ...]
+"""
+
+from trainer.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

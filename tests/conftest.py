@@ -1,0 +1,111 @@
+"""Shared fixtures: a tiny random BERT with a tokenizer trained on the fly, and toy data with known labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+POSITIVE = ["good", "great", "fine", "nice", "happy", "bright"]
+NEGATIVE = ["bad", "awful", "poor", "sad", "grim", "dull"]
+FILLER = ["the", "a", "movie", "day", "food", "was", "really", "quite", "so", "and", "it", "this"]
+
+
+def toy_records(n: int, seed: int, pairs: bool = False) -> list[dict]:
+    """Sentences whose label is known: 1 if a positive word occurs, else 0."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(FILLER, 4) + [rng.choice(POSITIVE if label else NEGATIVE)]
+        rng.shuffle(words)
+        record = {"text": " ".join(words), "label": label}
+        if pairs:
+            record["text_pair"] = " ".join(rng.sample(FILLER, 3))
+        records.append(record)
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_data_root(tmp_path_factory) -> Path:
+    """A data root laid out like ../shared/data: toy/{train,validation,test,real}.jsonl and labels.json."""
+    root = tmp_path_factory.mktemp("data")
+    write_jsonl(root / "toy" / "train.jsonl", toy_records(64, seed=0))
+    write_jsonl(root / "toy" / "validation.jsonl", toy_records(24, seed=1))
+    write_jsonl(root / "toy" / "test.jsonl", toy_records(24, seed=2))
+    write_jsonl(root / "toy" / "real.jsonl", toy_records(32, seed=3))
+    (root / "toy" / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer random BERT and a WordPiece tokenizer trained on the toy vocabulary."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    corpus = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 10 + ["one two three four five six seven eight"]
+    tokenizer.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    fast.save_pretrained(folder)
+    config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64, num_labels=2)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def data_root_env(toy_data_root, monkeypatch) -> Path:
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    return toy_data_root
+
+
+@pytest.fixture
+def tiny_config(tiny_model_dir, data_root_env, tmp_path) -> dict:
+    """A complete run config for the tiny model on the toy data."""
+    return {
+        "model_name_or_path": str(tiny_model_dir),
+        "train_file": "toy/train.jsonl",
+        "validation_file": "toy/validation.jsonl",
+        "test_file": "toy/test.jsonl",
+        "output_dir": str(tmp_path / "out"),
+        "num_train_epochs": 2,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_seq_length": 32,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "save_strategy": "no",
+        "load_best_model_at_end": False,
+        "quality_checker_train_file": "toy/real.jsonl",
+        "quality_checker_model": str(tmp_path / "checkers" / "quality"),
+        "diversity_checker_model": str(tmp_path / "checkers" / "diversity"),
+        "checker_num_train_epochs": 1,
+        "checker_learning_rate": 1e-3,
+    }

@@ -1,0 +1,181 @@
+"""Argument dataclasses. One JSON config fills all of them (HfArgumentParser), as in the
+authors' `run.py`; keys are flat, so a key belongs to whichever dataclass declares it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        metadata={"help": "Local folder, Hugging Face hub id, or (with use_wandb_model) a W&B artifact reference."},
+    )
+    config_name: str | None = field(default=None, metadata={"help": "Config name or path, if not the model's."})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer name or path, if not the model's."})
+    cache_dir: str | None = field(default=None, metadata={"help": "Where hub downloads are cached."})
+    use_fast_tokenizer: bool = field(default=True, metadata={"help": "Use a fast (Rust) tokenizer."})
+    model_revision: str = field(default="main", metadata={"help": "Hub revision: branch, tag or commit."})
+    ignore_mismatched_sizes: bool = field(
+        default=False, metadata={"help": "Load a checkpoint whose classification head has another size."}
+    )
+    use_wandb_model: bool = field(
+        default=False, metadata={"help": "Treat model_name_or_path as a W&B artifact reference."}
+    )
+    allow_pickle_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "Allow loading models or checkers stored only as pickle (.bin) files. Off: safetensors only."},
+    )
+
+
+@dataclass
+class DataArguments:
+    train_file: str | None = field(default=None, metadata={"help": "Training data (jsonl, json, csv or tsv)."})
+    validation_file: str | None = field(default=None, metadata={"help": "Validation data, evaluated each epoch."})
+    test_file: str | None = field(default=None, metadata={"help": "Test data, evaluated once at the end."})
+    augmented_train_file: str | None = field(
+        default=None, metadata={"help": "Extra training data appended to train_file."}
+    )
+    dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hugging Face hub."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "The hub dataset's configuration."})
+    use_wandb_dataset: bool = field(default=False, metadata={"help": "Read the data from the wandb_dataset artifact."})
+    wandb_dataset: str | None = field(
+        default=None, metadata={"help": "W&B artifact 'entity/project/name:version' holding train/validation/test files."}
+    )
+    wandb_augmented_dataset: str | None = field(
+        default=None, metadata={"help": "W&B artifact whose training file is appended to the training data."}
+    )
+    wandb_generalization_dataset: str | None = field(
+        default=None, metadata={"help": "W&B artifact whose files are extra test sets."}
+    )
+    text_column_names: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated text column(s). Default: the first two non-label columns, as the authors do."},
+    )
+    label_column_name: str = field(default="label", metadata={"help": "The label column."})
+    max_seq_length: int = field(default=128, metadata={"help": "Longer inputs are truncated to this many tokens."})
+    pad_to_max_length: bool = field(
+        default=False,
+        metadata={"help": "Pad every input to max_seq_length (the authors' way). Off: pad each batch to its longest."},
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use a random subset of this many training examples."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use the first this-many validation examples."})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Use the first this-many test examples."})
+    name: str | None = field(default=None, metadata={"help": "W&B run name."})
+    save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
+
+    def __post_init__(self):
+        if self.max_seq_length <= 0:
+            raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        for key in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ValueError(f"{key}: expected a positive integer or null, got {value}")
+
+    @property
+    def text_columns(self) -> list[str] | None:
+        if not self.text_column_names:
+            return None
+        return [name.strip() for name in self.text_column_names.split(",") if name.strip()]
+
+
+@dataclass
+class CheckerArguments:
+    quality_checker_model: str | None = field(
+        default=None,
+        metadata={"help": "Quality checker P': local folder, hub id, or W&B artifact 'entity/project/name:version'. "
+                  "If it does not exist and quality_checker_train_file is set, it is trained there and cached."},
+    )
+    diversity_checker_model: str | None = field(
+        default=None,
+        metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data."},
+    )
+    quality_checker_train_file: str | None = field(
+        default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test split)."}
+    )
+    quality_checker_validation_file: str | None = field(
+        default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: validation_file."}
+    )
+    quality_checker_max_train_samples: int | None = field(
+        default=500, metadata={"help": "At most this many real examples (a seeded random sample) for the quality checker."}
+    )
+    checker_base_model: str | None = field(
+        default=None, metadata={"help": "Model a checker is fine-tuned from when built. Default: model_name_or_path."}
+    )
+    checker_num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs when building a checker."})
+    checker_learning_rate: float = field(default=6e-5, metadata={"help": "Learning rate when building a checker."})
+    checker_batch_size: int = field(default=32, metadata={"help": "Batch size for building and scoring with a checker."})
+    match_labels_by: str = field(
+        default="name",
+        metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names) or 'id' (count only)."},
+    )
+
+    def __post_init__(self):
+        if self.checker_num_train_epochs <= 0:
+            raise ValueError(f"checker_num_train_epochs: expected > 0, got {self.checker_num_train_epochs}")
+        if self.checker_learning_rate <= 0:
+            raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
+        if self.match_labels_by not in ("name", "id"):
+            raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
+        if self.checker_batch_size <= 0:
+            raise ValueError(f"checker_batch_size: expected a positive integer, got {self.checker_batch_size}")
+
+
+@dataclass
+class WeightedTrainingArguments(TrainingArguments):
+    """TrainingArguments with the loss options and the authors' defaults."""
+
+    problem_type: str = field(
+        default="single_label_classification",
+        metadata={"help": "Loss: " + ", ".join(sorted(PROBLEM_TYPES))},
+    )
+    focal_gamma: float = field(default=1.0, metadata={"help": "gamma of the Focal loss, w = (1 - P)^gamma."})
+    weight_epsilon: float = field(
+        default=DEFAULT_EPSILON,
+        metadata={"help": "Probabilities in a weight's denominator are clamped to at least this (no inf weights)."},
+    )
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Allow writing into an output_dir that already holds results."}
+    )
+    output_dir: str = field(default="output", metadata={"help": "Where checkpoints, metrics and the config go."})
+    learning_rate: float = field(default=6e-5, metadata={"help": "Peak learning rate."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
+    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Training epochs."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps, epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch, best."})
+    save_total_limit: int | None = field(default=1, metadata={"help": "Keep at most this many checkpoints (plus the best)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Reload the best checkpoint after training."})
+    metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best checkpoint."})
+    logging_strategy: str = field(default="epoch", metadata={"help": "When to log: no, steps, epoch."})
+    report_to: None | str | list[str] = field(default="wandb", metadata={"help": "Loggers: wandb (default) or none."})
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata={"help": "Training sampler: group_by_length (default; batches of similar length, less padding) or random."},
+    )
+
+    def __post_init__(self):
+        loss_kind(self.problem_type)
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
+        if self.focal_gamma < 0:
+            raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
+        if not 0 < self.weight_epsilon < 1:
+            raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")
+        if self.num_train_epochs <= 0 and self.max_steps <= 0:
+            raise ValueError(f"num_train_epochs: expected > 0, got {self.num_train_epochs}")
+        if self.per_device_train_batch_size <= 0:
+            raise ValueError(f"per_device_train_batch_size: expected a positive integer, got {self.per_device_train_batch_size}")
+        super().__post_init__()
+
+    @property
+    def loss_kind(self) -> LossKind:
+        return loss_kind(self.problem_type)
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, CheckerArguments, WeightedTrainingArguments)

@@ -1,0 +1,42 @@
+"""Command line: `python run.py CONFIG.json [--key value ...] [--debug]`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import transformers
+
+from artifacts.wandb_refs import ArtifactError
+from checkers.scoring import CheckerError
+from config.loading import ConfigError, load_config
+from data.files import DataError
+
+USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        level=logging.INFO, stream=sys.stdout)
+    transformers.utils.logging.set_verbosity_warning()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    config_file = argv.pop(0) if argv and not argv[0].startswith("--") else None
+    _setup_logging()
+    try:
+        from trainer.pipeline import run
+
+        run(load_config(config_file, argv))
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

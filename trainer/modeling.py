@@ -1,0 +1,68 @@
+"""Loading tokenizers and classifiers, and turning text into model inputs."""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import Dataset
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+
+from artifacts.models import ModelSource
+
+logger = logging.getLogger(__name__)
+
+
+def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
+    return AutoTokenizer.from_pretrained(
+        source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir, local_files_only=source.local_files_only
+    )
+
+
+def load_classifier(
+    source: ModelSource,
+    label_names: list[str],
+    revision: str = "main",
+    cache_dir: str | None = None,
+    ignore_mismatched_sizes: bool = False,
+    config_source: ModelSource | None = None,
+    allow_pickle: bool = False,
+):
+    config_source = config_source or source
+    config = AutoConfig.from_pretrained(
+        config_source.location,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=config_source.local_files_only,
+    )
+    return AutoModelForSequenceClassification.from_pretrained(
+        source.location,
+        config=config,
+        revision=revision,
+        cache_dir=cache_dir,
+        ignore_mismatched_sizes=ignore_mismatched_sizes,
+        local_files_only=source.local_files_only,
+        use_safetensors=None if allow_pickle else True,
+    )
+
+
+def encode(
+    dataset: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    text_columns: list[str],
+    max_length: int,
+    pad_to_max_length: bool = False,
+    keep_columns: tuple[str, ...] = ("label",),
+) -> Dataset:
+    """Tokenize; without pad_to_max_length, batches are padded later to their longest input."""
+    max_length = min(max_length, tokenizer.model_max_length)
+
+    def tokenize(batch):
+        texts = [batch[c] for c in text_columns]
+        return tokenizer(*texts, truncation=True, max_length=max_length,
+                         padding="max_length" if pad_to_max_length else False)
+
+    drop = [c for c in dataset.column_names if c not in keep_columns]
+    return dataset.map(tokenize, batched=True, remove_columns=drop, desc="Tokenizing")

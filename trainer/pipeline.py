@@ -1,0 +1,171 @@
+"""One run, start to end: data, checkers, training, evaluation, metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+from transformers import AutoModelForSequenceClassification, set_seed
+
+from artifacts.models import ModelSource, resolve_model
+from checkers.build import CheckerRecipe, build_checker
+from checkers.resolve import find_or_build
+from checkers.scoring import check_label_space, gold_probabilities
+from config.loading import ConfigError, RunConfig
+from data.sources import collect_sources
+from data.task import TaskData, build_task, subsample
+from losses.weighting import LossKind
+from trainer.fitting import make_trainer
+from trainer.modeling import encode, load_classifier, load_tokenizer
+from trainer.tracking import Tracker
+from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB
+
+logger = logging.getLogger(__name__)
+
+RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
+
+
+def prepare_output_dir(path: str, overwrite: bool) -> Path:
+    out = Path(path)
+    existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
+    if existing and not overwrite:
+        raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
+                          "choose another folder or set overwrite_output_dir true")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _short_name(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
+
+
+def dataset_label(cfg: RunConfig, task: TaskData) -> str:
+    if cfg.data.dataset_name:
+        return _short_name(cfg.data.dataset_name)
+    if cfg.data.wandb_dataset:
+        return _short_name(cfg.data.wandb_dataset)
+    return _short_name(str(Path(task.origins["train"]).parent))
+
+
+def load_task(cfg: RunConfig) -> TaskData:
+    task = build_task(collect_sources(cfg.data, cfg.checkers), cfg.data.text_columns, cfg.data.label_column_name)
+    seed = cfg.training.data_seed if cfg.training.data_seed is not None else cfg.training.seed
+    splits = task.splits
+    if "augmented_train" in splits:
+        from datasets import concatenate_datasets
+
+        splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
+    splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
+    if "validation" in splits:
+        splits["validation"] = subsample(splits["validation"], cfg.data.max_eval_samples)
+    for name in [n for n in splits if n.startswith("test")]:
+        splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
+    if "quality_train" in splits:
+        splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
+    return task
+
+
+def _recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
+    validation = task.splits.get("quality_validation", task.splits.get("validation"))
+    quality = None
+    if "quality_train" in task.splits:
+        quality = CheckerRecipe("quality", task.splits["quality_train"], validation, {
+            "train_source": cfg.checkers.quality_checker_train_file,
+            "train_examples": len(task.splits["quality_train"]),
+            "seed": cfg.training.seed,
+        })
+    diversity = CheckerRecipe("diversity", task.splits["train"], task.splits.get("validation"), {
+        "train_source": task.origins["train"],
+        "train_examples": len(task.splits["train"]),
+        "seed": cfg.training.seed,
+    })
+    return {"quality": quality, "diversity": diversity}
+
+
+def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker) -> dict:
+    """P'(y|x) and, for IMP, Q(y|x) of every training example: the columns the loss needs."""
+    kind = cfg.training.loss_kind
+    roles = {LossKind.IMP: ("quality", "diversity"), LossKind.DIMP: ("quality",), LossKind.QUALITY_ONLY: ("quality",)}
+    recipes = _recipes(cfg, task)
+    base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") if cfg.checkers.checker_base_model \
+        else model_source
+    names = {"quality": f"quality-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}",
+             "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}"}
+    columns = {}
+    for role in roles.get(kind, ()):
+        field = f"{role}_checker_model"
+        reference = getattr(cfg.checkers, field) or (f"./checkers/{names[role]}" if recipes[role] else None)
+        if reference is None:
+            raise ConfigError(f"{field}: problem_type {cfg.training.problem_type} needs a {role} checker; "
+                              f"name one, or set quality_checker_train_file to train it")
+
+        def build(folder, recipe, role=role):
+            build_checker(folder, recipe, base, task.label_names, task.text_columns, cfg.checkers, cfg.training,
+                          cfg.data.max_seq_length)
+            tracker.log_artifact(folder, names[role], "model")
+
+        source = find_or_build(reference, field, recipes[role], build, cfg.model.allow_pickle_checkpoints)
+        checker = AutoModelForSequenceClassification.from_pretrained(source.location, local_files_only=source.local_files_only)
+        check_label_space(checker.config, task.label_names, field, cfg.checkers.match_labels_by)
+        columns[QUALITY_PROB if role == "quality" else DIVERSITY_PROB] = gold_probabilities(
+            checker, source, task.splits["train"], task.text_columns, cfg.data.max_seq_length,
+            max(cfg.checkers.checker_batch_size, 64), field)
+    return columns
+
+
+def run(cfg: RunConfig) -> dict[str, float]:
+    args = cfg.training
+    out = prepare_output_dir(args.output_dir, args.overwrite_output_dir)
+    set_seed(args.seed)
+    task = load_task(cfg)
+    resolved = cfg.to_dict()
+    (out / "resolved_config.json").write_text(json.dumps(resolved, indent=2, default=str) + "\n")
+    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
+                            [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
+    try:
+        return _train_and_evaluate(cfg, task, tracker)
+    finally:
+        tracker.finish()
+
+
+def _train_and_evaluate(cfg: RunConfig, task: TaskData, tracker: Tracker) -> dict[str, float]:
+    args, model_args = cfg.training, cfg.model
+    source = resolve_model(model_args.model_name_or_path, "model_name_or_path", model_args.use_wandb_model,
+                           model_args.allow_pickle_checkpoints)
+    train = task.splits["train"]
+    for column, values in checker_probabilities(cfg, task, source, tracker).items():
+        train = train.add_column(column, [float(v) for v in values])
+    set_seed(args.seed)
+    tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
+    model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
+                            model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
+    keep = ("label", QUALITY_PROB, DIVERSITY_PROB)
+
+    def prepare(dataset):
+        return encode(dataset, tokenizer, task.text_columns, cfg.data.max_seq_length, cfg.data.pad_to_max_length, keep)
+
+    validation = prepare(task.splits["validation"]) if "validation" in task.splits else None
+    trainer = make_trainer(model, tokenizer, args, prepare(train), validation, cfg.data.pad_to_max_length)
+
+    result = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    metrics = {**result.metrics, "train_samples": len(train)}
+    trainer.save_model()
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    if validation is not None:
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        metrics.update(eval_metrics)
+    for name in sorted(n for n in task.splits if n.startswith("test")):
+        test_metrics = trainer.predict(prepare(task.splits[name]), metric_key_prefix=name).metrics
+        trainer.log_metrics(name, test_metrics)
+        trainer.save_metrics(name, test_metrics)
+        metrics.update(test_metrics)
+    tracker.log_summary(metrics)
+    if cfg.data.save_model:
+        tracker.log_artifact(Path(args.output_dir), cfg.data.name or f"model_{dataset_label(cfg, task)}", "model")
+    return metrics

@@ -1,0 +1,72 @@
+"""W&B logging that never blocks or crashes a run: offline mode when there is no key or no network."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from artifacts.wandb_refs import wandb_api_key_configured
+
+logger = logging.getLogger(__name__)
+
+PROJECT = "DIMP-Loss"
+
+
+def _wandb_reachable() -> bool:
+    try:
+        socket.create_connection(("api.wandb.ai", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+class Tracker:
+    """The run's W&B run, or nothing when W&B is off; every method is safe to call either way."""
+
+    def __init__(self, run=None):
+        self.run = run
+
+    @classmethod
+    def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str]) -> "Tracker":
+        if "wandb" not in report_to or os.environ.get("WANDB_MODE") == "disabled":
+            return cls()
+        if os.environ.get("WANDB_MODE") != "offline" and not (wandb_api_key_configured() and _wandb_reachable()):
+            os.environ["WANDB_MODE"] = "offline"
+            logger.warning("W&B: no API key or no network, so logging offline to ./wandb (upload later with `wandb sync`).")
+        os.environ.setdefault("WANDB_PROJECT", PROJECT)
+        try:
+            import wandb
+
+            run = wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config,
+                             tags=[t[-64:] for t in tags if t], job_type="run")
+        except Exception as err:  # W&B failing must never stop training
+            logger.warning("W&B: could not start a run (%s); continuing without W&B.", err)
+            return cls()
+        return cls(run)
+
+    def log_artifact(self, folder: Path, name: str, kind: str) -> None:
+        if self.run is None:
+            return
+        try:
+            import wandb
+
+            artifact = wandb.Artifact(name=name, type=kind)
+            artifact.add_dir(str(folder))
+            self.run.log_artifact(artifact)
+        except Exception as err:
+            logger.warning("W&B: could not log artifact %s (%s)", name, err)
+
+    def log_summary(self, metrics: dict) -> None:
+        if self.run is not None:
+            self.run.summary.update(metrics)
+
+    def finish(self) -> None:
+        if self.run is None:
+            return
+        offline = self.run.settings.mode == "offline" if hasattr(self.run, "settings") else False
+        run_dir = Path(self.run.dir).parent
+        self.run.finish()
+        if offline:
+            logger.warning("W&B run saved offline. Upload it with: wandb sync %s", run_dir)
