@@ -56,7 +56,8 @@ def toy_data_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer random BERT and a WordPiece tokenizer trained on the toy vocabulary."""
+    """A 2-layer random BERT (no dropout, so runs are comparable step by step) and a WordPiece tokenizer
+    trained on the toy vocabulary."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
@@ -75,7 +76,8 @@ def tiny_model_dir(tmp_path_factory) -> Path:
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
     fast.save_pretrained(folder)
     config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64, num_labels=2)
+                        num_attention_heads=2, intermediate_size=37, max_position_embeddings=64, num_labels=2,
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
 

@@ -1,0 +1,116 @@
+"""Config files and overrides: the authors' configs, renamed and dropped keys, unknown keys, types."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from config.loading import ConfigError, load_config, parse_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTHORS = ROOT / "tests" / "fixtures" / "authors_configs"
+
+
+@pytest.mark.parametrize("name,problem_type,quality,diversity", [
+    ("config_DIMP.json", "single_label_classification_myloss_v2",
+     "hsunyu/NLP_Data_Augmentation/only_valid_glue_mrpc_bert:v0", None),
+    ("config_IMP.json", "single_label_classification_myloss_importance",
+     "hsunyu/NLP_Data_Augmentation/only_valid_glue_mrpc_bert:v0",
+     "hsunyu/NLP_Data_Augmentation/few-shot_glue_mrpc_bert_5:v0"),
+    ("config_baseline.json", "single_label_classification", None, None),
+])
+def test_authors_configs_parse(name, problem_type, quality, diversity):
+    cfg = load_config(str(AUTHORS / name))
+    assert cfg.training.problem_type == problem_type
+    assert cfg.training.eval_strategy == "epoch"  # from evaluation_strategy
+    assert cfg.training.train_sampling_strategy == "random"  # from group_by_length: false
+    assert cfg.training.report_to == ["wandb"]  # report_to: null meant every installed integration
+    assert cfg.training.overwrite_output_dir is True
+    assert cfg.data.use_wandb_dataset and cfg.data.wandb_dataset.endswith("datapoint_induction_glue_mrpc:v0")
+    assert cfg.data.pad_to_max_length is True
+    if quality:
+        assert cfg.checkers.quality_checker_model == quality
+    if diversity:
+        assert cfg.checkers.diversity_checker_model == diversity
+
+
+def test_dropped_keys_warn_once_listing_them(caplog):
+    with caplog.at_level(logging.WARNING, logger="config.legacy"):
+        load_config(str(AUTHORS / "config_DIMP.json"))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "config.legacy"]
+    assert len(warnings) == 1
+    assert "use_ipex" in warnings[0] and "logging_dir" in warnings[0] and "dispatch_batches" in warnings[0]
+
+
+def _write(tmp_path, config: dict) -> str:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_overrides_win_over_the_file(tmp_path):
+    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none"})
+    cfg = load_config(path, ["--learning_rate", "3e-4", "--num_train_epochs=4", "--group_by_length", "false",
+                             "--name", "123", "--pad_to_max_length"])
+    assert cfg.training.learning_rate == 3e-4
+    assert cfg.training.num_train_epochs == 4
+    assert cfg.training.train_sampling_strategy == "random"
+    assert cfg.data.name == "123"
+    assert cfg.data.pad_to_max_length is True
+
+
+def test_old_name_of_a_key_is_translated(tmp_path):
+    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d",
+                             "no_cuda": True, "warmup_ratio": 0.1, "per_gpu_train_batch_size": 4})
+    cfg = load_config(path)
+    assert cfg.checkers.quality_checker_model == "./q"
+    assert cfg.checkers.diversity_checker_model == "./d"
+    assert cfg.training.use_cpu is True
+    assert cfg.training.warmup_steps == 0.1
+    assert cfg.training.per_device_train_batch_size == 4
+
+
+def test_defaults_are_the_authors():
+    cfg = load_config(None, ["--report_to", "none"])
+    t = cfg.training
+    assert (t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == (6e-5, 32, 5)
+    assert cfg.data.max_seq_length == 128
+    assert t.eval_strategy == "epoch" and t.save_strategy == "epoch"
+    assert t.load_best_model_at_end and t.metric_for_best_model == "accuracy"
+
+
+def test_unknown_key_suggests_the_closest(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown config key 'learnig_rate'.*'learning_rate'"):
+        load_config(_write(tmp_path, {"learnig_rate": 1e-4}))
+    with pytest.raises(ConfigError, match=r"command line: unknown config key 'quality_checker'.*quality_checker_model"):
+        load_config(None, ["--quality_checker", "x"])
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"learning_rate": "fast"}, r"learning_rate: expected a number, got str"),
+    ({"learning_rate": -1e-4}, r"learning_rate: expected > 0"),
+    ({"num_train_epochs": [1]}, r"num_train_epochs: expected a number"),
+    ({"focal_gamma": -1}, r"focal_gamma: expected >= 0"),
+    ({"problem_type": "dimp"}, r"problem_type: unknown value 'dimp'"),
+    ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
+    ({"do_train": "yes"}, r"do_train: expected true/false"),
+])
+def test_bad_values_name_the_key(tmp_path, config, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, config))
+
+
+def test_malformed_json_names_the_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "learning_rate": 1e-4,\n  "seed": 1,\n}\n')
+    with pytest.raises(ConfigError, match=r"bad.json: invalid JSON at line 4"):
+        load_config(str(path))
+
+
+def test_override_syntax():
+    assert parse_overrides(["--a", "1", "--b=2", "--flag"]) == {"a": "1", "b": "2", "flag": "true"}
+    with pytest.raises(ConfigError, match="expected --key value"):
+        parse_overrides(["oops"])

@@ -1,0 +1,137 @@
+"""Reading data: every file format, label spaces, text columns, and clear errors on bad files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from data.files import DataError, read_records, resolve_data_path
+from data.task import build_task, split_from_file, subsample
+
+RECORDS = [
+    {"text": "good day", "text_pair": "fine", "label": 1},
+    {"text": "bad day", "text_pair": "grim", "label": 0},
+    {"text": "nice food", "text_pair": "happy", "label": 1},
+]
+
+
+def _write(path, fmt: str, records=RECORDS):
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    elif fmt == "json":
+        path.write_text(json.dumps(records))
+    elif fmt == "json-lines":
+        path.write_text("\n".join(json.dumps(r) for r in records))
+    elif fmt == "json-data":
+        path.write_text(json.dumps({"data": records}))
+    else:
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]), delimiter="\t" if fmt == "tsv" else ",")
+            writer.writeheader()
+            writer.writerows(records)
+    return path
+
+
+@pytest.mark.parametrize("fmt,suffix", [
+    ("jsonl", ".jsonl"), ("json", ".json"), ("json-lines", ".json"), ("json-data", ".json"), ("csv", ".csv"), ("tsv", ".tsv"),
+])
+def test_every_format_gives_the_same_task(tmp_path, fmt, suffix):
+    path = _write(tmp_path / f"train{suffix}", fmt)
+    task = build_task([split_from_file("train", path)], None)
+    train = task.splits["train"]
+    assert task.text_columns == ["text", "text_pair"]
+    assert train["text"] == ["good day", "bad day", "nice food"]
+    assert train["text_pair"] == ["fine", "grim", "happy"]
+    assert train["label"] == [1, 0, 1]
+    assert task.label_names == ["0", "1"]
+
+
+def test_labels_json_gives_names_and_maps_string_labels(tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
+    records = [{"text": "a", "label": "positive"}, {"text": "b", "label": 0}, {"text": "c", "label": "1"}]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    assert task.label_names == ["negative", "positive"]
+    assert task.splits["train"]["label"] == [1, 0, 1]
+    assert task.text_columns == ["text"]
+
+
+def test_string_labels_without_labels_json_are_sorted(tmp_path):
+    records = [{"sentence": "a", "label": "pos"}, {"sentence": "b", "label": "neg"}]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    assert task.label_names == ["neg", "pos"] and task.splits["train"]["label"] == [1, 0]
+
+
+def test_text_columns_from_config_and_noise_tag_kept(tmp_path):
+    records = [{"noise": "swap", "a": "x", "b": "y", "label": 0}, {"noise": "original", "a": "z", "b": "w", "label": 1}]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], ["b"])
+    assert task.text_columns == ["b"]
+    assert task.splits["train"]["noise"] == ["swap", "original"]
+    default = build_task([split_from_file("train", tmp_path / "t.jsonl")], None)
+    assert default.text_columns == ["a", "b"]  # the noise tag is never a text column
+
+
+def test_labels_are_shared_across_splits(tmp_path):
+    train = _write(tmp_path / "train.jsonl", "jsonl", [{"text": "a", "label": 3}, {"text": "b", "label": 5}])
+    test = _write(tmp_path / "test.jsonl", "jsonl", [{"text": "c", "label": 7}])
+    task = build_task([split_from_file("train", train), split_from_file("test", test)], None)
+    assert task.label_names == ["3", "5", "7"]
+    assert task.splits["test"]["label"] == [2]
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"text": "a", "label": 0}\n{"text": "b", "label": 0\n', r"t.jsonl: line 2: invalid JSON"),
+    ('{"text": "a", "label": 0}\n[1, 2]\n', r"line 2: expected a JSON object"),
+    ('{"text": "a", "label": 0}\n{"text": "  ", "label": 1}\n', r"line 2: column 'text' is empty"),
+    ('{"text": "a", "label": 0}\n{"text": "b"}\n', r"line 2: missing label column 'label'"),
+    ('{"text": "a", "label": 0}\n{"body": "b", "label": 1}\n', r"line 2: missing text column 'text'"),
+    ('{"text": "a", "label": 0}\n{"text": "b", "label": 9}\n', r"line 2: label 9 is not in the label set \['negative', 'positive'\]"),
+    ('', r"no records"),
+])
+def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
+    (tmp_path / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
+    path = tmp_path / "t.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        build_task([split_from_file("train", path)], None)
+
+
+def test_csv_line_numbers_count_the_header(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\ngood,1\n,0\n")
+    with pytest.raises(DataError, match=r"t.csv: line 3: column 'text' is empty"):
+        build_task([split_from_file("train", path)], None)
+
+
+def test_non_utf8_file(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"text": "ok", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')
+    with pytest.raises(DataError, match=r"line 2: not valid UTF-8"):
+        read_records(path)
+
+
+def test_unsupported_suffix(tmp_path):
+    path = tmp_path / "t.parquet"
+    path.write_text("x")
+    with pytest.raises(DataError, match="unsupported file type '.parquet'"):
+        read_records(path)
+
+
+def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
+    (tmp_path / "bench").mkdir()
+    target = _write(tmp_path / "bench" / "train.jsonl", "jsonl")
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    assert resolve_data_path("bench/train.jsonl", "train_file") == target
+    with pytest.raises(DataError, match=r"train_file: file 'bench/missing.jsonl' not found"):
+        resolve_data_path("bench/missing.jsonl", "train_file")
+
+
+def test_subsample_is_seeded_and_bounded(tmp_path):
+    records = [{"text": f"t{i}", "label": i % 2} for i in range(50)]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    a = subsample(task.splits["train"], 10, seed=1)
+    b = subsample(task.splits["train"], 10, seed=1)
+    assert len(a) == 10 and a["text"] == b["text"]
+    assert subsample(task.splits["train"], 10)["text"] == [f"t{i}" for i in range(10)]
+    assert len(subsample(task.splits["train"], 100, seed=1)) == 50

@@ -1,0 +1,129 @@
+"""The losses on hand-made logits, against the formulas of DEVELOPERS.md."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from losses import (
+    LossKind,
+    dimp_weights,
+    example_weights,
+    focal_weights,
+    gold_probabilities,
+    imp_weights,
+    loss_kind,
+    weighted_nll,
+)
+
+LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.5, 0.5], [3.0, -1.0]])
+LABELS = torch.tensor([0, 1, 1, 1])
+QUALITY = torch.tensor([0.9, 0.6, 0.3, 0.1])
+DIVERSITY = torch.tensor([0.5, 0.8, 0.6, 0.2])
+
+
+def _nll() -> torch.Tensor:
+    return F.cross_entropy(LOGITS, LABELS, reduction="none")
+
+
+def test_gold_probabilities_are_softmax_at_the_label():
+    p = gold_probabilities(LOGITS, LABELS)
+    assert p[0].item() == pytest.approx(math.exp(2) / (math.exp(2) + 1))
+    assert p[2].item() == pytest.approx(0.5)
+
+
+def test_ce_is_plain_cross_entropy():
+    assert weighted_nll("ce", LOGITS, LABELS).item() == pytest.approx(F.cross_entropy(LOGITS, LABELS).item())
+
+
+def test_dimp_weight_is_quality_over_model_probability():
+    p = gold_probabilities(LOGITS, LABELS)
+    expected = (QUALITY / p * _nll()).mean()
+    assert weighted_nll(LossKind.DIMP, LOGITS, LABELS, QUALITY).item() == pytest.approx(expected.item())
+    assert torch.allclose(dimp_weights(QUALITY, p), QUALITY / p)
+
+
+def test_imp_weight_is_quality_over_diversity():
+    expected = (QUALITY / DIVERSITY * _nll()).mean()
+    assert weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, DIVERSITY).item() == pytest.approx(expected.item())
+    assert torch.allclose(imp_weights(QUALITY, DIVERSITY), QUALITY / DIVERSITY)
+
+
+def test_quality_only_weight_is_quality():
+    expected = (QUALITY * _nll()).mean()
+    assert weighted_nll(LossKind.QUALITY_ONLY, LOGITS, LABELS, QUALITY).item() == pytest.approx(expected.item())
+
+
+def test_mean_over_batch_not_over_weight_sum():
+    weights = QUALITY / DIVERSITY
+    loss = weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, DIVERSITY)
+    assert loss.item() == pytest.approx(((weights * _nll()).sum() / len(LABELS)).item())
+    assert loss.item() != pytest.approx(((weights * _nll()).sum() / weights.sum()).item())
+
+
+def test_imp_with_equal_checkers_is_ce():
+    loss = weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, QUALITY.clone())
+    assert loss.item() == pytest.approx(F.cross_entropy(LOGITS, LABELS).item())
+
+
+def test_focal_with_gamma_zero_is_ce():
+    loss = weighted_nll(LossKind.FOCAL, LOGITS, LABELS, gamma=0.0)
+    assert loss.item() == pytest.approx(F.cross_entropy(LOGITS, LABELS).item())
+
+
+def test_focal_gamma_one_weight():
+    p = gold_probabilities(LOGITS, LABELS)
+    expected = ((1 - p) * _nll()).mean()
+    assert weighted_nll(LossKind.FOCAL, LOGITS, LABELS, gamma=1.0).item() == pytest.approx(expected.item())
+    assert torch.allclose(focal_weights(p, 2.0), (1 - p) ** 2)
+
+
+@pytest.mark.parametrize("kind", [LossKind.DIMP, LossKind.FOCAL])
+def test_no_gradient_flows_through_model_dependent_weights(kind):
+    logits = LOGITS.clone().requires_grad_(True)
+    weighted_nll(kind, logits, LABELS, QUALITY).backward()
+    weights = example_weights(kind, LOGITS, LABELS, QUALITY)
+    # d/dz of mean(w * nll) with w constant is w * (softmax - onehot) / N.
+    expected = weights.view(-1, 1) * (LOGITS.softmax(-1) - F.one_hot(LABELS, 2)) / len(LABELS)
+    assert torch.allclose(logits.grad, expected, atol=1e-6)
+
+
+def test_weights_are_detached_from_checker_tensors():
+    quality = QUALITY.clone().requires_grad_(True)
+    weights = example_weights(LossKind.IMP, LOGITS, LABELS, quality, DIVERSITY)
+    assert not weights.requires_grad
+
+
+def test_zero_probability_gives_finite_weight():
+    weights = imp_weights(torch.tensor([0.5]), torch.tensor([0.0]), epsilon=1e-6)
+    assert torch.isfinite(weights).all() and weights.item() == pytest.approx(0.5 / 1e-6)
+    dimp = dimp_weights(torch.tensor([0.5]), torch.tensor([0.0]))
+    assert torch.isfinite(dimp).all()
+
+
+def test_missing_checker_probabilities_are_an_error():
+    with pytest.raises(ValueError, match="quality"):
+        weighted_nll(LossKind.DIMP, LOGITS, LABELS)
+    with pytest.raises(ValueError, match="diversity"):
+        weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY)
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("single_label_classification", LossKind.CE),
+    ("single_label_classification_dimp", LossKind.DIMP),
+    ("single_label_classification_myloss_v2", LossKind.DIMP),
+    ("single_label_classification_imp", LossKind.IMP),
+    ("single_label_classification_myloss_importance", LossKind.IMP),
+    ("single_label_classification_focalloss", LossKind.FOCAL),
+    ("single_label_classification_quality_only", LossKind.QUALITY_ONLY),
+])
+def test_problem_type_dispatch(name, kind):
+    assert loss_kind(name) is kind
+
+
+def test_unknown_problem_type():
+    with pytest.raises(ValueError, match="problem_type"):
+        loss_kind("single_label_classification_dimpp")

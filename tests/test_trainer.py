@@ -1,0 +1,66 @@
+"""The weighted Trainer: the loss reaches compute_loss with its weight columns, and is the same under gradient
+accumulation and under several processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from trainer_helpers import train_steps
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _params(trainer) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+
+def _assert_same_update(model_dir: Path, a: dict, b: dict):
+    """Compare what training changed (the updates are small next to the weights themselves)."""
+    initial = AutoModelForSequenceClassification.from_pretrained(model_dir).state_dict()
+    moved = 0
+    for name in a:
+        delta_a, delta_b = a[name] - initial[name], b[name] - initial[name]
+        assert torch.allclose(delta_a, delta_b, rtol=1e-3, atol=1e-8), name
+        moved += int(delta_a.abs().max() > 1e-6)
+    assert moved > 0, "training did not change any parameter"
+
+
+@pytest.mark.parametrize("problem_type", ["single_label_classification_dimp", "single_label_classification"])
+def test_gradient_accumulation_gives_the_same_updates(tiny_model_dir, tmp_path, problem_type):
+    one = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1, problem_type=problem_type)
+    two = train_steps(tiny_model_dir, tmp_path / "b", batch_size=4, accumulation=2, problem_type=problem_type)
+    _assert_same_update(tiny_model_dir, _params(one), _params(two))
+    losses_one = [h["loss"] for h in one.state.log_history if "loss" in h]
+    losses_two = [h["loss"] for h in two.state.log_history if "loss" in h]
+    assert losses_one == pytest.approx(losses_two, rel=1e-4)
+
+
+def test_weights_change_the_update(tiny_model_dir, tmp_path):
+    dimp = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1)
+    ce = train_steps(tiny_model_dir, tmp_path / "b", batch_size=8, accumulation=1,
+                     problem_type="single_label_classification")
+    differs = any(not torch.allclose(a, b) for a, b in zip(_params(dimp).values(), _params(ce).values()))
+    assert differs, "the weight column did not reach compute_loss (remove_unused_columns dropped it?)"
+    assert any("train_weight_mean" in h for h in dimp.state.log_history)
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_path):
+    single = train_steps(tiny_model_dir, tmp_path / "single", batch_size=8, accumulation=1)
+    out = tmp_path / "ddp.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    result = subprocess.run(
+        ["torchrun", "--nproc_per_node", "2", "--master_port", "29517", str(Path(__file__).parent / "ddp_worker.py"),
+         str(tiny_model_dir), str(out), "4"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _assert_same_update(tiny_model_dir, _params(single), torch.load(out))

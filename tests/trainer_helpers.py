@@ -1,0 +1,35 @@
+"""A few optimizer steps of the WeightedTrainer on toy data, shared by the in-process and torchrun tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from conftest import toy_records
+from trainer.arguments import WeightedTrainingArguments
+from trainer.fitting import make_trainer
+from trainer.modeling import encode
+
+
+def toy_train_set(tokenizer, n: int = 24) -> Dataset:
+    records = toy_records(n, seed=5)
+    data = Dataset.from_list(records).add_column("quality_prob", [0.2 + 0.7 * (i % 5) / 4 for i in range(n)])
+    return encode(data, tokenizer, ["text"], 32, keep_columns=("label", "quality_prob"))
+
+
+def train_steps(model_dir: Path, out: Path, batch_size: int, accumulation: int, extra: dict | None = None,
+                problem_type: str = "single_label_classification_dimp"):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    args = WeightedTrainingArguments(
+        output_dir=str(out), problem_type=problem_type, per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation, learning_rate=1e-2, num_train_epochs=1, max_steps=3,
+        train_sampling_strategy="sequential", eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        report_to="none", disable_tqdm=True, seed=0, use_cpu=True, optim="sgd", logging_steps=1,
+        logging_strategy="steps", **(extra or {}),
+    )
+    trainer = make_trainer(model, tokenizer, args, toy_train_set(tokenizer), None)
+    trainer.train()
+    return trainer
