@@ -1,0 +1,114 @@
+"""Checkers: built once and reused, found as W&B artifacts, refused when their labels or weights are wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+from transformers import AutoModelForSequenceClassification
+
+from artifacts.models import ModelSource, resolve_model
+from artifacts.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
+from checkers.scoring import CheckerError, check_label_space, gold_probabilities
+from config.loading import load_config
+from data.task import build_task, split_from_file
+from trainer.pipeline import run
+
+
+def _config_file(tmp_path, config: dict) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    with caplog.at_level(logging.INFO):
+        run(load_config(_config_file(tmp_path, config)))
+    checker = tmp_path / "checkers" / "quality"
+    assert (checker / "model.safetensors").is_file() and (checker / "tokenizer.json").is_file()
+    recipe = json.loads((checker / "checker_recipe.json").read_text())
+    assert recipe["role"] == "quality" and recipe["train_examples"] == 32
+    assert "does not exist yet; training the quality checker" in caplog.text
+    caplog.clear()
+    built_at = (checker / "model.safetensors").stat().st_mtime_ns
+    with caplog.at_level(logging.INFO):
+        run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
+    assert "reusing the checker cached in" in caplog.text
+    assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp",
+              "quality_checker_model": "me/proj/quality-checker_toy_tiny:v0"}
+    run(load_config(_config_file(tmp_path, config)))
+    folder = tmp_path / "artifacts" / "quality-checker_toy_tiny:v0"
+    assert (folder / "model.safetensors").is_file()
+    assert resolve_artifact("me/proj/quality-checker_toy_tiny:v0", "quality_checker_model") == folder.resolve()
+
+
+def test_missing_artifact_without_api_key_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    with pytest.raises(ArtifactError, match=r"quality_checker_model: W&B artifact hsunyu/p/q:v0 is not in .*q:v0"):
+        resolve_artifact("hsunyu/p/q:v0", "quality_checker_model")
+
+
+@pytest.mark.parametrize("reference", ["a/b/../x:v0", "a/b/..:v0", "a/b/.hidden:v0", "a/b/c d:v0", "a/b/x"])
+def test_artifact_names_with_path_tricks_are_refused(reference):
+    with pytest.raises(ArtifactError, match="not a valid W&B artifact reference"):
+        parse_artifact_ref(reference, "quality_checker_model")
+
+
+def test_label_space_must_match(tiny_model_dir):
+    config = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).config
+    config.id2label = {0: "negative", 1: "positive"}
+    check_label_space(config, ["negative", "positive"], "quality_checker_model")
+    with pytest.raises(CheckerError, match=r"checker's labels \['negative', 'positive'\] differ from the task's "
+                                           r"\['positive', 'negative'\]"):
+        check_label_space(config, ["positive", "negative"], "quality_checker_model")
+    check_label_space(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id")
+    with pytest.raises(CheckerError, match=r"the checker has 2 labels .*the task has 3"):
+        check_label_space(config, ["a", "b", "c"], "quality_checker_model")
+
+
+def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):
+    three = tmp_path / "three-labels"
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3, ignore_mismatched_sizes=True)
+    model.save_pretrained(three)
+    shutil.copy(tiny_model_dir / "tokenizer.json", three)
+    shutil.copy(tiny_model_dir / "tokenizer_config.json", three)
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "quality_checker_model": str(three)}
+    with pytest.raises(CheckerError, match="the checker has 3 labels"):
+        run(load_config(_config_file(tmp_path, config)))
+    assert not (tmp_path / "out" / "all_results.json").exists()
+
+
+def test_checker_folder_without_weights_or_with_only_pickle(tiny_model_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    with pytest.raises(ArtifactError, match="has no model weights"):
+        resolve_model(str(empty), "quality_checker_model")
+    (empty / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(ArtifactError, match="only pickle weights"):
+        resolve_model(str(empty), "quality_checker_model")
+    assert resolve_model(str(empty), "quality_checker_model", allow_pickle=True).location == str(empty)
+
+
+def test_gold_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):
+    task = build_task([split_from_file("train", toy_data_root / "toy" / "train.jsonl")], None)
+    data = task.splits["train"].select(range(20))
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    source = ModelSource(str(tiny_model_dir))
+    batched = gold_probabilities(model, source, data, ["text"], 32, batch_size=7)
+    single = gold_probabilities(model, source, data, ["text"], 32, batch_size=1)
+    assert np.allclose(batched, single, atol=1e-5)
+    assert ((batched > 0) & (batched < 1)).all()
