@@ -27,6 +27,9 @@ class ModelArguments:
     use_wandb_model: bool = field(
         default=False, metadata={"help": "Treat model_name_or_path as a W&B artifact reference."}
     )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Run Python code that ships with a model or checker. Off unless you trust it."}
+    )
     allow_pickle_checkpoints: bool = field(
         default=False,
         metadata={"help": "Allow loading models or checkers stored only as pickle (.bin) files. Off: safetensors only."},

@@ -7,10 +7,11 @@ import logging
 
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, default_data_collator
+from transformers.integrations import WandbCallback
 
 from trainer.arguments import WeightedTrainingArguments
 from trainer.metrics import compute_metrics
-from trainer.weighted_trainer import WeightedTrainer
+from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     if validation is None:
         args = without_validation(args)
     collator = default_data_collator if pad_to_max_length else DataCollatorWithPadding(tokenizer)
-    return WeightedTrainer(
+    trainer = WeightedTrainer(
         model=model,
         args=args,
         train_dataset=train,
@@ -37,3 +38,6 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
         data_collator=collator,
         compute_metrics=compute_metrics,
     )
+    if trainer.pop_callback(WandbCallback) is not None:
+        trainer.add_callback(SafeWandbCallback())
+    return trainer

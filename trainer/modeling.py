@@ -14,7 +14,8 @@ logger = logging.getLogger(__name__)
 
 def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
     return AutoTokenizer.from_pretrained(
-        source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir, local_files_only=source.local_files_only
+        source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
+        local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
     )
 
 
@@ -36,6 +37,7 @@ def load_classifier(
         revision=revision,
         cache_dir=cache_dir,
         local_files_only=config_source.local_files_only,
+        trust_remote_code=config_source.trust_remote_code,
     )
     return AutoModelForSequenceClassification.from_pretrained(
         source.location,
@@ -44,6 +46,7 @@ def load_classifier(
         cache_dir=cache_dir,
         ignore_mismatched_sizes=ignore_mismatched_sizes,
         local_files_only=source.local_files_only,
+        trust_remote_code=source.trust_remote_code,
         use_safetensors=None if allow_pickle else True,
     )
 

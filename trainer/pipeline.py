@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from transformers import AutoModelForSequenceClassification, set_seed
+from transformers.trainer_utils import get_last_checkpoint
 
 from artifacts.models import ModelSource, resolve_model
 from checkers.build import CheckerRecipe, build_checker
@@ -18,6 +19,7 @@ from data.sources import collect_sources
 from data.task import TaskData, build_task, subsample
 from losses.weighting import LossKind
 from trainer.fitting import make_trainer
+from trainer.atomic import write_json_atomic
 from trainer.modeling import encode, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB
@@ -27,14 +29,24 @@ logger = logging.getLogger(__name__)
 RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
 
 
-def prepare_output_dir(path: str, overwrite: bool) -> Path:
-    out = Path(path)
+def check_output_dir(args) -> str | None:
+    """Refuse to overwrite earlier results; return the checkpoint to resume from, if asked to resume."""
+    out = Path(args.output_dir)
+    resume = args.resume_from_checkpoint
+    if resume in ("last", "true", "True"):
+        last = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if last is None:
+            raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
+        return last
+    if resume:
+        if not Path(resume).is_dir():
+            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
+        return resume
     existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
-    if existing and not overwrite:
+    if existing and not args.overwrite_output_dir:
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
-                          "choose another folder or set overwrite_output_dir true")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+                          "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
+    return None
 
 
 def _short_name(value: str) -> str:
@@ -96,18 +108,21 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
     columns = {}
     for role in roles.get(kind, ()):
         field = f"{role}_checker_model"
-        reference = getattr(cfg.checkers, field) or (f"./checkers/{names[role]}" if recipes[role] else None)
+        reference = getattr(cfg.checkers, field)
         if reference is None:
-            raise ConfigError(f"{field}: problem_type {cfg.training.problem_type} needs a {role} checker; "
-                              f"name one, or set quality_checker_train_file to train it")
+            raise ConfigError(f"{field}: problem_type {cfg.training.problem_type} needs a {role} checker: a folder "
+                              "(trained there when missing, from quality_checker_train_file for the quality checker, "
+                              "from the training data for the diversity checker), a hub id or a W&B artifact")
 
         def build(folder, recipe, role=role):
             build_checker(folder, recipe, base, task.label_names, task.text_columns, cfg.checkers, cfg.training,
                           cfg.data.max_seq_length)
             tracker.log_artifact(folder, names[role], "model")
 
-        source = find_or_build(reference, field, recipes[role], build, cfg.model.allow_pickle_checkpoints)
-        checker = AutoModelForSequenceClassification.from_pretrained(source.location, local_files_only=source.local_files_only)
+        source = replace(find_or_build(reference, field, recipes[role], build, cfg.model.allow_pickle_checkpoints),
+                         trust_remote_code=cfg.model.trust_remote_code)
+        checker = AutoModelForSequenceClassification.from_pretrained(
+            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
         check_label_space(checker.config, task.label_names, field, cfg.checkers.match_labels_by)
         columns[QUALITY_PROB if role == "quality" else DIVERSITY_PROB] = gold_probabilities(
             checker, source, task.splits["train"], task.text_columns, cfg.data.max_seq_length,
@@ -116,27 +131,29 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
 
 
 def run(cfg: RunConfig) -> dict[str, float]:
+    """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
-    out = prepare_output_dir(args.output_dir, args.overwrite_output_dir)
+    resume = check_output_dir(args)
     set_seed(args.seed)
     task = load_task(cfg)
+    source = replace(resolve_model(cfg.model.model_name_or_path, "model_name_or_path", cfg.model.use_wandb_model,
+                                   cfg.model.allow_pickle_checkpoints), trust_remote_code=cfg.model.trust_remote_code)
     resolved = cfg.to_dict()
-    (out / "resolved_config.json").write_text(json.dumps(resolved, indent=2, default=str) + "\n")
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
-        return _train_and_evaluate(cfg, task, tracker)
+        train = task.splits["train"]
+        for column, values in checker_probabilities(cfg, task, source, tracker).items():
+            train = train.add_column(column, [float(v) for v in values])
+        write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
+        return _train_and_evaluate(cfg, task, train, source, tracker, resume)
     finally:
         tracker.finish()
 
 
-def _train_and_evaluate(cfg: RunConfig, task: TaskData, tracker: Tracker) -> dict[str, float]:
+def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
+                        resume: str | None) -> dict[str, float]:
     args, model_args = cfg.training, cfg.model
-    source = resolve_model(model_args.model_name_or_path, "model_name_or_path", model_args.use_wandb_model,
-                           model_args.allow_pickle_checkpoints)
-    train = task.splits["train"]
-    for column, values in checker_probabilities(cfg, task, source, tracker).items():
-        train = train.add_column(column, [float(v) for v in values])
     set_seed(args.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
@@ -149,7 +166,7 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, tracker: Tracker) -> dic
     validation = prepare(task.splits["validation"]) if "validation" in task.splits else None
     trainer = make_trainer(model, tokenizer, args, prepare(train), validation, cfg.data.pad_to_max_length)
 
-    result = trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "train_samples": len(train)}
     trainer.save_model()
     trainer.log_metrics("train", metrics)

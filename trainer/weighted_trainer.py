@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import torch
 from transformers import Trainer
+from transformers.integrations import WandbCallback
 
 from losses.weighting import example_weights, weighted_nll_sum
+from trainer.atomic import write_json_atomic
+
+logger = logging.getLogger(__name__)
 
 # Per-example checker probabilities, computed once before training and carried as dataset columns.
 QUALITY_PROB = "quality_prob"
@@ -61,3 +69,46 @@ class WeightedTrainer(Trainer):
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
         super().log(logs, *args, **kwargs)
+
+    def save_metrics(self, split, metrics, combined=True):
+        """As Trainer.save_metrics, but each file is replaced atomically."""
+        if not self.is_world_process_zero():
+            return
+        out = Path(self.args.output_dir)
+        write_json_atomic(out / f"{split}_results.json", metrics)
+        if combined:
+            path = out / "all_results.json"
+            merged = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            write_json_atomic(path, {**merged, **metrics})
+
+
+class SafeWandbCallback(WandbCallback):
+    """W&B logging whose failures (network, disk, service) are logged once and then ignored: training goes on."""
+
+    def _guard(self, event: str, *args, **kwargs):
+        if getattr(self, "_broken", False):
+            return None
+        try:
+            return getattr(super(), event)(*args, **kwargs)
+        except Exception as err:  # W&B raises many types; none of them may stop training
+            self._broken = True
+            logger.warning("W&B failed during %s (%s); training continues, offline files are kept.", event, err)
+            return None
+
+    def setup(self, *args, **kwargs):
+        return self._guard("setup", *args, **kwargs)
+
+    def on_train_begin(self, *args, **kwargs):
+        return self._guard("on_train_begin", *args, **kwargs)
+
+    def on_train_end(self, *args, **kwargs):
+        return self._guard("on_train_end", *args, **kwargs)
+
+    def on_log(self, *args, **kwargs):
+        return self._guard("on_log", *args, **kwargs)
+
+    def on_save(self, *args, **kwargs):
+        return self._guard("on_save", *args, **kwargs)
+
+    def on_predict(self, *args, **kwargs):
+        return self._guard("on_predict", *args, **kwargs)
