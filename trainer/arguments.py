@@ -69,12 +69,27 @@ class DataArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "Use a random subset of this many training examples."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use the first this-many validation examples."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use the first this-many test examples."})
+    noise_duplicate_ratio: float = field(
+        default=0.0, metadata={"help": "Add this fraction of the training set again as duplicates (tag 'duplicate')."}
+    )
+    noise_swap_ratio: float = field(
+        default=0.0, metadata={"help": "Give this fraction of training examples another label (tag 'swap')."}
+    )
+    noise_unrelated_ratio: float = field(
+        default=0.0, metadata={"help": "Add this fraction of examples from noise_unrelated_file, random labels (tag 'unrelated')."}
+    )
+    noise_unrelated_file: str | None = field(default=None, metadata={"help": "Another benchmark's data, for unrelated examples."})
+    noise_seed: int = field(default=0, metadata={"help": "Seed of the noise injection."})
     name: str | None = field(default=None, metadata={"help": "W&B run name."})
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
     def __post_init__(self):
         if self.max_seq_length <= 0:
             raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        for key in ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio"):
+            value = getattr(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{key}: expected a ratio in [0, 1], got {value}")
         for key in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             value = getattr(self, key)
             if value is not None and value <= 0:

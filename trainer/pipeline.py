@@ -15,6 +15,8 @@ from checkers.build import CheckerRecipe, build_checker
 from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, gold_probabilities
 from config.loading import ConfigError, RunConfig
+from data.files import read_records, resolve_data_path
+from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.sources import collect_sources
 from data.task import TaskData, build_task, subsample
 from losses.weighting import LossKind
@@ -70,6 +72,15 @@ def load_task(cfg: RunConfig) -> TaskData:
 
         splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
+    noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
+                      cfg.data.noise_seed)
+    if noise.active:
+        unrelated = None
+        if cfg.data.noise_unrelated_file:
+            path = resolve_data_path(cfg.data.noise_unrelated_file, "noise_unrelated_file")
+            unrelated = unrelated_texts(read_records(path), str(path))
+        splits["train"] = inject_noise(splits["train"], task.text_columns, task.num_labels, noise, unrelated)
+        logger.info("Noise injected: %s", {k: splits["train"]["noise"].count(k) for k in NOISE_KINDS})
     if "validation" in splits:
         splits["validation"] = subsample(splits["validation"], cfg.data.max_eval_samples)
     for name in [n for n in splits if n.startswith("test")]:
