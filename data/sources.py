@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from artifacts.wandb_refs import resolve_artifact
+from references.wandb_refs import resolve_artifact
 from data.files import SUFFIXES, DataError, resolve_data_path
 from data.task import SplitSource, split_from_file
 from trainer.arguments import CheckerArguments, DataArguments

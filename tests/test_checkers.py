@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from transformers import AutoModelForSequenceClassification
 
-from artifacts.models import ModelSource, resolve_model
-from artifacts.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
+from references.models import ModelSource, resolve_model
+from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
 from checkers.scoring import CheckerError, check_label_space, gold_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file

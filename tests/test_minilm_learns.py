@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from artifacts.models import packaged_minilm
+from references.models import packaged_minilm
 from config.loading import load_config
 from data.files import data_root
 from trainer.pipeline import run

@@ -7,7 +7,7 @@ import sys
 
 import transformers
 
-from artifacts.wandb_refs import ArtifactError
+from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
 from config.loading import ConfigError, load_config
 from data.files import DataError

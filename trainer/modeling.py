@@ -7,7 +7,7 @@ import logging
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from artifacts.models import ModelSource
+from references.models import ModelSource
 
 logger = logging.getLogger(__name__)
 

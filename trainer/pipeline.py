@@ -10,7 +10,7 @@ from pathlib import Path
 from transformers import AutoModelForSequenceClassification, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from artifacts.models import ModelSource, resolve_model
+from references.models import ModelSource, resolve_model
 from checkers.build import CheckerRecipe, build_checker
 from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, gold_probabilities

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from artifacts.wandb_refs import wandb_api_key_configured
+from references.wandb_refs import wandb_api_key_configured
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,86 @@
+"""Training a checker with CE (quality: on the small real set; diversity: on the synthetic set) and caching it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import Dataset
+
+from references.models import ModelSource
+from trainer.arguments import CheckerArguments, WeightedTrainingArguments
+from trainer.fitting import make_trainer
+from trainer.modeling import encode, load_classifier, load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+RECIPE_FILE = "checker_recipe.json"
+
+
+@dataclass
+class CheckerRecipe:
+    """What a checker is trained on; recorded beside it so a stale cache can be noticed."""
+
+    role: str  # "quality" or "diversity"
+    train: Dataset
+    validation: Dataset | None
+    description: dict = field(default_factory=dict)
+
+
+def build_checker(
+    folder: Path,
+    recipe: CheckerRecipe,
+    base: ModelSource,
+    label_names: list[str],
+    text_columns: list[str],
+    options: CheckerArguments,
+    main_args: WeightedTrainingArguments,
+    max_length: int,
+) -> dict:
+    """Train the checker and save it into `folder`; a half-built checker is never left there."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    tokenizer = load_tokenizer(base)
+    model = load_classifier(base, label_names)
+    args = WeightedTrainingArguments(
+        output_dir=str(partial / "checkpoints"),
+        problem_type="single_label_classification",
+        learning_rate=options.checker_learning_rate,
+        num_train_epochs=options.checker_num_train_epochs,
+        per_device_train_batch_size=options.checker_batch_size,
+        per_device_eval_batch_size=max(options.checker_batch_size, 64),
+        seed=main_args.seed,
+        report_to="none",
+        use_cpu=main_args.use_cpu,
+        disable_tqdm=main_args.disable_tqdm,
+    )
+    encoded_train = encode(recipe.train, tokenizer, text_columns, max_length)
+    encoded_validation = encode(recipe.validation, tokenizer, text_columns, max_length) if recipe.validation else None
+    trainer = make_trainer(model, tokenizer, args, encoded_train, encoded_validation)
+    trainer.train()
+    metrics = trainer.evaluate() if encoded_validation is not None else {}
+    trainer.save_model(str(partial))
+    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+    record = {**recipe.description, "role": recipe.role, "base_model": base.location,
+              "num_train_epochs": options.checker_num_train_epochs, "learning_rate": options.checker_learning_rate,
+              "validation_metrics": metrics}
+    (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial.rename(folder)
+    logger.info("%s checker saved to %s (validation: %s)", recipe.role, folder,
+                {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
+    return record
+
+
+def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
+    """The recipe entries whose recorded value differs from what this run would train on."""
+    path = folder / RECIPE_FILE
+    if not path.is_file():
+        return []
+    recorded = json.loads(path.read_text())
+    return [key for key, value in recipe.description.items() if key in recorded and recorded[key] != value]

@@ -1,0 +1,75 @@
+"""A checker's probability of each example's gold label, computed once, before training."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import torch
+from datasets import Dataset
+
+from references.models import ModelSource
+from trainer.modeling import encode, load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+class CheckerError(ValueError):
+    """A checker that cannot be used for this task; the message shows both sides."""
+
+
+def checker_label_names(config) -> list[str] | None:
+    """The checker's label names, or None where it only has the generic LABEL_i names."""
+    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    return None if all(_GENERIC_LABEL.match(n) for n in names) or all(n.isdigit() for n in names) else names
+
+
+def check_label_space(config, task_labels: list[str], field: str, match_by: str = "name") -> None:
+    if config.num_labels != len(task_labels):
+        raise CheckerError(f"{field}: the checker has {config.num_labels} labels {checker_label_names(config)}, "
+                           f"the task has {len(task_labels)} {task_labels}")
+    names = checker_label_names(config)
+    task_named = not all(n.isdigit() for n in task_labels)
+    if match_by == "name" and names is not None and task_named and names != task_labels:
+        raise CheckerError(f"{field}: the checker's labels {names} differ from the task's {task_labels} "
+                           "(set match_labels_by to 'id' if they mean the same classes in the same order)")
+
+
+def gold_probabilities(
+    model,
+    source: ModelSource,
+    dataset: Dataset,
+    text_columns: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    field: str = "checker",
+) -> np.ndarray:
+    """P(y_i | x_i) of `model` for every example, with the checker's own tokenizer.
+
+    Inference mode, and batches sorted by length so that little padding is computed.
+    """
+    tokenizer = load_tokenizer(source)
+    encoded = encode(dataset, tokenizer, text_columns, max_length)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    order = np.argsort(-lengths, kind="stable")
+    columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
+    labels = torch.tensor(dataset["label"])
+    probs = np.empty(len(dataset), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
+            logits = model(**batch).logits.float()
+            gold = logits.softmax(-1).gather(1, labels[idx].view(-1, 1)).squeeze(1)
+            probs[idx] = gold.numpy()
+    bad = ~np.isfinite(probs)
+    if bad.any():
+        raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite probabilities "
+                           f"(first at training example {int(np.flatnonzero(bad)[0])}); its weights may be corrupt")
+    logger.info("%s: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
+                field, probs.mean(), probs.min(), probs.max(), len(probs))
+    return probs

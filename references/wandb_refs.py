@@ -1,0 +1,101 @@
+"""W&B artifact references `entity/project/name:version`, resolved to a local folder.
+
+Lookup order: the folder `artifact.download()` writes to (`$WANDB_ARTIFACT_DIR`, default
+`./artifacts`, then `name:version`), then the W&B API when an API key is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+_REF = re.compile(rf"^(?P<entity>{_PART})/(?P<project>{_PART})/(?P<name>{_PART}):(?P<version>{_PART})$")
+
+
+class ArtifactError(ValueError):
+    """An artifact that cannot be found or used; the message says where the files are expected."""
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    entity: str
+    project: str
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}:{self.version}"
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+def looks_like_artifact_ref(value: str) -> bool:
+    """Slashes and a `:version` at the end: the shape of a W&B reference (hub ids have one slash, no version).
+    Malformed ones (extra slashes, `..`) are caught by parse_artifact_ref, not mistaken for folders."""
+    return not value.startswith((".", "/", "~")) and value.count("/") >= 2 and ":" in value.rsplit("/", 1)[-1]
+
+
+def parse_artifact_ref(value: str, field: str) -> ArtifactRef:
+    match = _REF.match(value)
+    if not match or ".." in value:
+        raise ArtifactError(
+            f"{field}: {value!r} is not a valid W&B artifact reference; expected 'entity/project/name:version' "
+            "made of letters, digits, '_', '-' and '.' (no '..', no leading '.')"
+        )
+    return ArtifactRef(**match.groupdict())
+
+
+def artifacts_root() -> Path:
+    return Path(os.environ.get("WANDB_ARTIFACT_DIR") or "artifacts")
+
+
+def local_artifact_dir(ref: ArtifactRef) -> Path:
+    root = artifacts_root().resolve()
+    folder = (root / ref.folder_name).resolve()
+    if root not in folder.parents:
+        raise ArtifactError(f"artifact {ref}: resolves outside {root}")
+    return folder
+
+
+def wandb_api_key_configured() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_artifact(value: str, field: str) -> Path:
+    ref = parse_artifact_ref(value, field)
+    local = local_artifact_dir(ref)
+    if local.is_dir() and any(local.iterdir()):
+        logger.info("%s: using W&B artifact %s from %s", field, ref, local)
+        return local
+    if wandb_api_key_configured():
+        return _download(ref, local, field)
+    raise ArtifactError(
+        f"{field}: W&B artifact {ref} is not in {local} and no W&B API key is configured. "
+        f"Put the artifact's files in that folder (or set WANDB_ARTIFACT_DIR), "
+        f"or set WANDB_API_KEY so it can be downloaded."
+    )
+
+
+def _download(ref: ArtifactRef, local: Path, field: str) -> Path:
+    import wandb
+
+    try:
+        artifact = wandb.Api(timeout=30).artifact(str(ref))
+        return Path(artifact.download(root=str(local)))
+    except Exception as err:  # the W&B client raises many types (network, auth, not found)
+        raise ArtifactError(f"{field}: could not download W&B artifact {ref}: {err}. "
+                            f"Put its files in {local} to use it offline.") from None
