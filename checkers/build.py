@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accelerate import PartialState
 from datasets import Dataset
 
 from references.models import ModelSource
@@ -42,7 +43,10 @@ def build_checker(
 ) -> dict:
     """Train the checker and save it into `folder`; a half-built checker is never left there."""
     partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    state = PartialState()  # under torchrun every process trains the checker; only the main one touches files
+    if state.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+    state.wait_for_everyone()
     tokenizer = load_tokenizer(base)
     model = load_classifier(base, label_names)
     args = WeightedTrainingArguments(
@@ -63,15 +67,17 @@ def build_checker(
     trainer.train()
     metrics = trainer.evaluate() if encoded_validation is not None else {}
     trainer.save_model(str(partial))
-    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
     record = {**recipe.description, "role": recipe.role, "base_model": base.location,
               "num_train_epochs": options.checker_num_train_epochs, "learning_rate": options.checker_learning_rate,
               "validation_metrics": metrics}
-    (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    partial.rename(folder)
+    if state.is_main_process:
+        shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+        (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        partial.rename(folder)
+    state.wait_for_everyone()
     logger.info("%s checker saved to %s (validation: %s)", recipe.role, folder,
                 {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
     return record

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from transformers import HfArgumentParser
 
 from config import legacy
@@ -169,6 +171,14 @@ def _check_keys(config: dict, where: str) -> None:
             raise ConfigError(f"{where}unknown config key {key!r}{_closest(key)}")
 
 
+def _cpu_only_multiprocess_defaults(config: dict) -> None:
+    """Under torchrun on a machine without an accelerator, transformers only trains as one process group when
+    use_cpu is set (otherwise each process silently trains alone); gloo is the CPU backend."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        config.setdefault("use_cpu", True)
+        config.setdefault("ddp_backend", "gloo")
+
+
 def load_config(config_file: str | None, override_args: list[str] | None = None) -> RunConfig:
     file_config = read_json_config(config_file) if config_file else {}
     where = f"{config_file}: " if config_file else ""
@@ -182,6 +192,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
     for key, value in merged.items():
         _check_value(key, value, "command line: " if key in from_command_line else where)
 
+    _cpu_only_multiprocess_defaults(merged)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     try:
         model, data, checkers, training = parser.parse_dict(merged)

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from accelerate import PartialState
 from transformers import AutoModelForSequenceClassification, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -145,6 +146,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
     resume = check_output_dir(args)
+    state = PartialState()
+    state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     task = load_task(cfg)
     source = replace(resolve_model(cfg.model.model_name_or_path, "model_name_or_path", cfg.model.use_wandb_model,
@@ -156,7 +159,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
         train = task.splits["train"]
         for column, values in checker_probabilities(cfg, task, source, tracker).items():
             train = train.add_column(column, [float(v) for v in values])
-        write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
+        if state.is_main_process:
+            write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         return _train_and_evaluate(cfg, task, train, source, tracker, resume)
     finally:
         tracker.finish()

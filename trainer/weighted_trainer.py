@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 from transformers.integrations import WandbCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from losses.weighting import example_weights, weighted_nll_sum
 from trainer.atomic import write_json_atomic
@@ -21,6 +22,23 @@ DIVERSITY_PROB = "diversity_prob"
 WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB)
 
 
+class SeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped order drawn from (seed, epoch) rather than the global RNG, so that a run resumed from a
+    checkpoint sees the same batches as the run that was interrupted."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator.manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
 class WeightedTrainer(Trainer):
     # compute_loss already divides by the examples of the whole accumulated batch.
     loss_is_scaled_for_ga = True
@@ -29,6 +47,13 @@ class WeightedTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._weight_sum = 0.0
         self._weight_count = 0
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return SeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+        return sampler
 
     def _set_signature_columns_if_needed(self):
         # remove_unused_columns keeps only what model.forward accepts; the weight columns must survive it.

@@ -1,0 +1,101 @@
+"""Faults: a run killed mid-epoch resumes to the same result; W&B failing mid-run does not stop training;
+run.py under torchrun with two processes gives the same losses and model as one process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from config.loading import load_config
+from trainer.pipeline import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(**extra) -> dict:
+    """The environment for a subprocess, read when it starts (after the fixtures' monkeypatching)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **extra}
+
+
+def _write(tmp_path, config: dict, name="config.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
+              "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch"}
+    reference = run(load_config(_write(tmp_path, {**config, "output_dir": str(tmp_path / "whole")}, "whole.json")))
+
+    interrupted = _write(tmp_path, {**config, "output_dir": str(tmp_path / "killed")}, "killed.json")
+    # 8 steps an epoch: killed in the middle of the second epoch.
+    killed = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at_step.py"), interrupted],
+                            env=_env(KILL_AT_STEP="11"), capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "killed" / "all_results.json").exists()
+    assert (tmp_path / "killed" / "checkpoint-9").is_dir()
+
+    resumed = subprocess.run([sys.executable, str(ROOT / "run.py"), interrupted, "--resume_from_checkpoint", "last"],
+                             env=_env(), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    results = json.loads((tmp_path / "killed" / "all_results.json").read_text())
+    for key in ("test_accuracy", "test_f1", "test_loss", "eval_loss"):
+        assert results[key] == pytest.approx(reference[key], rel=1e-5, abs=1e-7), key
+
+
+def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    calls = []
+
+    def broken_log(self, *args, **kwargs):
+        calls.append(1)
+        raise ConnectionError("wandb.ai unreachable")
+
+    # wandb.init rebinds the module-level wandb.log to the run's method, so break it on the class.
+    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", broken_log)
+    with caplog.at_level(logging.WARNING):
+        metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb"})))
+    assert calls, "the W&B callback never logged"
+    assert "test_accuracy" in metrics
+    assert "W&B failed during on_log" in caplog.text
+    assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+@pytest.mark.parametrize("problem_type", ["single_label_classification_imp", "single_label_classification_dimp"])
+def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, problem_type):
+    config = {**tiny_config, "problem_type": problem_type, "train_sampling_strategy": "random", "logging_strategy": "steps",
+              "logging_steps": 1, "num_train_epochs": 1, "eval_strategy": "no", "optim": "sgd", "learning_rate": 0.05}
+    single = run(load_config(_write(tmp_path, {**config, "per_device_train_batch_size": 8,
+                                               "output_dir": str(tmp_path / "one")}, "one.json")))
+    two = _write(tmp_path, {**config, "per_device_train_batch_size": 4,
+                            "output_dir": str(tmp_path / "two")}, "two.json")
+    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "--master_port", "29531", str(ROOT / "run.py"), two],
+                            env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def losses(out):
+        history = json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"]
+        return [h["loss"] for h in history if "loss" in h]
+
+    assert len(losses("one")) == 8
+    assert losses("two") == pytest.approx(losses("one"), rel=1e-4)
+    one_weights, two_weights = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    for name, tensor in one_weights.items():
+        assert torch.allclose(tensor, two_weights[name], atol=1e-6), name
+    results = json.loads((tmp_path / "two" / "all_results.json").read_text())
+    assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
