@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 from references.wandb_refs import resolve_artifact
@@ -64,6 +65,8 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
             raise DataError("use_wandb_dataset: true, but wandb_dataset is not set")
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
+    elif data.split_file:
+        sources = split_one_file(resolve_data_path(data.split_file, "split_file"), data.split_fractions, data.split_seed)
     elif data.dataset_name:
         sources = _from_hub(data)
     else:
@@ -97,10 +100,40 @@ def _augmented(data: DataArguments) -> list[SplitSource]:
     return extra
 
 
+def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitSource]:
+    """A deterministic stratified split: each label's records are shuffled with `seed` and cut by `fractions`."""
+    whole = split_from_file("train", path)
+    by_label: dict = {}
+    for record in whole.records:
+        by_label.setdefault(str(record.get("label")), []).append(record)
+    parts: dict[str, list] = {"train": [], "validation": [], "test": []}
+    rng = random.Random(seed)
+    for label in sorted(by_label):
+        group = by_label[label]
+        rng.shuffle(group)
+        cut_train = round(fractions[0] * len(group))
+        cut_validation = cut_train + round(fractions[1] * len(group))
+        parts["train"] += group[:cut_train]
+        parts["validation"] += group[cut_train:cut_validation]
+        parts["test"] += group[cut_validation:]
+    return [SplitSource(name, records, f"{path}[{name}]", whole.label_names) for name, records in parts.items() if records]
+
+
+def quality_held_out_of_train(data: DataArguments, checkers: CheckerArguments) -> bool:
+    """True when the quality checker's real set is the training file itself: its examples leave the training data."""
+    if not checkers.quality_checker_train_file:
+        return False
+    quality = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file").resolve()
+    own = [p for p in (data.train_file, data.split_file) if p]
+    return any(resolve_data_path(p, "train_file").resolve() == quality for p in own)
+
+
 def _quality_checker_sources(checkers: CheckerArguments, sources: list[SplitSource]) -> list[SplitSource]:
     if not checkers.quality_checker_train_file:
         return []
     path = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file")
+    if any(s.origin.startswith(str(path)) for s in sources if s.name == "train"):
+        return []  # held out of the training split instead, see quality_held_out_of_train
     test = next((s for s in sources if s.name == "test"), None)
     if test is not None and Path(test.origin).resolve() == path.resolve():
         raise DataError("quality_checker_train_file: is the test split; the test split is only for reporting")

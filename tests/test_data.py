@@ -135,3 +135,22 @@ def test_subsample_is_seeded_and_bounded(tmp_path):
     assert len(a) == 10 and a["text"] == b["text"]
     assert subsample(task.splits["train"], 10)["text"] == [f"t{i}" for i in range(10)]
     assert len(subsample(task.splits["train"], 100, seed=1)) == 50
+
+
+def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
+    from data.sources import split_one_file
+
+    records = [{"text": f"t{i}", "label": i % 3 if i < 90 else 0} for i in range(100)]
+    path = _write(tmp_path / "all.jsonl", "jsonl", records)
+    parts = {s.name: s for s in split_one_file(path, [0.7, 0.1, 0.2], seed=3)}
+    texts = {name: {r["text"] for r in s.records} for name, s in parts.items()}
+    assert sum(len(t) for t in texts.values()) == 100
+    assert not (texts["train"] & texts["test"]) and not (texts["train"] & texts["validation"])
+    for name, fraction in (("train", 0.7), ("test", 0.2)):
+        for label in range(3):
+            share = sum(r["label"] == label for r in parts[name].records) / len(parts[name].records)
+            overall = sum(r["label"] == label for r in records) / 100
+            assert abs(share - overall) < 0.05, (name, label)
+        assert len(parts[name].records) == pytest.approx(100 * fraction, abs=2)
+    again = {s.name: [r["text"] for r in s.records] for s in split_one_file(path, [0.7, 0.1, 0.2], seed=3)}
+    assert again == {name: [r["text"] for r in s.records] for name, s in parts.items()}

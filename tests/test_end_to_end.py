@@ -33,3 +33,25 @@ def test_each_loss_runs_end_to_end(tiny_config, tmp_path, problem_type):
     assert metrics["test_accuracy"] == results["test_accuracy"]
     resolved = json.loads((out / "resolved_config.json").read_text())
     assert resolved["problem_type"] == problem_type
+
+
+def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_path):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp",
+              "quality_checker_train_file": "toy/train.jsonl", "quality_checker_max_train_samples": 16}
+    metrics = _run(config, tmp_path)
+    assert metrics["train_samples"] == 64 - 16
+    recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
+    assert recipe["train_examples"] == 16
+
+
+def test_test_split_tracked_each_epoch_but_never_selects(tiny_config, tmp_path):
+    config = {**tiny_config, "track_test_each_epoch": True, "num_train_epochs": 2, "save_strategy": "epoch",
+              "load_best_model_at_end": True}
+    _run(config, tmp_path)
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    per_epoch_test = [h["eval_test_accuracy"] for h in state["log_history"] if "eval_test_accuracy" in h]
+    assert len(per_epoch_test) == 2
+    assert state["best_metric"] in [h["eval_validation_accuracy"] for h in state["log_history"]
+                                    if "eval_validation_accuracy" in h]
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert "eval_accuracy" in results and "test_accuracy" in results

@@ -44,6 +44,12 @@ class DataArguments:
     augmented_train_file: str | None = field(
         default=None, metadata={"help": "Extra training data appended to train_file."}
     )
+    split_file: str | None = field(
+        default=None, metadata={"help": "One labelled file split into train/validation/test (stratified, seeded), "
+                                "for data with no official split; instead of train_file/validation_file/test_file."}
+    )
+    split_ratios: str = field(default="0.7,0.1,0.2", metadata={"help": "train,validation,test fractions for split_file."})
+    split_seed: int = field(default=0, metadata={"help": "Seed of the split_file split."})
     dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hugging Face hub."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "The hub dataset's configuration."})
     use_wandb_dataset: bool = field(default=False, metadata={"help": "Read the data from the wandb_dataset artifact."})
@@ -86,6 +92,9 @@ class DataArguments:
     def __post_init__(self):
         if self.max_seq_length <= 0:
             raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        ratios = self.split_fractions
+        if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+            raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")
         for key in ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio"):
             value = getattr(self, key)
             if not 0.0 <= value <= 1.0:
@@ -94,6 +103,13 @@ class DataArguments:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise ValueError(f"{key}: expected a positive integer or null, got {value}")
+
+    @property
+    def split_fractions(self) -> list[float]:
+        try:
+            return [float(part) for part in self.split_ratios.split(",")]
+        except ValueError:
+            raise ValueError(f"split_ratios: expected comma-separated numbers, got {self.split_ratios!r}") from None
 
     @property
     def text_columns(self) -> list[str] | None:
@@ -114,7 +130,9 @@ class CheckerArguments:
         metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data."},
     )
     quality_checker_train_file: str | None = field(
-        default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test split)."}
+        default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "
+                                "split). If it is the training file itself (train_file or split_file), the checker's "
+                                "examples are held out of the training data."}
     )
     quality_checker_validation_file: str | None = field(
         default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: validation_file."}
@@ -156,6 +174,11 @@ class WeightedTrainingArguments(TrainingArguments):
     weight_epsilon: float = field(
         default=DEFAULT_EPSILON,
         metadata={"help": "Probabilities in a weight's denominator are clamped to at least this (no inf weights)."},
+    )
+    track_test_each_epoch: bool = field(
+        default=False,
+        metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
+                  "only: the best epoch is still chosen on validation."},
     )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into an output_dir that already holds results."}

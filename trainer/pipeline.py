@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from checkers.scoring import check_label_space, gold_probabilities
 from config.loading import ConfigError, RunConfig
 from data.files import read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
-from data.sources import collect_sources
+from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, subsample
 from losses.weighting import LossKind
 from trainer.fitting import make_trainer
@@ -72,6 +73,12 @@ def load_task(cfg: RunConfig) -> TaskData:
         from datasets import concatenate_datasets
 
         splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
+    if quality_held_out_of_train(cfg.data, cfg.checkers):
+        limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
+        held = set(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
+        splits["quality_train"] = splits["train"].select(sorted(held))
+        splits["train"] = splits["train"].select([i for i in range(len(splits["train"])) if i not in held])
+        logger.info("Quality checker: %d real examples held out of the training data", len(held))
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
                       cfg.data.noise_seed)
@@ -179,7 +186,12 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
         return encode(dataset, tokenizer, task.text_columns, cfg.data.max_seq_length, cfg.data.pad_to_max_length, keep)
 
     validation = prepare(task.splits["validation"]) if "validation" in task.splits else None
-    trainer = make_trainer(model, tokenizer, args, prepare(train), validation, cfg.data.pad_to_max_length)
+    tests = {name: prepare(task.splits[name]) for name in sorted(task.splits) if name.startswith("test")}
+    evaluation = validation
+    if args.track_test_each_epoch and validation is not None and "test" in tests:
+        evaluation = {"validation": validation, "test": tests["test"]}
+        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model}")
+    trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "train_samples": len(train)}
@@ -188,12 +200,12 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     if validation is not None:
-        eval_metrics = trainer.evaluate()
+        eval_metrics = trainer.evaluate(validation)
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
         metrics.update(eval_metrics)
-    for name in sorted(n for n in task.splits if n.startswith("test")):
-        test_metrics = trainer.predict(prepare(task.splits[name]), metric_key_prefix=name).metrics
+    for name, encoded in tests.items():
+        test_metrics = trainer.predict(encoded, metric_key_prefix=name).metrics
         trainer.log_metrics(name, test_metrics)
         trainer.save_metrics(name, test_metrics)
         metrics.update(test_metrics)
