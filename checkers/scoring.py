@@ -38,6 +38,38 @@ def check_label_space(config, task_labels: list[str], field: str, match_by: str 
                            "(set match_labels_by to 'id' if they mean the same classes in the same order)")
 
 
+def class_probabilities(
+    model,
+    source: ModelSource,
+    dataset: Dataset,
+    text_columns: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    field: str = "checker",
+) -> np.ndarray:
+    """P(c | x_i) of `model` for every example and class, shape [N, C], with the checker's own tokenizer.
+
+    Inference mode, and batches sorted by length so that little padding is computed.
+    """
+    tokenizer = load_tokenizer(source)
+    encoded = encode(dataset, tokenizer, text_columns, max_length)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    order = np.argsort(-lengths, kind="stable")
+    columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
+    probs = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
+            probs[idx] = model(**batch).logits.float().softmax(-1).numpy()
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite probabilities "
+                           f"(first at training example {int(np.flatnonzero(bad)[0])}); its weights may be corrupt")
+    return probs
+
+
 def gold_probabilities(
     model,
     source: ModelSource,
@@ -47,29 +79,9 @@ def gold_probabilities(
     batch_size: int = 64,
     field: str = "checker",
 ) -> np.ndarray:
-    """P(y_i | x_i) of `model` for every example, with the checker's own tokenizer.
-
-    Inference mode, and batches sorted by length so that little padding is computed.
-    """
-    tokenizer = load_tokenizer(source)
-    encoded = encode(dataset, tokenizer, text_columns, max_length)
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    order = np.argsort(-lengths, kind="stable")
-    columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
-    labels = torch.tensor(dataset["label"])
-    probs = np.empty(len(dataset), dtype=np.float32)
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
-            logits = model(**batch).logits.float()
-            gold = logits.softmax(-1).gather(1, labels[idx].view(-1, 1)).squeeze(1)
-            probs[idx] = gold.numpy()
-    bad = ~np.isfinite(probs)
-    if bad.any():
-        raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite probabilities "
-                           f"(first at training example {int(np.flatnonzero(bad)[0])}); its weights may be corrupt")
+    """P(y_i | x_i) of `model` for every example at its gold label."""
+    probs = class_probabilities(model, source, dataset, text_columns, max_length, batch_size, field)
+    gold = probs[np.arange(len(dataset)), np.asarray(dataset["label"])]
     logger.info("%s: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
-                field, probs.mean(), probs.min(), probs.max(), len(probs))
-    return probs
+                field, gold.mean(), gold.min(), gold.max(), len(gold))
+    return gold

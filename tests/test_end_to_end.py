@@ -55,3 +55,10 @@ def test_test_split_tracked_each_epoch_but_never_selects(tiny_config, tmp_path):
                                     if "eval_validation_accuracy" in h]
     results = json.loads((tmp_path / "out" / "all_results.json").read_text())
     assert "eval_accuracy" in results and "test_accuracy" in results
+
+
+def test_cleanlab_baseline_drops_flagged_examples_then_trains(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, drop_label_issues=True)
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert results["train_label_issues_dropped"] == metrics["train_label_issues_dropped"] >= 0
+    assert results["train_samples"] == 64 - results["train_label_issues_dropped"]

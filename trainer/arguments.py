@@ -146,6 +146,11 @@ class CheckerArguments:
     checker_num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs when building a checker."})
     checker_learning_rate: float = field(default=6e-5, metadata={"help": "Learning rate when building a checker."})
     checker_batch_size: int = field(default=32, metadata={"help": "Batch size for building and scoring with a checker."})
+    drop_label_issues: bool = field(
+        default=False,
+        metadata={"help": "Drop the training examples cleanlab's find_label_issues flags on the quality checker's "
+                  "probabilities before training (the cleanlab baseline; combine with any loss)."},
+    )
     match_labels_by: str = field(
         default="name",
         metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names) or 'id' (count only)."},

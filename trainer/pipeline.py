@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from accelerate import PartialState
 from transformers import AutoModelForSequenceClassification, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -15,7 +16,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from references.models import ModelSource, resolve_model
 from checkers.build import CheckerRecipe, build_checker
 from checkers.resolve import find_or_build
-from checkers.scoring import check_label_space, gold_probabilities
+from checkers.label_issues import label_issue_mask
+from checkers.scoring import check_label_space, class_probabilities
 from config.loading import ConfigError, RunConfig
 from data.files import read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
@@ -116,20 +118,22 @@ def _recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
 
 
 def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker) -> dict:
-    """P'(y|x) and, for IMP, Q(y|x) of every training example: the columns the loss needs."""
+    """Each needed checker's class probabilities for every training example, shape [N, C], by role."""
     kind = cfg.training.loss_kind
     roles = {LossKind.IMP: ("quality", "diversity"), LossKind.DIMP: ("quality",), LossKind.QUALITY_ONLY: ("quality",)}
+    needed = roles.get(kind, ("quality",) if cfg.checkers.drop_label_issues else ())
     recipes = _recipes(cfg, task)
     base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") if cfg.checkers.checker_base_model \
         else model_source
     names = {"quality": f"quality-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}",
              "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}"}
-    columns = {}
-    for role in roles.get(kind, ()):
+    probabilities = {}
+    for role in needed:
         field = f"{role}_checker_model"
         reference = getattr(cfg.checkers, field)
         if reference is None:
-            raise ConfigError(f"{field}: problem_type {cfg.training.problem_type} needs a {role} checker: a folder "
+            why = f"problem_type {cfg.training.problem_type}" if role in roles.get(kind, ()) else "drop_label_issues"
+            raise ConfigError(f"{field}: {why} needs a {role} checker: a folder "
                               "(trained there when missing, from quality_checker_train_file for the quality checker, "
                               "from the training data for the diversity checker), a hub id or a W&B artifact")
 
@@ -143,10 +147,27 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
         checker = AutoModelForSequenceClassification.from_pretrained(
             source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
         check_label_space(checker.config, task.label_names, field, cfg.checkers.match_labels_by)
-        columns[QUALITY_PROB if role == "quality" else DIVERSITY_PROB] = gold_probabilities(
+        probabilities[role] = class_probabilities(
             checker, source, task.splits["train"], task.text_columns, cfg.data.max_seq_length,
             max(cfg.checkers.checker_batch_size, 64), field)
-    return columns
+    return probabilities
+
+
+def attach_checker_columns(train, probabilities: dict, drop_label_issues: bool) -> tuple:
+    """The training set with P'(y|x) and Q(y|x) columns, less cleanlab's label issues when asked; and how many
+    examples were dropped."""
+    labels = np.asarray(train["label"])
+    for role, column in (("quality", QUALITY_PROB), ("diversity", DIVERSITY_PROB)):
+        if role in probabilities:
+            gold = probabilities[role][np.arange(len(labels)), labels]
+            logger.info("%s checker: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
+                        role, gold.mean(), gold.min(), gold.max(), len(gold))
+            train = train.add_column(column, gold.astype(float).tolist())
+    if not drop_label_issues:
+        return train, 0
+    issues = label_issue_mask(labels, probabilities["quality"])
+    logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them", issues.sum(), len(labels))
+    return train.select(np.flatnonzero(~issues)), int(issues.sum())
 
 
 def run(cfg: RunConfig) -> dict[str, float]:
@@ -163,18 +184,18 @@ def run(cfg: RunConfig) -> dict[str, float]:
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
-        train = task.splits["train"]
-        for column, values in checker_probabilities(cfg, task, source, tracker).items():
-            train = train.add_column(column, [float(v) for v in values])
+        train, dropped = attach_checker_columns(task.splits["train"], checker_probabilities(cfg, task, source, tracker),
+                                                cfg.checkers.drop_label_issues)
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
-        return _train_and_evaluate(cfg, task, train, source, tracker, resume)
+        extra = {"train_label_issues_dropped": dropped} if cfg.checkers.drop_label_issues else {}
+        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra)
     finally:
         tracker.finish()
 
 
 def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
-                        resume: str | None) -> dict[str, float]:
+                        resume: str | None, extra_train_metrics: dict) -> dict[str, float]:
     args, model_args = cfg.training, cfg.model
     set_seed(args.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
@@ -194,7 +215,7 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)
-    metrics = {**result.metrics, "train_samples": len(train)}
+    metrics = {**result.metrics, "train_samples": len(train), **extra_train_metrics}
     trainer.save_model()
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
