@@ -1,0 +1,127 @@
+"""Run the experiment grid (benchmarks x methods x seeds, and the studies) through run.py.
+
+Each cell is one `python run.py` with a config built from experiments/grid.json; its exact config,
+all_results.json and training history are kept in results/cells/. Finished cells are skipped, so the grid can
+be stopped at any point and resumed later, in another session.
+
+    python experiments/grid.py                       # everything still missing
+    python experiments/grid.py --benchmarks mrpc_ctrl --seeds 1
+    python experiments/grid.py --studies checker_size
+    python experiments/summarize.py                  # tables and plots from what is finished
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "experiments" / "grid.json"
+RESULTS = ROOT / "results" / "cells"
+WORK = ROOT / "experiments" / "work"
+CHECKERS = ROOT / "cache" / "checkers" / "grid"
+KEPT = ("config.json", "all_results.json", "trainer_state.json", "weights.csv")
+
+
+@dataclass(frozen=True)
+class Cell:
+    benchmark: str
+    method: str
+    seed: int
+    variant: str = ""  # a study's variant, e.g. "real25"
+
+    @property
+    def path(self) -> Path:
+        method = f"{self.method}__{self.variant}" if self.variant else self.method
+        return Path(self.benchmark) / method / f"seed{self.seed}"
+
+    @property
+    def done(self) -> bool:
+        return (RESULTS / self.path / "all_results.json").is_file()
+
+
+def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
+    config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
+    checkers = CHECKERS / cell.benchmark / (f"seed{cell.seed}_{cell.variant}" if cell.variant else f"seed{cell.seed}")
+    config.update(
+        seed=cell.seed,
+        output_dir=str(WORK / cell.path),
+        overwrite_output_dir=True,
+        name=str(cell.path).replace("/", "_"),
+        quality_checker_model=str(checkers / "quality"),
+    )
+    if config["problem_type"].endswith("_imp"):
+        # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
+        config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed).path)
+    return config
+
+
+def run_cell(cell: Cell, config: dict) -> bool:
+    work = WORK / cell.path
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    started = time.time()
+    with (work / "run.log").open("w") as log:
+        code = subprocess.run([sys.executable, str(ROOT / "run.py"), str(work / "config.json")],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    if code != 0:
+        print(f"  FAILED ({code}) after {time.time() - started:.0f} s; see {work / 'run.log'}", flush=True)
+        return False
+    result = RESULTS / cell.path
+    result.mkdir(parents=True, exist_ok=True)
+    for name in KEPT:
+        if (work / name).is_file():
+            shutil.copy(work / name, result / name)
+    for checkpoint in work.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    accuracy = json.loads((result / "all_results.json").read_text()).get("test_accuracy", float("nan"))
+    print(f"  done in {time.time() - started:.0f} s: test accuracy {100 * accuracy:.1f}", flush=True)
+    return True
+
+
+def grid_cells(spec: dict, benchmarks, methods, seeds) -> list[tuple[Cell, dict]]:
+    # Seed by seed, so that a partial grid already covers every benchmark; CE first in each (benchmark, seed)
+    # because IMP uses its model as the diversity checker.
+    ordered = sorted(methods, key=lambda m: m != "ce")
+    return [(Cell(b, m, s), {}) for s in seeds for b in benchmarks for m in ordered]
+
+
+def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
+    cells = []
+    for name in names:
+        study = spec["studies"][name]
+        for seed in study["seeds"]:
+            for variant, overrides in study["variants"].items():
+                cells.append((Cell(study["benchmark"], study["method"], seed, variant), overrides))
+    return cells
+
+
+def main(argv: list[str] | None = None) -> int:
+    spec = json.loads(SPEC.read_text())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--benchmarks", nargs="*", default=list(spec["benchmarks"]), choices=list(spec["benchmarks"]))
+    parser.add_argument("--methods", nargs="*", default=list(spec["methods"]), choices=list(spec["methods"]))
+    parser.add_argument("--seeds", nargs="*", type=int, default=spec["seeds"])
+    parser.add_argument("--studies", nargs="*", default=[], choices=list(spec["studies"]))
+    parser.add_argument("--no-grid", action="store_true", help="run only the studies")
+    args = parser.parse_args(argv)
+
+    cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
+    cells += study_cells(spec, args.studies)
+    todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
+    print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
+    failed = 0
+    for i, (cell, overrides) in enumerate(todo, start=1):
+        print(f"[{i}/{len(todo)}] {cell.path}", flush=True)
+        failed += not run_cell(cell, cell_config(spec, cell, overrides))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
