@@ -78,6 +78,9 @@ def run_cell(cell: Cell, config: dict) -> bool:
     for name in KEPT:
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
+    recipe = Path(config["quality_checker_model"]) / "checker_recipe.json"
+    if recipe.is_file():  # what the quality checker was trained on, and its validation accuracy
+        shutil.copy(recipe, result / "quality_checker_recipe.json")
     for checkpoint in work.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
     accuracy = json.loads((result / "all_results.json").read_text()).get("test_accuracy", float("nan"))

@@ -1,0 +1,166 @@
+"""Tables and plots from the finished cells in results/cells: results/effect.csv, the paper-style table in
+results/README.md (between its TABLE markers), training-dynamics plots and the checkers' reaction to noise.
+
+    python experiments/summarize.py
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+CELLS = RESULTS / "cells"
+METHOD_ORDER = ("ce", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
+METHOD_NAMES = {"ce": "CE", "focal": "Focal", "cleanlab": "cleanlab + CE", "imp": "IMP", "dimp": "DIMP",
+                "dimp_no_diversity": "DIMP w/o diversity checker"}
+
+
+def finished_cells() -> list[dict]:
+    rows = []
+    for results in sorted(CELLS.glob("*/*/seed*/all_results.json")):
+        seed_dir = results.parent
+        method, _, variant = seed_dir.parent.name.partition("__")
+        metrics = json.loads(results.read_text())
+        history_file = seed_dir / "trainer_state.json"
+        history = json.loads(history_file.read_text())["log_history"] if history_file.is_file() else []
+        rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
+                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir})
+    return rows
+
+
+def write_effect_csv(rows: list[dict]) -> None:
+    with (RESULTS / "effect.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["benchmark", "method", "seed", "test_accuracy", "test_f1"])
+        for row in rows:
+            if not row["variant"]:
+                m = row["metrics"]
+                writer.writerow([row["benchmark"], row["method"], row["seed"],
+                                 f"{100 * m['test_accuracy']:.2f}", f"{100 * m['test_f1']:.2f}"])
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "–"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {std:.1f} (n={len(values)})"
+
+
+def effect_table(rows: list[dict]) -> str:
+    by = defaultdict(list)
+    for row in rows:
+        if not row["variant"]:
+            by[(row["benchmark"], row["method"])].append(row["metrics"])
+    benchmarks = sorted({b for b, _ in by})
+    lines = ["| benchmark | method | test accuracy | test macro-F1 |", "| --- | --- | --- | --- |"]
+    for bench in benchmarks:
+        for method in METHOD_ORDER:
+            runs = by.get((bench, method), [])
+            if runs:
+                lines.append(f"| {bench} | {METHOD_NAMES[method]} | {_mean_std([100 * r['test_accuracy'] for r in runs])} "
+                             f"| {_mean_std([100 * r['test_f1'] for r in runs])} |")
+    return "\n".join(lines)
+
+
+def study_table(rows: list[dict]) -> str:
+    lines = ["| quality checker's real set | seed | checker val. accuracy | DIMP test accuracy |", "| --- | --- | --- | --- |"]
+    for row in sorted((r for r in rows if r["variant"]), key=lambda r: (int(r["variant"][4:]), r["seed"])):
+        recipe = row["dir"] / "quality_checker_recipe.json"
+        checker_acc = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy") if recipe.is_file() else None
+        checker = f"{100 * checker_acc:.1f}" if checker_acc is not None else "–"
+        lines.append(f"| {row['variant'][4:]} % | {row['seed']} | {checker} | {100 * row['metrics']['test_accuracy']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot_dynamics(rows: list[dict]) -> list[str]:
+    """Test accuracy per epoch, min / mean / max over seeds, per method (the poster's Figure 1)."""
+    written = []
+    for bench in sorted({r["benchmark"] for r in rows}):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for method in METHOD_ORDER:
+            curves = [[h["eval_test_accuracy"] * 100 for h in r["history"] if "eval_test_accuracy" in h]
+                      for r in rows if r["benchmark"] == bench and r["method"] == method and not r["variant"]]
+            curves = [c for c in curves if c]
+            if not curves:
+                continue
+            epochs = range(1, min(len(c) for c in curves) + 1)
+            per_epoch = [[c[e - 1] for c in curves] for e in epochs]
+            mean = [statistics.mean(v) for v in per_epoch]
+            line, = ax.plot(list(epochs), mean, marker="o", label=f"{METHOD_NAMES[method]} (n={len(curves)})")
+            ax.fill_between(list(epochs), [min(v) for v in per_epoch], [max(v) for v in per_epoch],
+                            color=line.get_color(), alpha=0.15)
+        ax.set(title=f"{bench}: test accuracy per epoch (mean, min–max over seeds)", xlabel="epoch",
+               ylabel="test accuracy (%)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        name = f"dynamics_{bench}.png"
+        fig.savefig(RESULTS / name, dpi=120)
+        plt.close(fig)
+        written.append(name)
+    return written
+
+
+def plot_noise_reaction(rows: list[dict]) -> list[str]:
+    """Average IMP and DIMP weight per noise kind (needs weights.csv with a noise column)."""
+    by = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        weights = row["dir"] / "weights.csv"
+        if row["variant"] or row["method"] not in ("imp", "dimp") or not weights.is_file():
+            continue
+        with weights.open() as f:
+            for record in csv.DictReader(f):
+                column = "weight" if row["method"] == "imp" else _last_epoch_weight(record)
+                if "noise" in record and record.get(column):
+                    by[(row["benchmark"], row["method"])][record["noise"]].append(float(record[column]))
+    if not by:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    kinds = ("original", "duplicate", "swap", "unrelated")
+    keys = sorted(by)
+    width = 0.8 / len(keys)
+    for i, key in enumerate(keys):
+        means = [statistics.mean(by[key][k]) if by[key][k] else 0 for k in kinds]
+        ax.bar([x + i * width for x in range(len(kinds))], means, width, label=f"{key[0]} {METHOD_NAMES[key[1]]}")
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(kinds))], kinds)
+    ax.set(title="Checkers' reaction on noisy data: average weight per kind", ylabel="average weight")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "noise_reaction.png", dpi=120)
+    plt.close(fig)
+    return ["noise_reaction.png"]
+
+
+def _last_epoch_weight(record: dict) -> str:
+    epochs = sorted((k for k in record if k.startswith("weight_epoch")), key=lambda k: int(k[12:]))
+    return epochs[-1] if epochs else "weight"
+
+
+def update_readme(table: str, study: str, plots: list[str]) -> None:
+    readme = RESULTS / "README.md"
+    text = readme.read_text()
+    generated = (f"<!-- TABLE -->\n{table}\n\n### Quality checker data-size study (mrpc_ctrl, DIMP)\n\n{study}\n\n"
+                 + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
+    start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
+    readme.write_text(text[:start] + generated + text[end:])
+
+
+def main() -> None:
+    rows = finished_cells()
+    write_effect_csv(rows)
+    plots = plot_dynamics(rows) + plot_noise_reaction(rows)
+    update_readme(effect_table(rows), study_table(rows), plots)
+    print(f"{len(rows)} finished cells summarized into {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
