@@ -112,3 +112,40 @@ def test_gold_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, 
     single = gold_probabilities(model, source, data, ["text"], 32, batch_size=1)
     assert np.allclose(batched, single, atol=1e-5)
     assert ((batched > 0) & (batched < 1)).all()
+
+
+def test_checker_of_another_size_and_tokenizer(tiny_config, tmp_path):
+    """The paper trains BERT-large with a BERT-base checker: a checker is scored with its own tokenizer."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    folder = tmp_path / "other-checker"
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(["good bad fine awful the a movie day"],
+                            trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]"]))
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]").save_pretrained(folder)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=16, num_hidden_layers=1, num_attention_heads=1,
+                        intermediate_size=20, max_position_embeddings=40, num_labels=2,
+                        id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    BertForSequenceClassification(config).save_pretrained(folder)
+    metrics = run(load_config(_config_file(tmp_path, {**tiny_config, "problem_type": "single_label_classification_dimp",
+                                                      "quality_checker_model": str(folder)})))
+    assert "test_accuracy" in metrics
+
+
+def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model_dir, toy_data_root, tmp_path, monkeypatch):
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(root))
+    data = root / "toy-data:v0"
+    data.mkdir(parents=True)
+    for source, target in (("train", "train.jsonl"), ("validation", "dev.jsonl"), ("test", "test.jsonl"), ("labels", "labels.json")):
+        suffix = ".json" if source == "labels" else ".jsonl"
+        shutil.copy(toy_data_root / "toy" / f"{source}{suffix}", data / target)
+    shutil.copytree(tiny_model_dir, root / "tiny-bert:v1")
+    config = {k: v for k, v in tiny_config.items() if k not in ("train_file", "validation_file", "test_file")}
+    config.update(use_wandb_dataset=True, wandb_dataset="me/proj/toy-data:v0",
+                  use_wandb_model=True, model_name_or_path="me/proj/tiny-bert:v1")
+    metrics = run(load_config(_config_file(tmp_path, config)))
+    assert {"eval_accuracy", "test_accuracy"} <= set(metrics)
