@@ -49,11 +49,14 @@ def build_checker(
     state.wait_for_everyone()
     tokenizer = load_tokenizer(base)
     model = load_classifier(base, label_names)
+    epochs = options.checker_num_train_epochs
+    if recipe.role == "diversity" and options.diversity_checker_num_train_epochs is not None:
+        epochs = options.diversity_checker_num_train_epochs
     args = WeightedTrainingArguments(
         output_dir=str(partial / "checkpoints"),
         problem_type="single_label_classification",
         learning_rate=options.checker_learning_rate,
-        num_train_epochs=options.checker_num_train_epochs,
+        num_train_epochs=epochs,
         per_device_train_batch_size=options.checker_batch_size,
         per_device_eval_batch_size=max(options.checker_batch_size, 64),
         seed=main_args.seed,
@@ -68,7 +71,7 @@ def build_checker(
     metrics = trainer.evaluate() if encoded_validation is not None else {}
     trainer.save_model(str(partial))
     record = {**recipe.description, "role": recipe.role, "base_model": base.location,
-              "num_train_epochs": options.checker_num_train_epochs, "learning_rate": options.checker_learning_rate,
+              "num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
               "validation_metrics": metrics}
     if state.is_main_process:
         shutil.rmtree(partial / "checkpoints", ignore_errors=True)

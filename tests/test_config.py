@@ -114,3 +114,19 @@ def test_override_syntax():
     assert parse_overrides(["--a", "1", "--b=2", "--flag"]) == {"a": "1", "b": "2", "flag": "true"}
     with pytest.raises(ConfigError, match="expected --key value"):
         parse_overrides(["oops"])
+
+
+@pytest.mark.parametrize("name,problem_type", [
+    ("config_DIMP.json", "single_label_classification_dimp"),
+    ("config_IMP.json", "single_label_classification_imp"),
+    ("config_baseline.json", "single_label_classification"),
+    ("config_focal.json", "single_label_classification_focalloss"),
+    ("config_DIMP_no_diversity.json", "single_label_classification_quality_only"),
+])
+def test_shipped_configs_share_data_and_protocol(name, problem_type):
+    cfg = load_config(str(ROOT / "configs" / name))
+    assert cfg.training.problem_type == problem_type
+    assert cfg.data.train_file == "synthetic/mrpc_fewgen_ctrl_seed13/train.jsonl"
+    assert cfg.data.test_file == "mrpc/test.jsonl"
+    assert (cfg.data.max_train_samples, cfg.training.num_train_epochs, cfg.training.seed) == (2000, 3, 42)
+    assert cfg.checkers.quality_checker_train_file == "mrpc/train.jsonl"

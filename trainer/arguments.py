@@ -144,6 +144,9 @@ class CheckerArguments:
         default=None, metadata={"help": "Model a checker is fine-tuned from when built. Default: model_name_or_path."}
     )
     checker_num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs when building a checker."})
+    diversity_checker_num_train_epochs: float | None = field(
+        default=None, metadata={"help": "Epochs when building the diversity checker. Default: checker_num_train_epochs."}
+    )
     checker_learning_rate: float = field(default=6e-5, metadata={"help": "Learning rate when building a checker."})
     checker_batch_size: int = field(default=32, metadata={"help": "Batch size for building and scoring with a checker."})
     drop_label_issues: bool = field(
@@ -157,8 +160,10 @@ class CheckerArguments:
     )
 
     def __post_init__(self):
-        if self.checker_num_train_epochs <= 0:
-            raise ValueError(f"checker_num_train_epochs: expected > 0, got {self.checker_num_train_epochs}")
+        for key in ("checker_num_train_epochs", "diversity_checker_num_train_epochs"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ValueError(f"{key}: expected > 0, got {value}")
         if self.checker_learning_rate <= 0:
             raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
         if self.match_labels_by not in ("name", "id"):
