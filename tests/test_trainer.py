@@ -15,9 +15,6 @@ from transformers import AutoModelForSequenceClassification
 
 from trainer_helpers import train_steps
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
 def _params(trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
@@ -52,6 +49,7 @@ def test_weights_change_the_update(tiny_model_dir, tmp_path):
     assert any("train_weight_mean" in h for h in dimp.state.log_history)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_path):
     single = train_steps(tiny_model_dir, tmp_path / "single", batch_size=8, accumulation=1)
