@@ -10,16 +10,22 @@ import torch
 from transformers import Trainer
 from transformers.integrations import WandbCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
-from losses.weighting import example_weights, weighted_nll_sum
+from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum
 from trainer.atomic import write_json_atomic
+from trainer.weight_history import WeightHistory
 
 logger = logging.getLogger(__name__)
 
 # Per-example checker probabilities, computed once before training and carried as dataset columns.
 QUALITY_PROB = "quality_prob"
 DIVERSITY_PROB = "diversity_prob"
-WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB)
+# Each example's row in the training set, so the weights the loss used can be written back beside its text.
+EXAMPLE_INDEX = "example_index"
+WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX)
+# Losses whose weight depends on the model being trained, so it changes from epoch to epoch.
+MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -47,6 +53,23 @@ class WeightedTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._weight_sum = 0.0
         self._weight_count = 0
+        self.weight_history = WeightHistory() if self.args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
+        if self.weight_history is not None:
+            self.add_callback(self.weight_history)
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        if self.weight_history is not None and resume_from_checkpoint:
+            checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
+                else resume_from_checkpoint
+            if checkpoint:
+                self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.weight_history is not None:
+            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            self.weight_history.save(folder, self.is_world_process_zero())
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
@@ -64,6 +87,7 @@ class WeightedTrainer(Trainer):
         labels = inputs.pop("labels")
         quality = inputs.pop(QUALITY_PROB, None)
         diversity = inputs.pop(DIVERSITY_PROB, None)
+        index = inputs.pop(EXAMPLE_INDEX, None)
         outputs = model(**inputs)
         logits = outputs.logits
         if model.training:
@@ -74,6 +98,8 @@ class WeightedTrainer(Trainer):
             if weights is not None:
                 self._weight_sum += float(weights.sum())
                 self._weight_count += weights.numel()
+            if self.weight_history is not None and index is not None:
+                self.weight_history.record(index, gold_probabilities(logits.detach(), labels), weights)
         else:
             # Evaluation reports plain cross-entropy, comparable across losses.
             loss = weighted_nll_sum(logits, labels, None) / labels.numel()

@@ -1,0 +1,84 @@
+"""The per-epoch weights the WeightedTrainer records: the values the loss used, the same under gradient accumulation
+and several processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from conftest import toy_records
+from trainer.arguments import WeightedTrainingArguments
+from trainer.fitting import make_trainer
+from trainer.modeling import encode
+from trainer.weighted_trainer import EXAMPLE_INDEX, QUALITY_PROB
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def indexed_train_set(tokenizer, n: int = 24) -> Dataset:
+    data = Dataset.from_list(toy_records(n, seed=5))
+    data = data.add_column(QUALITY_PROB, [0.2 + 0.7 * (i % 5) / 4 for i in range(n)])
+    data = data.add_column(EXAMPLE_INDEX, list(range(n)))
+    return encode(data, tokenizer, ["text"], 32, keep_columns=("label", QUALITY_PROB, EXAMPLE_INDEX))
+
+
+def train_dimp(model_dir: Path, out: Path, batch_size: int, accumulation: int, extra: dict | None = None):
+    """Two epochs of DIMP on 24 examples, in a fixed order, so that runs can be compared step by step."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    args = WeightedTrainingArguments(
+        output_dir=str(out), problem_type="single_label_classification_dimp", per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation, learning_rate=1e-2, num_train_epochs=2,
+        train_sampling_strategy="sequential", eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        report_to="none", disable_tqdm=True, seed=0, use_cpu=True, optim="sgd", **(extra or {}),
+    )
+    trainer = make_trainer(AutoModelForSequenceClassification.from_pretrained(model_dir), tokenizer, args,
+                           indexed_train_set(tokenizer), None)
+    trainer.train()
+    return trainer
+
+
+def _history(trainer) -> dict[int, dict[str, np.ndarray]]:
+    return {epoch: seen._asdict() for epoch, seen in trainer.weight_history.epochs.items()}
+
+
+def _assert_same_history(a: dict, b: dict):
+    assert sorted(a) == sorted(b) == [1, 2]
+    for epoch in a:
+        assert a[epoch]["index"].tolist() == b[epoch]["index"].tolist() == list(range(24))
+        for name in ("model_prob", "weight"):
+            np.testing.assert_allclose(a[epoch][name], b[epoch][name], rtol=1e-4, err_msg=f"{name}, epoch {epoch}")
+
+
+def test_recorded_weights_are_the_losss_and_survive_gradient_accumulation(tiny_model_dir, tmp_path):
+    one = train_dimp(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1)
+    two = train_dimp(tiny_model_dir, tmp_path / "b", batch_size=4, accumulation=2)
+    _assert_same_history(_history(one), _history(two))
+    quality = np.array([0.2 + 0.7 * (i % 5) / 4 for i in range(24)])
+    for seen in _history(one).values():
+        np.testing.assert_allclose(seen["weight"], quality / seen["model_prob"], rtol=1e-5)
+    # The model learns, so the second epoch's probabilities are not the first's: each epoch is recorded anew.
+    assert not np.allclose(_history(one)[1]["model_prob"], _history(one)[2]["model_prob"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_two_processes_record_what_one_does(tiny_model_dir, tmp_path):
+    single = train_dimp(tiny_model_dir, tmp_path / "single", batch_size=8, accumulation=1)
+    out = tmp_path / "history.npz"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        ["torchrun", "--nproc_per_node", "2", "--master_port", "29541", str(ROOT / "tests" / "weight_history_worker.py"),
+         str(tiny_model_dir), str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(out) as saved:
+        gathered = {e: {name: saved[f"epoch{e}_{name}"] for name in ("index", "model_prob", "weight")} for e in (1, 2)}
+    _assert_same_history(_history(single), gathered)
