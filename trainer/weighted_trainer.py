@@ -53,7 +53,9 @@ class WeightedTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._weight_sum = 0.0
         self._weight_count = 0
-        self.weight_history = WeightHistory() if self.args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
+        # Recorded only where the training set says which example each row is (the pipeline's always does).
+        records = EXAMPLE_INDEX in getattr(self.train_dataset, "column_names", ())
+        self.weight_history = WeightHistory() if records and self.args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
         if self.weight_history is not None:
             self.add_callback(self.weight_history)
 
@@ -98,7 +100,7 @@ class WeightedTrainer(Trainer):
             if weights is not None:
                 self._weight_sum += float(weights.sum())
                 self._weight_count += weights.numel()
-            if self.weight_history is not None and index is not None:
+            if self.weight_history is not None:
                 self.weight_history.record(index, gold_probabilities(logits.detach(), labels), weights)
         else:
             # Evaluation reports plain cross-entropy, comparable across losses.
