@@ -158,6 +158,17 @@ class CheckerArguments:
         default="name",
         metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names) or 'id' (count only)."},
     )
+    filter_min_weight: float | None = field(
+        default=None,
+        metadata={"help": "Before training, drop the examples whose static weight is below this. The static weight is "
+                  "P'/Q when diversity_checker_model is set, else P'; works with any loss (CE too) and needs "
+                  "quality_checker_model. The number dropped is train_filtered_out in all_results.json."},
+    )
+    filter_keep_top_fraction: float | None = field(
+        default=None,
+        metadata={"help": "Before training, keep only this fraction, in (0, 1], of the examples with the highest "
+                  "static weight (see filter_min_weight; both may be set, then both apply)."},
+    )
 
     def __post_init__(self):
         for key in ("checker_num_train_epochs", "diversity_checker_num_train_epochs"):
@@ -170,6 +181,15 @@ class CheckerArguments:
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
         if self.checker_batch_size <= 0:
             raise ValueError(f"checker_batch_size: expected a positive integer, got {self.checker_batch_size}")
+        if self.filter_min_weight is not None and not self.filter_min_weight >= 0:
+            raise ValueError(f"filter_min_weight: expected a weight >= 0 or null, got {self.filter_min_weight}")
+        if self.filter_keep_top_fraction is not None and not 0 < self.filter_keep_top_fraction <= 1:
+            raise ValueError(f"filter_keep_top_fraction: expected a fraction in (0, 1] or null, "
+                             f"got {self.filter_keep_top_fraction}")
+
+    @property
+    def filtering(self) -> bool:
+        return self.filter_min_weight is not None or self.filter_keep_top_fraction is not None
 
 
 @dataclass

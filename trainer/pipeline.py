@@ -15,6 +15,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from references.models import ModelSource, resolve_model
 from checkers.build import CheckerRecipe, build_checker
+from checkers.filtering import keep_mask
 from checkers.resolve import find_or_build
 from checkers.label_issues import label_issue_mask
 from checkers.scoring import check_label_space, class_probabilities
@@ -24,11 +25,14 @@ from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, subsample
 from losses.weighting import LossKind
+from reports.example_weights import ExampleWeights, from_training_set, loss_name
+from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
 from trainer.fitting import make_trainer
+from trainer.arguments import CheckerArguments
 from trainer.atomic import write_json_atomic
 from trainer.modeling import encode, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
-from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB
+from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
 logger = logging.getLogger(__name__)
 
@@ -117,22 +121,35 @@ def _recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
     return {"quality": quality, "diversity": diversity}
 
 
-def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker) -> dict:
-    """Each needed checker's class probabilities for every training example, shape [N, C], by role."""
-    kind = cfg.training.loss_kind
-    roles = {LossKind.IMP: ("quality", "diversity"), LossKind.DIMP: ("quality",), LossKind.QUALITY_ONLY: ("quality",)}
-    needed = roles.get(kind, ("quality",) if cfg.checkers.drop_label_issues else ())
+def needed_checkers(cfg: RunConfig) -> dict[str, str]:
+    """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
+    why = f"problem_type {cfg.training.problem_type}"
+    needed = {LossKind.IMP: {"quality": why, "diversity": why}, LossKind.DIMP: {"quality": why},
+              LossKind.QUALITY_ONLY: {"quality": why}}.get(cfg.training.loss_kind, {})
+    if cfg.checkers.drop_label_issues:
+        needed.setdefault("quality", "drop_label_issues")
+    if cfg.checkers.filtering:
+        option = "filter_min_weight" if cfg.checkers.filter_min_weight is not None else "filter_keep_top_fraction"
+        needed.setdefault("quality", option)
+        if cfg.checkers.diversity_checker_model:  # the static weight is then P'/Q
+            needed.setdefault("diversity", option)
+    return needed
+
+
+def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker,
+                          needed: dict[str, str]) -> dict:
+    """Each needed checker's class probabilities for every training example, shape [N, C], by role.
+    `needed` maps each role to the option that needs it (see needed_checkers)."""
     recipes = _recipes(cfg, task)
     base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") if cfg.checkers.checker_base_model \
         else model_source
     names = {"quality": f"quality-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}",
              "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}"}
     probabilities = {}
-    for role in needed:
+    for role, why in needed.items():
         field = f"{role}_checker_model"
         reference = getattr(cfg.checkers, field)
         if reference is None:
-            why = f"problem_type {cfg.training.problem_type}" if role in roles.get(kind, ()) else "drop_label_issues"
             raise ConfigError(f"{field}: {why} needs a {role} checker: a folder "
                               "(trained there when missing, from quality_checker_train_file for the quality checker, "
                               "from the training data for the diversity checker), a hub id or a W&B artifact")
@@ -153,9 +170,8 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
     return probabilities
 
 
-def attach_checker_columns(train, probabilities: dict, drop_label_issues: bool) -> tuple:
-    """The training set with P'(y|x) and Q(y|x) columns, less cleanlab's label issues when asked; and how many
-    examples were dropped."""
+def attach_checker_columns(train, probabilities: dict):
+    """The training set with P'(y|x) and Q(y|x) columns, and each example's index (to report its weights)."""
     labels = np.asarray(train["label"])
     for role, column in (("quality", QUALITY_PROB), ("diversity", DIVERSITY_PROB)):
         if role in probabilities:
@@ -163,11 +179,51 @@ def attach_checker_columns(train, probabilities: dict, drop_label_issues: bool) 
             logger.info("%s checker: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
                         role, gold.mean(), gold.min(), gold.max(), len(gold))
             train = train.add_column(column, gold.astype(float).tolist())
-    if not drop_label_issues:
-        return train, 0
-    issues = label_issue_mask(labels, probabilities["quality"])
-    logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them", issues.sum(), len(labels))
-    return train.select(np.flatnonzero(~issues)), int(issues.sum())
+    return train.add_column(EXAMPLE_INDEX, list(range(len(train))))
+
+
+def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
+    """The examples to train on: those the static-weight filter keeps, less cleanlab's label issues; the mask of
+    kept examples (None when nothing was asked), and how many each step dropped, for all_results.json."""
+    keep, metrics = np.ones(len(train), dtype=bool), {}
+    if options.filtering:
+        kept = keep_mask(weights.static, options.filter_min_weight, options.filter_keep_top_fraction)
+        if not kept.any():
+            raise ConfigError(f"filter_min_weight: expected a threshold some examples reach; {options.filter_min_weight} "
+                              f"drops them all (highest static weight {weights.static.max():.3g})")
+        metrics["train_filtered_out"] = int((~kept).sum())
+        logger.info("Filtering by static weight dropped %d of %d training examples", (~kept).sum(), len(kept))
+        keep &= kept
+    if options.drop_label_issues:
+        issues = label_issue_mask(np.asarray(train["label"]), probabilities["quality"])
+        metrics["train_label_issues_dropped"] = int(issues.sum())
+        logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them",
+                    issues.sum(), len(issues))
+        keep &= ~issues
+    if not metrics:
+        return train, None, metrics
+    return train.select(np.flatnonzero(keep)), keep, metrics
+
+
+def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str = "kept") -> str | None:
+    if weights.kept is None:
+        return None
+    asked = [f"`{name}` = {getattr(options, name)}" for name in ("filter_min_weight", "filter_keep_top_fraction")
+             if getattr(options, name) is not None] + (["`drop_label_issues`"] if options.drop_label_issues else [])
+    return (f"Filtering ({', '.join(asked)}) {kept} **{int(weights.kept.sum())} of {len(weights)}** examples; the "
+            "`kept` column says which.")
+
+
+def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) -> str:
+    checkers = [f"{role} checker `{getattr(cfg.checkers, f'{role}_checker_model')}`" for role in probabilities]
+    return (f"{what} on {len(task.splits['train'])} training examples from `{task.origins['train']}`"
+            + (f"; {', '.join(checkers)}." if checkers else "."))
+
+
+def _model_source(cfg: RunConfig) -> ModelSource:
+    """Where the model to train (and, by default, the checkers to build) comes from."""
+    return replace(resolve_model(cfg.model.model_name_or_path, "model_name_or_path", cfg.model.use_wandb_model,
+                                 cfg.model.allow_pickle_checkpoints), trust_remote_code=cfg.model.trust_remote_code)
 
 
 def run(cfg: RunConfig) -> dict[str, float]:
@@ -178,30 +234,66 @@ def run(cfg: RunConfig) -> dict[str, float]:
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     task = load_task(cfg)
-    source = replace(resolve_model(cfg.model.model_name_or_path, "model_name_or_path", cfg.model.use_wandb_model,
-                                   cfg.model.allow_pickle_checkpoints), trust_remote_code=cfg.model.trust_remote_code)
+    source = _model_source(cfg)
     resolved = cfg.to_dict()
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
-        train, dropped = attach_checker_columns(task.splits["train"], checker_probabilities(cfg, task, source, tracker),
-                                                cfg.checkers.drop_label_issues)
+        probabilities = checker_probabilities(cfg, task, source, tracker, needed_checkers(cfg))
+        weights = None
+        if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS:
+            weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
+                                        args.weight_epsilon, args.loss_kind.value)
+        train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
+                                             probabilities, weights, cfg.checkers)
+        if weights is not None:
+            weights.kept = kept
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
-        extra = {"train_label_issues_dropped": dropped} if cfg.checkers.drop_label_issues else {}
-        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra)
+        description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
+        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra, weights, description)
+    finally:
+        tracker.finish()
+
+
+def score(cfg: RunConfig) -> Path:
+    """The checkers' static weights of the training data, without training: weights.csv and weights_report.md
+    in output_dir. Uses the quality checker, and the diversity checker when the config names one."""
+    args = cfg.training
+    out = Path(args.output_dir)
+    if (out / CSV_FILE).exists() and not args.overwrite_output_dir:
+        raise ConfigError(f"output_dir: {out} already holds {CSV_FILE}; choose another folder or set "
+                          "overwrite_output_dir true")
+    task = load_task(cfg)
+    source = _model_source(cfg)
+    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, cfg.to_dict(),
+                            [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
+    try:
+        needed = {"quality": "score.py"} | ({"diversity": "score.py"} if cfg.checkers.diversity_checker_model else {})
+        probabilities = checker_probabilities(cfg, task, source, tracker, needed)
+        weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
+                                    args.weight_epsilon)
+        if cfg.checkers.filtering:
+            weights.kept = keep_mask(weights.static, cfg.checkers.filter_min_weight,
+                                     cfg.checkers.filter_keep_top_fraction)
+        if PartialState().is_main_process:
+            description = _describe(cfg, task, "Checkers' weights, before any training,", probabilities)
+            write_weight_report(out, weights, description, _filter_note(cfg.checkers, weights, "would keep"),
+                                tracker.run)
+        return out / REPORT_FILE
     finally:
         tracker.finish()
 
 
 def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
-                        resume: str | None, extra_train_metrics: dict) -> dict[str, float]:
+                        resume: str | None, extra_train_metrics: dict,
+                        weights: ExampleWeights | None = None, weights_description: str = "") -> dict[str, float]:
     args, model_args = cfg.training, cfg.model
     set_seed(args.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
                             model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
-    keep = ("label", QUALITY_PROB, DIVERSITY_PROB)
+    keep = ("label", QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX)
 
     def prepare(dataset):
         return encode(dataset, tokenizer, task.text_columns, cfg.data.max_seq_length, cfg.data.pad_to_max_length, keep)
@@ -220,6 +312,10 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()
+    if weights is not None and trainer.is_world_process_zero():
+        history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
+        write_weight_report(Path(args.output_dir), weights.with_history(history), weights_description,
+                            _filter_note(cfg.checkers, weights), tracker.run)
     if validation is not None:
         eval_metrics = trainer.evaluate(validation)
         trainer.log_metrics("eval", eval_metrics)

@@ -1,0 +1,142 @@
+"""The per-example table behind weights.csv: texts, labels, checker probabilities and weights."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from checkers.filtering import static_weights
+from trainer.weight_history import Seen
+
+
+LOSS_NAMES = {"ce": "CE", "focal": "Focal", "imp": "IMP", "dimp": "DIMP", "quality_only": "DIMP without diversity checker"}
+
+
+def loss_name(kind: str) -> str:
+    return LOSS_NAMES.get(kind, kind or "the loss")
+
+
+class Ranking(NamedTuple):
+    """The weight the report sorts examples by."""
+
+    column: str  # its weights.csv column
+    name: str  # short, for table headers and axes
+    meaning: str  # a sentence for the reader
+    values: np.ndarray  # NaN where an example has none (not seen in that epoch)
+
+
+@dataclass
+class ExampleWeights:
+    """One entry per training example, in training-set order (filtered-out examples included)."""
+
+    texts: dict[str, list[str]]  # text column -> texts
+    labels: np.ndarray
+    label_names: list[str]
+    noise: list[str] | None = None  # injected-noise tag, where the data has one
+    quality: np.ndarray | None = None  # P'(y|x)
+    quality_label: np.ndarray | None = None  # the label the quality checker finds most likely
+    diversity: np.ndarray | None = None  # Q(y|x)
+    static: np.ndarray | None = None  # P'/Q, or P' without a diversity checker
+    kept: np.ndarray | None = None  # False for examples filtering dropped
+    model_prob: dict[int, np.ndarray] = field(default_factory=dict)  # epoch -> P(y|x; θ) the loss used
+    weight: dict[int, np.ndarray] = field(default_factory=dict)  # epoch -> the loss weight used
+    loss: str = ""  # the loss kind's value, for the report's wording
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def epochs(self) -> list[int]:
+        return sorted(self.weight)
+
+    def noise_kinds(self) -> list[str]:
+        """The noise tags present, `original` first."""
+        return sorted(set(self.noise or ()), key=lambda tag: (tag != "original", tag))
+
+    def with_history(self, epochs: dict[int, Seen]) -> "ExampleWeights":
+        """Add the per-epoch values the loss used; examples not seen in an epoch get NaN."""
+        for epoch, seen in epochs.items():
+            prob, weight = np.full(len(self), np.nan), np.full(len(self), np.nan)
+            prob[seen.index], weight[seen.index] = seen.model_prob, seen.weight
+            self.model_prob[epoch], self.weight[epoch] = prob, weight
+        return self
+
+    def ranking(self) -> Ranking | None:
+        distrust = ("A low weight means the example counts little in training: the checker trained on real data finds "
+                    "its label unlikely for its text, often a wrong label or a text unlike the task's")
+        if self.static is not None:
+            if self.diversity is not None:
+                return Ranking("static_weight", "P′/Q", "the quality checker's probability of the label divided by "
+                               f"the diversity checker's (IMP's weight). {distrust}", self.static)
+            return Ranking("static_weight", "P′", "the quality checker's probability of the label (the weight "
+                           f"without a diversity checker). {distrust}", self.static)
+        if self.epochs:
+            last = self.epochs[-1]
+            return Ranking(f"weight_epoch{last}", f"weight, epoch {last}",
+                           f"the weight {loss_name(self.loss)} gave each example in epoch {last}. A low weight means "
+                           "the model already fitted the example; the highest-weighted are those it fitted worst, "
+                           "hard or mislabelled ones", self.weight[last])
+        return None
+
+    def columns(self) -> dict[str, list]:
+        """weights.csv's columns in order; None where a value is missing."""
+        columns: dict[str, list] = {"index": list(range(len(self)))}
+        columns.update({name: list(texts) for name, texts in self.texts.items()})
+        columns["label"] = self.labels.tolist()
+        columns["label_name"] = [self.label_names[y] for y in self.labels]
+        if self.noise is not None:
+            columns["noise"] = list(self.noise)
+        if self.quality_label is not None:
+            columns["quality_label"] = [self.label_names[y] for y in self.quality_label]
+        for name, values in (("quality_prob", self.quality), ("diversity_prob", self.diversity),
+                             ("static_weight", self.static)):
+            if values is not None:
+                columns[name] = _floats(values)
+        if self.kept is not None:
+            columns["kept"] = self.kept.tolist()
+        for epoch in self.epochs:
+            columns[f"model_prob_epoch{epoch}"] = _floats(self.model_prob[epoch])
+            columns[f"weight_epoch{epoch}"] = _floats(self.weight[epoch])
+        return columns
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def from_training_set(train, text_columns: list[str], label_names: list[str], probabilities: dict[str, np.ndarray],
+                      epsilon: float, loss: str = "") -> ExampleWeights:
+    """The table for a training set (a `datasets.Dataset`) and each checker's class probabilities [N, C]."""
+    labels = np.asarray(train["label"])
+    rows = np.arange(len(labels))
+    gold = {role: probs[rows, labels].astype(np.float64) for role, probs in probabilities.items()}
+    quality, diversity = gold.get("quality"), gold.get("diversity")
+    return ExampleWeights(
+        texts={name: list(train[name]) for name in text_columns},
+        labels=labels,
+        label_names=list(label_names),
+        noise=list(train["noise"]) if "noise" in train.column_names else None,
+        quality=quality,
+        quality_label=probabilities["quality"].argmax(axis=1) if "quality" in probabilities else None,
+        diversity=diversity,
+        static=static_weights(quality, diversity, epsilon) if quality is not None else None,
+        loss=loss,
+    )
+
+
+def write_csv(path: Path, weights: ExampleWeights) -> None:
+    """Floats with 6 significant digits; an empty cell where a value is missing. Replaced atomically."""
+    columns = weights.columns()
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in zip(*columns.values()):
+            writer.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in row])
+    os.replace(tmp, path)

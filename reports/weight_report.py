@@ -1,0 +1,68 @@
+"""Writing weights.csv, weights_report.md and its plots into a folder, and logging them to W&B."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from reports import plots
+from reports.example_weights import ExampleWeights, loss_name, write_csv
+from reports.markdown import render
+
+logger = logging.getLogger(__name__)
+
+CSV_FILE = "weights.csv"
+REPORT_FILE = "weights_report.md"
+
+
+def write_weight_report(folder: Path, weights: ExampleWeights, description: str, filtered: str | None = None,
+                        wandb_run=None) -> Path:
+    """Write everything into `folder` and return the report's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(folder / CSV_FILE, weights)
+    distributions = _distribution_plots(folder, weights)
+    epoch_plot = None
+    if weights.epochs:
+        epoch_plot = plots.weights_by_epoch(weights.model_prob, weights.weight, loss_name(weights.loss),
+                                            folder / "weights_by_epoch.png")
+    report = folder / REPORT_FILE
+    tmp = report.with_name(f".{report.name}.tmp")
+    tmp.write_text(render(weights, description, {title: path.name for title, path in distributions.items()},
+                          epoch_plot.name if epoch_plot else None, filtered), encoding="utf-8")
+    os.replace(tmp, report)
+    logger.info("Example weights: %s, %s", folder / CSV_FILE, report)
+    if wandb_run is not None:
+        images = {**distributions, **({"weights across epochs": epoch_plot} if epoch_plot else {})}
+        log_to_wandb(wandb_run, weights, images)
+    return report
+
+
+def _distribution_plots(folder: Path, weights: ExampleWeights) -> dict[str, Path]:
+    ranking = weights.ranking()
+    if ranking is None:
+        return {}
+    labels = [weights.label_names[y] for y in weights.labels]
+    images = {f"{ranking.name} by label": plots.histogram_by_group(
+        ranking.values, labels, weights.label_names, ranking.name,
+        f"Distribution of {ranking.name}, per gold label", folder / "weights_by_label.png")}
+    if weights.noise is not None:
+        images[f"{ranking.name} by noise kind"] = plots.histogram_by_group(
+            ranking.values, weights.noise, weights.noise_kinds(), ranking.name,
+            f"Distribution of {ranking.name}, per noise kind", folder / "weights_by_noise.png")
+    return images
+
+
+def log_to_wandb(run, weights: ExampleWeights, images: dict[str, Path]) -> None:
+    """The table and the plots, under example_weights/; a W&B failure is logged and otherwise ignored."""
+    try:
+        import wandb
+
+        columns = weights.columns()
+        table = wandb.Table(columns=list(columns), data=[list(row) for row in zip(*columns.values())])
+        run.log({"example_weights/table": table,
+                 **{f"example_weights/{path.stem}": wandb.Image(str(path), caption=title)
+                    for title, path in images.items()}})
+    except Exception as err:  # W&B raises many types; none of them may stop the run
+        logger.warning("W&B: could not log the example weights (%s); they are in weights.csv", err)

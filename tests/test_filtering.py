@@ -1,0 +1,68 @@
+"""Filtering by the checkers' static weight before training (SunGen-style), with any loss."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from checkers.filtering import keep_mask, static_weights
+from config.loading import ConfigError, load_config
+from trainer.pipeline import run
+
+
+def test_static_weight_is_imps_or_the_quality_checkers():
+    quality, diversity = np.array([0.9, 0.2, 0.5]), np.array([0.3, 0.0, 0.5])
+    assert static_weights(quality, None, 1e-6).tolist() == quality.tolist()
+    np.testing.assert_allclose(static_weights(quality, diversity, 1e-6), [3.0, 0.2 / 1e-6, 1.0])
+
+
+def test_keep_mask_by_threshold_by_top_fraction_and_both():
+    weights = np.array([0.1, 0.9, 0.5, 0.7, 0.3, 0.8, 0.2, 0.6, 0.4, 1.0])
+    assert keep_mask(weights, 0.5, None).tolist() == (weights >= 0.5).tolist()
+    top = keep_mask(weights, None, 0.7)  # 0.7 * 10 is 7.000000000000001 in floating point: still 7 examples
+    assert top.sum() == 7 and weights[top].min() == pytest.approx(0.4)
+    both = keep_mask(weights, 0.65, 0.5)
+    assert both.tolist() == (weights >= 0.7).tolist()
+    assert keep_mask(np.ones(4), None, 0.5).tolist() == [True, True, False, False]  # ties: the first ones
+    assert keep_mask(weights, None, 1e-9).sum() == 1
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("filter_keep_top_fraction", 0, r"filter_keep_top_fraction: expected a fraction in \(0, 1\]"),
+    ("filter_keep_top_fraction", 1.5, r"filter_keep_top_fraction: expected a fraction in \(0, 1\]"),
+    ("filter_min_weight", -0.1, r"filter_min_weight: expected a weight >= 0"),
+])
+def test_bad_filter_options_are_named(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [f"--{key}", str(value)])
+
+
+def _run(tiny_config, tmp_path, **changes):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, **changes}))
+    return run(load_config(str(path)))
+
+
+def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification", filter_keep_top_fraction=0.75)
+    out = tmp_path / "out"
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["train_filtered_out"] == metrics["train_filtered_out"] == 16
+    assert results["train_samples"] == 48
+    with (out / "weights.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 64 and sum(row["kept"] == "True" for row in rows) == 48
+    assert "diversity_prob" in rows[0]  # the config names a diversity checker: the static weight is P'/Q
+    kept = [float(r["static_weight"]) for r in rows if r["kept"] == "True"]
+    dropped = [float(r["static_weight"]) for r in rows if r["kept"] == "False"]
+    assert min(kept) >= max(dropped)
+    assert "kept **48 of 64**" in (out / "weights_report.md").read_text()
+
+
+def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path):
+    with pytest.raises(ConfigError, match=r"filter_min_weight: .* drops them all"):
+        _run(tiny_config, tmp_path, filter_min_weight=1e7)  # P'/Q is at most 1 / weight_epsilon
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,93 @@
+"""weights.csv and weights_report.md from known weights: columns, rankings, tables, plots; and W&B never crashes."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import numpy as np
+import pytest
+
+from reports.example_weights import ExampleWeights
+from reports.markdown import cell, render
+from reports.weight_report import log_to_wandb, write_weight_report
+from trainer.weight_history import Seen
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def known_weights(n: int = 60) -> ExampleWeights:
+    """IMP-like static weights and two DIMP-like epochs; examples 0-5 are swaps the checker distrusts."""
+    rng = np.random.default_rng(0)
+    quality = rng.uniform(0.7, 0.99, n)
+    quality[:6] = rng.uniform(0.001, 0.05, 6)
+    diversity = rng.uniform(0.3, 0.9, n)
+    noise = ["swap"] * 6 + ["original"] * (n - 6)
+    weights = ExampleWeights(
+        texts={"text": [f"text {i} | with a pipe" for i in range(n)], "text_pair": [f"pair {i}" for i in range(n)]},
+        labels=np.arange(n) % 2, label_names=["not_equivalent", "equivalent"], noise=noise, quality=quality,
+        quality_label=(np.arange(n) + (np.arange(n) < 6)) % 2, diversity=diversity, static=quality / diversity, kept=quality > 0.5, loss="dimp")
+    seen_first = np.arange(0, n - 4)  # the last examples were not seen in epoch 1 (training stopped early)
+    probs = {1: rng.uniform(0.3, 0.7, n), 2: rng.uniform(0.5, 0.99, n)}
+    return weights.with_history({
+        1: Seen(seen_first, probs[1][seen_first], quality[seen_first] / probs[1][seen_first]),
+        2: Seen(np.arange(n), probs[2], quality / probs[2]),
+    })
+
+
+def test_cells_are_one_line_short_and_escaped():
+    assert cell("a | b\nc") == "a \\| b c"
+    assert cell("<b>bold</b>") == "&lt;b>bold&lt;/b>"
+    long = cell("word " * 40, width=30)
+    assert len(long) <= 30 and long.endswith("…") and not long.endswith(" …")
+
+
+def test_weights_csv_holds_every_example_and_every_value(tmp_path):
+    weights = known_weights()
+    write_weight_report(tmp_path, weights, "Known weights.")
+    with (tmp_path / "weights.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 60
+    assert list(rows[0]) == ["index", "text", "text_pair", "label", "label_name", "noise", "quality_label", "quality_prob",
+                             "diversity_prob", "static_weight", "kept", "model_prob_epoch1", "weight_epoch1",
+                             "model_prob_epoch2", "weight_epoch2"]
+    assert rows[0]["text"] == "text 0 | with a pipe" and rows[1]["label_name"] == "equivalent"
+    assert rows[0]["quality_label"] == "equivalent" and rows[10]["quality_label"] == "not_equivalent"
+    assert float(rows[0]["static_weight"]) == pytest.approx(weights.static[0], rel=1e-5)
+    assert rows[59]["weight_epoch1"] == "" and rows[59]["weight_epoch2"] != ""  # not seen in epoch 1
+    assert rows[0]["kept"] == "False" and rows[10]["kept"] == "True"
+
+
+def test_report_puts_the_distrusted_examples_first(tmp_path):
+    report = write_weight_report(tmp_path, known_weights(), "Known weights.", "Filtering kept 54 of 60.")
+    text = report.read_text(encoding="utf-8")
+    lowest = text.split("## The 20 lowest-weighted examples", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in lowest.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 20
+    assert all("| swap |" in row for row in rows[:6]) and not any("| swap |" in row for row in rows[6:])
+    assert "text 0 \\| with a pipe" in lowest  # a pipe in a text does not break the table
+    assert "| swap | 6 |" in text and "6 (100%)" in text  # the noise table: every swap in the lowest 10%
+    assert "## Across epochs" in text and "| 1 | 56 |" in text  # epoch 1 saw 56 examples
+    assert "Filtering kept 54 of 60." in text
+    for name in ("weights_by_label.png", "weights_by_noise.png", "weights_by_epoch.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+        assert f"({name})" in text
+
+
+def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
+    weights = ExampleWeights(texts={"text": ["a", "b", "c"]}, labels=np.array([0, 1, 0]), label_names=["no", "yes"],
+                             loss="focal")
+    weights.with_history({1: Seen(np.arange(3), np.array([0.9, 0.5, 0.2]), np.array([0.1, 0.5, 0.8]))})
+    text = render(weights, "Focal.", {})
+    assert "ranked by **weight, epoch 1**" in text
+    assert text.index("| 1 | 0 | no |") < text.index("| 2 | 1 | yes |")
+
+
+def test_wandb_failure_is_logged_not_raised(caplog):
+    class BrokenRun:
+        def log(self, *args, **kwargs):
+            raise ConnectionError("wandb.ai unreachable")
+
+    with caplog.at_level(logging.WARNING):
+        log_to_wandb(BrokenRun(), known_weights(), {})
+    assert "could not log the example weights" in caplog.text
