@@ -14,3 +14,4 @@ trainer = train_steps(Path(model_dir), Path(out).parent / "ddp_run", batch_size=
                       extra={"ddp_backend": "gloo"})
 if trainer.args.process_index == 0:
     torch.save({k: v.detach().clone() for k, v in trainer.model.state_dict().items()}, out)
+torch.distributed.destroy_process_group()

@@ -86,7 +86,7 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
                                                "output_dir": str(tmp_path / "one")}, "one.json")))
     two = _write(tmp_path, {**config, "per_device_train_batch_size": 4,
                             "output_dir": str(tmp_path / "two")}, "two.json")
-    result = subprocess.run(["torchrun", "--nproc_per_node", "2", "--master_port", "29531", str(ROOT / "run.py"), two],
+    result = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), two],
                             env=_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 

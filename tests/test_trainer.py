@@ -56,7 +56,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent.parent)}
     result = subprocess.run(
-        ["torchrun", "--nproc_per_node", "2", "--master_port", "29517", str(Path(__file__).parent / "ddp_worker.py"),
+        ["torchrun", "--standalone", "--nproc_per_node", "2", str(Path(__file__).parent / "ddp_worker.py"),
          str(tiny_model_dir), str(out), "4"],
         capture_output=True, text=True, env=env, timeout=300,
     )

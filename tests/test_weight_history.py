@@ -74,7 +74,7 @@ def test_two_processes_record_what_one_does(tiny_model_dir, tmp_path):
     out = tmp_path / "history.npz"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        ["torchrun", "--nproc_per_node", "2", "--master_port", "29541", str(ROOT / "tests" / "weight_history_worker.py"),
+        ["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "tests" / "weight_history_worker.py"),
          str(tiny_model_dir), str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )

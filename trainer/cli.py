@@ -40,4 +40,14 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        _end_process_group()
     return 0
+
+
+def _end_process_group() -> None:
+    """Under torchrun, leave the process group cleanly; exiting with it open can crash at interpreter shutdown."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
