@@ -99,6 +99,7 @@ def plot_dynamics(rows: list[dict]) -> list[str]:
             line, = ax.plot(list(epochs), mean, marker="o", label=f"{METHOD_NAMES[method]} (n={len(curves)})")
             ax.fill_between(list(epochs), [min(v) for v in per_epoch], [max(v) for v in per_epoch],
                             color=line.get_color(), alpha=0.15)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set(title=f"{bench}: test accuracy per epoch (mean, min–max over seeds)", xlabel="epoch",
                ylabel="test accuracy (%)")
         ax.legend(fontsize=7)
