@@ -1,0 +1,1 @@
+"""Benchmarks of the trainer; benchmark-only code (such as the authors'-style trainer) lives here, never in the package."""
