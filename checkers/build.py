@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def build_checker(
         per_device_eval_batch_size=max(options.checker_batch_size, 64),
         seed=main_args.seed,
         report_to="none",
+        save_only_model=True,  # a checker build is never resumed: its checkpoints need no optimizer state
         use_cpu=main_args.use_cpu,
         disable_tqdm=main_args.disable_tqdm,
     )
@@ -68,11 +70,14 @@ def build_checker(
     encoded_validation = encode(recipe.validation, tokenizer, text_columns, max_length) if recipe.validation else None
     trainer = make_trainer(model, tokenizer, args, encoded_train, encoded_validation)
     trainer.train()
-    metrics = trainer.evaluate() if encoded_validation is not None else {}
+    metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}
     trainer.save_model(str(partial))
     record = {**recipe.description, "role": recipe.role, "base_model": base.location,
               "num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
               "validation_metrics": metrics}
+    if recipe.validation is not None:
+        record |= validation_summary(trainer.state.log_history, recipe.validation["label"])
+        warn_if_no_better_than_majority(recipe.role, record)
     if state.is_main_process:
         shutil.rmtree(partial / "checkpoints", ignore_errors=True)
         (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
@@ -84,6 +89,34 @@ def build_checker(
     logger.info("%s checker saved to %s (validation: %s)", recipe.role, folder,
                 {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
     return record
+
+
+def best_validation_metrics(trainer) -> dict:
+    """The kept epoch's validation metrics as logged when it was evaluated, rather than a repeated pass."""
+    state = trainer.state
+    for entry in state.log_history:
+        if "eval_accuracy" in entry and entry.get("step") == state.best_global_step:
+            return {key: value for key, value in entry.items() if key.startswith("eval_") or key == "epoch"}
+    return trainer.evaluate()
+
+
+def validation_summary(log_history: list[dict], validation_labels) -> dict:
+    """Accuracy per epoch on the held-out real data, and what always answering the most common class scores there."""
+    history = [{"epoch": entry["epoch"], "accuracy": entry["eval_accuracy"], "f1": entry.get("eval_f1")}
+               for entry in log_history if "eval_accuracy" in entry]
+    majority = Counter(validation_labels).most_common(1)[0][1] / len(validation_labels)
+    return {"validation_history": history, "validation_majority_accuracy": majority}
+
+
+def warn_if_no_better_than_majority(role: str, record: dict, margin: float = 0.01) -> None:
+    # A checker that barely beats the majority class mostly re-weights by class, not by example quality.
+    accuracy = record["validation_metrics"].get("eval_accuracy")
+    majority = record["validation_majority_accuracy"]
+    if accuracy is not None and accuracy < majority + margin:
+        logger.warning("The %s checker's validation accuracy %.3f is within %.0f point(s) of always answering the most "
+                       "common class (%.3f): its weights will mostly re-balance the classes. Consider more "
+                       "checker_num_train_epochs, another checker_learning_rate, or more real examples.",
+                       role, accuracy, 100 * margin, majority)
 
 
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:

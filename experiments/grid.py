@@ -7,6 +7,7 @@ be stopped at any point and resumed later, in another session.
     python experiments/grid.py                       # everything still missing
     python experiments/grid.py --benchmarks mrpc_ctrl --seeds 1
     python experiments/grid.py --studies checker_size
+    python experiments/grid.py --no-grid --studies checker_recipe   # quality checkers only (score.py)
     python experiments/summarize.py                  # tables and plots from what is finished
 """
 
@@ -27,6 +28,9 @@ RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
 CHECKERS = ROOT / "cache" / "checkers" / "grid"
 KEPT = ("config.json", "all_results.json", "trainer_state.json", "weights.csv")
+# A cell runs run.py (train and test) or score.py (build the quality checker and score the training data only).
+SCRIPTS = {"run": "run.py", "score": "score.py"}
+FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
 
 
 @dataclass(frozen=True)
@@ -35,15 +39,16 @@ class Cell:
     method: str
     seed: int
     variant: str = ""  # a study's variant, e.g. "real25"
+    command: str = "run"
 
     @property
     def path(self) -> Path:
-        method = f"{self.method}__{self.variant}" if self.variant else self.method
-        return Path(self.benchmark) / method / f"seed{self.seed}"
+        method = "checker" if self.command == "score" else self.method
+        return Path(self.benchmark) / (f"{method}__{self.variant}" if self.variant else method) / f"seed{self.seed}"
 
     @property
     def done(self) -> bool:
-        return (RESULTS / self.path / "all_results.json").is_file()
+        return (RESULTS / self.path / FINISHED[self.command]).is_file()
 
 
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
@@ -68,14 +73,14 @@ def run_cell(cell: Cell, config: dict) -> bool:
     (work / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     started = time.time()
     with (work / "run.log").open("w") as log:
-        code = subprocess.run([sys.executable, str(ROOT / "run.py"), str(work / "config.json")],
+        code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "config.json")],
                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
     if code != 0:
         print(f"  FAILED ({code}) after {time.time() - started:.0f} s; see {work / 'run.log'}", flush=True)
         return False
     result = RESULTS / cell.path
     result.mkdir(parents=True, exist_ok=True)
-    for name in KEPT:
+    for name in KEPT + (("weights_report.md",) if cell.command == "score" else ()):
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
     recipe = Path(config["quality_checker_model"]) / "checker_recipe.json"
@@ -83,6 +88,10 @@ def run_cell(cell: Cell, config: dict) -> bool:
         shutil.copy(recipe, result / "quality_checker_recipe.json")
     for checkpoint in work.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
+    if cell.command == "score":
+        checker = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy", float("nan"))
+        print(f"  done in {time.time() - started:.0f} s: quality checker validation accuracy {100 * checker:.1f}")
+        return True
     accuracy = json.loads((result / "all_results.json").read_text()).get("test_accuracy", float("nan"))
     print(f"  done in {time.time() - started:.0f} s: test accuracy {100 * accuracy:.1f}", flush=True)
     return True
@@ -99,9 +108,11 @@ def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
     cells = []
     for name in names:
         study = spec["studies"][name]
-        for seed in study["seeds"]:
-            for variant, overrides in study["variants"].items():
-                cells.append((Cell(study["benchmark"], study["method"], seed, variant), overrides))
+        command = study.get("command", "run")
+        for benchmark in study["benchmarks"]:
+            for seed in study["seeds"]:
+                for variant, overrides in study["variants"].items():
+                    cells.append((Cell(benchmark, study["method"], seed, variant, command), overrides))
     return cells
 
 

@@ -12,6 +12,7 @@ from transformers import AutoModelForSequenceClassification
 
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
+from checkers.build import warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, check_label_space, gold_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file
@@ -39,6 +40,26 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
         run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
     assert "reusing the checker cached in" in caplog.text
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_checker_recipe_records_each_epoch_and_keeps_the_best(tiny_config, data_root_env, tmp_path):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "checker_num_train_epochs": 3}
+    run(load_config(_config_file(tmp_path, config)))
+    recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
+    history = recipe["validation_history"]
+    assert [round(entry["epoch"]) for entry in history] == [1, 2, 3]
+    best = max(entry["accuracy"] for entry in history)
+    assert recipe["validation_metrics"]["eval_accuracy"] == best
+    labels = [json.loads(line)["label"] for line in (data_root_env / "toy" / "validation.jsonl").open()]
+    assert recipe["validation_majority_accuracy"] == max(labels.count(k) for k in set(labels)) / len(labels)
+
+
+@pytest.mark.parametrize("accuracy, warned", [(0.69, True), (0.72, False)])
+def test_checker_near_the_majority_class_is_warned_about(caplog, accuracy, warned):
+    record = {"validation_metrics": {"eval_accuracy": accuracy}, "validation_majority_accuracy": 0.684}
+    with caplog.at_level(logging.WARNING):
+        warn_if_no_better_than_majority("quality", record)
+    assert ("most common class" in caplog.text) is warned
 
 
 def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path, monkeypatch):

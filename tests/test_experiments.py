@@ -20,12 +20,20 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 4
+    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
         cfg = load_config(str(path))
         assert cfg.training.seed == cell.seed
+
+
+def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
+    cells = grid.study_cells(spec, ["checker_recipe"])
+    assert {cell.command for cell, _ in cells} == {"score"}
+    cell, overrides = cells[0]
+    assert cell.path.parts[1].startswith("checker__") and grid.FINISHED[cell.command] != "all_results.json"
+    assert grid.cell_config(spec, cell, overrides)["checker_num_train_epochs"] == overrides["checker_num_train_epochs"]
 
 
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
