@@ -82,6 +82,28 @@ def study_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def checker_recipe_table() -> str:
+    """The quality-checker recipes tried (score-only cells): accuracy per epoch on the real validation split, the
+    kept epoch, the majority-class baseline, and the checker's mean P'(gold) per class on the training data."""
+    lines = ["| benchmark | recipe | seed | validation accuracy per epoch | kept | majority class | "
+             "mean P′(gold) per training class |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for recipe_file in sorted(CELLS.glob("*/checker__*/seed*/quality_checker_recipe.json")):
+        seed_dir = recipe_file.parent
+        recipe = json.loads(recipe_file.read_text())
+        curve = " ".join(f"{100 * e['accuracy']:.1f}" for e in recipe.get("validation_history", []))
+        kept = recipe["validation_metrics"]
+        by_class = defaultdict(list)
+        if (seed_dir / "weights.csv").is_file():
+            with (seed_dir / "weights.csv").open() as f:
+                for record in csv.DictReader(f):
+                    by_class[record["label_name"]].append(float(record["quality_prob"]))
+        classes = ", ".join(f"{name} {statistics.mean(v):.2f}" for name, v in sorted(by_class.items()))
+        lines.append(f"| {seed_dir.parent.parent.name} | {seed_dir.parent.name.partition('__')[2]} | "
+                     f"{seed_dir.name[4:]} | {curve} | {100 * kept['eval_accuracy']:.1f} (epoch "
+                     f"{round(kept['epoch'])}) | {100 * recipe['validation_majority_accuracy']:.1f} | {classes} |")
+    return "\n".join(lines)
+
+
 def plot_dynamics(rows: list[dict]) -> list[str]:
     """Test accuracy per epoch, min / mean / max over seeds, per method (the poster's Figure 1)."""
     written = []
@@ -111,8 +133,8 @@ def plot_dynamics(rows: list[dict]) -> list[str]:
     return written
 
 
-def plot_noise_reaction(rows: list[dict]) -> list[str]:
-    """Average IMP and DIMP weight per noise kind (needs weights.csv with a noise column)."""
+def weights_per_noise_kind(rows: list[dict]) -> dict:
+    """{(benchmark, method): {noise kind: [weights]}} for IMP (its static P'/Q) and DIMP (its last epoch's weight)."""
     by = defaultdict(lambda: defaultdict(list))
     for row in rows:
         weights = row["dir"] / "weights.csv"
@@ -120,9 +142,15 @@ def plot_noise_reaction(rows: list[dict]) -> list[str]:
             continue
         with weights.open() as f:
             for record in csv.DictReader(f):
-                column = "weight" if row["method"] == "imp" else _last_epoch_weight(record)
+                column = "static_weight" if row["method"] == "imp" else _last_epoch_weight(record)
                 if "noise" in record and record.get(column):
                     by[(row["benchmark"], row["method"])][record["noise"]].append(float(record[column]))
+    return by
+
+
+def plot_noise_reaction(rows: list[dict]) -> list[str]:
+    """Average IMP and DIMP weight per noise kind (the poster's "checkers' reaction on noisy data")."""
+    by = weights_per_noise_kind(rows)
     if not by:
         return []
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -143,13 +171,14 @@ def plot_noise_reaction(rows: list[dict]) -> list[str]:
 
 def _last_epoch_weight(record: dict) -> str:
     epochs = sorted((k for k in record if k.startswith("weight_epoch")), key=lambda k: int(k[12:]))
-    return epochs[-1] if epochs else "weight"
+    return epochs[-1] if epochs else "static_weight"
 
 
-def update_readme(table: str, study: str, plots: list[str]) -> None:
+def update_readme(table: str, study: str, recipes: str, plots: list[str]) -> None:
     readme = RESULTS / "README.md"
     text = readme.read_text()
     generated = (f"<!-- TABLE -->\n{table}\n\n### Quality checker data-size study (mrpc_ctrl, DIMP)\n\n{study}\n\n"
+                 f"### Quality checker recipes (validation split only)\n\n{recipes}\n\n"
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
     readme.write_text(text[:start] + generated + text[end:])
@@ -159,7 +188,7 @@ def main() -> None:
     rows = finished_cells()
     write_effect_csv(rows)
     plots = plot_dynamics(rows) + plot_noise_reaction(rows)
-    update_readme(effect_table(rows), study_table(rows), plots)
+    update_readme(effect_table(rows), study_table(rows), checker_recipe_table(), plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 

@@ -53,11 +53,35 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
             (cell / "all_results.json").write_text(json.dumps({"test_accuracy": accuracy, "test_f1": accuracy - 0.1}))
             history = [{"epoch": e, "eval_test_accuracy": accuracy - 0.01 * (3 - e)} for e in (1, 2, 3)]
             (cell / "trainer_state.json").write_text(json.dumps({"log_history": history}))
-    (tmp_path / "README.md").write_text("# R\n<!-- TABLE -->\nold\n<!-- /TABLE -->\ntail\n")
+    (tmp_path / "README.md").write_text("# R\n<!-- TABLE -->\nSTALE\n<!-- /TABLE -->\ntail\n")
     summarize.main()
     rows = list(csv.DictReader((tmp_path / "effect.csv").open()))
     assert len(rows) == 4 and rows[0].keys() == {"benchmark", "method", "seed", "test_accuracy", "test_f1"}
     readme = (tmp_path / "README.md").read_text()
     assert "| bench | CE | 71.0 ± 1.4 (n=2) |" in readme and "| bench | DIMP | 76.0 ± 1.4 (n=2) |" in readme
-    assert "old" not in readme and readme.endswith("tail\n")
+    assert "STALE" not in readme and readme.endswith("tail\n")
     assert (tmp_path / "dynamics_bench.png").is_file()
+
+
+def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
+    rows = []
+    for method, header, values in (("imp", "static_weight", ("0.9", "0.2")),
+                                   ("dimp", "weight_epoch1,weight_epoch2", ("0.5,1.1", "0.5,0.1"))):
+        cell = tmp_path / method
+        cell.mkdir()
+        (cell / "weights.csv").write_text(f"index,noise,{header}\n0,original,{values[0]}\n1,swap,{values[1]}\n")
+        rows.append({"benchmark": "noisy", "method": method, "variant": "", "dir": cell})
+    by = summarize.weights_per_noise_kind(rows)
+    assert by[("noisy", "imp")] == {"original": [0.9], "swap": [0.2]}
+    assert by[("noisy", "dimp")] == {"original": [1.1], "swap": [0.1]}
+
+
+def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
+    monkeypatch.setattr(summarize, "CELLS", tmp_path)
+    cell = tmp_path / "bench" / "checker__e5" / "seed1"
+    cell.mkdir(parents=True)
+    recipe = {"validation_history": [{"epoch": 1.0, "accuracy": 0.6}, {"epoch": 2.0, "accuracy": 0.7}],
+              "validation_metrics": {"eval_accuracy": 0.7, "epoch": 2.0}, "validation_majority_accuracy": 0.65}
+    (cell / "quality_checker_recipe.json").write_text(json.dumps(recipe))
+    (cell / "weights.csv").write_text("index,label_name,quality_prob\n0,a,0.2\n1,a,0.4\n2,b,0.9\n")
+    assert "| bench | e5 | 1 | 60.0 70.0 | 70.0 (epoch 2) | 65.0 | a 0.30, b 0.90 |" in summarize.checker_recipe_table()
