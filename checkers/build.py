@@ -15,7 +15,7 @@ from datasets import Dataset
 from references.models import ModelSource
 from trainer.arguments import CheckerArguments, WeightedTrainingArguments
 from trainer.fitting import make_trainer
-from trainer.modeling import encode, load_classifier, load_tokenizer
+from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def build_checker(
         disable_tqdm=main_args.disable_tqdm,
     )
     encoded_train = encode(recipe.train, tokenizer, text_columns, max_length)
-    encoded_validation = encode(recipe.validation, tokenizer, text_columns, max_length) if recipe.validation else None
+    encoded_validation = (for_evaluation(encode(recipe.validation, tokenizer, text_columns, max_length))
+                          if recipe.validation else None)
     trainer = make_trainer(model, tokenizer, args, encoded_train, encoded_validation)
     trainer.train()
     metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}

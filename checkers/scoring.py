@@ -10,7 +10,7 @@ import torch
 from datasets import Dataset
 
 from references.models import ModelSource
-from trainer.modeling import encode, load_tokenizer
+from trainer.modeling import encode, load_tokenizer, longest_first
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ def class_probabilities(
     """
     tokenizer = load_tokenizer(source)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    order = np.argsort(-lengths, kind="stable")
+    order = longest_first(encoded)
     columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
     probs = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()

@@ -30,7 +30,7 @@ from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
 from trainer.fitting import make_trainer
 from trainer.arguments import CheckerArguments
 from trainer.atomic import write_json_atomic
-from trainer.modeling import encode, load_classifier, load_tokenizer
+from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
@@ -298,8 +298,8 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     def prepare(dataset):
         return encode(dataset, tokenizer, task.text_columns, cfg.data.max_seq_length, cfg.data.pad_to_max_length, keep)
 
-    validation = prepare(task.splits["validation"]) if "validation" in task.splits else None
-    tests = {name: prepare(task.splits[name]) for name in sorted(task.splits) if name.startswith("test")}
+    validation = for_evaluation(prepare(task.splits["validation"])) if "validation" in task.splits else None
+    tests = {name: for_evaluation(prepare(task.splits[name])) for name in sorted(task.splits) if name.startswith("test")}
     evaluation = validation
     if args.track_test_each_epoch and validation is not None and "test" in tests:
         evaluation = {"validation": validation, "test": tests["test"]}
