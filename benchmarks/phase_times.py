@@ -34,7 +34,7 @@ from benchmarks.protocol import Protocol, parse_protocol, plan_rounds, precomput
 from benchmarks.report import estimate, headline, markdown_table  # noqa: E402
 from benchmarks.seed_style import make_seed_style_trainer  # noqa: E402
 from checkers.build import CheckerRecipe, build_checker  # noqa: E402
-from checkers.scoring import gold_probabilities  # noqa: E402
+from checkers.scoring import at_gold, class_probabilities  # noqa: E402
 from data.files import data_root  # noqa: E402
 from references.models import ModelSource, resolve_model  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
@@ -107,10 +107,11 @@ class Bench:
         rows = self.train.select(chunk)
         for role, column in COLUMNS.items():
             with measured(record.setdefault(role, {"examples": len(chunk)})):
-                self.probs[column][chunk] = gold_probabilities(
+                probs = class_probabilities(
                     self.checkers[column], self.checker_sources[role],
                     rows, self.task.text_columns, self.protocol.max_length,
                     max(self.cfg.checkers.checker_batch_size, 64), f"{role}_checker_model")
+                self.probs[column][chunk] = at_gold(probs, rows["label"])
         return record
 
     def run_segment(self, variant: Variant, batches: list[list[int]]) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 import numpy as np
@@ -11,8 +10,6 @@ from datasets import Dataset
 
 from references.models import ModelSource
 from trainer.modeling import encode, load_tokenizer, longest_first
-
-logger = logging.getLogger(__name__)
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
@@ -69,18 +66,6 @@ def class_probabilities(
     return probs
 
 
-def gold_probabilities(
-    model,
-    source: ModelSource,
-    dataset: Dataset,
-    text_columns: list[str],
-    max_length: int,
-    batch_size: int = 64,
-    field: str = "checker",
-) -> np.ndarray:
-    """P(y_i | x_i) of `model` for every example at its gold label."""
-    probs = class_probabilities(model, source, dataset, text_columns, max_length, batch_size, field)
-    gold = probs[np.arange(len(dataset)), np.asarray(dataset["label"])]
-    logger.info("%s: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
-                field, gold.mean(), gold.min(), gold.max(), len(gold))
-    return gold
+def at_gold(probabilities: np.ndarray, labels) -> np.ndarray:
+    """Each example's probability at its gold label: row i, column labels[i] of an [N, C] array."""
+    return probabilities[np.arange(len(probabilities)), np.asarray(labels)]

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from checkers.filtering import static_weights
+from checkers.scoring import at_gold
 from trainer.weight_history import Seen
 
 
@@ -114,8 +115,7 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
                       epsilon: float, loss: str = "") -> ExampleWeights:
     """The table for a training set (a `datasets.Dataset`) and each checker's class probabilities [N, C]."""
     labels = np.asarray(train["label"])
-    rows = np.arange(len(labels))
-    gold = {role: probs[rows, labels].astype(np.float64) for role, probs in probabilities.items()}
+    gold = {role: at_gold(probs, labels).astype(np.float64) for role, probs in probabilities.items()}
     quality, diversity = gold.get("quality"), gold.get("diversity")
     return ExampleWeights(
         texts={name: list(train[name]) for name in text_columns},

@@ -9,7 +9,7 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from benchmarks.seed_style import make_seed_style_trainer
-from checkers.scoring import gold_probabilities
+from checkers.scoring import at_gold, class_probabilities
 from conftest import toy_records
 from references.models import ModelSource
 from trainer.arguments import WeightedTrainingArguments
@@ -45,7 +45,8 @@ def test_seed_style_loss_equals_the_weighted_trainer_loss(tiny_model_dir, tmp_pa
         checkers[DIVERSITY_PROB] = _checker(tiny_model_dir, 2)
     data = Dataset.from_list(toy_records(8, seed=7))
     for column, checker in checkers.items():  # the project's precompute
-        probs = gold_probabilities(checker, ModelSource(str(tiny_model_dir)), data, ["text"], MAX_LENGTH)
+        probs = at_gold(class_probabilities(checker, ModelSource(str(tiny_model_dir)), data, ["text"], MAX_LENGTH),
+                        data["label"])
         data = data.add_column(column, [float(p) for p in probs])
     args = WeightedTrainingArguments(output_dir=str(tmp_path), problem_type=problem_type, per_device_train_batch_size=8,
                                      train_sampling_strategy="sequential", eval_strategy="no", save_strategy="no",

@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
 from checkers.build import warn_if_no_better_than_majority
-from checkers.scoring import CheckerError, check_label_space, gold_probabilities
+from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file
 from trainer.pipeline import run
@@ -124,15 +124,22 @@ def test_checker_folder_without_weights_or_with_only_pickle(tiny_model_dir, tmp_
     assert resolve_model(str(empty), "quality_checker_model", allow_pickle=True).location == str(empty)
 
 
-def test_gold_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):
+def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):
     task = build_task([split_from_file("train", toy_data_root / "toy" / "train.jsonl")], None)
     data = task.splits["train"].select(range(20))
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
     source = ModelSource(str(tiny_model_dir))
-    batched = gold_probabilities(model, source, data, ["text"], 32, batch_size=7)
-    single = gold_probabilities(model, source, data, ["text"], 32, batch_size=1)
+    batched = class_probabilities(model, source, data, ["text"], 32, batch_size=7)
+    single = class_probabilities(model, source, data, ["text"], 32, batch_size=1)
+    assert batched.shape == (20, model.config.num_labels)
     assert np.allclose(batched, single, atol=1e-5)
+    assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
     assert ((batched > 0) & (batched < 1)).all()
+
+
+def test_at_gold_picks_each_rows_label_column():
+    probs = np.array([[0.1, 0.9], [0.7, 0.3], [0.4, 0.6]])
+    assert at_gold(probs, [1, 0, 0]).tolist() == [0.9, 0.7, 0.4]
 
 
 def test_checker_of_another_size_and_tokenizer(tiny_config, tmp_path):

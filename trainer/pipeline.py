@@ -18,7 +18,7 @@ from checkers.build import CheckerRecipe, build_checker
 from checkers.filtering import keep_mask
 from checkers.resolve import find_or_build
 from checkers.label_issues import label_issue_mask
-from checkers.scoring import check_label_space, class_probabilities
+from checkers.scoring import at_gold, check_label_space, class_probabilities
 from config.loading import ConfigError, RunConfig
 from data.files import read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
@@ -175,7 +175,7 @@ def attach_checker_columns(train, probabilities: dict):
     labels = np.asarray(train["label"])
     for role, column in (("quality", QUALITY_PROB), ("diversity", DIVERSITY_PROB)):
         if role in probabilities:
-            gold = probabilities[role][np.arange(len(labels)), labels]
+            gold = at_gold(probabilities[role], labels)
             logger.info("%s checker: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
                         role, gold.mean(), gold.min(), gold.max(), len(gold))
             train = train.add_column(column, gold.astype(float).tolist())
