@@ -7,9 +7,9 @@ differs, so both trainers compute the same loss values (tests/test_benchmark_see
 from __future__ import annotations
 
 import torch
-from transformers import default_data_collator
 
 from losses.weighting import gold_probabilities
+from trainer.fitting import make_trainer
 from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB, WeightedTrainer
 
 CHECKER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -38,12 +38,5 @@ class SeedStyleTrainer(WeightedTrainer):
 
 def make_seed_style_trainer(model, tokenizer, args, train, quality_checker, diversity_checker=None) -> SeedStyleTrainer:
     """`train` must be encoded with pad_to_max_length=True (the authors' padding); no validation, as in the timing."""
-    return SeedStyleTrainer(
-        model=model,
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        data_collator=default_data_collator,
-        quality_checker=quality_checker,
-        diversity_checker=diversity_checker,
-    )
+    return make_trainer(model, tokenizer, args, train, None, pad_to_max_length=True, trainer_class=SeedStyleTrainer,
+                        quality_checker=quality_checker, diversity_checker=diversity_checker)

@@ -25,11 +25,14 @@ def without_validation(args: WeightedTrainingArguments) -> WeightedTrainingArgum
 
 
 def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Dataset, validation: Dataset | None,
-                 pad_to_max_length: bool = False) -> WeightedTrainer:
+                 pad_to_max_length: bool = False, trainer_class: type[WeightedTrainer] = WeightedTrainer,
+                 **trainer_kwargs) -> WeightedTrainer:
+    """`trainer_class` and `trainer_kwargs` let a WeightedTrainer subclass (the benchmarks' authors'-style one) be
+    made the same way."""
     if validation is None:
         args = without_validation(args)
     collator = default_data_collator if pad_to_max_length else DataCollatorWithPadding(tokenizer)
-    trainer = WeightedTrainer(
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train,
@@ -37,6 +40,7 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
         processing_class=tokenizer,
         data_collator=collator,
         compute_metrics=compute_metrics,
+        **trainer_kwargs,
     )
     if trainer.pop_callback(WandbCallback) is not None:
         trainer.add_callback(SafeWandbCallback())
