@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
+NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 METHOD_ORDER = ("ce", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
 METHOD_NAMES = {"ce": "CE", "focal": "Focal", "cleanlab": "cleanlab + CE", "imp": "IMP", "dimp": "DIMP",
                 "dimp_no_diversity": "DIMP w/o diversity checker"}
@@ -133,19 +134,54 @@ def plot_dynamics(rows: list[dict]) -> list[str]:
     return written
 
 
-def weights_per_noise_kind(rows: list[dict]) -> dict:
-    """{(benchmark, method): {noise kind: [weights]}} for IMP (its static P'/Q) and DIMP (its last epoch's weight)."""
+def noise_records(rows: list[dict], method: str) -> dict:
+    """{benchmark: {noise kind: [weights.csv records]}} of the finished `method` cells, pooled over seeds."""
     by = defaultdict(lambda: defaultdict(list))
     for row in rows:
         weights = row["dir"] / "weights.csv"
-        if row["variant"] or row["method"] not in ("imp", "dimp") or not weights.is_file():
+        if row["variant"] or row["method"] != method or not weights.is_file():
             continue
         with weights.open() as f:
             for record in csv.DictReader(f):
-                column = "static_weight" if row["method"] == "imp" else _last_epoch_weight(record)
-                if "noise" in record and record.get(column):
-                    by[(row["benchmark"], row["method"])][record["noise"]].append(float(record[column]))
+                if record.get("noise"):
+                    by[row["benchmark"]][record["noise"]].append(record)
     return by
+
+
+def _mean_of(records: list[dict], column: str) -> float:
+    return statistics.mean(float(r[column]) for r in records)
+
+
+def weights_per_noise_kind(rows: list[dict]) -> dict:
+    """{(benchmark, method): {noise kind: [weights]}} for IMP (its static P'/Q) and DIMP (its last epoch's weight)."""
+    by = defaultdict(dict)
+    for method in ("imp", "dimp"):
+        for bench, kinds in noise_records(rows, method).items():
+            for kind, records in kinds.items():
+                column = "static_weight" if method == "imp" else _last_epoch(records[0], "weight")
+                by[(bench, method)][kind] = [float(r[column]) for r in records]
+    return by
+
+
+def noise_table(rows: list[dict]) -> str:
+    """What the checkers and the trained model say about each noise kind, pooled over seeds: P'(gold) and how often
+    the quality checker's prediction agrees with the (possibly swapped) label, Q(gold) and IMP's static weight (IMP
+    cells), the model's P(gold) and DIMP's weight in the last epoch (DIMP cells)."""
+    imp, dimp = noise_records(rows, "imp"), noise_records(rows, "dimp")
+    lines = ["| benchmark | kind | examples | P′(gold) | checker agrees with label | Q(gold) | IMP weight | "
+             "model P(gold), last epoch | DIMP weight, last epoch |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for bench in sorted(set(imp) | set(dimp)):
+        for kind in NOISE_KINDS:
+            i, d = imp.get(bench, {}).get(kind, []), dimp.get(bench, {}).get(kind, [])
+            quality = d or i
+            if not quality:
+                continue
+            agrees = statistics.mean(r["quality_label"] == r["label_name"] for r in quality)
+            cells = [f"{_mean_of(quality, 'quality_prob'):.3f}", f"{100 * agrees:.0f} %"]
+            cells += [f"{_mean_of(i, c):.3f}" if i else "–" for c in ("diversity_prob", "static_weight")]
+            cells += [f"{_mean_of(d, _last_epoch(d[0], c)):.3f}" if d else "–" for c in ("model_prob", "weight")]
+            lines.append(f"| {bench} | {kind} | {len(quality)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def plot_noise_reaction(rows: list[dict]) -> list[str]:
@@ -154,11 +190,11 @@ def plot_noise_reaction(rows: list[dict]) -> list[str]:
     if not by:
         return []
     fig, ax = plt.subplots(figsize=(7, 4))
-    kinds = ("original", "duplicate", "swap", "unrelated")
+    kinds = NOISE_KINDS
     keys = sorted(by)
     width = 0.8 / len(keys)
     for i, key in enumerate(keys):
-        means = [statistics.mean(by[key][k]) if by[key][k] else 0 for k in kinds]
+        means = [statistics.mean(by[key][k]) if by[key].get(k) else 0 for k in kinds]
         ax.bar([x + i * width for x in range(len(kinds))], means, width, label=f"{key[0]} {METHOD_NAMES[key[1]]}")
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(kinds))], kinds)
     ax.set(title="Checkers' reaction on noisy data: average weight per kind", ylabel="average weight")
@@ -169,15 +205,17 @@ def plot_noise_reaction(rows: list[dict]) -> list[str]:
     return ["noise_reaction.png"]
 
 
-def _last_epoch_weight(record: dict) -> str:
-    epochs = sorted((k for k in record if k.startswith("weight_epoch")), key=lambda k: int(k[12:]))
-    return epochs[-1] if epochs else "static_weight"
+def _last_epoch(record: dict, prefix: str) -> str:
+    """The column of the last epoch's `prefix` ("weight" or "model_prob") in a weights.csv record."""
+    epochs = sorted((k for k in record if k.startswith(f"{prefix}_epoch")), key=lambda k: int(k.rpartition("epoch")[2]))
+    return epochs[-1]
 
 
-def update_readme(table: str, study: str, recipes: str, plots: list[str]) -> None:
+def update_readme(table: str, noise: str, study: str, recipes: str, plots: list[str]) -> None:
     readme = RESULTS / "README.md"
     text = readme.read_text()
-    generated = (f"<!-- TABLE -->\n{table}\n\n### Quality checker data-size study (mrpc_ctrl, DIMP)\n\n{study}\n\n"
+    generated = (f"<!-- TABLE -->\n{table}\n\n### The checkers' reaction to noise (noisy benchmarks, all seeds)\n\n"
+                 f"{noise}\n\n### Quality checker data-size study (mrpc_ctrl, DIMP)\n\n{study}\n\n"
                  f"### Quality checker recipes (validation split only)\n\n{recipes}\n\n"
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
@@ -188,7 +226,7 @@ def main() -> None:
     rows = finished_cells()
     write_effect_csv(rows)
     plots = plot_dynamics(rows) + plot_noise_reaction(rows)
-    update_readme(effect_table(rows), study_table(rows), checker_recipe_table(), plots)
+    update_readme(effect_table(rows), noise_table(rows), study_table(rows), checker_recipe_table(), plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 

@@ -76,6 +76,24 @@ def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
     assert by[("noisy", "dimp")] == {"original": [1.1], "swap": [0.1]}
 
 
+def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
+    rows = []
+    common = "index,noise,label_name,quality_label,quality_prob"
+    for seed, agree in ((1, "b"), (2, "a")):
+        imp, dimp = tmp_path / f"imp{seed}", tmp_path / f"dimp{seed}"
+        imp.mkdir(), dimp.mkdir()
+        (imp / "weights.csv").write_text(f"{common},diversity_prob,static_weight\n"
+                                         f"0,original,a,a,0.8,0.5,1.6\n1,swap,b,{agree},0.2,0.4,0.5\n")
+        # Epoch 10 is the last one: the columns sort by number, not as text.
+        (dimp / "weights.csv").write_text(f"{common},model_prob_epoch2,weight_epoch2,model_prob_epoch10,weight_epoch10\n"
+                                          f"0,original,a,a,0.8,0.1,8.0,0.9,0.9\n1,swap,b,{agree},0.2,0.1,2.0,0.4,0.5\n")
+        rows += [{"benchmark": "noisy", "method": m, "variant": "", "dir": d} for m, d in (("imp", imp), ("dimp", dimp))]
+    table = summarize.noise_table(rows)
+    assert "| noisy | original | 2 | 0.800 | 100 % | 0.500 | 1.600 | 0.900 | 0.900 |" in table
+    assert "| noisy | swap | 2 | 0.200 | 50 % | 0.400 | 0.500 | 0.400 | 0.500 |" in table
+    assert "duplicate" not in table
+
+
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "CELLS", tmp_path)
     cell = tmp_path / "bench" / "checker__e5" / "seed1"
