@@ -7,6 +7,7 @@ be stopped at any point and resumed later, in another session.
     python experiments/grid.py                       # everything still missing
     python experiments/grid.py --benchmarks mrpc_ctrl --seeds 1
     python experiments/grid.py --studies checker_size
+    python experiments/grid.py --no-grid --studies epochs           # CE and DIMP trained longer (validation)
     python experiments/grid.py --no-grid --studies checker_recipe   # quality checkers only (score.py)
     python experiments/summarize.py                  # tables and plots from what is finished
 """
@@ -31,6 +32,7 @@ KEPT = ("config.json", "all_results.json", "trainer_state.json", "weights.csv")
 # A cell runs run.py (train and test) or score.py (build the quality checker and score the training data only).
 SCRIPTS = {"run": "run.py", "score": "score.py"}
 FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
+CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class Cell:
 
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
-    checkers = CHECKERS / cell.benchmark / (f"seed{cell.seed}_{cell.variant}" if cell.variant else f"seed{cell.seed}")
+    # A variant gets its own checkers only where it changes how they are built; otherwise it shares the grid's.
+    own = cell.variant and any(key.startswith(CHECKER_KEYS) for key in overrides or {})
+    checkers = CHECKERS / cell.benchmark / (f"seed{cell.seed}_{cell.variant}" if own else f"seed{cell.seed}")
     config.update(
         seed=cell.seed,
         output_dir=str(WORK / cell.path),
@@ -63,7 +67,7 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     )
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
-        config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed).path)
+        config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed, cell.variant).path)
     return config
 
 
@@ -97,11 +101,14 @@ def run_cell(cell: Cell, config: dict) -> bool:
     return True
 
 
+def ce_first(methods) -> list[str]:
+    """IMP uses the CE cell's model as its diversity checker, so CE runs first."""
+    return sorted(methods, key=lambda m: m != "ce")
+
+
 def grid_cells(spec: dict, benchmarks, methods, seeds) -> list[tuple[Cell, dict]]:
-    # Seed by seed, so that a partial grid already covers every benchmark; CE first in each (benchmark, seed)
-    # because IMP uses its model as the diversity checker.
-    ordered = sorted(methods, key=lambda m: m != "ce")
-    return [(Cell(b, m, s), {}) for s in seeds for b in benchmarks for m in ordered]
+    # Seed by seed, so that a partial grid already covers every benchmark.
+    return [(Cell(b, m, s), {}) for s in seeds for b in benchmarks for m in ce_first(methods)]
 
 
 def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
@@ -111,8 +118,9 @@ def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
         command = study.get("command", "run")
         for benchmark in study["benchmarks"]:
             for seed in study["seeds"]:
-                for variant, overrides in study["variants"].items():
-                    cells.append((Cell(benchmark, study["method"], seed, variant, command), overrides))
+                for method in ce_first(study["methods"]):
+                    for variant, overrides in study["variants"].items():
+                        cells.append((Cell(benchmark, method, seed, variant, command), overrides))
     return cells
 
 

@@ -75,11 +75,30 @@ def effect_table(rows: list[dict]) -> str:
 
 def study_table(rows: list[dict]) -> str:
     lines = ["| quality checker's real set | seed | checker val. accuracy | DIMP test accuracy |", "| --- | --- | --- | --- |"]
-    for row in sorted((r for r in rows if r["variant"]), key=lambda r: (int(r["variant"][4:]), r["seed"])):
+    sizes = [r for r in rows if r["variant"].startswith("real")]
+    for row in sorted(sizes, key=lambda r: (int(r["variant"][4:]), r["seed"])):
         recipe = row["dir"] / "quality_checker_recipe.json"
         checker_acc = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy") if recipe.is_file() else None
         checker = f"{100 * checker_acc:.1f}" if checker_acc is not None else "–"
         lines.append(f"| {row['variant'][4:]} % | {row['seed']} | {checker} | {100 * row['metrics']['test_accuracy']:.1f} |")
+    return "\n".join(lines)
+
+
+def epochs_table(rows: list[dict]) -> str:
+    """The `epochs` study beside the grid's own cells of the same benchmarks and methods, validation split only:
+    accuracy and macro-F1 per epoch, and the epoch kept."""
+    studied = [r for r in rows if r["variant"].startswith("e") and r["variant"][1:].isdigit()]
+    keys = {(r["benchmark"], r["method"], r["seed"]) for r in studied}
+    lines = ["| benchmark | method | seed | epochs | validation accuracy per epoch | validation macro-F1 per epoch | kept |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    shown = studied + [r for r in rows if not r["variant"] and (r["benchmark"], r["method"], r["seed"]) in keys]
+    for row in sorted(shown, key=lambda r: (r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"], r["variant"])):
+        curve = {m: [100 * h[f"eval_validation_{m}"] for h in row["history"] if f"eval_validation_{m}" in h]
+                 for m in ("accuracy", "f1")}
+        best = max(range(len(curve["accuracy"])), key=curve["accuracy"].__getitem__)
+        lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | {len(curve['accuracy'])} | "
+                     + " | ".join(" ".join(f"{v:.1f}" for v in curve[m]) for m in ("accuracy", "f1"))
+                     + f" | {curve['accuracy'][best]:.1f} (epoch {best + 1}) |")
     return "\n".join(lines)
 
 
@@ -211,11 +230,12 @@ def _last_epoch(record: dict, prefix: str) -> str:
     return epochs[-1]
 
 
-def update_readme(table: str, noise: str, study: str, recipes: str, plots: list[str]) -> None:
+def update_readme(table: str, noise: str, study: str, epochs: str, recipes: str, plots: list[str]) -> None:
     readme = RESULTS / "README.md"
     text = readme.read_text()
     generated = (f"<!-- TABLE -->\n{table}\n\n### The checkers' reaction to noise (noisy benchmarks, all seeds)\n\n"
                  f"{noise}\n\n### Quality checker data-size study (mrpc_ctrl, DIMP)\n\n{study}\n\n"
+                 f"### Training longer on the noisy benchmarks (validation split only)\n\n{epochs}\n\n"
                  f"### Quality checker recipes (validation split only)\n\n{recipes}\n\n"
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
@@ -226,7 +246,8 @@ def main() -> None:
     rows = finished_cells()
     write_effect_csv(rows)
     plots = plot_dynamics(rows) + plot_noise_reaction(rows)
-    update_readme(effect_table(rows), noise_table(rows), study_table(rows), checker_recipe_table(), plots)
+    update_readme(effect_table(rows), noise_table(rows), study_table(rows), epochs_table(rows), checker_recipe_table(),
+                  plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 

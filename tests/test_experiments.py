@@ -20,7 +20,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3
+    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3 + 3 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -34,6 +34,17 @@ def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
     cell, overrides = cells[0]
     assert cell.path.parts[1].startswith("checker__") and grid.FINISHED[cell.command] != "all_results.json"
     assert grid.cell_config(spec, cell, overrides)["checker_num_train_epochs"] == overrides["checker_num_train_epochs"]
+
+
+def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
+    grid_checker = grid.cell_config(spec, grid.Cell("noisy_mrpc", "dimp", 1))["quality_checker_model"]
+    (longer, overrides), = [c for c in grid.study_cells(spec, ["epochs"]) if c[0].path.parts[:2] == ("noisy_mrpc", "dimp__e6")]
+    config = grid.cell_config(spec, longer, overrides)
+    assert config["quality_checker_model"] == grid_checker and config["num_train_epochs"] == 6
+    (smaller, overrides), *_ = grid.study_cells(spec, ["checker_size"])
+    assert grid.cell_config(spec, smaller, overrides)["quality_checker_model"] != grid.cell_config(
+        spec, grid.Cell(smaller.benchmark, "dimp", smaller.seed))["quality_checker_model"]
+    assert [c.method for c, _ in grid.study_cells(spec, ["epochs"])][:2] == ["ce", "dimp"]
 
 
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
@@ -92,6 +103,17 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
     assert "| noisy | original | 2 | 0.800 | 100 % | 0.500 | 1.600 | 0.900 | 0.900 |" in table
     assert "| noisy | swap | 2 | 0.200 | 50 % | 0.400 | 0.500 | 0.400 | 0.500 |" in table
     assert "duplicate" not in table
+
+
+def test_epochs_table_sets_the_study_beside_the_grid_cell_and_keeps_the_best_epoch():
+    def row(variant, accuracies):
+        history = [{"eval_validation_accuracy": a, "eval_validation_f1": a - 0.1} for a in accuracies]
+        return {"benchmark": "noisy", "method": "ce", "seed": 1, "variant": variant, "history": history}
+    other = dict(row("", (0.5,)), method="dimp")  # no study cell of DIMP: not shown
+    table = summarize.epochs_table([row("", (0.6, 0.7)), row("e4", (0.6, 0.8, 0.75, 0.7)), other])
+    assert "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |" in table
+    assert "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |" in table
+    assert "DIMP" not in table
 
 
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
