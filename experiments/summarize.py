@@ -85,14 +85,12 @@ def study_table(rows: list[dict]) -> str:
 
 
 def epochs_table(rows: list[dict]) -> str:
-    """The `epochs` study beside the grid's own cells of the same benchmarks and methods, validation split only:
-    accuracy and macro-F1 per epoch, and the epoch kept."""
+    """The `epochs` study, validation split only: accuracy and macro-F1 per epoch, and the epoch kept."""
     studied = [r for r in rows if r["variant"].startswith("e") and r["variant"][1:].isdigit()]
-    keys = {(r["benchmark"], r["method"], r["seed"]) for r in studied}
     lines = ["| benchmark | method | seed | epochs | validation accuracy per epoch | validation macro-F1 per epoch | kept |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    shown = studied + [r for r in rows if not r["variant"] and (r["benchmark"], r["method"], r["seed"]) in keys]
-    for row in sorted(shown, key=lambda r: (r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"], r["variant"])):
+    for row in sorted(studied, key=lambda r: (r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"],
+                                              int(r["variant"][1:]))):
         curve = {m: [100 * h[f"eval_validation_{m}"] for h in row["history"] if f"eval_validation_{m}" in h]
                  for m in ("accuracy", "f1")}
         best = max(range(len(curve["accuracy"])), key=curve["accuracy"].__getitem__)

@@ -20,7 +20,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3 + 3 * 2
+    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3 + 3 * 2 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -44,7 +44,7 @@ def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
     (smaller, overrides), *_ = grid.study_cells(spec, ["checker_size"])
     assert grid.cell_config(spec, smaller, overrides)["quality_checker_model"] != grid.cell_config(
         spec, grid.Cell(smaller.benchmark, "dimp", smaller.seed))["quality_checker_model"]
-    assert [c.method for c, _ in grid.study_cells(spec, ["epochs"])][:2] == ["ce", "dimp"]
+    assert [c.method for c, _ in grid.study_cells(spec, ["epochs"])][:4] == ["ce", "ce", "dimp", "dimp"]
 
 
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
@@ -105,15 +105,16 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
     assert "duplicate" not in table
 
 
-def test_epochs_table_sets_the_study_beside_the_grid_cell_and_keeps_the_best_epoch():
-    def row(variant, accuracies):
+def test_epochs_table_orders_by_epochs_and_keeps_the_best_epoch():
+    def row(variant, accuracies, method="ce"):
         history = [{"eval_validation_accuracy": a, "eval_validation_f1": a - 0.1} for a in accuracies]
-        return {"benchmark": "noisy", "method": "ce", "seed": 1, "variant": variant, "history": history}
-    other = dict(row("", (0.5,)), method="dimp")  # no study cell of DIMP: not shown
-    table = summarize.epochs_table([row("", (0.6, 0.7)), row("e4", (0.6, 0.8, 0.75, 0.7)), other])
-    assert "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |" in table
-    assert "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |" in table
-    assert "DIMP" not in table
+        return {"benchmark": "noisy", "method": method, "seed": 1, "variant": variant, "history": history}
+    table = summarize.epochs_table([row("e12", [0.5] * 12), row("e4", (0.6, 0.8, 0.75, 0.7)), row("e2", (0.6, 0.7)),
+                                    row("", (0.5,), "dimp")])  # a grid cell, not the study's: not shown
+    lines = table.splitlines()[2:]
+    assert lines[0] == "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"
+    assert lines[1] == "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |"
+    assert len(lines) == 3 and lines[2].startswith("| noisy | CE | 1 | 12 |")
 
 
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
