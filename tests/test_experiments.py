@@ -72,6 +72,7 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert "| bench | CE | 71.0 ± 1.4 (n=2) |" in readme and "| bench | DIMP | 76.0 ± 1.4 (n=2) |" in readme
     assert "STALE" not in readme and readme.endswith("tail\n")
     assert (tmp_path / "dynamics_bench.png").is_file()
+    assert "| bench | – | – | – | +5.0 ± 0.0 (n=2) | – |" in readme  # DIMP minus CE, seed by seed
 
 
 def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
