@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
+SPEC = ROOT / "experiments" / "grid.json"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 METHOD_ORDER = ("ce", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
 METHOD_NAMES = {"ce": "CE", "focal": "Focal", "cleanlab": "cleanlab + CE", "imp": "IMP", "dimp": "DIMP",
@@ -27,6 +28,8 @@ METHOD_NAMES = {"ce": "CE", "focal": "Focal", "cleanlab": "cleanlab + CE", "imp"
 
 
 def finished_cells() -> list[dict]:
+    studies = json.loads(SPEC.read_text())["studies"]
+    study_of = {variant: name for name, study in studies.items() for variant in study["variants"]}
     rows = []
     for results in sorted(CELLS.glob("*/*/seed*/all_results.json")):
         seed_dir = results.parent
@@ -35,6 +38,7 @@ def finished_cells() -> list[dict]:
         history_file = seed_dir / "trainer_state.json"
         history = json.loads(history_file.read_text())["log_history"] if history_file.is_file() else []
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
+                     "study": study_of.get(variant, ""),
                      "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir})
     return rows
 
@@ -75,7 +79,7 @@ def effect_table(rows: list[dict]) -> str:
 
 def study_table(rows: list[dict]) -> str:
     lines = ["| quality checker's real set | seed | checker val. accuracy | DIMP test accuracy |", "| --- | --- | --- | --- |"]
-    sizes = [r for r in rows if r["variant"].startswith("real")]
+    sizes = [r for r in rows if r["study"] == "checker_size"]
     for row in sorted(sizes, key=lambda r: (int(r["variant"][4:]), r["seed"])):
         recipe = row["dir"] / "quality_checker_recipe.json"
         checker_acc = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy") if recipe.is_file() else None
@@ -84,19 +88,22 @@ def study_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _validation_curve(row: dict, metric: str) -> list[float]:
+    return [100 * h[f"eval_validation_{metric}"] for h in row["history"] if f"eval_validation_{metric}" in h]
+
+
 def epochs_table(rows: list[dict]) -> str:
     """The `epochs` study, validation split only: accuracy and macro-F1 per epoch, and the epoch kept."""
-    studied = [r for r in rows if r["variant"].startswith("e") and r["variant"][1:].isdigit()]
     lines = ["| benchmark | method | seed | epochs | validation accuracy per epoch | validation macro-F1 per epoch | kept |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in sorted(studied, key=lambda r: (r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"],
-                                              int(r["variant"][1:]))):
-        curve = {m: [100 * h[f"eval_validation_{m}"] for h in row["history"] if f"eval_validation_{m}" in h]
-                 for m in ("accuracy", "f1")}
-        best = max(range(len(curve["accuracy"])), key=curve["accuracy"].__getitem__)
-        lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | {len(curve['accuracy'])} | "
-                     + " | ".join(" ".join(f"{v:.1f}" for v in curve[m]) for m in ("accuracy", "f1"))
-                     + f" | {curve['accuracy'][best]:.1f} (epoch {best + 1}) |")
+    studied = sorted((r for r in rows if r["study"] == "epochs"), key=lambda r: (
+        r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"], len(_validation_curve(r, "accuracy"))))
+    for row in studied:
+        accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
+        best = max(range(len(accuracy)), key=accuracy.__getitem__)
+        lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | {len(accuracy)} | "
+                     f"{' '.join(f'{v:.1f}' for v in accuracy)} | {' '.join(f'{v:.1f}' for v in f1)} | "
+                     f"{accuracy[best]:.1f} (epoch {best + 1}) |")
     return "\n".join(lines)
 
 
@@ -187,22 +194,24 @@ def _mean_of(records: list[dict], column: str) -> float:
     return statistics.mean(float(r[column]) for r in records)
 
 
-def weights_per_noise_kind(rows: list[dict]) -> dict:
-    """{(benchmark, method): {noise kind: [weights]}} for IMP (its static P'/Q) and DIMP (its last epoch's weight)."""
+def weights_per_noise_kind(by_method: dict) -> dict:
+    """{(benchmark, method): {noise kind: [weights]}} for IMP (its static P'/Q) and DIMP (its last epoch's weight),
+    from {method: noise_records(rows, method)}."""
     by = defaultdict(dict)
     for method in ("imp", "dimp"):
-        for bench, kinds in noise_records(rows, method).items():
+        for bench, kinds in by_method[method].items():
             for kind, records in kinds.items():
                 column = "static_weight" if method == "imp" else _last_epoch(records[0], "weight")
                 by[(bench, method)][kind] = [float(r[column]) for r in records]
     return by
 
 
-def noise_table(rows: list[dict]) -> str:
+def noise_table(by_method: dict) -> str:
     """What the checkers and the trained model say about each noise kind, pooled over seeds: P'(gold) and how often
     the quality checker's prediction agrees with the (possibly swapped) label, Q(gold) and IMP's static weight (IMP
-    cells), the model's P(gold) and DIMP's weight in the last epoch (DIMP cells)."""
-    imp, dimp = noise_records(rows, "imp"), noise_records(rows, "dimp")
+    cells), the model's P(gold) and DIMP's weight in the last epoch (DIMP cells); `by_method` as in
+    weights_per_noise_kind."""
+    imp, dimp = by_method["imp"], by_method["dimp"]
     lines = ["| benchmark | kind | examples | P′(gold) | checker agrees with label | Q(gold) | IMP weight | "
              "model P(gold), last epoch | DIMP weight, last epoch |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for bench in sorted(set(imp) | set(dimp)):
@@ -219,9 +228,9 @@ def noise_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_noise_reaction(rows: list[dict]) -> list[str]:
+def plot_noise_reaction(by_method: dict) -> list[str]:
     """Average IMP and DIMP weight per noise kind (the poster's "checkers' reaction on noisy data")."""
-    by = weights_per_noise_kind(rows)
+    by = weights_per_noise_kind(by_method)
     if not by:
         return []
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -262,9 +271,10 @@ def update_readme(table: str, gains: str, noise: str, study: str, epochs: str, r
 def main() -> None:
     rows = finished_cells()
     write_effect_csv(rows)
-    plots = plot_dynamics(rows) + plot_noise_reaction(rows)
-    update_readme(effect_table(rows), gain_table(rows), noise_table(rows), study_table(rows), epochs_table(rows), checker_recipe_table(),
-                  plots)
+    noise = {method: noise_records(rows, method) for method in ("imp", "dimp")}  # each weights.csv read once
+    plots = plot_dynamics(rows) + plot_noise_reaction(noise)
+    update_readme(effect_table(rows), gain_table(rows), noise_table(noise), study_table(rows), epochs_table(rows),
+                  checker_recipe_table(), plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 

@@ -83,7 +83,7 @@ def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
         cell.mkdir()
         (cell / "weights.csv").write_text(f"index,noise,{header}\n0,original,{values[0]}\n1,swap,{values[1]}\n")
         rows.append({"benchmark": "noisy", "method": method, "variant": "", "dir": cell})
-    by = summarize.weights_per_noise_kind(rows)
+    by = summarize.weights_per_noise_kind({m: summarize.noise_records(rows, m) for m in ("imp", "dimp")})
     assert by[("noisy", "imp")] == {"original": [0.9], "swap": [0.2]}
     assert by[("noisy", "dimp")] == {"original": [1.1], "swap": [0.1]}
 
@@ -100,7 +100,7 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
         (dimp / "weights.csv").write_text(f"{common},model_prob_epoch2,weight_epoch2,model_prob_epoch10,weight_epoch10\n"
                                           f"0,original,a,a,0.8,0.1,8.0,0.9,0.9\n1,swap,b,{agree},0.2,0.1,2.0,0.4,0.5\n")
         rows += [{"benchmark": "noisy", "method": m, "variant": "", "dir": d} for m, d in (("imp", imp), ("dimp", dimp))]
-    table = summarize.noise_table(rows)
+    table = summarize.noise_table({m: summarize.noise_records(rows, m) for m in ("imp", "dimp")})
     assert "| noisy | original | 2 | 0.800 | 100 % | 0.500 | 1.600 | 0.900 | 0.900 |" in table
     assert "| noisy | swap | 2 | 0.200 | 50 % | 0.400 | 0.500 | 0.400 | 0.500 |" in table
     assert "duplicate" not in table
@@ -109,7 +109,8 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
 def test_epochs_table_orders_by_epochs_and_keeps_the_best_epoch():
     def row(variant, accuracies, method="ce"):
         history = [{"eval_validation_accuracy": a, "eval_validation_f1": a - 0.1} for a in accuracies]
-        return {"benchmark": "noisy", "method": method, "seed": 1, "variant": variant, "history": history}
+        return {"benchmark": "noisy", "method": method, "seed": 1, "variant": variant,
+                "study": "epochs" if variant else "", "history": history}
     table = summarize.epochs_table([row("e12", [0.5] * 12), row("e4", (0.6, 0.8, 0.75, 0.7)), row("e2", (0.6, 0.7)),
                                     row("", (0.5,), "dimp")])  # a grid cell, not the study's: not shown
     lines = table.splitlines()[2:]
