@@ -28,7 +28,8 @@ SPEC = ROOT / "experiments" / "grid.json"
 RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
 CHECKERS = ROOT / "cache" / "checkers" / "grid"
-KEPT = ("config.json", "all_results.json", "trainer_state.json", "weights.csv")
+# cell_config.json is what the grid gave run.py; config.json in the work folder is the saved model's.
+KEPT = ("cell_config.json", "resolved_config.json", "all_results.json", "trainer_state.json", "weights.csv")
 # A cell runs run.py (train and test) or score.py (build the quality checker and score the training data only).
 SCRIPTS = {"run": "run.py", "score": "score.py"}
 FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
@@ -74,10 +75,10 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
 def run_cell(cell: Cell, config: dict) -> bool:
     work = WORK / cell.path
     work.mkdir(parents=True, exist_ok=True)
-    (work / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (work / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
     started = time.time()
     with (work / "run.log").open("w") as log:
-        code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "config.json")],
+        code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")],
                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
     if code != 0:
         print(f"  FAILED ({code}) after {time.time() - started:.0f} s; see {work / 'run.log'}", flush=True)

@@ -28,6 +28,24 @@ def test_every_cell_config_parses(spec, tmp_path):
         assert cfg.training.seed == cell.seed
 
 
+def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch):
+    # Like run.py, the stand-in script saves a model config.json beside its results in the work folder.
+    script = tmp_path / "fake_run.py"
+    script.write_text("import json, pathlib, sys\n"
+                      "work = pathlib.Path(sys.argv[1]).parent\n"
+                      "(work / 'config.json').write_text(json.dumps({'architectures': ['Bert']}))\n"
+                      "(work / 'all_results.json').write_text(json.dumps({'test_accuracy': 0.5}))\n")
+    monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
+    monkeypatch.setattr(grid, "WORK", tmp_path / "work")
+    monkeypatch.setattr(grid, "RESULTS", tmp_path / "cells")
+    config = {"seed": 3, "problem_type": "single_label_classification", "quality_checker_model": str(tmp_path / "none")}
+    cell = grid.Cell("bench", "ce", 3)
+    assert grid.run_cell(cell, config)
+    kept = tmp_path / "cells" / cell.path
+    assert json.loads((kept / "cell_config.json").read_text()) == config
+    assert not (kept / "config.json").exists() and cell.done
+
+
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
     cells = grid.study_cells(spec, ["checker_recipe"])
     assert {cell.command for cell, _ in cells} == {"score"}
