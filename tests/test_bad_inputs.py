@@ -159,6 +159,8 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("resume-without-checkpoint", lambda c: [c.write_config({"resume_from_checkpoint": "last"})],
      r"resume_from_checkpoint: no checkpoint-\* folder"),
     ("output-dir-holds-results", _existing_results, r"output_dir: .* already holds results \(all_results.json\)"),
+    ("config-inside-output-dir", lambda c: [c.write_config({"output_dir": str(c.tmp)})],
+     r"output_dir: .* is where the config file .*config.json lies, and saving the model would overwrite it"),
 ]
 
 

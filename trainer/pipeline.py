@@ -37,11 +37,17 @@ from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPEND
 logger = logging.getLogger(__name__)
 
 RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
+# What saving the model writes into output_dir, beside the results.
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin")
 
 
-def check_output_dir(args) -> str | None:
-    """Refuse to overwrite earlier results; return the checkpoint to resume from, if asked to resume."""
+def check_output_dir(args, config_file: str | None = None) -> str | None:
+    """Refuse to overwrite earlier results, or the config file itself; return the checkpoint to resume from, if
+    asked to resume."""
     out = Path(args.output_dir)
+    if config_file and Path(config_file).resolve() in {(out / name).resolve() for name in MODEL_FILES + RESULT_MARKERS}:
+        raise ConfigError(f"output_dir: {out} is where the config file {config_file} lies, and saving the model "
+                          f"would overwrite it; keep the config outside output_dir or give it another name")
     resume = args.resume_from_checkpoint
     if resume in ("last", "true", "True"):
         last = get_last_checkpoint(str(out)) if out.is_dir() else None
@@ -229,7 +235,7 @@ def _model_source(cfg: RunConfig) -> ModelSource:
 def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
-    resume = check_output_dir(args)
+    resume = check_output_dir(args, cfg.source)
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
