@@ -20,7 +20,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 4 + 2 * 3 + 3 * 2 * 2
+    assert len(cells) == 5 * 6 * 3 + 3 * 2 + 2 * 3 + 3 * 2 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -122,6 +122,23 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
     assert "| noisy | original | 2 | 0.800 | 100 % | 0.500 | 1.600 | 0.900 | 0.900 |" in table
     assert "| noisy | swap | 2 | 0.200 | 50 % | 0.400 | 0.500 | 0.400 | 0.500 |" in table
     assert "duplicate" not in table
+
+
+def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(tmp_path, spec):
+    benchmark, seed = spec["studies"]["checker_size"]["benchmarks"][0], spec["studies"]["checker_size"]["seeds"][0]
+    rows = []
+    for method, variant, size, accuracy in (("dimp", "", 500, 0.65), ("ce", "", None, 0.60), ("dimp", "real10", 50, 0.55)):
+        cell = tmp_path / f"{method}{variant}"
+        cell.mkdir()
+        if size:
+            (cell / "quality_checker_recipe.json").write_text(json.dumps(
+                {"train_examples": size, "validation_metrics": {"eval_accuracy": accuracy}}))
+        rows.append({"benchmark": benchmark, "method": method, "variant": variant, "seed": seed, "dir": cell,
+                     "study": "checker_size" if variant else "", "metrics": {"test_accuracy": accuracy + 0.1}})
+    rows.append({**rows[0], "benchmark": "other"})
+    lines = summarize.study_table(rows).splitlines()[2:]
+    assert lines == [f"| {benchmark} | {seed} | CE | none | – | 70.0 |", f"| {benchmark} | {seed} | DIMP | 50 | 55.0 | 65.0 |",
+                     f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 75.0 |"]
 
 
 def test_epochs_table_orders_by_epochs_and_keeps_the_best_epoch():
