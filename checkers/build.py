@@ -11,6 +11,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 from datasets import Dataset
+from transformers import set_seed
 
 from references.models import ModelSource
 from trainer.arguments import CheckerArguments, WeightedTrainingArguments
@@ -49,6 +50,9 @@ def build_checker(
         shutil.rmtree(partial, ignore_errors=True)
     state.wait_for_everyone()
     tokenizer = load_tokenizer(base)
+    # The new classifier head is drawn here, before the Trainer seeds anything: seed it so that a recipe gives one
+    # checker whichever command builds it and whatever that command drew from the RNG before.
+    set_seed(main_args.seed)
     model = load_classifier(base, label_names)
     epochs = options.checker_num_train_epochs
     if recipe.role == "diversity" and options.diversity_checker_num_train_epochs is not None:

@@ -8,7 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
-from transformers import AutoModelForSequenceClassification
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, BertModel
 
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
@@ -16,7 +18,7 @@ from checkers.build import warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file
-from trainer.pipeline import run
+from trainer.pipeline import run, score
 
 
 def _config_file(tmp_path, config: dict) -> str:
@@ -40,6 +42,23 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
         run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
     assert "reusing the checker cached in" in caplog.text
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_one_recipe_gives_one_checker_whichever_command_builds_it(tiny_config, tiny_model_dir, tmp_path):
+    # A base model without a classification head, like MiniLM: the checker's head is drawn at random.
+    headless = tmp_path / "headless"
+    shutil.copytree(tiny_model_dir, headless)
+    BertModel.from_pretrained(tiny_model_dir).save_pretrained(headless)
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "model_name_or_path": str(headless)}
+    run(load_config(_config_file(tmp_path, config)))
+    checker = tmp_path / "checkers" / "quality"
+    built_by_run = load_file(checker / "model.safetensors")
+    shutil.rmtree(checker)
+    torch.rand(1000)  # the scoring command has drawn from the RNG differently before it builds the checker
+    score(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "scored")})))
+    built_by_score = load_file(checker / "model.safetensors")
+    assert built_by_run.keys() == built_by_score.keys()
+    assert all(torch.equal(built_by_run[name], built_by_score[name]) for name in built_by_run)
 
 
 def test_checker_recipe_records_each_epoch_and_keeps_the_best(tiny_config, data_root_env, tmp_path):
