@@ -99,18 +99,26 @@ def _validation_curve(row: dict, metric: str) -> list[float]:
     return [100 * h[f"eval_validation_{metric}"] for h in row["history"] if f"eval_validation_{metric}" in h]
 
 
-def epochs_table(rows: list[dict]) -> str:
-    """The `epochs` study, validation split only: accuracy and macro-F1 per epoch, and the epoch kept."""
-    lines = ["| benchmark | method | seed | epochs | validation accuracy per epoch | validation macro-F1 per epoch | kept |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    studied = sorted((r for r in rows if r["study"] == "epochs"), key=lambda r: (
-        r["benchmark"], METHOD_ORDER.index(r["method"]), r["seed"], len(_validation_curve(r, "accuracy"))))
-    for row in studied:
+def validation_table(rows: list[dict], study: str, grid_beside: bool = False) -> str:
+    """A study of training settings, validation split only: accuracy and macro-F1 per epoch and the epoch kept, for
+    each setting the study's variants change (with the grid's own cells of the same benchmarks, methods and seeds
+    beside them when `grid_beside`)."""
+    spec = json.loads(SPEC.read_text())["studies"][study]
+    keys = sorted({key for overrides in spec["variants"].values() for key in overrides})
+    cells = [r for r in rows if r["study"] == study or (grid_beside and not r["variant"] and r["benchmark"] in
+             spec["benchmarks"] and r["method"] in spec["methods"] and r["seed"] in spec["seeds"])]
+    settings = [(row, tuple(json.loads((row["dir"] / "cell_config.json").read_text()).get(k) for k in keys))
+                for row in cells]
+    lines = [f"| benchmark | method | seed | {', '.join(keys)} | validation accuracy per epoch | "
+             "validation macro-F1 per epoch | kept |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row, setting in sorted(settings, key=lambda c: (c[0]["benchmark"], METHOD_ORDER.index(c[0]["method"]),
+                                                         c[0]["seed"], c[1])):
         accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
         best = max(range(len(accuracy)), key=accuracy.__getitem__)
-        lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | {len(accuracy)} | "
-                     f"{' '.join(f'{v:.1f}' for v in accuracy)} | {' '.join(f'{v:.1f}' for v in f1)} | "
-                     f"{accuracy[best]:.1f} (epoch {best + 1}) |")
+        grid_note = " (grid)" if not row["variant"] else ""
+        lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | "
+                     f"{', '.join(str(v) for v in setting)}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
+                     f"{' '.join(f'{v:.1f}' for v in f1)} | {accuracy[best]:.1f} (epoch {best + 1}) |")
     return "\n".join(lines)
 
 
@@ -262,13 +270,15 @@ def _last_epoch(record: dict, prefix: str) -> str:
     return epochs[-1]
 
 
-def update_readme(table: str, gains: str, noise: str, study: str, epochs: str, recipes: str, plots: list[str]) -> None:
+def update_readme(table: str, gains: str, noise: str, study: str, epochs: str, rates: str, recipes: str,
+                  plots: list[str]) -> None:
     readme = RESULTS / "README.md"
     text = readme.read_text()
     generated = (f"<!-- TABLE -->\n{table}\n\n### Gain over CE (test accuracy points, paired by seed)\n\n{gains}\n\n"
                  f"### The checkers' reaction to noise (noisy benchmarks, all seeds)\n\n"
                  f"{noise}\n\n### Quality checker data-size study\n\n{study}\n\n"
                  f"### Training longer on the noisy benchmarks (validation split only)\n\n{epochs}\n\n"
+                 f"### Learning rate (validation split only)\n\n{rates}\n\n"
                  f"### Quality checker recipes (validation split only)\n\n{recipes}\n\n"
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
@@ -280,7 +290,8 @@ def main() -> None:
     write_effect_csv(rows)
     noise = {method: noise_records(rows, method) for method in ("imp", "dimp")}  # each weights.csv read once
     plots = plot_dynamics(rows) + plot_noise_reaction(noise)
-    update_readme(effect_table(rows), gain_table(rows), noise_table(noise), study_table(rows), epochs_table(rows),
+    update_readme(effect_table(rows), gain_table(rows), noise_table(noise), study_table(rows),
+                  validation_table(rows, "epochs"), validation_table(rows, "learning_rate", grid_beside=True),
                   checker_recipe_table(), plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 

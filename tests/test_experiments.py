@@ -20,7 +20,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 3 * 2 + 2 * 3 + 3 * 2 * 2
+    assert len(cells) == 5 * 6 * 3 + 3 * 2 + 2 * 3 + 2 * 2 + 3 * 2 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -141,17 +141,29 @@ def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(t
                      f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 75.0 |"]
 
 
-def test_epochs_table_orders_by_epochs_and_keeps_the_best_epoch():
-    def row(variant, accuracies, method="ce"):
+def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"studies": {"longer": {"benchmarks": ["noisy"], "methods": ["ce"], "seeds": [1],
+                                                       "variants": {"e2": {"num_train_epochs": 2}}}}}))
+    monkeypatch.setattr(summarize, "SPEC", spec)
+
+    def row(variant, epochs, accuracies, method="ce"):
+        cell = tmp_path / f"{method}{variant}"
+        cell.mkdir()
+        (cell / "cell_config.json").write_text(json.dumps({"num_train_epochs": epochs}))
         history = [{"eval_validation_accuracy": a, "eval_validation_f1": a - 0.1} for a in accuracies]
         return {"benchmark": "noisy", "method": method, "seed": 1, "variant": variant,
-                "study": "epochs" if variant else "", "history": history}
-    table = summarize.epochs_table([row("e12", [0.5] * 12), row("e4", (0.6, 0.8, 0.75, 0.7)), row("e2", (0.6, 0.7)),
-                                    row("", (0.5,), "dimp")])  # a grid cell, not the study's: not shown
-    lines = table.splitlines()[2:]
-    assert lines[0] == "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"
-    assert lines[1] == "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |"
-    assert len(lines) == 3 and lines[2].startswith("| noisy | CE | 1 | 12 |")
+                "study": "longer" if variant else "", "history": history, "dir": cell}
+    rows = [row("e12", 12, [0.5] * 12), row("e4", 4, (0.6, 0.8, 0.75, 0.7)), row("e2", 2, (0.6, 0.7)),
+            row("", 3, (0.5, 0.6, 0.55)), row("", 3, (0.5,), "dimp")]
+    lines = summarize.validation_table(rows, "longer").splitlines()
+    assert lines[0].startswith("| benchmark | method | seed | num_train_epochs | validation accuracy per epoch |")
+    assert lines[2] == "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"
+    assert lines[3] == "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |"
+    assert len(lines) == 5 and lines[4].startswith("| noisy | CE | 1 | 12 |")
+    # Beside the grid's own cells of the study's methods only: the grid's CE, not its DIMP.
+    beside = summarize.validation_table(rows, "longer", grid_beside=True).splitlines()
+    assert len(beside) == 6 and "| noisy | CE | 1 | 3 (grid) | 50.0 60.0 55.0 |" in "\n".join(beside)
 
 
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
