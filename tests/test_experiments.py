@@ -75,12 +75,14 @@ def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
 def test_summary_from_finished_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "RESULTS", tmp_path)
     monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
-    for method, accuracies in (("ce", (0.70, 0.72)), ("dimp", (0.75, 0.77))):
+    for method, accuracies, validation in (("ce", (0.70, 0.72), (0.58, 0.60, 0.55)),
+                                           ("dimp", (0.75, 0.77), (0.62, 0.61, 0.60))):
         for seed, accuracy in enumerate(accuracies, start=1):
             cell = tmp_path / "cells" / "bench" / method / f"seed{seed}"
             cell.mkdir(parents=True)
             (cell / "all_results.json").write_text(json.dumps({"test_accuracy": accuracy, "test_f1": accuracy - 0.1}))
-            history = [{"epoch": e, "eval_test_accuracy": accuracy - 0.01 * (3 - e)} for e in (1, 2, 3)]
+            history = [{"epoch": e, "eval_test_accuracy": accuracy - 0.01 * (3 - e),
+                        "eval_validation_accuracy": validation[e - 1]} for e in (1, 2, 3)]
             (cell / "trainer_state.json").write_text(json.dumps({"log_history": history}))
     (tmp_path / "README.md").write_text("# R\n<!-- TABLE -->\nSTALE\n<!-- /TABLE -->\ntail\n")
     summarize.main()
@@ -90,7 +92,10 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert "| bench | CE | 71.0 ± 1.4 (n=2) |" in readme and "| bench | DIMP | 76.0 ± 1.4 (n=2) |" in readme
     assert "STALE" not in readme and readme.endswith("tail\n")
     assert (tmp_path / "dynamics_bench.png").is_file()
-    assert "| bench | – | – | – | +5.0 ± 0.0 (n=2) | – |" in readme  # DIMP minus CE, seed by seed
+    gains = readme.split("### Gain over CE")[1:]
+    assert "| bench | – | – | – | +5.0 ± 0.0 (n=2) | – |" in gains[0]  # DIMP minus CE, seed by seed
+    assert gains[1].startswith(" on the validation split")  # the kept (best) epochs' validation accuracies
+    assert "| bench | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
 
 
 def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
