@@ -139,11 +139,13 @@ def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(t
             (cell / "quality_checker_recipe.json").write_text(json.dumps(
                 {"train_examples": size, "validation_metrics": {"eval_accuracy": accuracy}}))
         rows.append({"benchmark": benchmark, "method": method, "variant": variant, "seed": seed, "dir": cell,
-                     "study": "checker_size" if variant else "", "metrics": {"test_accuracy": accuracy + 0.1}})
+                     "study": "checker_size" if variant else "", "metrics": {"test_accuracy": accuracy + 0.1},
+                     "history": [{"eval_validation_accuracy": accuracy - 0.1}, {"eval_validation_accuracy": accuracy}]})
     rows.append({**rows[0], "benchmark": "other"})
     lines = summarize.study_table(rows).splitlines()[2:]
-    assert lines == [f"| {benchmark} | {seed} | CE | none | – | 70.0 |", f"| {benchmark} | {seed} | DIMP | 50 | 55.0 | 65.0 |",
-                     f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 75.0 |"]
+    assert lines == [f"| {benchmark} | {seed} | CE | none | – | 60.0 | 70.0 |",
+                     f"| {benchmark} | {seed} | DIMP | 50 | 55.0 | 55.0 | 65.0 |",
+                     f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 65.0 | 75.0 |"]
 
 
 def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, monkeypatch):
