@@ -23,6 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.loading import load_config
+from trainer.pipeline import needed_checkers
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "experiments" / "grid.json"
 RESULTS = ROOT / "results" / "cells"
@@ -72,6 +75,11 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     return config
 
 
+def uses_quality_checker(cell: Cell, config_file: Path) -> bool:
+    """CE and Focal cells name their seed's quality checker too (it may already be cached) but never read it."""
+    return cell.command == "score" or "quality" in needed_checkers(load_config(str(config_file)))
+
+
 def run_cell(cell: Cell, config: dict) -> bool:
     work = WORK / cell.path
     work.mkdir(parents=True, exist_ok=True)
@@ -89,8 +97,8 @@ def run_cell(cell: Cell, config: dict) -> bool:
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
     recipe = Path(config["quality_checker_model"]) / "checker_recipe.json"
-    if recipe.is_file():  # what the quality checker was trained on, and its validation accuracy
-        shutil.copy(recipe, result / "quality_checker_recipe.json")
+    if recipe.is_file() and uses_quality_checker(cell, work / "cell_config.json"):
+        shutil.copy(recipe, result / "quality_checker_recipe.json")  # what it was trained on, its validation accuracy
     for checkpoint in work.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
     if cell.command == "score":

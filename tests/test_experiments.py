@@ -38,12 +38,18 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
     monkeypatch.setattr(grid, "RESULTS", tmp_path / "cells")
-    config = {"seed": 3, "problem_type": "single_label_classification", "quality_checker_model": str(tmp_path / "none")}
-    cell = grid.Cell("bench", "ce", 3)
-    assert grid.run_cell(cell, config)
-    kept = tmp_path / "cells" / cell.path
-    assert json.loads((kept / "cell_config.json").read_text()) == config
-    assert not (kept / "config.json").exists() and cell.done
+    checker = tmp_path / "checker"
+    checker.mkdir()
+    (checker / "checker_recipe.json").write_text(json.dumps({"train_examples": 500}))
+    for method, problem_type in (("ce", "single_label_classification"), ("dimp", "single_label_classification_dimp")):
+        config = {"seed": 3, "problem_type": problem_type, "quality_checker_model": str(checker)}
+        cell = grid.Cell("bench", method, 3)
+        assert grid.run_cell(cell, config)
+        kept = tmp_path / "cells" / cell.path
+        assert json.loads((kept / "cell_config.json").read_text()) == config
+        assert not (kept / "config.json").exists() and cell.done
+        # Only a cell that reads the quality checker records its recipe: CE names the cached checker, never loads it.
+        assert (kept / "quality_checker_recipe.json").is_file() == (method == "dimp")
 
 
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
