@@ -304,8 +304,8 @@ def main() -> None:
     noise = {method: noise_records(rows, method) for method in ("imp", "dimp")}  # each weights.csv read once
     plots = plot_dynamics(rows) + plot_noise_reaction(noise)
     update_readme(effect_table(rows), gain_table(rows), gain_table(rows, kept_validation_accuracy), noise_table(noise),
-                  study_table(rows), validation_table(rows, "epochs"), validation_table(rows, "learning_rate", grid_beside=True),
-                  checker_recipe_table(), plots)
+                  study_table(rows), validation_table(rows, "epochs"),
+                  validation_table(rows, "learning_rate", grid_beside=True), checker_recipe_table(), plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 
