@@ -4,7 +4,7 @@
     python run.py configs/config_DIMP.json [--key value ...]
 """
 
-from trainer.cli import main
+from app.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

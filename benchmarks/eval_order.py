@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.measure import machine  # noqa: E402
 from data.files import data_root  # noqa: E402
 from references.models import resolve_model  # noqa: E402
-from trainer.arguments import WeightedTrainingArguments  # noqa: E402
+from config.arguments import WeightedTrainingArguments  # noqa: E402
 from trainer.fitting import make_trainer  # noqa: E402
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer  # noqa: E402
 

@@ -14,7 +14,7 @@ import torch
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from config.loading import RunConfig
-from trainer.arguments import CheckerArguments, DataArguments, ModelArguments, WeightedTrainingArguments
+from config.arguments import CheckerArguments, DataArguments, ModelArguments, WeightedTrainingArguments
 
 
 @dataclass

@@ -14,7 +14,7 @@ from datasets import Dataset
 from transformers import set_seed
 
 from references.models import ModelSource
-from trainer.arguments import CheckerArguments, WeightedTrainingArguments
+from config.arguments import CheckerArguments, WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 

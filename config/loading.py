@@ -15,7 +15,7 @@ import torch
 from transformers import HfArgumentParser
 
 from config import legacy
-from trainer.arguments import (
+from config.arguments import (
     ARGUMENT_CLASSES,
     CheckerArguments,
     DataArguments,

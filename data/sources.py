@@ -9,7 +9,7 @@ from pathlib import Path
 from references.wandb_refs import resolve_artifact
 from data.files import SUFFIXES, DataError, resolve_data_path
 from data.task import SplitSource, split_from_file
-from trainer.arguments import CheckerArguments, DataArguments
+from config.arguments import CheckerArguments, DataArguments
 
 logger = logging.getLogger(__name__)
 

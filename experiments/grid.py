@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.loading import load_config
-from trainer.pipeline import needed_checkers
+from app.pipeline import needed_checkers
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "experiments" / "grid.json"

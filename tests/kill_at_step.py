@@ -10,8 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transformers import TrainerCallback  # noqa: E402
 
 import trainer.fitting  # noqa: E402
-import trainer.pipeline  # noqa: E402
-from trainer.cli import main  # noqa: E402
+import app.pipeline  # noqa: E402
+from app.cli import main  # noqa: E402
 
 KILL_AT = int(os.environ["KILL_AT_STEP"])
 
@@ -28,5 +28,5 @@ def make_trainer_that_dies(*args, **kwargs):
     return built
 
 
-trainer.pipeline.make_trainer = make_trainer_that_dies
+app.pipeline.make_trainer = make_trainer_that_dies
 sys.exit(main(sys.argv[1:]))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from trainer.cli import main
+from app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from benchmarks.seed_style import make_seed_style_trainer
 from checkers.scoring import at_gold, class_probabilities
 from conftest import toy_records
 from references.models import ModelSource
-from trainer.arguments import WeightedTrainingArguments
+from config.arguments import WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode
 from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB

@@ -18,7 +18,7 @@ from checkers.build import warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file
-from trainer.pipeline import run, score
+from app.pipeline import run, score
 
 
 def _config_file(tmp_path, config: dict) -> str:

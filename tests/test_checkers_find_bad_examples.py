@@ -13,7 +13,7 @@ import pytest
 
 from conftest import FILLER, toy_records, write_jsonl
 from config.loading import load_config
-from trainer.pipeline import score
+from app.pipeline import score
 
 UNRELATED_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight"]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from config.loading import load_config
-from trainer.pipeline import run
+from app.pipeline import run
 
 
 def _run(config: dict, tmp_path, **changes):

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from config.loading import load_config
-from trainer.pipeline import run
+from app.pipeline import run
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import pytest
 
 from checkers.filtering import keep_mask, static_weights
 from config.loading import ConfigError, load_config
-from trainer.pipeline import run
+from app.pipeline import run
 
 
 def test_static_weight_is_imps_or_the_quality_checkers():

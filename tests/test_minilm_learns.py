@@ -10,7 +10,7 @@ import pytest
 from references.models import packaged_minilm
 from config.loading import load_config
 from data.files import data_root
-from trainer.pipeline import run
+from app.pipeline import run
 
 PHRASEBANK = data_root() / "financial_phrasebank" / "allagree.jsonl"
 

@@ -8,7 +8,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from datasets import Dataset
 
 from conftest import toy_records
-from trainer.arguments import WeightedTrainingArguments
+from config.arguments import WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode, for_evaluation, longest_first
 

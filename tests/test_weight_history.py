@@ -14,7 +14,7 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import toy_records
-from trainer.arguments import WeightedTrainingArguments
+from config.arguments import WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode
 from trainer.weighted_trainer import EXAMPLE_INDEX, QUALITY_PROB

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config.loading import load_config
-from trainer.pipeline import run
+from app.pipeline import run
 
 
 def _weights_csv(folder: Path) -> list[dict]:
@@ -55,7 +55,7 @@ def test_focal_run_reports_the_weights_it_used_without_any_checker(tiny_config, 
 
 
 def test_score_py_needs_a_quality_checker_and_keeps_earlier_scores(tiny_config, tmp_path, capsys):
-    from trainer.cli import main
+    from app.cli import main
 
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**tiny_config, "quality_checker_model": None}))

@@ -9,7 +9,7 @@ from datasets import Dataset
 from transformers import DataCollatorWithPadding, default_data_collator
 from transformers.integrations import WandbCallback
 
-from trainer.arguments import WeightedTrainingArguments
+from config.arguments import WeightedTrainingArguments
 from trainer.metrics import compute_metrics
 from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
 

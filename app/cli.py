@@ -22,14 +22,14 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None, command: str = "run") -> int:
-    """`command` names the trainer.pipeline function to call with the config: run (train) or score."""
+    """`command` names the app.pipeline function to call with the config: run (train) or score."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     config_file = argv.pop(0) if argv and not argv[0].startswith("--") else None
     _setup_logging()
     try:
-        from trainer import pipeline
+        from app import pipeline
 
         getattr(pipeline, command)(load_config(config_file, argv))
     except USER_ERRORS as err:

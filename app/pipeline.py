@@ -28,7 +28,7 @@ from losses.weighting import LossKind
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
 from trainer.fitting import make_trainer
-from trainer.arguments import CheckerArguments
+from config.arguments import CheckerArguments
 from trainer.atomic import write_json_atomic
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
