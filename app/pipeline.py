@@ -23,7 +23,7 @@ from config.loading import ConfigError, RunConfig
 from data.files import read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.sources import collect_sources, quality_held_out_of_train
-from data.task import TaskData, build_task, subsample
+from data.task import REAL_EXAMPLE, TaskData, build_task, generated_part, join_real_set, subsample
 from losses.weighting import LossKind
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
@@ -107,6 +107,10 @@ def load_task(cfg: RunConfig) -> TaskData:
         splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
     if "quality_train" in splits:
         splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
+    if cfg.data.real_set_in_training:
+        splits["train"] = join_real_set(splits["train"], splits["quality_train"])
+        logger.info("Training on %d real examples too (real_set_in_training), weight %g",
+                    len(splits["quality_train"]), cfg.training.real_set_weight)
     return task
 
 
@@ -119,9 +123,10 @@ def _recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
             "train_examples": len(task.splits["quality_train"]),
             "seed": cfg.training.seed,
         })
-    diversity = CheckerRecipe("diversity", task.splits["train"], task.splits.get("validation"), {
+    generated = generated_part(task.splits["train"])
+    diversity = CheckerRecipe("diversity", generated, task.splits.get("validation"), {
         "train_source": task.origins["train"],
-        "train_examples": len(task.splits["train"]),
+        "train_examples": len(generated),
         "seed": cfg.training.seed,
     })
     return {"quality": quality, "diversity": diversity}
@@ -189,19 +194,23 @@ def attach_checker_columns(train, probabilities: dict):
 
 
 def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
-    """The examples to train on: those the static-weight filter keeps, less cleanlab's label issues; the mask of
-    kept examples (None when nothing was asked), and how many each step dropped, for all_results.json."""
+    """The examples to train on: those the static-weight filter keeps, less cleanlab's label issues (the real set
+    joined to the training data is never dropped); the mask of kept examples (None when nothing was asked), and
+    how many each step dropped, for all_results.json."""
     keep, metrics = np.ones(len(train), dtype=bool), {}
+    trusted = np.asarray(train[REAL_EXAMPLE], dtype=bool) if REAL_EXAMPLE in train.column_names \
+        else np.zeros(len(train), dtype=bool)
     if options.filtering:
-        kept = keep_mask(weights.static, options.filter_min_weight, options.filter_keep_top_fraction)
-        if not kept.any():
+        kept = trusted.copy()
+        kept[~trusted] = keep_mask(weights.static[~trusted], options.filter_min_weight, options.filter_keep_top_fraction)
+        if not kept[~trusted].any():
             raise ConfigError(f"filter_min_weight: expected a threshold some examples reach; {options.filter_min_weight} "
                               f"drops them all (highest static weight {weights.static.max():.3g})")
         metrics["train_filtered_out"] = int((~kept).sum())
         logger.info("Filtering by static weight dropped %d of %d training examples", (~kept).sum(), len(kept))
         keep &= kept
     if options.drop_label_issues:
-        issues = label_issue_mask(np.asarray(train["label"]), probabilities["quality"])
+        issues = label_issue_mask(np.asarray(train["label"]), probabilities["quality"]) & ~trusted
         metrics["train_label_issues_dropped"] = int(issues.sum())
         logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them",
                     issues.sum(), len(issues))
@@ -299,7 +308,7 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
                             model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
-    keep = ("label", QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX)
+    keep = ("label", QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 
     def prepare(dataset):
         return encode(dataset, tokenizer, task.text_columns, cfg.data.max_seq_length, cfg.data.pad_to_max_length, keep)

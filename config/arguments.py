@@ -86,6 +86,12 @@ class DataArguments:
     )
     noise_unrelated_file: str | None = field(default=None, metadata={"help": "Another benchmark's data, for unrelated examples."})
     noise_seed: int = field(default=0, metadata={"help": "Seed of the noise injection."})
+    real_set_in_training: bool = field(
+        default=False,
+        metadata={"help": "Train on the quality checker's real examples too, appended to the (generated) training "
+                  "data after subsampling and noise; their loss weight is real_set_weight. Needs "
+                  "quality_checker_train_file."},
+    )
     name: str | None = field(default=None, metadata={"help": "W&B run name."})
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
@@ -205,10 +211,25 @@ class WeightedTrainingArguments(TrainingArguments):
         default=DEFAULT_EPSILON,
         metadata={"help": "Probabilities in a weight's denominator are clamped to at least this (no inf weights)."},
     )
+    real_set_weight: float = field(
+        default=1.0,
+        metadata={"help": "The loss weight of every real example (real_set_in_training), whatever the loss gives "
+                  "the generated ones: the real set is trusted as it is."},
+    )
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
                   "only: the best epoch is still chosen on validation."},
+    )
+    average_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "End with the mean of the model's weights at the end of every epoch (checkpoint averaging) "
+                  "instead of the best or last epoch's."},
+    )
+    save_validation_predictions: bool = field(
+        default=False,
+        metadata={"help": "Write every evaluation's class probabilities of the validation split to "
+                  "validation_predictions.npz, to compare model selection rules afterwards."},
     )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into an output_dir that already holds results."}
@@ -236,12 +257,16 @@ class WeightedTrainingArguments(TrainingArguments):
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
         if self.focal_gamma < 0:
             raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
+        if not self.real_set_weight >= 0:
+            raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
         if not 0 < self.weight_epsilon < 1:
             raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")
         if self.num_train_epochs <= 0 and self.max_steps <= 0:
             raise ValueError(f"num_train_epochs: expected > 0, got {self.num_train_epochs}")
         if self.per_device_train_batch_size <= 0:
             raise ValueError(f"per_device_train_batch_size: expected a positive integer, got {self.per_device_train_batch_size}")
+        if self.average_checkpoints:
+            self.load_best_model_at_end = False  # the average replaces any single epoch's weights
         super().__post_init__()
 
     @property

@@ -36,6 +36,11 @@ class RunConfig:
     training: WeightedTrainingArguments
     source: str | None = None
 
+    def check(self) -> None:
+        """Rules across argument groups, checked before any file is read."""
+        if self.data.real_set_in_training and not self.checkers.quality_checker_train_file:
+            raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")
+
     def to_dict(self) -> dict:
         """Every argument's final value, flat, in the same vocabulary a config file uses."""
         resolved = {}
@@ -198,4 +203,6 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
         model, data, checkers, training = parser.parse_dict(merged)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}{err}") from None
-    return RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
+    config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
+    config.check()
+    return config

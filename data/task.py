@@ -14,6 +14,8 @@ from data.files import DataError, read_label_names, read_records
 logger = logging.getLogger(__name__)
 
 LABEL = "label"
+# 1 for an example of the real set joined to the training data (real_set_in_training), else 0.
+REAL_EXAMPLE = "real_example"
 # Columns that describe an example rather than hold its text; never picked as text columns.
 METADATA_COLUMNS = ("noise", "idx", "id")
 
@@ -140,3 +142,24 @@ def subsample(dataset: Dataset, limit: int | None, seed: int | None = None) -> D
         return dataset.select(range(limit))
     indices = sorted(random.Random(seed).sample(range(len(dataset)), limit))
     return dataset.select(indices)
+
+
+def join_real_set(train: Dataset, real: Dataset) -> Dataset:
+    """The training data followed by the real set, each example marked in REAL_EXAMPLE and tagged in `noise`
+    (`real` for the real set, the training data keeping its own tags or `original`)."""
+    from datasets import concatenate_datasets
+
+    def tagged(dataset: Dataset, is_real: bool) -> Dataset:
+        dataset = dataset.select_columns([c for c in train.column_names if c != "noise"])
+        tags = ["real"] * len(dataset) if is_real else list(train["noise"]) if "noise" in train.column_names \
+            else ["original"] * len(dataset)
+        return dataset.add_column("noise", tags).add_column(REAL_EXAMPLE, [int(is_real)] * len(dataset))
+
+    return concatenate_datasets([tagged(train, False), tagged(real, True)])
+
+
+def generated_part(train: Dataset) -> Dataset:
+    """The training data without the real set joined to it."""
+    if REAL_EXAMPLE not in train.column_names:
+        return train
+    return train.select([i for i, real in enumerate(train[REAL_EXAMPLE]) if not real])

@@ -32,11 +32,13 @@ RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
 CHECKERS = ROOT / "cache" / "checkers" / "grid"
 # cell_config.json is what the grid gave run.py; config.json in the work folder is the saved model's.
-KEPT = ("cell_config.json", "resolved_config.json", "all_results.json", "trainer_state.json", "weights.csv")
+KEPT = ("cell_config.json", "resolved_config.json", "all_results.json", "trainer_state.json", "weights.csv",
+        "validation_predictions.npz")
 # A cell runs run.py (train and test) or score.py (build the quality checker and score the training data only).
 SCRIPTS = {"run": "run.py", "score": "score.py"}
 FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
 CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
+NOISE_KEYS = ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file")
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,23 @@ class Cell:
         return (RESULTS / self.path / FINISHED[self.command]).is_file()
 
 
+def real_set_only(config: dict) -> dict:
+    """The benchmark's quality-checker real set as the whole training data, trained with the checker's recipe: the
+    paper's row "CE-Loss (quality checker)". The seeded sample equals the checker's (the same draw from the same
+    file), and nothing is injected into it."""
+    config = {key: value for key, value in config.items() if key not in NOISE_KEYS}
+    real = config.pop("quality_checker_train_file")
+    if "split_file" not in config:
+        config["train_file"] = real
+    config.update(max_train_samples=config["quality_checker_max_train_samples"],
+                  num_train_epochs=config["checker_num_train_epochs"], learning_rate=config["checker_learning_rate"])
+    return config
+
+
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
+    if config.pop("train_on", None) == "real_set":
+        config = real_set_only(config)
     # A variant gets its own checkers only where it changes how they are built; otherwise it shares the grid's.
     own = cell.variant and any(key.startswith(CHECKER_KEYS) for key in overrides or {})
     checkers = CHECKERS / cell.benchmark / (f"seed{cell.seed}_{cell.variant}" if own else f"seed{cell.seed}")
@@ -67,8 +84,9 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
         output_dir=str(WORK / cell.path),
         overwrite_output_dir=True,
         name=str(cell.path).replace("/", "_"),
-        quality_checker_model=str(checkers / "quality"),
     )
+    if "quality_checker_train_file" in config:
+        config["quality_checker_model"] = str(checkers / "quality")
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
         config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed, cell.variant).path)

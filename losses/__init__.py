@@ -17,6 +17,7 @@ from losses.weighting import (
     loss_kind,
     weighted_nll,
     weighted_nll_sum,
+    with_fixed_weight,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "loss_kind",
     "weighted_nll",
     "weighted_nll_sum",
+    "with_fixed_weight",
 ]

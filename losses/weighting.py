@@ -101,6 +101,15 @@ def example_weights(
     return dimp_weights(quality_prob, model_prob, epsilon)
 
 
+def with_fixed_weight(weights: torch.Tensor | None, mask: torch.Tensor, value: float) -> torch.Tensor | None:
+    """`weights` (None: all 1) with `value` wherever `mask` is true, as the real examples' own weight policy."""
+    if weights is None:
+        if value == 1.0:
+            return None
+        weights = torch.ones(mask.shape, dtype=torch.float32, device=mask.device)
+    return torch.where(mask.bool(), torch.full_like(weights, value), weights)
+
+
 def weighted_nll_sum(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """sum_i(-w_i * log P(y_i|x_i)); the caller divides by the number of examples."""
     nll = F.cross_entropy(logits.float(), labels, reduction="none")

@@ -12,8 +12,10 @@ from transformers.integrations import WandbCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
-from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum
+from data.task import REAL_EXAMPLE
+from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
 from trainer.atomic import write_json_atomic
+from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
 
 logger = logging.getLogger(__name__)
@@ -23,9 +25,11 @@ QUALITY_PROB = "quality_prob"
 DIVERSITY_PROB = "diversity_prob"
 # Each example's row in the training set, so the weights the loss used can be written back beside its text.
 EXAMPLE_INDEX = "example_index"
-WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX)
+WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 # Losses whose weight depends on the model being trained, so it changes from epoch to epoch.
 MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
+# The evaluation split's name when several are evaluated each epoch (see the pipeline's track_test_each_epoch).
+VALIDATION_PREFIXES = ("eval", "eval_validation")
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -58,20 +62,45 @@ class WeightedTrainer(Trainer):
         self.weight_history = WeightHistory() if records and self.args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
         if self.weight_history is not None:
             self.add_callback(self.weight_history)
+        self.checkpoint_average = CheckpointAverage() if self.args.average_checkpoints else None
+        if self.checkpoint_average is not None:
+            self.add_callback(self.checkpoint_average)
+        self.validation_predictions = None
+        self._trained = False
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
-        if self.weight_history is not None and resume_from_checkpoint:
-            checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
-                else resume_from_checkpoint
-            if checkpoint:
-                self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
-        return super().train(resume_from_checkpoint, *args, **kwargs)
+        checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
+            else resume_from_checkpoint
+        if checkpoint and self.weight_history is not None:
+            self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
+        if checkpoint and self.checkpoint_average is not None:
+            self.checkpoint_average.load(Path(checkpoint))
+        if self.args.save_validation_predictions and self.is_world_process_zero():
+            self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
+                                                                resume=bool(checkpoint))
+        result = super().train(resume_from_checkpoint, *args, **kwargs)
+        if self.checkpoint_average is not None:
+            self.checkpoint_average.apply(self.model)
+            logger.info("The model is the mean of its weights at the end of its %d epochs (average_checkpoints)",
+                        self.checkpoint_average.count)
+        self._trained = True
+        return result
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         if self.weight_history is not None:
-            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
             self.weight_history.save(folder, self.is_world_process_zero())
+        if self.checkpoint_average is not None and self.is_world_process_zero():
+            self.checkpoint_average.save(folder)
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        if self.validation_predictions is not None and metric_key_prefix in VALIDATION_PREFIXES:
+            name = "final" if self._trained else f"epoch{round(self.state.epoch)}"
+            self.validation_predictions.record(name, output.predictions, output.label_ids)
+        return output
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
@@ -90,12 +119,15 @@ class WeightedTrainer(Trainer):
         quality = inputs.pop(QUALITY_PROB, None)
         diversity = inputs.pop(DIVERSITY_PROB, None)
         index = inputs.pop(EXAMPLE_INDEX, None)
+        real = inputs.pop(REAL_EXAMPLE, None)
         outputs = model(**inputs)
         logits = outputs.logits
         if model.training:
             weights = example_weights(
                 self.args.loss_kind, logits, labels, quality, diversity, self.args.focal_gamma, self.args.weight_epsilon
             )
+            if real is not None:
+                weights = with_fixed_weight(weights, real, self.args.real_set_weight)
             loss = self._scale(weighted_nll_sum(logits, labels, weights), labels.numel(), num_items_in_batch)
             if weights is not None:
                 self._weight_sum += float(weights.sum())

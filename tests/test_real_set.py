@@ -1,0 +1,58 @@
+"""The real set joined to the training data (real_set_in_training): its examples train with their own weight,
+are never filtered, and stay out of the diversity checker."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from config.loading import ConfigError, load_config
+from app.pipeline import run
+
+
+def _run(config: dict, tmp_path, **changes):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, **changes}))
+    return run(load_config(str(path)))
+
+
+def _rows(out) -> list[dict]:
+    with (out / "weights.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_real_examples_join_training_with_their_own_weight(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp",
+                   real_set_in_training=True, real_set_weight=2.5)
+    assert metrics["train_samples"] == 64 + 32
+    rows = _rows(tmp_path / "out")
+    real = [r for r in rows if r["noise"] == "real"]
+    generated = [r for r in rows if r["noise"] == "original"]
+    assert len(real) == 32 and len(generated) == 64
+    assert {float(r["weight_epoch1"]) for r in real} == {2.5}
+    # DIMP's own weight P'/P on the generated examples, not the real set's constant
+    assert len({round(float(r["weight_epoch1"]), 4) for r in generated}) > 10
+
+
+def test_the_diversity_checker_trains_on_the_generated_data_only(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_imp", real_set_in_training=True)
+    recipe = json.loads((tmp_path / "checkers" / "diversity" / "checker_recipe.json").read_text())
+    assert recipe["train_examples"] == 64
+
+
+def test_filtering_never_drops_a_real_example(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, real_set_in_training=True, filter_keep_top_fraction=0.25)
+    rows = _rows(tmp_path / "out")
+    assert all(r["kept"] == "True" for r in rows if r["noise"] == "real")
+    assert metrics["train_filtered_out"] == 64 - 16
+    assert metrics["train_samples"] == 16 + 32
+
+
+def test_real_set_needs_a_real_set(tiny_config, tmp_path):
+    config = {k: v for k, v in tiny_config.items() if k != "quality_checker_train_file"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, "real_set_in_training": True}))
+    with pytest.raises(ConfigError, match="real_set_in_training: needs quality_checker_train_file"):
+        load_config(str(path))

@@ -1,0 +1,59 @@
+"""Choosing the final model: checkpoint averaging, and the record of every evaluation's validation probabilities."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
+
+from app.pipeline import run
+from config.loading import load_config
+from trainer.selection import CheckpointAverage
+
+
+def _run(config: dict, tmp_path, **changes):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, **changes}))
+    return run(load_config(str(path)))
+
+
+def test_the_final_model_is_the_mean_of_the_epochs(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, num_train_epochs=3, average_checkpoints=True, save_strategy="epoch",
+         save_total_limit=None, load_best_model_at_end=True)
+    out = tmp_path / "out"
+    epochs = [load_file(str(folder / "model.safetensors")) for folder in sorted(out.glob("checkpoint-*"),
+                                                                              key=lambda p: int(p.name[11:]))]
+    assert len(epochs) == 3
+    final = load_file(str(out / "model.safetensors"))
+    name = "classifier.weight"
+    assert torch.allclose(final[name], sum(e[name] for e in epochs) / 3, atol=1e-6)
+    assert not torch.allclose(final[name], epochs[-1][name])
+
+
+def test_the_running_sum_survives_a_checkpoint(tiny_model_dir, tmp_path):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    average = CheckpointAverage()
+    average.on_epoch_end(None, None, None, model=model)
+    with torch.no_grad():
+        model.classifier.weight.add_(1.0)
+    average.on_epoch_end(None, None, None, model=model)
+    average.save(tmp_path)
+    resumed = CheckpointAverage()
+    resumed.load(tmp_path)
+    assert resumed.count == 2
+    assert torch.equal(resumed.total["classifier.weight"], average.total["classifier.weight"])
+
+
+def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, num_train_epochs=2, save_validation_predictions=True,
+                   track_test_each_epoch=True)
+    with np.load(tmp_path / "out" / "validation_predictions.npz") as saved:
+        names = set(saved.files)
+        final, labels = saved["final"], saved["labels"]
+    assert names == {"epoch1", "epoch2", "final", "labels"}
+    assert final.shape == (24, 2) and np.allclose(final.sum(axis=1), 1, atol=1e-5)
+    assert (final.argmax(axis=1) == labels).mean() == pytest.approx(metrics["eval_accuracy"])
