@@ -23,10 +23,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.loading import load_config
-from app.pipeline import needed_checkers
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python experiments/grid.py`
+
+from app.pipeline import needed_checkers  # noqa: E402
+from config.loading import load_config  # noqa: E402
+
 SPEC = ROOT / "experiments" / "grid.json"
 RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
