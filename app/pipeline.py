@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 import logging
-import random
-import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from accelerate import PartialState
-from transformers import AutoModelForSequenceClassification, set_seed
+from transformers import set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from references.models import ModelSource, resolve_model
-from checkers.build import CheckerRecipe, build_checker
 from checkers.filtering import keep_mask
-from checkers.resolve import find_or_build
+from checkers.for_task import checker_probabilities, dataset_label
 from checkers.label_issues import label_issue_mask
-from checkers.scoring import at_gold, check_label_space, class_probabilities
+from checkers.scoring import at_gold
+from config.arguments import CheckerArguments
 from config.loading import ConfigError, RunConfig
-from data.files import read_records, resolve_data_path
-from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
-from data.sources import collect_sources, quality_held_out_of_train
-from data.task import REAL_EXAMPLE, TaskData, build_task, generated_part, join_real_set, subsample
-from losses.weighting import LossKind
+from data.prepare import load_task
+from data.task import REAL_EXAMPLE, TaskData
+from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
-from trainer.fitting import make_trainer
-from config.arguments import CheckerArguments
 from trainer.atomic import write_json_atomic
+from trainer.fitting import make_trainer
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
@@ -63,122 +57,6 @@ def check_output_dir(args, config_file: str | None = None) -> str | None:
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
                           "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
     return None
-
-
-def _short_name(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
-
-
-def dataset_label(cfg: RunConfig, task: TaskData) -> str:
-    if cfg.data.dataset_name:
-        return _short_name(cfg.data.dataset_name)
-    if cfg.data.wandb_dataset:
-        return _short_name(cfg.data.wandb_dataset)
-    return _short_name(str(Path(task.origins["train"]).parent))
-
-
-def load_task(cfg: RunConfig) -> TaskData:
-    task = build_task(collect_sources(cfg.data, cfg.checkers), cfg.data.text_columns, cfg.data.label_column_name)
-    seed = cfg.training.data_seed if cfg.training.data_seed is not None else cfg.training.seed
-    splits = task.splits
-    if "augmented_train" in splits:
-        from datasets import concatenate_datasets
-
-        splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
-    if quality_held_out_of_train(cfg.data, cfg.checkers):
-        limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
-        held = set(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
-        splits["quality_train"] = splits["train"].select(sorted(held))
-        splits["train"] = splits["train"].select([i for i in range(len(splits["train"])) if i not in held])
-        logger.info("Quality checker: %d real examples held out of the training data", len(held))
-    splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
-    noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
-                      cfg.data.noise_seed)
-    if noise.active:
-        unrelated = None
-        if cfg.data.noise_unrelated_file:
-            path = resolve_data_path(cfg.data.noise_unrelated_file, "noise_unrelated_file")
-            unrelated = unrelated_texts(read_records(path), str(path))
-        splits["train"] = inject_noise(splits["train"], task.text_columns, task.num_labels, noise, unrelated)
-        logger.info("Noise injected: %s", {k: splits["train"]["noise"].count(k) for k in NOISE_KINDS})
-    if "validation" in splits:
-        splits["validation"] = subsample(splits["validation"], cfg.data.max_eval_samples)
-    for name in [n for n in splits if n.startswith("test")]:
-        splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
-    if "quality_train" in splits:
-        splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
-    if cfg.data.real_set_in_training:
-        splits["train"] = join_real_set(splits["train"], splits["quality_train"])
-        logger.info("Training on %d real examples too (real_set_in_training), weight %g",
-                    len(splits["quality_train"]), cfg.training.real_set_weight)
-    return task
-
-
-def _recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
-    validation = task.splits.get("quality_validation", task.splits.get("validation"))
-    quality = None
-    if "quality_train" in task.splits:
-        quality = CheckerRecipe("quality", task.splits["quality_train"], validation, {
-            "train_source": cfg.checkers.quality_checker_train_file,
-            "train_examples": len(task.splits["quality_train"]),
-            "seed": cfg.training.seed,
-        })
-    generated = generated_part(task.splits["train"])
-    diversity = CheckerRecipe("diversity", generated, task.splits.get("validation"), {
-        "train_source": task.origins["train"],
-        "train_examples": len(generated),
-        "seed": cfg.training.seed,
-    })
-    return {"quality": quality, "diversity": diversity}
-
-
-def needed_checkers(cfg: RunConfig) -> dict[str, str]:
-    """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
-    why = f"problem_type {cfg.training.problem_type}"
-    needed = {LossKind.IMP: {"quality": why, "diversity": why}, LossKind.DIMP: {"quality": why},
-              LossKind.QUALITY_ONLY: {"quality": why}}.get(cfg.training.loss_kind, {})
-    if cfg.checkers.drop_label_issues:
-        needed.setdefault("quality", "drop_label_issues")
-    if cfg.checkers.filtering:
-        option = "filter_min_weight" if cfg.checkers.filter_min_weight is not None else "filter_keep_top_fraction"
-        needed.setdefault("quality", option)
-        if cfg.checkers.diversity_checker_model:  # the static weight is then P'/Q
-            needed.setdefault("diversity", option)
-    return needed
-
-
-def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker,
-                          needed: dict[str, str]) -> dict:
-    """Each needed checker's class probabilities for every training example, shape [N, C], by role.
-    `needed` maps each role to the option that needs it (see needed_checkers)."""
-    recipes = _recipes(cfg, task)
-    base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") if cfg.checkers.checker_base_model \
-        else model_source
-    names = {"quality": f"quality-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}",
-             "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{_short_name(cfg.model.model_name_or_path)}"}
-    probabilities = {}
-    for role, why in needed.items():
-        field = f"{role}_checker_model"
-        reference = getattr(cfg.checkers, field)
-        if reference is None:
-            raise ConfigError(f"{field}: {why} needs a {role} checker: a folder "
-                              "(trained there when missing, from quality_checker_train_file for the quality checker, "
-                              "from the training data for the diversity checker), a hub id or a W&B artifact")
-
-        def build(folder, recipe, role=role):
-            build_checker(folder, recipe, base, task.label_names, task.text_columns, cfg.checkers, cfg.training,
-                          cfg.data.max_seq_length)
-            tracker.log_artifact(folder, names[role], "model")
-
-        source = replace(find_or_build(reference, field, recipes[role], build, cfg.model.allow_pickle_checkpoints),
-                         trust_remote_code=cfg.model.trust_remote_code)
-        checker = AutoModelForSequenceClassification.from_pretrained(
-            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
-        check_label_space(checker.config, task.label_names, field, cfg.checkers.match_labels_by)
-        probabilities[role] = class_probabilities(
-            checker, source, task.splits["train"], task.text_columns, cfg.data.max_seq_length,
-            max(cfg.checkers.checker_batch_size, 64), field)
-    return probabilities
 
 
 def attach_checker_columns(train, probabilities: dict):
@@ -254,7 +132,11 @@ def run(cfg: RunConfig) -> dict[str, float]:
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
-        probabilities = checker_probabilities(cfg, task, source, tracker, needed_checkers(cfg))
+        checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
+        probabilities = {role: output.probabilities for role, output in checked.items()}
+        if cfg.model.init_from_quality_checker:
+            source = checked["quality"].sources[0]
+            logger.info("Training starts from the quality checker %s (init_from_quality_checker)", source.location)
         weights = None
         if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS:
             weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
@@ -285,7 +167,8 @@ def score(cfg: RunConfig) -> Path:
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
     try:
         needed = {"quality": "score.py"} | ({"diversity": "score.py"} if cfg.checkers.diversity_checker_model else {})
-        probabilities = checker_probabilities(cfg, task, source, tracker, needed)
+        probabilities = {role: output.probabilities
+                         for role, output in checker_probabilities(cfg, task, source, tracker, needed).items()}
         weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
                                     args.weight_epsilon)
         if cfg.checkers.filtering:

@@ -40,7 +40,7 @@ from references.models import ModelSource, resolve_model  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
 from trainer.fitting import make_trainer  # noqa: E402
 from trainer.modeling import encode, load_classifier, load_tokenizer  # noqa: E402
-from app.pipeline import load_task  # noqa: E402
+from data.prepare import load_task  # noqa: E402
 from trainer.weighted_trainer import DIVERSITY_PROB, QUALITY_PROB  # noqa: E402
 
 logger = logging.getLogger("benchmarks.phase_times")

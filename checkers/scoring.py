@@ -44,7 +44,21 @@ def class_probabilities(
     batch_size: int = 64,
     field: str = "checker",
 ) -> np.ndarray:
-    """P(c | x_i) of `model` for every example and class, shape [N, C], with the checker's own tokenizer.
+    """P(c | x_i) of `model` for every example and class, shape [N, C], with the checker's own tokenizer."""
+    logits = class_logits(model, source, dataset, text_columns, max_length, batch_size, field)
+    return torch.from_numpy(logits).softmax(-1).numpy()
+
+
+def class_logits(
+    model,
+    source: ModelSource,
+    dataset: Dataset,
+    text_columns: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    field: str = "checker",
+) -> np.ndarray:
+    """The logits of `model` for every example and class, shape [N, C], with the checker's own tokenizer.
 
     Inference mode, and batches sorted by length so that little padding is computed.
     """
@@ -52,18 +66,18 @@ def class_probabilities(
     encoded = encode(dataset, tokenizer, text_columns, max_length)
     order = longest_first(encoded)
     columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
-    probs = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
+    logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
-            probs[idx] = model(**batch).logits.float().softmax(-1).numpy()
-    bad = ~np.isfinite(probs).all(axis=1)
+            logits[idx] = model(**batch).logits.float().numpy()
+    bad = ~np.isfinite(logits).all(axis=1)
     if bad.any():
-        raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite probabilities "
+        raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite outputs "
                            f"(first at training example {int(np.flatnonzero(bad)[0])}); its weights may be corrupt")
-    return probs
+    return logits
 
 
 def at_gold(probabilities: np.ndarray, labels) -> np.ndarray:

@@ -34,6 +34,11 @@ class ModelArguments:
         default=False,
         metadata={"help": "Allow loading models or checkers stored only as pickle (.bin) files. Off: safetensors only."},
     )
+    init_from_quality_checker: bool = field(
+        default=False,
+        metadata={"help": "Start training from the quality checker's weights (CE on the real set) instead of "
+                  "model_name_or_path. Needs quality_checker_model of the same architecture."},
+    )
 
 
 @dataclass
@@ -149,6 +154,24 @@ class CheckerArguments:
     checker_base_model: str | None = field(
         default=None, metadata={"help": "Model a checker is fine-tuned from when built. Default: model_name_or_path."}
     )
+    quality_checker_warm_start: bool = field(
+        default=False,
+        metadata={"help": "Build the quality checker by fine-tuning the diversity checker (CE on the generated data) "
+                  "on the real set, instead of checker_base_model: it starts knowing the task's form. Needs "
+                  "diversity_checker_model (built there when missing)."},
+    )
+    quality_checker_folds: int = field(
+        default=1,
+        metadata={"help": "Cross-fitting: split the real set into this many folds (stratified, seeded) and build one "
+                  "quality checker per fold on the others. P' of a generated example is the mean of the fold "
+                  "checkers'; P' of a real example comes from the checker that did not train on it. 1: one checker."},
+    )
+    checker_calibration: str = field(
+        default="none",
+        metadata={"help": "'temperature': rescale each checker's logits by one temperature fitted on held-out real "
+                  "data (the real examples each fold checker did not see with quality_checker_folds > 1, else the "
+                  "validation split), so P' and Q are equally sure of themselves. 'none': as trained."},
+    )
     checker_num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs when building a checker."})
     diversity_checker_num_train_epochs: float | None = field(
         default=None, metadata={"help": "Epochs when building the diversity checker. Default: checker_num_train_epochs."}
@@ -183,6 +206,10 @@ class CheckerArguments:
                 raise ValueError(f"{key}: expected > 0, got {value}")
         if self.checker_learning_rate <= 0:
             raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
+        if self.checker_calibration not in ("none", "temperature"):
+            raise ValueError(f"checker_calibration: expected 'none' or 'temperature', got {self.checker_calibration!r}")
+        if self.quality_checker_folds < 1:
+            raise ValueError(f"quality_checker_folds: expected a positive integer, got {self.quality_checker_folds}")
         if self.match_labels_by not in ("name", "id"):
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
         if self.checker_batch_size <= 0:
@@ -211,10 +238,11 @@ class WeightedTrainingArguments(TrainingArguments):
         default=DEFAULT_EPSILON,
         metadata={"help": "Probabilities in a weight's denominator are clamped to at least this (no inf weights)."},
     )
-    real_set_weight: float = field(
+    real_set_weight: float | None = field(
         default=1.0,
         metadata={"help": "The loss weight of every real example (real_set_in_training), whatever the loss gives "
-                  "the generated ones: the real set is trusted as it is."},
+                  "the generated ones: the real set is trusted as it is. null: the loss's own weight, with P' of "
+                  "each real example from a checker that did not train on it (needs quality_checker_folds > 1)."},
     )
     track_test_each_epoch: bool = field(
         default=False,
@@ -257,7 +285,7 @@ class WeightedTrainingArguments(TrainingArguments):
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
         if self.focal_gamma < 0:
             raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
-        if not self.real_set_weight >= 0:
+        if self.real_set_weight is not None and not self.real_set_weight >= 0:
             raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
         if not 0 < self.weight_epsilon < 1:
             raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")

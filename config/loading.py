@@ -15,6 +15,7 @@ import torch
 from transformers import HfArgumentParser
 
 from config import legacy
+from losses.weighting import LossKind
 from config.arguments import (
     ARGUMENT_CLASSES,
     CheckerArguments,
@@ -28,6 +29,12 @@ class ConfigError(ValueError):
     """A configuration problem the user has to fix; the message names the key or file."""
 
 
+def missing_checker(role: str, why: str) -> ConfigError:
+    return ConfigError(f"{role}_checker_model: {why} needs a {role} checker: a folder (trained there when missing, "
+                       "from quality_checker_train_file for the quality checker, from the training data for the "
+                       "diversity checker), a hub id or a W&B artifact")
+
+
 @dataclass
 class RunConfig:
     model: ModelArguments
@@ -36,10 +43,48 @@ class RunConfig:
     training: WeightedTrainingArguments
     source: str | None = None
 
+    def needed_checkers(self) -> dict[str, str]:
+        """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
+        checkers = self.checkers
+        why = f"problem_type {self.training.problem_type}"
+        needed = {LossKind.IMP: {"quality": why, "diversity": why}, LossKind.DIMP: {"quality": why},
+                  LossKind.QUALITY_ONLY: {"quality": why}}.get(self.training.loss_kind, {})
+        if checkers.drop_label_issues:
+            needed.setdefault("quality", "drop_label_issues")
+        if checkers.filtering:
+            option = "filter_min_weight" if checkers.filter_min_weight is not None else "filter_keep_top_fraction"
+            needed.setdefault("quality", option)
+            if checkers.diversity_checker_model:  # the static weight is then P'/Q
+                needed.setdefault("diversity", option)
+        if self.model.init_from_quality_checker:
+            needed.setdefault("quality", "init_from_quality_checker")
+        if checkers.quality_checker_warm_start and "quality" in needed:
+            needed.setdefault("diversity", "quality_checker_warm_start")
+        return needed
+
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
-        if self.data.real_set_in_training and not self.checkers.quality_checker_train_file:
+        checkers, training = self.checkers, self.training
+        for role, why in self.needed_checkers().items():
+            if getattr(checkers, f"{role}_checker_model") is None:
+                raise missing_checker(role, why)
+        real_set = checkers.quality_checker_train_file
+        if self.data.real_set_in_training and not real_set:
             raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")
+        if training.real_set_weight is None and self.data.real_set_in_training and checkers.quality_checker_folds < 2:
+            raise ConfigError("real_set_weight: null (the loss's own weight for real examples) needs "
+                              "quality_checker_folds >= 2, so that no real example is weighted by a checker it trained")
+        if checkers.quality_checker_folds > 1 and not real_set:
+            raise ConfigError("quality_checker_folds: cross-fitting builds the quality checkers, so it needs "
+                              "quality_checker_train_file")
+        if self.model.init_from_quality_checker and checkers.quality_checker_folds > 1:
+            raise ConfigError("init_from_quality_checker: needs one quality checker; quality_checker_folds is "
+                              f"{checkers.quality_checker_folds}")
+        if checkers.checker_calibration == "temperature" and checkers.quality_checker_folds < 2 and not (
+                self.data.validation_file or self.data.split_file or checkers.quality_checker_validation_file
+                or self.data.dataset_name or self.data.wandb_dataset):
+            raise ConfigError("checker_calibration: temperature scaling needs held-out real data: validation_file, "
+                              "quality_checker_validation_file or quality_checker_folds >= 2")
 
     def to_dict(self) -> dict:
         """Every argument's final value, flat, in the same vocabulary a config file uses."""

@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python experiments/grid.py`
 
-from app.pipeline import needed_checkers  # noqa: E402
 from config.loading import load_config  # noqa: E402
 
 SPEC = ROOT / "experiments" / "grid.json"
@@ -65,12 +64,12 @@ def real_set_only(config: dict) -> dict:
     """The benchmark's quality-checker real set as the whole training data, trained with the checker's recipe: the
     paper's row "CE-Loss (quality checker)". The seeded sample equals the checker's (the same draw from the same
     file), and nothing is injected into it."""
-    config = {key: value for key, value in config.items() if key not in NOISE_KEYS}
-    real = config.pop("quality_checker_train_file")
+    checker = {key: config[key] for key in config if key.startswith(CHECKER_KEYS) or key == "match_labels_by"}
+    config = {key: value for key, value in config.items() if key not in NOISE_KEYS and key not in checker}
     if "split_file" not in config:
-        config["train_file"] = real
-    config.update(max_train_samples=config["quality_checker_max_train_samples"],
-                  num_train_epochs=config["checker_num_train_epochs"], learning_rate=config["checker_learning_rate"])
+        config["train_file"] = checker["quality_checker_train_file"]
+    config.update(max_train_samples=checker["quality_checker_max_train_samples"],
+                  num_train_epochs=checker["checker_num_train_epochs"], learning_rate=checker["checker_learning_rate"])
     return config
 
 
@@ -97,10 +96,38 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
 
 def uses_quality_checker(cell: Cell, config_file: Path) -> bool:
     """CE and Focal cells name their seed's quality checker too (it may already be cached) but never read it."""
-    return cell.command == "score" or "quality" in needed_checkers(load_config(str(config_file)))
+    return cell.command == "score" or "quality" in load_config(str(config_file)).needed_checkers()
+
+
+def _same_run(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key not in ("output_dir", "name")}
+
+
+def finished_twin(config: dict) -> Path | None:
+    """A finished cell that ran this very config under another name (real_only on two benchmarks sharing their
+    real set): training is deterministic here, so its results are this cell's."""
+    for other in RESULTS.glob("*/*/seed*/cell_config.json"):
+        if _same_run(json.loads(other.read_text())) == _same_run(config) and (other.parent / "all_results.json").is_file():
+            return other.parent
+    return None
+
+
+def copy_twin(cell: Cell, config: dict, twin: Path) -> None:
+    result = RESULTS / cell.path
+    result.mkdir(parents=True, exist_ok=True)
+    for name in KEPT:
+        if (twin / name).is_file() and name != "cell_config.json":
+            shutil.copy(twin / name, result / name)
+    (result / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (result / "twin_of.txt").write_text(f"{twin.relative_to(RESULTS)}: the same config, so the same results\n")
+    print(f"  same config as {twin.relative_to(RESULTS)}: results copied", flush=True)
 
 
 def run_cell(cell: Cell, config: dict) -> bool:
+    twin = finished_twin(config)
+    if twin is not None:
+        copy_twin(cell, config, twin)
+        return True
     work = WORK / cell.path
     work.mkdir(parents=True, exist_ok=True)
     (work / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -153,7 +153,7 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("checker-pickle-only", lambda c: _dimp(c, quality_checker_model=_pickle_only(c)),
      r"quality_checker_model: .*holds only pickle weights .*allow_pickle_checkpoints"),
     ("checker-nan-probabilities", lambda c: _dimp(c, quality_checker_model=c.checker("nan", _nan_head)),
-     r"quality_checker_model: the checker gave 64 non-finite probabilities"),
+     r"quality_checker_model: the checker gave 64 non-finite outputs"),
     ("checker-folder-missing-no-recipe", lambda c: _dimp(c, quality_checker_model=str(c.tmp / "absent"), quality_checker_train_file=None),
      r"quality_checker_model: checker folder .*absent not found"),
     ("resume-without-checkpoint", lambda c: [c.write_config({"resume_from_checkpoint": "last"})],

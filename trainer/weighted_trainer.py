@@ -126,7 +126,7 @@ class WeightedTrainer(Trainer):
             weights = example_weights(
                 self.args.loss_kind, logits, labels, quality, diversity, self.args.focal_gamma, self.args.weight_epsilon
             )
-            if real is not None:
+            if real is not None and self.args.real_set_weight is not None:
                 weights = with_fixed_weight(weights, real, self.args.real_set_weight)
             loss = self._scale(weighted_nll_sum(logits, labels, weights), labels.numel(), num_items_in_batch)
             if weights is not None:

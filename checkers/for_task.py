@@ -1,0 +1,182 @@
+"""The checkers a run needs, found or built, and their class probabilities of its training data."""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from transformers import AutoModelForSequenceClassification
+
+from checkers.build import CheckerRecipe, build_checker
+from checkers.calibration import fit_temperature, softmax
+from checkers.resolve import find_or_build, is_local_path
+from checkers.scoring import check_label_space, class_logits
+from config.loading import ConfigError, RunConfig, missing_checker
+from data.task import REAL_EXAMPLE, TaskData, generated_part
+from references.models import ModelSource, resolve_model
+from trainer.tracking import Tracker
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckerOutput:
+    """One role's checker (or, cross-fitted, its fold checkers) and its probabilities of the training data."""
+
+    probabilities: np.ndarray  # [N, C]
+    sources: list[ModelSource]
+    temperature: float = 1.0
+
+
+def short_name(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
+
+
+def dataset_label(cfg: RunConfig, task: TaskData) -> str:
+    if cfg.data.dataset_name:
+        return short_name(cfg.data.dataset_name)
+    if cfg.data.wandb_dataset:
+        return short_name(cfg.data.wandb_dataset)
+    return short_name(str(Path(task.origins["train"]).parent))
+
+
+def checker_validation(task: TaskData):
+    """Real held-out data to pick a checker's best epoch and, unless cross-fitted, to calibrate it."""
+    return task.splits.get("quality_validation", task.splits.get("validation"))
+
+
+def recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
+    quality = None
+    if "quality_train" in task.splits:
+        quality = CheckerRecipe("quality", task.splits["quality_train"], checker_validation(task), {
+            "train_source": cfg.checkers.quality_checker_train_file,
+            "train_examples": len(task.splits["quality_train"]),
+            "seed": cfg.training.seed,
+        })
+    generated = generated_part(task.splits["train"])
+    diversity = CheckerRecipe("diversity", generated, task.splits.get("validation"), {
+        "train_source": task.origins["train"],
+        "train_examples": len(generated),
+        "seed": cfg.training.seed,
+    })
+    return {"quality": quality, "diversity": diversity}
+
+
+def fold_indices(labels, folds: int, seed: int) -> list[np.ndarray]:
+    """`folds` disjoint index sets covering every example, each label spread evenly over them (seeded)."""
+    rng = random.Random(seed)
+    parts: list[list[int]] = [[] for _ in range(folds)]
+    by_label: dict = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    offset = 0
+    for label in sorted(by_label):
+        members = by_label[label]
+        rng.shuffle(members)
+        for j, index in enumerate(members):
+            parts[(offset + j) % folds].append(index)
+        offset += len(members)
+    return [np.array(sorted(part), dtype=np.int64) for part in parts]
+
+
+class _Checkers:
+    """Finding, building and scoring with the checkers of one run."""
+
+    def __init__(self, cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker):
+        self.cfg, self.task, self.tracker = cfg, task, tracker
+        self.base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") \
+            if cfg.checkers.checker_base_model else model_source
+        self.recipes = recipes(cfg, task)
+        self.prefix = f"{dataset_label(cfg, task)}_{short_name(cfg.model.model_name_or_path)}"
+
+    def find(self, role: str, reference: str, recipe: CheckerRecipe | None, base: ModelSource,
+             artifact: str) -> ModelSource:
+        def build(folder, recipe):
+            build_checker(folder, recipe, base, self.task.label_names, self.task.text_columns, self.cfg.checkers,
+                          self.cfg.training, self.cfg.data.max_seq_length)
+            self.tracker.log_artifact(folder, artifact, "model")
+
+        found = find_or_build(reference, f"{role}_checker_model", recipe, build, self.cfg.model.allow_pickle_checkpoints)
+        return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
+
+    def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:
+        checker = AutoModelForSequenceClassification.from_pretrained(
+            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+        check_label_space(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
+        batch = max(self.cfg.checkers.checker_batch_size, 64)
+        return [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch, field)
+                for data in datasets]
+
+    def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float:
+        if self.cfg.checkers.checker_calibration != "temperature":
+            return 1.0
+        value = fit_temperature(logits, np.asarray(labels))
+        logger.info("%s checker: temperature %.3f, fitted on %d real examples (%s)", role, value, len(logits), held_out)
+        return value
+
+    def single(self, role: str, reference: str, base: ModelSource) -> CheckerOutput:
+        field = f"{role}_checker_model"
+        source = self.find(role, reference, self.recipes[role], base, f"{role}-checker_{self.prefix}")
+        held_out = checker_validation(self.task)
+        calibrate = self.cfg.checkers.checker_calibration == "temperature"
+        if calibrate and held_out is None:
+            raise ConfigError("checker_calibration: temperature scaling needs a validation split to fit on")
+        train_logits, *held_logits = self.logits(source, field, [self.task.splits["train"]]
+                                                 + ([held_out] if calibrate else []))
+        temperature = self.temperature(held_logits[0], held_out["label"], role, "the validation split") \
+            if calibrate else 1.0
+        return CheckerOutput(softmax(train_logits, temperature), [source], temperature)
+
+    def cross_fitted(self, reference: str, base: ModelSource) -> CheckerOutput:
+        """One quality checker per fold of the real set, each trained on the other folds."""
+        if not is_local_path(reference):
+            raise ConfigError(f"quality_checker_folds: cross-fitting builds one checker per fold inside "
+                              f"quality_checker_model, which must be a local folder; got {reference!r}")
+        real, train, recipe = self.task.splits["quality_train"], self.task.splits["train"], self.recipes["quality"]
+        folds = fold_indices(real["label"], self.cfg.checkers.quality_checker_folds, self.cfg.training.seed)
+        out_of_fold = np.empty((len(real), self.task.num_labels), dtype=np.float32)
+        train_logits, sources = [], []
+        for i, held in enumerate(folds, start=1):
+            rest = np.setdiff1d(np.arange(len(real)), held)
+            fold_recipe = replace(recipe, train=real.select(rest), description={
+                **recipe.description, "train_examples": len(rest), "fold": f"{i}/{len(folds)}"})
+            source = self.find("quality", f"{reference.rstrip('/')}/fold{i}", fold_recipe, base,
+                               f"quality-checker_{self.prefix}_fold{i}")
+            on_train, on_held = self.logits(source, "quality_checker_model", [train, real.select(held)])
+            train_logits.append(on_train)
+            out_of_fold[held] = on_held
+            sources.append(source)
+        temperature = self.temperature(out_of_fold, real["label"], "quality", "each fold by the checker that did not "
+                                       "train on it")
+        probabilities = np.mean([softmax(logits, temperature) for logits in train_logits], axis=0)
+        if REAL_EXAMPLE in train.column_names:  # the real set, joined at the end of the training data in its order
+            rows = np.flatnonzero(np.asarray(train[REAL_EXAMPLE], dtype=bool))
+            probabilities[rows] = softmax(out_of_fold, temperature)
+        return CheckerOutput(probabilities, sources, temperature)
+
+
+def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker,
+                          needed: dict[str, str]) -> dict[str, CheckerOutput]:
+    """Each needed checker by role, with its class probabilities of every training example, shape [N, C].
+    `needed` maps each role to the option that needs it (see RunConfig.needed_checkers)."""
+    checkers = _Checkers(cfg, task, model_source, tracker)
+    outputs: dict[str, CheckerOutput] = {}
+    for role in sorted(needed, key=lambda r: r != "diversity"):  # the quality checker may start from the diversity one
+        field = f"{role}_checker_model"
+        reference = getattr(cfg.checkers, field)
+        if reference is None:
+            raise missing_checker(role, needed[role])
+        base = checkers.base
+        if role == "quality" and cfg.checkers.quality_checker_warm_start and checkers.recipes["quality"]:
+            base = outputs["diversity"].sources[0]
+            checkers.recipes["quality"] = replace(checkers.recipes["quality"], description={
+                **checkers.recipes["quality"].description, "warm_start": base.location})
+        if role == "quality" and cfg.checkers.quality_checker_folds > 1:
+            outputs[role] = checkers.cross_fitted(reference, base)
+        else:
+            outputs[role] = checkers.single(role, reference, base)
+    return outputs

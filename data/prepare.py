@@ -1,0 +1,52 @@
+"""A run's task, ready to train on: its splits read, the quality checker's real set held out or read, the training
+data subsampled, noise injected, and the real set joined when asked."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from config.loading import RunConfig
+from data.files import read_records, resolve_data_path
+from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
+from data.sources import collect_sources, quality_held_out_of_train
+from data.task import TaskData, build_task, join_real_set, subsample
+
+logger = logging.getLogger(__name__)
+
+
+def load_task(cfg: RunConfig) -> TaskData:
+    task = build_task(collect_sources(cfg.data, cfg.checkers), cfg.data.text_columns, cfg.data.label_column_name)
+    seed = cfg.training.data_seed if cfg.training.data_seed is not None else cfg.training.seed
+    splits = task.splits
+    if "augmented_train" in splits:
+        from datasets import concatenate_datasets
+
+        splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
+    if quality_held_out_of_train(cfg.data, cfg.checkers):
+        limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
+        held = set(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
+        splits["quality_train"] = splits["train"].select(sorted(held))
+        splits["train"] = splits["train"].select([i for i in range(len(splits["train"])) if i not in held])
+        logger.info("Quality checker: %d real examples held out of the training data", len(held))
+    splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
+    noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
+                      cfg.data.noise_seed)
+    if noise.active:
+        unrelated = None
+        if cfg.data.noise_unrelated_file:
+            path = resolve_data_path(cfg.data.noise_unrelated_file, "noise_unrelated_file")
+            unrelated = unrelated_texts(read_records(path), str(path))
+        splits["train"] = inject_noise(splits["train"], task.text_columns, task.num_labels, noise, unrelated)
+        logger.info("Noise injected: %s", {k: splits["train"]["noise"].count(k) for k in NOISE_KINDS})
+    if "validation" in splits:
+        splits["validation"] = subsample(splits["validation"], cfg.data.max_eval_samples)
+    for name in [n for n in splits if n.startswith("test")]:
+        splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
+    if "quality_train" in splits:
+        splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
+    if cfg.data.real_set_in_training:
+        splits["train"] = join_real_set(splits["train"], splits["quality_train"])
+        logger.info("Training on %d real examples too (real_set_in_training), weight %g",
+                    len(splits["quality_train"]), cfg.training.real_set_weight)
+    return task

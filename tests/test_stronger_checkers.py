@@ -1,0 +1,111 @@
+"""Ways to a stronger quality checker and to the model using it: temperature scaling, cross-fitting, a warm start
+from the diversity checker, and training that starts from the quality checker."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification
+
+from app.pipeline import run
+from checkers.calibration import fit_temperature, softmax
+from checkers.for_task import fold_indices
+from checkers.scoring import class_probabilities
+from config.loading import ConfigError, load_config
+from references.models import ModelSource
+
+
+def _config(config: dict, tmp_path, **changes):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, **changes}))
+    return load_config(str(path))
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(20000, 3))
+    probs = softmax(logits, 2.0)
+    labels = np.array([rng.choice(3, p=p) for p in probs])
+    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
+    assert (softmax(logits, 2.0).argmax(1) == logits.argmax(1)).all()  # classes never change
+
+
+def test_folds_cover_every_example_once_and_spread_each_label():
+    labels = [0] * 30 + [1] * 11 + [2] * 7
+    folds = fold_indices(labels, 4, seed=3)
+    together = np.concatenate(folds)
+    assert sorted(together.tolist()) == list(range(len(labels)))
+    for label in (0, 1, 2):
+        counts = [Counter(labels[i] for i in fold)[label] for fold in folds]
+        assert max(counts) - min(counts) <= 1
+    assert [f.tolist() for f in fold_indices(labels, 4, seed=3)] == [f.tolist() for f in folds]
+
+
+def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_them(tiny_config, tmp_path):
+    cfg = _config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True,
+                  real_set_weight=None, quality_checker_folds=2)
+    run(cfg)
+    quality = tmp_path / "checkers" / "quality"
+    recipes = [json.loads((quality / f"fold{i}" / "checker_recipe.json").read_text()) for i in (1, 2)]
+    assert [r["fold"] for r in recipes] == ["1/2", "2/2"] and [r["train_examples"] for r in recipes] == [16, 16]
+    with (tmp_path / "out" / "weights.csv").open(encoding="utf-8") as f:
+        real = [r for r in csv.DictReader(f) if r["noise"] == "real"]
+    # the real rows follow the real set's order, which the folds are drawn from
+    texts = Dataset.from_dict({"text": [r["text"] for r in real], "label": [int(r["label"]) for r in real]})
+    folds = fold_indices(texts["label"], 2, seed=cfg.training.seed)
+    for i, held in enumerate(folds, start=1):
+        folder = quality / f"fold{i}"
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        probs = class_probabilities(model, ModelSource(str(folder)), texts.select(held), ["text"], 32)
+        gold = probs[np.arange(len(held)), np.asarray(texts["label"])[held]]
+        assert np.allclose(gold, [float(real[j]["quality_prob"]) for j in held], atol=1e-5)
+    # the real examples get DIMP's own weight, not a constant
+    assert len({r["weight_epoch1"] for r in real}) > 5
+
+
+def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny_config, tmp_path):
+    run(_config(tiny_config, tmp_path, problem_type="single_label_classification_dimp",
+                quality_checker_warm_start=True))
+    recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
+    diversity = str(tmp_path / "checkers" / "diversity")
+    assert recipe["warm_start"] == diversity and recipe["base_model"] == diversity
+
+
+def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
+    run(_config(tiny_config, tmp_path, init_from_quality_checker=True, max_steps=1, learning_rate=1e-12,
+                eval_strategy="no"))
+    checker = load_file(str(tmp_path / "checkers" / "quality" / "model.safetensors"))
+    trained = load_file(str(tmp_path / "out" / "model.safetensors"))
+    assert torch.allclose(trained["classifier.weight"], checker["classifier.weight"], atol=1e-6)
+
+
+def test_calibrated_checkers_keep_their_classes_and_change_their_confidence(tiny_config, tmp_path):
+    run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "plain"), problem_type="single_label_classification_imp"))
+    run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "calibrated"), checker_calibration="temperature",
+                problem_type="single_label_classification_imp"))
+
+    def column(out, name):
+        with (tmp_path / out / "weights.csv").open(encoding="utf-8") as f:
+            return np.array([float(r[name]) for r in csv.DictReader(f)])
+
+    plain, calibrated = column("plain", "quality_prob"), column("calibrated", "quality_prob")
+    assert ((plain > 0.5) == (calibrated > 0.5)).all()
+    assert not np.allclose(plain, calibrated)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"real_set_in_training": True, "real_set_weight": None}, "real_set_weight: null"),
+    ({"init_from_quality_checker": True, "quality_checker_folds": 3}, "init_from_quality_checker: needs one"),
+    ({"quality_checker_warm_start": True, "diversity_checker_model": None,
+      "problem_type": "single_label_classification_dimp"}, "diversity_checker_model: quality_checker_warm_start"),
+])
+def test_options_that_cannot_work_together_are_refused_before_reading_data(tiny_config, tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        _config(tiny_config, tmp_path, train_file="toy/missing.jsonl", **changes)
