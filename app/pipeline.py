@@ -23,7 +23,7 @@ from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
-from trainer.fitting import make_trainer
+from trainer.fitting import fine_tune, make_trainer
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
@@ -206,12 +206,16 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
 
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "train_samples": len(train), **extra_train_metrics}
+    history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
+    if args.real_set_finetune_epochs:
+        trainer = fine_tune(trainer, prepare(task.splits["quality_train"]), args.real_set_finetune_epochs,
+                            args.real_set_finetune_learning_rate, cfg.data.pad_to_max_length)
+        metrics["real_set_finetune_samples"] = len(task.splits["quality_train"])
     trainer.save_model()
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     if weights is not None and trainer.is_world_process_zero():
-        history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
         write_weight_report(Path(args.output_dir), weights.with_history(history), weights_description,
                             _filter_note(cfg.checkers, weights), tracker.run)
     if validation is not None:

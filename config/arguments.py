@@ -244,6 +244,14 @@ class WeightedTrainingArguments(TrainingArguments):
                   "the generated ones: the real set is trusted as it is. null: the loss's own weight, with P' of "
                   "each real example from a checker that did not train on it (needs quality_checker_folds > 1)."},
     )
+    real_set_finetune_epochs: float = field(
+        default=0.0,
+        metadata={"help": "After the (weighted) training, fine-tune the model with CE on the quality checker's real "
+                  "set for this many epochs, keeping the best of them as the first phase did. 0: no second phase."},
+    )
+    real_set_finetune_learning_rate: float | None = field(
+        default=None, metadata={"help": "Learning rate of the real-set fine-tuning. Default: learning_rate."}
+    )
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
@@ -285,6 +293,10 @@ class WeightedTrainingArguments(TrainingArguments):
             raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
         if self.focal_gamma < 0:
             raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
+        if not self.real_set_finetune_epochs >= 0:
+            raise ValueError(f"real_set_finetune_epochs: expected >= 0, got {self.real_set_finetune_epochs}")
+        if self.real_set_finetune_learning_rate is not None and not self.real_set_finetune_learning_rate > 0:
+            raise ValueError(f"real_set_finetune_learning_rate: expected > 0, got {self.real_set_finetune_learning_rate}")
         if self.real_set_weight is not None and not self.real_set_weight >= 0:
             raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
         if not 0 < self.weight_epsilon < 1:

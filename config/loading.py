@@ -71,6 +71,8 @@ class RunConfig:
         real_set = checkers.quality_checker_train_file
         if self.data.real_set_in_training and not real_set:
             raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")
+        if training.real_set_finetune_epochs and not real_set:
+            raise ConfigError("real_set_finetune_epochs: needs quality_checker_train_file, the real set to fine-tune on")
         if training.real_set_weight is None and self.data.real_set_in_training and checkers.quality_checker_folds < 2:
             raise ConfigError("real_set_weight: null (the loss's own weight for real examples) needs "
                               "quality_checker_folds >= 2, so that no real example is weighted by a checker it trained")

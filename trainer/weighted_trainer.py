@@ -66,6 +66,7 @@ class WeightedTrainer(Trainer):
         if self.checkpoint_average is not None:
             self.add_callback(self.checkpoint_average)
         self.validation_predictions = None
+        self.epoch_offset = 0  # epochs trained before this trainer took over the model (see fitting.fine_tune)
         self._trained = False
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
@@ -75,7 +76,7 @@ class WeightedTrainer(Trainer):
             self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
         if checkpoint and self.checkpoint_average is not None:
             self.checkpoint_average.load(Path(checkpoint))
-        if self.args.save_validation_predictions and self.is_world_process_zero():
+        if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
         result = super().train(resume_from_checkpoint, *args, **kwargs)
@@ -98,7 +99,7 @@ class WeightedTrainer(Trainer):
                         metric_key_prefix="eval"):
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         if self.validation_predictions is not None and metric_key_prefix in VALIDATION_PREFIXES:
-            name = "final" if self._trained else f"epoch{round(self.state.epoch)}"
+            name = "final" if self._trained else f"epoch{round(self.state.epoch) + self.epoch_offset}"
             self.validation_predictions.record(name, output.predictions, output.label_ids)
         return output
 
