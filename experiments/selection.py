@@ -78,7 +78,14 @@ def reported_test(history: list[dict], final: dict, rule: str, averaged: bool) -
     tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
     if not accuracy:
         return None
-    epoch = {"accuracy": int(np.argmax(accuracy)), "loss": int(np.argmin(loss)), "last": len(accuracy) - 1}[rule]
+    if rule == "accuracy":
+        epoch = int(np.argmax(accuracy))
+    elif rule == "loss":
+        if len(loss) != len(accuracy):
+            return None
+        epoch = int(np.argmin(loss))
+    else:
+        epoch = len(accuracy) - 1
     if len(tested) == len(accuracy):
         return 100 * tested[epoch][0], 100 * tested[epoch][1]
     # Without per-epoch test tracking, only the model the run itself kept has test metrics.
