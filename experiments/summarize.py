@@ -371,13 +371,14 @@ def bar_table(rows: list[dict], recommended: str) -> str:
 def real_set_study_table(rows: list[dict]) -> str:
     """The real_set study (validation only): each way of using the real set's accuracy on one half of the
     validation split, selected on the other by the grid's rule, mean over seeds; the grid's baselines beside it."""
-    spec = json.loads(SPEC.read_text())["studies"]["real_set"]
+    studies = json.loads(SPEC.read_text())["studies"]
+    seeds = set(studies["real_set"]["seeds"]) | set(studies["real_set_checkers"]["seeds"])
     rule = selection_rule()
     entries = defaultdict(list)
     for row in rows:
-        in_study = row["study"] == "real_set"
+        in_study = row["study"] in ("real_set", "real_set_checkers")
         baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic")
-        if (in_study or baseline) and row["seed"] in spec["seeds"]:
+        if (in_study or baseline) and row["seed"] in seeds:
             loaded = load_predictions(row["dir"] / "validation_predictions.npz")
             value = held_out_half_accuracy(*loaded, rule, row["averaged"]) if loaded else None
             if value is not None:
