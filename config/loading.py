@@ -280,9 +280,10 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
         raise ConfigError(f"{where}{err}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
-        logger.info("No config file: starting from the recommended method's settings (%s)",
+        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
+        logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
                     ", ".join(f"{key} {value}" for key, value in file_config.items()
-                              if key not in from_command_line))
+                              if key not in from_command_line and value != defaults.get(key)) or "the defaults")
         needed = config.needed_checkers()
         recommended.name_checkers(needed, model, data, checkers)
         if "quality" in needed and checkers.quality_checker_model is None:
