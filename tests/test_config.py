@@ -211,3 +211,9 @@ def test_early_stopping_needs_what_it_watches(tmp_path, changes, message):
     base = {"train_file": "t.jsonl", "validation_file": "v.jsonl", "quality_checker_train_file": "r.jsonl"}
     with pytest.raises(ConfigError, match=message):
         load_config(_write(tmp_path, {**base, **changes}))
+
+
+def test_the_recommended_config_runs_as_a_config_too():
+    cfg = load_config(str(recommended.RECOMMENDED_FILE))
+    assert cfg.data.train_file and cfg.checkers.quality_checker_train_file
+    assert cfg.training.problem_type == recommended.method_settings().get("problem_type", cfg.training.problem_type)
