@@ -32,10 +32,10 @@ from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPEND
 
 logger = logging.getLogger(__name__)
 
-RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
+# The model card is among them: a README.md already in output_dir is never replaced unasked.
+RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json", CARD_FILE)
 # What saving the model writes into output_dir, beside the results.
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin",
-               CARD_FILE)
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin")
 
 
 def check_output_dir(args, config_file: str | None = None) -> str | None:

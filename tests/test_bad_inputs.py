@@ -78,6 +78,13 @@ def _pickle_only(ctx: Ctx) -> str:
     return str(folder)
 
 
+def _readme_in_output_dir(ctx: Ctx) -> list[str]:
+    out = Path(ctx.config["output_dir"])
+    out.mkdir(parents=True)
+    (out / "README.md").write_text("# My project\n")
+    return [ctx.write_config()]
+
+
 def _no_weights(ctx: Ctx) -> str:
     folder = Path(ctx.checker("no-weights"))
     (folder / "model.safetensors").unlink()
@@ -167,6 +174,7 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("early-stopping-without-validation", lambda c: [c.write_config({"early_stopping_patience": 2, "real_validation_fraction": 0, "load_best_model_at_end": True,
                                                                      "save_strategy": "epoch"}, drop=("validation_file",))],
      r"early_stopping_patience: needs validation data"),
+    ("output-dir-holds-a-readme", _readme_in_output_dir, r"output_dir: .* already holds results \(README.md\)"),
     ("config-inside-output-dir", lambda c: [c.write_config({"output_dir": str(c.tmp)})],
      r"output_dir: .* is where the config file .*config.json lies, and saving the model would overwrite it"),
 ]
