@@ -21,16 +21,19 @@ from data.prepare import load_task
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
+from reports.model_card import CARD_FILE, write_model_card
 from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
 from trainer.fitting import fine_tune, make_trainer
+from trainer.hub import check_hub_access
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
 logger = logging.getLogger(__name__)
 
-RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
+# The model card is among them: a README.md already in output_dir is never replaced unasked.
+RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json", CARD_FILE)
 # What saving the model writes into output_dir, beside the results.
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin")
 
@@ -123,12 +126,16 @@ def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
     resume = check_output_dir(args, cfg.source)
+    check_hub_access(args)
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     task = load_task(cfg)
     source = _model_source(cfg)
-    resolved = cfg.to_dict()
+    # The text columns as used (predict.py reads them), and how the validation split was made, when it was.
+    resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
+    if task.validation_split:
+        resolved["validation_from_real_set"] = task.validation_split
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
@@ -148,7 +155,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
-        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra, weights, description)
+        checkers = {role: output.sources for role, output in checked.items()}
+        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra, weights, description, checkers)
     finally:
         tracker.finish()
 
@@ -184,8 +192,8 @@ def score(cfg: RunConfig) -> Path:
 
 
 def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
-                        resume: str | None, extra_train_metrics: dict,
-                        weights: ExampleWeights | None = None, weights_description: str = "") -> dict[str, float]:
+                        resume: str | None, extra_train_metrics: dict, weights: ExampleWeights | None = None,
+                        weights_description: str = "", checkers: dict | None = None) -> dict[str, float]:
     args, model_args = cfg.training, cfg.model
     set_seed(args.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
@@ -229,6 +237,9 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
         trainer.save_metrics(name, test_metrics)
         metrics.update(test_metrics)
     tracker.log_summary(metrics)
+    write_model_card(trainer, cfg, task, metrics, weights, checkers or {})
+    if args.push_to_hub:
+        trainer.push_to_hub(commit_message="End of training")
     if cfg.data.save_model:
         tracker.log_artifact(Path(args.output_dir), cfg.data.name or f"model_{dataset_label(cfg, task)}", "model")
     return metrics

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
-
 from checkers.build import CheckerRecipe, build_checker
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build, is_local_path
 from checkers.scoring import check_label_space, class_logits
 from config.loading import ConfigError, RunConfig, missing_checker
 from data.task import REAL_EXAMPLE, TaskData, generated_part
-from references.models import ModelSource, resolve_model
+from references.models import ModelSource, resolve_model, short_name
+from trainer.modeling import load_trained_classifier
 from trainer.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -30,10 +28,6 @@ class CheckerOutput:
     probabilities: np.ndarray  # [N, C]
     sources: list[ModelSource]
     temperature: float = 1.0
-
-
-def short_name(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
 
 
 def dataset_label(cfg: RunConfig, task: TaskData) -> str:
@@ -104,8 +98,7 @@ class _Checkers:
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:
-        checker = AutoModelForSequenceClassification.from_pretrained(
-            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+        checker = load_trained_classifier(source)
         check_label_space(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
         batch = max(self.cfg.checkers.checker_batch_size, 64)
         return [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch, field)

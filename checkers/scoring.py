@@ -7,6 +7,7 @@ import re
 import numpy as np
 import torch
 from datasets import Dataset
+from tqdm.auto import tqdm
 
 from references.models import ModelSource
 from trainer.modeling import encode, load_tokenizer, longest_first
@@ -57,10 +58,12 @@ def class_logits(
     max_length: int,
     batch_size: int = 64,
     field: str = "checker",
+    progress: bool = False,
 ) -> np.ndarray:
     """The logits of `model` for every example and class, shape [N, C], with the checker's own tokenizer.
 
-    Inference mode, and batches sorted by length so that little padding is computed.
+    Inference mode, on the model's device, and batches sorted by length so that little padding is computed;
+    `progress` shows a progress bar.
     """
     tokenizer = load_tokenizer(source)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
@@ -68,11 +71,12 @@ def class_logits(
     columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
     logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), tqdm(total=len(order), unit="text", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
-            logits[idx] = model(**batch).logits.float().numpy()
+            logits[idx] = model(**batch.to(model.device)).logits.float().cpu().numpy()
+            bar.update(len(idx))
     bad = ~np.isfinite(logits).all(axis=1)
     if bad.any():
         raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite outputs "

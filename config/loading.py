@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import logging
 import os
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import HfArgumentParser
 
-from config import legacy
+from config import legacy, recommended
 from losses.weighting import LossKind
 from config.arguments import (
     ARGUMENT_CLASSES,
@@ -23,6 +24,13 @@ from config.arguments import (
     ModelArguments,
     WeightedTrainingArguments,
 )
+
+
+logger = logging.getLogger(__name__)
+
+# What a run derived from its arguments, recorded in resolved_config.json; reading that file back as a config ignores
+# them (the run derives them again).
+RECORDED_KEYS = frozenset({"validation_from_real_set"})
 
 
 class ConfigError(ValueError):
@@ -42,6 +50,7 @@ class RunConfig:
     checkers: CheckerArguments
     training: WeightedTrainingArguments
     source: str | None = None
+    command: list[str] = field(default_factory=list)  # the command line that made this config, for the model card
 
     def needed_checkers(self) -> dict[str, str]:
         """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
@@ -83,10 +92,19 @@ class RunConfig:
             raise ConfigError("init_from_quality_checker: needs one quality checker; quality_checker_folds is "
                               f"{checkers.quality_checker_folds}")
         if checkers.checker_calibration == "temperature" and checkers.quality_checker_folds < 2 and not (
-                self.data.validation_file or self.data.split_file or checkers.quality_checker_validation_file
-                or self.data.dataset_name or self.data.wandb_dataset):
+                self.has_validation or checkers.quality_checker_validation_file):
             raise ConfigError("checker_calibration: temperature scaling needs held-out real data: validation_file, "
-                              "quality_checker_validation_file or quality_checker_folds >= 2")
+                              "quality_checker_validation_file, real_validation_fraction > 0 or quality_checker_folds >= 2")
+        if training.early_stopping_patience and not self.has_validation:
+            raise ConfigError("early_stopping_patience: needs validation data to watch: validation_file, or "
+                              "quality_checker_train_file with real_validation_fraction > 0")
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the run will have a validation split (see data/prepare.py): its own, or a share of the real set."""
+        data = self.data
+        return bool(data.validation_file or data.split_file or data.dataset_name or data.wandb_dataset
+                    or (self.checkers.quality_checker_train_file and data.real_validation_fraction > 0))
 
     def to_dict(self) -> dict:
         """Every argument's final value, flat, in the same vocabulary a config file uses."""
@@ -96,10 +114,17 @@ class RunConfig:
         resolved.update(self.training.to_dict())
         return resolved
 
+    def non_default(self) -> dict:
+        """The settings that differ from the dataclasses' defaults: a config file that reproduces this run (tokens
+        left out)."""
+        defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict({})).to_dict()
+        return {key: value for key, value in self.to_dict().items()
+                if value != defaults.get(key) and not key.endswith("_token")}
 
-def _field_types() -> dict[str, typing.Any]:
+
+def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
     hints = {}
-    for cls in ARGUMENT_CLASSES:
+    for cls in classes:
         type_hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.init:
@@ -108,21 +133,22 @@ def _field_types() -> dict[str, typing.Any]:
 
 
 FIELD_TYPES = _field_types()
-KNOWN_KEYS = frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED) | frozenset(legacy.REWRITTEN)
+KNOWN_KEYS = (frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED)
+              | frozenset(legacy.REWRITTEN) | RECORDED_KEYS)
 
 
-def _closest(key: str) -> str:
-    match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.6)
+def _closest(key: str, known=KNOWN_KEYS) -> str:
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def _allowed(tp) -> tuple[set, bool]:
+def allowed_types(tp) -> tuple[set, bool]:
     """The basic types a field accepts, and whether it accepts null."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         basics, nullable = set(), False
         for arg in typing.get_args(tp):
-            sub, sub_null = _allowed(arg)
+            sub, sub_null = allowed_types(arg)
             basics |= sub
             nullable |= sub_null
         return basics, nullable
@@ -139,8 +165,8 @@ def _allowed(tp) -> tuple[set, bool]:
     return {object}, True
 
 
-def _check_value(key: str, value, where: str) -> None:
-    basics, nullable = _allowed(FIELD_TYPES[key])
+def _check_value(key: str, value, where: str, field_types=FIELD_TYPES) -> None:
+    basics, nullable = allowed_types(field_types[key])
     if value is None:
         if not nullable and object not in basics:
             raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got null")
@@ -164,12 +190,14 @@ def _describe(basics: set) -> str:
     return " or ".join(names.get(b, b.__name__) for b in basics)
 
 
-def _coerce(key: str, raw: str):
-    """Turn a command-line string into the value the field expects."""
-    if raw.lower() in ("null", "none"):
-        return None
+def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
+    """Turn a command-line string into the value the field expects. `null` is null, as in a JSON file; so is `none`,
+    except for a field that takes text, where it is the text: `--report_to none` turns W&B off and
+    `--checker_calibration none` is that option's value."""
     key = legacy.RENAMED.get(key, key)
-    basics = _allowed(FIELD_TYPES[key])[0] if key in FIELD_TYPES else {object}
+    basics = allowed_types(field_types[key])[0] if key in field_types else {object}
+    if raw.lower() == "null" or (raw.lower() == "none" and str not in basics):
+        return None
     if basics == {str} or basics == {str, list}:
         return raw
     if bool in basics and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
@@ -217,10 +245,10 @@ def read_json_config(path: str | Path) -> dict:
     return config
 
 
-def _check_keys(config: dict, where: str) -> None:
+def _check_keys(config: dict, where: str, known=KNOWN_KEYS) -> None:
     for key in config:
-        if key not in KNOWN_KEYS:
-            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key)}")
+        if key not in known:
+            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key, known)}")
 
 
 def _cpu_only_multiprocess_defaults(config: dict) -> None:
@@ -232,9 +260,11 @@ def _cpu_only_multiprocess_defaults(config: dict) -> None:
 
 
 def load_config(config_file: str | None, override_args: list[str] | None = None) -> RunConfig:
-    file_config = read_json_config(config_file) if config_file else {}
+    """Without a config file, the run starts from the recommended method's settings (config/recommended.py)."""
+    file_config = read_json_config(config_file) if config_file else recommended.method_settings()
     where = f"{config_file}: " if config_file else ""
     _check_keys(file_config, where)
+    file_config = {key: value for key, value in file_config.items() if key not in RECORDED_KEYS}
     overrides = parse_overrides(override_args or [])
     _check_keys(overrides, "command line: ")
 
@@ -251,5 +281,31 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}{err}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
+    if not config_file:
+        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
+        logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
+                    ", ".join(f"{key} {value}" for key, value in file_config.items()
+                              if key not in from_command_line and value != defaults.get(key)) or "the defaults")
+        needed = config.needed_checkers()
+        recommended.name_checkers(needed, model, data, checkers)
+        if "quality" in needed and checkers.quality_checker_model is None:
+            raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
+                              "your real labelled examples: give --quality_checker_train_file FILE (or "
+                              "--problem_type single_label_classification for plain CE)")
     config.check()
     return config
+
+
+def load_arguments(cls, argv: list[str]):
+    """The dataclass `cls` of a command with options of its own (predict.py), from `--key value` pairs, with the
+    checks and errors of load_config."""
+    field_types = _field_types((cls,))
+    overrides = parse_overrides(argv)
+    _check_keys(overrides, "command line: ", frozenset(field_types))
+    values = {key: _coerce(key, raw, field_types) for key, raw in overrides.items()}
+    for key, value in values.items():
+        _check_value(key, value, "command line: ", field_types)
+    try:
+        return HfArgumentParser(cls).parse_dict(values)[0]
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"command line: {err}") from None

@@ -103,6 +103,14 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
+def read_text_lines(path: Path, column: str = "text") -> list[dict]:
+    """A plain text file, one text per line, as records; line N is record N (blank lines at the end left out)."""
+    records = [{column: line} for line in _read_text(path).rstrip().splitlines()]
+    if not records:
+        raise DataError(f"{path}: no records (the file is empty)")
+    return records
+
+
 def read_label_names(data_file: Path) -> list[str] | None:
     """Names from a `labels.json` ({"0": name, ...}) beside the data file, if there is one."""
     labels_file = data_file.parent / "labels.json"

@@ -37,6 +37,7 @@ class TaskData:
     label_names: list[str]
     text_columns: list[str]
     origins: dict[str, str] = field(default_factory=dict)
+    validation_split: dict | None = None  # how the validation split was held out of the real set, when it was
 
     @property
     def num_labels(self) -> int:
@@ -48,7 +49,7 @@ def split_from_file(name: str, path: Path) -> SplitSource:
     return SplitSource(name, read_records(path), str(path), read_label_names(path), first_line=1 + header_lines)
 
 
-def _default_text_columns(source: SplitSource, label_column: str) -> list[str]:
+def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
     columns = [c for c in source.records[0] if c != label_column and c not in METADATA_COLUMNS]
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(source.records[0])})")
@@ -126,7 +127,7 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     if not sources:
         raise DataError("no data: set train_file (and validation_file / test_file), dataset_name or wandb_dataset")
     train = sources[0]
-    columns = text_columns or _default_text_columns(train, label_column)
+    columns = text_columns or default_text_columns(train, label_column)
     names, to_id = _label_space(sources, label_column)
     splits = {s.name: _to_dataset(s, columns, label_column, names, to_id) for s in sources}
     logger.info("Task: %d labels %s, text columns %s, splits %s", len(names), names, columns,

@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import logging
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,11 @@ class ModelSource:
     @property
     def is_local(self) -> bool:
         return Path(self.location).is_dir()
+
+
+def short_name(value: str) -> str:
+    """The last part of a path, hub id or artifact reference, fit for a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
 
 
 @functools.cache

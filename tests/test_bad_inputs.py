@@ -78,6 +78,13 @@ def _pickle_only(ctx: Ctx) -> str:
     return str(folder)
 
 
+def _readme_in_output_dir(ctx: Ctx) -> list[str]:
+    out = Path(ctx.config["output_dir"])
+    out.mkdir(parents=True)
+    (out / "README.md").write_text("# My project\n")
+    return [ctx.write_config()]
+
+
 def _no_weights(ctx: Ctx) -> str:
     folder = Path(ctx.checker("no-weights"))
     (folder / "model.safetensors").unlink()
@@ -159,6 +166,15 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("resume-without-checkpoint", lambda c: [c.write_config({"resume_from_checkpoint": "last"})],
      r"resume_from_checkpoint: no checkpoint-\* folder"),
     ("output-dir-holds-results", _existing_results, r"output_dir: .* already holds results \(all_results.json\)"),
+    ("no-config-no-real-set", lambda c: ["--train_file", "toy/train.jsonl", "--problem_type", "single_label_classification_dimp",
+                                         "--output_dir", c.config["output_dir"], "--report_to", "none"],
+     r"quality_checker_train_file: problem_type single_label_classification_dimp needs a quality checker trained on your real"),
+    ("real-validation-fraction", lambda c: [c.write_config({"real_validation_fraction": 1})],
+     r"real_validation_fraction: expected a fraction in \[0, 1\), got 1"),
+    ("early-stopping-without-validation", lambda c: [c.write_config({"early_stopping_patience": 2, "real_validation_fraction": 0, "load_best_model_at_end": True,
+                                                                     "save_strategy": "epoch"}, drop=("validation_file",))],
+     r"early_stopping_patience: needs validation data"),
+    ("output-dir-holds-a-readme", _readme_in_output_dir, r"output_dir: .* already holds results \(README.md\)"),
     ("config-inside-output-dir", lambda c: [c.write_config({"output_dir": str(c.tmp)})],
      r"output_dir: .* is where the config file .*config.json lies, and saving the model would overwrite it"),
 ]

@@ -11,7 +11,9 @@ from transformers import DataCollatorWithPadding, default_data_collator
 from transformers.integrations import WandbCallback
 
 from config.arguments import WeightedTrainingArguments
+from config.loading import ConfigError
 from trainer.metrics import compute_metrics
+from trainer.selection import ValidationEarlyStopping
 from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
 
 logger = logging.getLogger(__name__)
@@ -19,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 def without_validation(args: WeightedTrainingArguments) -> WeightedTrainingArguments:
     """Arguments for a run that has no validation split: no per-epoch evaluation, no best-model selection."""
+    if args.early_stopping_patience:
+        raise ConfigError("early_stopping_patience: the run has no validation split to watch")
     if args.eval_strategy == "no" and not args.load_best_model_at_end:
         return args
     logger.warning("No validation data: evaluating and selecting the best checkpoint are turned off.")
@@ -45,6 +49,8 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     )
     if trainer.pop_callback(WandbCallback) is not None:
         trainer.add_callback(SafeWandbCallback())
+    if args.early_stopping_patience:
+        trainer.add_callback(ValidationEarlyStopping(args.early_stopping_patience, args.early_stopping_threshold))
     return trainer
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import numpy as np
 from datasets import Dataset
@@ -40,16 +41,58 @@ def load_classifier(
         local_files_only=config_source.local_files_only,
         trust_remote_code=config_source.trust_remote_code,
     )
+    with _load_report_held() as held:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            source.location,
+            config=config,
+            revision=revision,
+            cache_dir=cache_dir,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            local_files_only=source.local_files_only,
+            trust_remote_code=source.trust_remote_code,
+            use_safetensors=None if allow_pickle else True,
+            output_loading_info=True,
+        )
+    base = f"{model.base_model_prefix}."
+    if info["unexpected_keys"] or info["mismatched_keys"] or any(k.startswith(base) for k in info["missing_keys"]):
+        held.release()
+    return model
+
+
+def load_trained_classifier(source: ModelSource):
+    """A classifier saved with its head (a checker, or a run's output_dir), as it is."""
     return AutoModelForSequenceClassification.from_pretrained(
-        source.location,
-        config=config,
-        revision=revision,
-        cache_dir=cache_dir,
-        ignore_mismatched_sizes=ignore_mismatched_sizes,
-        local_files_only=source.local_files_only,
-        trust_remote_code=source.trust_remote_code,
-        use_safetensors=None if allow_pickle else True,
-    )
+        source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+
+
+class _HeldReports(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            self.records.append(record)
+            return False
+        return True
+
+    def release(self) -> None:
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+
+
+@contextmanager
+def _load_report_held():
+    """Hold back transformers' LOAD REPORT while a classifier loads: it lists the new classification head, which
+    fine-tuning always adds, on every run. `release()` shows it after all, for anything beyond that head (a missing
+    or mismatched weight of the base model, an unexpected one)."""
+    loader = logging.getLogger("transformers.modeling_utils")
+    held = _HeldReports()
+    loader.addFilter(held)
+    try:
+        yield held
+    finally:
+        loader.removeFilter(held)
 
 
 def encode(

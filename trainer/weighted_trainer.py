@@ -14,7 +14,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
-from trainer.atomic import write_json_atomic
+from trainer.atomic import write_json_atomic, write_text_atomic
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
 
@@ -68,6 +68,7 @@ class WeightedTrainer(Trainer):
         self.validation_predictions = None
         self.epoch_offset = 0  # epochs trained before this trainer took over the model (see fitting.fine_tune)
         self._trained = False
+        self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
@@ -155,6 +156,14 @@ class WeightedTrainer(Trainer):
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
         super().log(logs, *args, **kwargs)
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        """The run's own card once there is one, also when push_to_hub writes the card before uploading;
+        the Trainer's draft before."""
+        if self.model_card is None:
+            return super().create_model_card(*args, **kwargs)
+        if self.is_world_process_zero():
+            write_text_atomic(Path(self.args.output_dir) / "README.md", self.model_card)
 
     def save_metrics(self, split, metrics, combined=True):
         """As Trainer.save_metrics, but each file is replaced atomically."""
