@@ -152,7 +152,7 @@ def run_cell(cell: Cell, config: dict) -> bool:
     for name in KEPT + (("weights_report.md",) if cell.command == "score" else ()):
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
-    recipe = Path(config["quality_checker_model"]) / "checker_recipe.json"
+    recipe = Path(config.get("quality_checker_model", work / "none")) / "checker_recipe.json"
     if recipe.is_file() and uses_quality_checker(cell, work / "cell_config.json"):
         shutil.copy(recipe, result / "quality_checker_recipe.json")  # what it was trained on, its validation accuracy
     for checkpoint in work.glob("checkpoint-*"):
