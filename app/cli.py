@@ -11,8 +11,9 @@ from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
 from config.loading import ConfigError, load_config
 from data.files import DataError
+from trainer.weighted_trainer import TrainingDiverged
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError)
+USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
 
 
 def _setup_logging() -> None:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message holds
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
 
 
@@ -101,19 +102,10 @@ class DataArguments:
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
     def __post_init__(self):
-        if self.max_seq_length <= 0:
-            raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        check_ranges(self)
         ratios = self.split_fractions
         if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")
-        for key in ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio"):
-            value = getattr(self, key)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{key}: expected a ratio in [0, 1], got {value}")
-        for key in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected a positive integer or null, got {value}")
 
     @property
     def split_fractions(self) -> list[float]:
@@ -200,25 +192,11 @@ class CheckerArguments:
     )
 
     def __post_init__(self):
-        for key in ("checker_num_train_epochs", "diversity_checker_num_train_epochs"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected > 0, got {value}")
-        if self.checker_learning_rate <= 0:
-            raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
+        check_ranges(self)
         if self.checker_calibration not in ("none", "temperature"):
             raise ValueError(f"checker_calibration: expected 'none' or 'temperature', got {self.checker_calibration!r}")
-        if self.quality_checker_folds < 1:
-            raise ValueError(f"quality_checker_folds: expected a positive integer, got {self.quality_checker_folds}")
         if self.match_labels_by not in ("name", "id"):
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
-        if self.checker_batch_size <= 0:
-            raise ValueError(f"checker_batch_size: expected a positive integer, got {self.checker_batch_size}")
-        if self.filter_min_weight is not None and not self.filter_min_weight >= 0:
-            raise ValueError(f"filter_min_weight: expected a weight >= 0 or null, got {self.filter_min_weight}")
-        if self.filter_keep_top_fraction is not None and not 0 < self.filter_keep_top_fraction <= 1:
-            raise ValueError(f"filter_keep_top_fraction: expected a fraction in (0, 1] or null, "
-                             f"got {self.filter_keep_top_fraction}")
 
     @property
     def filtering(self) -> bool:
@@ -281,18 +259,9 @@ class WeightedTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         loss_kind(self.problem_type)
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
-        if self.real_set_weight is not None and not self.real_set_weight >= 0:
-            raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
-        if not 0 < self.weight_epsilon < 1:
-            raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")
-        if self.num_train_epochs <= 0 and self.max_steps <= 0:
-            raise ValueError(f"num_train_epochs: expected > 0, got {self.num_train_epochs}")
-        if self.per_device_train_batch_size <= 0:
-            raise ValueError(f"per_device_train_batch_size: expected a positive integer, got {self.per_device_train_batch_size}")
+        check_ranges(self)
+        if self.num_train_epochs == 0 and self.max_steps == -1:
+            raise RangeError("num_train_epochs", "num_train_epochs: expected > 0 (or set max_steps), got 0")
         if self.average_checkpoints:
             self.load_best_model_at_end = False  # the average replaces any single epoch's weights
         super().__post_init__()

@@ -116,6 +116,8 @@ def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitS
         parts["train"] += group[:cut_train]
         parts["validation"] += group[cut_train:cut_validation]
         parts["test"] += group[cut_validation:]
+    if not parts["train"]:
+        raise DataError(f"split_ratios: {fractions} leaves no training examples of {path} ({len(whole.records)} records)")
     return [SplitSource(name, records, f"{path}[{name}]", whole.label_names) for name, records in parts.items() if records]
 
 

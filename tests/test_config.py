@@ -130,3 +130,45 @@ def test_shipped_configs_share_data_and_protocol(name, problem_type):
     assert cfg.data.test_file == "mrpc/test.jsonl"
     assert (cfg.data.max_train_samples, cfg.training.num_train_epochs, cfg.training.seed) == (2000, 3, 42)
     assert cfg.checkers.quality_checker_train_file == "mrpc/train.jsonl"
+
+
+def test_every_numeric_option_has_a_range():
+    """config/ranges.py holds the allowed range of every int and float option, ours and TrainingArguments'."""
+    from config.arguments import ARGUMENT_CLASSES
+    from config.ranges import RANGES, numeric_fields
+
+    numeric = {key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls)}
+    assert numeric - set(RANGES) == set()
+    assert set(RANGES) - numeric == set()
+    assert {"learning_rate", "adam_beta1", "seed", "max_grad_norm", "noise_swap_ratio", "checker_batch_size",
+            "weight_epsilon"} <= numeric
+
+
+@pytest.mark.parametrize("key,value", [("learning_rate", float("nan")), ("focal_gamma", float("inf")),
+                                       ("seed", 2**40), ("quality_checker_folds", 0), ("noise_seed", -3)])
+def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
+    """The ranges are checked when an argument dataclass is made, from a config or not."""
+    from config.arguments import CheckerArguments, DataArguments, WeightedTrainingArguments
+
+    cls = next(c for c in (WeightedTrainingArguments, CheckerArguments, DataArguments) if key in c.__dataclass_fields__)
+    extra = {"output_dir": str(tmp_path)} if cls is WeightedTrainingArguments else {}
+    with pytest.raises(ValueError, match=f"^{key}: "):
+        cls(**{key: value}, **extra)
+
+
+def test_integers_given_to_float_options_become_floats(tmp_path):
+    """torch's AdamW refuses betas of mixed types (0 and 0.999)."""
+    cfg = load_config(_write(tmp_path, {"adam_beta1": 0, "learning_rate": 1, "report_to": "none"}))
+    assert type(cfg.training.adam_beta1) is float and type(cfg.training.learning_rate) is float
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"learning_rate": 2e-5, "report_to": "none"}).encode())
+    assert load_config(str(path)).training.learning_rate == 2e-5
+
+
+def test_a_later_override_of_the_same_key_wins(tmp_path):
+    """Unlike a key given twice in one JSON object (an error), the command line is read left to right."""
+    cfg = load_config(_write(tmp_path, {"report_to": "none"}), ["--seed", "1", "--seed", "2"])
+    assert cfg.training.seed == 2

@@ -8,16 +8,24 @@ import numpy as np
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from references.models import ModelSource
+from references.models import ModelSource, loading
+from references.wandb_refs import ArtifactError
 
 logger = logging.getLogger(__name__)
 
 
 def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
-    return AutoTokenizer.from_pretrained(
-        source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
-        local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
-    )
+    with loading(source, "tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
+            local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
+        )
+    # Without its vocabulary files, transformers builds a tokenizer that knows only the special tokens and turns
+    # every word into [UNK]: training would go on, on nothing.
+    if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has no vocabulary; its files "
+                            "(tokenizer.json, or vocab.txt, vocab.json, ... with tokenizer_config.json) are missing")
+    return tokenizer
 
 
 def load_classifier(
@@ -30,26 +38,28 @@ def load_classifier(
     allow_pickle: bool = False,
 ):
     config_source = config_source or source
-    config = AutoConfig.from_pretrained(
-        config_source.location,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=config_source.local_files_only,
-        trust_remote_code=config_source.trust_remote_code,
-    )
-    return AutoModelForSequenceClassification.from_pretrained(
-        source.location,
-        config=config,
-        revision=revision,
-        cache_dir=cache_dir,
-        ignore_mismatched_sizes=ignore_mismatched_sizes,
-        local_files_only=source.local_files_only,
-        trust_remote_code=source.trust_remote_code,
-        use_safetensors=None if allow_pickle else True,
-    )
+    with loading(config_source, "model config"):
+        config = AutoConfig.from_pretrained(
+            config_source.location,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=config_source.local_files_only,
+            trust_remote_code=config_source.trust_remote_code,
+        )
+    with loading(source, "model"):
+        return AutoModelForSequenceClassification.from_pretrained(
+            source.location,
+            config=config,
+            revision=revision,
+            cache_dir=cache_dir,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+            local_files_only=source.local_files_only,
+            trust_remote_code=source.trust_remote_code,
+            use_safetensors=None if allow_pickle else True,
+        )
 
 
 def encode(
