@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message holds
+        message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -50,15 +50,16 @@ def is_own(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in OWN_FILES)
 
 
-def _inputs(cfg: RunConfig) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+def _inputs(cfg: RunConfig, command: str) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
     """The data files and the folders (models, checkers, W&B artifacts) the run reads, resolved, by option."""
     options = {**asdict(cfg.model), **asdict(cfg.data), **asdict(cfg.checkers)}
     files = [(key, find_data_path(options[key])) for key in DATA_KEYS if options[key]]
+    roles = {"quality", "diversity"} if command == "score" else set(cfg.needed_checkers())
     folders = []
     for key in FOLDER_KEYS:
         value = options[key]
-        if not value:
-            continue
+        if not value or (key.endswith("_checker_model") and key.split("_")[0] not in roles):
+            continue  # a checker the config names but this command never reads
         if looks_like_artifact_ref(value) or key.startswith("wandb_"):
             folders.append((key, local_artifact_dir(parse_artifact_ref(value, key))))
         elif is_local_path(value):  # a checker folder that does not exist yet is built there
@@ -67,8 +68,8 @@ def _inputs(cfg: RunConfig) -> tuple[list[tuple[str, Path]], list[tuple[str, Pat
             [(key, path.resolve()) for key, path in folders])  # paths the OS cannot resolve were refused in check()
 
 
-def _refuse_inputs(out: Path, cfg: RunConfig) -> None:
-    files, folders = _inputs(cfg)
+def _refuse_inputs(out: Path, cfg: RunConfig, command: str) -> None:
+    files, folders = _inputs(cfg, command)
     for key, path in files:
         if out in path.parents:
             raise ConfigError(f"output_dir: {out} holds {key} {path}; the run would write among its own inputs. "
@@ -125,7 +126,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     args = cfg.training
     out = Path(args.output_dir).expanduser().resolve()
     _refuse_non_folder(out)
-    _refuse_inputs(out, cfg)
+    _refuse_inputs(out, cfg, command)
     if out.is_dir():
         _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
     if command == "score":

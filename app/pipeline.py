@@ -24,7 +24,7 @@ from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.weight_report import REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
 from trainer.fitting import make_trainer
-from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
+from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
@@ -117,6 +117,9 @@ def run(cfg: RunConfig) -> dict[str, float]:
         if weights is not None:
             weights.kept = kept
         tokenizer, model = _load_model(cfg, task, source)  # a damaged model folder stops the run before any write
+        mismatch = checkpoint_mismatch(model, Path(resume)) if resume else None
+        if mismatch:
+            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint of this run's model: {mismatch}")
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)

@@ -103,6 +103,10 @@ class DataArguments:
 
     def __post_init__(self):
         check_ranges(self)
+        columns = self.text_columns or []
+        if len(columns) > 2 or len(set(columns)) != len(columns):
+            raise ValueError(f"text_column_names: expected one text column or two different ones (a text and its "
+                             f"pair), got {self.text_column_names!r}")
         ratios = self.split_fractions
         if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")

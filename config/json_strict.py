@@ -1,4 +1,5 @@
-"""JSON objects with a key given twice are refused: `json` would silently keep the last value."""
+"""Reading JSON strictly: an object with a key given twice is refused (`json` would silently keep the last
+value), and strings that are not text can be told."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def loads_unique(text: str):
         return json.loads(text, object_pairs_hook=_unique)
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def is_unicode(text: str) -> bool:
+    """False for a string holding an unpaired surrogate ("\\ud800" is valid JSON, but not text)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def repeated_key_line(text: str, key: str) -> int | None:

@@ -16,7 +16,7 @@ import torch
 from transformers import HfArgumentParser
 
 from config import legacy
-from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
+from config.json_strict import DuplicateKey, is_unicode, loads_unique, repeated_key_line
 from config.ranges import RangeError, numeric_fields
 from config.training_setup import check_training_setup
 from losses.weighting import LossKind
@@ -79,6 +79,18 @@ class RunConfig:
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
         self._check_paths()
+        data = self.data
+        if data.use_wandb_dataset and not data.wandb_dataset:
+            raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")
+        if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
+            raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
+                              "dataset_name, or wandb_dataset")
+        # split_file and dataset_name bring every split; files beside them would be silently ignored.
+        whole = [key for key in ("split_file", "dataset_name") if getattr(data, key)]
+        files = [key for key in ("train_file", "validation_file", "test_file") if getattr(data, key)]
+        if whole and (len(whole) > 1 or files) and not data.wandb_dataset:
+            raise ConfigError(f"{whole[0]}: brings all the splits, so {(whole[1:] + files)[0]} would be ignored; "
+                              "give one data source")
         checkers, training = self.checkers, self.training
         for role, why in self.needed_checkers().items():
             if getattr(checkers, f"{role}_checker_model") is None:
@@ -217,16 +229,20 @@ def _check_value(key: str, value, where: str) -> None:
         raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {value!r}")
 
 
-def _check_finite(key: str, value, where: str) -> None:
-    """JSON's NaN and Infinity inside a list or object value (numeric options are checked by config.ranges)."""
+def _check_content(key: str, value, where: str) -> None:
+    """JSON's NaN and Infinity inside a list or object value (numeric options are checked by config.ranges), and
+    strings that are not Unicode text (JSON allows an unpaired surrogate, "\\ud800", which no file name or log
+    line can hold)."""
     if isinstance(value, dict):
-        for item in value.values():
-            _check_finite(key, item, where)
+        for item in [*value, *value.values()]:
+            _check_content(key, item, where)
     elif isinstance(value, list):
         for item in value:
-            _check_finite(key, item, where)
+            _check_content(key, item, where)
     elif isinstance(value, float) and not math.isfinite(value) and key not in NUMERIC_KEYS:
         raise ConfigError(f"{where}{key}: expected finite numbers, got {value}")
+    elif isinstance(value, str) and not is_unicode(value):
+        raise ConfigError(f"{where}{key}: {value!r} holds an unpaired surrogate, which is not text")
 
 
 def _describe(basics: set) -> str:
@@ -333,7 +349,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
 
     for key, value in merged.items():
         _check_value(key, value, origin(key))
-        _check_finite(key, value, origin(key))
+        _check_content(key, value, origin(key))
 
     _cpu_only_multiprocess_defaults(merged)
     parser = HfArgumentParser(ARGUMENT_CLASSES)

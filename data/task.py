@@ -10,6 +10,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from config.json_strict import is_unicode
 from data.files import DataError, read_label_names, read_records
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ def _to_dataset(source: SplitSource, text_columns: list[str], label_column: str,
                 raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
             if not text.strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+            if not is_unicode(text):
+                raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             columns[column].append(text)
         if label_column not in record or record[label_column] in (None, ""):
             raise DataError(f"{where}: missing label column {label_column!r}")
@@ -139,6 +142,8 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     train = sources[0]
     columns = text_columns or _default_text_columns(train, label_column)
     names, to_id = _label_space(sources, label_column)
+    if not all(is_unicode(name) for name in names):
+        raise DataError(f"{train.origin}: a label name holds an unpaired surrogate, which is not text: {names}")
     if len(names) < 2:
         raise DataError(f"{train.origin}: every example has the label {names[0] if names else None!r}; a classifier "
                         "needs at least two labels (give a labels.json beside the data to name them all)")

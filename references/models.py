@@ -123,7 +123,8 @@ def loading(source: ModelSource, what: str):
     except ArtifactError:
         raise
     except Exception as err:
-        reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        reason = " ".join(str(err).split()) or type(err).__name__
+        reason = reason if len(reason) <= 300 else f"{reason[:300]}..."
         raise ArtifactError(f"{source.field}: could not load the {what} from {source.location}: {reason}") from err
 
 

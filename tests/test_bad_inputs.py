@@ -173,6 +173,12 @@ def _config_in_output(ctx: Ctx) -> list[str]:
     return [str(out / "config.json")]
 
 
+def _resume_other_model(ctx: Ctx) -> list[str]:
+    other = Path(ctx.checker("three", num_labels=3))
+    _checkpoints(ctx, lambda folder: shutil.copy(other / "model.safetensors", folder), 2)
+    return [ctx.write_config({"resume_from_checkpoint": "last"})]
+
+
 def _resume_damaged(ctx: Ctx) -> list[str]:
     _checkpoints(ctx, _truncate("model.safetensors"), 2, 4)
     return [ctx.write_config({"resume_from_checkpoint": "last"})]
@@ -295,6 +301,12 @@ CASES: list[tuple] = [
     # Paths that are empty, or point at the wrong kind of thing.
     ("empty-path", lambda c: [c.write_config({"train_file": ""})], r"train_file: empty; give a path"),
     ("empty-checker-path", lambda c: _dimp(c, quality_checker_model="  "), r"quality_checker_model: empty; give a path"),
+    ("unpaired-surrogate-in-config", lambda c: _raw(c, train_file='"toy/\\ud800.jsonl"'),
+     r"train_file: 'toy/\\ud800.jsonl' holds an unpaired surrogate, which is not text"),
+    ("text-columns-repeated", lambda c: [c.write_config({"text_column_names": "text,text"})],
+     r"text_column_names: expected one text column or two different ones"),
+    ("three-text-columns", lambda c: [c.write_config({"text_column_names": "a,b,c"})],
+     r"text_column_names: expected one text column or two different ones .*got 'a,b,c'"),
     ("path-name-too-long", lambda c: [c.write_config({"test_file": "x" * 300})], r"test_file: 'x{80}\.\.\.': File name too long"),
     ("path-with-nul", lambda c: [c.write_config({"train_file": "toy/train\x00.jsonl"})], r"train_file: .* holds a NUL character"),
     ("output-dir-symlink-loop", _symlink_loop, r"output_dir: .*loop.out': Too many levels of symbolic links"),
@@ -323,6 +335,8 @@ CASES: list[tuple] = [
      r"listlabel.jsonl: line 1: label \[1\] is not in the label set"),
     ("label-is-nan", _training_data("nanlabel.jsonl", '{"text": "a", "label": NaN}\n'),
      r"nanlabel.jsonl: line 1: label nan is not in the label set"),
+    ("unpaired-surrogate-in-text", _training_data("sur.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n'),
+     r"sur.jsonl: line 2: column 'text' holds an unpaired surrogate"),
     ("text-not-a-string", _training_data("numtext.jsonl", '{"text": 5, "label": 0}\n'),
      r"numtext.jsonl: line 1: column 'text' holds int 5; expected text"),
     ("single-label-data", lambda c: [c.write_config(_single_label(c))], r"one.jsonl: every example has the label '0'"),
@@ -355,6 +369,9 @@ CASES: list[tuple] = [
      r"quality_checker_model: .* has no config.json"),
     ("model-weights-truncated", lambda c: [c.write_config({"model_name_or_path": _copy_model(c, "cut", _truncate("model.safetensors"))})],
      r"model_name_or_path: .*cut: model.safetensors is truncated"),
+    ("model-with-another-head", lambda c: [c.write_config({"model_name_or_path": c.checker("three", num_labels=3)})],
+     r"model_name_or_path: the weights in .*three do not fit a classifier of the task's 2 labels .*set "
+     r"ignore_mismatched_sizes true"),
     ("model-unknown-type", lambda c: [c.write_config({"model_name_or_path": _copy_model(
         c, "odd", _write_file("config.json", '{"model_type": "nonexistent"}'))})],
      r"model_name_or_path: could not load the .* from .*odd: .*nonexistent"),
@@ -379,6 +396,9 @@ CASES: list[tuple] = [
      r"output_dir: .*toy holds train_file", "score"),
     ("resume-all-checkpoints-damaged", _resume_damaged,
      r"resume_from_checkpoint: every checkpoint in .* is damaged \(model.safetensors is truncated"),
+    ("resume-another-models-checkpoint", _resume_other_model,
+     r"resume_from_checkpoint: .*checkpoint-2 is not a checkpoint of this run's model: its classifier.bias has shape "
+     r"\[3\], this run's model \[2\]"),
     ("resume-named-checkpoint-damaged", lambda c: [c.write_config({"resume_from_checkpoint": str(
         _checkpoints(c, _delete("trainer_state.json"), 3) / "checkpoint-3")})],
      r"resume_from_checkpoint: .*checkpoint-3: trainer_state.json is missing"),
@@ -411,6 +431,8 @@ CASES: list[tuple] = [
     ("folds-with-artifact-checker", lambda c: _dimp(c, quality_checker_folds=2, quality_checker_model="me/proj/ck:v1"),
      r"quality_checker_folds: cross-fitting builds one checker per fold inside quality_checker_model, which must be a "
      r"local folder"),
+    ("two-data-sources", lambda c: [c.write_config({"split_file": "toy/train.jsonl"})],
+     r"split_file: brings all the splits, so train_file would be ignored; give one data source"),
     ("unrelated-noise-without-file", lambda c: [c.write_config({"noise_unrelated_ratio": 0.1})],
      r"noise_unrelated_ratio: > 0 needs noise_unrelated_file"),
     ("more-folds-than-real-examples", lambda c: _dimp(c, quality_checker_folds=20),

@@ -52,7 +52,7 @@ def _write(tmp_path, config: dict) -> str:
 
 
 def test_overrides_win_over_the_file(tmp_path):
-    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none"})
+    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none", "train_file": "t.jsonl"})
     cfg = load_config(path, ["--learning_rate", "3e-4", "--num_train_epochs=4", "--group_by_length", "false",
                              "--name", "123", "--pad_to_max_length"])
     assert cfg.training.learning_rate == 3e-4
@@ -63,7 +63,7 @@ def test_overrides_win_over_the_file(tmp_path):
 
 
 def test_old_name_of_a_key_is_translated(tmp_path):
-    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d",
+    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d", "train_file": "t.jsonl",
                              "no_cuda": True, "warmup_ratio": 0.1, "per_gpu_train_batch_size": 4})
     cfg = load_config(path)
     assert cfg.checkers.quality_checker_model == "./q"
@@ -74,7 +74,7 @@ def test_old_name_of_a_key_is_translated(tmp_path):
 
 
 def test_defaults_are_the_authors():
-    cfg = load_config(None, ["--report_to", "none"])
+    cfg = load_config(None, ["--report_to", "none", "--train_file", "t.jsonl"])
     t = cfg.training
     assert (t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == (6e-5, 32, 5)
     assert cfg.data.max_seq_length == 128
@@ -158,17 +158,17 @@ def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
 
 def test_integers_given_to_float_options_become_floats(tmp_path):
     """torch's AdamW refuses betas of mixed types (0 and 0.999)."""
-    cfg = load_config(_write(tmp_path, {"adam_beta1": 0, "learning_rate": 1, "report_to": "none"}))
+    cfg = load_config(_write(tmp_path, {"adam_beta1": 0, "learning_rate": 1, "report_to": "none", "train_file": "t.jsonl"}))
     assert type(cfg.training.adam_beta1) is float and type(cfg.training.learning_rate) is float
 
 
 def test_a_byte_order_mark_is_not_content(tmp_path):
     path = tmp_path / "bom.json"
-    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"learning_rate": 2e-5, "report_to": "none"}).encode())
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"learning_rate": 2e-5, "report_to": "none", "train_file": "t.jsonl"}).encode())
     assert load_config(str(path)).training.learning_rate == 2e-5
 
 
 def test_a_later_override_of_the_same_key_wins(tmp_path):
     """Unlike a key given twice in one JSON object (an error), the command line is read left to right."""
-    cfg = load_config(_write(tmp_path, {"report_to": "none"}), ["--seed", "1", "--seed", "2"])
+    cfg = load_config(_write(tmp_path, {"report_to": "none", "train_file": "t.jsonl"}), ["--seed", "1", "--seed", "2"])
     assert cfg.training.seed == 2

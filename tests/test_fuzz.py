@@ -27,7 +27,7 @@ SEED = 16
 CASES = 50
 SLOW_CASES = int(os.environ.get("FUZZ_CASES", 100))  # FUZZ_CASES=2000 for a deeper search
 HOSTILE_VALUES = [math.nan, math.inf, -math.inf, 0, -1, 1, 0.5, 1.5, 3, 1e-12, 1e12, 1e308, 10**20, -10**20, 2**31,
-                  2**32, -0.0, True, False, "1", "", "nan", None, [], {}, [1], {"a": 1}, "x" * 300]
+                  2**32, -0.0, True, False, "1", "", "nan", None, [], {}, [1], {"a": 1}, "x" * 300, "\ud800"]
 # Valid values of these keys only make a run long; the fuzzer keeps them small.
 AT_MOST = {"num_train_epochs": 3, "max_steps": 3, "checker_num_train_epochs": 1, "dataloader_num_workers": 1,
            "diversity_checker_num_train_epochs": 1, "neftune_noise_alpha": 1}
@@ -132,7 +132,7 @@ def mutate_data(rng: random.Random, case: Case) -> None:
     raw = (case.pristine / "data" / "toy" / name).read_bytes()
     if path.is_dir():  # made a folder by an earlier mutation
         path.rmdir()
-    kind = rng.choice(["truncate", "utf-16", "latin-1", "drop-column", "bad-labels", "garbage", "empty",
+    kind = rng.choice(["truncate", "utf-16", "latin-1", "drop-column", "bad-labels", "bad-text", "garbage", "empty",
                        "duplicate-key", "to-csv", "folder"])
     if name == "labels.json":
         path.write_text(rng.choice(['{"0": "negative"}', '["negative", "positive"]', '{"0": "a", "1": "a"}',
@@ -154,10 +154,16 @@ def mutate_data(rng: random.Random, case: Case) -> None:
         kind = f"drop {column} from {len(chosen)} records"
     elif kind == "bad-labels":
         records = _records(case, name)
-        junk = rng.choice([7, -1, "neutral", None, [1], {"a": 1}, 1.5, math.nan, True, "", "1"])
+        junk = rng.choice([7, -1, "neutral", None, [1], {"a": 1}, 1.5, math.nan, True, "", "1", "\ud800"])
         records[rng.randrange(len(records))]["label"] = junk
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
         kind = f"a label = {junk!r}"
+    elif kind == "bad-text":
+        records = _records(case, name)
+        junk = rng.choice(["", " ", "\ud800", "\x00", 5, None, ["a"], "word " * 5000])
+        records[rng.randrange(len(records))]["text"] = junk
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        kind = f"a text = {junk!r:.40}"
     elif kind == "garbage":
         path.write_bytes(bytes(rng.randrange(256) for _ in range(200)))
     elif kind == "empty":
@@ -256,9 +262,10 @@ def fuzz(numbers: range, pristine: Path, tmp_path: Path, capsys, monkeypatch, ti
         config.write_text(text)
         before = _tree_hash(case.inputs)
         capsys.readouterr()
-        name = f"case {number} ({'; '.join(case.done)})"
+        command = rng.choice(["run", "run", "run", "score"])
+        name = f"case {number}, {command} ({'; '.join(case.done)})"
         try:
-            code = main([str(config), *case.argv])
+            code = main([str(config), *case.argv], command)
         except BaseException as err:  # noqa: BLE001 - any escape is the failure this test looks for
             pytest.fail(f"{name}: raised {type(err).__name__}: {err}")
         err = capsys.readouterr().err

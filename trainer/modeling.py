@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from datasets import Dataset
+from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from references.models import ModelSource, loading
@@ -49,17 +51,41 @@ def load_classifier(
             local_files_only=config_source.local_files_only,
             trust_remote_code=config_source.trust_remote_code,
         )
-    with loading(source, "model"):
-        return AutoModelForSequenceClassification.from_pretrained(
-            source.location,
-            config=config,
-            revision=revision,
-            cache_dir=cache_dir,
-            ignore_mismatched_sizes=ignore_mismatched_sizes,
-            local_files_only=source.local_files_only,
-            trust_remote_code=source.trust_remote_code,
-            use_safetensors=None if allow_pickle else True,
-        )
+    try:
+        with loading(source, "model"):
+            return AutoModelForSequenceClassification.from_pretrained(
+                source.location,
+                config=config,
+                revision=revision,
+                cache_dir=cache_dir,
+                ignore_mismatched_sizes=ignore_mismatched_sizes,
+                local_files_only=source.local_files_only,
+                trust_remote_code=source.trust_remote_code,
+                use_safetensors=None if allow_pickle else True,
+            )
+    except ArtifactError as err:
+        if "ignore_mismatched_sizes" not in str(err):  # transformers' message when a weight's shape differs
+            raise
+        raise ArtifactError(f"{source.field}: the weights in {source.location} do not fit a classifier of the task's "
+                            f"{len(label_names)} labels (a classification head of another size); set "
+                            "ignore_mismatched_sizes true to train a new head") from err
+
+
+def checkpoint_mismatch(model, folder: Path) -> str | None:
+    """How the weights in a checkpoint folder differ in shape from `model`'s (another run's checkpoint), or None."""
+    path = folder / "model.safetensors"
+    if not path.is_file():  # sharded: transformers reports a mismatch itself
+        return None
+    own = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    with safe_open(str(path), "pt") as saved:
+        names = list(saved.keys())
+        for name in names:
+            shape = tuple(saved.get_slice(name).get_shape())
+            if name in own and own[name] != shape:
+                return f"its {name} has shape {list(shape)}, this run's model {list(own[name])}"
+    if not set(names) & set(own):
+        return f"none of its weights belong to this run's model ({type(model).__name__})"
+    return None
 
 
 def encode(
