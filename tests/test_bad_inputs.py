@@ -468,8 +468,9 @@ def test_bad_input_fails_clearly(ctx, capsys, build, message, command):
     assert _snapshot(out) == before, "the output folder was changed"
 
 
-def test_corpus_is_large_enough():
+def test_corpus_is_large_enough_and_its_size_in_the_readme():
     assert len(CASES) >= 70
+    assert f"a corpus of {len(CASES)} cases" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_real_command_exit_status_and_debug_traceback(ctx):
