@@ -13,8 +13,9 @@ from config.arguments import PredictArguments
 from config.help import render
 from config.loading import ConfigError, load_arguments, load_config
 from data.files import DataError
+from trainer.weighted_trainer import TrainingDiverged
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError)
+USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
 
 
 def _setup_logging() -> None:
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

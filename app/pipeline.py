@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
+from app.output_dir import check_output_dir
 from checkers.filtering import keep_mask
 from checkers.for_task import checker_probabilities, dataset_label
 from checkers.label_issues import label_issue_mask
@@ -21,46 +21,16 @@ from data.prepare import load_task
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
-from reports.model_card import CARD_FILE, write_model_card
-from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
+from reports.model_card import write_model_card
+from reports.weight_report import REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
 from trainer.fitting import fine_tune, make_trainer
 from trainer.hub import check_hub_access
-from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
+from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
 logger = logging.getLogger(__name__)
-
-# The model card is among them: a README.md already in output_dir is never replaced unasked.
-RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json", CARD_FILE)
-# What saving the model writes into output_dir, beside the results.
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin")
-
-
-def check_output_dir(args, config_file: str | None = None) -> str | None:
-    """Refuse to overwrite earlier results, or the config file itself; return the checkpoint to resume from, if
-    asked to resume."""
-    out = Path(args.output_dir)
-    if config_file and Path(config_file).resolve() in {(out / name).resolve() for name in MODEL_FILES + RESULT_MARKERS}:
-        raise ConfigError(f"output_dir: {out} is where the config file {config_file} lies, and saving the model "
-                          f"would overwrite it; keep the config outside output_dir or give it another name")
-    resume = args.resume_from_checkpoint
-    if resume in ("last", "true", "True"):
-        last = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if last is None:
-            raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
-        return last
-    if resume:
-        if not Path(resume).is_dir():
-            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
-        return resume
-    existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
-    if existing and not args.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
-                          "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
-    return None
-
 
 def attach_checker_columns(train, probabilities: dict):
     """The training set with P'(y|x) and Q(y|x) columns, and each example's index (to report its weights)."""
@@ -125,7 +95,7 @@ def _model_source(cfg: RunConfig) -> ModelSource:
 def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
-    resume = check_output_dir(args, cfg.source)
+    resume = check_output_dir(cfg)
     check_hub_access(args)
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
@@ -152,11 +122,16 @@ def run(cfg: RunConfig) -> dict[str, float]:
                                              probabilities, weights, cfg.checkers)
         if weights is not None:
             weights.kept = kept
+        tokenizer, model = _load_model(cfg, task, source)  # a damaged model folder stops the run before any write
+        mismatch = checkpoint_mismatch(model, Path(resume)) if resume else None
+        if mismatch:
+            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint of this run's model: {mismatch}")
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
         checkers = {role: output.sources for role, output in checked.items()}
-        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra, weights, description, checkers)
+        return _train_and_evaluate(cfg, task, train, tokenizer, model, tracker, resume, extra, weights, description,
+                                   checkers)
     finally:
         tracker.finish()
 
@@ -166,9 +141,7 @@ def score(cfg: RunConfig) -> Path:
     in output_dir. Uses the quality checker, and the diversity checker when the config names one."""
     args = cfg.training
     out = Path(args.output_dir)
-    if (out / CSV_FILE).exists() and not args.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} already holds {CSV_FILE}; choose another folder or set "
-                          "overwrite_output_dir true")
+    check_output_dir(cfg, "score")
     task = load_task(cfg)
     source = _model_source(cfg)
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, cfg.to_dict(),
@@ -191,14 +164,20 @@ def score(cfg: RunConfig) -> Path:
         tracker.finish()
 
 
-def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
-                        resume: str | None, extra_train_metrics: dict, weights: ExampleWeights | None = None,
-                        weights_description: str = "", checkers: dict | None = None) -> dict[str, float]:
-    args, model_args = cfg.training, cfg.model
-    set_seed(args.seed)
+def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
+    """The tokenizer and the classifier to train; the new head is drawn from the run's seed."""
+    model_args = cfg.model
+    set_seed(cfg.training.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
                             model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
+    return tokenizer, model
+
+
+def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model, tracker: Tracker,
+                        resume: str | None, extra_train_metrics: dict, weights: ExampleWeights | None = None,
+                        weights_description: str = "", checkers: dict | None = None) -> dict[str, float]:
+    args = cfg.training
     keep = ("label", QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 
     def prepare(dataset):
@@ -209,7 +188,7 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     evaluation = validation
     if args.track_test_each_epoch and validation is not None and "test" in tests:
         evaluation = {"validation": validation, "test": tests["test"]}
-        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model}")
+        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model.removeprefix('eval_')}")
     trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)

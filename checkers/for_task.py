@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from checkers.build import CheckerRecipe, build_checker
 from checkers.calibration import fit_temperature, softmax
-from checkers.resolve import find_or_build, is_local_path
+from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, class_logits
 from config.loading import ConfigError, RunConfig, missing_checker
 from data.task import REAL_EXAMPLE, TaskData, generated_part
@@ -98,7 +98,7 @@ class _Checkers:
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:
-        checker = load_trained_classifier(source)
+        checker = load_trained_classifier(source, "checker")
         check_label_space(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
         batch = max(self.cfg.checkers.checker_batch_size, 64)
         return [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch, field)
@@ -126,10 +126,10 @@ class _Checkers:
 
     def cross_fitted(self, reference: str, base: ModelSource) -> CheckerOutput:
         """One quality checker per fold of the real set, each trained on the other folds."""
-        if not is_local_path(reference):
-            raise ConfigError(f"quality_checker_folds: cross-fitting builds one checker per fold inside "
-                              f"quality_checker_model, which must be a local folder; got {reference!r}")
         real, train, recipe = self.task.splits["quality_train"], self.task.splits["train"], self.recipes["quality"]
+        if len(real) < 2 * self.cfg.checkers.quality_checker_folds:
+            raise ConfigError(f"quality_checker_folds: {self.cfg.checkers.quality_checker_folds} folds need at least "
+                              f"two real examples each; the real set has {len(real)}")
         folds = fold_indices(real["label"], self.cfg.checkers.quality_checker_folds, self.cfg.training.seed)
         out_of_fold = np.empty((len(real), self.task.num_labels), dtype=np.float32)
         train_logits, sources = [], []

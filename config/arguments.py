@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
 
 
@@ -117,21 +118,14 @@ class DataArguments:
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
     def __post_init__(self):
-        if self.max_seq_length <= 0:
-            raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        check_ranges(self)
+        columns = self.text_columns or []
+        if len(columns) > 2 or len(set(columns)) != len(columns):
+            raise ValueError(f"text_column_names: expected one text column or two different ones (a text and its "
+                             f"pair), got {self.text_column_names!r}")
         ratios = self.split_fractions
         if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")
-        if not 0.0 <= self.real_validation_fraction < 1.0:
-            raise ValueError(f"real_validation_fraction: expected a fraction in [0, 1), got {self.real_validation_fraction}")
-        for key in ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio"):
-            value = getattr(self, key)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{key}: expected a ratio in [0, 1], got {value}")
-        for key in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected a positive integer or null, got {value}")
 
     @property
     def split_fractions(self) -> list[float]:
@@ -218,25 +212,11 @@ class CheckerArguments:
     )
 
     def __post_init__(self):
-        for key in ("checker_num_train_epochs", "diversity_checker_num_train_epochs"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected > 0, got {value}")
-        if self.checker_learning_rate <= 0:
-            raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
+        check_ranges(self)
         if self.checker_calibration not in ("none", "temperature"):
             raise ValueError(f"checker_calibration: expected 'none' or 'temperature', got {self.checker_calibration!r}")
-        if self.quality_checker_folds < 1:
-            raise ValueError(f"quality_checker_folds: expected a positive integer, got {self.quality_checker_folds}")
         if self.match_labels_by not in ("name", "id"):
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
-        if self.checker_batch_size <= 0:
-            raise ValueError(f"checker_batch_size: expected a positive integer, got {self.checker_batch_size}")
-        if self.filter_min_weight is not None and not self.filter_min_weight >= 0:
-            raise ValueError(f"filter_min_weight: expected a weight >= 0 or null, got {self.filter_min_weight}")
-        if self.filter_keep_top_fraction is not None and not 0 < self.filter_keep_top_fraction <= 1:
-            raise ValueError(f"filter_keep_top_fraction: expected a fraction in (0, 1] or null, "
-                             f"got {self.filter_keep_top_fraction}")
 
     @property
     def filtering(self) -> bool:
@@ -331,22 +311,9 @@ class WeightedTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         loss_kind(self.problem_type)
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
-        if not self.real_set_finetune_epochs >= 0:
-            raise ValueError(f"real_set_finetune_epochs: expected >= 0, got {self.real_set_finetune_epochs}")
-        if self.real_set_finetune_learning_rate is not None and not self.real_set_finetune_learning_rate > 0:
-            raise ValueError(f"real_set_finetune_learning_rate: expected > 0, got {self.real_set_finetune_learning_rate}")
-        if self.real_set_weight is not None and not self.real_set_weight >= 0:
-            raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
-        if not 0 < self.weight_epsilon < 1:
-            raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")
-        if self.num_train_epochs <= 0 and self.max_steps <= 0:
-            raise ValueError(f"num_train_epochs: expected > 0, got {self.num_train_epochs}")
-        if self.per_device_train_batch_size <= 0:
-            raise ValueError(f"per_device_train_batch_size: expected a positive integer, got {self.per_device_train_batch_size}")
+        check_ranges(self)
+        if self.num_train_epochs == 0 and self.max_steps == -1:
+            raise RangeError("num_train_epochs", "num_train_epochs: expected > 0 (or set max_steps), got 0")
         if self.average_checkpoints:
             self.load_best_model_at_end = False  # the average replaces any single epoch's weights
         self._check_early_stopping()
@@ -355,13 +322,8 @@ class WeightedTrainingArguments(TrainingArguments):
             self.dataloader_pin_memory = False  # pinning needs an accelerator; on CPU it only warns every epoch
 
     def _check_early_stopping(self) -> None:
-        if self.early_stopping_threshold < 0:
-            raise ValueError(f"early_stopping_threshold: expected >= 0, got {self.early_stopping_threshold}")
         if self.early_stopping_patience is None:
             return
-        if self.early_stopping_patience < 1:
-            raise ValueError(f"early_stopping_patience: expected a positive integer or null, "
-                             f"got {self.early_stopping_patience}")
         if self.average_checkpoints:
             raise ValueError("early_stopping_patience: cannot be combined with average_checkpoints, which keeps the "
                              "mean of every epoch rather than the best one")

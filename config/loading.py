@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import json
 import logging
+import math
 import os
 import types
 import typing
@@ -16,7 +17,12 @@ import torch
 from transformers import HfArgumentParser
 
 from config import legacy, recommended
+from config.json_strict import DuplicateKey, is_unicode, loads_unique, repeated_key_line
+from config.ranges import RangeError, numeric_fields
+from config.training_setup import check_training_setup
 from losses.weighting import LossKind
+from references.models import is_local_path
+from references.wandb_refs import looks_like_artifact_ref, parse_artifact_ref
 from config.arguments import (
     ARGUMENT_CLASSES,
     CheckerArguments,
@@ -31,6 +37,13 @@ logger = logging.getLogger(__name__)
 # What a run derived from its arguments, recorded in resolved_config.json; reading that file back as a config ignores
 # them (the run derives them again).
 RECORDED_KEYS = frozenset({"validation_from_real_set"})
+
+# Options naming a file, folder or reference: an empty string would silently mean the working directory.
+PATH_KEYS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "train_file", "validation_file",
+             "test_file", "augmented_train_file", "split_file", "dataset_name", "wandb_dataset",
+             "wandb_augmented_dataset", "wandb_generalization_dataset", "noise_unrelated_file",
+             "quality_checker_model", "diversity_checker_model", "quality_checker_train_file",
+             "quality_checker_validation_file", "checker_base_model", "output_dir", "resume_from_checkpoint")
 
 
 class ConfigError(ValueError):
@@ -73,6 +86,19 @@ class RunConfig:
 
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
+        self._check_paths()
+        data = self.data
+        if data.use_wandb_dataset and not data.wandb_dataset:
+            raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")
+        if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
+            raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
+                              "dataset_name, or wandb_dataset")
+        # split_file and dataset_name bring every split; files beside them would be silently ignored.
+        whole = [key for key in ("split_file", "dataset_name") if getattr(data, key)]
+        files = [key for key in ("train_file", "validation_file", "test_file") if getattr(data, key)]
+        if whole and (len(whole) > 1 or files) and not data.wandb_dataset:
+            raise ConfigError(f"{whole[0]}: brings all the splits, so {(whole[1:] + files)[0]} would be ignored; "
+                              "give one data source")
         checkers, training = self.checkers, self.training
         for role, why in self.needed_checkers().items():
             if getattr(checkers, f"{role}_checker_model") is None:
@@ -88,6 +114,11 @@ class RunConfig:
         if checkers.quality_checker_folds > 1 and not real_set:
             raise ConfigError("quality_checker_folds: cross-fitting builds the quality checkers, so it needs "
                               "quality_checker_train_file")
+        if checkers.quality_checker_folds > 1 and checkers.quality_checker_model \
+                and not is_local_path(checkers.quality_checker_model):
+            raise ConfigError(f"quality_checker_folds: cross-fitting builds one checker per fold inside "
+                              f"quality_checker_model, which must be a local folder; got "
+                              f"{checkers.quality_checker_model!r}")
         if self.model.init_from_quality_checker and checkers.quality_checker_folds > 1:
             raise ConfigError("init_from_quality_checker: needs one quality checker; quality_checker_folds is "
                               f"{checkers.quality_checker_folds}")
@@ -98,6 +129,12 @@ class RunConfig:
         if training.early_stopping_patience and not self.has_validation:
             raise ConfigError("early_stopping_patience: needs validation data to watch: validation_file, or "
                               "quality_checker_train_file with real_validation_fraction > 0")
+        if self.data.noise_unrelated_ratio > 0 and not self.data.noise_unrelated_file:
+            raise ConfigError("noise_unrelated_ratio: > 0 needs noise_unrelated_file (another benchmark's data)")
+        try:
+            check_training_setup(training)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
     @property
     def has_validation(self) -> bool:
@@ -105,6 +142,24 @@ class RunConfig:
         data = self.data
         return bool(data.validation_file or data.split_file or data.dataset_name or data.wandb_dataset
                     or (self.checkers.quality_checker_train_file and data.real_validation_fraction > 0))
+
+    def _check_paths(self) -> None:
+        """No empty path or reference, and W&B references well formed, before anything is looked up."""
+        for part in (self.model, self.data, self.checkers, self.training):
+            for key in PATH_KEYS:
+                value = getattr(part, key, None)
+                if isinstance(value, str):
+                    _check_path(key, value)
+        model, data, checkers = self.model, self.data, self.checkers
+        references = {"model_name_or_path": model.model_name_or_path, "checker_base_model": checkers.checker_base_model,
+                      "quality_checker_model": checkers.quality_checker_model,
+                      "diversity_checker_model": checkers.diversity_checker_model}
+        for key, value in references.items():
+            if value and (looks_like_artifact_ref(value) or (key == "model_name_or_path" and model.use_wandb_model)):
+                parse_artifact_ref(value, key)
+        for key in ("wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset"):
+            if getattr(data, key):
+                parse_artifact_ref(getattr(data, key), key)
 
     def to_dict(self) -> dict:
         """Every argument's final value, flat, in the same vocabulary a config file uses."""
@@ -122,6 +177,21 @@ class RunConfig:
                 if value != defaults.get(key) and not key.endswith("_token")}
 
 
+def _check_path(key: str, value: str) -> None:
+    """A path the operating system can look up: not empty, no NUL, no name too long, no symlink loop."""
+    if not value.strip():
+        raise ConfigError(f"{key}: empty; give a path (or leave the key out)")
+    if "\x00" in value:
+        raise ConfigError(f"{key}: {value!r} holds a NUL character")
+    try:
+        os.stat(os.path.expanduser(value))
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # not there (yet): whether it must be is for the step that reads it to say
+    except OSError as err:
+        shown = value if len(value) <= 80 else f"{value[:80]}..."
+        raise ConfigError(f"{key}: {shown!r}: {err.strerror}") from None
+
+
 def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
     hints = {}
     for cls in classes:
@@ -133,6 +203,7 @@ def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
 
 
 FIELD_TYPES = _field_types()
+NUMERIC_KEYS = frozenset(key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls))
 KNOWN_KEYS = (frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED)
               | frozenset(legacy.REWRITTEN) | RECORDED_KEYS)
 
@@ -185,6 +256,22 @@ def _check_value(key: str, value, where: str, field_types=FIELD_TYPES) -> None:
         raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {value!r}")
 
 
+def _check_content(key: str, value, where: str) -> None:
+    """JSON's NaN and Infinity inside a list or object value (numeric options are checked by config.ranges), and
+    strings that are not Unicode text (JSON allows an unpaired surrogate, "\\ud800", which no file name or log
+    line can hold)."""
+    if isinstance(value, dict):
+        for item in [*value, *value.values()]:
+            _check_content(key, item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_content(key, item, where)
+    elif isinstance(value, float) and not math.isfinite(value) and key not in NUMERIC_KEYS:
+        raise ConfigError(f"{where}{key}: expected finite numbers, got {value}")
+    elif isinstance(value, str) and not is_unicode(value):
+        raise ConfigError(f"{where}{key}: {value!r} holds an unpaired surrogate, which is not text")
+
+
 def _describe(basics: set) -> str:
     names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return " or ".join(names.get(b, b.__name__) for b in basics)
@@ -202,6 +289,8 @@ def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
         return raw
     if bool in basics and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
         return raw.lower() in ("true", "yes", "1")
+    if float in basics and raw.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return float(raw)  # refused by the range check, with the key and the range
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
@@ -230,16 +319,24 @@ def parse_overrides(argv: list[str]) -> dict:
 
 def read_json_config(path: str | Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; expected a JSON config file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+    except OSError as err:  # a name too long, a symlink loop
+        raise ConfigError(f"{str(path)[:80]}: {err.strerror}") from None
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some editors write, is not content
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     try:
-        config = json.loads(text)
+        config = loads_unique(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    except DuplicateKey as err:
+        line = repeated_key_line(text, err.key)
+        raise ConfigError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a JSON object of key/value pairs, got {type(config).__name__}")
     return config
@@ -268,18 +365,32 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
     overrides = parse_overrides(override_args or [])
     _check_keys(overrides, "command line: ")
 
-    merged = legacy.translate(file_config)
-    from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+    try:
+        merged = legacy.translate(file_config)
+    except ValueError as err:
+        raise ConfigError(f"{where}{err}") from None
+    try:
+        from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+    except ValueError as err:
+        raise ConfigError(f"command line: {err}") from None
     merged.update(from_command_line)
+
+    def origin(key: str) -> str:
+        return "command line: " if key in from_command_line else where
+
     for key, value in merged.items():
-        _check_value(key, value, "command line: " if key in from_command_line else where)
+        _check_value(key, value, origin(key))
+        _check_content(key, value, origin(key))
 
     _cpu_only_multiprocess_defaults(merged)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     try:
         model, data, checkers, training = parser.parse_dict(merged)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"{where}{err}") from None
+    except RangeError as err:
+        raise ConfigError(f"{origin(err.key)}{err}") from None
+    except Exception as err:  # TrainingArguments checks its values with several exception types
+        detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
+        raise ConfigError(f"{where}{detail}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
         defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}

@@ -8,7 +8,7 @@ import logging
 import random
 
 from config.loading import RunConfig
-from data.files import read_records, resolve_data_path
+from data.files import DataError, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, join_real_set, subsample
@@ -27,6 +27,9 @@ def load_task(cfg: RunConfig) -> TaskData:
     if quality_held_out_of_train(cfg.data, cfg.checkers):
         limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
         held = set(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
+        if not held:
+            raise DataError("quality_checker_train_file: is the training file, whose one example cannot be both "
+                            "trained on and held out for the quality checker")
         splits["quality_train"] = splits["train"].select(sorted(held))
         task.origins["quality_train"] = task.origins["train"]
         splits["train"] = splits["train"].select([i for i in range(len(splits["train"])) if i not in held])

@@ -60,9 +60,7 @@ def _from_hub(data: DataArguments) -> list[SplitSource]:
 
 def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
     """The run's splits, train first; plus the quality checker's real data as extra splits."""
-    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):
-        if not data.wandb_dataset:
-            raise DataError("use_wandb_dataset: true, but wandb_dataset is not set")
+    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):  # RunConfig.check: one source is set
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
     elif data.split_file:
@@ -70,9 +68,6 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
     elif data.dataset_name:
         sources = _from_hub(data)
     else:
-        if not data.train_file:
-            raise DataError("train_file: not set; give train_file (and validation_file, test_file), "
-                            "dataset_name, or wandb_dataset")
         sources = [
             split_from_file(split, resolve_data_path(path, f"{split}_file"))
             for split, path in (("train", data.train_file), ("validation", data.validation_file), ("test", data.test_file))
@@ -116,6 +111,8 @@ def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitS
         parts["train"] += group[:cut_train]
         parts["validation"] += group[cut_train:cut_validation]
         parts["test"] += group[cut_validation:]
+    if not parts["train"]:
+        raise DataError(f"split_ratios: {fractions} leaves no training examples of {path} ({len(whole.records)} records)")
     return [SplitSource(name, records, f"{path}[{name}]", whole.label_names) for name, records in parts.items() if records]
 
 

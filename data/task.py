@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
 
+from config.json_strict import is_unicode
 from data.files import DataError, read_label_names, read_records
 
 logger = logging.getLogger(__name__)
@@ -71,7 +73,15 @@ def _label_space(sources: list[SplitSource], label_column: str) -> tuple[list[st
         to_id = {i: i for i in range(len(names))} | {str(i): i for i in range(len(names))}
         to_id |= {n: i for i, n in enumerate(names)}
         return names, to_id
-    values = {r.get(label_column) for s in sources for r in s.records if r.get(label_column) is not None}
+    values = set()
+    for source in sources:
+        for offset, record in enumerate(source.records):
+            value = record.get(label_column)
+            if isinstance(value, (list, dict)) or (isinstance(value, float) and not math.isfinite(value)):
+                raise DataError(f"{source.origin}: line {source.first_line + offset}: label {value!r} is not a label; "
+                                "expected an id or a name")
+            if value is not None:
+                values.add(value)
     as_ints = {_as_int(v) for v in values}
     if None not in as_ints:
         ordered = sorted(as_ints)
@@ -104,8 +114,12 @@ def _to_dataset(source: SplitSource, text_columns: list[str], label_column: str,
             if column not in record:
                 raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)})")
             text = record[column]
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
+                raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
+            if not text.strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+            if not is_unicode(text):
+                raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             columns[column].append(text)
         if label_column not in record or record[label_column] in (None, ""):
             raise DataError(f"{where}: missing label column {label_column!r}")
@@ -129,6 +143,11 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     train = sources[0]
     columns = text_columns or default_text_columns(train, label_column)
     names, to_id = _label_space(sources, label_column)
+    if not all(is_unicode(name) for name in names):
+        raise DataError(f"{train.origin}: a label name holds an unpaired surrogate, which is not text: {names}")
+    if len(names) < 2:
+        raise DataError(f"{train.origin}: every example has the label {names[0] if names else None!r}; a classifier "
+                        "needs at least two labels (give a labels.json beside the data to name them all)")
     splits = {s.name: _to_dataset(s, columns, label_column, names, to_id) for s in sources}
     logger.info("Task: %d labels %s, text columns %s, splits %s", len(names), names, columns,
                 {k: len(v) for k, v in splits.items()})

@@ -48,13 +48,16 @@ def test_dropped_keys_warn_once_listing_them(caplog):
 
 
 def _write(tmp_path, config: dict) -> str:
+    """A config file; one without any data source reads a training file, as a run must."""
+    if not {"train_file", "split_file", "dataset_name", "wandb_dataset"} & set(config):
+        config = {"train_file": "t.jsonl", **config}
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config))
     return str(path)
 
 
 def test_overrides_win_over_the_file(tmp_path):
-    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none"})
+    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none", "train_file": "t.jsonl"})
     cfg = load_config(path, ["--learning_rate", "3e-4", "--num_train_epochs=4", "--group_by_length", "false",
                              "--name", "123", "--pad_to_max_length"])
     assert cfg.training.learning_rate == 3e-4
@@ -65,7 +68,7 @@ def test_overrides_win_over_the_file(tmp_path):
 
 
 def test_old_name_of_a_key_is_translated(tmp_path):
-    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d",
+    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d", "train_file": "t.jsonl",
                              "no_cuda": True, "warmup_ratio": 0.1, "per_gpu_train_batch_size": 4})
     cfg = load_config(path)
     assert cfg.checkers.quality_checker_model == "./q"
@@ -217,3 +220,45 @@ def test_the_recommended_config_runs_as_a_config_too():
     cfg = load_config(str(recommended.RECOMMENDED_FILE))
     assert cfg.data.train_file and cfg.checkers.quality_checker_train_file
     assert cfg.training.problem_type == recommended.method_settings().get("problem_type", cfg.training.problem_type)
+
+
+def test_every_numeric_option_has_a_range():
+    """config/ranges.py holds the allowed range of every int and float option, ours and TrainingArguments'."""
+    from config.arguments import ARGUMENT_CLASSES
+    from config.ranges import RANGES, numeric_fields
+
+    numeric = {key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls)}
+    assert numeric - set(RANGES) == set()
+    assert set(RANGES) - numeric == set()
+    assert {"learning_rate", "adam_beta1", "seed", "max_grad_norm", "noise_swap_ratio", "checker_batch_size",
+            "weight_epsilon"} <= numeric
+
+
+@pytest.mark.parametrize("key,value", [("learning_rate", float("nan")), ("focal_gamma", float("inf")),
+                                       ("seed", 2**40), ("quality_checker_folds", 0), ("noise_seed", -3)])
+def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
+    """The ranges are checked when an argument dataclass is made, from a config or not."""
+    from config.arguments import CheckerArguments, DataArguments, WeightedTrainingArguments
+
+    cls = next(c for c in (WeightedTrainingArguments, CheckerArguments, DataArguments) if key in c.__dataclass_fields__)
+    extra = {"output_dir": str(tmp_path)} if cls is WeightedTrainingArguments else {}
+    with pytest.raises(ValueError, match=f"^{key}: "):
+        cls(**{key: value}, **extra)
+
+
+def test_integers_given_to_float_options_become_floats(tmp_path):
+    """torch's AdamW refuses betas of mixed types (0 and 0.999)."""
+    cfg = load_config(_write(tmp_path, {"adam_beta1": 0, "learning_rate": 1, "report_to": "none", "train_file": "t.jsonl"}))
+    assert type(cfg.training.adam_beta1) is float and type(cfg.training.learning_rate) is float
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"learning_rate": 2e-5, "report_to": "none", "train_file": "t.jsonl"}).encode())
+    assert load_config(str(path)).training.learning_rate == 2e-5
+
+
+def test_a_later_override_of_the_same_key_wins(tmp_path):
+    """Unlike a key given twice in one JSON object (an error), the command line is read left to right."""
+    cfg = load_config(_write(tmp_path, {"report_to": "none", "train_file": "t.jsonl"}), ["--seed", "1", "--seed", "2"])
+    assert cfg.training.seed == 2

@@ -43,7 +43,8 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
     checker.mkdir()
     (checker / "checker_recipe.json").write_text(json.dumps({"train_examples": 500}))
     for method, problem_type in (("ce", "single_label_classification"), ("dimp", "single_label_classification_dimp")):
-        config = {"seed": 3, "problem_type": problem_type, "quality_checker_model": str(checker)}
+        config = {"seed": 3, "problem_type": problem_type, "quality_checker_model": str(checker),
+                  "train_file": "toy/train.jsonl"}
         cell = grid.Cell("bench", method, 3)
         assert grid.run_cell(cell, config)
         kept = tmp_path / "cells" / cell.path

@@ -32,6 +32,10 @@ MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 VALIDATION_PREFIXES = ("eval", "eval_validation")
 
 
+class TrainingDiverged(ValueError):
+    """The training loss is no longer a finite number."""
+
+
 class SeededLengthGroupedSampler(LengthGroupedSampler):
     """Length-grouped order drawn from (seed, epoch) rather than the global RNG, so that a run resumed from a
     checkpoint sees the same batches as the run that was interrupted."""
@@ -131,6 +135,11 @@ class WeightedTrainer(Trainer):
             if real is not None and self.args.real_set_weight is not None:
                 weights = with_fixed_weight(weights, real, self.args.real_set_weight)
             loss = self._scale(weighted_nll_sum(logits, labels, weights), labels.numel(), num_items_in_batch)
+            if not torch.isfinite(loss):  # stop before a NaN or infinite gradient reaches the optimizer
+                raise TrainingDiverged(
+                    f"learning_rate: the training loss became {loss.item()} at step {self.state.global_step + 1} "
+                    f"(epoch {self.state.epoch or 0:.2f}); the model diverged. Lower learning_rate "
+                    f"({self.args.learning_rate:g}) or keep max_grad_norm > 0")
             if weights is not None:
                 self._weight_sum += float(weights.sum())
                 self._weight_count += weights.numel()
