@@ -177,14 +177,15 @@ def grid_cells(spec: dict, benchmarks, methods, seeds) -> list[tuple[Cell, dict]
 
 
 def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
+    # Variant by variant, so that a partial study already compares its first variants on every benchmark.
     cells = []
     for name in names:
         study = spec["studies"][name]
         command = study.get("command", "run")
-        for benchmark in study["benchmarks"]:
+        for variant, overrides in study["variants"].items():
             for seed in study["seeds"]:
-                for method in ce_first(study["methods"]):
-                    for variant, overrides in study["variants"].items():
+                for benchmark in study["benchmarks"]:
+                    for method in ce_first(study["methods"]):
                         cells.append((Cell(benchmark, method, seed, variant, command),
                                       {**study.get("overrides", {}), **overrides}))
     return cells

@@ -70,7 +70,9 @@ def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
     (smaller, overrides), *_ = grid.study_cells(spec, ["checker_size"])
     assert grid.cell_config(spec, smaller, overrides)["quality_checker_model"] != grid.cell_config(
         spec, grid.Cell(smaller.benchmark, "dimp", smaller.seed))["quality_checker_model"]
-    assert [c.method for c, _ in grid.study_cells(spec, ["epochs"])][:4] == ["ce", "ce", "dimp", "dimp"]
+    # variant by variant over the benchmarks, CE before DIMP on each
+    assert [(c.variant, c.benchmark, c.method) for c, _ in grid.study_cells(spec, ["epochs"])][:3] == [
+        ("e3", "noisy_mrpc", "ce"), ("e3", "noisy_mrpc", "dimp"), ("e3", "noisy_fpb", "ce")]
 
 
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
