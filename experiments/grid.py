@@ -80,9 +80,10 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
     if config.pop("train_on", None) == "real_set":
         config = real_set_only(config)
-    # A variant gets its own quality checker only where it changes how it is built, shared by the variants that
-    # build it alike; otherwise it shares the grid's.
-    build = sorted((key, value) for key, value in (overrides or {}).items() if key in QUALITY_BUILD_KEYS)
+    # A method or variant gets its own quality checker only where it changes how it is built (shared by all that
+    # build it alike); otherwise it shares the grid's.
+    base = {**spec["protocol"], **spec["benchmarks"][cell.benchmark]}
+    build = sorted((key, value) for key, value in config.items() if key in QUALITY_BUILD_KEYS and base.get(key) != value)
     checkers = CHECKERS / cell.benchmark / f"seed{cell.seed}"
     config.update(
         seed=cell.seed,
