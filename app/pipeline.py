@@ -12,7 +12,7 @@ from transformers import set_seed
 
 from app.output_dir import check_output_dir
 from checkers.filtering import keep_mask
-from checkers.for_task import checker_probabilities, dataset_label
+from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
 from checkers.scoring import at_gold
 from config.arguments import CheckerArguments
@@ -120,6 +120,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
                                         args.weight_epsilon, args.loss_kind.value)
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
                                              probabilities, weights, cfg.checkers)
+        extra |= fitted_temperatures(checked)
         if weights is not None:
             weights.kept = kept
         tokenizer, model = _load_model(cfg, task, source)  # a damaged model folder stops the run before any write

@@ -27,7 +27,13 @@ class CheckerOutput:
 
     probabilities: np.ndarray  # [N, C]
     sources: list[ModelSource]
-    temperature: float = 1.0
+    temperature: float | None = None  # fitted when checker_calibration asks for it
+
+
+def fitted_temperatures(outputs: dict[str, CheckerOutput]) -> dict[str, float]:
+    """The calibrated checkers' temperatures, for the run's train metrics."""
+    return {f"{role}_checker_temperature": out.temperature for role, out in outputs.items()
+            if out.temperature is not None}
 
 
 def dataset_label(cfg: RunConfig, task: TaskData) -> str:
@@ -104,9 +110,9 @@ class _Checkers:
         return [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch, field)
                 for data in datasets]
 
-    def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float:
+    def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float | None:
         if self.cfg.checkers.checker_calibration != "temperature":
-            return 1.0
+            return None
         value = fit_temperature(logits, np.asarray(labels))
         logger.info("%s checker: temperature %.3f, fitted on %d real examples (%s)", role, value, len(logits), held_out)
         return value
@@ -121,8 +127,8 @@ class _Checkers:
         train_logits, *held_logits = self.logits(source, field, [self.task.splits["train"]]
                                                  + ([held_out] if calibrate else []))
         temperature = self.temperature(held_logits[0], held_out["label"], role, "the validation split") \
-            if calibrate else 1.0
-        return CheckerOutput(softmax(train_logits, temperature), [source], temperature)
+            if calibrate else None
+        return CheckerOutput(softmax(train_logits, temperature or 1.0), [source], temperature)
 
     def cross_fitted(self, reference: str, base: ModelSource) -> CheckerOutput:
         """One quality checker per fold of the real set, each trained on the other folds."""
@@ -145,10 +151,10 @@ class _Checkers:
             sources.append(source)
         temperature = self.temperature(out_of_fold, real["label"], "quality", "each fold by the checker that did not "
                                        "train on it")
-        probabilities = np.mean([softmax(logits, temperature) for logits in train_logits], axis=0)
+        probabilities = np.mean([softmax(logits, temperature or 1.0) for logits in train_logits], axis=0)
         if REAL_EXAMPLE in train.column_names:  # the real set, joined at the end of the training data in its order
             rows = np.flatnonzero(np.asarray(train[REAL_EXAMPLE], dtype=bool))
-            probabilities[rows] = softmax(out_of_fold, temperature)
+            probabilities[rows] = softmax(out_of_fold, temperature or 1.0)
         return CheckerOutput(probabilities, sources, temperature)
 
 
