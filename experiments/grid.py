@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,7 @@ KEPT = ("cell_config.json", "resolved_config.json", "all_results.json", "trainer
         "validation_predictions.npz")
 # A cell runs run.py (train and test) or score.py (build the quality checker and score the training data only).
 SCRIPTS = {"run": "run.py", "score": "score.py"}
+TIME_FILE = "cell_time.json"  # wall and CPU seconds of the cell's run.py (or score.py)
 FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
 CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
 # The keys that change how a quality checker is built (calibration only changes how it scores).
@@ -133,6 +135,11 @@ def copy_twin(cell: Cell, config: dict, twin: Path) -> None:
     print(f"  same config as {twin.relative_to(RESULTS)}: results copied", flush=True)
 
 
+def _children_cpu_s() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def run_cell(cell: Cell, config: dict) -> bool:
     twin = finished_twin(config)
     if twin is not None:
@@ -141,15 +148,17 @@ def run_cell(cell: Cell, config: dict) -> bool:
     work = WORK / cell.path
     work.mkdir(parents=True, exist_ok=True)
     (work / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    started = time.time()
+    started, cpu = time.time(), _children_cpu_s()
     with (work / "run.log").open("w") as log:
         code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")],
                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    spent = {"wall_s": round(time.time() - started, 1), "cpu_s": round(_children_cpu_s() - cpu, 1)}
     if code != 0:
-        print(f"  FAILED ({code}) after {time.time() - started:.0f} s; see {work / 'run.log'}", flush=True)
+        print(f"  FAILED ({code}) after {spent['wall_s']:.0f} s; see {work / 'run.log'}", flush=True)
         return False
     result = RESULTS / cell.path
     result.mkdir(parents=True, exist_ok=True)
+    (result / TIME_FILE).write_text(json.dumps(spent) + "\n")  # checker builds included: they run inside run.py
     for name in KEPT + (("weights_report.md",) if cell.command == "score" else ()):
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
@@ -160,10 +169,10 @@ def run_cell(cell: Cell, config: dict) -> bool:
         shutil.rmtree(checkpoint)
     if cell.command == "score":
         checker = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy", float("nan"))
-        print(f"  done in {time.time() - started:.0f} s: quality checker validation accuracy {100 * checker:.1f}")
+        print(f"  done in {spent['wall_s']:.0f} s: quality checker validation accuracy {100 * checker:.1f}")
         return True
     accuracy = json.loads((result / "all_results.json").read_text()).get("test_accuracy", float("nan"))
-    print(f"  done in {time.time() - started:.0f} s: test accuracy {100 * accuracy:.1f}", flush=True)
+    print(f"  done in {spent['wall_s']:.0f} s: test accuracy {100 * accuracy:.1f}", flush=True)
     return True
 
 

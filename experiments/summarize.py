@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from experiments.grid import TIME_FILE  # noqa: E402
 from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -397,6 +398,22 @@ def real_set_study_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compute_table(rows: list[dict]) -> str:
+    """CPU and wall time per benchmark, from the cells that recorded it (grid.py has since 2026-12-01)."""
+    spent = defaultdict(list)
+    for row in rows:
+        path = row["dir"] / TIME_FILE
+        if path.is_file():
+            spent[row["benchmark"]].append(json.loads(path.read_text()))
+    if not spent:
+        return "No cell has recorded its time yet."
+    lines = ["| benchmark | cells timed | CPU hours | wall hours | CPU minutes per cell |", "| --- |" + " ---: |" * 4]
+    for benchmark, times in sorted(spent.items()) + [("all", [t for ts in spent.values() for t in ts])]:
+        cpu, wall = sum(t["cpu_s"] for t in times), sum(t["wall_s"] for t in times)
+        lines.append(f"| {benchmark} | {len(times)} | {cpu / 3600:.2f} | {wall / 3600:.2f} | {cpu / 60 / len(times):.1f} |")
+    return "\n".join(lines) + f"\n\n{len(rows) - sum(map(len, spent.values()))} earlier cells did not record their time."
+
+
 def update_readme(sections: list[tuple[str, str]], plots: list[str]) -> None:
     """Replace what lies between results/README.md's TABLE markers: the first section's table under no heading,
     then each (heading, table), then the plots."""
@@ -436,6 +453,7 @@ def main() -> None:
         ("Training longer on the noisy benchmarks (validation split only)", validation_table(rows, "epochs")),
         ("Learning rate (validation split only)", validation_table(rows, "learning_rate", grid_beside=True)),
         ("Quality checker recipes (validation split only)", checker_recipe_table()),
+        ("Compute (CPU time of each cell's run.py, checker builds included)", compute_table(rows)),
     ]
     update_readme(sections, plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")

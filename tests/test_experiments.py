@@ -35,7 +35,8 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
     script.write_text("import json, pathlib, sys\n"
                       "work = pathlib.Path(sys.argv[1]).parent\n"
                       "(work / 'config.json').write_text(json.dumps({'architectures': ['Bert']}))\n"
-                      "(work / 'all_results.json').write_text(json.dumps({'test_accuracy': 0.5}))\n")
+                      "(work / 'all_results.json').write_text(json.dumps({'test_accuracy': 0.5}))\n"
+                      "sum(i * i for i in range(3_000_000))\n")  # some CPU time to record
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
     monkeypatch.setattr(grid, "RESULTS", tmp_path / "cells")
@@ -50,6 +51,8 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
         kept = tmp_path / "cells" / cell.path
         assert json.loads((kept / "cell_config.json").read_text()) == config
         assert not (kept / "config.json").exists() and cell.done
+        spent = json.loads((kept / grid.TIME_FILE).read_text())
+        assert 0.05 < spent["cpu_s"] and 0.05 < spent["wall_s"]
         # Only a cell that reads the quality checker records its recipe: CE names the cached checker, never loads it.
         assert (kept / "quality_checker_recipe.json").is_file() == (method == "dimp")
 
@@ -94,6 +97,8 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
             history = [{"epoch": e, "eval_test_accuracy": accuracy - 0.01 * (3 - e),
                         "eval_validation_accuracy": validation[e - 1]} for e in (1, 2, 3)]
             (cell / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+            if method == "dimp":
+                (cell / grid.TIME_FILE).write_text(json.dumps({"cpu_s": 360 * seed, "wall_s": 200 * seed}))
     (tmp_path / "README.md").write_text("# R\n<!-- TABLE -->\nSTALE\n<!-- /TABLE -->\ntail\n")
     summarize.main()
     rows = list(csv.DictReader((tmp_path / "effect.csv").open()))
@@ -104,6 +109,7 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert (tmp_path / "dynamics_bench.png").is_file()
     gains = readme.split("### Gain over CE")[1:]
     assert "| bench | – | – | – | – | – | +5.0 ± 0.0 (n=2) | – |" in gains[0]  # DIMP minus CE, seed by seed
+    assert "| all | 2 | 0.30 | 0.17 | 9.0 |" in readme and "2 earlier cells did not record their time" in readme
     assert gains[1].startswith(" on the validation split")  # the kept (best) epochs' validation accuracies
     assert "| bench | – | – | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
 
