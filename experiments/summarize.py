@@ -38,7 +38,9 @@ def selection_rule() -> str:
 
 def finished_cells() -> list[dict]:
     studies = json.loads(SPEC.read_text())["studies"]
-    study_of = {variant: name for name, study in studies.items() for variant in study["variants"]}
+    # Two studies may name a variant alike ("plain"); their methods tell them apart.
+    study_of = {(method, variant): name for name, study in studies.items() for method in study["methods"]
+                for variant in study["variants"]}
     rows = []
     for results in sorted(CELLS.glob("*/*/seed*/all_results.json")):
         seed_dir = results.parent
@@ -49,7 +51,7 @@ def finished_cells() -> list[dict]:
         config_file = seed_dir / "cell_config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
-                     "study": study_of.get(variant, ""),
+                     "study": study_of.get((method, variant), ""),
                      "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir,
                      "averaged": bool(config.get("average_checkpoints"))})
     return rows

@@ -259,3 +259,16 @@ def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met(monkeypatch):
     monkeypatch.setattr(summarize, "selection_rule", lambda: "accuracy")
     line = summarize.bar_table(rows, "best").splitlines()[2]
     assert line == ("| b | +3.5 ± 0.7 (n=2) met | +5.0 ± 0.0 (n=1) met | +0.5 ± 0.0 (n=1) not met |")
+
+
+def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"studies": {"a": {"methods": ["dimp"], "variants": {"plain": {}}},
+                                            "b": {"methods": ["imp"], "variants": {"plain": {}}}}}))
+    monkeypatch.setattr(summarize, "SPEC", spec)
+    monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
+    for method in ("dimp", "imp", "ce"):
+        cell = tmp_path / "cells" / "bench" / f"{method}__plain" / "seed1"
+        cell.mkdir(parents=True)
+        (cell / "all_results.json").write_text("{}")
+    assert {r["method"]: r["study"] for r in summarize.finished_cells()} == {"dimp": "a", "imp": "b", "ce": ""}
