@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from config.loading import load_config
-from experiments import grid, selection, summarize
+from experiments import grid, selection, shipped, summarize
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +272,18 @@ def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method
         cell.mkdir(parents=True)
         (cell / "all_results.json").write_text("{}")
     assert {r["method"]: r["study"] for r in summarize.finished_cells()} == {"dimp": "a", "imp": "b", "ce": ""}
+
+
+@pytest.mark.parametrize("name", list(shipped.RUNS))
+def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_real_set(name, monkeypatch):
+    monkeypatch.chdir(shipped.ROOT)
+    config, overrides = shipped.RUNS[name]
+    cfg = load_config(config, [x for key, value in overrides.items() for x in (f"--{key}", value)])
+    if name == "real_only":
+        checker = load_config("configs/config_baseline.json").checkers
+        assert (cfg.data.train_file, cfg.data.max_train_samples) == (checker.quality_checker_train_file,
+                                                                     checker.quality_checker_max_train_samples)
+        assert (cfg.training.num_train_epochs, cfg.training.learning_rate) == (checker.checker_num_train_epochs,
+                                                                               checker.checker_learning_rate)
+    if name in ("ce", "dimp", "real_plus_synthetic"):
+        assert cfg.data.real_set_in_training == (name == "real_plus_synthetic")
