@@ -97,6 +97,12 @@ class DataArguments:
                   "data after subsampling and noise; their loss weight is real_set_weight. Needs "
                   "quality_checker_train_file."},
     )
+    data_work_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where the run keeps its data as memory-mapped Arrow files (read, tokenized), in a new "
+                  "folder removed when the run ends; about twice the size of the data files. Default: the system's "
+                  "temporary folder ($TMPDIR)."},
+    )
     name: str | None = field(default=None, metadata={"help": "W&B run name."})
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
