@@ -65,13 +65,13 @@ def class_logits(
     tokenizer = load_tokenizer(source)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
     order = longest_first(encoded)
-    columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
+    inputs = encoded.remove_columns([name for name in encoded.column_names if name == "label"])
     logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
+            batch = tokenizer.pad(inputs[idx.tolist()], return_tensors="pt")
             logits[idx] = model(**batch).logits.float().numpy()
     bad = ~np.isfinite(logits).all(axis=1)
     if bad.any():

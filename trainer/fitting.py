@@ -10,6 +10,7 @@ from transformers import DataCollatorWithPadding, default_data_collator
 from transformers.integrations import WandbCallback
 
 from config.arguments import WeightedTrainingArguments
+from trainer.memory import ReleaseAtEpochEnd
 from trainer.metrics import compute_metrics
 from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
 
@@ -44,4 +45,5 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     )
     if trainer.pop_callback(WandbCallback) is not None:
         trainer.add_callback(SafeWandbCallback())
+    trainer.add_callback(ReleaseAtEpochEnd())
     return trainer

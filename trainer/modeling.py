@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pyarrow.compute as pc
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+from data.store import arrow_column
 from references.models import ModelSource
 
 logger = logging.getLogger(__name__)
@@ -74,8 +76,8 @@ def encode(
 
 def longest_first(encoded: Dataset) -> np.ndarray:
     """Indices of `encoded` by decreasing token count (stable), so that batches taken in this order pad little."""
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    return np.argsort(-lengths, kind="stable")
+    lengths = pc.list_value_length(arrow_column(encoded, "input_ids")).to_numpy()
+    return np.argsort(-lengths.astype(np.int64), kind="stable")
 
 
 def for_evaluation(encoded: Dataset) -> Dataset:
