@@ -2,7 +2,7 @@
 training throughput against the code before it, side by side; and reading and scoring 100k and 1M generated pairs.
 
     python benchmarks/memory.py                        # every part; writes benchmarks/results/memory.json
-    python benchmarks/memory.py --parts scale step     # some parts: phases, throughput, scale, step
+    python benchmarks/memory.py --parts scale step     # some: phases, throughput, settings, scale, step
 
 `--base` names the commit to compare with (default e0b9a81, the code before this work); it is exported with
 `git archive` into the scratch folder and run from there. Every job runs in a subprocess: its peak resident memory
@@ -30,7 +30,7 @@ from benchmarks.measure import machine  # noqa: E402
 from data.files import data_root  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
 
-PARTS = ("phases", "throughput", "scale", "step")
+PARTS = ("phases", "throughput", "settings", "scale", "step")
 MAIN_CONFIG = "configs/config_DIMP.json"
 GENERATED = "synthetic/mrpc_fewgen_ctrl_seed13/train.jsonl"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -41,7 +41,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--base", default="e0b9a81", help="Commit to compare with.")
     parser.add_argument("--rounds", type=int, default=4, help="Throughput rounds; each runs the base and this tree.")
-    parser.add_argument("--steps", type=int, default=40, help="Training steps of each throughput run.")
+    parser.add_argument("--steps", type=int, default=40, help="Training steps of each throughput and settings run.")
+    parser.add_argument("--settings_rounds", type=int, default=1, help="Rounds of `settings`; each runs every setting.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="Pairs scored in `scale`.")
     parser.add_argument("--base_sizes", type=int, nargs="*", default=[100_000],
                         help="Pairs scored in `scale` by the base commit, for comparison.")
@@ -86,6 +87,7 @@ class Job:
         machine_cpu = (_busy_jiffies() - busy_start) / os.sysconf("SC_CLK_TCK")
         own_cpu = usage.ru_utime + usage.ru_stime
         return {"exit_code": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 1), "cpu_s": round(own_cpu, 1),
+                "minor_faults": usage.ru_minflt,
                 "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
                 "peak_anon_mb_sampled": round(self.peaks["RssAnon"] / 1024, 1),
                 "peak_file_mb_sampled": round(self.peaks["RssFile"] / 1024, 1),
@@ -134,6 +136,15 @@ def phases(args, work: Path, base: Path) -> dict:
     return results
 
 
+def _short_run(tree: Path, out: Path, checker: Path, steps: int) -> list[str]:
+    """run.py on the main job's config for `steps` training steps, without evaluation or checkpoints; the training
+    data is cut to those steps' examples, so that scoring them with the (given, already built) checker is short."""
+    return [sys.executable, str(tree / "run.py"), str(tree / MAIN_CONFIG), "--output_dir", str(out / "output"),
+            "--quality_checker_model", str(checker), "--max_steps", str(steps), "--max_train_samples", str(32 * steps),
+            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false",
+            "--max_predict_samples", "64", "--report_to", "none", "--disable_tqdm", "true"]
+
+
 def throughput(args, work: Path, base: Path, checker: Path) -> dict:
     """Short DIMP runs of run.py, base and new alternating (ABBA...), on the same data and checker; train samples
     per second is train_results.json's (train_runtime: the training loop only)."""
@@ -144,12 +155,7 @@ def throughput(args, work: Path, base: Path, checker: Path) -> dict:
             out = work / f"throughput-{round_}-{name}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            command = [sys.executable, str(tree / "run.py"), str(tree / MAIN_CONFIG),
-                       "--output_dir", str(out / "output"), "--quality_checker_model", str(checker),
-                       "--max_steps", str(args.steps), "--eval_strategy", "no", "--save_strategy", "no",
-                       "--load_best_model_at_end", "false", "--max_predict_samples", "64", "--report_to", "none",
-                       "--disable_tqdm", "true"]
-            job = Job(command, out, out / "log.txt", _env()).run()
+            job = Job(_short_run(tree, out, checker, args.steps), out, out / "log.txt", _env()).run()
             result = json.loads((out / "output" / "train_results.json").read_text()) if job["exit_code"] == 0 else {}
             runs.append({"round": round_, "tree": name, **job,
                          "train_samples_per_second": result.get("train_samples_per_second"),
@@ -162,6 +168,49 @@ def throughput(args, work: Path, base: Path, checker: Path) -> dict:
             ratios.append(round(speed["new"] / speed["base"], 4))
     return {"steps": args.steps, "runs": runs, "ratio_new_over_base_per_round": ratios,
             "ratio_new_over_base": statistics.median(ratios) if ratios else None}
+
+
+# Settings that were measured and not adopted (benchmarks/README.md says why): glibc's, through its environment
+# variables, and recomputing activations in the backward pass.
+SETTINGS = {
+    "as is": ({}, []),
+    "MALLOC_MMAP_THRESHOLD_=1MB": ({"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}, []),
+    "MALLOC_MMAP_THRESHOLD_=4MB, huge pages": ({"MALLOC_MMAP_THRESHOLD_": str(4 << 20),
+                                               "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, []),
+    "MALLOC_ARENA_MAX=1": ({"MALLOC_ARENA_MAX": "1"}, []),
+    "gradient_checkpointing": ({}, ["--gradient_checkpointing", "true"]),
+}
+
+
+def settings(args, work: Path, checker: Path) -> dict:
+    """Short runs of this tree's run.py under each of SETTINGS, in turn; peak memory, training speed, the minor page
+    faults (what returning memory to the system costs: each page is faulted in again when reused) and the training
+    losses, which must not change."""
+    runs = []
+    for round_ in range(args.settings_rounds):
+        for name, (env, extra) in (SETTINGS.items() if round_ % 2 == 0 else reversed(SETTINGS.items())):
+            out = work / f"settings-{round_}-{len(runs)}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            command = _short_run(ROOT, out, checker, args.steps) + ["--logging_steps", "1", *extra]
+            job = Job(command, out, out / "log.txt", {**_env(), **env}).run()
+            state = json.loads((out / "output" / "trainer_state.json").read_text()) if job["exit_code"] == 0 else {}
+            result = json.loads((out / "output" / "train_results.json").read_text()) if job["exit_code"] == 0 else {}
+            runs.append({"setting": name, "round": round_, **job,
+                         "train_samples_per_second": result.get("train_samples_per_second"),
+                         "losses": [h["loss"] for h in state.get("log_history", []) if "loss" in h]})
+            print(f"settings {name} round {round_}: {dict(runs[-1], losses='...')}", flush=True)
+    reference = next(r["losses"] for r in runs if r["setting"] == "as is")
+    for run in runs:
+        run["same_losses"] = run.pop("losses") == reference
+    return {"steps": args.steps, "runs": runs}
+
+
+def _built_checker(work: Path) -> Path:
+    checker = work / "phases-new" / "checker"
+    if not checker.is_dir():
+        raise SystemExit("throughput and settings use the quality checker the `phases` part builds: run it first")
+    return checker
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -179,10 +228,9 @@ def main(argv: list[str] | None = None) -> dict:
     if "phases" in args.parts:
         results["phases"] = phases(args, work, base)
     if "throughput" in args.parts:
-        checker = work / "phases-new" / "checker"
-        if not checker.is_dir():
-            raise SystemExit("throughput uses the checker the `phases` part builds: run that part first")
-        results["throughput"] = throughput(args, work, base, checker)
+        results["throughput"] = throughput(args, work, base, _built_checker(work))
+    if "settings" in args.parts:
+        results["settings"] = settings(args, work, _built_checker(work))
     if "scale" in args.parts:
         from benchmarks.scale import scale
 

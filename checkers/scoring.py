@@ -8,10 +8,12 @@ import numpy as np
 import torch
 from datasets import Dataset
 
+from data.store import release_mapped_pages
 from references.models import ModelSource
 from trainer.modeling import encode, load_tokenizer, longest_first
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+RELEASE_EVERY_BATCHES = 100  # batches scored between two release_mapped_pages() calls
 
 
 class CheckerError(ValueError):
@@ -69,10 +71,12 @@ def class_logits(
     logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
+        for number, start in enumerate(range(0, len(order), batch_size), start=1):
             idx = order[start:start + batch_size]
             batch = tokenizer.pad(inputs[idx.tolist()], return_tensors="pt")
             logits[idx] = model(**batch).logits.float().numpy()
+            if number % RELEASE_EVERY_BATCHES == 0:  # the batches come from all over the token file
+                release_mapped_pages()
     bad = ~np.isfinite(logits).all(axis=1)
     if bad.any():
         raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite outputs "

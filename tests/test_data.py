@@ -242,3 +242,24 @@ def test_numeric_columns_are_taken_from_arrow_in_split_order(tmp_path):
     part = subsample(train, 7, seed=5)
     assert column_array(part, "label").tolist() == list(part["label"])
     assert column_array(part, "label").dtype == np.int64
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_release_mapped_pages_lets_go_of_data_read_and_keeps_it_readable(tmp_path):
+    from data.store import release_mapped_pages
+
+    def file_backed_mb() -> float:
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("RssFile"))
+        return int(line.split()[1]) / 1024
+
+    path = tmp_path / "t.jsonl"
+    with path.open("w") as f:
+        for i in range(30_000):
+            f.write(json.dumps({"text": f"{i} " + "word " * 150, "label": i % 2}) + "\n")
+    train = build_task([split_from_file("train", path)], None).splits["train"]
+    before = file_backed_mb()
+    assert sum(len(t) for batch in train.iter(batch_size=5000) for t in batch["text"]) > 20_000_000
+    touched = file_backed_mb()
+    release_mapped_pages()
+    assert touched - before > 15 and file_backed_mb() < touched - 15, (before, touched, file_backed_mb())
+    assert train[29_999]["text"].startswith("29999 word")

@@ -17,6 +17,8 @@ import gc
 
 from transformers import TrainerCallback
 
+from data.store import release_mapped_pages
+
 
 @functools.cache
 def _malloc_trim():
@@ -34,17 +36,21 @@ def trim_heap() -> None:
 
 
 def release_freed_memory() -> None:
-    """Collect unreachable objects (a Trainer and its model form reference cycles), then trim the heap."""
+    """Collect unreachable objects (a Trainer and its model form reference cycles), trim the heap, and let go of the
+    data pages that the phase read (data.store.release_mapped_pages)."""
     gc.collect()
     trim_heap()
+    release_mapped_pages()
 
 
 class ReleaseAtEpochEnd(TrainerCallback):
-    """Trims the heap before each epoch's evaluation and after it, so that fragments do not pile up from epoch to
-    epoch."""
+    """Trims the heap and lets go of the data pages read, before each epoch's evaluation and after it, so that
+    neither heap fragments nor an epoch's pages of data pile up from epoch to epoch."""
 
     def on_epoch_end(self, args, state, control, **kwargs):
         trim_heap()
+        release_mapped_pages()
 
     def on_evaluate(self, args, state, control, **kwargs):
         trim_heap()
+        release_mapped_pages()

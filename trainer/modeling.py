@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -9,7 +10,7 @@ import pyarrow.compute as pc
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from data.store import arrow_column
+from data.store import arrow_column, release_mapped_pages
 from references.models import ModelSource
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,11 @@ def encode(
 ) -> Dataset:
     """Tokenize; without pad_to_max_length, batches are padded later to their longest input."""
     max_length = min(max_length, tokenizer.model_max_length)
+    batches = itertools.count(1)
 
     def tokenize(batch):
+        if next(batches) % 50 == 0:  # tokenizing reads every text once: let go of the pages read so far
+            release_mapped_pages()
         texts = [batch[c] for c in text_columns]
         return tokenizer(*texts, truncation=True, max_length=max_length,
                          padding="max_length" if pad_to_max_length else False)
