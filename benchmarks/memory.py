@@ -21,16 +21,20 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import machine  # noqa: E402
+from benchmarks.scale import scale  # noqa: E402
+from benchmarks.step_memory import step_breakdown  # noqa: E402
 from data.files import data_root  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
 
-PARTS = ("phases", "throughput", "settings", "scale", "step")
+PARTS = ("step", "phases", "throughput", "settings", "scale")
+HEADLINE = ("peak_rss_mb", "peak_rss_mb_base", "same_test_metrics", "throughput_new_over_base", "scale_peak_ratio")
 MAIN_CONFIG = "configs/config_DIMP.json"
 GENERATED = "synthetic/mrpc_fewgen_ctrl_seed13/train.jsonl"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -117,9 +121,10 @@ def _env() -> dict:
 
 
 def phases(args, work: Path, base: Path) -> dict:
-    """The main job, from a fresh checker, in each tree, instrumented phase by phase (benchmarks/phase_memory.py)."""
-    results = {}
-    for name, tree in (("base", base), ("new", ROOT)):
+    """The main job, from a fresh checker, in each tree, instrumented phase by phase (benchmarks/phase_memory.py).
+    The two trees run at the same time: peak memory and metrics do not depend on it; times are not compared."""
+
+    def one(name: str, tree: Path) -> dict:
         out = work / f"phases-{name}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
@@ -128,12 +133,15 @@ def phases(args, work: Path, base: Path) -> dict:
                    "--quality_checker_model", str(out / "checker")]
         job = Job(command, out, out / "log.txt", _env()).run()
         print(f"phases {name}: {job}", flush=True)
-        recorded = json.loads((out / "phases.json").read_text()) if job["exit_code"] == 0 else {}
-        metrics = json.loads((out / "output" / "all_results.json").read_text()) if job["exit_code"] == 0 else {}
-        results[name] = {**job, "phases": recorded.get("phases"),
-                         **{k: metrics.get(k) for k in ("test_accuracy", "test_f1", "eval_accuracy",
-                                                         "train_samples_per_second")}}
-    return results
+        if job["exit_code"] != 0:
+            return job
+        metrics = json.loads((out / "output" / "all_results.json").read_text())
+        return {**job, "phases": json.loads((out / "phases.json").read_text())["phases"],
+                **{k: metrics.get(k) for k in ("test_accuracy", "test_f1", "eval_accuracy", "train_samples_per_second")}}
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = {name: pool.submit(one, name, tree) for name, tree in (("base", base), ("new", ROOT))}
+    return {name: run.result() for name, run in runs.items()}
 
 
 def _short_run(tree: Path, out: Path, checker: Path, steps: int) -> list[str]:
@@ -217,30 +225,27 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
     work = (ROOT / args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    output = ROOT / args.output
-    results = json.loads(output.read_text()) if output.is_file() else {}
     base = export_base(args.base, work)
-    started = time.perf_counter()
-    if "step" in args.parts:
-        from benchmarks.step_memory import step_breakdown
-
-        results["training_step"] = step_breakdown(MINILM)
-    if "phases" in args.parts:
-        results["phases"] = phases(args, work, base)
-    if "throughput" in args.parts:
-        results["throughput"] = throughput(args, work, base, _built_checker(work))
-    if "settings" in args.parts:
-        results["settings"] = settings(args, work, _built_checker(work))
-    if "scale" in args.parts:
-        from benchmarks.scale import scale
-
-        results["scale"] = scale(work, _env(), Job, {"new": (ROOT, args.sizes), "base": (base, args.base_sizes)})
-    results.update(headline(results), base_commit=args.base, machine=machine(),
-                   command="python " + " ".join(["benchmarks/memory.py", *(argv if argv is not None else sys.argv[1:])]),
-                   last_run_wall_s=round(time.perf_counter() - started, 1))
+    runners = {
+        "step": lambda: step_breakdown(MINILM),
+        "phases": lambda: phases(args, work, base),
+        "throughput": lambda: throughput(args, work, base, _built_checker(work)),
+        "settings": lambda: settings(args, work, _built_checker(work)),
+        "scale": lambda: scale(work, _env(), Job, {"new": (ROOT, args.sizes), "base": (base, args.base_sizes)}),
+    }
+    command = "python " + " ".join(["benchmarks/memory.py", *(argv if argv is not None else sys.argv[1:])])
+    done = {}
+    for part in PARTS:
+        if part in args.parts:
+            started = time.perf_counter()
+            done[part] = {**runners[part](), "command": command, "base_commit": args.base, "machine": machine(),
+                          "part_wall_s": round(time.perf_counter() - started, 1)}
+    output = ROOT / args.output
+    results = json.loads(output.read_text()) if output.is_file() else {}  # read now: keeps parts run meanwhile
+    results.update(done)
+    results.update(headline(results))
     write_json_atomic(output, results)
-    print(json.dumps({k: results[k] for k in ("peak_rss_mb", "throughput_new_over_base", "scale_peak_ratio")
-                      if k in results}, indent=1))
+    print(json.dumps({k: results[k] for k in HEADLINE if k in results}, indent=1))
     return results
 
 
