@@ -60,7 +60,7 @@ class ExampleWeights:
 
     def noise_kinds(self) -> list[str]:
         """The noise tags present, `original` first."""
-        return sorted(set(self.noise or ()), key=lambda tag: (tag != "original", tag))
+        return sorted(set(self.noise if self.noise is not None else ()), key=lambda tag: (tag != "original", tag))
 
     def with_history(self, epochs: dict[int, Seen]) -> "ExampleWeights":
         """Add the per-epoch values the loss used; examples not seen in an epoch get NaN."""
