@@ -108,16 +108,16 @@ class _Labels:
             raise DataError(f"{where}: label {raw!r} is not in the label set {self.names or ''}".rstrip()) from None
         if code is None:
             if self.to_id is not None:
-                self._id(raw, self.to_id, where)
+                self._id(raw, where)
             code = self.codes[raw] = len(self.values)
             self.values.append(raw)
             self.first_seen.append(where)
         return code
 
-    def _id(self, raw, to_id: dict, where: str) -> int:
+    def _id(self, raw, where: str) -> int:
         key = raw if not isinstance(raw, float) else _as_int(raw)
         try:
-            return to_id[key]
+            return self.to_id[key]
         except KeyError:
             raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
 
@@ -125,8 +125,7 @@ class _Labels:
         """Each code's label id; sets `names` first where no labels.json named them."""
         if self.to_id is None:
             self.names, self.to_id = _label_space(self.values)
-        return np.array([self._id(v, self.to_id, where) for v, where in zip(self.values, self.first_seen)],
-                        dtype=np.int64)
+        return np.array([self._id(v, where) for v, where in zip(self.values, self.first_seen)], dtype=np.int64)
 
 
 def _label_space(values: list) -> tuple[list[str], dict]:
