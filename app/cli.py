@@ -1,4 +1,4 @@
-"""Command line: `python run.py CONFIG.json [--key value ...] [--debug]`."""
+"""Command lines: `python run.py [CONFIG.json] [--key value ...] [--debug]`, score.py alike, and predict.py."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import transformers
 
 from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
-from config.loading import ConfigError, load_config
+from config.arguments import PredictArguments
+from config.help import render
+from config.loading import ConfigError, load_arguments, load_config
 from data.files import DataError
+from trainer.weighted_trainer import TrainingDiverged
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError)
+USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
 
 
 def _setup_logging() -> None:
@@ -22,20 +25,21 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None, command: str = "run") -> int:
-    """`command` names the app.pipeline function to call with the config: run (train) or score."""
+    """`command` is run (train) or score, the app.pipeline function called with the config, or predict."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--help" in argv or "-h" in argv:
+        print(render(command))
+        return 0
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    config_file = argv.pop(0) if argv and not argv[0].startswith("--") else None
     _setup_logging()
     try:
-        from app import pipeline
-
-        getattr(pipeline, command)(load_config(config_file, argv))
+        _run(command, argv)
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -43,6 +47,20 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     finally:
         _end_process_group()
     return 0
+
+
+def _run(command: str, argv: list[str]) -> None:
+    if command == "predict":
+        from app.predict import predict
+
+        predict(load_arguments(PredictArguments, argv))
+        return
+    from app import pipeline
+
+    config_file = argv[0] if argv and not argv[0].startswith("--") else None
+    cfg = load_config(config_file, argv[1:] if config_file else argv)
+    cfg.command = ["python", f"{command}.py", *argv]
+    getattr(pipeline, command)(cfg)
 
 
 def _end_process_group() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
+from app.output_dir import check_output_dir
 from checkers.filtering import keep_mask
-from checkers.for_task import checker_probabilities, dataset_label
+from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
 from checkers.scoring import at_gold
 from config.arguments import CheckerArguments
@@ -22,44 +22,17 @@ from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
-from reports.weight_report import CSV_FILE, REPORT_FILE, write_weight_report
+from reports.model_card import write_model_card
+from reports.weight_report import REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
-from trainer.fitting import make_trainer
+from trainer.fitting import fine_tune, make_trainer
+from trainer.hub import check_hub_access
 from trainer.memory import release_freed_memory
-from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
+from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
 logger = logging.getLogger(__name__)
-
-RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json")
-# What saving the model writes into output_dir, beside the results.
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "training_args.bin")
-
-
-def check_output_dir(args, config_file: str | None = None) -> str | None:
-    """Refuse to overwrite earlier results, or the config file itself; return the checkpoint to resume from, if
-    asked to resume."""
-    out = Path(args.output_dir)
-    if config_file and Path(config_file).resolve() in {(out / name).resolve() for name in MODEL_FILES + RESULT_MARKERS}:
-        raise ConfigError(f"output_dir: {out} is where the config file {config_file} lies, and saving the model "
-                          f"would overwrite it; keep the config outside output_dir or give it another name")
-    resume = args.resume_from_checkpoint
-    if resume in ("last", "true", "True"):
-        last = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if last is None:
-            raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
-        return last
-    if resume:
-        if not Path(resume).is_dir():
-            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint folder")
-        return resume
-    existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
-    if existing and not args.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
-                          "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
-    return None
-
 
 def attach_checker_columns(train, probabilities: dict):
     """The training set with P'(y|x) and Q(y|x) columns, and each example's index (to report its weights)."""
@@ -124,13 +97,17 @@ def _model_source(cfg: RunConfig) -> ModelSource:
 def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
-    resume = check_output_dir(args, cfg.source)
+    resume = check_output_dir(cfg)
+    check_hub_access(args)
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     task = load_task(cfg)
     source = _model_source(cfg)
-    resolved = cfg.to_dict()
+    # The text columns as used (predict.py reads them), and how the validation split was made, when it was.
+    resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
+    if task.validation_split:
+        resolved["validation_from_real_set"] = task.validation_split
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
@@ -146,12 +123,19 @@ def run(cfg: RunConfig) -> dict[str, float]:
                                         args.weight_epsilon, args.loss_kind.value)
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
                                              probabilities, weights, cfg.checkers)
+        extra |= fitted_temperatures(checked)
         if weights is not None:
             weights.kept = kept
+        tokenizer, model = _load_model(cfg, task, source)  # a damaged model folder stops the run before any write
+        mismatch = checkpoint_mismatch(model, Path(resume)) if resume else None
+        if mismatch:
+            raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint of this run's model: {mismatch}")
         if state.is_main_process:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
-        return _train_and_evaluate(cfg, task, train, source, tracker, resume, extra, weights, description)
+        checkers = {role: output.sources for role, output in checked.items()}
+        return _train_and_evaluate(cfg, task, train, tokenizer, model, tracker, resume, extra, weights, description,
+                                   checkers)
     finally:
         tracker.finish()
         task.close()
@@ -162,9 +146,7 @@ def score(cfg: RunConfig) -> Path:
     in output_dir. Uses the quality checker, and the diversity checker when the config names one."""
     args = cfg.training
     out = Path(args.output_dir)
-    if (out / CSV_FILE).exists() and not args.overwrite_output_dir:
-        raise ConfigError(f"output_dir: {out} already holds {CSV_FILE}; choose another folder or set "
-                          "overwrite_output_dir true")
+    check_output_dir(cfg, "score")
     task = load_task(cfg)
     source = _model_source(cfg)
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, cfg.to_dict(),
@@ -188,14 +170,20 @@ def score(cfg: RunConfig) -> Path:
         task.close()
 
 
-def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSource, tracker: Tracker,
-                        resume: str | None, extra_train_metrics: dict,
-                        weights: ExampleWeights | None = None, weights_description: str = "") -> dict[str, float]:
-    args, model_args = cfg.training, cfg.model
-    set_seed(args.seed)
+def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
+    """The tokenizer and the classifier to train; the new head is drawn from the run's seed."""
+    model_args = cfg.model
+    set_seed(cfg.training.seed)
     tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
                             model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
+    return tokenizer, model
+
+
+def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model, tracker: Tracker,
+                        resume: str | None, extra_train_metrics: dict, weights: ExampleWeights | None = None,
+                        weights_description: str = "", checkers: dict | None = None) -> dict[str, float]:
+    args = cfg.training
     keep = ("label", QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 
     def prepare(dataset):
@@ -206,17 +194,21 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
     evaluation = validation
     if args.track_test_each_epoch and validation is not None and "test" in tests:
         evaluation = {"validation": validation, "test": tests["test"]}
-        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model}")
+        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model.removeprefix('eval_')}")
     trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "train_samples": len(train), **extra_train_metrics}
+    history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
+    if args.real_set_finetune_epochs:
+        trainer = fine_tune(trainer, prepare(task.splits["quality_train"]), args.real_set_finetune_epochs,
+                            args.real_set_finetune_learning_rate, cfg.data.pad_to_max_length)
+        metrics["real_set_finetune_samples"] = len(task.splits["quality_train"])
     trainer.save_model()
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     if weights is not None and trainer.is_world_process_zero():
-        history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
         write_weight_report(Path(args.output_dir), weights.with_history(history), weights_description,
                             _filter_note(cfg.checkers, weights), tracker.run)
     if validation is not None:
@@ -230,6 +222,9 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, source: ModelSour
         trainer.save_metrics(name, test_metrics)
         metrics.update(test_metrics)
     tracker.log_summary(metrics)
+    write_model_card(trainer, cfg, task, metrics, weights, checkers or {})
+    if args.push_to_hub:
+        trainer.push_to_hub(commit_message="End of training")
     if cfg.data.save_model:
         tracker.log_artifact(Path(args.output_dir), cfg.data.name or f"model_{dataset_label(cfg, task)}", "model")
     return metrics

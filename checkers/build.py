@@ -129,5 +129,10 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     path = folder / RECIPE_FILE
     if not path.is_file():
         return []
-    recorded = json.loads(path.read_text())
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        return [f"data (its {RECIPE_FILE} is unreadable)"]
     return [key for key, value in recipe.description.items() if key in recorded and recorded[key] != value]

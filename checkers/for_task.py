@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
-
 from checkers.build import CheckerRecipe, build_checker
 from checkers.calibration import fit_temperature, softmax
-from checkers.resolve import find_or_build, is_local_path
+from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, class_logits
 from config.loading import ConfigError, RunConfig, missing_checker
 from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData, generated_part
-from references.models import ModelSource, resolve_model
+from references.models import ModelSource, resolve_model, short_name
 from trainer.memory import release_freed_memory
+from trainer.modeling import load_trained_classifier
 from trainer.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -31,11 +29,13 @@ class CheckerOutput:
 
     probabilities: np.ndarray  # [N, C]
     sources: list[ModelSource]
-    temperature: float = 1.0
+    temperature: float | None = None  # fitted when checker_calibration asks for it
 
 
-def short_name(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
+def fitted_temperatures(outputs: dict[str, CheckerOutput]) -> dict[str, float]:
+    """The calibrated checkers' temperatures, for the run's train metrics."""
+    return {f"{role}_checker_temperature": out.temperature for role, out in outputs.items()
+            if out.temperature is not None}
 
 
 def dataset_label(cfg: RunConfig, task: TaskData) -> str:
@@ -107,16 +107,15 @@ class _Checkers:
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:
-        checker = AutoModelForSequenceClassification.from_pretrained(
-            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+        checker = load_trained_classifier(source, "checker")
         check_label_space(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
         batch = max(self.cfg.checkers.checker_batch_size, 64)
         return [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch, field)
                 for data in datasets]
 
-    def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float:
+    def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float | None:
         if self.cfg.checkers.checker_calibration != "temperature":
-            return 1.0
+            return None
         value = fit_temperature(logits, np.asarray(labels))
         logger.info("%s checker: temperature %.3f, fitted on %d real examples (%s)", role, value, len(logits), held_out)
         return value
@@ -131,15 +130,15 @@ class _Checkers:
         train_logits, *held_logits = self.logits(source, field, [self.task.splits["train"]]
                                                  + ([held_out] if calibrate else []))
         temperature = self.temperature(held_logits[0], held_out["label"], role, "the validation split") \
-            if calibrate else 1.0
-        return CheckerOutput(softmax(train_logits, temperature), [source], temperature)
+            if calibrate else None
+        return CheckerOutput(softmax(train_logits, temperature or 1.0), [source], temperature)
 
     def cross_fitted(self, reference: str, base: ModelSource) -> CheckerOutput:
         """One quality checker per fold of the real set, each trained on the other folds."""
-        if not is_local_path(reference):
-            raise ConfigError(f"quality_checker_folds: cross-fitting builds one checker per fold inside "
-                              f"quality_checker_model, which must be a local folder; got {reference!r}")
         real, train, recipe = self.task.splits["quality_train"], self.task.splits["train"], self.recipes["quality"]
+        if len(real) < 2 * self.cfg.checkers.quality_checker_folds:
+            raise ConfigError(f"quality_checker_folds: {self.cfg.checkers.quality_checker_folds} folds need at least "
+                              f"two real examples each; the real set has {len(real)}")
         folds = fold_indices(real["label"], self.cfg.checkers.quality_checker_folds, self.cfg.training.seed)
         out_of_fold = np.empty((len(real), self.task.num_labels), dtype=np.float32)
         train_logits, sources = [], []
@@ -155,10 +154,10 @@ class _Checkers:
             sources.append(source)
         temperature = self.temperature(out_of_fold, real["label"], "quality", "each fold by the checker that did not "
                                        "train on it")
-        probabilities = np.mean([softmax(logits, temperature) for logits in train_logits], axis=0)
+        probabilities = np.mean([softmax(logits, temperature or 1.0) for logits in train_logits], axis=0)
         if REAL_EXAMPLE in train.column_names:  # the real set, joined at the end of the training data in its order
             rows = np.flatnonzero(column_array(train, REAL_EXAMPLE).astype(bool))
-            probabilities[rows] = softmax(out_of_fold, temperature)
+            probabilities[rows] = softmax(out_of_fold, temperature or 1.0)
         return CheckerOutput(probabilities, sources, temperature)
 
 

@@ -6,15 +6,11 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from references.models import ModelSource, resolve_model
+from references.models import ModelSource, is_local_path, resolve_model
 from references.wandb_refs import ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
 from checkers.build import CheckerRecipe, recipe_differs
 
 logger = logging.getLogger(__name__)
-
-
-def is_local_path(reference: str) -> bool:
-    return reference.startswith((".", "/", "~")) or Path(reference).exists()
 
 
 def find_or_build(
@@ -27,12 +23,13 @@ def find_or_build(
     """A W&B reference or local path that does not exist yet is built from `recipe` (when there is one) and cached
     where the next run looks for it; a hub id is always loaded from the hub."""
     if looks_like_artifact_ref(reference):
+        folder = local_artifact_dir(parse_artifact_ref(reference, field))
+        downloaded = folder.is_dir() and any(folder.iterdir())
         try:
             return resolve_model(reference, field, allow_pickle=allow_pickle)
         except ArtifactError:
-            if recipe is None:
+            if recipe is None or downloaded:  # a damaged artifact is reported, never built over
                 raise
-            folder = local_artifact_dir(parse_artifact_ref(reference, field))
     elif is_local_path(reference):
         folder = Path(reference).expanduser()
         if folder.exists():
@@ -50,4 +47,4 @@ def find_or_build(
     logger.info("%s: %s does not exist yet; training the %s checker (CE on %s) and caching it there",
                 field, folder, recipe.role, recipe.description.get("train_source", "its data"))
     build(folder, recipe)
-    return ModelSource(str(folder))
+    return ModelSource(str(folder), field=field)

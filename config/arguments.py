@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
+from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
+
+
+def comma_separated(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 @dataclass
@@ -54,7 +62,9 @@ class DataArguments:
                                 "for data with no official split; instead of train_file/validation_file/test_file."}
     )
     split_ratios: str = field(default="0.7,0.1,0.2", metadata={"help": "train,validation,test fractions for split_file."})
-    split_seed: int = field(default=0, metadata={"help": "Seed of the split_file split."})
+    split_seed: int = field(
+        default=0, metadata={"help": "Seed of the split_file split and of the real set's split (real_validation_fraction)."}
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "A dataset on the Hugging Face hub."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "The hub dataset's configuration."})
     use_wandb_dataset: bool = field(default=False, metadata={"help": "Read the data from the wandb_dataset artifact."})
@@ -97,6 +107,13 @@ class DataArguments:
                   "data after subsampling and noise; their loss weight is real_set_weight. Needs "
                   "quality_checker_train_file."},
     )
+    real_validation_fraction: float = field(
+        default=0.2,
+        metadata={"help": "Without a validation split (no validation_file, split_file or hub/W&B dataset), this "
+                  "fraction of the real set (quality_checker_train_file) is held out, stratified by label and seeded "
+                  "by split_seed, to pick the best epoch: neither the quality checker nor the model trains on it. "
+                  "0: no validation split."},
+    )
     data_work_dir: str | None = field(
         default=None,
         metadata={"help": "Where the run keeps its data as memory-mapped Arrow files (read, tokenized), in a new "
@@ -107,19 +124,14 @@ class DataArguments:
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
     def __post_init__(self):
-        if self.max_seq_length <= 0:
-            raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+        check_ranges(self)
+        columns = self.text_columns or []
+        if len(columns) > 2 or len(set(columns)) != len(columns):
+            raise ValueError(f"text_column_names: expected one text column or two different ones (a text and its "
+                             f"pair), got {self.text_column_names!r}")
         ratios = self.split_fractions
         if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")
-        for key in ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio"):
-            value = getattr(self, key)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{key}: expected a ratio in [0, 1], got {value}")
-        for key in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected a positive integer or null, got {value}")
 
     @property
     def split_fractions(self) -> list[float]:
@@ -130,9 +142,7 @@ class DataArguments:
 
     @property
     def text_columns(self) -> list[str] | None:
-        if not self.text_column_names:
-            return None
-        return [name.strip() for name in self.text_column_names.split(",") if name.strip()]
+        return comma_separated(self.text_column_names)
 
 
 @dataclass
@@ -140,11 +150,13 @@ class CheckerArguments:
     quality_checker_model: str | None = field(
         default=None,
         metadata={"help": "Quality checker P': local folder, hub id, or W&B artifact 'entity/project/name:version'. "
-                  "If it does not exist and quality_checker_train_file is set, it is trained there and cached."},
+                  "If it does not exist and quality_checker_train_file is set, it is trained there and cached. "
+                  "Without a config file: ./cache/checkers/quality-checker_<real file's name>_<model's name>."},
     )
     diversity_checker_model: str | None = field(
         default=None,
-        metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data."},
+        metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data. "
+                  "Without a config file: ./cache/checkers/diversity-checker_<training file's name>_<model's name>."},
     )
     quality_checker_train_file: str | None = field(
         default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "
@@ -206,25 +218,11 @@ class CheckerArguments:
     )
 
     def __post_init__(self):
-        for key in ("checker_num_train_epochs", "diversity_checker_num_train_epochs"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise ValueError(f"{key}: expected > 0, got {value}")
-        if self.checker_learning_rate <= 0:
-            raise ValueError(f"checker_learning_rate: expected > 0, got {self.checker_learning_rate}")
+        check_ranges(self)
         if self.checker_calibration not in ("none", "temperature"):
             raise ValueError(f"checker_calibration: expected 'none' or 'temperature', got {self.checker_calibration!r}")
-        if self.quality_checker_folds < 1:
-            raise ValueError(f"quality_checker_folds: expected a positive integer, got {self.quality_checker_folds}")
         if self.match_labels_by not in ("name", "id"):
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
-        if self.checker_batch_size <= 0:
-            raise ValueError(f"checker_batch_size: expected a positive integer, got {self.checker_batch_size}")
-        if self.filter_min_weight is not None and not self.filter_min_weight >= 0:
-            raise ValueError(f"filter_min_weight: expected a weight >= 0 or null, got {self.filter_min_weight}")
-        if self.filter_keep_top_fraction is not None and not 0 < self.filter_keep_top_fraction <= 1:
-            raise ValueError(f"filter_keep_top_fraction: expected a fraction in (0, 1] or null, "
-                             f"got {self.filter_keep_top_fraction}")
 
     @property
     def filtering(self) -> bool:
@@ -250,6 +248,14 @@ class WeightedTrainingArguments(TrainingArguments):
                   "the generated ones: the real set is trusted as it is. null: the loss's own weight, with P' of "
                   "each real example from a checker that did not train on it (needs quality_checker_folds > 1)."},
     )
+    real_set_finetune_epochs: float = field(
+        default=0.0,
+        metadata={"help": "After the (weighted) training, fine-tune the model with CE on the quality checker's real "
+                  "set for this many epochs, keeping the best of them as the first phase did. 0: no second phase."},
+    )
+    real_set_finetune_learning_rate: float | None = field(
+        default=None, metadata={"help": "Learning rate of the real-set fine-tuning. Default: learning_rate."}
+    )
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
@@ -259,6 +265,16 @@ class WeightedTrainingArguments(TrainingArguments):
         default=False,
         metadata={"help": "End with the mean of the model's weights at the end of every epoch (checkpoint averaging) "
                   "instead of the best or last epoch's."},
+    )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop training after this many evaluations in a row without improving metric_for_best_model "
+                  "on the validation split (the Trainer's EarlyStoppingCallback); the best checkpoint is kept. "
+                  "Needs validation data and load_best_model_at_end. null: train every epoch."},
+    )
+    early_stopping_threshold: float = field(
+        default=0.0,
+        metadata={"help": "How much metric_for_best_model must improve to count as an improvement (early stopping)."},
     )
     save_validation_predictions: bool = field(
         default=False,
@@ -279,29 +295,49 @@ class WeightedTrainingArguments(TrainingArguments):
     load_best_model_at_end: bool = field(default=True, metadata={"help": "Reload the best checkpoint after training."})
     metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best checkpoint."})
     logging_strategy: str = field(default="epoch", metadata={"help": "When to log: no, steps, epoch."})
-    report_to: None | str | list[str] = field(default="wandb", metadata={"help": "Loggers: wandb (default) or none."})
+    report_to: None | str | list[str] = field(
+        default="wandb",
+        metadata={"help": "Loggers: wandb (default) or none. null means W&B, as in the authors' configs."},
+    )
     train_sampling_strategy: str = field(
         default="group_by_length",
         metadata={"help": "Training sampler: group_by_length (default; batches of similar length, less padding) or random."},
     )
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "Resume an interrupted run: a checkpoint folder, or 'last' for the newest checkpoint-* in "
+                  "output_dir."},
+    )
+    push_to_hub: bool = field(
+        default=False,
+        metadata={"help": "Push the model, its tokenizer and its model card (README.md) to the Hugging Face hub "
+                  "repository hub_model_id, through the Trainer's own push. Without a token or the hub the run "
+                  "stops before any work."},
+    )
 
     def __post_init__(self):
         loss_kind(self.problem_type)
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate: expected > 0, got {self.learning_rate}")
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma: expected >= 0, got {self.focal_gamma}")
-        if self.real_set_weight is not None and not self.real_set_weight >= 0:
-            raise ValueError(f"real_set_weight: expected a weight >= 0, got {self.real_set_weight}")
-        if not 0 < self.weight_epsilon < 1:
-            raise ValueError(f"weight_epsilon: expected a value in (0, 1), got {self.weight_epsilon}")
-        if self.num_train_epochs <= 0 and self.max_steps <= 0:
-            raise ValueError(f"num_train_epochs: expected > 0, got {self.num_train_epochs}")
-        if self.per_device_train_batch_size <= 0:
-            raise ValueError(f"per_device_train_batch_size: expected a positive integer, got {self.per_device_train_batch_size}")
+        check_ranges(self)
+        if self.num_train_epochs == 0 and self.max_steps == -1:
+            raise RangeError("num_train_epochs", "num_train_epochs: expected > 0 (or set max_steps), got 0")
         if self.average_checkpoints:
             self.load_best_model_at_end = False  # the average replaces any single epoch's weights
+        self._check_early_stopping()
         super().__post_init__()
+        if not torch.accelerator.is_available():
+            self.dataloader_pin_memory = False  # pinning needs an accelerator; on CPU it only warns every epoch
+
+    def _check_early_stopping(self) -> None:
+        if self.early_stopping_patience is None:
+            return
+        if self.average_checkpoints:
+            raise ValueError("early_stopping_patience: cannot be combined with average_checkpoints, which keeps the "
+                             "mean of every epoch rather than the best one")
+        if not self.load_best_model_at_end:
+            raise ValueError("early_stopping_patience: needs load_best_model_at_end true, so that the run ends with "
+                             "the best checkpoint rather than the one after the evaluations that did not improve")
+        if self.eval_strategy == "no":
+            raise ValueError("early_stopping_patience: needs an evaluation to watch; eval_strategy is 'no'")
 
     @property
     def loss_kind(self) -> LossKind:
@@ -309,3 +345,46 @@ class WeightedTrainingArguments(TrainingArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, CheckerArguments, WeightedTrainingArguments)
+
+
+@dataclass
+class PredictArguments:
+    """predict.py's options."""
+
+    model: str | None = field(
+        default=None,
+        metadata={"help": "The trained model: a run's output_dir, a hub id, or a W&B artifact reference.", "required": True},
+    )
+    input: str | None = field(
+        default=None,
+        metadata={"help": "The texts to label: .csv, .tsv, .jsonl, .json, .parquet, or .txt (one text per line).", "required": True},
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "Where the predictions go, one row per input: .csv, .tsv or .jsonl (by the suffix). Each row "
+                  "holds the input's columns, predicted_label and prob_<label> for every class.", "required": True},
+    )
+    text_column_names: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated text column(s) of the input; two for text pairs. Default: the columns the "
+                  "model was trained on (resolved_config.json beside it), else the first two non-label columns."},
+    )
+    batch_size: int = field(default=64, metadata={"help": "Texts per batch (batches are sorted by length)."})
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={"help": "Longer inputs are truncated to this many tokens. Default: the training run's, else 128."},
+    )
+    overwrite_output: bool = field(default=False, metadata={"help": "Replace an existing output file."})
+
+    def __post_init__(self):
+        for key in ("model", "input", "output"):
+            if not getattr(self, key):
+                raise ValueError(f"{key}: required; usage: python predict.py --model OUTPUT_DIR --input FILE --output FILE")
+        if self.batch_size <= 0:
+            raise ValueError(f"batch_size: expected a positive integer, got {self.batch_size}")
+        if self.max_seq_length is not None and self.max_seq_length <= 0:
+            raise ValueError(f"max_seq_length: expected a positive integer, got {self.max_seq_length}")
+
+    @property
+    def text_columns(self) -> list[str] | None:
+        return comma_separated(self.text_column_names)

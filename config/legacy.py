@@ -48,12 +48,19 @@ REWRITTEN = {
     "group_by_length": lambda v: {"train_sampling_strategy": "group_by_length" if v else "random"},
     "per_gpu_train_batch_size": lambda v: {} if v is None else {"per_device_train_batch_size": v},
     "per_gpu_eval_batch_size": lambda v: {} if v is None else {"per_device_eval_batch_size": v},
-    "warmup_ratio": lambda v: {} if not v else {"warmup_steps": float(v)},
+    "warmup_ratio": lambda v: {} if not v else {"warmup_steps": _ratio("warmup_ratio", v)},
     "include_inputs_for_metrics": lambda v: {"include_for_metrics": ["inputs"]} if v else {},
     # In transformers 4.x, report_to=null meant "all installed integrations", i.e. W&B in the authors' setup.
     "report_to": lambda v: {"report_to": "wandb" if v is None else v},
     "debug": lambda v: {"debug": v or ""},
 }
+
+
+def _ratio(key: str, value) -> float:
+    """A fraction of the training steps: warmup_steps below 1 means the same."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"{key}: expected a fraction in [0, 1), got {value!r}")
+    return float(value)
 
 
 def translate(config: dict) -> dict:

@@ -5,17 +5,24 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import logging
+import math
 import os
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from transformers import HfArgumentParser
 
-from config import legacy
+from config import legacy, recommended
+from config.json_strict import DuplicateKey, is_unicode, loads_unique, repeated_key_line
+from config.ranges import RangeError, numeric_fields
+from config.training_setup import check_training_setup
 from losses.weighting import LossKind
+from references.models import is_local_path
+from references.wandb_refs import looks_like_artifact_ref, parse_artifact_ref
 from config.arguments import (
     ARGUMENT_CLASSES,
     CheckerArguments,
@@ -23,6 +30,21 @@ from config.arguments import (
     ModelArguments,
     WeightedTrainingArguments,
 )
+
+
+logger = logging.getLogger(__name__)
+
+# What a run derived from its arguments, recorded in resolved_config.json; reading that file back as a config ignores
+# them (the run derives them again).
+RECORDED_KEYS = frozenset({"validation_from_real_set"})
+
+# Options naming a file, folder or reference: an empty string would silently mean the working directory.
+PATH_KEYS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "train_file", "validation_file",
+             "test_file", "augmented_train_file", "split_file", "dataset_name", "wandb_dataset",
+             "wandb_augmented_dataset", "wandb_generalization_dataset", "noise_unrelated_file",
+             "quality_checker_model", "diversity_checker_model", "quality_checker_train_file",
+             "quality_checker_validation_file", "checker_base_model", "output_dir", "resume_from_checkpoint",
+             "data_work_dir")
 
 
 class ConfigError(ValueError):
@@ -42,6 +64,7 @@ class RunConfig:
     checkers: CheckerArguments
     training: WeightedTrainingArguments
     source: str | None = None
+    command: list[str] = field(default_factory=list)  # the command line that made this config, for the model card
 
     def needed_checkers(self) -> dict[str, str]:
         """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
@@ -64,6 +87,19 @@ class RunConfig:
 
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
+        self._check_paths()
+        data = self.data
+        if data.use_wandb_dataset and not data.wandb_dataset:
+            raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")
+        if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
+            raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
+                              "dataset_name, or wandb_dataset")
+        # split_file and dataset_name bring every split; files beside them would be silently ignored.
+        whole = [key for key in ("split_file", "dataset_name") if getattr(data, key)]
+        files = [key for key in ("train_file", "validation_file", "test_file") if getattr(data, key)]
+        if whole and (len(whole) > 1 or files) and not data.wandb_dataset:
+            raise ConfigError(f"{whole[0]}: brings all the splits, so {(whole[1:] + files)[0]} would be ignored; "
+                              "give one data source")
         checkers, training = self.checkers, self.training
         for role, why in self.needed_checkers().items():
             if getattr(checkers, f"{role}_checker_model") is None:
@@ -71,20 +107,60 @@ class RunConfig:
         real_set = checkers.quality_checker_train_file
         if self.data.real_set_in_training and not real_set:
             raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")
+        if training.real_set_finetune_epochs and not real_set:
+            raise ConfigError("real_set_finetune_epochs: needs quality_checker_train_file, the real set to fine-tune on")
         if training.real_set_weight is None and self.data.real_set_in_training and checkers.quality_checker_folds < 2:
             raise ConfigError("real_set_weight: null (the loss's own weight for real examples) needs "
                               "quality_checker_folds >= 2, so that no real example is weighted by a checker it trained")
         if checkers.quality_checker_folds > 1 and not real_set:
             raise ConfigError("quality_checker_folds: cross-fitting builds the quality checkers, so it needs "
                               "quality_checker_train_file")
+        if checkers.quality_checker_folds > 1 and checkers.quality_checker_model \
+                and not is_local_path(checkers.quality_checker_model):
+            raise ConfigError(f"quality_checker_folds: cross-fitting builds one checker per fold inside "
+                              f"quality_checker_model, which must be a local folder; got "
+                              f"{checkers.quality_checker_model!r}")
         if self.model.init_from_quality_checker and checkers.quality_checker_folds > 1:
             raise ConfigError("init_from_quality_checker: needs one quality checker; quality_checker_folds is "
                               f"{checkers.quality_checker_folds}")
         if checkers.checker_calibration == "temperature" and checkers.quality_checker_folds < 2 and not (
-                self.data.validation_file or self.data.split_file or checkers.quality_checker_validation_file
-                or self.data.dataset_name or self.data.wandb_dataset):
+                self.has_validation or checkers.quality_checker_validation_file):
             raise ConfigError("checker_calibration: temperature scaling needs held-out real data: validation_file, "
-                              "quality_checker_validation_file or quality_checker_folds >= 2")
+                              "quality_checker_validation_file, real_validation_fraction > 0 or quality_checker_folds >= 2")
+        if training.early_stopping_patience and not self.has_validation:
+            raise ConfigError("early_stopping_patience: needs validation data to watch: validation_file, or "
+                              "quality_checker_train_file with real_validation_fraction > 0")
+        if self.data.noise_unrelated_ratio > 0 and not self.data.noise_unrelated_file:
+            raise ConfigError("noise_unrelated_ratio: > 0 needs noise_unrelated_file (another benchmark's data)")
+        try:
+            check_training_setup(training)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the run will have a validation split (see data/prepare.py): its own, or a share of the real set."""
+        data = self.data
+        return bool(data.validation_file or data.split_file or data.dataset_name or data.wandb_dataset
+                    or (self.checkers.quality_checker_train_file and data.real_validation_fraction > 0))
+
+    def _check_paths(self) -> None:
+        """No empty path or reference, and W&B references well formed, before anything is looked up."""
+        for part in (self.model, self.data, self.checkers, self.training):
+            for key in PATH_KEYS:
+                value = getattr(part, key, None)
+                if isinstance(value, str):
+                    _check_path(key, value)
+        model, data, checkers = self.model, self.data, self.checkers
+        references = {"model_name_or_path": model.model_name_or_path, "checker_base_model": checkers.checker_base_model,
+                      "quality_checker_model": checkers.quality_checker_model,
+                      "diversity_checker_model": checkers.diversity_checker_model}
+        for key, value in references.items():
+            if value and (looks_like_artifact_ref(value) or (key == "model_name_or_path" and model.use_wandb_model)):
+                parse_artifact_ref(value, key)
+        for key in ("wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset"):
+            if getattr(data, key):
+                parse_artifact_ref(getattr(data, key), key)
 
     def to_dict(self) -> dict:
         """Every argument's final value, flat, in the same vocabulary a config file uses."""
@@ -94,10 +170,32 @@ class RunConfig:
         resolved.update(self.training.to_dict())
         return resolved
 
+    def non_default(self) -> dict:
+        """The settings that differ from the dataclasses' defaults: a config file that reproduces this run (tokens
+        left out)."""
+        defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict({})).to_dict()
+        return {key: value for key, value in self.to_dict().items()
+                if value != defaults.get(key) and not key.endswith("_token")}
 
-def _field_types() -> dict[str, typing.Any]:
+
+def _check_path(key: str, value: str) -> None:
+    """A path the operating system can look up: not empty, no NUL, no name too long, no symlink loop."""
+    if not value.strip():
+        raise ConfigError(f"{key}: empty; give a path (or leave the key out)")
+    if "\x00" in value:
+        raise ConfigError(f"{key}: {value!r} holds a NUL character")
+    try:
+        os.stat(os.path.expanduser(value))
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # not there (yet): whether it must be is for the step that reads it to say
+    except OSError as err:
+        shown = value if len(value) <= 80 else f"{value[:80]}..."
+        raise ConfigError(f"{key}: {shown!r}: {err.strerror}") from None
+
+
+def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
     hints = {}
-    for cls in ARGUMENT_CLASSES:
+    for cls in classes:
         type_hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.init:
@@ -106,21 +204,23 @@ def _field_types() -> dict[str, typing.Any]:
 
 
 FIELD_TYPES = _field_types()
-KNOWN_KEYS = frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED) | frozenset(legacy.REWRITTEN)
+NUMERIC_KEYS = frozenset(key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls))
+KNOWN_KEYS = (frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED)
+              | frozenset(legacy.REWRITTEN) | RECORDED_KEYS)
 
 
-def _closest(key: str) -> str:
-    match = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1, cutoff=0.6)
+def _closest(key: str, known=KNOWN_KEYS) -> str:
+    match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def _allowed(tp) -> tuple[set, bool]:
+def allowed_types(tp) -> tuple[set, bool]:
     """The basic types a field accepts, and whether it accepts null."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         basics, nullable = set(), False
         for arg in typing.get_args(tp):
-            sub, sub_null = _allowed(arg)
+            sub, sub_null = allowed_types(arg)
             basics |= sub
             nullable |= sub_null
         return basics, nullable
@@ -137,8 +237,8 @@ def _allowed(tp) -> tuple[set, bool]:
     return {object}, True
 
 
-def _check_value(key: str, value, where: str) -> None:
-    basics, nullable = _allowed(FIELD_TYPES[key])
+def _check_value(key: str, value, where: str, field_types=FIELD_TYPES) -> None:
+    basics, nullable = allowed_types(field_types[key])
     if value is None:
         if not nullable and object not in basics:
             raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got null")
@@ -157,21 +257,41 @@ def _check_value(key: str, value, where: str) -> None:
         raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {value!r}")
 
 
+def _check_content(key: str, value, where: str) -> None:
+    """JSON's NaN and Infinity inside a list or object value (numeric options are checked by config.ranges), and
+    strings that are not Unicode text (JSON allows an unpaired surrogate, "\\ud800", which no file name or log
+    line can hold)."""
+    if isinstance(value, dict):
+        for item in [*value, *value.values()]:
+            _check_content(key, item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_content(key, item, where)
+    elif isinstance(value, float) and not math.isfinite(value) and key not in NUMERIC_KEYS:
+        raise ConfigError(f"{where}{key}: expected finite numbers, got {value}")
+    elif isinstance(value, str) and not is_unicode(value):
+        raise ConfigError(f"{where}{key}: {value!r} holds an unpaired surrogate, which is not text")
+
+
 def _describe(basics: set) -> str:
     names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return " or ".join(names.get(b, b.__name__) for b in basics)
 
 
-def _coerce(key: str, raw: str):
-    """Turn a command-line string into the value the field expects."""
-    if raw.lower() in ("null", "none"):
-        return None
+def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
+    """Turn a command-line string into the value the field expects. `null` is null, as in a JSON file; so is `none`,
+    except for a field that takes text, where it is the text: `--report_to none` turns W&B off and
+    `--checker_calibration none` is that option's value."""
     key = legacy.RENAMED.get(key, key)
-    basics = _allowed(FIELD_TYPES[key])[0] if key in FIELD_TYPES else {object}
+    basics = allowed_types(field_types[key])[0] if key in field_types else {object}
+    if raw.lower() == "null" or (raw.lower() == "none" and str not in basics):
+        return None
     if basics == {str} or basics == {str, list}:
         return raw
     if bool in basics and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
         return raw.lower() in ("true", "yes", "1")
+    if float in basics and raw.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return float(raw)  # refused by the range check, with the key and the range
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
@@ -200,25 +320,33 @@ def parse_overrides(argv: list[str]) -> dict:
 
 def read_json_config(path: str | Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; expected a JSON config file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+    except OSError as err:  # a name too long, a symlink loop
+        raise ConfigError(f"{str(path)[:80]}: {err.strerror}") from None
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some editors write, is not content
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
     try:
-        config = json.loads(text)
+        config = loads_unique(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    except DuplicateKey as err:
+        line = repeated_key_line(text, err.key)
+        raise ConfigError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a JSON object of key/value pairs, got {type(config).__name__}")
     return config
 
 
-def _check_keys(config: dict, where: str) -> None:
+def _check_keys(config: dict, where: str, known=KNOWN_KEYS) -> None:
     for key in config:
-        if key not in KNOWN_KEYS:
-            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key)}")
+        if key not in known:
+            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key, known)}")
 
 
 def _cpu_only_multiprocess_defaults(config: dict) -> None:
@@ -230,24 +358,66 @@ def _cpu_only_multiprocess_defaults(config: dict) -> None:
 
 
 def load_config(config_file: str | None, override_args: list[str] | None = None) -> RunConfig:
-    file_config = read_json_config(config_file) if config_file else {}
+    """Without a config file, the run starts from the recommended method's settings (config/recommended.py)."""
+    file_config = read_json_config(config_file) if config_file else recommended.method_settings()
     where = f"{config_file}: " if config_file else ""
     _check_keys(file_config, where)
+    file_config = {key: value for key, value in file_config.items() if key not in RECORDED_KEYS}
     overrides = parse_overrides(override_args or [])
     _check_keys(overrides, "command line: ")
 
-    merged = legacy.translate(file_config)
-    from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+    try:
+        merged = legacy.translate(file_config)
+    except ValueError as err:
+        raise ConfigError(f"{where}{err}") from None
+    try:
+        from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+    except ValueError as err:
+        raise ConfigError(f"command line: {err}") from None
     merged.update(from_command_line)
+
+    def origin(key: str) -> str:
+        return "command line: " if key in from_command_line else where
+
     for key, value in merged.items():
-        _check_value(key, value, "command line: " if key in from_command_line else where)
+        _check_value(key, value, origin(key))
+        _check_content(key, value, origin(key))
 
     _cpu_only_multiprocess_defaults(merged)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     try:
         model, data, checkers, training = parser.parse_dict(merged)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"{where}{err}") from None
+    except RangeError as err:
+        raise ConfigError(f"{origin(err.key)}{err}") from None
+    except Exception as err:  # TrainingArguments checks its values with several exception types
+        detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
+        raise ConfigError(f"{where}{detail}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
+    if not config_file:
+        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
+        logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
+                    ", ".join(f"{key} {value}" for key, value in file_config.items()
+                              if key not in from_command_line and value != defaults.get(key)) or "the defaults")
+        needed = config.needed_checkers()
+        recommended.name_checkers(needed, model, data, checkers)
+        if "quality" in needed and checkers.quality_checker_model is None:
+            raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
+                              "your real labelled examples: give --quality_checker_train_file FILE (or "
+                              "--problem_type single_label_classification for plain CE)")
     config.check()
     return config
+
+
+def load_arguments(cls, argv: list[str]):
+    """The dataclass `cls` of a command with options of its own (predict.py), from `--key value` pairs, with the
+    checks and errors of load_config."""
+    field_types = _field_types((cls,))
+    overrides = parse_overrides(argv)
+    _check_keys(overrides, "command line: ", frozenset(field_types))
+    values = {key: _coerce(key, raw, field_types) for key, raw in overrides.items()}
+    for key, value in values.items():
+        _check_value(key, value, "command line: ", field_types)
+    try:
+        return HfArgumentParser(cls).parse_dict(values)[0]
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"command line: {err}") from None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
 from contextlib import closing
 from pathlib import Path
 from typing import Iterator
+
+from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
@@ -23,39 +26,58 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data")
 
 
-def resolve_data_path(path: str, field: str) -> Path:
+def _candidates(path: str) -> list[Path]:
     """Relative paths are looked up in the data root first, then in the working directory."""
     candidate = Path(path).expanduser()
-    if candidate.is_absolute():
-        tried = [candidate]
-    else:
-        tried = [data_root() / candidate, Path.cwd() / candidate]
-    for option in tried:
-        if option.is_file():
-            return option
+    return [candidate] if candidate.is_absolute() else [data_root() / candidate, Path.cwd() / candidate]
+
+
+def find_data_path(path: str) -> Path | None:
+    return next((option for option in _candidates(path) if option.is_file()), None)
+
+
+def resolve_data_path(path: str, field: str) -> Path:
+    found = find_data_path(path)
+    if found is not None:
+        return found
+    tried = _candidates(path)
+    folders = [t for t in tried if t.is_dir()]
+    if folders:
+        raise DataError(f"{field}: {folders[0]} is a folder; expected a data file ({', '.join(SUFFIXES)})")
     raise DataError(f"{field}: file {path!r} not found (looked in: {', '.join(str(t) for t in tried)}; "
                     f"set {DATA_ROOT_ENV} to change the data root)")
 
 
 def _read_text(path: Path) -> str:
     raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(f"{path}: line {line}: not valid UTF-8 (byte {err.start}); re-save the file as UTF-8") from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataError(f"{path}: line {line}: a NUL character; the file is binary, UTF-16 or damaged")
+    return text
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8 names its line."""
+    """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8, or a NUL, names
+    its line."""
     offset = 0
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as err:
                 raise DataError(f"{path}: line {number}: not valid UTF-8 (byte {offset + err.start}); re-save the "
                                 "file as UTF-8") from None
+            if "\x00" in line:
+                raise DataError(f"{path}: line {number}: a NUL character; the file is binary, UTF-16 or damaged")
             offset += len(raw)
             yield number, line
 
@@ -65,9 +87,11 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = loads_unique(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}: line {number}: invalid JSON ({err.msg}, column {err.colno})") from None
+        except DuplicateKey as err:
+            raise DataError(f"{path}: line {number}: {err}") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}: line {number}: expected a JSON object per line, got {type(record).__name__}")
         yield number, record
@@ -75,7 +99,9 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
 
 def _is_object(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
+        return isinstance(loads_unique(line), dict)
+    except DuplicateKey:
+        return True  # an object, refused with its line when the lines are read
     except json.JSONDecodeError:
         return False
 
@@ -90,10 +116,13 @@ def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
         return
     text = _read_text(path)
     try:
-        document = json.loads(text)
+        document = loads_unique(text)
     except json.JSONDecodeError:
         yield from _json_lines(path)
         return
+    except DuplicateKey as err:
+        line = repeated_key_line(text, err.key)
+        raise DataError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if isinstance(document, dict):
@@ -106,10 +135,19 @@ def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
 def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     """Each row with the line it ends on (the header is line 1)."""
     reader = csv.DictReader((line for _, line in _lines(path)), delimiter=delimiter)
-    for row in reader:
-        if None in row:
-            raise DataError(f"{path}: line {reader.line_num}: more fields than the header's {len(reader.fieldnames)}")
-        yield reader.line_num, row
+    try:
+        if not reader.fieldnames:
+            return
+        repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+        if repeated:
+            raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
+        for row in reader:
+            if None in row:
+                raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
+                                f"{len(reader.fieldnames)}")
+            yield reader.line_num, row
+    except csv.Error as err:  # a field over csv's size limit, a quote the parser cannot close
+        raise DataError(f"{path}: line {reader.line_num + 1}: {err}") from None
 
 
 def _parquet(path: Path) -> Iterator[tuple[int, dict]]:
@@ -160,16 +198,33 @@ def read_records(path: Path) -> list[dict]:
     return [record for _, record in iter_records(path)]
 
 
+def read_text_lines(path: Path, column: str = "text") -> list[dict]:
+    """A plain text file, one text per line, as records; line N is record N (blank lines at the end left out)."""
+    records = [{column: line} for line in _read_text(path).rstrip().splitlines()]
+    if not records:
+        raise DataError(f"{path}: no records (the file is empty)")
+    return records
+
+
 def read_label_names(data_file: Path) -> list[str] | None:
     """Names from a `labels.json` ({"0": name, ...}) beside the data file, if there is one."""
     labels_file = data_file.parent / "labels.json"
     if not labels_file.is_file():
         return None
+    expected = "expected a JSON object mapping label ids to names, like {\"0\": \"negative\", \"1\": \"positive\"}"
+    text = _read_text(labels_file)
     try:
-        mapping = json.loads(_read_text(labels_file))
-        ids = sorted(int(k) for k in mapping)
-    except (json.JSONDecodeError, ValueError, AttributeError):
-        raise DataError(f"{labels_file}: expected a JSON object mapping label ids to names, like {{\"0\": \"negative\"}}") from None
-    if ids != list(range(len(ids))):
-        raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got {ids}")
-    return [str(mapping[str(i)]) for i in ids]
+        mapping = loads_unique(text)
+    except (json.JSONDecodeError, DuplicateKey) as err:
+        raise DataError(f"{labels_file}: {err}; {expected}") from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise DataError(f"{labels_file}: {expected}")
+    ids = [int(k) if k.isdigit() and str(int(k)) == k else None for k in mapping]
+    if None in ids or sorted(ids) != list(range(len(ids))):
+        raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got {sorted(mapping)}")
+    names = [mapping[str(i)] for i in range(len(ids))]
+    if not all(isinstance(name, str) and name.strip() for name in names):
+        raise DataError(f"{labels_file}: label names must be non-empty strings, got {names}")
+    if len(set(names)) != len(names):
+        raise DataError(f"{labels_file}: label names must differ, got {names}")
+    return names

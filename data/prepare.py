@@ -1,5 +1,6 @@
-"""A run's task, ready to train on: its splits read, the quality checker's real set held out or read, the training
-data subsampled, noise injected, and the real set joined when asked."""
+"""A run's task, ready to train on: its splits read, the quality checker's real set held out or read, a validation
+split held out of the real set when there is none, the training data subsampled, noise injected, and the real set
+joined when asked."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import random
 import numpy as np
 
 from config.loading import RunConfig
-from data.files import read_records, resolve_data_path
+from data.files import DataError, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
-from data.store import remove_scratch, scratch_folder
+from data.store import column_array, remove_scratch, scratch_folder
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, join_real_set, subsample
 
@@ -39,9 +40,13 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     if quality_held_out_of_train(cfg.data, cfg.checkers):
         limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
         held = sorted(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
+        if not held:
+            raise DataError("quality_checker_train_file: is the training file, whose one example cannot be both "
+                            "trained on and held out for the quality checker")
         rest = np.ones(len(splits["train"]), dtype=bool)
         rest[held] = False
         splits["quality_train"] = splits["train"].select(held)
+        task.origins["quality_train"] = task.origins["train"]
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
@@ -54,6 +59,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
             unrelated = unrelated_texts(read_records(path), str(path))
         splits["train"] = inject_noise(splits["train"], task.text_columns, task.num_labels, noise, unrelated)
         logger.info("Noise injected: %s", {k: splits["train"]["noise"].count(k) for k in NOISE_KINDS})
+    hold_out_validation(task, cfg.data.real_validation_fraction, cfg.data.split_seed)
     if "validation" in splits:
         splits["validation"] = subsample(splits["validation"], cfg.data.max_eval_samples)
     for name in [n for n in splits if n.startswith("test")]:
@@ -65,3 +71,38 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         logger.info("Training on %d real examples too (real_set_in_training), weight %g",
                     len(splits["quality_train"]), cfg.training.real_set_weight)
     return task
+
+
+def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
+    """Without a validation split, a stratified, seeded `fraction` of the real set becomes one, to pick the best
+    epoch: the quality checker trains on the rest only, and real_set_in_training joins the rest only. Each label
+    with at least two examples gives at least one, and keeps at least one."""
+    splits = task.splits
+    if "validation" in splits or "quality_train" not in splits or not fraction:
+        return
+    real = splits["quality_train"]
+    by_label: dict[int, list[int]] = {}
+    for i, label in enumerate(column_array(real, "label").tolist()):
+        by_label.setdefault(label, []).append(i)
+    rng = random.Random(seed)
+    held: list[int] = []
+    for label in sorted(by_label):
+        members = by_label[label]
+        rng.shuffle(members)
+        if len(members) >= 2:
+            held += members[:min(len(members) - 1, max(1, round(fraction * len(members))))]
+    if not held:
+        logger.warning("No validation split: the real set (%d examples) is too small to hold one out", len(real))
+        return
+    rest = np.ones(len(real), dtype=bool)
+    rest[held] = False
+    kept = np.flatnonzero(rest)
+    splits["validation"], splits["quality_train"] = real.select(sorted(held)), real.select(kept)
+    origin = task.origins.get("quality_train", "the real set")
+    task.origins["validation"] = f"{origin} (held-out part)"
+    task.validation_split = {"source": origin, "real_validation_fraction": fraction, "split_seed": seed,
+                             "validation_examples": len(held), "remaining_real_examples": len(kept)}
+    logger.info("No validation file: %d of the %d real examples in %s (real_validation_fraction %g, stratified by "
+                "label, split_seed %d) are the validation split; neither the quality checker nor the model trains on "
+                "them (the checker's examples come from the other %d)", len(held), len(real), origin, fraction, seed,
+                len(kept))

@@ -70,9 +70,7 @@ def _rows(dataset) -> Iterator[tuple[int, dict]]:
 
 def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
     """The run's splits, train first; plus the quality checker's real data as extra splits."""
-    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):
-        if not data.wandb_dataset:
-            raise DataError("use_wandb_dataset: true, but wandb_dataset is not set")
+    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):  # RunConfig.check: one source is set
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
     elif data.split_file:
@@ -80,9 +78,6 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
     elif data.dataset_name:
         sources = _from_hub(data)
     else:
-        if not data.train_file:
-            raise DataError("train_file: not set; give train_file (and validation_file, test_file), "
-                            "dataset_name, or wandb_dataset")
         sources = [
             split_from_file(split, resolve_data_path(path, f"{split}_file"))
             for split, path in (("train", data.train_file), ("validation", data.validation_file), ("test", data.test_file))
@@ -126,6 +121,9 @@ def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitS
         parts["train"] += group[:cut_train]
         parts["validation"] += group[cut_train:cut_validation]
         parts["test"] += group[cut_validation:]
+    if not parts["train"]:
+        count = sum(len(group) for group in by_label.values())
+        raise DataError(f"split_ratios: {fractions} leaves no training examples of {path} ({count} records)")
     return [SplitSource(name, whole.records, f"{path}[{name}]", whole.label_names, whole.unit, whole, rows)
             for name, rows in parts.items() if rows]
 

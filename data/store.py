@@ -15,15 +15,21 @@ import numpy as np
 import pyarrow as pa
 from datasets import Dataset
 
+from data.files import DataError
+
 BATCH_ROWS = 10_000  # rows per Arrow record batch: a few MB of text held while writing
 
 
 def scratch_folder(parent: str | None = None) -> Path:
     """A new folder for a run's Arrow files, in `parent` (default: the system's temporary folder). Removed by
     `remove_scratch` when the run ends, or at the latest when the process exits."""
-    if parent:
-        Path(parent).mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="dimp-data-", dir=parent))
+    try:
+        if parent:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="dimp-data-", dir=parent))
+    except OSError as err:  # a file in the way, no permission, a full disk
+        raise DataError(f"data_work_dir: cannot make a folder for the run's data in {parent or tempfile.gettempdir()} "
+                        f"({err.strerror or err})") from None
     atexit.register(remove_scratch, folder)
     return folder
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from array import array
 from contextlib import closing
@@ -13,6 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 from datasets import Dataset
 
+from config.json_strict import is_unicode
 from data.files import DataError, iter_records, position_word, read_label_names
 from data.store import TextColumns, column_array, remove_scratch, scratch_folder
 
@@ -45,6 +47,7 @@ class TaskData:
     label_names: list[str]
     text_columns: list[str]
     origins: dict[str, str] = field(default_factory=dict)
+    validation_split: dict | None = None  # how the validation split was held out of the real set, when it was
     scratch: Path | None = None  # the folder of the splits' Arrow files (and of what is computed from them)
 
     @property
@@ -70,7 +73,7 @@ def _first_record(source: SplitSource) -> dict:
     raise DataError(f"{source.origin}: no records")
 
 
-def _default_text_columns(source: SplitSource, label_column: str) -> list[str]:
+def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
     first = _first_record(source)
     columns = [c for c in first if c != label_column and c not in METADATA_COLUMNS]
     if not columns:
@@ -94,6 +97,7 @@ class _Labels:
                                         f"{other.label_names}, but {named.origin} has {len(self.names)} {self.names}")
                     logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
                                    named.origin, self.names, other.origin, other.label_names)
+            _check_label_names(self.names, sources[0].origin)
             count = len(self.names)
             self.to_id = {i: i for i in range(count)} | {str(i): i for i in range(count)}
             self.to_id |= {n: i for i, n in enumerate(self.names)}
@@ -102,10 +106,12 @@ class _Labels:
         self.first_seen: list[str] = []
 
     def code(self, raw, where: str) -> int:
+        if self.to_id is None and (isinstance(raw, (list, dict)) or (isinstance(raw, float) and not math.isfinite(raw))):
+            raise DataError(f"{where}: label {raw!r} is not a label; expected an id or a name")
         try:
             code = self.codes.get(raw)
         except TypeError:  # a list or an object
-            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names or ''}".rstrip()) from None
+            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
         if code is None:
             if self.to_id is not None:
                 self._id(raw, where)
@@ -121,11 +127,21 @@ class _Labels:
         except KeyError:
             raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
 
-    def ids(self) -> np.ndarray:
-        """Each code's label id; sets `names` first where no labels.json named them."""
+    def ids(self, origin: str) -> np.ndarray:
+        """Each code's label id; sets `names` first (from the values of `origin` and the other splits) where no
+        labels.json named them."""
         if self.to_id is None:
             self.names, self.to_id = _label_space(self.values)
+            _check_label_names(self.names, origin)
         return np.array([self._id(v, where) for v, where in zip(self.values, self.first_seen)], dtype=np.int64)
+
+
+def _check_label_names(names: list[str], origin: str) -> None:
+    if not all(is_unicode(name) for name in names):
+        raise DataError(f"{origin}: a label name holds an unpaired surrogate, which is not text: {names}")
+    if len(names) < 2:
+        raise DataError(f"{origin}: every example has the label {names[0] if names else None!r}; a classifier "
+                        "needs at least two labels (give a labels.json beside the data to name them all)")
 
 
 def _label_space(values: list) -> tuple[list[str], dict]:
@@ -170,8 +186,12 @@ def _read(source: SplitSource, text_columns: list[str], label_column: str, label
                 if column not in record:
                     raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)})")
                 text = record[column]
-                if not isinstance(text, str) or not text.strip():
+                if not isinstance(text, str):
+                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
+                if not text.strip():
                     raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+                if not is_unicode(text):
+                    raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             if label_column not in record or record[label_column] in (None, ""):
                 raise DataError(f"{where}: missing label column {label_column!r}")
             codes.append(labels.code(record[label_column], where))
@@ -196,18 +216,18 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
         raise DataError("no data: set train_file (and validation_file / test_file), dataset_name or wandb_dataset")
     scratch = scratch or scratch_folder()
     scratch.mkdir(parents=True, exist_ok=True)
-    columns = text_columns or _default_text_columns(sources[0], label_column)
+    columns = text_columns or default_text_columns(sources[0], label_column)
     labels = _Labels(sources)
     read: dict[int, _Read] = {}
     for source in sources:
         whole = source.whole or source
         if id(whole) not in read:
             read[id(whole)] = _read(whole, columns, label_column, labels, scratch / f"{len(read)}-{whole.name}.arrow")
-    label_ids = labels.ids()
+    label_ids = labels.ids(sources[0].origin)
     splits = {s.name: _split(read[id(s.whole or s)], label_ids, columns, s.rows) for s in sources}
     logger.info("Task: %d labels %s, text columns %s, splits %s", len(labels.names), labels.names, columns,
                 {k: len(v) for k, v in splits.items()})
-    return TaskData(splits, labels.names, columns, {s.name: s.origin for s in sources}, scratch)
+    return TaskData(splits, labels.names, columns, {s.name: s.origin for s in sources}, scratch=scratch)
 
 
 def subsample(dataset: Dataset, limit: int | None, seed: int | None = None) -> Dataset:

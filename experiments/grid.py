@@ -39,6 +39,9 @@ KEPT = ("cell_config.json", "resolved_config.json", "all_results.json", "trainer
 SCRIPTS = {"run": "run.py", "score": "score.py"}
 FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
 CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
+# The keys that change how a quality checker is built (calibration only changes how it scores).
+QUALITY_BUILD_KEYS = ("quality_checker_max_train_samples", "checker_num_train_epochs", "checker_learning_rate",
+                      "checker_batch_size", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds")
 NOISE_KEYS = ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file")
 
 
@@ -77,9 +80,11 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
     if config.pop("train_on", None) == "real_set":
         config = real_set_only(config)
-    # A variant gets its own checkers only where it changes how they are built; otherwise it shares the grid's.
-    own = cell.variant and any(key.startswith(CHECKER_KEYS) for key in overrides or {})
-    checkers = CHECKERS / cell.benchmark / (f"seed{cell.seed}_{cell.variant}" if own else f"seed{cell.seed}")
+    # A method or variant gets its own quality checker only where it changes how it is built (shared by all that
+    # build it alike); otherwise it shares the grid's.
+    base = {**spec["protocol"], **spec["benchmarks"][cell.benchmark]}
+    build = sorted((key, value) for key, value in config.items() if key in QUALITY_BUILD_KEYS and base.get(key) != value)
+    checkers = CHECKERS / cell.benchmark / f"seed{cell.seed}"
     config.update(
         seed=cell.seed,
         output_dir=str(WORK / cell.path),
@@ -87,10 +92,15 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
         name=str(cell.path).replace("/", "_"),
     )
     if "quality_checker_train_file" in config:
-        config["quality_checker_model"] = str(checkers / "quality")
+        config["quality_checker_model"] = str(checkers.with_name(checkers.name + "".join(f"_{k}-{v}" for k, v in build))
+                                              / "quality")
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
         config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed, cell.variant).path)
+    elif config.get("quality_checker_warm_start"):
+        # CE on the generated data with the protocol's epochs, built once per benchmark and seed.
+        config["diversity_checker_model"] = str(checkers / "diversity")
+        config["diversity_checker_num_train_epochs"] = config["num_train_epochs"]
     return config
 
 
@@ -143,7 +153,7 @@ def run_cell(cell: Cell, config: dict) -> bool:
     for name in KEPT + (("weights_report.md",) if cell.command == "score" else ()):
         if (work / name).is_file():
             shutil.copy(work / name, result / name)
-    recipe = Path(config["quality_checker_model"]) / "checker_recipe.json"
+    recipe = Path(config.get("quality_checker_model", work / "none")) / "checker_recipe.json"
     if recipe.is_file() and uses_quality_checker(cell, work / "cell_config.json"):
         shutil.copy(recipe, result / "quality_checker_recipe.json")  # what it was trained on, its validation accuracy
     for checkpoint in work.glob("checkpoint-*"):
@@ -168,15 +178,17 @@ def grid_cells(spec: dict, benchmarks, methods, seeds) -> list[tuple[Cell, dict]
 
 
 def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
+    # Variant by variant, so that a partial study already compares its first variants on every benchmark.
     cells = []
     for name in names:
         study = spec["studies"][name]
         command = study.get("command", "run")
-        for benchmark in study["benchmarks"]:
+        for variant, overrides in study["variants"].items():
             for seed in study["seeds"]:
-                for method in ce_first(study["methods"]):
-                    for variant, overrides in study["variants"].items():
-                        cells.append((Cell(benchmark, method, seed, variant, command), overrides))
+                for benchmark in study["benchmarks"]:
+                    for method in ce_first(study["methods"]):
+                        cells.append((Cell(benchmark, method, seed, variant, command),
+                                      {**study.get("overrides", {}), **overrides}))
     return cells
 
 

@@ -17,14 +17,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
 SPEC = ROOT / "experiments" / "grid.json"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
-METHOD_ORDER = ("ce", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
-METHOD_NAMES = {"ce": "CE", "focal": "Focal", "cleanlab": "cleanlab + CE", "imp": "IMP", "dimp": "DIMP",
-                "dimp_no_diversity": "DIMP w/o diversity checker"}
+METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
+METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce": "CE",
+                "real_plus_synthetic": "CE on real + generated", "focal": "Focal", "cleanlab": "cleanlab + CE",
+                "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker"}
+
+
+def selection_rule() -> str:
+    """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
+    return json.loads(SPEC.read_text()).get("selection", "accuracy")
 
 
 def finished_cells() -> list[dict]:
@@ -37,10 +45,18 @@ def finished_cells() -> list[dict]:
         metrics = json.loads(results.read_text())
         history_file = seed_dir / "trainer_state.json"
         history = json.loads(history_file.read_text())["log_history"] if history_file.is_file() else []
+        config_file = seed_dir / "cell_config.json"
+        config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
                      "study": study_of.get(variant, ""),
-                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir})
+                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir,
+                     "averaged": bool(config.get("average_checkpoints"))})
     return rows
+
+
+def reported(row: dict, rule: str | None = None) -> tuple[float, float] | None:
+    """The cell's (test accuracy, test macro-F1) in percent under a selection rule (default: the grid's)."""
+    return reported_test(row["history"], row["metrics"], rule or selection_rule(), row["averaged"])
 
 
 def write_effect_csv(rows: list[dict]) -> None:
@@ -48,10 +64,9 @@ def write_effect_csv(rows: list[dict]) -> None:
         writer = csv.writer(f)
         writer.writerow(["benchmark", "method", "seed", "test_accuracy", "test_f1"])
         for row in rows:
-            if not row["variant"]:
-                m = row["metrics"]
-                writer.writerow([row["benchmark"], row["method"], row["seed"],
-                                 f"{100 * m['test_accuracy']:.2f}", f"{100 * m['test_f1']:.2f}"])
+            if not row["variant"] and reported(row):
+                accuracy, f1 = reported(row)
+                writer.writerow([row["benchmark"], row["method"], row["seed"], f"{accuracy:.2f}", f"{f1:.2f}"])
 
 
 def _mean_std(values: list[float], signed: bool = False) -> str:
@@ -65,8 +80,9 @@ def _validation_curve(row: dict, metric: str) -> list[float]:
     return [100 * h[f"eval_validation_{metric}"] for h in row["history"] if f"eval_validation_{metric}" in h]
 
 
-def accuracy_on_test(row: dict) -> float:
-    return 100 * row["metrics"]["test_accuracy"]
+def accuracy_on_test(row: dict) -> float | None:
+    test = reported(row)
+    return test[0] if test else None
 
 
 def kept_validation_accuracy(row: dict) -> float | None:
@@ -78,16 +94,16 @@ def kept_validation_accuracy(row: dict) -> float | None:
 def effect_table(rows: list[dict]) -> str:
     by = defaultdict(list)
     for row in rows:
-        if not row["variant"]:
-            by[(row["benchmark"], row["method"])].append(row["metrics"])
+        if not row["variant"] and reported(row):
+            by[(row["benchmark"], row["method"])].append(reported(row))
     benchmarks = sorted({b for b, _ in by})
     lines = ["| benchmark | method | test accuracy | test macro-F1 |", "| --- | --- | --- | --- |"]
     for bench in benchmarks:
         for method in METHOD_ORDER:
             runs = by.get((bench, method), [])
             if runs:
-                lines.append(f"| {bench} | {METHOD_NAMES[method]} | {_mean_std([100 * r['test_accuracy'] for r in runs])} "
-                             f"| {_mean_std([100 * r['test_f1'] for r in runs])} |")
+                lines.append(f"| {bench} | {METHOD_NAMES[method]} | {_mean_std([a for a, _ in runs])} "
+                             f"| {_mean_std([f for _, f in runs])} |")
     return "\n".join(lines)
 
 
@@ -281,31 +297,147 @@ def _last_epoch(record: dict, prefix: str) -> str:
     return epochs[-1]
 
 
-def update_readme(table: str, gains: str, validation_gains: str, noise: str, study: str, epochs: str, rates: str,
-                  recipes: str, plots: list[str]) -> None:
+def selection_table(rows: list[dict]) -> str:
+    """Each selection rule's accuracy on one half of the validation split when it selects on the other (both ways),
+    mean over the cells that keep every evaluation's validation probabilities; paired by cell against the best
+    validation accuracy rule."""
+    scores = defaultdict(dict)  # (benchmark, cell dir) -> rule -> held-out-half accuracy
+    for row in rows:
+        loaded = load_predictions(row["dir"] / "validation_predictions.npz")
+        if loaded is None:
+            continue
+        for rule in RULES:
+            value = held_out_half_accuracy(*loaded, rule, row["averaged"])
+            if value is not None:
+                scores[(row["benchmark"], row["dir"])][rule] = value
+    complete = {key: by_rule for key, by_rule in scores.items() if len(by_rule) == len(RULES)}
+    if not complete:
+        return "No finished cell keeps its validation predictions yet."
+    lines = ["| benchmark | cells | " + " | ".join(RULE_NAMES[r] for r in RULES) + " |",
+             "| --- | ---: |" + " ---: |" * len(RULES)]
+    for bench in sorted({b for b, _ in complete}) + ["all"]:
+        cells = [v for (b, _), v in complete.items() if bench in (b, "all")]
+        parts = [f"{statistics.mean(c['accuracy'] for c in cells):.2f}"]
+        for rule in RULES[1:]:
+            gains = [c[rule] - c["accuracy"] for c in cells]
+            spread = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else 0.0
+            parts.append(f"{statistics.mean(c[rule] for c in cells):.2f} ({statistics.mean(gains):+.2f} ± {spread:.2f}; "
+                         f"better in {sum(g > 0 for g in gains)}, worse in {sum(g < 0 for g in gains)})")
+        lines.append(f"| {bench} | {len(cells)} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
+def _by_method(rows: list[dict], methods) -> dict:
+    """{(benchmark, method): {seed: test accuracy}} of the grid's own cells under the selection rule."""
+    by = defaultdict(dict)
+    for row in rows:
+        if not row["variant"] and row["method"] in methods and accuracy_on_test(row) is not None:
+            by[(row["benchmark"], row["method"])][row["seed"]] = accuracy_on_test(row)
+    return by
+
+
+def real_data_table(rows: list[dict], recommended: str | None) -> str:
+    """The poster's table "against the real data alone": test accuracy, mean over seeds (n), per benchmark."""
+    methods = ["real_only", "ce", "real_plus_synthetic", "imp", "dimp"] + ([recommended] if recommended else [])
+    by = _by_method(rows, methods)
+    benchmarks = sorted({b for b, _ in by})
+    lines = ["| method | " + " | ".join(benchmarks) + " |", "| --- |" + " ---: |" * len(benchmarks)]
+    for method in methods:
+        cells = [f"{statistics.mean(by[(b, method)].values()):.1f} (n={len(by[(b, method)])})" if by.get((b, method))
+                 else "–" for b in benchmarks]
+        name = METHOD_NAMES.get(method, method) + (" (recommended)" if method == recommended else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bar_table(rows: list[dict], recommended: str) -> str:
+    """The recommended method's test accuracy minus each baseline's, paired by seed (mean ± std, n), against the
+    bar: +2 over CE, +1 over the real set alone and over real + generated."""
+    bars = {"ce": 2.0, "real_only": 1.0, "real_plus_synthetic": 1.0}
+    by = _by_method(rows, [recommended, *bars])
+    lines = ["| benchmark | " + " | ".join(f"− {METHOD_NAMES[m]} (bar +{bar:g})" for m, bar in bars.items()) + " |",
+             "| --- |" + " ---: |" * len(bars)]
+    for bench in sorted({b for b, m in by if m == recommended}):
+        cells = []
+        for method, bar in bars.items():
+            mine, theirs = by[(bench, recommended)], by.get((bench, method), {})
+            gains = [mine[s] - theirs[s] for s in sorted(mine) if s in theirs]
+            met = "met" if gains and statistics.mean(gains) >= bar else "not met"
+            cells.append(f"{_mean_std(gains, signed=True)} {met}" if gains else "–")
+        lines.append(f"| {bench} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def real_set_study_table(rows: list[dict]) -> str:
+    """The real_set study (validation only): each way of using the real set's accuracy on one half of the
+    validation split, selected on the other by the grid's rule, mean over seeds; the grid's baselines beside it."""
+    studies = json.loads(SPEC.read_text())["studies"]
+    seeds = set(studies["real_set"]["seeds"]) | set(studies["real_set_checkers"]["seeds"])
+    rule = selection_rule()
+    entries = defaultdict(list)
+    for row in rows:
+        in_study = row["study"] in ("real_set", "real_set_checkers")
+        baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic")
+        if (in_study or baseline) and row["seed"] in seeds:
+            loaded = load_predictions(row["dir"] / "validation_predictions.npz")
+            value = held_out_half_accuracy(*loaded, rule, row["averaged"]) if loaded else None
+            if value is not None:
+                name = f"{METHOD_NAMES[row['method']]} {row['variant']}".strip()
+                entries[(row["benchmark"], name)].append(value)
+    if not entries:
+        return "No finished cell of the study yet."
+    benchmarks = sorted({b for b, _ in entries})
+    names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
+    lines = ["| variant | " + " | ".join(benchmarks) + " | mean |", "| --- |" + " ---: |" * (len(benchmarks) + 1)]
+    for name in names:
+        values = [statistics.mean(entries[(b, name)]) if entries.get((b, name)) else None for b in benchmarks]
+        known = [v for v in values if v is not None]
+        mean = f"{statistics.mean(known):.1f}" if len(known) == len(values) else "–"
+        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" if v is not None else "–" for v in values) + f" | {mean} |")
+    return "\n".join(lines)
+
+
+def update_readme(sections: list[tuple[str, str]], plots: list[str]) -> None:
+    """Replace what lies between results/README.md's TABLE markers: the first section's table under no heading,
+    then each (heading, table), then the plots."""
     readme = RESULTS / "README.md"
     text = readme.read_text()
-    generated = (f"<!-- TABLE -->\n{table}\n\n### Gain over CE (test accuracy points, paired by seed)\n\n{gains}\n\n"
-                 f"### Gain over CE on the validation split (accuracy of the kept epoch, paired by seed)\n\n"
-                 f"{validation_gains}\n\n"
-                 f"### The checkers' reaction to noise (noisy benchmarks, all seeds)\n\n"
-                 f"{noise}\n\n### Quality checker data-size study\n\n{study}\n\n"
-                 f"### Training longer on the noisy benchmarks (validation split only)\n\n{epochs}\n\n"
-                 f"### Learning rate (validation split only)\n\n{rates}\n\n"
-                 f"### Quality checker recipes (validation split only)\n\n{recipes}\n\n"
+    (_, first), *rest = sections
+    generated = ("<!-- TABLE -->\n" + first + "\n\n" + "".join(f"### {title}\n\n{table}\n\n" for title, table in rest)
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
     readme.write_text(text[:start] + generated + text[end:])
 
 
+def recommended_method() -> str | None:
+    path = RESULTS / "recommended.json"
+    return json.loads(path.read_text())["method"] if path.is_file() else None
+
+
 def main() -> None:
     rows = finished_cells()
     write_effect_csv(rows)
+    recommended = recommended_method()
     noise = {method: noise_records(rows, method) for method in ("imp", "dimp")}  # each weights.csv read once
     plots = plot_dynamics(rows) + plot_noise_reaction(noise)
-    update_readme(effect_table(rows), gain_table(rows), gain_table(rows, kept_validation_accuracy), noise_table(noise),
-                  study_table(rows), validation_table(rows, "epochs"),
-                  validation_table(rows, "learning_rate", grid_beside=True), checker_recipe_table(), plots)
+    sections = [
+        ("", effect_table(rows)),
+        ("Against the real data alone (test accuracy, mean over seeds)", real_data_table(rows, recommended)),
+        *([("The recommended method against the bar (test accuracy points, paired by seed)",
+            bar_table(rows, recommended))] if recommended else []),
+        ("Gain over CE (test accuracy points, paired by seed)", gain_table(rows)),
+        ("Gain over CE on the validation split (accuracy of the kept epoch, paired by seed)",
+         gain_table(rows, kept_validation_accuracy)),
+        ("Model selection rules: accuracy on one validation half when selecting on the other", selection_table(rows)),
+        ("Ways to use the real set (validation only: accuracy on one validation half, selected on the other)",
+         real_set_study_table(rows)),
+        ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
+        ("Quality checker data-size study", study_table(rows)),
+        ("Training longer on the noisy benchmarks (validation split only)", validation_table(rows, "epochs")),
+        ("Learning rate (validation split only)", validation_table(rows, "learning_rate", grid_beside=True)),
+        ("Quality checker recipes (validation split only)", checker_recipe_table()),
+    ]
+    update_readme(sections, plots)
     print(f"{len(rows)} finished cells summarized into {RESULTS}")
 
 

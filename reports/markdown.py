@@ -20,7 +20,8 @@ def cell(text: str, width: int = TEXT_WIDTH) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
+def table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table, one line per list item; header cells escaped, row values as given."""
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     return lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
 
@@ -42,7 +43,7 @@ def _summary(weights: ExampleWeights, ranking: Ranking) -> list[str]:
     rows = [["**all**", *_stats_row(ranking.values)]]
     for label, name in enumerate(weights.label_names):
         rows.append([f"label {cell(name, 40)}", *_stats_row(ranking.values[weights.labels == label])])
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
@@ -71,7 +72,7 @@ def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
     return ["## By noise kind", "",
             f"The data tags each example with how it was made. A checker that sees through the noise gives the "
             f"injected kinds a lower {ranking.name} than `original`, and puts them in the lowest-weighted "
-            f"{LOWEST_SHARE:.0%} of the {len(seen)} examples.", "", *_table(header, rows), ""]
+            f"{LOWEST_SHARE:.0%} of the {len(seen)} examples.", "", *table(header, rows), ""]
 
 
 def _epochs_section(weights: ExampleWeights, plot: str) -> list[str]:
@@ -84,7 +85,7 @@ def _epochs_section(weights: ExampleWeights, plot: str) -> list[str]:
             f"{loss_name(weights.loss)}'s weight depends on the model being trained, so it changes as the model "
             "learns. These are the values the loss used when it saw each example during that epoch "
             "(`model_prob_epoch*` and `weight_epoch*` in weights.csv); no extra pass over the data computes them.", "",
-            *_table(header, rows), "", f"![Weights across epochs]({plot})", ""]
+            *table(header, rows), "", f"![Weights across epochs]({plot})", ""]
 
 
 def _examples_table(weights: ExampleWeights, order: np.ndarray) -> list[str]:
@@ -117,7 +118,7 @@ def _examples_table(weights: ExampleWeights, order: np.ndarray) -> list[str]:
             row.append("yes" if weights.kept[i] else "**no**")
         row += [cell(texts[int(i)], width) for texts in weights.texts.values()]
         rows.append(row)
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def render(weights: ExampleWeights, description: str, distributions: dict[str, str], epoch_plot: str | None = None,

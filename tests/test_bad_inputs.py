@@ -57,6 +57,63 @@ class Ctx:
         return str(folder)
 
 
+def _raw(ctx: Ctx, **values: str) -> list[str]:
+    """The valid config with some values written as raw JSON text (NaN, Infinity, a key twice)."""
+    body = json.dumps({k: v for k, v in ctx.config.items() if k not in values})[:-1]
+    return [ctx.write_config(text=body + "".join(f', "{k.rstrip("_")}": {v}' for k, v in values.items()) + "}")]
+
+
+def _copy_model(ctx: Ctx, name: str, edit: Callable[[Path], None]) -> str:
+    folder = ctx.tmp / name
+    shutil.copytree(ctx.model, folder)
+    edit(folder)
+    return str(folder)
+
+
+def _truncate(name: str) -> Callable[[Path], None]:
+    def edit(folder: Path) -> None:
+        data = (folder / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) // 2])
+    return edit
+
+
+def _write_file(name: str, text: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_text(text)
+
+
+def _delete(*names: str) -> Callable[[Path], None]:
+    return lambda folder: [(folder / name).unlink() for name in names]
+
+
+def _damaged_checker(ctx: Ctx, edit: Callable[[Path], None], **changes) -> list[str]:
+    folder = Path(ctx.checker("damaged"))
+    edit(folder)
+    return _dimp(ctx, quality_checker_model=str(folder), **changes)
+
+
+def _output_in(ctx: Ctx, files: dict[str, str], **changes) -> list[str]:
+    out = Path(ctx.config["output_dir"])
+    out.mkdir(parents=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return [ctx.write_config(changes)]
+
+
+def _checkpoints(ctx: Ctx, damage: Callable[[Path], None], *steps: int) -> Path:
+    """Checkpoint folders as a Trainer writes them (from the tiny model), each then damaged."""
+    out = Path(ctx.config["output_dir"])
+    for step in steps:
+        folder = out / f"checkpoint-{step}"
+        shutil.copytree(ctx.model, folder)
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+        damage(folder)
+    return out
+
+
+def _training_data(name: str, content: str | bytes) -> Callable[[Ctx], list[str]]:
+    return lambda ctx: [ctx.write_config({"train_file": ctx.data_file(name, content)})]
+
+
 def _dimp(ctx: Ctx, **changes) -> list[str]:
     return [ctx.write_config({"problem_type": "single_label_classification_dimp", **changes})]
 
@@ -78,10 +135,65 @@ def _pickle_only(ctx: Ctx) -> str:
     return str(folder)
 
 
+def _readme_in_output_dir(ctx: Ctx) -> list[str]:
+    out = Path(ctx.config["output_dir"])
+    out.mkdir(parents=True)
+    (out / "README.md").write_text("# My project\n")
+    return [ctx.write_config()]
+
+
 def _no_weights(ctx: Ctx) -> str:
     folder = Path(ctx.checker("no-weights"))
     (folder / "model.safetensors").unlink()
     return str(folder)
+
+
+def _single_label(ctx: Ctx) -> dict:
+    (ctx.data / "one").mkdir()
+    (ctx.data / "one" / "one.jsonl").write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 0}\n')
+    return {"train_file": "one/one.jsonl", "validation_file": None, "test_file": None, "quality_checker_train_file": None}
+
+
+def _labels(ctx: Ctx, text: str) -> dict:
+    folder = ctx.data / "labels"
+    folder.mkdir()
+    shutil.copy(ctx.data / "toy" / "train.jsonl", folder)
+    (folder / "labels.json").write_text(text)
+    return {"train_file": "labels/train.jsonl"}
+
+
+def _damaged_artifact(ctx: Ctx) -> list[str]:
+    folder = Path(ctx.checker("artifacts/broken:v1"))
+    (folder / "config.json").write_text("{")
+    return _dimp(ctx, quality_checker_model="me/proj/broken:v1")
+
+
+def _symlink_loop(ctx: Ctx) -> list[str]:
+    (ctx.tmp / "loop").symlink_to(ctx.tmp / "loop")
+    return [ctx.write_config({"output_dir": str(ctx.tmp / "loop" / "out")})]
+
+
+def _config_in_output(ctx: Ctx) -> list[str]:
+    out = Path(ctx.config["output_dir"])
+    out.mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps(ctx.config))
+    return [str(out / "config.json")]
+
+
+def _resume_other_model(ctx: Ctx) -> list[str]:
+    other = Path(ctx.checker("three", num_labels=3))
+    _checkpoints(ctx, lambda folder: shutil.copy(other / "model.safetensors", folder), 2)
+    return [ctx.write_config({"resume_from_checkpoint": "last"})]
+
+
+def _resume_damaged(ctx: Ctx) -> list[str]:
+    _checkpoints(ctx, _truncate("model.safetensors"), 2, 4)
+    return [ctx.write_config({"resume_from_checkpoint": "last"})]
+
+
+def _empty_folder(ctx: Ctx) -> str:
+    (ctx.tmp / "empty").mkdir()
+    return str(ctx.tmp / "empty")
 
 
 def _existing_results(ctx: Ctx) -> list[str]:
@@ -91,8 +203,8 @@ def _existing_results(ctx: Ctx) -> list[str]:
     return [ctx.write_config()]
 
 
-# (id, what it checks, argv builder, expected message). Messages are regular expressions.
-CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
+# (id, argv builder, expected message[, command: run or score]). Messages are regular expressions.
+CASES: list[tuple] = [
     ("malformed-json", lambda c: [c.write_config(text='{\n "seed": 1,\n}')], r"config.json: invalid JSON at line 3"),
     ("json-not-object", lambda c: [c.write_config(text="[1, 2]")], r"expected a JSON object of key/value pairs"),
     ("config-missing", lambda c: [str(c.tmp / "nope.json")], r"nope.json: config file not found"),
@@ -106,8 +218,8 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
      r"per_device_train_batch_size: expected an integer"),
     ("negative-lr", lambda c: [c.write_config({"learning_rate": -1e-4})], r"learning_rate: expected > 0, got -0.0001"),
     ("negative-gamma", lambda c: [c.write_config({"focal_gamma": -0.5})], r"focal_gamma: expected >= 0, got -0.5"),
-    ("ratio-above-one", lambda c: [c.write_config({"noise_swap_ratio": 1.5})], r"noise_swap_ratio: expected a ratio in \[0, 1\], got 1.5"),
-    ("ratio-negative", lambda c: [c.write_config({"noise_duplicate_ratio": -0.1})], r"noise_duplicate_ratio: expected a ratio in \[0, 1\]"),
+    ("ratio-above-one", lambda c: [c.write_config({"noise_swap_ratio": 1.5})], r"noise_swap_ratio: expected a value in \[0, 1\], got 1.5"),
+    ("ratio-negative", lambda c: [c.write_config({"noise_duplicate_ratio": -0.1})], r"noise_duplicate_ratio: expected a value in \[0, 1\]"),
     ("epsilon-out-of-range", lambda c: [c.write_config({"weight_epsilon": 0})], r"weight_epsilon: expected a value in \(0, 1\)"),
     ("zero-max-length", lambda c: [c.write_config({"max_seq_length": 0})], r"max_seq_length: expected a positive integer"),
     ("unknown-problem-type", lambda c: [c.write_config({"problem_type": "single_label_classification_dimpp"})],
@@ -122,20 +234,20 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("no-train-file", lambda c: [c.write_config(drop=("train_file",))], r"train_file: not set"),
     ("missing-data-file", lambda c: [c.write_config({"validation_file": "toy/missing.jsonl"})],
      r"validation_file: file 'toy/missing.jsonl' not found"),
-    ("empty-data-file", lambda c: [c.write_config({"train_file": c.data_file("empty.jsonl", "")})], r"empty.jsonl: no records"),
-    ("bad-json-line", lambda c: [c.write_config({"train_file": c.data_file("badline.jsonl", '{"text": "a", "label": 0}\n{"text": "b",\n')})],
+    ("empty-data-file", _training_data("empty.jsonl", ""), r"empty.jsonl: no records"),
+    ("bad-json-line", _training_data("badline.jsonl", '{"text": "a", "label": 0}\n{"text": "b",\n'),
      r"badline.jsonl: line 2: invalid JSON"),
-    ("unsupported-format", lambda c: [c.write_config({"train_file": c.data_file("t.xlsx", "x")})], r"unsupported file type '.xlsx'"),
+    ("unsupported-format", _training_data("t.xlsx", "x"), r"unsupported file type '.xlsx'"),
     ("missing-text-column", lambda c: [c.write_config({"text_column_names": "sentence"})], r"train.jsonl: line 1: missing text column 'sentence'"),
-    ("missing-label-column", lambda c: [c.write_config({"train_file": c.data_file("nolabel.jsonl", '{"text": "a", "label": 0}\n{"text": "b"}\n')})],
+    ("missing-label-column", _training_data("nolabel.jsonl", '{"text": "a", "label": 0}\n{"text": "b"}\n'),
      r"nolabel.jsonl: line 2: missing label column 'label'"),
-    ("label-outside-set", lambda c: [c.write_config({"train_file": c.data_file("badlabel.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 7}\n')})],
+    ("label-outside-set", _training_data("badlabel.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 7}\n'),
      r"badlabel.jsonl: line 2: label 7 is not in the label set \['negative', 'positive'\]"),
-    ("label-name-outside-set", lambda c: [c.write_config({"train_file": c.data_file("badname.jsonl", '{"text": "a", "label": "neutral"}\n')})],
+    ("label-name-outside-set", _training_data("badname.jsonl", '{"text": "a", "label": "neutral"}\n'),
      r"badname.jsonl: line 1: label 'neutral' is not in the label set"),
-    ("not-utf8-data", lambda c: [c.write_config({"train_file": c.data_file("latin.jsonl", b'{"text": "ok", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')})],
+    ("not-utf8-data", _training_data("latin.jsonl", b'{"text": "ok", "label": 0}\n{"text": "caf\xe9", "label": 1}\n'),
      r"latin.jsonl: line 2: not valid UTF-8"),
-    ("empty-text", lambda c: [c.write_config({"train_file": c.data_file("blank.jsonl", '{"text": "a", "label": 0}\n{"text": " ", "label": 1}\n')})],
+    ("empty-text", _training_data("blank.jsonl", '{"text": "a", "label": 0}\n{"text": " ", "label": 1}\n'),
      r"blank.jsonl: line 2: column 'text' is empty"),
     ("quality-checker-on-test-split", lambda c: [c.write_config({"quality_checker_train_file": "toy/test.jsonl"})],
      r"quality_checker_train_file: is the test split"),
@@ -159,26 +271,210 @@ CASES: list[tuple[str, Callable[[Ctx], list[str]], str]] = [
     ("resume-without-checkpoint", lambda c: [c.write_config({"resume_from_checkpoint": "last"})],
      r"resume_from_checkpoint: no checkpoint-\* folder"),
     ("output-dir-holds-results", _existing_results, r"output_dir: .* already holds results \(all_results.json\)"),
-    ("config-inside-output-dir", lambda c: [c.write_config({"output_dir": str(c.tmp)})],
-     r"output_dir: .* is where the config file .*config.json lies, and saving the model would overwrite it"),
+    ("no-config-no-real-set", lambda c: ["--train_file", "toy/train.jsonl", "--problem_type", "single_label_classification_dimp",
+                                         "--output_dir", c.config["output_dir"], "--report_to", "none"],
+     r"quality_checker_train_file: problem_type single_label_classification_dimp needs a quality checker trained on your real"),
+    ("real-validation-fraction", lambda c: [c.write_config({"real_validation_fraction": 1})],
+     r"real_validation_fraction: expected .*\[0, 1\), got 1"),
+    ("early-stopping-without-validation", lambda c: [c.write_config({"early_stopping_patience": 2, "real_validation_fraction": 0, "load_best_model_at_end": True,
+                                                                     "save_strategy": "epoch"}, drop=("validation_file",))],
+     r"early_stopping_patience: needs validation data"),
+    ("output-dir-holds-a-readme", _readme_in_output_dir, r"output_dir: .* already holds results \(README.md\)"),
+    ("config-inside-output-dir", _config_in_output,
+     r"output_dir: .* is where the config file .*config.json lies, and the run writes its own config.json there"),
+    # Numbers JSON accepts that are not usable numbers, and numbers out of range.
+    ("nan-in-file", lambda c: _raw(c, learning_rate="NaN"), r"config.json: learning_rate: expected a finite number > 0, got nan"),
+    ("infinity-in-file", lambda c: _raw(c, num_train_epochs="Infinity"),
+     r"num_train_epochs: expected a finite number in \[0, 1000000\], got inf"),
+    ("minus-infinity-cli", lambda c: [c.write_config(), "--weight_decay", "-Infinity"],
+     r"command line: weight_decay: expected a finite number >= 0, got -inf"),
+    ("nan-cli-lowercase", lambda c: [c.write_config(), "--learning_rate", "nan"],
+     r"command line: learning_rate: expected a finite number > 0, got nan"),
+    ("nan-inside-object", lambda c: _raw(c, lr_scheduler_kwargs='{"num_cycles": NaN}'),
+     r"lr_scheduler_kwargs: expected finite numbers, got nan"),
+    ("integer-too-large", lambda c: [c.write_config({"per_device_train_batch_size": 10**20})],
+     r"per_device_train_batch_size: 100000000000000000000 is too large; expected at most 2147483647"),
+    ("float-too-large", lambda c: [c.write_config({"learning_rate": 10**400})], r"learning_rate: expected a finite number > 0"),
+    ("negative-seed", lambda c: [c.write_config({"seed": -1})], r"seed: expected an integer in \[0, 4294967295\], got -1"),
+    ("boolean-as-number", lambda c: [c.write_config({"learning_rate": True})], r"learning_rate: expected a number, got bool True"),
+    ("float-for-integer", lambda c: [c.write_config({"max_seq_length": 12.5})], r"max_seq_length: expected an integer, got float 12.5"),
+    ("negative-count", lambda c: [c.write_config({"max_train_samples": -5})], r"max_train_samples: expected a positive integer, got -5"),
+    ("max-steps-zero", lambda c: [c.write_config({"max_steps": 0})], r"max_steps: expected -1 or a positive integer, got 0"),
+    ("zero-epochs", lambda c: [c.write_config({"num_train_epochs": 0})], r"num_train_epochs: expected > 0 \(or set max_steps\)"),
+    ("adam-beta-one", lambda c: [c.write_config({"adam_beta2": 1.0})], r"adam_beta2: expected a value in \[0, 1\), got 1.0"),
+    ("warmup-ratio-not-a-fraction", lambda c: [c.write_config({"warmup_ratio": "abc"})],
+     r"warmup_ratio: expected a fraction in \[0, 1\), got 'abc'"),
+    ("checker-epochs-infinite", lambda c: _raw(c, checker_num_train_epochs="Infinity"),
+     r"checker_num_train_epochs: expected a finite number in \(0, 1000000\]"),
+    # Keys given twice, malformed config files.
+    ("duplicate-key", lambda c: [c.write_config(text='{\n "seed": 1,\n "learning_rate": 0.1,\n "seed": 2\n}')],
+     r"config.json: line 4: key 'seed' appears twice in one object"),
+    ("config-is-folder", lambda c: [str(c.tmp)], r"is a folder; expected a JSON config file"),
+    ("config-nested-too-deeply", lambda c: [c.write_config(text='{"a": ' + "[" * 100000 + "]" * 100000 + "}")],
+     r"invalid JSON at line 1, column 1: nested too deeply"),
+    ("config-empty-file", lambda c: [c.write_config(text="")], r"config.json: invalid JSON at line 1"),
+    ("cli-empty-key", lambda c: [c.write_config(), "--=3"], r"command line: unknown config key ''"),
+    # Paths that are empty, or point at the wrong kind of thing.
+    ("empty-path", lambda c: [c.write_config({"train_file": ""})], r"train_file: empty; give a path"),
+    ("empty-checker-path", lambda c: _dimp(c, quality_checker_model="  "), r"quality_checker_model: empty; give a path"),
+    ("unpaired-surrogate-in-config", lambda c: _raw(c, train_file='"toy/\\ud800.jsonl"'),
+     r"train_file: 'toy/\\ud800.jsonl' holds an unpaired surrogate, which is not text"),
+    ("text-columns-repeated", lambda c: [c.write_config({"text_column_names": "text,text"})],
+     r"text_column_names: expected one text column or two different ones"),
+    ("three-text-columns", lambda c: [c.write_config({"text_column_names": "a,b,c"})],
+     r"text_column_names: expected one text column or two different ones .*got 'a,b,c'"),
+    ("path-name-too-long", lambda c: [c.write_config({"test_file": "x" * 300})], r"test_file: 'x{80}\.\.\.': File name too long"),
+    ("path-with-nul", lambda c: [c.write_config({"train_file": "toy/train\x00.jsonl"})], r"train_file: .* holds a NUL character"),
+    ("output-dir-symlink-loop", _symlink_loop, r"output_dir: .*loop.out': Too many levels of symbolic links"),
+    ("data-path-is-folder", lambda c: [c.write_config({"validation_file": "toy"})],
+     r"validation_file: .*toy is a folder; expected a data file"),
+    ("model-path-is-file", lambda c: [c.write_config({"model_name_or_path": str(c.data / "toy" / "train.jsonl")})],
+     r"model_name_or_path: .*train.jsonl is a file; expected a model folder or a hub id"),
+    ("hub-id-not-cached-offline", lambda c: [c.write_config({"model_name_or_path": "someone/not-a-cached-model"})],
+     r"model_name_or_path: could not load the tokenizer from someone/not-a-cached-model"),
+    # Data files: duplicate keys, encodings, labels that are not labels.
+    ("duplicate-key-in-data", _training_data("dupkey.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "text": "c"}\n'),
+     r"dupkey.jsonl: line 2: key 'text' appears twice"),
+    ("duplicate-csv-column", _training_data("dup.csv", "text,label,text\na,0,b\n"),
+     r"dup.csv: line 1: column 'text' appears twice in the header"),
+    ("csv-field-too-large", _training_data("big.csv", "text,label\n" + "a" * 200000 + ",1\n"),
+     r"big.csv: line 2: field larger than field limit"),
+    ("csv-more-fields", _training_data("extra.csv", "text,label\na,0\nb,1,2\n"),
+     r"extra.csv: line 3: more fields than the header's 2"),
+    ("utf16-data", _training_data("u16.jsonl", '{"text": "a", "label": 0}\n'.encode("utf-16")),
+     r"u16.jsonl: UTF-16 text; re-save the file as UTF-8"),
+    ("nul-byte-data", _training_data("nul.jsonl", '{"text": "a", "label": 0}\n\x00\n'),
+     r"nul.jsonl: line 2: a NUL character"),
+    ("truncated-data", _training_data("cut.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "la'),
+     r"cut.jsonl: line 2: invalid JSON"),
+    ("label-is-list", _training_data("listlabel.jsonl", '{"text": "a", "label": [1]}\n'),
+     r"listlabel.jsonl: line 1: label \[1\] is not in the label set"),
+    ("label-is-nan", _training_data("nanlabel.jsonl", '{"text": "a", "label": NaN}\n'),
+     r"nanlabel.jsonl: line 1: label nan is not in the label set"),
+    ("unpaired-surrogate-in-text", _training_data("sur.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n'),
+     r"sur.jsonl: line 2: column 'text' holds an unpaired surrogate"),
+    ("text-not-a-string", _training_data("numtext.jsonl", '{"text": 5, "label": 0}\n'),
+     r"numtext.jsonl: line 1: column 'text' holds int 5; expected text"),
+    ("single-label-data", lambda c: [c.write_config(_single_label(c))], r"one.jsonl: every example has the label '0'"),
+    ("split-leaves-no-training-data", lambda c: [c.write_config({"split_file": "toy/train.jsonl", "split_ratios": "0,0.5,0.5"},
+                                                                drop=("train_file", "validation_file", "test_file"))],
+     r"split_ratios: \[0.0, 0.5, 0.5\] leaves no training examples"),
+    ("labels-json-list", lambda c: [c.write_config(_labels(c, '["negative", "positive"]'))],
+     r"labels.json: expected a JSON object mapping label ids to names"),
+    ("labels-json-duplicate-names", lambda c: [c.write_config(_labels(c, '{"0": "same", "1": "same"}'))],
+     r"labels.json: label names must differ"),
+    ("labels-json-odd-ids", lambda c: [c.write_config(_labels(c, '{"00": "negative", "1": "positive"}'))],
+     r"labels.json: label ids must be 0..1, got \['00', '1'\]"),
+    ("labels-json-duplicate-key", lambda c: [c.write_config(_labels(c, '{"0": "negative", "0": "positive"}'))],
+     r"labels.json: key '0' appears twice"),
+    ("held-out-from-one-example", lambda c: [c.write_config({"train_file": c.data_file("single.jsonl", '{"text": "a", "label": 0}\n'),
+                                                             "quality_checker_train_file": "toy/single.jsonl"})],
+     r"quality_checker_train_file: is the training file, whose one example cannot be both"),
+    # Corrupt or partial model, checker and artifact folders.
+    ("checker-config-not-json", lambda c: _damaged_checker(c, _write_file("config.json", "{not json")),
+     r"quality_checker_model: .*damaged: config.json is not valid JSON"),
+    ("checker-config-not-object", lambda c: _damaged_checker(c, _write_file("config.json", "[]")),
+     r"quality_checker_model: .*damaged: config.json is not a JSON object"),
+    ("checker-weights-truncated", lambda c: _damaged_checker(c, _truncate("model.safetensors")),
+     r"quality_checker_model: .*damaged: model.safetensors is truncated or not a safetensors file"),
+    ("checker-tokenizer-missing", lambda c: _damaged_checker(c, _delete("tokenizer.json", "tokenizer_config.json")),
+     r"quality_checker_model: the tokenizer in .*damaged has no vocabulary"),
+    ("checker-tokenizer-corrupt", lambda c: _damaged_checker(c, _truncate("tokenizer.json")),
+     r"quality_checker_model: .*damaged: tokenizer.json is not valid JSON"),
+    ("checker-empty-folder", lambda c: _dimp(c, quality_checker_model=_empty_folder(c)),
+     r"quality_checker_model: .* has no config.json"),
+    ("model-weights-truncated", lambda c: [c.write_config({"model_name_or_path": _copy_model(c, "cut", _truncate("model.safetensors"))})],
+     r"model_name_or_path: .*cut: model.safetensors is truncated"),
+    ("model-with-another-head", lambda c: [c.write_config({"model_name_or_path": c.checker("three", num_labels=3)})],
+     r"model_name_or_path: the weights in .*three do not fit a classifier of the task's 2 labels .*set "
+     r"ignore_mismatched_sizes true"),
+    ("model-unknown-type", lambda c: [c.write_config({"model_name_or_path": _copy_model(
+        c, "odd", _write_file("config.json", '{"model_type": "nonexistent"}'))})],
+     r"model_name_or_path: could not load the .* from .*odd: .*nonexistent"),
+    ("artifact-folder-damaged", _damaged_artifact, r"quality_checker_model: .*broken:v1: config.json is not valid JSON"),
+    # Output folders that are not what they seem.
+    ("output-dir-is-file", lambda c: [c.write_config({"output_dir": str(c.data / "toy" / "train.jsonl")})],
+     r"output_dir: .*train.jsonl is a file; give a folder"),
+    ("output-dir-under-a-file", lambda c: [c.write_config({"output_dir": str(c.data / "toy" / "train.jsonl" / "out")})],
+     r"output_dir: .*train.jsonl is a file, so .* cannot be created"),
+    ("output-dir-is-data-folder", lambda c: [c.write_config({"output_dir": str(c.data / "toy"), "overwrite_output_dir": True})],
+     r"output_dir: .*toy holds train_file .*train.jsonl; the run would write among its own inputs"),
+    ("output-dir-is-model-folder", lambda c: [c.write_config({"output_dir": str(c.model), "overwrite_output_dir": True})],
+     r"output_dir: .* is the model_name_or_path folder"),
+    ("output-dir-holds-checker", lambda c: _dimp(c, output_dir=str(c.tmp / "checkers")),
+     r"output_dir: .*checkers holds the quality_checker_model folder"),
+    ("output-dir-inside-checker", lambda c: _dimp(c, quality_checker_model=c.checker("ck"), output_dir=str(c.tmp / "ck" / "out")),
+     r"output_dir: .*ck.out is inside the quality_checker_model folder"),
+    ("output-dir-foreign-files", lambda c: _output_in(c, {"notes.txt": "mine", "all_results.json": "{}"}, overwrite_output_dir=True),
+     r"output_dir: .* holds files this project did not write \(notes.txt\); choose a new or empty folder"),
+    ("output-dir-empty-string", lambda c: [c.write_config({"output_dir": ""})], r"output_dir: empty; give a path"),
+    ("score-output-dir-is-data-folder", lambda c: [c.write_config({"output_dir": str(c.data / "toy")})],
+     r"output_dir: .*toy holds train_file", "score"),
+    ("resume-all-checkpoints-damaged", _resume_damaged,
+     r"resume_from_checkpoint: every checkpoint in .* is damaged \(model.safetensors is truncated"),
+    ("resume-another-models-checkpoint", _resume_other_model,
+     r"resume_from_checkpoint: .*checkpoint-2 is not a checkpoint of this run's model: its classifier.bias has shape "
+     r"\[3\], this run's model \[2\]"),
+    ("resume-named-checkpoint-damaged", lambda c: [c.write_config({"resume_from_checkpoint": str(
+        _checkpoints(c, _delete("trainer_state.json"), 3) / "checkpoint-3")})],
+     r"resume_from_checkpoint: .*checkpoint-3: trainer_state.json is missing"),
+    # Training options transformers would only refuse later, after the checkers are built.
+    ("optimizer-not-installed", lambda c: [c.write_config({"optim": "adamw_bnb_8bit"})],
+     r"optim: 'adamw_bnb_8bit' cannot be used here: .*bitsandbytes"),
+    ("report-to-not-installed", lambda c: [c.write_config({"report_to": "tensorboard"})],
+     r"report_to: 'tensorboard' is not an installed logging integration"),
+    ("unknown-best-model-metric", lambda c: [c.write_config({"metric_for_best_model": "acc"})],
+     r"metric_for_best_model: expected one of accuracy, f1, loss, got 'acc'"),
+    ("unknown-scheduler-argument", lambda c: [c.write_config({"lr_scheduler_kwargs": {"foo": 1}})],
+     r"lr_scheduler_kwargs: linear cannot take \{'foo': 1\}"),
+    ("strategies-mismatch-one-line", lambda c: [c.write_config({"load_best_model_at_end": True, "save_strategy": "steps"})],
+     r"load_best_model_at_end requires the save and eval strategy to match.* - Evaluation strategy: IntervalStrategy.EPOCH - Save strategy: SaveStrategy.STEPS$"),
+    ("fsdp-in-one-process", lambda c: [c.write_config({"fsdp": "full_shard"})], r"fsdp: needs several processes"),
+    ("label-names-elsewhere", lambda c: [c.write_config({"label_names": ["target"]})],
+     r"label_names: the models here take their labels as 'labels'; got \['target'\]"),
+    ("loss-only-evaluation-with-accuracy", lambda c: [c.write_config({"prediction_loss_only": True})],
+     r"prediction_loss_only: evaluation would compute only the loss, but metric_for_best_model is accuracy"),
+    ("drop-last-batch", lambda c: [c.write_config({"dataloader_drop_last": True})],
+     r"dataloader_drop_last: not supported; transformers drops the last partial batch of every evaluation too"),
+    ("liger-kernel-not-installed", lambda c: [c.write_config({"use_liger_kernel": True})],
+     r"use_liger_kernel: the liger-kernel package is not installed"),
+    # The config's own logic comes before any file.
+    ("method-checked-before-files", lambda c: [c.write_config({"problem_type": "single_label_classification_imp",
+                                                               "quality_checker_model": str(c.tmp / "absent"),
+                                                               "quality_checker_train_file": None},
+                                                              drop=("diversity_checker_model",))],
+     r"diversity_checker_model: problem_type single_label_classification_imp needs a diversity checker"),
+    ("folds-with-artifact-checker", lambda c: _dimp(c, quality_checker_folds=2, quality_checker_model="me/proj/ck:v1"),
+     r"quality_checker_folds: cross-fitting builds one checker per fold inside quality_checker_model, which must be a "
+     r"local folder"),
+    ("two-data-sources", lambda c: [c.write_config({"split_file": "toy/train.jsonl"})],
+     r"split_file: brings all the splits, so train_file would be ignored; give one data source"),
+    ("unrelated-noise-without-file", lambda c: [c.write_config({"noise_unrelated_ratio": 0.1})],
+     r"noise_unrelated_ratio: > 0 needs noise_unrelated_file"),
+    ("more-folds-than-real-examples", lambda c: _dimp(c, quality_checker_folds=20),
+     r"quality_checker_folds: 20 folds need at least two real examples each; the real set has 32"),
 ]
 
 
 @pytest.fixture
-def ctx(tiny_config, tiny_model_dir, data_root_env, tmp_path) -> Ctx:
-    return Ctx(tmp_path, data_root_env, tiny_model_dir, {**tiny_config, "report_to": "none"})
+def ctx(tiny_config, tiny_model_dir, toy_data_root, tmp_path, monkeypatch) -> Ctx:
+    data = tmp_path / "data"  # each case's own copy: cases write data files and folders beside the toy data
+    shutil.copytree(toy_data_root, data)
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(data))
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    return Ctx(tmp_path, data, tiny_model_dir, {**tiny_config, "report_to": "none"})
 
 
 def _snapshot(folder: Path) -> dict:
     return {p: p.stat().st_mtime_ns for p in folder.rglob("*")} if folder.exists() else {}
 
 
-@pytest.mark.parametrize("build,message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_fails_clearly(ctx, capsys, build, message):
+@pytest.mark.parametrize("build,message,command", [(*c[1:], "run")[:3] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_fails_clearly(ctx, capsys, build, message, command):
     argv = build(ctx)
     out = Path(ctx.config["output_dir"])
     before = _snapshot(out)
-    code = main(argv)
+    code = main(argv, command)
     err = capsys.readouterr().err
     assert code == 2
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -188,8 +484,9 @@ def test_bad_input_fails_clearly(ctx, capsys, build, message):
     assert _snapshot(out) == before, "the output folder was changed"
 
 
-def test_corpus_is_large_enough():
-    assert len(CASES) >= 30
+def test_corpus_is_large_enough_and_its_size_in_the_readme():
+    assert len(CASES) >= 70
+    assert f"a corpus of {len(CASES)} cases" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_real_command_exit_status_and_debug_traceback(ctx):
@@ -199,3 +496,15 @@ def test_real_command_exit_status_and_debug_traceback(ctx):
     assert quiet.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in quiet.stderr
     loud = subprocess.run([sys.executable, str(ROOT / "run.py"), config, "--debug"], capture_output=True, text=True, timeout=120)
     assert loud.returncode != 0 and "Traceback" in loud.stderr
+
+
+def test_diverging_training_stops_before_the_optimizer_takes_a_nan(ctx, capsys):
+    """A finite but absurd learning rate: the loss turns NaN after the first steps; the run stops there with one
+    error line instead of training on to the end (a NaN loss never reaches backward and the optimizer)."""
+    config = ctx.write_config({"learning_rate": 1e38, "max_steps": 4, "eval_strategy": "no"})
+    assert main([config]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(r"^error: learning_rate: the training loss became nan at step \d \(epoch .*\); the model "
+                     r"diverged\. Lower learning_rate \(1e\+38\)", err, re.M), err
+    assert not (Path(ctx.config["output_dir"]) / "all_results.json").exists()

@@ -22,7 +22,8 @@ UNRELATED_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight
 def noisy_task(tmp_path, monkeypatch):
     """Clean toy data (label 1 iff a positive word occurs) as the real set; the same kind of data as the generated
     set, into which the run injects 10% swapped labels and 10% unrelated texts (number words and filler). No
-    validation split: the checker is then its last epoch, not the first that is 100% accurate on toy data."""
+    validation split (real_validation_fraction 0): the checker is then its last epoch, not the first that is 100%
+    accurate on toy data."""
     rng = random.Random(7)
     root = tmp_path / "data"
     write_jsonl(root / "toy" / "train.jsonl", toy_records(120, seed=10))
@@ -51,6 +52,7 @@ def test_checker_distrusts_swapped_and_unrelated_examples(tiny_model_dir, noisy_
         "noise_unrelated_ratio": 0.1,
         "noise_unrelated_file": "other/texts.jsonl",
         "quality_checker_train_file": "toy/real.jsonl",
+        "real_validation_fraction": 0,
         "quality_checker_model": str(tmp_path / "checkers" / "quality"),
         "checker_num_train_epochs": 8,
         "checker_learning_rate": 3e-3,

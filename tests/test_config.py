@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from config import recommended
 from config.loading import ConfigError, load_config, parse_overrides
+from trainer.tracking import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTHORS = ROOT / "tests" / "fixtures" / "authors_configs"
@@ -46,13 +48,16 @@ def test_dropped_keys_warn_once_listing_them(caplog):
 
 
 def _write(tmp_path, config: dict) -> str:
+    """A config file; one without any data source reads a training file, as a run must."""
+    if not {"train_file", "split_file", "dataset_name", "wandb_dataset"} & set(config):
+        config = {"train_file": "t.jsonl", **config}
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config))
     return str(path)
 
 
 def test_overrides_win_over_the_file(tmp_path):
-    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none"})
+    path = _write(tmp_path, {"learning_rate": 1e-5, "num_train_epochs": 2, "report_to": "none", "train_file": "t.jsonl"})
     cfg = load_config(path, ["--learning_rate", "3e-4", "--num_train_epochs=4", "--group_by_length", "false",
                              "--name", "123", "--pad_to_max_length"])
     assert cfg.training.learning_rate == 3e-4
@@ -63,7 +68,7 @@ def test_overrides_win_over_the_file(tmp_path):
 
 
 def test_old_name_of_a_key_is_translated(tmp_path):
-    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d",
+    path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d", "train_file": "t.jsonl",
                              "no_cuda": True, "warmup_ratio": 0.1, "per_gpu_train_batch_size": 4})
     cfg = load_config(path)
     assert cfg.checkers.quality_checker_model == "./q"
@@ -73,8 +78,8 @@ def test_old_name_of_a_key_is_translated(tmp_path):
     assert cfg.training.per_device_train_batch_size == 4
 
 
-def test_defaults_are_the_authors():
-    cfg = load_config(None, ["--report_to", "none"])
+def test_defaults_are_the_authors(tmp_path):
+    cfg = load_config(_write(tmp_path, {}), ["--report_to", "none"])
     t = cfg.training
     assert (t.learning_rate, t.per_device_train_batch_size, t.num_train_epochs) == (6e-5, 32, 5)
     assert cfg.data.max_seq_length == 128
@@ -130,3 +135,130 @@ def test_shipped_configs_share_data_and_protocol(name, problem_type):
     assert cfg.data.test_file == "mrpc/test.jsonl"
     assert (cfg.data.max_train_samples, cfg.training.num_train_epochs, cfg.training.seed) == (2000, 3, 42)
     assert cfg.checkers.quality_checker_train_file == "mrpc/train.jsonl"
+
+
+@pytest.mark.parametrize("argv, part, key, expected", [
+    (["--name", "none"], "data", "name", "none"),  # text: the text itself
+    (["--name", "null"], "data", "name", None),
+    (["--checker_calibration", "none"], "checkers", "checker_calibration", "none"),
+    (["--quality_checker_model", "null"], "checkers", "quality_checker_model", None),  # optional text
+    (["--max_train_samples", "12"], "data", "max_train_samples", 12),  # optional integer
+    (["--max_train_samples", "None"], "data", "max_train_samples", None),
+    (["--learning_rate", "3e-5"], "training", "learning_rate", 3e-5),  # number
+    (["--filter_min_weight", "none"], "checkers", "filter_min_weight", None),  # optional number
+    (["--pad_to_max_length", "false"], "data", "pad_to_max_length", False),  # true/false
+    (["--pad_to_max_length"], "data", "pad_to_max_length", True),
+    (["--report_to", "none"], "training", "report_to", []),  # list: off
+    (["--report_to", "wandb"], "training", "report_to", ["wandb"]),
+    (["--report_to", "null"], "training", "report_to", ["wandb"]),  # as in a config file: the authors' meaning
+])
+def test_command_line_values_mean_what_they_say(tmp_path, argv, part, key, expected):
+    cfg = load_config(_write(tmp_path, {"report_to": "wandb"}), argv)
+    assert getattr(getattr(cfg, part), key) == expected
+
+
+def test_report_to_none_on_the_command_line_turns_wandb_off(tmp_path):
+    cfg = load_config(_write(tmp_path, {}), ["--report_to", "none"])
+    assert Tracker.start(cfg.training.report_to, None, {}, []).run is None
+
+
+def test_a_run_without_config_file_starts_from_the_recommended_method(tmp_path):
+    shipped = json.loads(recommended.RECOMMENDED_FILE.read_text())
+    cfg = load_config(None, ["--train_file", "mine/generated.csv", "--quality_checker_train_file", "mine/real.csv",
+                             "--learning_rate", "1e-4"])
+    resolved = cfg.to_dict()
+    method = {key: value for key, value in shipped.items() if key not in recommended.DATA_KEYS}
+    assert method and all(resolved[key] == value for key, value in method.items() if key not in ("learning_rate",
+                                                                                                 "report_to"))
+    assert resolved["learning_rate"] == 1e-4  # the command line wins
+    # the recommendation's data keys stay out: no MRPC files, no subsampling of the user's data
+    assert (cfg.data.validation_file, cfg.data.test_file, cfg.data.max_train_samples) == (None, None, None)
+    assert cfg.training.output_dir == "output"
+    if "quality" in cfg.needed_checkers():
+        model = cfg.model.model_name_or_path.split("/")[-1]
+        assert cfg.checkers.quality_checker_model == f"./cache/checkers/quality-checker_real_{model}"
+    # with a config file, the dataclasses' defaults apply instead
+    assert load_config(_write(tmp_path, {"train_file": "mine/generated.csv"})).training.problem_type == \
+        "single_label_classification"
+
+
+def test_a_run_without_config_file_names_the_checkers_it_needs():
+    cfg = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
+                             "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny"])
+    assert cfg.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny"
+    assert cfg.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_train_tiny"
+    with pytest.raises(ConfigError, match=r"quality_checker_train_file: problem_type single_label_classification_dimp "
+                                          r"needs a quality checker trained on your real labelled examples"):
+        load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_dimp"])
+
+
+def test_resolved_config_reads_back_with_its_records(tmp_path):
+    resolved = {**load_config(_write(tmp_path, {"report_to": "none"})).to_dict(),
+                "validation_from_real_set": {"validation_examples": 3}}
+    cfg = load_config(_write(tmp_path, resolved))
+    assert cfg.to_dict() == {k: v for k, v in resolved.items() if k != "validation_from_real_set"}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"early_stopping_patience": 0}, r"early_stopping_patience: expected a positive integer"),
+    ({"early_stopping_patience": 2, "load_best_model_at_end": False}, r"early_stopping_patience: needs load_best_model_at_end"),
+    ({"early_stopping_patience": 2, "average_checkpoints": True}, r"cannot be combined with average_checkpoints"),
+    ({"early_stopping_patience": 2, "eval_strategy": "no", "save_strategy": "no"}, r"eval_strategy is 'no'"),
+    ({"early_stopping_threshold": -1}, r"early_stopping_threshold: expected >= 0"),
+    ({"early_stopping_patience": 2, "validation_file": None, "quality_checker_train_file": None},
+     r"early_stopping_patience: needs validation data"),
+    ({"early_stopping_patience": 2, "validation_file": None, "real_validation_fraction": 0},
+     r"early_stopping_patience: needs validation data"),
+])
+def test_early_stopping_needs_what_it_watches(tmp_path, changes, message):
+    base = {"train_file": "t.jsonl", "validation_file": "v.jsonl", "quality_checker_train_file": "r.jsonl"}
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, {**base, **changes}))
+
+
+def test_the_recommended_config_runs_as_a_config_too():
+    cfg = load_config(str(recommended.RECOMMENDED_FILE))
+    assert cfg.data.train_file and cfg.checkers.quality_checker_train_file
+    assert cfg.training.problem_type == recommended.method_settings().get("problem_type", cfg.training.problem_type)
+
+
+def test_every_numeric_option_has_a_range():
+    """config/ranges.py holds the allowed range of every int and float option, ours and TrainingArguments'."""
+    from config.arguments import ARGUMENT_CLASSES
+    from config.ranges import RANGES, numeric_fields
+
+    numeric = {key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls)}
+    assert numeric - set(RANGES) == set()
+    assert set(RANGES) - numeric == set()
+    assert {"learning_rate", "adam_beta1", "seed", "max_grad_norm", "noise_swap_ratio", "checker_batch_size",
+            "weight_epsilon"} <= numeric
+
+
+@pytest.mark.parametrize("key,value", [("learning_rate", float("nan")), ("focal_gamma", float("inf")),
+                                       ("seed", 2**40), ("quality_checker_folds", 0), ("noise_seed", -3)])
+def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
+    """The ranges are checked when an argument dataclass is made, from a config or not."""
+    from config.arguments import CheckerArguments, DataArguments, WeightedTrainingArguments
+
+    cls = next(c for c in (WeightedTrainingArguments, CheckerArguments, DataArguments) if key in c.__dataclass_fields__)
+    extra = {"output_dir": str(tmp_path)} if cls is WeightedTrainingArguments else {}
+    with pytest.raises(ValueError, match=f"^{key}: "):
+        cls(**{key: value}, **extra)
+
+
+def test_integers_given_to_float_options_become_floats(tmp_path):
+    """torch's AdamW refuses betas of mixed types (0 and 0.999)."""
+    cfg = load_config(_write(tmp_path, {"adam_beta1": 0, "learning_rate": 1, "report_to": "none", "train_file": "t.jsonl"}))
+    assert type(cfg.training.adam_beta1) is float and type(cfg.training.learning_rate) is float
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"learning_rate": 2e-5, "report_to": "none", "train_file": "t.jsonl"}).encode())
+    assert load_config(str(path)).training.learning_rate == 2e-5
+
+
+def test_a_later_override_of_the_same_key_wins(tmp_path):
+    """Unlike a key given twice in one JSON object (an error), the command line is read left to right."""
+    cfg = load_config(_write(tmp_path, {"report_to": "none", "train_file": "t.jsonl"}), ["--seed", "1", "--seed", "2"])
+    assert cfg.training.seed == 2

@@ -105,6 +105,25 @@ def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
         build_task([split_from_file("train", path)], None)
 
 
+@pytest.mark.parametrize("name,content,message", [
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": [1]}\n', r"line 2: label \[1\] is not a label"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": NaN}\n', r"line 2: label nan is not a label"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n\n{"text": 5, "label": 1}\n', r"line 3: column 'text' holds int 5"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "a", "label": 0}\n', r"every example has the label '0'"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n', r"line 2: column 'text' holds an unpaired"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
+    ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
+    ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
+    ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
+])
+def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, message):
+    """Issue 16's checks hold on the streaming reader too, without a labels.json."""
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        build_task([split_from_file("train", path)], None)
+
+
 def test_csv_line_numbers_count_the_header(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\ngood,1\n,0\n")
@@ -218,10 +237,25 @@ def test_load_task_leaves_no_scratch_folder_on_bad_data(tmp_path, monkeypatch):
     monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
     (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": 0}\n{"text": "", "label": 1}\n')
     cfg = load_config(None, ["--train_file", "bad.jsonl", "--data_work_dir", str(tmp_path / "work"),
-                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+                             "--problem_type", "single_label_classification", "--output_dir", str(tmp_path / "out"),
+                             "--report_to", "none"])
     with pytest.raises(DataError, match=r"bad.jsonl: line 2: column 'text' is empty"):
         load_task(cfg)
     assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_a_data_work_dir_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    _write(tmp_path / "t.jsonl", "jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
+    (tmp_path / "taken").write_text("a file, not a folder")
+    cfg = load_config(None, ["--train_file", "t.jsonl", "--data_work_dir", str(tmp_path / "taken" / "work"),
+                             "--problem_type", "single_label_classification", "--output_dir", str(tmp_path / "out"),
+                             "--report_to", "none"])
+    with pytest.raises(DataError, match=r"data_work_dir: cannot make a folder for the run's data in .*taken"):
+        load_task(cfg)
 
 
 def test_split_file_errors_name_the_line_in_the_file(tmp_path):

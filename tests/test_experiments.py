@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from config.loading import load_config
-from experiments import grid, summarize
+from experiments import grid, selection, summarize
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 6 * 3 + 3 * 3 + 2 * 3 + 2 * 2 + 3 * 2 * 2
+    assert len(cells) == 5 * 8 * 3 + 5 * 6 + 2 * 2 + 2 * 2 + 3 * 3 + 2 * 3 + 2 * 2 + 3 * 2 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -42,7 +43,8 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
     checker.mkdir()
     (checker / "checker_recipe.json").write_text(json.dumps({"train_examples": 500}))
     for method, problem_type in (("ce", "single_label_classification"), ("dimp", "single_label_classification_dimp")):
-        config = {"seed": 3, "problem_type": problem_type, "quality_checker_model": str(checker)}
+        config = {"seed": 3, "problem_type": problem_type, "quality_checker_model": str(checker),
+                  "train_file": "toy/train.jsonl"}
         cell = grid.Cell("bench", method, 3)
         assert grid.run_cell(cell, config)
         kept = tmp_path / "cells" / cell.path
@@ -68,7 +70,9 @@ def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
     (smaller, overrides), *_ = grid.study_cells(spec, ["checker_size"])
     assert grid.cell_config(spec, smaller, overrides)["quality_checker_model"] != grid.cell_config(
         spec, grid.Cell(smaller.benchmark, "dimp", smaller.seed))["quality_checker_model"]
-    assert [c.method for c, _ in grid.study_cells(spec, ["epochs"])][:4] == ["ce", "ce", "dimp", "dimp"]
+    # variant by variant over the benchmarks, CE before DIMP on each
+    assert [(c.variant, c.benchmark, c.method) for c, _ in grid.study_cells(spec, ["epochs"])][:3] == [
+        ("e3", "noisy_mrpc", "ce"), ("e3", "noisy_mrpc", "dimp"), ("e3", "noisy_fpb", "ce")]
 
 
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
@@ -99,9 +103,9 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert "STALE" not in readme and readme.endswith("tail\n")
     assert (tmp_path / "dynamics_bench.png").is_file()
     gains = readme.split("### Gain over CE")[1:]
-    assert "| bench | – | – | – | +5.0 ± 0.0 (n=2) | – |" in gains[0]  # DIMP minus CE, seed by seed
+    assert "| bench | – | – | – | – | – | +5.0 ± 0.0 (n=2) | – |" in gains[0]  # DIMP minus CE, seed by seed
     assert gains[1].startswith(" on the validation split")  # the kept (best) epochs' validation accuracies
-    assert "| bench | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
+    assert "| bench | – | – | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
 
 
 def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
@@ -145,7 +149,8 @@ def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(t
             (cell / "quality_checker_recipe.json").write_text(json.dumps(
                 {"train_examples": size, "validation_metrics": {"eval_accuracy": accuracy}}))
         rows.append({"benchmark": benchmark, "method": method, "variant": variant, "seed": seed, "dir": cell,
-                     "study": "checker_size" if variant else "", "metrics": {"test_accuracy": accuracy + 0.1},
+                     "study": "checker_size" if variant else "", "averaged": False,
+                     "metrics": {"test_accuracy": accuracy + 0.1, "test_f1": accuracy},
                      "history": [{"eval_validation_accuracy": accuracy - 0.1}, {"eval_validation_accuracy": accuracy}]})
     rows.append({**rows[0], "benchmark": "other"})
     lines = summarize.study_table(rows).splitlines()[2:]
@@ -188,3 +193,63 @@ def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, mo
     (cell / "quality_checker_recipe.json").write_text(json.dumps(recipe))
     (cell / "weights.csv").write_text("index,label_name,quality_prob\n0,a,0.2\n1,a,0.4\n2,b,0.9\n")
     assert "| bench | e5 | 1 | 60.0 70.0 | 70.0 (epoch 2) | 65.0 | a 0.30, b 0.90 |" in summarize.checker_recipe_table()
+
+
+def _predictions(correct_by_epoch: dict[str, list[bool]], confidence: dict[str, float]) -> dict:
+    """Two-class validation probabilities: each epoch right (as sure as `confidence` says) or narrowly wrong."""
+    labels = np.zeros(len(next(iter(correct_by_epoch.values()))), dtype=int)
+    arrays = {}
+    for name, correct in correct_by_epoch.items():
+        p = np.where(correct, confidence[name], 0.45)
+        arrays[name] = np.stack([p, 1 - p], axis=1)
+    return arrays, labels
+
+
+def test_each_selection_rule_keeps_what_it_says():
+    predictions, labels = _predictions(
+        {"epoch1": [True] * 6 + [False] * 2, "epoch2": [True] * 7 + [False], "epoch3": [True] * 5 + [False] * 3,
+         "final": [True] * 8},
+        {"epoch1": 0.99, "epoch2": 0.55, "epoch3": 0.9, "final": 0.6})
+    rows = np.arange(8)
+    assert selection.choose("accuracy", predictions, labels, rows, averaged=True) == "epoch2"
+    assert selection.choose("loss", predictions, labels, rows, averaged=True) == "epoch1"  # sure where right,
+    # narrowly wrong elsewhere
+    assert selection.choose("last", predictions, labels, rows, averaged=True) == "epoch3"
+    assert selection.choose("average", predictions, labels, rows, averaged=True) == "final"
+    assert selection.choose("average", predictions, labels, rows, averaged=False) is None
+
+
+def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
+    # epoch1 is right on the first half only, epoch2 on the second half only: selecting by accuracy on one half
+    # always keeps the epoch that is wrong on the other.
+    first, second = selection.halves(10)
+    right1, right2 = np.zeros(10, bool), np.zeros(10, bool)
+    right1[first], right2[second] = True, True
+    predictions, labels = _predictions({"epoch1": right1, "epoch2": right2}, {"epoch1": 0.9, "epoch2": 0.9})
+    assert selection.held_out_half_accuracy(predictions, labels, "accuracy", averaged=False) == 0.0
+    assert selection.held_out_half_accuracy(predictions, labels, "last", averaged=False) == 50.0
+    assert selection.held_out_half_accuracy(predictions, labels, "average", averaged=False) is None
+
+
+def test_the_reported_test_follows_the_rule():
+    history = [{"epoch": e, "eval_validation_accuracy": a, "eval_validation_loss": loss, "eval_test_accuracy": t,
+                "eval_test_f1": t - 0.1} for e, a, loss, t in ((1, 0.7, 0.5, 0.60), (2, 0.8, 0.6, 0.65), (3, 0.75, 0.7, 0.7))]
+    final = {"test_accuracy": 0.66, "test_f1": 0.55}
+    assert selection.reported_test(history, final, "accuracy", averaged=True) == pytest.approx((65.0, 55.0))
+    assert selection.reported_test(history, final, "loss", averaged=True) == pytest.approx((60.0, 50.0))
+    assert selection.reported_test(history, final, "last", averaged=True) == pytest.approx((70.0, 60.0))
+    assert selection.reported_test(history, final, "average", averaged=True) == pytest.approx((66.0, 55.0))
+    assert selection.reported_test(history, final, "average", averaged=False) is None
+
+
+def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met(monkeypatch):
+    def row(method, seed, accuracy):
+        history = [{"eval_validation_accuracy": 0.5, "eval_validation_loss": 1.0, "eval_test_accuracy": accuracy,
+                    "eval_test_f1": accuracy}]
+        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "history": history,
+                "metrics": {}, "averaged": False}
+    rows = [row("best", 1, 0.75), row("best", 2, 0.77), row("ce", 1, 0.72), row("ce", 2, 0.73),
+            row("real_only", 1, 0.70), row("real_plus_synthetic", 1, 0.745), row("real_plus_synthetic", 3, 0.5)]
+    monkeypatch.setattr(summarize, "selection_rule", lambda: "accuracy")
+    line = summarize.bar_table(rows, "best").splitlines()[2]
+    assert line == ("| b | +3.5 ± 0.7 (n=2) met | +5.0 ± 0.0 (n=1) met | +0.5 ± 0.0 (n=1) not met |")

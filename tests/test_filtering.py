@@ -31,9 +31,9 @@ def test_keep_mask_by_threshold_by_top_fraction_and_both():
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("filter_keep_top_fraction", 0, r"filter_keep_top_fraction: expected a fraction in \(0, 1\]"),
-    ("filter_keep_top_fraction", 1.5, r"filter_keep_top_fraction: expected a fraction in \(0, 1\]"),
-    ("filter_min_weight", -0.1, r"filter_min_weight: expected a weight >= 0"),
+    ("filter_keep_top_fraction", 0, r"filter_keep_top_fraction: expected a value in \(0, 1\]"),
+    ("filter_keep_top_fraction", 1.5, r"filter_keep_top_fraction: expected a value in \(0, 1\]"),
+    ("filter_min_weight", -0.1, r"filter_min_weight: expected >= 0"),
 ])
 def test_bad_filter_options_are_named(key, value, message):
     with pytest.raises(ConfigError, match=message):

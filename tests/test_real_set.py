@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from config.loading import ConfigError, load_config
@@ -56,3 +57,18 @@ def test_real_set_needs_a_real_set(tiny_config, tmp_path):
     path.write_text(json.dumps({**config, "real_set_in_training": True}))
     with pytest.raises(ConfigError, match="real_set_in_training: needs quality_checker_train_file"):
         load_config(str(path))
+
+
+def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
+                   real_set_finetune_epochs=2, save_validation_predictions=True, track_test_each_epoch=True,
+                   save_strategy="epoch", load_best_model_at_end=True)
+    out = tmp_path / "out"
+    state = json.loads((out / "trainer_state.json").read_text())
+    epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]
+    assert epochs == [1.0, 2.0, 3.0, 4.0]
+    assert metrics["real_set_finetune_samples"] == 32
+    with np.load(out / "validation_predictions.npz") as saved:
+        assert set(saved.files) == {"epoch1", "epoch2", "epoch3", "epoch4", "final", "labels"}
+        assert (saved["final"].argmax(1) == saved["labels"]).mean() == pytest.approx(metrics["eval_accuracy"])
+    assert (out / "model.safetensors").is_file() and (out / "weights.csv").is_file()

@@ -57,3 +57,15 @@ def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_p
     assert names == {"epoch1", "epoch2", "final", "labels"}
     assert final.shape == (24, 2) and np.allclose(final.sum(axis=1), 1, atol=1e-5)
     assert (final.argmax(axis=1) == labels).mean() == pytest.approx(metrics["eval_accuracy"])
+
+
+def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_path):
+    # A threshold no accuracy gain can pass: every evaluation after the first counts as no improvement.
+    _run(tiny_config, tmp_path, num_train_epochs=5, early_stopping_patience=1, early_stopping_threshold=1.0,
+         save_strategy="epoch", load_best_model_at_end=True, track_test_each_epoch=True)
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    evaluations = [h for h in state["log_history"] if "eval_validation_accuracy" in h]
+    assert [h["epoch"] for h in evaluations] == [1.0, 2.0]  # the test split's evaluations neither count nor stop it
+    best = max(evaluations, key=lambda h: h["eval_validation_accuracy"])  # the first of equals
+    assert state["best_global_step"] == best["step"]
+    assert "Early stopping (patience 1) ended training after epoch 2 of 5" in (tmp_path / "out" / "README.md").read_text()

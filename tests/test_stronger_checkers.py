@@ -86,7 +86,8 @@ def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
     assert torch.allclose(trained["classifier.weight"], checker["classifier.weight"], atol=1e-6)
 
 
-def test_calibrated_checkers_keep_their_classes_and_change_their_confidence(tiny_config, tmp_path):
+def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_recorded_temperature(tiny_config,
+                                                                                                   tmp_path):
     run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "plain"), problem_type="single_label_classification_imp"))
     run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "calibrated"), checker_calibration="temperature",
                 problem_type="single_label_classification_imp"))
@@ -95,9 +96,15 @@ def test_calibrated_checkers_keep_their_classes_and_change_their_confidence(tiny
         with (tmp_path / out / "weights.csv").open(encoding="utf-8") as f:
             return np.array([float(r[name]) for r in csv.DictReader(f)])
 
-    plain, calibrated = column("plain", "quality_prob"), column("calibrated", "quality_prob")
-    assert ((plain > 0.5) == (calibrated > 0.5)).all()
-    assert not np.allclose(plain, calibrated)
+    metrics = json.loads((tmp_path / "calibrated" / "train_results.json").read_text())
+    assert "quality_checker_temperature" not in json.loads((tmp_path / "plain" / "train_results.json").read_text())
+    for role in ("quality", "diversity"):
+        temperature = metrics[f"{role}_checker_temperature"]
+        plain, calibrated = column("plain", f"{role}_prob"), column("calibrated", f"{role}_prob")
+        assert temperature > 0 and ((plain > 0.5) == (calibrated > 0.5)).all()
+        # two classes: the gold class's log-odds under the same checker, divided by T
+        log_odds = np.log(plain / (1 - plain)) / temperature
+        assert np.allclose(calibrated, 1 / (1 + np.exp(-log_odds)), atol=1e-5)
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, default_data_collator
 from transformers.integrations import WandbCallback
 
 from config.arguments import WeightedTrainingArguments
+from config.loading import ConfigError
 from trainer.memory import ReleaseAtEpochEnd
 from trainer.metrics import compute_metrics
+from trainer.selection import ValidationEarlyStopping
 from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
 
 logger = logging.getLogger(__name__)
@@ -19,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 def without_validation(args: WeightedTrainingArguments) -> WeightedTrainingArguments:
     """Arguments for a run that has no validation split: no per-epoch evaluation, no best-model selection."""
+    if args.early_stopping_patience:
+        raise ConfigError("early_stopping_patience: the run has no validation split to watch")
     if args.eval_strategy == "no" and not args.load_best_model_at_end:
         return args
     logger.warning("No validation data: evaluating and selecting the best checkpoint are turned off.")
@@ -46,4 +51,26 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     if trainer.pop_callback(WandbCallback) is not None:
         trainer.add_callback(SafeWandbCallback())
     trainer.add_callback(ReleaseAtEpochEnd())
+    if args.early_stopping_patience:
+        trainer.add_callback(ValidationEarlyStopping(args.early_stopping_patience, args.early_stopping_threshold))
     return trainer
+
+
+def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_rate: float | None,
+              pad_to_max_length: bool = False) -> WeightedTrainer:
+    """A second phase: `trainer`'s model trained on `data` (the real set) with CE for `epochs`, evaluated and
+    selected among these epochs as the first phase was. Its checkpoints go to output_dir/real_set_finetune; its
+    history continues the first phase's epochs, and the returned trainer saves into the first phase's output_dir."""
+    first = trainer.args
+    args = dataclasses.replace(first, problem_type="single_label_classification", num_train_epochs=epochs,
+                               learning_rate=learning_rate or first.learning_rate, real_set_finetune_epochs=0.0,
+                               output_dir=str(Path(first.output_dir) / "real_set_finetune"))
+    second = make_trainer(trainer.model, trainer.processing_class, args, data, trainer.eval_dataset, pad_to_max_length)
+    second.epoch_offset = round(trainer.state.epoch)
+    second.validation_predictions = trainer.validation_predictions
+    second.train()
+    second.state.log_history = trainer.state.log_history + [
+        {**entry, "epoch": entry["epoch"] + second.epoch_offset} if "epoch" in entry else entry
+        for entry in second.state.log_history]
+    second.args.output_dir = first.output_dir
+    return second

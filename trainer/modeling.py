@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import itertools
 import logging
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
 from datasets import Dataset
+from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
 from data.store import arrow_column, release_mapped_pages
-from references.models import ModelSource
+from references.models import ModelSource, loading
+from references.wandb_refs import ArtifactError
 
 logger = logging.getLogger(__name__)
 
 
 def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
-    return AutoTokenizer.from_pretrained(
-        source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
-        local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
-    )
+    with loading(source, "tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
+            local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
+        )
+    # Without its vocabulary files, transformers builds a tokenizer that knows only the special tokens and turns
+    # every word into [UNK]: training would go on, on nothing.
+    if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
+        raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has no vocabulary; its files "
+                            "(tokenizer.json, or vocab.txt, vocab.json, ... with tokenizer_config.json) are missing")
+    return tokenizer
 
 
 def load_classifier(
@@ -33,26 +44,94 @@ def load_classifier(
     allow_pickle: bool = False,
 ):
     config_source = config_source or source
-    config = AutoConfig.from_pretrained(
-        config_source.location,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=config_source.local_files_only,
-        trust_remote_code=config_source.trust_remote_code,
-    )
-    return AutoModelForSequenceClassification.from_pretrained(
-        source.location,
-        config=config,
-        revision=revision,
-        cache_dir=cache_dir,
-        ignore_mismatched_sizes=ignore_mismatched_sizes,
-        local_files_only=source.local_files_only,
-        trust_remote_code=source.trust_remote_code,
-        use_safetensors=None if allow_pickle else True,
-    )
+    with loading(config_source, "model config"):
+        config = AutoConfig.from_pretrained(
+            config_source.location,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=config_source.local_files_only,
+            trust_remote_code=config_source.trust_remote_code,
+        )
+    try:
+        with loading(source, "model"), _load_report_held() as held:
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                source.location,
+                config=config,
+                revision=revision,
+                cache_dir=cache_dir,
+                ignore_mismatched_sizes=ignore_mismatched_sizes,
+                local_files_only=source.local_files_only,
+                trust_remote_code=source.trust_remote_code,
+                use_safetensors=None if allow_pickle else True,
+                output_loading_info=True,
+            )
+    except ArtifactError as err:
+        if "ignore_mismatched_sizes" not in str(err):  # transformers' message when a weight's shape differs
+            raise
+        raise ArtifactError(f"{source.field}: the weights in {source.location} do not fit a classifier of the task's "
+                            f"{len(label_names)} labels (a classification head of another size); set "
+                            "ignore_mismatched_sizes true to train a new head") from err
+    base = f"{model.base_model_prefix}."
+    if info["unexpected_keys"] or info["mismatched_keys"] or any(k.startswith(base) for k in info["missing_keys"]):
+        held.release()
+    return model
+
+
+def load_trained_classifier(source: ModelSource, what: str = "model"):
+    """A classifier saved with its head (a checker, or a run's output_dir), as it is."""
+    with loading(source, what):
+        return AutoModelForSequenceClassification.from_pretrained(
+            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+
+
+class _HeldReports(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            self.records.append(record)
+            return False
+        return True
+
+    def release(self) -> None:
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+
+
+@contextmanager
+def _load_report_held():
+    """Hold back transformers' LOAD REPORT while a classifier loads: it lists the new classification head, which
+    fine-tuning always adds, on every run. `release()` shows it after all, for anything beyond that head (a missing
+    or mismatched weight of the base model, an unexpected one)."""
+    loader = logging.getLogger("transformers.modeling_utils")
+    held = _HeldReports()
+    loader.addFilter(held)
+    try:
+        yield held
+    finally:
+        loader.removeFilter(held)
+
+
+def checkpoint_mismatch(model, folder: Path) -> str | None:
+    """How the weights in a checkpoint folder differ in shape from `model`'s (another run's checkpoint), or None."""
+    path = folder / "model.safetensors"
+    if not path.is_file():  # sharded: transformers reports a mismatch itself
+        return None
+    own = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    with safe_open(str(path), "pt") as saved:
+        names = list(saved.keys())
+        for name in names:
+            shape = tuple(saved.get_slice(name).get_shape())
+            if name in own and own[name] != shape:
+                return f"its {name} has shape {list(shape)}, this run's model {list(own[name])}"
+    if not set(names) & set(own):
+        return f"none of its weights belong to this run's model ({type(model).__name__})"
+    return None
 
 
 def encode(

@@ -1,5 +1,6 @@
-"""Choosing the model a run ends with: checkpoint averaging, and a record of every evaluation's validation
-probabilities so that selection rules can be compared afterwards on held-out halves of the validation split."""
+"""Choosing the model a run ends with: early stopping, checkpoint averaging, and a record of every evaluation's
+validation probabilities so that selection rules can be compared afterwards on held-out halves of the validation
+split."""
 
 from __future__ import annotations
 
@@ -10,10 +11,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import TrainerCallback
+from transformers import EarlyStoppingCallback, TrainerCallback
 
 AVERAGE_FILE = "checkpoint_average.safetensors"
 PREDICTIONS_FILE = "validation_predictions.npz"
+
+
+class ValidationEarlyStopping(EarlyStoppingCallback):
+    """The Trainer's early stopping, counting only the evaluations that hold the watched metric: with
+    track_test_each_epoch the test split is evaluated too, and must neither count nor warn."""
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        watched = args.metric_for_best_model
+        if (watched if watched.startswith("eval_") else f"eval_{watched}") in metrics:
+            super().on_evaluate(args, state, control, metrics, **kwargs)
 
 
 class CheckpointAverage(TrainerCallback):

@@ -14,7 +14,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
-from trainer.atomic import write_json_atomic
+from trainer.atomic import write_json_atomic, write_text_atomic
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
 
@@ -30,6 +30,10 @@ WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 # The evaluation split's name when several are evaluated each epoch (see the pipeline's track_test_each_epoch).
 VALIDATION_PREFIXES = ("eval", "eval_validation")
+
+
+class TrainingDiverged(ValueError):
+    """The training loss is no longer a finite number."""
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -66,7 +70,9 @@ class WeightedTrainer(Trainer):
         if self.checkpoint_average is not None:
             self.add_callback(self.checkpoint_average)
         self.validation_predictions = None
+        self.epoch_offset = 0  # epochs trained before this trainer took over the model (see fitting.fine_tune)
         self._trained = False
+        self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
@@ -75,7 +81,7 @@ class WeightedTrainer(Trainer):
             self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
         if checkpoint and self.checkpoint_average is not None:
             self.checkpoint_average.load(Path(checkpoint))
-        if self.args.save_validation_predictions and self.is_world_process_zero():
+        if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
         result = super().train(resume_from_checkpoint, *args, **kwargs)
@@ -98,7 +104,7 @@ class WeightedTrainer(Trainer):
                         metric_key_prefix="eval"):
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         if self.validation_predictions is not None and metric_key_prefix in VALIDATION_PREFIXES:
-            name = "final" if self._trained else f"epoch{round(self.state.epoch)}"
+            name = "final" if self._trained else f"epoch{round(self.state.epoch) + self.epoch_offset}"
             self.validation_predictions.record(name, output.predictions, output.label_ids)
         return output
 
@@ -129,6 +135,11 @@ class WeightedTrainer(Trainer):
             if real is not None and self.args.real_set_weight is not None:
                 weights = with_fixed_weight(weights, real, self.args.real_set_weight)
             loss = self._scale(weighted_nll_sum(logits, labels, weights), labels.numel(), num_items_in_batch)
+            if not torch.isfinite(loss):  # stop before a NaN or infinite gradient reaches the optimizer
+                raise TrainingDiverged(
+                    f"learning_rate: the training loss became {loss.item()} at step {self.state.global_step + 1} "
+                    f"(epoch {self.state.epoch or 0:.2f}); the model diverged. Lower learning_rate "
+                    f"({self.args.learning_rate:g}) or keep max_grad_norm > 0")
             if weights is not None:
                 self._weight_sum += float(weights.sum())
                 self._weight_count += weights.numel()
@@ -154,6 +165,14 @@ class WeightedTrainer(Trainer):
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
         super().log(logs, *args, **kwargs)
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        """The run's own card once there is one, also when push_to_hub writes the card before uploading;
+        the Trainer's draft before."""
+        if self.model_card is None:
+            return super().create_model_card(*args, **kwargs)
+        if self.is_world_process_zero():
+            write_text_atomic(Path(self.args.output_dir) / "README.md", self.model_card)
 
     def save_metrics(self, split, metrics, combined=True):
         """As Trainer.save_metrics, but each file is replaced atomically."""

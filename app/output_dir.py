@@ -1,0 +1,151 @@
+"""What a run may find in its output_dir, and the checks that keep it from writing where it must not: into a
+file, among its own inputs, among files this project did not write, or over earlier results unless asked."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from config.loading import ConfigError, RunConfig
+from data.files import find_data_path
+from references.models import corrupt_checkpoint, is_local_path
+from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
+from reports.model_card import CARD_FILE
+from reports.weight_report import CSV_FILE, REPORT_FILE
+from trainer.selection import PREDICTIONS_FILE
+
+logger = logging.getLogger(__name__)
+
+# Files whose presence means the folder holds a finished (or started) run's results; the model card is among them,
+# so that a README.md already in output_dir is never replaced unasked.
+RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json", CARD_FILE)
+# Every name this project writes into an output_dir (shell patterns). overwrite_output_dir may replace these and
+# nothing else: a folder holding anything more is not a run's output folder.
+OWN_FILES = (
+    *RESULT_MARKERS, "*_results.json", "trainer_state.json",  # run.py's results (eval_, test_1_, ...)
+    f"{PREFIX_CHECKPOINT_DIR}-*", "runs",  # checkpoints; TensorBoard's logs when report_to names it
+    # the trained model, as save_model writes it (the tokenizer files depend on the tokenizer's kind)
+    "config.json", "generation_config.json", "model.safetensors", "model-*-of-*.safetensors",
+    "model.safetensors.index.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
+    "spm.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
+    CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE,  # weights report (run.py and score.py)
+    ".*.tmp", f".{PREDICTIONS_FILE}.*.npz",  # an atomic write interrupted before its rename
+    "run.log",  # experiments/grid.py's log of the cell, opened before run.py starts
+)
+# What an operating system leaves in any folder a file browser opened.
+SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
+# Options naming a data file the run reads.
+DATA_KEYS = ("train_file", "validation_file", "test_file", "augmented_train_file", "split_file",
+             "noise_unrelated_file", "quality_checker_train_file", "quality_checker_validation_file")
+# Options naming a folder the run reads: a model, a checker (built there when missing), a W&B artifact.
+FOLDER_KEYS = ("model_name_or_path", "checker_base_model", "quality_checker_model", "diversity_checker_model",
+               "wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset")
+
+
+def is_own(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in OWN_FILES)
+
+
+def _inputs(cfg: RunConfig, command: str) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """The data files and the folders (models, checkers, W&B artifacts) the run reads, resolved, by option."""
+    options = {**asdict(cfg.model), **asdict(cfg.data), **asdict(cfg.checkers)}
+    files = [(key, find_data_path(options[key])) for key in DATA_KEYS if options[key]]
+    roles = {"quality", "diversity"} if command == "score" else set(cfg.needed_checkers())
+    folders = []
+    for key in FOLDER_KEYS:
+        value = options[key]
+        if not value or (key.endswith("_checker_model") and key.split("_")[0] not in roles):
+            continue  # a checker the config names but this command never reads
+        if looks_like_artifact_ref(value) or key.startswith("wandb_"):
+            folders.append((key, local_artifact_dir(parse_artifact_ref(value, key))))
+        elif is_local_path(value):  # a checker folder that does not exist yet is built there
+            folders.append((key, Path(value).expanduser()))
+    return ([(key, path.resolve()) for key, path in files if path is not None],
+            [(key, path.resolve()) for key, path in folders])  # paths the OS cannot resolve were refused in check()
+
+
+def _refuse_inputs(out: Path, cfg: RunConfig, command: str) -> None:
+    files, folders = _inputs(cfg, command)
+    for key, path in files:
+        if out in path.parents:
+            raise ConfigError(f"output_dir: {out} holds {key} {path}; the run would write among its own inputs. "
+                              "Choose an output_dir outside the data folders")
+    for key, path in folders:
+        relation = "is" if path == out else "holds" if out in path.parents else "is inside" if path in out.parents \
+            else None
+        if relation:
+            raise ConfigError(f"output_dir: {out} {relation} the {key} folder {path}; the run would write its model "
+                              "and results among what it reads. Choose an output_dir outside it")
+    config = Path(cfg.source).resolve() if cfg.source else None
+    if config is not None and config.parent == out and is_own(config.name):
+        raise ConfigError(f"output_dir: {out} is where the config file {cfg.source} lies, and the run writes its own "
+                          f"{config.name} there; keep the config outside output_dir or give it another name")
+
+
+def _refuse_foreign(out: Path, config: Path | None) -> None:
+    foreign = sorted(p.name for p in out.iterdir()
+                     if not is_own(p.name) and p.name not in SYSTEM_FILES and p.resolve() != config)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise ConfigError(f"output_dir: {out} holds files this project did not write ({shown}); choose a new or "
+                          "empty folder (overwrite_output_dir only replaces a run's own results and checkpoints)")
+
+
+def _refuse_non_folder(out: Path) -> None:
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = f"{out} is a file" if folder == out else f"{folder} is a file, so {out} cannot be created"
+                raise ConfigError(f"output_dir: {what}; give a folder (created when missing)")
+            return
+
+
+def _last_checkpoint(out: Path) -> str:
+    """The newest checkpoint that is complete; a damaged newer one is skipped with a warning."""
+    checkpoints = sorted((p for p in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.is_dir()
+                          and p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()),
+                         key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
+    for checkpoint in checkpoints:
+        problem = corrupt_checkpoint(checkpoint)
+        if problem is None:
+            return str(checkpoint)
+        logger.warning("resume_from_checkpoint: skipping %s: %s; resuming from the one before", checkpoint, problem)
+    if checkpoints:
+        raise ConfigError(f"resume_from_checkpoint: every checkpoint in {out} is damaged "
+                          f"({corrupt_checkpoint(checkpoints[0])}); start again without resume_from_checkpoint")
+    raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
+
+
+def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
+    """Refuse an output_dir the run must not write to; return the checkpoint to resume from, if asked to resume.
+    `command` is run (train) or score, which write different results."""
+    args = cfg.training
+    out = Path(args.output_dir).expanduser().resolve()
+    _refuse_non_folder(out)
+    _refuse_inputs(out, cfg, command)
+    if out.is_dir():
+        _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
+    if command == "score":
+        if (out / CSV_FILE).exists() and not args.overwrite_output_dir:
+            raise ConfigError(f"output_dir: {out} already holds {CSV_FILE}; choose another folder or set "
+                              "overwrite_output_dir true")
+        return None
+    resume = args.resume_from_checkpoint
+    if resume in ("last", "true", "True"):
+        return _last_checkpoint(out)
+    if resume:
+        problem = corrupt_checkpoint(Path(resume)) if Path(resume).is_dir() else "not a checkpoint folder"
+        if problem:
+            raise ConfigError(f"resume_from_checkpoint: {resume}: {problem}")
+        return resume
+    existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
+    if existing and not args.overwrite_output_dir:
+        raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
+                          "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
+    return None
+

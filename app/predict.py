@@ -1,0 +1,121 @@
+"""predict.py: label new texts with a trained model. One output row per input row, in the input's order: the
+input's columns, `predicted_label` (the label's name) and `prob_<label>` for every class."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+
+from checkers.scoring import class_logits
+from config.arguments import PredictArguments, comma_separated
+from config.loading import ConfigError
+from data.files import SUFFIXES, DataError, read_text_lines
+from data.task import LABEL, SplitSource, default_text_columns, split_from_file
+from references.models import ModelSource, resolve_model
+from references.wandb_refs import ArtifactError
+from trainer.atomic import write_text_atomic
+from trainer.modeling import load_trained_classifier
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_SUFFIXES = (".csv", ".tsv", ".jsonl")
+TEXT_SUFFIX = ".txt"
+INPUT_SUFFIXES = SUFFIXES + (TEXT_SUFFIX,)
+DEFAULT_MAX_LENGTH = 128
+
+
+def predict(args: PredictArguments) -> Path:
+    output, path = _check_files(args)
+    source = resolve_model(args.model, "model")
+    trained = _training_config(source)
+    inputs = _read_inputs(path)
+    numbered = list(inputs.records())
+    columns = _text_columns(args, trained, inputs, numbered)
+    records = [record for _, record in numbered]
+    texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
+    try:
+        model = load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
+    except OSError as err:  # not a model folder, or a hub id that is not in the local cache
+        raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
+    names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+    max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
+    logger.info("Labelling %d texts from %s (columns %s) with %s", len(texts), path, columns, source.location)
+    logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress=True)
+    probabilities = torch.from_numpy(logits).softmax(-1).numpy()
+    rows = [{**record, "predicted_label": names[int(p.argmax())],
+             **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}}
+            for record, p in zip(records, probabilities)]
+    write_text_atomic(output, _render(rows, output.suffix.lower()))
+    logger.info("Wrote %d predictions to %s", len(rows), output)
+    return output
+
+
+def _check_files(args: PredictArguments) -> tuple[Path, Path]:
+    """Before any model is loaded: an input that exists, an output that is neither the input nor an earlier file."""
+    path = Path(args.input).expanduser()
+    if not path.is_file():
+        raise DataError(f"input: file {args.input!r} not found")
+    if path.suffix.lower() not in INPUT_SUFFIXES:
+        raise DataError(f"input: {path}: unsupported file type {path.suffix!r}; expected one of "
+                        f"{', '.join(INPUT_SUFFIXES)}")
+    output = Path(args.output).expanduser()
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"output: expected a file name ending in {', '.join(OUTPUT_SUFFIXES)}, got {args.output!r}")
+    if output.resolve() == path.resolve():
+        raise ConfigError(f"output: {output} is the input file; choose another name")
+    if output.exists() and not args.overwrite_output:
+        raise ConfigError(f"output: {output} already exists; choose another name or set --overwrite_output")
+    return output, path
+
+
+def _training_config(source: ModelSource) -> dict:
+    """The training run's resolved_config.json beside the model, when it is one of this project's runs."""
+    path = Path(source.location) / "resolved_config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _read_inputs(path: Path) -> SplitSource:
+    if path.suffix.lower() == TEXT_SUFFIX:
+        return SplitSource("input", lambda: enumerate(read_text_lines(path), start=1), str(path))
+    return split_from_file("input", path)
+
+
+def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource,
+                  numbered: list[tuple[int, dict]]) -> list[str]:
+    """The columns asked for, else those the model was trained on, else the training's rule on the input; each
+    present and non-empty in every record of `numbered` (the input's records with their line numbers)."""
+    if inputs.origin.lower().endswith(TEXT_SUFFIX):
+        columns = ["text"]
+        wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or columns
+        if len(wanted) > 1:
+            raise DataError(f"{inputs.origin}: a .txt file holds one text per line, but the model reads text pairs "
+                            f"({', '.join(wanted)}); give a csv, tsv or jsonl file with these columns")
+    else:
+        columns = (args.text_columns or comma_separated(trained.get("text_column_names"))
+                   or default_text_columns(inputs, trained.get("label_column_name", LABEL)))
+    for line, record in numbered:
+        where = f"{inputs.origin}: {inputs.unit} {line}"
+        for column in columns:
+            if column not in record:
+                raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}); name the "
+                                "input's text column(s) with --text_column_names")
+            if not isinstance(record[column], str) or not record[column].strip():
+                raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+    return columns
+
+
+def _render(rows: list[dict], suffix: str) -> str:
+    if suffix == ".jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    header = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, header, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

@@ -1,0 +1,46 @@
+"""A run without a config file: the recommended method's settings, and checker folders named after the data.
+
+The recommendation lives in one place, configs/config_recommended.json (a complete config for MRPC, runnable as it
+is); a run without a config file takes its method keys, not the keys that name, size or locate its data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from config.arguments import CheckerArguments, DataArguments, ModelArguments
+from references.models import short_name
+
+logger = logging.getLogger(__name__)
+
+RECOMMENDED_FILE = Path(__file__).resolve().parent.parent / "configs" / "config_recommended.json"
+# DataArguments that choose how to model the data rather than which data: the recommendation keeps them.
+_MODELLING_OPTIONS = frozenset({"max_seq_length", "pad_to_max_length", "real_set_in_training",
+                                "real_validation_fraction"})
+# Keys outside DataArguments that say where the real set, the checkers and the results are.
+_PLACES = frozenset({"quality_checker_train_file", "quality_checker_validation_file", "quality_checker_model",
+                     "diversity_checker_model", "output_dir", "run_name", "hub_model_id", "resume_from_checkpoint"})
+DATA_KEYS = (frozenset(f.name for f in dataclasses.fields(DataArguments)) - _MODELLING_OPTIONS) | _PLACES
+CHECKER_CACHE = "./cache/checkers"
+
+
+def method_settings() -> dict:
+    """The recommended config's keys, less its data keys."""
+    config = json.loads(RECOMMENDED_FILE.read_text(encoding="utf-8"))
+    return {key: value for key, value in config.items() if key not in DATA_KEYS}
+
+
+def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArguments, checkers: CheckerArguments) -> None:
+    """Name each needed checker that the command line did not: a folder in ./cache/checkers named after the data it
+    is trained on and the model, as the shipped configs name theirs (built there on the first run, reused after)."""
+    trained_on = {"quality": checkers.quality_checker_train_file,
+                  "diversity": data.train_file or data.split_file or data.dataset_name}
+    for role in needed:
+        field = f"{role}_checker_model"
+        if getattr(checkers, field) is None and trained_on[role]:
+            folder = (f"{CHECKER_CACHE}/{role}-checker_{short_name(Path(trained_on[role]).stem)}_"
+                      f"{short_name(model.model_name_or_path)}")
+            setattr(checkers, field, folder)
+            logger.info("%s: %s (the default without a config file)", field, folder)

@@ -1,0 +1,93 @@
+"""Model selection rules for a finished cell, and a fair comparison of them: split the validation split in two
+halves, select on one, score on the other (and the other way round).
+
+A cell run with `save_validation_predictions` keeps the class probabilities of every validation example after
+every epoch (`epoch1`, `epoch2`, ...) and of its final model (`final`, the checkpoint average when the cell ran
+with `average_checkpoints`); its trainer_state.json keeps each epoch's validation metrics and, with
+`track_test_each_epoch`, each epoch's test metrics, which only report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+RULES = ("accuracy", "loss", "last", "average")
+RULE_NAMES = {"accuracy": "best validation accuracy", "loss": "lowest validation loss", "last": "last epoch",
+              "average": "checkpoint average"}
+
+
+def load_predictions(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    return arrays, arrays.pop("labels")
+
+
+def _epochs(predictions: dict[str, np.ndarray]) -> list[str]:
+    return sorted((k for k in predictions if k.startswith("epoch")), key=lambda k: int(k[5:]))
+
+
+def choose(rule: str, predictions: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray,
+           averaged: bool) -> str | None:
+    """The candidate `rule` keeps, judged on `rows` of the validation split: an `epochN` key, or `final` for the
+    checkpoint average (None when the cell has none). Ties go to the earlier epoch, as the Trainer's do."""
+    epochs = _epochs(predictions)
+    if rule == "last":
+        return epochs[-1]
+    if rule == "average":
+        return "final" if averaged else None
+    gold = np.stack([predictions[e][rows, labels[rows]] for e in epochs])
+    if rule == "accuracy":
+        correct = np.stack([predictions[e][rows].argmax(1) == labels[rows] for e in epochs])
+        return epochs[int(np.argmax(correct.mean(1)))]
+    return epochs[int(np.argmin(-np.log(np.clip(gold, 1e-12, None)).mean(1)))]
+
+
+def halves(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(size)
+    return np.sort(order[: size // 2]), np.sort(order[size // 2:])
+
+
+def held_out_half_accuracy(predictions: dict[str, np.ndarray], labels: np.ndarray, rule: str,
+                           averaged: bool) -> float | None:
+    """Accuracy on one half of the validation split of the candidate `rule` picks on the other, averaged over both
+    directions; None where the rule does not apply."""
+    scores = []
+    for select, score in (halves(len(labels)), halves(len(labels))[::-1]):
+        kept = choose(rule, predictions, labels, select, averaged)
+        if kept is None:
+            return None
+        scores.append(float((predictions[kept][score].argmax(1) == labels[score]).mean()))
+    return 100 * float(np.mean(scores))
+
+
+def _per_epoch(history: list[dict], key: str) -> list[float]:
+    """One value per epoch of a trainer_state log (a run evaluates once an epoch)."""
+    return [entry[key] for entry in history if key in entry]
+
+
+def reported_test(history: list[dict], final: dict, rule: str, averaged: bool) -> tuple[float, float] | None:
+    """(test accuracy, test macro-F1) in percent of the model `rule` keeps, chosen on the whole validation split;
+    from the per-epoch test tracking, or the final test for the checkpoint average. None when the cell lacks it."""
+    if rule == "average":
+        return (100 * final["test_accuracy"], 100 * final["test_f1"]) if averaged else None
+    prefix = "eval_validation_" if any("eval_validation_accuracy" in e for e in history) else "eval_"
+    accuracy, loss = _per_epoch(history, prefix + "accuracy"), _per_epoch(history, prefix + "loss")
+    tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
+    if not accuracy:
+        return None
+    if rule == "accuracy":
+        epoch = int(np.argmax(accuracy))
+    elif rule == "loss":
+        if len(loss) != len(accuracy):
+            return None
+        epoch = int(np.argmin(loss))
+    else:
+        epoch = len(accuracy) - 1
+    if len(tested) == len(accuracy):
+        return 100 * tested[epoch][0], 100 * tested[epoch][1]
+    # Without per-epoch test tracking, only the model the run itself kept has test metrics.
+    kept_by_run = int(np.argmax(accuracy)) if not averaged else None
+    return (100 * final["test_accuracy"], 100 * final["test_f1"]) if epoch == kept_by_run else None

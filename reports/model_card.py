@@ -1,0 +1,259 @@
+"""OUTPUT_DIR/README.md: a Hugging Face model card for the trained model. The Trainer's own summary gives the
+metadata it can infer, the hyperparameters, the per-epoch results and the framework versions; this project adds
+what only it knows: the data and the real set, the method and its weights in plain words, the checkers, the
+validation and test metrics, and how to reproduce the run."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import yaml
+from transformers.modelcard import TrainingSummary
+
+from checkers.build import RECIPE_FILE
+from checkers.for_task import dataset_label
+from config.loading import RunConfig
+from data.store import column_array
+from data.task import REAL_EXAMPLE, TaskData
+from references.models import ModelSource
+from reports.example_weights import ExampleWeights, loss_name
+from reports.markdown import cell, table
+
+CARD_FILE = "README.md"
+PAPER = "Kuo et al., *Not All LLM-Generated Data Are Equal: Rethinking Data Weighting in Text Classification*, ICLR 2025"
+LOW_WEIGHT = 0.5
+
+# What each loss does to an example's cross-entropy, for a reader who has not read the paper.
+METHODS = {
+    "ce": "plain cross-entropy: every training example counts the same.",
+    "focal": "Focal loss: each example's cross-entropy is multiplied by (1 − P(y|x; θ))^γ, γ = {gamma}, where P is "
+             "the model's own current probability of the example's label: examples the model already gets right "
+             "count less.",
+    "imp": "IMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / Q(y|x), fixed before training. P′ is "
+           "the quality checker's probability of the example's label (a classifier fine-tuned on real examples), "
+           "Q the diversity checker's (fine-tuned on the generated data): examples that real data makes unlikely "
+           "count less, examples unlike the rest of the generated data count more.",
+    "dimp": "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ), recomputed at every "
+            "training step. P′ is the quality checker's probability of the example's label (a classifier "
+            "fine-tuned on real examples), P the model's own current probability: examples that real data makes "
+            "unlikely count less, and so do those the model already fits.",
+    "quality_only": "DIMP-Loss without diversity checker: each example's cross-entropy is multiplied by P′(y|x), "
+                    "the quality checker's probability of the example's label (a classifier fine-tuned on real "
+                    "examples): examples that real data makes unlikely count less.",
+}
+
+
+def write_model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights | None,
+                     checkers: dict[str, list[ModelSource]]) -> None:
+    """Write the card through the trainer, which writes it again, unchanged, when it pushes to the hub."""
+    trainer.model_card = model_card(trainer, cfg, task, metrics, weights, checkers)
+    trainer.create_model_card()
+
+
+def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights | None,
+               checkers: dict[str, list[ModelSource]]) -> str:
+    args = cfg.training
+    name = (args.hub_model_id or Path(args.output_dir).resolve().name).split("/")[-1]
+    kind = args.loss_kind.value
+    summary = TrainingSummary.from_trainer(trainer, model_name=name, tasks="text-classification",
+                                           tags=["text-classification", f"{kind.replace('_', '-')}-loss"],
+                                           dataset=[cfg.data.dataset_name] if cfg.data.dataset_name else None)
+    metadata = summary.create_metadata()
+    base = cfg.model.model_name_or_path
+    on_hub = not Path(base).expanduser().exists() and not base.startswith((".", "/", "~"))
+    metadata = {"library_name": "transformers", **({"base_model": base} if on_hub else {}), **metadata,
+                "pipeline_tag": "text-classification", "model-index": _model_index(name, cfg, task, metrics)}
+    if cfg.data.dataset_name:
+        metadata["datasets"] = [cfg.data.dataset_name]
+    procedure = summary.to_model_card().split("\n## Training procedure\n", 1)[1]
+    sections = [
+        _introduction(name, cfg, task, metrics, on_hub),
+        _usage(cfg, task),
+        _data(cfg, task, metrics),
+        _method(cfg, weights),
+        _checkers(checkers),
+        _results(trainer, cfg, task, metrics),
+        _reproduce(cfg),
+        "## Training procedure\n" + procedure.rstrip() + "\n",
+    ]
+    front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
+    return f"---\n{front}---\n\n" + "\n".join(sections)
+
+
+def _evaluated_splits(task: TaskData, metrics: dict) -> list[tuple[str, str]]:
+    """(split, metric prefix) of every split with metrics: validation, then the test splits."""
+    splits = [("validation", "eval")] + [(name, name) for name in sorted(task.splits) if name.startswith("test")]
+    return [(split, prefix) for split, prefix in splits if f"{prefix}_accuracy" in metrics]
+
+
+def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> list[dict]:
+    results = []
+    for split, prefix in _evaluated_splits(task, metrics):
+        dataset = {"name": task.origins.get(split, split), "type": cfg.data.dataset_name or dataset_label(cfg, task),
+                   "split": split}
+        if cfg.data.dataset_config_name:
+            dataset["config"] = cfg.data.dataset_config_name
+        results.append({
+            "task": {"type": "text-classification", "name": "Text Classification"},
+            "dataset": dataset,
+            "metrics": [{"type": "accuracy", "value": round(metrics[f"{prefix}_accuracy"], 4), "name": "Accuracy"},
+                        {"type": "f1", "value": round(metrics[f"{prefix}_f1"], 4), "name": "Macro F1",
+                         "args": {"average": "macro"}}],
+        })
+    return [{"name": name, "results": results}]
+
+
+def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_hub: bool) -> str:
+    base = cfg.model.model_name_or_path
+    base = f"[{base}](https://huggingface.co/{base})" if on_hub else f"`{base}`"
+    labels = ", ".join(f"`{label}`" for label in task.label_names)
+    text = (f"# {name}\n\nA text classifier ({task.num_labels} labels: {labels}; input: "
+            f"{' + '.join(f'`{c}`' for c in task.text_columns)}) fine-tuned from {base} with "
+            f"{loss_name(cfg.training.loss_kind.value)} loss ({PAPER}).")
+    if "test_accuracy" in metrics:
+        text += f" Test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_f1']:.4f}."
+    return text + "\n"
+
+
+def _usage(cfg: RunConfig, task: TaskData) -> str:
+    where = cfg.training.hub_model_id or cfg.training.output_dir
+    example = ('{"text": "first text", "text_pair": "second text"}' if len(task.text_columns) == 2
+               else '"a text to label"')
+    return ("## How to use\n\n```python\nfrom transformers import pipeline\n\n"
+            f'classifier = pipeline("text-classification", model="{where}")\n'
+            f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"
+            "A file of texts (csv, tsv, jsonl or one text per line), with the reference implementation's "
+            f"`predict.py`:\n\n```bash\npython predict.py --model {where} --input texts.csv --output "
+            "predictions.csv\n```\n")
+
+
+def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
+    splits, origins = task.splits, task.origins
+    train = splits["train"]
+    real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
+        else np.zeros(len(train), dtype=bool)
+    rows = [["training data", (~real).sum(), origins["train"]]]
+    if real.any():
+        rows.append(["real examples joined to it (`real_set_in_training`)", real.sum(), origins.get("quality_train")])
+    if "quality_train" in splits:
+        rows.append(["real set for the quality checker (`quality_checker_train_file`)", len(splits["quality_train"]),
+                     origins.get("quality_train", cfg.checkers.quality_checker_train_file)])
+    for name in ["validation"] + sorted(n for n in splits if n.startswith("test")):
+        if name in splits:
+            rows.append([f"{name} split", len(splits[name]), origins.get(name, name)])
+    labels = np.bincount(column_array(train, "label"), minlength=task.num_labels)
+    text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nLabels of the "
+            "training data: " + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
+    if task.validation_split:
+        held = task.validation_split
+        text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "
+                 f"held out of the real set (`real_validation_fraction` {held['real_validation_fraction']}, "
+                 f"stratified by label, `split_seed` {held['split_seed']}); neither the quality checker nor the "
+                 "model trained on them.")
+    for key, what in (("train_filtered_out", "dropped by the checkers' static-weight filter"),
+                      ("train_label_issues_dropped", "dropped as label issues (cleanlab)")):
+        if key in metrics:
+            text += f" {metrics[key]} training examples were {what} before training."
+    return text + "\n"
+
+
+def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
+    if weights is None:
+        return []
+    kind = cfg.training.loss_kind.value
+    rows = []
+    if weights.static is not None:
+        what = {"imp": "weight P′/Q (fixed)", "quality_only": "weight P′ (fixed)"}.get(
+            kind, "P′/Q (the checkers' factor)" if weights.diversity is not None else "P′ (the quality checker's factor)")
+        rows.append([what, weights.static])
+    rows += [[f"weight, epoch {epoch}", weights.weight[epoch]] for epoch in weights.epochs]
+    table = []
+    for what, values in rows:
+        values = np.asarray(values, dtype=np.float64)
+        values = values[~np.isnan(values)]
+        if len(values):
+            table.append([what, len(values), f"{values.mean():.3g}", f"{values.min():.3g}", f"{values.max():.3g}",
+                          int((values < LOW_WEIGHT).sum())])
+    return table
+
+
+def _method(cfg: RunConfig, weights: ExampleWeights | None) -> str:
+    args = cfg.training
+    text = "## Method and weights\n\n" + METHODS[args.loss_kind.value].format(gamma=args.focal_gamma)
+    if args.loss_kind.value != "ce":
+        text += " The loss is the batch mean of weight × cross-entropy; weights are not normalised."
+    if cfg.data.real_set_in_training and args.real_set_weight is not None:
+        text += f" The real examples joined to the training data all had weight {args.real_set_weight:g}."
+    rows = _weight_rows(cfg, weights)
+    if rows:
+        text += ("\n\nThe weights over the training examples (`weights.csv` and `weights_report.md` beside the model "
+                 "list each example's):\n\n" + _table(["", "examples", "mean", "min", "max",
+                                                        f"below {LOW_WEIGHT}"], rows))
+    return text + "\n"
+
+
+def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
+    if not checkers:
+        return "## Checkers\n\nNone: this loss weights no example by a checker.\n"
+    lines = ["## Checkers\n"]
+    for role, sources in sorted(checkers.items()):
+        for source in sources:
+            line = f"- {role} checker `{source.location}`"
+            recipe = Path(source.location) / RECIPE_FILE
+            if recipe.is_file():
+                made = json.loads(recipe.read_text(encoding="utf-8"))
+                line += (f": `{made.get('base_model')}` fine-tuned with CE on {made.get('train_examples')} examples of "
+                         f"`{made.get('train_source')}` (`num_train_epochs` {made.get('num_train_epochs')})")
+                accuracy = made.get("validation_metrics", {}).get("eval_accuracy")
+                if accuracy is not None:
+                    line += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "
+                             f"{made.get('validation_majority_accuracy', float('nan')):.4f})")
+            lines.append(line + ".")
+    return "\n".join(lines) + "\n"
+
+
+def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
+    args, state = cfg.training, trainer.state
+    rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}"]
+            for split, prefix in _evaluated_splits(task, metrics)]
+    text = "## Results\n\n" + (_table(["split", "examples", "accuracy", "macro-F1"], rows) if rows
+                               else "No validation or test split was evaluated.")
+    if args.average_checkpoints:
+        text += "\n\nThe model is the mean of its weights at the end of every epoch (`average_checkpoints`)."
+    elif args.load_best_model_at_end and state.best_global_step:
+        epoch = next((entry["epoch"] for entry in state.log_history if entry.get("step") == state.best_global_step),
+                     None)
+        text += (f"\n\nThe model is the checkpoint of epoch {epoch:g}, the best validation "
+                 f"`{args.metric_for_best_model}` ({state.best_metric:.4f}).") if epoch is not None else ""
+    if args.early_stopping_patience and state.epoch < args.num_train_epochs:
+        text += (f" Early stopping (patience {args.early_stopping_patience}) ended training after epoch "
+                 f"{state.epoch:g} of {args.num_train_epochs:g}.")
+    return text + "\n"
+
+
+def _reproduce(cfg: RunConfig) -> str:
+    text = "## Reproduce\n\n"
+    if cfg.command:
+        text += f"```bash\n{shlex.join(_without_tokens(cfg.command))}\n```\n\n"
+    text += ("The settings that differ from the defaults, as a config file (`python run.py config.json`); "
+             "`resolved_config.json` beside the model holds every setting:\n\n"
+             f"```json\n{json.dumps(cfg.non_default(), indent=2, default=str)}\n```\n")
+    return text
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    return "\n".join(table(header, [[cell(str(v)) for v in row] for row in rows]))
+
+
+def _without_tokens(command: list[str]) -> list[str]:
+    """The command with the value of every `--*_token` option hidden: a card is meant to be published."""
+    shown, hide_next = [], False
+    for word in command:
+        key, eq, _ = word.partition("=")
+        secret = key.startswith("--") and key.endswith("_token")
+        shown.append("<hidden>" if hide_next else f"{key}=<hidden>" if secret and eq else word)
+        hide_next = secret and not eq
+    return shown

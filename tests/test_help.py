@@ -1,0 +1,66 @@
+"""`--help`: every option of this project, grouped, with its help and default, exit status 0."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from config.arguments import CheckerArguments, DataArguments, ModelArguments, PredictArguments, WeightedTrainingArguments
+from config.help import TRAINING_ARGUMENTS_DOCS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _help(capsys, command: str, flag: str = "--help") -> str:
+    assert main([flag], command=command) == 0
+    return capsys.readouterr().out
+
+
+def _own(cls) -> list[str]:
+    return [name for name in cls.__dict__["__annotations__"] if name in {f.name for f in dataclasses.fields(cls)}]
+
+
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_help_lists_every_option_of_the_project_once(capsys, command):
+    text = _help(capsys, command)
+    assert text.startswith(f"usage: python {command}.py [CONFIG.json]")
+    names = [f.name for cls in (ModelArguments, DataArguments, CheckerArguments) for f in dataclasses.fields(cls)]
+    names += _own(WeightedTrainingArguments)
+    for name in names:
+        assert len(re.findall(rf"^  --{name} ", text, flags=re.M)) == 1, name
+    for title in ("Model:", "Data:", "Checkers:", "Loss and weighting:", "Training and model selection:",
+                  "Hugging Face hub:"):
+        assert f"\n{title}\n" in text
+    assert TRAINING_ARGUMENTS_DOCS in text.replace("\n", "")
+
+
+def test_help_shows_each_option_help_and_default(capsys):
+    text = " ".join(_help(capsys, "run", "-h").split())
+    assert "--learning_rate NUMBER Peak learning rate. (default: 6e-05)" in text
+    assert "--pad_to_max_length true|false Pad every input" in text
+    # the flags-only default beside the dataclass's, from configs/config_recommended.json
+    assert re.search(r"--num_train_epochs NUMBER Training epochs\. \(default: 5\.0; without a config file: \d", text)
+    assert "--real_validation_fraction NUMBER Without a validation split" in text and "(default: 0.2)" in text
+    assert "--seed INT Random seed" in text  # a Hugging Face option, with transformers' own help
+
+
+def test_predict_help(capsys):
+    text = " ".join(_help(capsys, "predict").split())
+    assert text.startswith("usage: python predict.py --model OUTPUT_DIR --input FILE --output FILE")
+    for f in dataclasses.fields(PredictArguments):
+        assert f"--{f.name} " in text
+    assert "--model TEXT The trained model" in text and "(required)" in text
+
+
+def test_the_real_command_prints_help_and_exits_0():
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # transformers itself prints this line on import whenever WANDB_MODE=offline (as in CI)
+    out = done.stdout.removeprefix("[INFO] Running in WANDB offline mode\n")
+    assert out.startswith("usage: python run.py") and "error" not in done.stderr

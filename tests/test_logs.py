@@ -1,0 +1,67 @@
+"""Readable logs: no pin_memory warning on CPU, no LOAD REPORT for the classification head that fine-tuning
+always adds, while a real mismatch still shows its report."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertModel
+
+from config.arguments import WeightedTrainingArguments
+from references.models import ModelSource
+from trainer.modeling import load_classifier
+
+
+@pytest.fixture
+def transformers_records():
+    """Every record transformers' loggers emit (their own handler does not propagate to pytest's)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    library = logging.getLogger("transformers")
+    library.addHandler(handler)
+    yield records
+    library.removeHandler(handler)
+
+
+def _base_model(tiny_model_dir, folder):
+    """The tiny BERT without a classification head, as a pretrained encoder is published."""
+    BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, folder)
+    return folder
+
+
+def _reports(records) -> list[str]:
+    return [r.getMessage() for r in records if "LOAD REPORT" in r.getMessage()]
+
+
+def test_no_pin_memory_without_an_accelerator(tmp_path):
+    args = WeightedTrainingArguments(output_dir=str(tmp_path))
+    assert args.dataloader_pin_memory is torch.accelerator.is_available()
+
+
+def test_the_new_classification_head_loads_without_a_report(tiny_model_dir, tmp_path, transformers_records):
+    folder = _base_model(tiny_model_dir, tmp_path / "base")
+    model = load_classifier(ModelSource(str(folder)), ["negative", "positive"])
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert _reports(transformers_records) == []
+
+
+def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transformers_records):
+    folder = _base_model(tiny_model_dir, tmp_path / "broken")
+    weights = load_file(folder / "model.safetensors")
+    missing = next(key for key in weights if "layer.0.output.dense.weight" in key)
+    del weights[missing]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    load_classifier(ModelSource(str(folder)), ["negative", "positive"])
+    reports = _reports(transformers_records)
+    assert len(reports) == 1 and "layer.0.output.dense.weight" in reports[0] and "classifier.weight" in reports[0]

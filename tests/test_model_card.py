@@ -1,0 +1,86 @@
+"""The model card every training run writes (OUTPUT_DIR/README.md), and push_to_hub refusing before any work when
+it could not push. The push itself needs the hub and a token, which the tests do not have."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from app.cli import main
+from app.pipeline import run
+from config.loading import load_config
+
+
+def _run(config: dict, tmp_path, **changes):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, **changes}))
+    cfg = load_config(str(path))
+    cfg.command = ["python", "run.py", str(path), "--hub_token", "hf_secret"]
+    return run(cfg)
+
+
+def _front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
+                   save_strategy="epoch", load_best_model_at_end=True)
+    out = tmp_path / "out"
+    text = (out / "README.md").read_text()
+    meta = _front_matter(text)
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-classification"
+    assert {"text-classification", "dimp-loss", "generated_from_trainer"} <= set(meta["tags"])
+    results = {r["dataset"]["split"]: {m["type"]: m["value"] for m in r["metrics"]}
+               for r in meta["model-index"][0]["results"]}
+    assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
+    assert results["validation"]["f1"] == pytest.approx(metrics["eval_f1"], abs=1e-4)
+    assert ModelCard.load(out / "README.md").data.eval_results  # the hub's own parser reads the model-index
+    # data and real set, with sizes and sources
+    assert "| training data | 64 | " in text and "toy/train.jsonl" in text
+    assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
+    # the method and its weights, from the run's weights.csv
+    with (out / "weights.csv").open() as f:
+        last = np.array([float(row["weight_epoch2"]) for row in csv.DictReader(f)])
+    assert "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ)" in text
+    assert (f"| weight, epoch 2 | 64 | {last.mean():.3g} | {last.min():.3g} | {last.max():.3g} | "
+            f"{int((last < 0.5).sum())} |") in text
+    assert f"- quality checker `{tiny_config['quality_checker_model']}`: " in text and "32 examples" in text
+    # results, the kept epoch, and how to reproduce (no secret)
+    assert f"| test | 24 | {metrics['test_accuracy']:.4f} | {metrics['test_f1']:.4f} |" in text
+    assert "The model is the checkpoint of epoch" in text
+    assert "--hub_token '<hidden>'" in text
+    assert "hf_secret" not in text
+    assert '"problem_type": "single_label_classification_dimp"' in text
+    assert "### Training hyperparameters" in text  # the Trainer's own summary
+
+
+def _hub_argv(tiny_config, tmp_path) -> list[str]:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "problem_type": "single_label_classification_dimp",
+                                "push_to_hub": True, "hub_model_id": "someone/model"}))
+    return [str(path)]
+
+
+@pytest.mark.parametrize("token, message", [
+    (None, "push_to_hub: no Hugging Face token"),
+    ("hf_not_a_real_token", "push_to_hub: the Hugging Face hub is unreachable"),
+])
+def test_push_to_hub_refuses_before_any_work(tiny_config, tmp_path, monkeypatch, capsys, token, message):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no stored token
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    if token:
+        monkeypatch.setenv("HF_TOKEN", token)
+    assert main(_hub_argv(tiny_config, tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert not Path(tiny_config["output_dir"]).exists()
+    assert not Path(tiny_config["quality_checker_model"]).exists()  # no checker was built either

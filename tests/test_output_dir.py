@@ -1,0 +1,64 @@
+"""Output folders: what overwrite_output_dir may replace, the grid's config inside its cell's folder, and resuming
+past a damaged checkpoint. The refusals themselves are cases of tests/test_bad_inputs.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from app.cli import main
+from app.output_dir import OWN_FILES, is_own
+
+
+def _write(path: Path, config: dict) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_grid_cell_config_inside_its_output_dir_runs_again_with_overwrite(tiny_config, tmp_path):
+    """experiments/grid.py writes cell_config.json and run.log into the cell's folder, then runs run.py there with
+    overwrite_output_dir; a second run of the same cell replaces the first one's results."""
+    work = tmp_path / "work" / "cell"
+    config = _write(work / "cell_config.json", {**tiny_config, "output_dir": str(work), "overwrite_output_dir": True,
+                                                "num_train_epochs": 1})
+    (work / "run.log").write_text("the grid's log\n")
+    (work / ".DS_Store").write_bytes(b"\0")
+    assert main([config]) == 0
+    first = json.loads((work / "all_results.json").read_text())
+    assert main([config]) == 0
+    assert json.loads((work / "all_results.json").read_text())["test_accuracy"] == first["test_accuracy"]
+    assert (work / "cell_config.json").read_text() == Path(config).read_text()
+    assert (work / "run.log").read_text() == "the grid's log\n"
+    assert all(is_own(p.name) or p.name in ("cell_config.json", ".DS_Store") for p in work.iterdir())
+
+
+def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
+    """overwrite_output_dir accepts a folder a DIMP run (model, checkpoints, weights report, predictions) wrote."""
+    out = tmp_path / "out"
+    config = _write(tmp_path / "c.json", {**tiny_config, "problem_type": "single_label_classification_dimp",
+                                          "num_train_epochs": 1, "save_strategy": "epoch", "save_total_limit": 2,
+                                          "save_validation_predictions": True, "overwrite_output_dir": True})
+    assert main([config]) == 0
+    foreign = [p.name for p in out.iterdir() if not is_own(p.name)]
+    assert not foreign, f"{foreign} are missing from app/output_dir.py OWN_FILES {OWN_FILES}"
+    assert main([config]) == 0
+
+
+def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_path, caplog):
+    config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 3, "max_steps": 4,
+              "eval_strategy": "no", "logging_strategy": "steps", "logging_steps": 1}
+    path = _write(tmp_path / "c.json", config)
+    assert main([path]) == 0
+    out = Path(config["output_dir"])
+    newest = out / "checkpoint-4" / "model.safetensors"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    path = _write(tmp_path / "c.json", {**config, "max_steps": 6, "overwrite_output_dir": True})
+    with caplog.at_level(logging.WARNING):
+        assert main([path, "--resume_from_checkpoint", "last"]) == 0
+    assert "skipping" in caplog.text and "checkpoint-4: model.safetensors is truncated" in caplog.text
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+    steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
+    assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-2 from checkpoint-2, then 3 to 6 trained again

@@ -1,0 +1,139 @@
+"""predict.py: one row per input with the predicted label's name and a probability per class, from csv, tsv,
+jsonl or plain text, single texts or pairs; bad input gets one clear error line, and no output file."""
+
+from __future__ import annotations
+
+import csv
+import re
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from transformers import AutoConfig
+
+from app.cli import main
+from conftest import toy_records, write_jsonl
+
+LABELS = ["negative", "positive"]
+
+
+def _trained(tiny_model_dir, folder: Path, text_columns: str = "text") -> Path:
+    """A folder like a run's output_dir: the tiny model with label names, and its resolved_config.json."""
+    shutil.copytree(tiny_model_dir, folder)
+    config = AutoConfig.from_pretrained(folder)
+    config.id2label, config.label2id = dict(enumerate(LABELS)), {name: i for i, name in enumerate(LABELS)}
+    config.save_pretrained(folder)
+    (folder / "resolved_config.json").write_text(json.dumps({"text_column_names": text_columns,
+                                                             "max_seq_length": 32, "label_column_name": "label"}))
+    return folder
+
+
+def _rows(path: Path) -> list[dict]:
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ","))
+
+
+def _write_csv(path: Path, records: list[dict], delimiter: str = ",") -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, list(records[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(records)
+    return path
+
+
+def _check(rows: list[dict], inputs: list[dict]) -> None:
+    assert len(rows) == len(inputs)
+    for row, given in zip(rows, inputs):
+        assert all(str(row[key]) == str(value) for key, value in given.items())  # the input's columns, in order
+        probs = {name: float(row[f"prob_{name}"]) for name in LABELS}
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert row["predicted_label"] == max(probs, key=probs.get)
+
+
+@pytest.mark.parametrize("input_suffix, output_suffix", [(".csv", ".jsonl"), (".tsv", ".csv"), (".jsonl", ".tsv")])
+def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, output_suffix):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    inputs = [{"id": i, **{k: v for k, v in r.items() if k != "label"}} for i, r in enumerate(toy_records(70, 4))]
+    path = tmp_path / f"new{input_suffix}"
+    if input_suffix == ".jsonl":
+        write_jsonl(path, inputs)
+    else:
+        _write_csv(path, inputs, "\t" if input_suffix == ".tsv" else ",")
+    out = tmp_path / f"predictions{output_suffix}"
+    assert main(["--model", str(model), "--input", str(path), "--output", str(out), "--batch_size", "16"],
+                command="predict") == 0
+    _check(_rows(out), inputs)
+
+
+def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
+    single = _trained(tiny_model_dir, tmp_path / "single")
+    texts = [r["text"] for r in toy_records(10, 5)]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n\n")
+    assert main(["--model", str(single), "--input", str(tmp_path / "texts.txt"), "--output",
+                 str(tmp_path / "single.csv")], command="predict") == 0
+    _check(_rows(tmp_path / "single.csv"), [{"text": t} for t in texts])
+
+    pairs = _trained(tiny_model_dir, tmp_path / "pairs", "text,text_pair")
+    inputs = [{"first": r["text"], "second": r["text_pair"]} for r in toy_records(10, 6, pairs=True)]
+    write_jsonl(tmp_path / "pairs.jsonl", inputs)
+    assert main(["--model", str(pairs), "--input", str(tmp_path / "pairs.jsonl"), "--output",
+                 str(tmp_path / "pairs_out.jsonl"), "--text_column_names", "first,second"], command="predict") == 0
+    _check(_rows(tmp_path / "pairs_out.jsonl"), inputs)
+
+
+BAD = [
+    ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
+     r"new.csv: line 2: missing text column 'text' \(record has \['sentence'\]\); name the input's text column"),
+    ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
+    ("pairs-from-plain-text", lambda t: t.txt("good day\n"), ["--text_column_names", "a,b"],
+     r"texts.txt: a .txt file holds one text per line, but the model reads text pairs \(a, b\)"),
+    ("output-exists", lambda t: t.csv("text\ngood\n", existing=True), [], r"output: .*out.csv already exists"),
+    ("output-is-input", lambda t: t.csv("text\ngood\n", output="new.csv"), [], r"output: .*new.csv is the input file"),
+    ("output-suffix", lambda t: t.csv("text\ngood\n", output="out.xlsx"), [],
+     r"output: expected a file name ending in .csv, .tsv, .jsonl"),
+    ("input-missing", lambda t: t.absent(), [],
+     r"input: file '.*absent.csv' not found"),
+    ("model-missing", lambda t: t.csv("text\ngood\n", model="./no-such-model"), [], r"model: model folder ./no-such-model not found"),
+    ("no-output", lambda t: t.csv("text\ngood\n")[:4], [], r"output: required"),
+    ("unknown-option", lambda t: t.csv("text\ngood\n"), ["--modle", "x"], r"unknown config key 'modle'; did you mean 'model'"),
+]
+
+
+class Inputs:
+    def __init__(self, tmp: Path, model: Path):
+        self.tmp, self.model = tmp, model
+
+    def _argv(self, path: Path, existing: bool, output: str, model: str | None) -> list[str]:
+        out = self.tmp / output
+        if existing:
+            out.write_text("earlier predictions\n")
+        return ["--model", model or str(self.model), "--input", str(path), "--output", str(out)]
+
+    def csv(self, text: str, existing: bool = False, output: str = "out.csv", model: str | None = None) -> list[str]:
+        path = self.tmp / "new.csv"
+        path.write_text(text)
+        return self._argv(path, existing, output, model)
+
+    def absent(self) -> list[str]:
+        return self._argv(self.tmp / "absent.csv", False, "out.csv", None)
+
+    def txt(self, text: str) -> list[str]:
+        path = self.tmp / "texts.txt"
+        path.write_text(text)
+        return self._argv(path, False, "out.csv", None)
+
+
+@pytest.mark.parametrize("build, extra, message", [case[1:] for case in BAD], ids=[case[0] for case in BAD])
+def test_bad_input_fails_clearly(tiny_model_dir, tmp_path, capsys, build, extra, message):
+    inputs = Inputs(tmp_path, _trained(tiny_model_dir, tmp_path / "model"))
+    argv = build(inputs) + extra
+    before = {p: p.read_bytes() for p in tmp_path.glob("*.*")}
+    assert main(argv, command="predict") == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(message, lines[0]), lines[0]
+    assert {p: p.read_bytes() for p in tmp_path.glob("*.*")} == before  # nothing written, nothing replaced

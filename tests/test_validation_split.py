@@ -1,0 +1,70 @@
+"""Without a validation file, a stratified, seeded share of the real set becomes the validation split: the quality
+checker and the model never train on it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from conftest import toy_records, write_jsonl
+
+from config.loading import load_config
+from data.prepare import load_task
+
+
+def _real_set(root, negatives: int = 30, positives: int = 10):
+    records = [r for r in toy_records(2 * max(negatives, positives), seed=7) if r["label"] == 0][:negatives]
+    records += [r for r in toy_records(2 * max(negatives, positives), seed=8) if r["label"] == 1][:positives]
+    for i, record in enumerate(records):
+        record["text"] += f" {i}"  # each text unique, to check disjointness by text
+    return write_jsonl(root / "toy" / "unbalanced_real.jsonl", records)
+
+
+def _task(tmp_path, **changes):
+    config = {"train_file": "toy/train.jsonl", "test_file": "toy/test.jsonl",
+              "quality_checker_train_file": "toy/unbalanced_real.jsonl", "report_to": "none",
+              "output_dir": str(tmp_path / "out"), **changes}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return load_task(load_config(str(path)))
+
+
+def _texts(dataset) -> set[str]:
+    return set(dataset["text"])
+
+
+def test_the_real_set_is_split_stratified_and_disjoint(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    task = _task(tmp_path)
+    validation, checker = task.splits["validation"], task.splits["quality_train"]
+    assert (len(validation), len(checker)) == (8, 32)  # 20% of each label: 6 of 30 negatives, 2 of 10 positives
+    assert Counter(validation["label"]) == {0: 6, 1: 2}
+    assert not _texts(validation) & _texts(checker)
+    assert not _texts(validation) & _texts(task.splits["train"])
+    assert task.validation_split == {"source": task.origins["quality_train"], "real_validation_fraction": 0.2,
+                                     "split_seed": 0, "validation_examples": 8, "remaining_real_examples": 32}
+
+
+def test_the_split_depends_on_split_seed_not_on_the_training_seed(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    first = _texts(_task(tmp_path, seed=1).splits["validation"])
+    assert _texts(_task(tmp_path, seed=2).splits["validation"]) == first  # several seeds share one cached checker
+    assert _texts(_task(tmp_path, split_seed=5).splits["validation"]) != first
+
+
+def test_the_validation_part_never_joins_training(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    task = _task(tmp_path, real_set_in_training=True, real_validation_fraction=0.5)
+    validation = _texts(task.splits["validation"])
+    assert len(validation) == 20
+    assert not validation & _texts(task.splits["train"])
+    assert len(task.splits["train"]) == 64 + 20  # the generated data and the real examples left to the checker
+
+
+def test_a_validation_file_or_a_zero_fraction_keeps_the_real_set_whole(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    task = _task(tmp_path, validation_file="toy/validation.jsonl")
+    assert (len(task.splits["quality_train"]), len(task.splits["validation"])) == (40, 24)
+    assert task.validation_split is None
+    task = _task(tmp_path, real_validation_fraction=0)
+    assert "validation" not in task.splits and len(task.splits["quality_train"]) == 40
