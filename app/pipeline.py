@@ -18,6 +18,7 @@ from checkers.scoring import at_gold
 from config.arguments import CheckerArguments
 from config.loading import ConfigError, RunConfig
 from data.prepare import load_task
+from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
@@ -26,6 +27,7 @@ from reports.weight_report import REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
 from trainer.fitting import fine_tune, make_trainer
 from trainer.hub import check_hub_access
+from trainer.memory import release_freed_memory
 from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
@@ -34,14 +36,14 @@ logger = logging.getLogger(__name__)
 
 def attach_checker_columns(train, probabilities: dict):
     """The training set with P'(y|x) and Q(y|x) columns, and each example's index (to report its weights)."""
-    labels = np.asarray(train["label"])
+    labels = column_array(train, "label")
     for role, column in (("quality", QUALITY_PROB), ("diversity", DIVERSITY_PROB)):
         if role in probabilities:
             gold = at_gold(probabilities[role], labels)
             logger.info("%s checker: P(gold) mean %.3f, min %.3g, max %.3f over %d examples",
                         role, gold.mean(), gold.min(), gold.max(), len(gold))
-            train = train.add_column(column, gold.astype(float).tolist())
-    return train.add_column(EXAMPLE_INDEX, list(range(len(train))))
+            train = train.add_column(column, gold.astype(np.float64))
+    return train.add_column(EXAMPLE_INDEX, np.arange(len(train)))
 
 
 def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
@@ -49,7 +51,7 @@ def select_examples(train, probabilities: dict, weights: ExampleWeights | None, 
     joined to the training data is never dropped); the mask of kept examples (None when nothing was asked), and
     how many each step dropped, for all_results.json."""
     keep, metrics = np.ones(len(train), dtype=bool), {}
-    trusted = np.asarray(train[REAL_EXAMPLE], dtype=bool) if REAL_EXAMPLE in train.column_names \
+    trusted = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)
     if options.filtering:
         kept = trusted.copy()
@@ -61,7 +63,7 @@ def select_examples(train, probabilities: dict, weights: ExampleWeights | None, 
         logger.info("Filtering by static weight dropped %d of %d training examples", (~kept).sum(), len(kept))
         keep &= kept
     if options.drop_label_issues:
-        issues = label_issue_mask(np.asarray(train["label"]), probabilities["quality"]) & ~trusted
+        issues = label_issue_mask(column_array(train, "label"), probabilities["quality"]) & ~trusted
         metrics["train_label_issues_dropped"] = int(issues.sum())
         logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them",
                     issues.sum(), len(issues))
@@ -110,6 +112,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
     try:
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
+        release_freed_memory()  # what building and running the checkers freed, before the model trains
         probabilities = {role: output.probabilities for role, output in checked.items()}
         if cfg.model.init_from_quality_checker:
             source = checked["quality"].sources[0]
@@ -135,6 +138,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
                                    checkers)
     finally:
         tracker.finish()
+        task.close()
 
 
 def score(cfg: RunConfig) -> Path:
@@ -163,6 +167,7 @@ def score(cfg: RunConfig) -> Path:
         return out / REPORT_FILE
     finally:
         tracker.finish()
+        task.close()
 
 
 def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:

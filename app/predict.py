@@ -35,8 +35,10 @@ def predict(args: PredictArguments) -> Path:
     source = resolve_model(args.model, "model")
     trained = _training_config(source)
     inputs = _read_inputs(path)
-    columns = _text_columns(args, trained, inputs)
-    texts = Dataset.from_dict({c: [record[c] for record in inputs.records] for c in columns})
+    numbered = list(inputs.records())
+    columns = _text_columns(args, trained, inputs, numbered)
+    records = [record for _, record in numbered]
+    texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
     try:
         model = load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
     except OSError as err:  # not a model folder, or a hub id that is not in the local cache
@@ -48,7 +50,7 @@ def predict(args: PredictArguments) -> Path:
     probabilities = torch.from_numpy(logits).softmax(-1).numpy()
     rows = [{**record, "predicted_label": names[int(p.argmax())],
              **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}}
-            for record, p in zip(inputs.records, probabilities)]
+            for record, p in zip(records, probabilities)]
     write_text_atomic(output, _render(rows, output.suffix.lower()))
     logger.info("Wrote %d predictions to %s", len(rows), output)
     return output
@@ -80,13 +82,14 @@ def _training_config(source: ModelSource) -> dict:
 
 def _read_inputs(path: Path) -> SplitSource:
     if path.suffix.lower() == TEXT_SUFFIX:
-        return SplitSource("input", read_text_lines(path), str(path))
+        return SplitSource("input", lambda: enumerate(read_text_lines(path), start=1), str(path))
     return split_from_file("input", path)
 
 
-def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) -> list[str]:
+def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource,
+                  numbered: list[tuple[int, dict]]) -> list[str]:
     """The columns asked for, else those the model was trained on, else the training's rule on the input; each
-    present and non-empty in every record."""
+    present and non-empty in every record of `numbered` (the input's records with their line numbers)."""
     if inputs.origin.lower().endswith(TEXT_SUFFIX):
         columns = ["text"]
         wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or columns
@@ -96,8 +99,8 @@ def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) ->
     else:
         columns = (args.text_columns or comma_separated(trained.get("text_column_names"))
                    or default_text_columns(inputs, trained.get("label_column_name", LABEL)))
-    for offset, record in enumerate(inputs.records):
-        where = f"{inputs.origin}: line {inputs.first_line + offset}"
+    for line, record in numbered:
+        where = f"{inputs.origin}: {inputs.unit} {line}"
         for column in columns:
             if column not in record:
                 raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}); name the "

@@ -13,8 +13,10 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, class_logits
 from config.loading import ConfigError, RunConfig, missing_checker
+from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, resolve_model, short_name
+from trainer.memory import release_freed_memory
 from trainer.modeling import load_trained_classifier
 from trainer.tracking import Tracker
 
@@ -98,6 +100,7 @@ class _Checkers:
         def build(folder, recipe):
             build_checker(folder, recipe, base, self.task.label_names, self.task.text_columns, self.cfg.checkers,
                           self.cfg.training, self.cfg.data.max_seq_length)
+            release_freed_memory()  # the build's Trainer, model and optimizer state, before the next phase
             self.tracker.log_artifact(folder, artifact, "model")
 
         found = find_or_build(reference, f"{role}_checker_model", recipe, build, self.cfg.model.allow_pickle_checkpoints)
@@ -153,7 +156,7 @@ class _Checkers:
                                        "train on it")
         probabilities = np.mean([softmax(logits, temperature or 1.0) for logits in train_logits], axis=0)
         if REAL_EXAMPLE in train.column_names:  # the real set, joined at the end of the training data in its order
-            rows = np.flatnonzero(np.asarray(train[REAL_EXAMPLE], dtype=bool))
+            rows = np.flatnonzero(column_array(train, REAL_EXAMPLE).astype(bool))
             probabilities[rows] = softmax(out_of_fold, temperature or 1.0)
         return CheckerOutput(probabilities, sources, temperature)
 

@@ -9,10 +9,12 @@ import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from data.store import release_mapped_pages
 from references.models import ModelSource
 from trainer.modeling import encode, load_tokenizer, longest_first
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+RELEASE_EVERY_BATCHES = 100  # batches scored between two release_mapped_pages() calls
 
 
 class CheckerError(ValueError):
@@ -68,15 +70,17 @@ def class_logits(
     tokenizer = load_tokenizer(source)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
     order = longest_first(encoded)
-    columns = {name: encoded[name] for name in encoded.column_names if name != "label"}
+    inputs = encoded.remove_columns([name for name in encoded.column_names if name == "label"])
     logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
     with torch.inference_mode(), tqdm(total=len(order), unit="text", disable=not progress) as bar:
-        for start in range(0, len(order), batch_size):
+        for number, start in enumerate(range(0, len(order), batch_size), start=1):
             idx = order[start:start + batch_size]
-            batch = tokenizer.pad({name: [values[i] for i in idx] for name, values in columns.items()}, return_tensors="pt")
+            batch = tokenizer.pad(inputs[idx.tolist()], return_tensors="pt")
             logits[idx] = model(**batch.to(model.device)).logits.float().cpu().numpy()
             bar.update(len(idx))
+            if number % RELEASE_EVERY_BATCHES == 0:  # the batches come from all over the token file
+                release_mapped_pages()
     bad = ~np.isfinite(logits).all(axis=1)
     if bad.any():
         raise CheckerError(f"{field}: the checker gave {int(bad.sum())} non-finite outputs "

@@ -114,6 +114,12 @@ class DataArguments:
                   "by split_seed, to pick the best epoch: neither the quality checker nor the model trains on it. "
                   "0: no validation split."},
     )
+    data_work_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where the run keeps its data as memory-mapped Arrow files (read, tokenized), in a new "
+                  "folder removed when the run ends; about twice the size of the data files. Default: the system's "
+                  "temporary folder ($TMPDIR)."},
+    )
     name: str | None = field(default=None, metadata={"help": "W&B run name."})
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
@@ -351,7 +357,7 @@ class PredictArguments:
     )
     input: str | None = field(
         default=None,
-        metadata={"help": "The texts to label: .csv, .tsv, .jsonl, .json, or .txt (one text per line).", "required": True},
+        metadata={"help": "The texts to label: .csv, .tsv, .jsonl, .json, .parquet, or .txt (one text per line).", "required": True},
     )
     output: str | None = field(
         default=None,

@@ -43,7 +43,8 @@ PATH_KEYS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir",
              "test_file", "augmented_train_file", "split_file", "dataset_name", "wandb_dataset",
              "wandb_augmented_dataset", "wandb_generalization_dataset", "noise_unrelated_file",
              "quality_checker_model", "diversity_checker_model", "quality_checker_train_file",
-             "quality_checker_validation_file", "checker_base_model", "output_dir", "resume_from_checkpoint")
+             "quality_checker_validation_file", "checker_base_model", "output_dir", "resume_from_checkpoint",
+             "data_work_dir")
 
 
 class ConfigError(ValueError):

@@ -1,19 +1,21 @@
-"""Reading one data file (jsonl, json, csv, tsv) into a list of records, with errors that name the line."""
+"""Reading data files (jsonl, json, csv, tsv, parquet) record by record, with errors that name the line."""
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import os
+from contextlib import closing
 from pathlib import Path
+from typing import Iterator
 
 from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
-SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+PARQUET_BATCH_ROWS = 10_000
 
 
 class DataError(ValueError):
@@ -61,9 +63,27 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _json_lines(path: Path, text: str) -> list[dict]:
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8, or a NUL, names
+    its line."""
+    offset = 0
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}: line {number}: not valid UTF-8 (byte {offset + err.start}); re-save the "
+                                "file as UTF-8") from None
+            if "\x00" in line:
+                raise DataError(f"{path}: line {number}: a NUL character; the file is binary, UTF-16 or damaged")
+            offset += len(raw)
+            yield number, line
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    for number, line in _lines(path):
         if not line.strip():
             continue
         try:
@@ -74,62 +94,108 @@ def _json_lines(path: Path, text: str) -> list[dict]:
             raise DataError(f"{path}: line {number}: {err}") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}: line {number}: expected a JSON object per line, got {type(record).__name__}")
-        records.append(record)
-    return records
+        yield number, record
 
 
-def _json_document(path: Path, text: str) -> list[dict]:
-    """A .json file: a list of records, {"data": [...]}, or (as HF `datasets` allows) JSON lines."""
+def _is_object(line: str) -> bool:
+    try:
+        return isinstance(loads_unique(line), dict)
+    except DuplicateKey:
+        return True  # an object, refused with its line when the lines are read
+    except json.JSONDecodeError:
+        return False
+
+
+def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
+    """A .json file: JSON lines (streamed), or one document, a list of records or {"data": [...]}, read whole."""
+    with closing(_lines(path)) as lines:
+        filled = (line for _, line in lines if line.strip())
+        first, second = next(filled, None), next(filled, None)
+    if first is not None and second is not None and _is_object(first):
+        yield from _json_lines(path)
+        return
+    text = _read_text(path)
     try:
         document = loads_unique(text)
     except json.JSONDecodeError:
-        return _json_lines(path, text)
+        yield from _json_lines(path)
+        return
     except DuplicateKey as err:
         line = repeated_key_line(text, err.key)
         raise DataError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if isinstance(document, dict):
-        return [document]
+        document = [document]
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
         raise DataError(f"{path}: expected a list of JSON objects (or one object per line)")
-    return document
+    yield from enumerate(document, start=1)
 
 
-def _delimited(path: Path, text: str, delimiter: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    if not reader.fieldnames:
-        return []
-    repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
-    if repeated:
-        raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
-    records = []
+def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
+    """Each row with the line it ends on (the header is line 1)."""
+    reader = csv.DictReader((line for _, line in _lines(path)), delimiter=delimiter)
     try:
+        if not reader.fieldnames:
+            return
+        repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+        if repeated:
+            raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
         for row in reader:
             if None in row:
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
                                 f"{len(reader.fieldnames)}")
-            records.append(row)
+            yield reader.line_num, row
     except csv.Error as err:  # a field over csv's size limit, a quote the parser cannot close
         raise DataError(f"{path}: line {reader.line_num + 1}: {err}") from None
-    return records
 
 
-def read_records(path: Path) -> list[dict]:
-    """All records of a data file, as dicts. Empty files are an error."""
+def _parquet(path: Path) -> Iterator[tuple[int, dict]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        row = 0
+        for batch in batches:
+            for record in batch.to_pylist():
+                row += 1
+                yield row, record
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{path}: not a readable parquet file ({err})") from None
+
+
+def position_word(path: Path) -> str:
+    """What a record's number counts in error messages: parquet has rows, the text formats lines."""
+    return "row" if path.suffix.lower() == ".parquet" else "line"
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """Each record of a data file with its line number (its row, in parquet), read one at a time, so that memory
+    does not grow with the file; a .json document (rather than JSON lines) is the exception, parsed whole. A file
+    without records is an error."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
-    text = _read_text(path)
     if suffix == ".jsonl":
-        records = _json_lines(path, text)
+        records = _json_lines(path)
     elif suffix == ".json":
-        records = _json_document(path, text)
+        records = _json_file(path)
+    elif suffix == ".parquet":
+        records = _parquet(path)
     else:
-        records = _delimited(path, text, "\t" if suffix == ".tsv" else ",")
-    if not records:
+        records = _delimited(path, "\t" if suffix == ".tsv" else ",")
+    empty = True
+    for numbered in records:
+        empty = False
+        yield numbered
+    if empty:
         raise DataError(f"{path}: no records (the file is empty)")
-    return records
+
+
+def read_records(path: Path) -> list[dict]:
+    """All records of a (small) data file, as dicts."""
+    return [record for _, record in iter_records(path)]
 
 
 def read_text_lines(path: Path, column: str = "text") -> list[dict]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import logging
 import random
 
+import numpy as np
+
 from config.loading import RunConfig
 from data.files import DataError, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
+from data.store import column_array, remove_scratch, scratch_folder
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, join_real_set, subsample
 
@@ -17,7 +20,17 @@ logger = logging.getLogger(__name__)
 
 
 def load_task(cfg: RunConfig) -> TaskData:
-    task = build_task(collect_sources(cfg.data, cfg.checkers), cfg.data.text_columns, cfg.data.label_column_name)
+    """The task, its splits in Arrow files in a new scratch folder in data_work_dir: `task.close()` removes it."""
+    scratch = scratch_folder(cfg.data.data_work_dir)
+    try:
+        return _prepare(cfg, build_task(collect_sources(cfg.data, cfg.checkers), cfg.data.text_columns,
+                                        cfg.data.label_column_name, scratch))
+    except BaseException:
+        remove_scratch(scratch)
+        raise
+
+
+def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     seed = cfg.training.data_seed if cfg.training.data_seed is not None else cfg.training.seed
     splits = task.splits
     if "augmented_train" in splits:
@@ -26,13 +39,15 @@ def load_task(cfg: RunConfig) -> TaskData:
         splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
     if quality_held_out_of_train(cfg.data, cfg.checkers):
         limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
-        held = set(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
+        held = sorted(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
         if not held:
             raise DataError("quality_checker_train_file: is the training file, whose one example cannot be both "
                             "trained on and held out for the quality checker")
-        splits["quality_train"] = splits["train"].select(sorted(held))
+        rest = np.ones(len(splits["train"]), dtype=bool)
+        rest[held] = False
+        splits["quality_train"] = splits["train"].select(held)
         task.origins["quality_train"] = task.origins["train"]
-        splits["train"] = splits["train"].select([i for i in range(len(splits["train"])) if i not in held])
+        splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
@@ -67,7 +82,7 @@ def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
         return
     real = splits["quality_train"]
     by_label: dict[int, list[int]] = {}
-    for i, label in enumerate(real["label"]):
+    for i, label in enumerate(column_array(real, "label").tolist()):
         by_label.setdefault(label, []).append(i)
     rng = random.Random(seed)
     held: list[int] = []
@@ -79,7 +94,9 @@ def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
     if not held:
         logger.warning("No validation split: the real set (%d examples) is too small to hold one out", len(real))
         return
-    kept = sorted(set(range(len(real))) - set(held))
+    rest = np.ones(len(real), dtype=bool)
+    rest[held] = False
+    kept = np.flatnonzero(rest)
     splits["validation"], splits["quality_train"] = real.select(sorted(held)), real.select(kept)
     origin = task.origins.get("quality_train", "the real set")
     task.origins["validation"] = f"{origin} (held-out part)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
+from typing import Iterator
 
 from references.wandb_refs import resolve_artifact
 from data.files import SUFFIXES, DataError, resolve_data_path
@@ -54,8 +55,17 @@ def _from_hub(data: DataArguments) -> list[SplitSource]:
         part = loaded[split]
         feature = part.features.get(data.label_column_name)
         names = list(feature.names) if hasattr(feature, "names") else None
-        sources.append(SplitSource(split, part.to_list(), f"{data.dataset_name}[{split}]", names))
+        sources.append(SplitSource(split, lambda part=part: _rows(part), f"{data.dataset_name}[{split}]", names, "row"))
     return sources
+
+
+def _rows(dataset) -> Iterator[tuple[int, dict]]:
+    """A hub dataset's records, numbered from 1, read a batch at a time."""
+    number = 0
+    for batch in dataset.iter(batch_size=1000):
+        for values in zip(*batch.values()):
+            number += 1
+            yield number, dict(zip(batch, values))
 
 
 def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
@@ -97,10 +107,10 @@ def _augmented(data: DataArguments) -> list[SplitSource]:
 
 def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitSource]:
     """A deterministic stratified split: each label's records are shuffled with `seed` and cut by `fractions`."""
-    whole = split_from_file("train", path)
+    whole = split_from_file("all", path)
     by_label: dict = {}
-    for record in whole.records:
-        by_label.setdefault(str(record.get("label")), []).append(record)
+    for offset, (_, record) in enumerate(whole.records()):
+        by_label.setdefault(str(record.get("label")), []).append(offset)
     parts: dict[str, list] = {"train": [], "validation": [], "test": []}
     rng = random.Random(seed)
     for label in sorted(by_label):
@@ -112,8 +122,10 @@ def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitS
         parts["validation"] += group[cut_train:cut_validation]
         parts["test"] += group[cut_validation:]
     if not parts["train"]:
-        raise DataError(f"split_ratios: {fractions} leaves no training examples of {path} ({len(whole.records)} records)")
-    return [SplitSource(name, records, f"{path}[{name}]", whole.label_names) for name, records in parts.items() if records]
+        count = sum(len(group) for group in by_label.values())
+        raise DataError(f"split_ratios: {fractions} leaves no training examples of {path} ({count} records)")
+    return [SplitSource(name, whole.records, f"{path}[{name}]", whole.label_names, whole.unit, whole, rows)
+            for name, rows in parts.items() if rows]
 
 
 def quality_held_out_of_train(data: DataArguments, checkers: CheckerArguments) -> bool:

@@ -1,17 +1,22 @@
-"""A classification task: its splits as `datasets.Dataset`s, its label names and its text columns."""
+"""A classification task: its splits as memory-mapped `datasets.Dataset`s, its label names and its text columns."""
 
 from __future__ import annotations
 
 import logging
 import math
 import random
+from array import array
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
+import numpy as np
 from datasets import Dataset
 
 from config.json_strict import is_unicode
-from data.files import DataError, read_label_names, read_records
+from data.files import DataError, iter_records, position_word, read_label_names
+from data.store import TextColumns, column_array, remove_scratch, scratch_folder
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +29,16 @@ METADATA_COLUMNS = ("noise", "idx", "id")
 
 @dataclass
 class SplitSource:
-    """Raw records of one split and where they came from (for error messages)."""
+    """Where one split's records come from. `records()` reads them afresh, one at a time, each with its line
+    number; a split that is part of a file (split_file) is the records `rows` of `whole`, in that order."""
 
     name: str
-    records: list[dict]
+    records: Callable[[], Iterator[tuple[int, dict]]]
     origin: str
     label_names: list[str] | None = None
-    first_line: int = 1  # line number of records[0] in the file (2 for csv/tsv, after the header)
+    unit: str = "line"  # what the record numbers count, for error messages ("row" in parquet)
+    whole: SplitSource | None = None
+    rows: list[int] | None = None
 
 
 @dataclass
@@ -40,55 +48,108 @@ class TaskData:
     text_columns: list[str]
     origins: dict[str, str] = field(default_factory=dict)
     validation_split: dict | None = None  # how the validation split was held out of the real set, when it was
+    scratch: Path | None = None  # the folder of the splits' Arrow files (and of what is computed from them)
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
 
+    def close(self) -> None:
+        """Remove the splits' files; the datasets must not be used afterwards."""
+        if self.scratch is not None:
+            remove_scratch(self.scratch)
+
 
 def split_from_file(name: str, path: Path) -> SplitSource:
-    header_lines = 1 if path.suffix.lower() in (".csv", ".tsv") else 0
-    return SplitSource(name, read_records(path), str(path), read_label_names(path), first_line=1 + header_lines)
+    return SplitSource(name, lambda: iter_records(path), str(path), read_label_names(path), position_word(path))
+
+
+def _first_record(source: SplitSource) -> dict:
+    wanted = source.rows[0] if source.whole is not None else 0
+    with closing((source.whole or source).records()) as records:
+        for offset, (_, record) in enumerate(records):
+            if offset == wanted:
+                return record
+    raise DataError(f"{source.origin}: no records")
 
 
 def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
-    columns = [c for c in source.records[0] if c != label_column and c not in METADATA_COLUMNS]
+    first = _first_record(source)
+    columns = [c for c in first if c != label_column and c not in METADATA_COLUMNS]
     if not columns:
-        raise DataError(f"{source.origin}: no text column (the records hold only {list(source.records[0])})")
+        raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
     return columns[:2]
 
 
-def _label_space(sources: list[SplitSource], label_column: str) -> tuple[list[str], dict]:
-    """Label names, and a map from raw label values (ids or names) to ids."""
-    named = next((s for s in sources if s.label_names), None)
-    if named is not None:
-        names = named.label_names
-        for other in sources:
-            if other.label_names and other.label_names != names:
-                if len(other.label_names) != len(names):
-                    raise DataError(f"{other.origin}: its labels.json has {len(other.label_names)} labels "
-                                    f"{other.label_names}, but {named.origin} has {len(names)} {names}")
-                logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
-                               named.origin, names, other.origin, other.label_names)
-        to_id = {i: i for i in range(len(names))} | {str(i): i for i in range(len(names))}
-        to_id |= {n: i for i, n in enumerate(names)}
-        return names, to_id
-    values = set()
-    for source in sources:
-        for offset, record in enumerate(source.records):
-            value = record.get(label_column)
-            if isinstance(value, (list, dict)) or (isinstance(value, float) and not math.isfinite(value)):
-                raise DataError(f"{source.origin}: line {source.first_line + offset}: label {value!r} is not a label; "
-                                "expected an id or a name")
-            if value is not None:
-                values.add(value)
+class _Labels:
+    """The raw label values met while reading, each given a code, so that the label space can be formed after one
+    pass over every split. Where a labels.json names the labels, each value is checked as it is read."""
+
+    def __init__(self, sources: list[SplitSource]):
+        named = next((s for s in sources if s.label_names), None)
+        self.names, self.to_id = None, None
+        if named is not None:
+            self.names = named.label_names
+            for other in sources:
+                if other.label_names and other.label_names != self.names:
+                    if len(other.label_names) != len(self.names):
+                        raise DataError(f"{other.origin}: its labels.json has {len(other.label_names)} labels "
+                                        f"{other.label_names}, but {named.origin} has {len(self.names)} {self.names}")
+                    logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
+                                   named.origin, self.names, other.origin, other.label_names)
+            _check_label_names(self.names, sources[0].origin)
+            count = len(self.names)
+            self.to_id = {i: i for i in range(count)} | {str(i): i for i in range(count)}
+            self.to_id |= {n: i for i, n in enumerate(self.names)}
+        self.codes: dict = {}
+        self.values: list = []
+        self.first_seen: list[str] = []
+
+    def code(self, raw, where: str) -> int:
+        if self.to_id is None and (isinstance(raw, (list, dict)) or (isinstance(raw, float) and not math.isfinite(raw))):
+            raise DataError(f"{where}: label {raw!r} is not a label; expected an id or a name")
+        try:
+            code = self.codes.get(raw)
+        except TypeError:  # a list or an object
+            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
+        if code is None:
+            if self.to_id is not None:
+                self._id(raw, where)
+            code = self.codes[raw] = len(self.values)
+            self.values.append(raw)
+            self.first_seen.append(where)
+        return code
+
+    def _id(self, raw, where: str) -> int:
+        key = raw if not isinstance(raw, float) else _as_int(raw)
+        try:
+            return self.to_id[key]
+        except KeyError:
+            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
+
+    def ids(self, origin: str) -> np.ndarray:
+        """Each code's label id; sets `names` first (from the values of `origin` and the other splits) where no
+        labels.json named them."""
+        if self.to_id is None:
+            self.names, self.to_id = _label_space(self.values)
+            _check_label_names(self.names, origin)
+        return np.array([self._id(v, where) for v, where in zip(self.values, self.first_seen)], dtype=np.int64)
+
+
+def _check_label_names(names: list[str], origin: str) -> None:
+    if not all(is_unicode(name) for name in names):
+        raise DataError(f"{origin}: a label name holds an unpaired surrogate, which is not text: {names}")
+    if len(names) < 2:
+        raise DataError(f"{origin}: every example has the label {names[0] if names else None!r}; a classifier "
+                        "needs at least two labels (give a labels.json beside the data to name them all)")
+
+
+def _label_space(values: list) -> tuple[list[str], dict]:
+    """Label names, and a map from raw label values (ids or names) to ids, where no labels.json names them."""
     as_ints = {_as_int(v) for v in values}
     if None not in as_ints:
         ordered = sorted(as_ints)
-        to_id = {}
-        for v in values:
-            to_id[v] = ordered.index(_as_int(v))
-        return [str(v) for v in ordered], to_id
+        return [str(v) for v in ordered], {v: ordered.index(_as_int(v)) for v in values}
     ordered = sorted(str(v) for v in values)
     return ordered, {v: ordered.index(str(v)) for v in values}
 
@@ -105,53 +166,68 @@ def _as_int(value):
     return None
 
 
-def _to_dataset(source: SplitSource, text_columns: list[str], label_column: str, names: list[str], to_id: dict) -> Dataset:
-    columns: dict[str, list] = {c: [] for c in text_columns}
-    labels, noise = [], []
-    for offset, record in enumerate(source.records):
-        where = f"{source.origin}: line {source.first_line + offset}"
-        for column in text_columns:
-            if column not in record:
-                raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)})")
-            text = record[column]
-            if not isinstance(text, str):
-                raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
-            if not text.strip():
-                raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
-            if not is_unicode(text):
-                raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
-            columns[column].append(text)
-        if label_column not in record or record[label_column] in (None, ""):
-            raise DataError(f"{where}: missing label column {label_column!r}")
-        raw = record[label_column]
-        key = raw if not isinstance(raw, float) else _as_int(raw)
-        try:
-            label = to_id[key]
-        except (KeyError, TypeError):
-            raise DataError(f"{where}: label {raw!r} is not in the label set {names}") from None
-        labels.append(label)
-        noise.append(str(record.get("noise", "original")))
-    columns[LABEL] = labels
-    if any("noise" in record for record in source.records):
-        columns["noise"] = noise
-    return Dataset.from_dict(columns)
+@dataclass
+class _Read:
+    """A file's texts and noise tags in Arrow, and per record its label code and whether it had a noise tag."""
+
+    dataset: Dataset
+    codes: np.ndarray
+    tagged: np.ndarray
 
 
-def build_task(sources: list[SplitSource], text_columns: list[str] | None, label_column: str = LABEL) -> TaskData:
+def _read(source: SplitSource, text_columns: list[str], label_column: str, labels: _Labels, path: Path) -> _Read:
+    """One pass over the records: each is checked, and its texts are written to Arrow as it goes by."""
+    writer = TextColumns(path, [*text_columns, "noise"])
+    codes, tagged = array("q"), bytearray()
+    try:
+        for line, record in source.records():
+            where = f"{source.origin}: {source.unit} {line}"
+            for column in text_columns:
+                if column not in record:
+                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)})")
+                text = record[column]
+                if not isinstance(text, str):
+                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
+                if not text.strip():
+                    raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+                if not is_unicode(text):
+                    raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
+            if label_column not in record or record[label_column] in (None, ""):
+                raise DataError(f"{where}: missing label column {label_column!r}")
+            codes.append(labels.code(record[label_column], where))
+            tagged.append("noise" in record)
+            writer.add([*(record[c] for c in text_columns), str(record.get("noise", "original"))])
+        return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))
+    finally:
+        writer.close()
+
+
+def _split(read: _Read, label_ids: np.ndarray, text_columns: list[str], rows: list[int] | None) -> Dataset:
+    tagged = read.tagged if rows is None else read.tagged[rows]
+    dataset = read.dataset.add_column(LABEL, label_ids[read.codes])
+    dataset = dataset.select_columns([*text_columns, LABEL] + (["noise"] if tagged.any() else []))
+    return dataset if rows is None else dataset.select(rows)
+
+
+def build_task(sources: list[SplitSource], text_columns: list[str] | None, label_column: str = LABEL,
+               scratch: Path | None = None) -> TaskData:
+    """The splits, read in one pass per file into Arrow files in `scratch` (default: a new temporary folder)."""
     if not sources:
         raise DataError("no data: set train_file (and validation_file / test_file), dataset_name or wandb_dataset")
-    train = sources[0]
-    columns = text_columns or default_text_columns(train, label_column)
-    names, to_id = _label_space(sources, label_column)
-    if not all(is_unicode(name) for name in names):
-        raise DataError(f"{train.origin}: a label name holds an unpaired surrogate, which is not text: {names}")
-    if len(names) < 2:
-        raise DataError(f"{train.origin}: every example has the label {names[0] if names else None!r}; a classifier "
-                        "needs at least two labels (give a labels.json beside the data to name them all)")
-    splits = {s.name: _to_dataset(s, columns, label_column, names, to_id) for s in sources}
-    logger.info("Task: %d labels %s, text columns %s, splits %s", len(names), names, columns,
+    scratch = scratch or scratch_folder()
+    scratch.mkdir(parents=True, exist_ok=True)
+    columns = text_columns or default_text_columns(sources[0], label_column)
+    labels = _Labels(sources)
+    read: dict[int, _Read] = {}
+    for source in sources:
+        whole = source.whole or source
+        if id(whole) not in read:
+            read[id(whole)] = _read(whole, columns, label_column, labels, scratch / f"{len(read)}-{whole.name}.arrow")
+    label_ids = labels.ids(sources[0].origin)
+    splits = {s.name: _split(read[id(s.whole or s)], label_ids, columns, s.rows) for s in sources}
+    logger.info("Task: %d labels %s, text columns %s, splits %s", len(labels.names), labels.names, columns,
                 {k: len(v) for k, v in splits.items()})
-    return TaskData(splits, names, columns, {s.name: s.origin for s in sources})
+    return TaskData(splits, labels.names, columns, {s.name: s.origin for s in sources}, scratch=scratch)
 
 
 def subsample(dataset: Dataset, limit: int | None, seed: int | None = None) -> Dataset:
@@ -170,10 +246,10 @@ def join_real_set(train: Dataset, real: Dataset) -> Dataset:
     from datasets import concatenate_datasets
 
     def tagged(dataset: Dataset, is_real: bool) -> Dataset:
+        tags = np.full(len(dataset), "real") if is_real else column_array(train, "noise") \
+            if "noise" in train.column_names else np.full(len(dataset), "original")
         dataset = dataset.select_columns([c for c in train.column_names if c != "noise"])
-        tags = ["real"] * len(dataset) if is_real else list(train["noise"]) if "noise" in train.column_names \
-            else ["original"] * len(dataset)
-        return dataset.add_column("noise", tags).add_column(REAL_EXAMPLE, [int(is_real)] * len(dataset))
+        return dataset.add_column("noise", tags).add_column(REAL_EXAMPLE, np.full(len(dataset), int(is_real)))
 
     return concatenate_datasets([tagged(train, False), tagged(real, True)])
 
@@ -182,4 +258,4 @@ def generated_part(train: Dataset) -> Dataset:
     """The training data without the real set joined to it."""
     if REAL_EXAMPLE not in train.column_names:
         return train
-    return train.select([i for i, real in enumerate(train[REAL_EXAMPLE]) if not real])
+    return train.select(np.flatnonzero(column_array(train, REAL_EXAMPLE) == 0))

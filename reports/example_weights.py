@@ -7,15 +7,17 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from checkers.filtering import static_weights
 from checkers.scoring import at_gold
+from data.store import column_array
 from trainer.weight_history import Seen
 
 
+CSV_CHUNK_ROWS = 10_000  # weights.csv is written this many rows at a time
 LOSS_NAMES = {"ce": "CE", "focal": "Focal", "imp": "IMP", "dimp": "DIMP", "quality_only": "DIMP without diversity checker"}
 
 
@@ -36,10 +38,10 @@ class Ranking(NamedTuple):
 class ExampleWeights:
     """One entry per training example, in training-set order (filtered-out examples included)."""
 
-    texts: dict[str, list[str]]  # text column -> texts
+    texts: dict[str, Sequence[str]]  # text column -> texts (a list, or a Dataset column read when needed)
     labels: np.ndarray
     label_names: list[str]
-    noise: list[str] | None = None  # injected-noise tag, where the data has one
+    noise: Sequence[str] | None = None  # injected-noise tag, where the data has one
     quality: np.ndarray | None = None  # P'(y|x)
     quality_label: np.ndarray | None = None  # the label the quality checker finds most likely
     diversity: np.ndarray | None = None  # Q(y|x)
@@ -58,7 +60,7 @@ class ExampleWeights:
 
     def noise_kinds(self) -> list[str]:
         """The noise tags present, `original` first."""
-        return sorted(set(self.noise or ()), key=lambda tag: (tag != "original", tag))
+        return sorted(set(self.noise if self.noise is not None else ()), key=lambda tag: (tag != "original", tag))
 
     def with_history(self, epochs: dict[int, Seen]) -> "ExampleWeights":
         """Add the per-epoch values the loss used; examples not seen in an epoch get NaN."""
@@ -85,25 +87,26 @@ class ExampleWeights:
                            "hard or mislabelled ones", self.weight[last])
         return None
 
-    def columns(self) -> dict[str, list]:
-        """weights.csv's columns in order; None where a value is missing."""
-        columns: dict[str, list] = {"index": list(range(len(self)))}
-        columns.update({name: list(texts) for name, texts in self.texts.items()})
-        columns["label"] = self.labels.tolist()
-        columns["label_name"] = [self.label_names[y] for y in self.labels]
+    def columns(self, rows: slice = slice(None)) -> dict[str, list]:
+        """weights.csv's columns in order, for `rows` of the examples; None where a value is missing."""
+        columns: dict[str, list] = {"index": list(range(len(self))[rows])}
+        columns.update({name: list(texts[rows]) for name, texts in self.texts.items()})
+        labels = self.labels[rows]
+        columns["label"] = labels.tolist()
+        columns["label_name"] = [self.label_names[y] for y in labels]
         if self.noise is not None:
-            columns["noise"] = list(self.noise)
+            columns["noise"] = list(self.noise[rows])
         if self.quality_label is not None:
-            columns["quality_label"] = [self.label_names[y] for y in self.quality_label]
+            columns["quality_label"] = [self.label_names[y] for y in self.quality_label[rows]]
         for name, values in (("quality_prob", self.quality), ("diversity_prob", self.diversity),
                              ("static_weight", self.static)):
             if values is not None:
-                columns[name] = _floats(values)
+                columns[name] = _floats(values[rows])
         if self.kept is not None:
-            columns["kept"] = self.kept.tolist()
+            columns["kept"] = self.kept[rows].tolist()
         for epoch in self.epochs:
-            columns[f"model_prob_epoch{epoch}"] = _floats(self.model_prob[epoch])
-            columns[f"weight_epoch{epoch}"] = _floats(self.weight[epoch])
+            columns[f"model_prob_epoch{epoch}"] = _floats(self.model_prob[epoch][rows])
+            columns[f"weight_epoch{epoch}"] = _floats(self.weight[epoch][rows])
         return columns
 
 
@@ -114,14 +117,14 @@ def _floats(values: np.ndarray) -> list[float | None]:
 def from_training_set(train, text_columns: list[str], label_names: list[str], probabilities: dict[str, np.ndarray],
                       epsilon: float, loss: str = "") -> ExampleWeights:
     """The table for a training set (a `datasets.Dataset`) and each checker's class probabilities [N, C]."""
-    labels = np.asarray(train["label"])
+    labels = column_array(train, "label")
     gold = {role: at_gold(probs, labels).astype(np.float64) for role, probs in probabilities.items()}
     quality, diversity = gold.get("quality"), gold.get("diversity")
     return ExampleWeights(
-        texts={name: list(train[name]) for name in text_columns},
+        texts={name: train[name] for name in text_columns},  # read from Arrow when needed
         labels=labels,
         label_names=list(label_names),
-        noise=list(train["noise"]) if "noise" in train.column_names else None,
+        noise=column_array(train, "noise") if "noise" in train.column_names else None,
         quality=quality,
         quality_label=probabilities["quality"].argmax(axis=1) if "quality" in probabilities else None,
         diversity=diversity,
@@ -132,11 +135,13 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
 
 def write_csv(path: Path, weights: ExampleWeights) -> None:
     """Floats with 6 significant digits; an empty cell where a value is missing. Replaced atomically."""
-    columns = weights.columns()
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in zip(*columns.values()):
-            writer.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in row])
+        for start in range(0, max(len(weights), 1), CSV_CHUNK_ROWS):
+            columns = weights.columns(slice(start, start + CSV_CHUNK_ROWS))
+            if start == 0:
+                writer.writerow(columns)
+            for row in zip(*columns.values()):
+                writer.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in row])
     os.replace(tmp, path)

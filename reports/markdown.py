@@ -116,7 +116,7 @@ def _examples_table(weights: ExampleWeights, order: np.ndarray) -> list[str]:
         row += [_num(values[i]) for _, values in columns]
         if weights.kept is not None:
             row.append("yes" if weights.kept[i] else "**no**")
-        row += [cell(texts[i], width) for texts in weights.texts.values()]
+        row += [cell(texts[int(i)], width) for texts in weights.texts.values()]
         rows.append(row)
     return table(header, rows)
 

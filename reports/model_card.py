@@ -16,6 +16,7 @@ from transformers.modelcard import TrainingSummary
 from checkers.build import RECIPE_FILE
 from checkers.for_task import dataset_label
 from config.loading import RunConfig
+from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource
 from reports.example_weights import ExampleWeights, loss_name
@@ -132,7 +133,7 @@ def _usage(cfg: RunConfig, task: TaskData) -> str:
 def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     splits, origins = task.splits, task.origins
     train = splits["train"]
-    real = np.asarray(train[REAL_EXAMPLE], dtype=bool) if REAL_EXAMPLE in train.column_names \
+    real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)
     rows = [["training data", (~real).sum(), origins["train"]]]
     if real.any():
@@ -143,7 +144,7 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     for name in ["validation"] + sorted(n for n in splits if n.startswith("test")):
         if name in splits:
             rows.append([f"{name} split", len(splits[name]), origins.get(name, name)])
-    labels = np.bincount(np.asarray(train["label"]), minlength=task.num_labels)
+    labels = np.bincount(column_array(train, "label"), minlength=task.num_labels)
     text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nLabels of the "
             "training data: " + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:

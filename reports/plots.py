@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 # Weights spanning more than this ratio (IMP's P'/Q, DIMP's P'/P) are drawn on a log scale.
 LOG_SCALE_SPAN = 100.0
+
+
+def _pyplot():
+    """matplotlib, imported when the first plot is drawn, after training: it holds ~25 MB that training can use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _log_scale(values: np.ndarray) -> bool:
@@ -41,6 +47,7 @@ def histogram_by_group(values: np.ndarray, groups: list[str], order: list[str], 
     # Zeros cannot sit on a log axis: they are counted in the first bin.
     parts = [np.clip(values[seen & (groups == group)], bins[0], None) for group in order]
     shown = [(group, part) for group, part in zip(order, parts) if len(part)]
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.hist([part for _, part in shown], bins=bins, weights=[np.full(len(part), 1 / len(part)) for _, part in shown],
             color=[f"C{order.index(group)}" for group, _ in shown],
@@ -62,6 +69,7 @@ def weights_by_epoch(model_prob: dict[int, np.ndarray], weight: dict[int, np.nda
                      path: Path) -> Path:
     """Per epoch, the loss weight's median, 25-75% and 10-90% bands and mean; beside it, P(y|x; θ)'s."""
     epochs = sorted(weight)
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, series, label in ((axes[0], weight, f"{loss_name} weight"), (axes[1], model_prob, "P(y|x; θ)")):
         columns = [series[e][~np.isnan(series[e])] for e in epochs]

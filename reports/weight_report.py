@@ -6,6 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from reports import plots
 from reports.example_weights import ExampleWeights, loss_name, write_csv
 from reports.markdown import render
@@ -43,7 +45,7 @@ def _distribution_plots(folder: Path, weights: ExampleWeights) -> dict[str, Path
     ranking = weights.ranking()
     if ranking is None:
         return {}
-    labels = [weights.label_names[y] for y in weights.labels]
+    labels = np.asarray(weights.label_names, dtype=object)[weights.labels]  # one reference per example
     images = {f"{ranking.name} by label": plots.histogram_by_group(
         ranking.values, labels, weights.label_names, ranking.name,
         f"Distribution of {ranking.name}, per gold label", folder / "weights_by_label.png")}
@@ -59,10 +61,14 @@ def log_to_wandb(run, weights: ExampleWeights, images: dict[str, Path]) -> None:
     try:
         import wandb
 
-        columns = weights.columns()
-        table = wandb.Table(columns=list(columns), data=[list(row) for row in zip(*columns.values())])
-        run.log({"example_weights/table": table,
-                 **{f"example_weights/{path.stem}": wandb.Image(str(path), caption=title)
-                    for title, path in images.items()}})
+        logged = {f"example_weights/{path.stem}": wandb.Image(str(path), caption=title) for title, path in images.items()}
+        if len(weights) <= wandb.Table.MAX_ROWS:
+            columns = weights.columns()
+            logged["example_weights/table"] = wandb.Table(columns=list(columns),
+                                                          data=[list(row) for row in zip(*columns.values())])
+        else:
+            logger.info("W&B: %d examples are more than a W&B table holds (%d); the table is in weights.csv only",
+                        len(weights), wandb.Table.MAX_ROWS)
+        run.log(logged)
     except Exception as err:  # W&B raises many types; none of them may stop the run
         logger.warning("W&B: could not log the example weights (%s); they are in weights.csv", err)

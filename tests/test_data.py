@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from data.files import DataError, read_records, resolve_data_path
+from data.files import DataError, iter_records, read_records, resolve_data_path
 from data.task import build_task, split_from_file, subsample
 
 RECORDS = [
@@ -26,6 +28,11 @@ def _write(path, fmt: str, records=RECORDS):
         path.write_text("\n".join(json.dumps(r) for r in records))
     elif fmt == "json-data":
         path.write_text(json.dumps({"data": records}))
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(records), path)
     else:
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(records[0]), delimiter="\t" if fmt == "tsv" else ",")
@@ -36,6 +43,7 @@ def _write(path, fmt: str, records=RECORDS):
 
 @pytest.mark.parametrize("fmt,suffix", [
     ("jsonl", ".jsonl"), ("json", ".json"), ("json-lines", ".json"), ("json-data", ".json"), ("csv", ".csv"), ("tsv", ".tsv"),
+    ("parquet", ".parquet"),
 ])
 def test_every_format_gives_the_same_task(tmp_path, fmt, suffix):
     path = _write(tmp_path / f"train{suffix}", fmt)
@@ -97,6 +105,25 @@ def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
         build_task([split_from_file("train", path)], None)
 
 
+@pytest.mark.parametrize("name,content,message", [
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": [1]}\n', r"line 2: label \[1\] is not a label"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": NaN}\n', r"line 2: label nan is not a label"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n\n{"text": 5, "label": 1}\n', r"line 3: column 'text' holds int 5"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "a", "label": 0}\n', r"every example has the label '0'"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n', r"line 2: column 'text' holds an unpaired"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
+    ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
+    ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
+    ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
+])
+def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, message):
+    """Issue 16's checks hold on the streaming reader too, without a labels.json."""
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        build_task([split_from_file("train", path)], None)
+
+
 def test_csv_line_numbers_count_the_header(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\ngood,1\n,0\n")
@@ -112,10 +139,19 @@ def test_non_utf8_file(tmp_path):
 
 
 def test_unsupported_suffix(tmp_path):
-    path = tmp_path / "t.parquet"
+    path = tmp_path / "t.xlsx"
     path.write_text("x")
-    with pytest.raises(DataError, match="unsupported file type '.parquet'"):
+    with pytest.raises(DataError, match="unsupported file type '.xlsx'"):
         read_records(path)
+
+
+def test_bad_parquet_rows_and_files(tmp_path):
+    path = _write(tmp_path / "t.parquet", "parquet", [{"text": "a", "label": 0}, {"text": "", "label": 1}])
+    with pytest.raises(DataError, match=r"t.parquet: row 2: column 'text' is empty"):
+        build_task([split_from_file("train", path)], None)
+    (tmp_path / "u.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"u.parquet: not a readable parquet file"):
+        read_records(tmp_path / "u.parquet")
 
 
 def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
@@ -142,15 +178,122 @@ def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
 
     records = [{"text": f"t{i}", "label": i % 3 if i < 90 else 0} for i in range(100)]
     path = _write(tmp_path / "all.jsonl", "jsonl", records)
-    parts = {s.name: s for s in split_one_file(path, [0.7, 0.1, 0.2], seed=3)}
-    texts = {name: {r["text"] for r in s.records} for name, s in parts.items()}
+    parts = build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=3), None).splits
+    texts = {name: set(s["text"]) for name, s in parts.items()}
     assert sum(len(t) for t in texts.values()) == 100
     assert not (texts["train"] & texts["test"]) and not (texts["train"] & texts["validation"])
     for name, fraction in (("train", 0.7), ("test", 0.2)):
         for label in range(3):
-            share = sum(r["label"] == label for r in parts[name].records) / len(parts[name].records)
+            share = sum(y == label for y in parts[name]["label"]) / len(parts[name])
             overall = sum(r["label"] == label for r in records) / 100
             assert abs(share - overall) < 0.05, (name, label)
-        assert len(parts[name].records) == pytest.approx(100 * fraction, abs=2)
-    again = {s.name: [r["text"] for r in s.records] for s in split_one_file(path, [0.7, 0.1, 0.2], seed=3)}
-    assert again == {name: [r["text"] for r in s.records] for name, s in parts.items()}
+        assert len(parts[name]) == pytest.approx(100 * fraction, abs=2)
+    again = build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=3), None).splits
+    assert {name: list(s["text"]) for name, s in again.items()} == {name: list(s["text"]) for name, s in parts.items()}
+
+
+def test_records_are_read_one_at_a_time(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 1}\n{"broken\n')
+    records = iter_records(path)
+    assert next(records) == (1, {"text": "a", "label": 0})  # line 3 is not parsed before it is reached
+    assert next(records) == (2, {"text": "b", "label": 1})
+    with pytest.raises(DataError, match=r"t.jsonl: line 3: invalid JSON"):
+        next(records)
+
+
+def test_reading_holds_one_batch_not_the_file(tmp_path, monkeypatch):
+    """Records go to Arrow a batch at a time as they are read: the Python memory reading needs is a batch and a few
+    bytes per record, far below the file's size."""
+    import tracemalloc
+
+    from data import store
+
+    monkeypatch.setattr(store, "BATCH_ROWS", 1000)
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as f:
+        for i in range(40_000):
+            f.write(json.dumps({"text": f"sentence number {i} " * 16, "text_pair": f"pair {i}", "label": i % 2}) + "\n")
+    tracemalloc.start()
+    task = build_task([split_from_file("train", path)], None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(task.splits["train"]) == 40_000 and task.splits["train"][39_999]["text_pair"] == "pair 39999"
+    assert peak < path.stat().st_size / 5, (peak, path.stat().st_size)
+
+
+def test_splits_are_memory_mapped_files_that_close_removes(tmp_path):
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl"))], None, scratch=tmp_path / "s")
+    files = [Path(f["filename"]) for f in task.splits["train"].cache_files]
+    assert files and all(f.parent == tmp_path / "s" for f in files)
+    task.close()
+    assert not (tmp_path / "s").exists()
+
+
+def test_load_task_leaves_no_scratch_folder_on_bad_data(tmp_path, monkeypatch):
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    (tmp_path / "bad.jsonl").write_text('{"text": "a", "label": 0}\n{"text": "", "label": 1}\n')
+    cfg = load_config(None, ["--train_file", "bad.jsonl", "--data_work_dir", str(tmp_path / "work"),
+                             "--problem_type", "single_label_classification", "--output_dir", str(tmp_path / "out"),
+                             "--report_to", "none"])
+    with pytest.raises(DataError, match=r"bad.jsonl: line 2: column 'text' is empty"):
+        load_task(cfg)
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_a_data_work_dir_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    _write(tmp_path / "t.jsonl", "jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
+    (tmp_path / "taken").write_text("a file, not a folder")
+    cfg = load_config(None, ["--train_file", "t.jsonl", "--data_work_dir", str(tmp_path / "taken" / "work"),
+                             "--problem_type", "single_label_classification", "--output_dir", str(tmp_path / "out"),
+                             "--report_to", "none"])
+    with pytest.raises(DataError, match=r"data_work_dir: cannot make a folder for the run's data in .*taken"):
+        load_task(cfg)
+
+
+def test_split_file_errors_name_the_line_in_the_file(tmp_path):
+    from data.sources import split_one_file
+
+    records = [{"text": f"t{i}", "label": i % 2} for i in range(20)]
+    records[13]["text"] = " "
+    path = _write(tmp_path / "all.jsonl", "jsonl", records)
+    with pytest.raises(DataError, match=r"all.jsonl: line 14: column 'text' is empty"):
+        build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=3), None)
+
+
+def test_numeric_columns_are_taken_from_arrow_in_split_order(tmp_path):
+    from data.store import column_array
+
+    records = [{"text": f"t{i}", "label": i % 3} for i in range(30)]
+    train = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None).splits["train"]
+    part = subsample(train, 7, seed=5)
+    assert column_array(part, "label").tolist() == list(part["label"])
+    assert column_array(part, "label").dtype == np.int64
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_release_mapped_pages_lets_go_of_data_read_and_keeps_it_readable(tmp_path):
+    from data.store import release_mapped_pages
+
+    def file_backed_mb() -> float:
+        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("RssFile"))
+        return int(line.split()[1]) / 1024
+
+    path = tmp_path / "t.jsonl"
+    with path.open("w") as f:
+        for i in range(30_000):
+            f.write(json.dumps({"text": f"{i} " + "word " * 150, "label": i % 2}) + "\n")
+    train = build_task([split_from_file("train", path)], None).splits["train"]
+    before = file_backed_mb()
+    assert sum(len(t) for batch in train.iter(batch_size=5000) for t in batch["text"]) > 20_000_000
+    touched = file_backed_mb()
+    release_mapped_pages()
+    assert touched - before > 15 and file_backed_mb() < touched - 15, (before, touched, file_backed_mb())
+    assert train[29_999]["text"].startswith("29999 word")

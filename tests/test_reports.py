@@ -58,6 +58,15 @@ def test_weights_csv_holds_every_example_and_every_value(tmp_path):
     assert rows[0]["kept"] == "False" and rows[10]["kept"] == "True"
 
 
+def test_weights_csv_written_in_chunks_is_the_same_file(tmp_path, monkeypatch):
+    from reports import example_weights
+
+    write_weight_report(tmp_path / "whole", known_weights(), "Known weights.")
+    monkeypatch.setattr(example_weights, "CSV_CHUNK_ROWS", 7)  # 60 rows: 8 full chunks and a partial one
+    write_weight_report(tmp_path / "chunked", known_weights(), "Known weights.")
+    assert (tmp_path / "chunked" / "weights.csv").read_bytes() == (tmp_path / "whole" / "weights.csv").read_bytes()
+
+
 def test_report_puts_the_distrusted_examples_first(tmp_path):
     report = write_weight_report(tmp_path, known_weights(), "Known weights.", "Filtering kept 54 of 60.")
     text = report.read_text(encoding="utf-8")

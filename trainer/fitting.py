@@ -12,6 +12,7 @@ from transformers.integrations import WandbCallback
 
 from config.arguments import WeightedTrainingArguments
 from config.loading import ConfigError
+from trainer.memory import ReleaseAtEpochEnd
 from trainer.metrics import compute_metrics
 from trainer.selection import ValidationEarlyStopping
 from trainer.weighted_trainer import SafeWandbCallback, WeightedTrainer
@@ -49,6 +50,7 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     )
     if trainer.pop_callback(WandbCallback) is not None:
         trainer.add_callback(SafeWandbCallback())
+    trainer.add_callback(ReleaseAtEpochEnd())
     if args.early_stopping_patience:
         trainer.add_callback(ValidationEarlyStopping(args.early_stopping_patience, args.early_stopping_threshold))
     return trainer

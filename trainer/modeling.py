@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 from datasets import Dataset
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+from data.store import arrow_column, release_mapped_pages
 from references.models import ModelSource, loading
 from references.wandb_refs import ArtifactError
 
@@ -141,8 +144,11 @@ def encode(
 ) -> Dataset:
     """Tokenize; without pad_to_max_length, batches are padded later to their longest input."""
     max_length = min(max_length, tokenizer.model_max_length)
+    batches = itertools.count(1)
 
     def tokenize(batch):
+        if next(batches) % 50 == 0:  # tokenizing reads every text once: let go of the pages read so far
+            release_mapped_pages()
         texts = [batch[c] for c in text_columns]
         return tokenizer(*texts, truncation=True, max_length=max_length,
                          padding="max_length" if pad_to_max_length else False)
@@ -153,8 +159,8 @@ def encode(
 
 def longest_first(encoded: Dataset) -> np.ndarray:
     """Indices of `encoded` by decreasing token count (stable), so that batches taken in this order pad little."""
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    return np.argsort(-lengths, kind="stable")
+    lengths = pc.list_value_length(arrow_column(encoded, "input_ids")).to_numpy()
+    return np.argsort(-lengths.astype(np.int64), kind="stable")
 
 
 def for_evaluation(encoded: Dataset) -> Dataset:
