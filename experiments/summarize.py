@@ -25,10 +25,12 @@ RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
 SPEC = ROOT / "experiments" / "grid.json"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
-METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity")
+METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity",
+                "dimp_plus_real")
 METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce": "CE",
                 "real_plus_synthetic": "CE on real + generated", "focal": "Focal", "cleanlab": "cleanlab + CE",
-                "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker"}
+                "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker",
+                "dimp_plus_real": "DIMP with the real set joined (w = 1)"}
 
 
 def selection_rule() -> str:
