@@ -6,9 +6,11 @@ results/README.md (between its TABLE markers), training-dynamics plots and the c
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from experiments.grid import TIME_FILE  # noqa: E402
 from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
 
@@ -435,7 +438,8 @@ def recommended_method() -> str | None:
     return json.loads(path.read_text())["method"] if path.is_file() else None
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     rows = finished_cells()
     write_effect_csv(rows)
     recommended = recommended_method()

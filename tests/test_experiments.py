@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -100,7 +102,7 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
             if method == "dimp":
                 (cell / grid.TIME_FILE).write_text(json.dumps({"cpu_s": 360 * seed, "wall_s": 200 * seed}))
     (tmp_path / "README.md").write_text("# R\n<!-- TABLE -->\nSTALE\n<!-- /TABLE -->\ntail\n")
-    summarize.main()
+    summarize.main([])
     rows = list(csv.DictReader((tmp_path / "effect.csv").open()))
     assert len(rows) == 4 and rows[0].keys() == {"benchmark", "method", "seed", "test_accuracy", "test_f1"}
     readme = (tmp_path / "README.md").read_text()
@@ -287,3 +289,10 @@ def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_re
                                                                                checker.checker_learning_rate)
     if name in ("ce", "dimp", "real_plus_synthetic"):
         assert cfg.data.real_set_in_training == (name == "real_plus_synthetic")
+
+
+@pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py"])
+def test_each_experiment_script_runs_as_the_readme_says(script):
+    done = subprocess.run([sys.executable, f"experiments/{script}", "--help"], cwd=grid.ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and f"usage: {script}" in done.stdout, done.stderr
