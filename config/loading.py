@@ -398,6 +398,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
         logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
                     ", ".join(f"{key} {value}" for key, value in file_config.items()
                               if key not in from_command_line and value != defaults.get(key)) or "the defaults")
+        recommended.join_real_set_only_if_given(data, checkers, from_command_line)
         needed = config.needed_checkers()
         recommended.name_checkers(needed, model, data, checkers)
         if "quality" in needed and checkers.quality_checker_model is None:

@@ -44,3 +44,10 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
                       f"{short_name(model.model_name_or_path)}")
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
+
+
+def join_real_set_only_if_given(data: DataArguments, checkers: CheckerArguments, asked: dict) -> None:
+    """The recommendation joins the real set to the training data; a run given none trains without it (asking for
+    it on the command line is still an error, from RunConfig.check)."""
+    if data.real_set_in_training and not checkers.quality_checker_train_file and "real_set_in_training" not in asked:
+        data.real_set_in_training = False

@@ -192,6 +192,15 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
         load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_dimp"])
 
 
+def test_a_run_without_config_file_joins_the_real_set_only_when_it_has_one():
+    ce = ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification"]
+    assert load_config(None, [*ce, "--quality_checker_train_file", "real.jsonl"]).data.real_set_in_training \
+        == json.loads(recommended.RECOMMENDED_FILE.read_text()).get("real_set_in_training", False)
+    assert not load_config(None, ce).data.real_set_in_training  # CE on generated data alone still runs
+    with pytest.raises(ConfigError, match="real_set_in_training: needs quality_checker_train_file"):
+        load_config(None, [*ce, "--real_set_in_training", "true"])
+
+
 def test_resolved_config_reads_back_with_its_records(tmp_path):
     resolved = {**load_config(_write(tmp_path, {"report_to": "none"})).to_dict(),
                 "validation_from_real_set": {"validation_examples": 3}}

@@ -5,7 +5,7 @@ top of its heap is returned, and once a tensor of up to 32 MB has been freed, te
 the heap. A run whose tensor sizes change at every step (dynamic padding) and whose phases differ (a checker is
 trained, then scores, then the model trains) keeps the fragments earlier phases freed. `malloc_trim(0)` returns
 them. Called where a phase ends, it costs one refault of the pages the next phase touches. Settings that keep the
-heap tight at every step were measured and not adopted: they slow training by 6-17% (benchmarks/README.md).
+heap tight at every step (glibc's mmap threshold, one arena) are the `settings` part of benchmarks/memory.py.
 """
 
 from __future__ import annotations
