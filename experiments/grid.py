@@ -135,7 +135,8 @@ def copy_twin(cell: Cell, config: dict, twin: Path) -> None:
     print(f"  same config as {twin.relative_to(RESULTS)}: results copied", flush=True)
 
 
-def _children_cpu_s() -> float:
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 
@@ -148,11 +149,11 @@ def run_cell(cell: Cell, config: dict) -> bool:
     work = WORK / cell.path
     work.mkdir(parents=True, exist_ok=True)
     (work / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    started, cpu = time.time(), _children_cpu_s()
+    started, cpu = time.time(), children_cpu_s()
     with (work / "run.log").open("w") as log:
         code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")],
                               stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
-    spent = {"wall_s": round(time.time() - started, 1), "cpu_s": round(_children_cpu_s() - cpu, 1)}
+    spent = {"wall_s": round(time.time() - started, 1), "cpu_s": round(children_cpu_s() - cpu, 1)}
     if code != 0:
         print(f"  FAILED ({code}) after {spent['wall_s']:.0f} s; see {work / 'run.log'}", flush=True)
         return False

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from experiments.grid import children_cpu_s  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
 
 OUTPUT = ROOT / "results" / "shipped.json"
@@ -40,14 +40,13 @@ def run(name: str) -> dict:
     out = WORK / name
     command = [sys.executable, str(ROOT / "run.py"), config, "--output_dir", str(out), "--overwrite_output_dir",
                "true", "--report_to", "none", *(x for key, value in overrides.items() for x in (f"--{key}", value))]
-    started, cpu = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    started, cpu = time.time(), children_cpu_s()
     subprocess.run(command, cwd=ROOT, check=True)
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     metrics = json.loads((out / "all_results.json").read_text())
     return {"command": " ".join(["python", "run.py", *command[2:]]).replace(str(ROOT) + "/", ""),
             **{key: metrics[key] for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1")},
             "wall_s": round(time.time() - started, 1),
-            "cpu_s": round(used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime, 1)}
+            "cpu_s": round(children_cpu_s() - cpu, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
