@@ -13,7 +13,7 @@ import numpy as np
 
 from checkers.filtering import static_weights
 from checkers.scoring import at_gold
-from data.store import column_array
+from data.store import column_array, release_mapped_pages
 from trainer.weight_history import Seen
 
 
@@ -144,4 +144,5 @@ def write_csv(path: Path, weights: ExampleWeights) -> None:
                 writer.writerow(columns)
             for row in zip(*columns.values()):
                 writer.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in row])
+            release_mapped_pages()  # the texts are read from the Arrow file: one pass over it, not kept resident
     os.replace(tmp, path)

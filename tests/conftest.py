@@ -42,6 +42,20 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def write_long_texts(path: Path, n: int = 30_000) -> Path:
+    """A jsonl file of n long texts (about 25 MB for 30,000): big enough to see its pages in RSS."""
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"text": f"{i} " + "word " * 150, "label": i % 2}) + "\n")
+    return path
+
+
+def file_backed_mb() -> float:
+    """This process's resident pages of mapped files (Linux's RssFile), in MB."""
+    line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("RssFile"))
+    return int(line.split()[1]) / 1024
+
+
 @pytest.fixture(scope="session")
 def toy_data_root(tmp_path_factory) -> Path:
     """A data root laid out like ../shared/data: toy/{train,validation,test,real}.jsonl and labels.json."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import file_backed_mb, write_long_texts
 from data.files import DataError, iter_records, read_records, resolve_data_path
 from data.task import build_task, split_from_file, subsample
 
@@ -282,15 +283,7 @@ def test_numeric_columns_are_taken_from_arrow_in_split_order(tmp_path):
 def test_release_mapped_pages_lets_go_of_data_read_and_keeps_it_readable(tmp_path):
     from data.store import release_mapped_pages
 
-    def file_backed_mb() -> float:
-        line = next(ln for ln in Path("/proc/self/status").read_text().splitlines() if ln.startswith("RssFile"))
-        return int(line.split()[1]) / 1024
-
-    path = tmp_path / "t.jsonl"
-    with path.open("w") as f:
-        for i in range(30_000):
-            f.write(json.dumps({"text": f"{i} " + "word " * 150, "label": i % 2}) + "\n")
-    train = build_task([split_from_file("train", path)], None).splits["train"]
+    train = build_task([split_from_file("train", write_long_texts(tmp_path / "t.jsonl"))], None).splits["train"]
     before = file_backed_mb()
     assert sum(len(t) for batch in train.iter(batch_size=5000) for t in batch["text"]) > 20_000_000
     touched = file_backed_mb()

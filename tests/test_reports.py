@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reports.example_weights import ExampleWeights
+from conftest import file_backed_mb, write_long_texts
+from data.task import build_task, split_from_file
+from reports.example_weights import ExampleWeights, from_training_set, write_csv
 from reports.markdown import cell, render
 from reports.weight_report import log_to_wandb, write_weight_report
 from trainer.weight_history import Seen
@@ -65,6 +68,16 @@ def test_weights_csv_written_in_chunks_is_the_same_file(tmp_path, monkeypatch):
     monkeypatch.setattr(example_weights, "CSV_CHUNK_ROWS", 7)  # 60 rows: 8 full chunks and a partial one
     write_weight_report(tmp_path / "chunked", known_weights(), "Known weights.")
     assert (tmp_path / "chunked" / "weights.csv").read_bytes() == (tmp_path / "whole" / "weights.csv").read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+def test_writing_weights_csv_reads_the_texts_without_keeping_them_resident(tmp_path):
+    train = build_task([split_from_file("train", write_long_texts(tmp_path / "t.jsonl"))], None).splits["train"]
+    weights = from_training_set(train, ["text"], ["a", "b"], {}, epsilon=1e-9)
+    before = file_backed_mb()
+    write_csv(tmp_path / "weights.csv", weights)
+    assert (tmp_path / "weights.csv").stat().st_size > 20_000_000  # every text went through the mapped file
+    assert file_backed_mb() - before < 5, (before, file_backed_mb())
 
 
 def test_report_puts_the_distrusted_examples_first(tmp_path):
