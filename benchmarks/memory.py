@@ -49,7 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--settings_rounds", type=int, default=1, help="Rounds of `settings`; each runs every setting.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="Pairs scored in `scale`.")
     parser.add_argument("--base_sizes", type=int, nargs="*", default=[100_000],
-                        help="Pairs scored in `scale` by the base commit, for comparison.")
+                        help="Pairs scored in `scale` by the base commit, for comparison; none keeps its earlier runs.")
     parser.add_argument("--work_dir", default="benchmarks/work/memory", help="Scratch folder (git-ignored).")
     parser.add_argument("--output", default="benchmarks/results/memory.json")
     return parser.parse_args(argv)
@@ -226,12 +226,15 @@ def main(argv: list[str] | None = None) -> dict:
     work = (ROOT / args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     base = export_base(args.base, work)
+    output = ROOT / args.output
+    earlier = json.loads(output.read_text()) if output.is_file() else {}
     runners = {
         "step": lambda: step_breakdown(MINILM),
         "phases": lambda: phases(args, work, base),
         "throughput": lambda: throughput(args, work, base, _built_checker(work)),
         "settings": lambda: settings(args, work, _built_checker(work)),
-        "scale": lambda: scale(work, _env(), Job, {"new": (ROOT, args.sizes), "base": (base, args.base_sizes)}),
+        "scale": lambda: scale(work, _env(), Job, {"new": (ROOT, args.sizes), "base": (base, args.base_sizes)},
+                               earlier.get("scale", {}).get("runs", [])),
     }
     command = "python " + " ".join(["benchmarks/memory.py", *(argv if argv is not None else sys.argv[1:])])
     done = {}
@@ -240,8 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
             started = time.perf_counter()
             done[part] = {**runners[part](), "command": command, "base_commit": args.base, "machine": machine(),
                           "part_wall_s": round(time.perf_counter() - started, 1)}
-    output = ROOT / args.output
-    results = json.loads(output.read_text()) if output.is_file() else {}  # read now: keeps parts run meanwhile
+    results = json.loads(output.read_text()) if output.is_file() else {}  # read again: keeps parts run meanwhile
     results.update(done)
     results.update(headline(results))
     write_json_atomic(output, results)

@@ -53,8 +53,9 @@ def small_checker(folder: Path) -> Path:
     return folder
 
 
-def scale(work: Path, env: dict, job_class, trees: dict[str, tuple[Path, list[int]]]) -> dict:
-    """score.py on each size of each tree (name -> its folder and its sizes)."""
+def scale(work: Path, env: dict, job_class, trees: dict[str, tuple[Path, list[int]]], earlier: list[dict]) -> dict:
+    """score.py on each size of each tree (name -> its folder and its sizes). A tree given no sizes keeps its
+    `earlier` runs (the base commit's, say, when only the new tree is measured again)."""
     checker = small_checker(work / "small-checker")
     runs = []
     for name, (tree, tree_sizes) in trees.items():
@@ -76,4 +77,5 @@ def scale(work: Path, env: dict, job_class, trees: dict[str, tuple[Path, list[in
             runs.append({"tree": name, "pairs": count, "file_mb": round(pairs.stat().st_size / 2**20, 1),
                          "weights_csv_rows": rows, **job})
             print(f"scale {name} {count}: {runs[-1]}", flush=True)
+    runs += [run for run in earlier if run["tree"] in trees and not trees[run["tree"]][1]]
     return {"checker": "BERT, 2 layers, hidden 32, MiniLM's tokenizer (random weights)", "runs": runs}

@@ -14,7 +14,9 @@ from references.models import ModelSource
 from trainer.modeling import encode, load_tokenizer, longest_first
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
-RELEASE_EVERY_BATCHES = 100  # batches scored between two release_mapped_pages() calls
+# Batches scored between two release_mapped_pages() calls. Longest-first batches gather rows from all over the token
+# file, and each row read maps its neighbours too (the kernel's fault-around): 100 batches mapped the whole file.
+RELEASE_EVERY_BATCHES = 10
 
 
 class CheckerError(ValueError):
