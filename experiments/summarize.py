@@ -378,14 +378,15 @@ def bar_table(rows: list[dict], recommended: str) -> str:
 
 def real_set_study_table(rows: list[dict]) -> str:
     """The real_set study (validation only): each way of using the real set's accuracy on one half of the
-    validation split, selected on the other by the grid's rule, mean over seeds; the grid's baselines beside it."""
+    validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
+    dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same)."""
     studies = json.loads(SPEC.read_text())["studies"]
     seeds = set(studies["real_set"]["seeds"]) | set(studies["real_set_checkers"]["seeds"])
     rule = selection_rule()
     entries = defaultdict(list)
     for row in rows:
         in_study = row["study"] in ("real_set", "real_set_checkers")
-        baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic")
+        baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
         if (in_study or baseline) and row["seed"] in seeds:
             loaded = load_predictions(row["dir"] / "validation_predictions.npz")
             value = held_out_half_accuracy(*loaded, rule, row["averaged"]) if loaded else None
