@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -69,3 +70,17 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_
     best = max(evaluations, key=lambda h: h["eval_validation_accuracy"])  # the first of equals
     assert state["best_global_step"] == best["step"]
     assert "Early stopping (patience 1) ended training after epoch 2 of 5" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_tracking_the_test_split_leaves_training_as_it_is(tiny_config, tiny_model_dir, tmp_path):
+    # Dropout on, so that any draw the test split's evaluation took from the global RNG would show in the weights.
+    model_dir = tmp_path / "dropout-bert"
+    shutil.copytree(tiny_model_dir, model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.3}))
+    models = {}
+    for track in (False, True):
+        _run(tiny_config, tmp_path, model_name_or_path=str(model_dir), num_train_epochs=3,
+             track_test_each_epoch=track, output_dir=str(tmp_path / f"track-{track}"))
+        models[track] = load_file(str(tmp_path / f"track-{track}" / "model.safetensors"))
+    assert all(torch.equal(models[False][name], models[True][name]) for name in models[False])

@@ -30,6 +30,8 @@ WEIGHT_COLUMNS = (QUALITY_PROB, DIVERSITY_PROB, EXAMPLE_INDEX, REAL_EXAMPLE)
 MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 # The evaluation split's name when several are evaluated each epoch (see the pipeline's track_test_each_epoch).
 VALIDATION_PREFIXES = ("eval", "eval_validation")
+# The split evaluated each epoch only to report it (track_test_each_epoch).
+REPORT_ONLY_PREFIX = "eval_test"
 
 
 class TrainingDiverged(ValueError):
@@ -99,6 +101,14 @@ class WeightedTrainer(Trainer):
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        if metric_key_prefix != REPORT_ONLY_PREFIX:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        # Every DataLoader draws its base seed from the global RNG: without the fork, reporting the test split would
+        # shift the dropout masks of every later step, and the model would depend on whether the test was tracked.
+        with torch.random.fork_rng(devices=[]):
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval"):
