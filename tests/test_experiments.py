@@ -147,6 +147,18 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
     assert "duplicate" not in table
 
 
+def test_separation_table_scores_each_weight_on_clean_against_swapped_labels(tmp_path):
+    cell = tmp_path / "cell"
+    cell.mkdir()
+    # P' ranks the clean examples first; the first epoch's weight half does; the last epoch's prefers the swapped ones.
+    (cell / "weights.csv").write_text("index,noise,quality_prob,weight_epoch1,weight_epoch2\n"
+                                      "0,original,0.9,2.0,0.5\n1,original,0.8,0.1,0.5\n"
+                                      "2,swap,0.2,1.0,1.5\n3,swap,0.1,1.0,1.5\n4,real,1.0,1.0,1.0\n")
+    rows = [{"benchmark": "noisy", "method": "dimp_plus_real", "variant": "", "dir": cell}]
+    table = summarize.separation_table({"dimp_plus_real": summarize.noise_records(rows, "dimp_plus_real")})
+    assert "| noisy | DIMP with the real set joined (w = 1) | 2, 2 | 1.00 | 0.50 | 0.00 | 20 % |" in table
+
+
 def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(tmp_path, spec):
     benchmark, seed = spec["studies"]["checker_size"]["benchmarks"][0], spec["studies"]["checker_size"]["seeds"][0]
     rows = []
