@@ -259,7 +259,7 @@ class WeightedTrainingArguments(TrainingArguments):
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
-                  "only: the best epoch is still chosen on validation."},
+                  "only: the best epoch is still chosen on validation, and the model trained is the same as without it."},
     )
     average_checkpoints: bool = field(
         default=False,
