@@ -78,11 +78,11 @@ def write_effect_csv(rows: list[dict]) -> None:
                 writer.writerow([row["benchmark"], row["method"], row["seed"], f"{accuracy:.2f}", f"{f1:.2f}"])
 
 
-def _mean_std(values: list[float], signed: bool = False) -> str:
+def _mean_std(values: list[float], signed: bool = False, digits: int = 1) -> str:
     if not values:
         return "–"
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):{'+' if signed else ''}.1f} ± {std:.1f} (n={len(values)})"
+    return f"{statistics.mean(values):{'+' if signed else ''}.{digits}f} ± {std:.{digits}f} (n={len(values)})"
 
 
 def _validation_curve(row: dict, metric: str) -> list[float]:
@@ -395,7 +395,8 @@ def bar_table(rows: list[dict], recommended: str) -> str:
             mine, theirs = by[(bench, recommended)], by.get((bench, method), {})
             gains = [mine[s] - theirs[s] for s in sorted(mine) if s in theirs]
             met = "met" if gains and statistics.mean(gains) >= bar else "not met"
-            cells.append(f"{_mean_std(gains, signed=True)} {met}" if gains else "–")
+            # Two decimals, so that a mean just under the bar does not print as the bar itself.
+            cells.append(f"{_mean_std(gains, signed=True, digits=2)} {met}" if gains else "–")
         lines.append(f"| {bench} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
