@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as `python experiments/grid.py`
 
 from config.loading import load_config  # noqa: E402
+from experiments.selection import reported_test  # noqa: E402
 
 SPEC = ROOT / "experiments" / "grid.json"
 RESULTS = ROOT / "results" / "cells"
@@ -63,6 +64,11 @@ class Cell:
     @property
     def done(self) -> bool:
         return (RESULTS / self.path / FINISHED[self.command]).is_file()
+
+
+def selection_rule() -> str:
+    """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
+    return json.loads(SPEC.read_text()).get("selection", "accuracy")
 
 
 def real_set_only(config: dict) -> dict:
@@ -172,8 +178,13 @@ def run_cell(cell: Cell, config: dict) -> bool:
         checker = json.loads(recipe.read_text())["validation_metrics"].get("eval_accuracy", float("nan"))
         print(f"  done in {spent['wall_s']:.0f} s: quality checker validation accuracy {100 * checker:.1f}")
         return True
-    accuracy = json.loads((result / "all_results.json").read_text()).get("test_accuracy", float("nan"))
-    print(f"  done in {spent['wall_s']:.0f} s: test accuracy {100 * accuracy:.1f}", flush=True)
+    # What effect.csv will report: the epoch the selection rule keeps, not the final (possibly averaged) model.
+    state = result / "trainer_state.json"
+    history = json.loads(state.read_text())["log_history"] if state.is_file() else []
+    final = json.loads((result / "all_results.json").read_text())
+    test = reported_test(history, final, selection_rule(), bool(config.get("average_checkpoints")))
+    accuracy = f"{test[0]:.1f}" if test else "not tracked"
+    print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {selection_rule()})", flush=True)
     return True
 
 

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
-from experiments.grid import TIME_FILE  # noqa: E402
+from experiments.grid import TIME_FILE, selection_rule  # noqa: E402
 from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,11 +35,6 @@ METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce":
                 "real_plus_synthetic": "CE on real + generated", "focal": "Focal", "cleanlab": "cleanlab + CE",
                 "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker",
                 "dimp_plus_real": "DIMP with the real set joined (w = 1)"}
-
-
-def selection_rule() -> str:
-    """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
-    return json.loads(SPEC.read_text()).get("selection", "accuracy")
 
 
 def finished_cells() -> list[dict]:

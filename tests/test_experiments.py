@@ -31,13 +31,18 @@ def test_every_cell_config_parses(spec, tmp_path):
         assert cfg.training.seed == cell.seed
 
 
-def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch):
+def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch, capsys):
     # Like run.py, the stand-in script saves a model config.json beside its results in the work folder.
     script = tmp_path / "fake_run.py"
     script.write_text("import json, pathlib, sys\n"
                       "work = pathlib.Path(sys.argv[1]).parent\n"
                       "(work / 'config.json').write_text(json.dumps({'architectures': ['Bert']}))\n"
-                      "(work / 'all_results.json').write_text(json.dumps({'test_accuracy': 0.5}))\n"
+                      "(work / 'all_results.json').write_text(json.dumps({'test_accuracy': 0.5, 'test_f1': 0.5}))\n"
+                      "history = [{'eval_validation_accuracy': 0.8, 'eval_validation_loss': 0.4},\n"
+                      "           {'eval_test_accuracy': 0.7, 'eval_test_f1': 0.6},\n"
+                      "           {'eval_validation_accuracy': 0.6, 'eval_validation_loss': 0.5},\n"
+                      "           {'eval_test_accuracy': 0.9, 'eval_test_f1': 0.9}]\n"
+                      "(work / 'trainer_state.json').write_text(json.dumps({'log_history': history}))\n"
                       "sum(i * i for i in range(3_000_000))\n")  # some CPU time to record
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
@@ -57,6 +62,8 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch)
         assert 0.05 < spent["cpu_s"] and 0.05 < spent["wall_s"]
         # Only a cell that reads the quality checker records its recipe: CE names the cached checker, never loads it.
         assert (kept / "quality_checker_recipe.json").is_file() == (method == "dimp")
+        # The progress line quotes what effect.csv reports (the epoch validation keeps), not the final model.
+        assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
 
 
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
