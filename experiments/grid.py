@@ -71,6 +71,12 @@ def selection_rule() -> str:
     return json.loads(SPEC.read_text()).get("selection", "accuracy")
 
 
+def log_history(result: Path) -> list[dict]:
+    """The Trainer's per-epoch log a finished cell kept (empty when it kept none)."""
+    state = result / "trainer_state.json"
+    return json.loads(state.read_text())["log_history"] if state.is_file() else []
+
+
 def real_set_only(config: dict) -> dict:
     """The benchmark's quality-checker real set as the whole training data, trained with the checker's recipe: the
     paper's row "CE-Loss (quality checker)". The seeded sample equals the checker's (the same draw from the same
@@ -179,12 +185,10 @@ def run_cell(cell: Cell, config: dict) -> bool:
         print(f"  done in {spent['wall_s']:.0f} s: quality checker validation accuracy {100 * checker:.1f}")
         return True
     # What effect.csv will report: the epoch the selection rule keeps, not the final (possibly averaged) model.
-    state = result / "trainer_state.json"
-    history = json.loads(state.read_text())["log_history"] if state.is_file() else []
-    final = json.loads((result / "all_results.json").read_text())
-    test = reported_test(history, final, selection_rule(), bool(config.get("average_checkpoints")))
+    rule, final = selection_rule(), json.loads((result / "all_results.json").read_text())
+    test = reported_test(log_history(result), final, rule, bool(config.get("average_checkpoints")))
     accuracy = f"{test[0]:.1f}" if test else "not tracked"
-    print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {selection_rule()})", flush=True)
+    print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {rule})", flush=True)
     return True
 
 

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
-from experiments.grid import TIME_FILE, selection_rule  # noqa: E402
+from experiments.grid import TIME_FILE, log_history, selection_rule  # noqa: E402
 from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,14 +47,12 @@ def finished_cells() -> list[dict]:
         seed_dir = results.parent
         method, _, variant = seed_dir.parent.name.partition("__")
         metrics = json.loads(results.read_text())
-        history_file = seed_dir / "trainer_state.json"
-        history = json.loads(history_file.read_text())["log_history"] if history_file.is_file() else []
         config_file = seed_dir / "cell_config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
                      "study": study_of.get((method, variant), ""),
-                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": history, "dir": seed_dir,
-                     "averaged": bool(config.get("average_checkpoints"))})
+                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": log_history(seed_dir),
+                     "dir": seed_dir, "averaged": bool(config.get("average_checkpoints"))})
     return rows
 
 
