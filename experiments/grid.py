@@ -66,9 +66,14 @@ class Cell:
         return (RESULTS / self.path / FINISHED[self.command]).is_file()
 
 
+def load_spec() -> dict:
+    """experiments/grid.json: the benchmarks, methods, seeds, studies and selection rule."""
+    return json.loads(SPEC.read_text())
+
+
 def selection_rule() -> str:
     """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
-    return json.loads(SPEC.read_text()).get("selection", "accuracy")
+    return load_spec().get("selection", "accuracy")
 
 
 def log_history(result: Path) -> list[dict]:
@@ -218,7 +223,7 @@ def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    spec = json.loads(SPEC.read_text())
+    spec = load_spec()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmarks", nargs="*", default=list(spec["benchmarks"]), choices=list(spec["benchmarks"]))
     parser.add_argument("--methods", nargs="*", default=list(spec["methods"]), choices=list(spec["methods"]))

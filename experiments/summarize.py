@@ -21,13 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
-from experiments.grid import TIME_FILE, log_history, selection_rule  # noqa: E402
+from experiments.grid import TIME_FILE, load_spec, log_history, selection_rule  # noqa: E402
 from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
-SPEC = ROOT / "experiments" / "grid.json"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity",
                 "dimp_plus_real")
@@ -38,7 +37,7 @@ METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce":
 
 
 def finished_cells() -> list[dict]:
-    studies = json.loads(SPEC.read_text())["studies"]
+    studies = load_spec()["studies"]
     # Two studies may name a variant alike ("plain"); their methods tell them apart.
     study_of = {(method, variant): name for name, study in studies.items() for method in study["methods"]
                 for variant in study["variants"]}
@@ -112,7 +111,7 @@ def effect_table(rows: list[dict]) -> str:
 def study_table(rows: list[dict]) -> str:
     """The quality checker's data-size study: DIMP with checkers trained on part of the real set, beside the grid's
     DIMP (the whole set) and CE (no checker) cells of the same benchmark and seeds."""
-    study = json.loads(SPEC.read_text())["studies"]["checker_size"]
+    study = load_spec()["studies"]["checker_size"]
     cells = [r for r in rows if r["benchmark"] in study["benchmarks"] and r["seed"] in study["seeds"]
              and (r["study"] == "checker_size" or (not r["variant"] and r["method"] in ("ce", "dimp")))]
     lines = ["| benchmark | seed | method | real examples for the quality checker | checker val. accuracy | "
@@ -132,7 +131,7 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
     """A study of training settings, validation split only: accuracy and macro-F1 per epoch and the epoch kept, for
     each setting the study's variants change (with the grid's own cells of the same benchmarks, methods and seeds
     beside them when `grid_beside`)."""
-    spec = json.loads(SPEC.read_text())["studies"][study]
+    spec = load_spec()["studies"][study]
     keys = sorted({key for overrides in spec["variants"].values() for key in overrides})
     cells = [r for r in rows if r["study"] == study or (grid_beside and not r["variant"] and r["benchmark"] in
              spec["benchmarks"] and r["method"] in spec["methods"] and r["seed"] in spec["seeds"])]
@@ -398,7 +397,7 @@ def real_set_study_table(rows: list[dict]) -> str:
     """The real_set study (validation only): each way of using the real set's accuracy on one half of the
     validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
     dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same)."""
-    studies = json.loads(SPEC.read_text())["studies"]
+    studies = load_spec()["studies"]
     seeds = set(studies["real_set"]["seeds"]) | set(studies["real_set_checkers"]["seeds"])
     rule = selection_rule()
     entries = defaultdict(list)

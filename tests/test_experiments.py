@@ -17,7 +17,7 @@ from experiments import grid, selection, shipped, summarize
 
 @pytest.fixture(scope="module")
 def spec():
-    return json.loads(grid.SPEC.read_text())
+    return grid.load_spec()
 
 
 def test_every_cell_config_parses(spec, tmp_path):
@@ -190,7 +190,7 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"longer": {"benchmarks": ["noisy"], "methods": ["ce"], "seeds": [1],
                                                        "variants": {"e2": {"num_train_epochs": 2}}}}}))
-    monkeypatch.setattr(summarize, "SPEC", spec)
+    monkeypatch.setattr(grid, "SPEC", spec)
 
     def row(variant, epochs, accuracies, method="ce"):
         cell = tmp_path / f"{method}{variant}"
@@ -287,7 +287,7 @@ def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"a": {"methods": ["dimp"], "variants": {"plain": {}}},
                                             "b": {"methods": ["imp"], "variants": {"plain": {}}}}}))
-    monkeypatch.setattr(summarize, "SPEC", spec)
+    monkeypatch.setattr(grid, "SPEC", spec)
     monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
     for method in ("dimp", "imp", "ce"):
         cell = tmp_path / "cells" / "bench" / f"{method}__plain" / "seed1"
