@@ -65,8 +65,8 @@ def write_effect_csv(rows: list[dict]) -> None:
         writer = csv.writer(f)
         writer.writerow(["benchmark", "method", "seed", "test_accuracy", "test_f1"])
         for row in rows:
-            if not row["variant"] and reported(row):
-                accuracy, f1 = reported(row)
+            if not row["variant"] and (test := reported(row)):
+                accuracy, f1 = test
                 writer.writerow([row["benchmark"], row["method"], row["seed"], f"{accuracy:.2f}", f"{f1:.2f}"])
 
 
@@ -95,8 +95,8 @@ def kept_validation_accuracy(row: dict) -> float | None:
 def effect_table(rows: list[dict]) -> str:
     by = defaultdict(list)
     for row in rows:
-        if not row["variant"] and reported(row):
-            by[(row["benchmark"], row["method"])].append(reported(row))
+        if not row["variant"] and (test := reported(row)):
+            by[(row["benchmark"], row["method"])].append(test)
     benchmarks = sorted({b for b, _ in by})
     lines = ["| benchmark | method | test accuracy | test macro-F1 |", "| --- | --- | --- | --- |"]
     for bench in benchmarks:
