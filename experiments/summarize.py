@@ -37,7 +37,9 @@ METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce":
 
 
 def finished_cells() -> list[dict]:
-    studies = load_spec()["studies"]
+    """Every finished cell, with "test": its (test accuracy, test macro-F1) in percent under the grid's selection
+    rule, None when the cell cannot report it."""
+    studies, rule = load_spec()["studies"], selection_rule()
     # Two studies may name a variant alike ("plain"); their methods tell them apart.
     study_of = {(method, variant): name for name, study in studies.items() for method in study["methods"]
                 for variant in study["variants"]}
@@ -48,26 +50,26 @@ def finished_cells() -> list[dict]:
         metrics = json.loads(results.read_text())
         config_file = seed_dir / "cell_config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+        history, averaged = log_history(seed_dir), bool(config.get("average_checkpoints"))
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
-                     "study": study_of.get((method, variant), ""),
-                     "seed": int(seed_dir.name[4:]), "metrics": metrics, "history": log_history(seed_dir),
-                     "dir": seed_dir, "averaged": bool(config.get("average_checkpoints"))})
+                     "study": study_of.get((method, variant), ""), "seed": int(seed_dir.name[4:]),
+                     "metrics": metrics, "history": history, "dir": seed_dir, "averaged": averaged,
+                     "test": reported_test(history, metrics, rule, averaged)})
     return rows
 
 
-def reported(row: dict, rule: str | None = None) -> tuple[float, float] | None:
-    """The cell's (test accuracy, test macro-F1) in percent under a selection rule (default: the grid's)."""
-    return reported_test(row["history"], row["metrics"], rule or selection_rule(), row["averaged"])
+def grid_results(rows: list[dict]) -> list[dict]:
+    """The grid's own cells (no study variant) that report a test result: what effect.csv and its tables show."""
+    return [row for row in rows if not row["variant"] and row["test"]]
 
 
 def write_effect_csv(rows: list[dict]) -> None:
     with (RESULTS / "effect.csv").open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["benchmark", "method", "seed", "test_accuracy", "test_f1"])
-        for row in rows:
-            if not row["variant"] and (test := reported(row)):
-                accuracy, f1 = test
-                writer.writerow([row["benchmark"], row["method"], row["seed"], f"{accuracy:.2f}", f"{f1:.2f}"])
+        for row in grid_results(rows):
+            accuracy, f1 = row["test"]
+            writer.writerow([row["benchmark"], row["method"], row["seed"], f"{accuracy:.2f}", f"{f1:.2f}"])
 
 
 def _mean_std(values: list[float], signed: bool = False, digits: int = 1) -> str:
@@ -82,8 +84,7 @@ def _validation_curve(row: dict, metric: str) -> list[float]:
 
 
 def accuracy_on_test(row: dict) -> float | None:
-    test = reported(row)
-    return test[0] if test else None
+    return row["test"][0] if row["test"] else None
 
 
 def kept_validation_accuracy(row: dict) -> float | None:
@@ -94,9 +95,8 @@ def kept_validation_accuracy(row: dict) -> float | None:
 
 def effect_table(rows: list[dict]) -> str:
     by = defaultdict(list)
-    for row in rows:
-        if not row["variant"] and (test := reported(row)):
-            by[(row["benchmark"], row["method"])].append(test)
+    for row in grid_results(rows):
+        by[(row["benchmark"], row["method"])].append(row["test"])
     benchmarks = sorted({b for b, _ in by})
     lines = ["| benchmark | method | test accuracy | test macro-F1 |", "| --- | --- | --- | --- |"]
     for bench in benchmarks:
@@ -354,8 +354,8 @@ def selection_table(rows: list[dict]) -> str:
 def _by_method(rows: list[dict], methods) -> dict:
     """{(benchmark, method): {seed: test accuracy}} of the grid's own cells under the selection rule."""
     by = defaultdict(dict)
-    for row in rows:
-        if not row["variant"] and row["method"] in methods and accuracy_on_test(row) is not None:
+    for row in grid_results(rows):
+        if row["method"] in methods:
             by[(row["benchmark"], row["method"])][row["seed"]] = accuracy_on_test(row)
     return by
 
