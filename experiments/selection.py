@@ -68,13 +68,19 @@ def _per_epoch(history: list[dict], key: str) -> list[float]:
     return [entry[key] for entry in history if key in entry]
 
 
+def validation_curve(history: list[dict], metric: str) -> list[float]:
+    """The validation split's `metric` per epoch (a run that does not track the test logs it without the split's
+    name)."""
+    prefix = "eval_validation_" if any("eval_validation_accuracy" in e for e in history) else "eval_"
+    return _per_epoch(history, prefix + metric)
+
+
 def reported_test(history: list[dict], final: dict, rule: str, averaged: bool) -> tuple[float, float] | None:
     """(test accuracy, test macro-F1) in percent of the model `rule` keeps, chosen on the whole validation split;
     from the per-epoch test tracking, or the final test for the checkpoint average. None when the cell lacks it."""
     if rule == "average":
         return (100 * final["test_accuracy"], 100 * final["test_f1"]) if averaged else None
-    prefix = "eval_validation_" if any("eval_validation_accuracy" in e for e in history) else "eval_"
-    accuracy, loss = _per_epoch(history, prefix + "accuracy"), _per_epoch(history, prefix + "loss")
+    accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
     tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
     if not accuracy:
         return None

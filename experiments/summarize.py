@@ -22,7 +22,8 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from experiments.grid import TIME_FILE, load_spec, log_history, selection_rule  # noqa: E402
-from experiments.selection import RULE_NAMES, RULES, held_out_half_accuracy, load_predictions, reported_test  # noqa: E402
+from experiments.selection import (RULE_NAMES, RULES, held_out_half_accuracy, load_predictions,  # noqa: E402
+                                  reported_test, validation_curve)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -79,12 +80,12 @@ def _mean_std(values: list[float], signed: bool = False, digits: int = 1) -> str
     return f"{statistics.mean(values):{'+' if signed else ''}.{digits}f} ± {std:.{digits}f} (n={len(values)})"
 
 
-def _validation_curve(row: dict, metric: str) -> list[float]:
-    return [100 * h[f"eval_validation_{metric}"] for h in row["history"] if f"eval_validation_{metric}" in h]
-
-
 def accuracy_on_test(row: dict) -> float | None:
     return row["test"][0] if row["test"] else None
+
+
+def _validation_curve(row: dict, metric: str) -> list[float]:
+    return [100 * value for value in validation_curve(row["history"], metric)]
 
 
 def kept_validation_accuracy(row: dict) -> float | None:
@@ -139,8 +140,9 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
                 for row in cells]
     lines = [f"| benchmark | method | seed | {', '.join(keys)} | validation accuracy per epoch | "
              "validation macro-F1 per epoch | kept |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    # A setting a variant leaves at its default (None) sorts first.
     for row, setting in sorted(settings, key=lambda c: (c[0]["benchmark"], METHOD_ORDER.index(c[0]["method"]),
-                                                         c[0]["seed"], c[1])):
+                                                         c[0]["seed"], [(v is not None, v) for v in c[1]])):
         accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
         best = max(range(len(accuracy)), key=accuracy.__getitem__)
         grid_note = " (grid)" if not row["variant"] else ""
@@ -479,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
          separation_table(noise)),
         ("Quality checker data-size study", study_table(rows)),
         ("Training longer on the noisy benchmarks (validation split only)", validation_table(rows, "epochs")),
+        ("IMP with temperature-scaled checkers (validation split only)", validation_table(rows, "imp_calibration")),
         ("Learning rate (validation split only)", validation_table(rows, "learning_rate", grid_beside=True)),
         ("Quality checker recipes (validation split only)", checker_recipe_table()),
         ("Compute (CPU time of each cell's run.py, checker builds included)", compute_table(rows)),

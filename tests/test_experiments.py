@@ -211,6 +211,26 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     assert len(beside) == 6 and "| noisy | CE | 1 | 3 (grid) | 50.0 60.0 55.0 |" in "\n".join(beside)
 
 
+def test_validation_table_reads_runs_that_did_not_track_the_test_and_puts_the_default_first(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    variants = {"plain": {}, "t": {"checker_calibration": "temperature"}}
+    spec.write_text(json.dumps({"studies": {"calib": {"benchmarks": ["b"], "methods": ["imp"], "seeds": [1],
+                                                      "variants": variants}}}))
+    monkeypatch.setattr(grid, "SPEC", spec)
+    rows = []
+    for variant, config in reversed(variants.items()):
+        cell = tmp_path / variant
+        cell.mkdir()
+        (cell / "cell_config.json").write_text(json.dumps(config))
+        # Without test tracking the Trainer names the validation metrics eval_accuracy, eval_f1.
+        history = [{"eval_accuracy": 0.6, "eval_f1": 0.5}, {"eval_accuracy": 0.7 if config else 0.65, "eval_f1": 0.6}]
+        rows.append({"benchmark": "b", "method": "imp", "seed": 1, "variant": variant, "study": "calib",
+                     "history": history, "dir": cell})
+    lines = summarize.validation_table(rows, "calib").splitlines()[2:]
+    assert lines == ["| b | IMP | 1 | None | 60.0 65.0 | 50.0 60.0 | 65.0 (epoch 2) |",
+                     "| b | IMP | 1 | temperature | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"]
+
+
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "CELLS", tmp_path)
     cell = tmp_path / "bench" / "checker__e5" / "seed1"
