@@ -136,18 +136,19 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
     keys = sorted({key for overrides in spec["variants"].values() for key in overrides})
     cells = [r for r in rows if r["study"] == study or (grid_beside and not r["variant"] and r["benchmark"] in
              spec["benchmarks"] and r["method"] in spec["methods"] and r["seed"] in spec["seeds"])]
-    settings = [(row, tuple(json.loads((row["dir"] / "cell_config.json").read_text()).get(k) for k in keys))
+    # The resolved config names a setting a variant leaves at its default ("none", not a missing key).
+    settings = [(row, tuple(json.loads((row["dir"] / "resolved_config.json").read_text()).get(k) for k in keys))
                 for row in cells]
     lines = [f"| benchmark | method | seed | {', '.join(keys)} | validation accuracy per epoch | "
              "validation macro-F1 per epoch | kept |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    # A setting a variant leaves at its default (None) sorts first.
+    # A null setting (real_set_weight: null) sorts first: None does not compare with numbers.
     for row, setting in sorted(settings, key=lambda c: (c[0]["benchmark"], METHOD_ORDER.index(c[0]["method"]),
                                                          c[0]["seed"], [(v is not None, v) for v in c[1]])):
         accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
         best = max(range(len(accuracy)), key=accuracy.__getitem__)
         grid_note = " (grid)" if not row["variant"] else ""
         lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | "
-                     f"{', '.join(str(v) for v in setting)}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
+                     f"{', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in setting)}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
                      f"{' '.join(f'{v:.1f}' for v in f1)} | {accuracy[best]:.1f} (epoch {best + 1}) |")
     return "\n".join(lines)
 

@@ -195,7 +195,8 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     def row(variant, epochs, accuracies, method="ce"):
         cell = tmp_path / f"{method}{variant}"
         cell.mkdir()
-        (cell / "cell_config.json").write_text(json.dumps({"num_train_epochs": epochs}))
+        # The resolved config holds every setting as the parser typed it (epochs are floats).
+        (cell / "resolved_config.json").write_text(json.dumps({"num_train_epochs": float(epochs)}))
         history = [{"eval_validation_accuracy": a, "eval_validation_f1": a - 0.1} for a in accuracies]
         return {"benchmark": "noisy", "method": method, "seed": 1, "variant": variant,
                 "study": "longer" if variant else "", "history": history, "dir": cell}
@@ -211,7 +212,7 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     assert len(beside) == 6 and "| noisy | CE | 1 | 3 (grid) | 50.0 60.0 55.0 |" in "\n".join(beside)
 
 
-def test_validation_table_reads_runs_that_did_not_track_the_test_and_puts_the_default_first(tmp_path, monkeypatch):
+def test_validation_table_reads_runs_that_did_not_track_the_test_and_names_the_default_first(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     variants = {"plain": {}, "t": {"checker_calibration": "temperature"}}
     spec.write_text(json.dumps({"studies": {"calib": {"benchmarks": ["b"], "methods": ["imp"], "seeds": [1],
@@ -221,13 +222,13 @@ def test_validation_table_reads_runs_that_did_not_track_the_test_and_puts_the_de
     for variant, config in reversed(variants.items()):
         cell = tmp_path / variant
         cell.mkdir()
-        (cell / "cell_config.json").write_text(json.dumps(config))
+        (cell / "resolved_config.json").write_text(json.dumps({"checker_calibration": "none", **config}))
         # Without test tracking the Trainer names the validation metrics eval_accuracy, eval_f1.
         history = [{"eval_accuracy": 0.6, "eval_f1": 0.5}, {"eval_accuracy": 0.7 if config else 0.65, "eval_f1": 0.6}]
         rows.append({"benchmark": "b", "method": "imp", "seed": 1, "variant": variant, "study": "calib",
                      "history": history, "dir": cell})
     lines = summarize.validation_table(rows, "calib").splitlines()[2:]
-    assert lines == ["| b | IMP | 1 | None | 60.0 65.0 | 50.0 60.0 | 65.0 (epoch 2) |",
+    assert lines == ["| b | IMP | 1 | none | 60.0 65.0 | 50.0 60.0 | 65.0 (epoch 2) |",
                      "| b | IMP | 1 | temperature | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"]
 
 
