@@ -147,8 +147,9 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
         accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
         best = max(range(len(accuracy)), key=accuracy.__getitem__)
         grid_note = " (grid)" if not row["variant"] else ""
+        values = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in setting)
         lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | "
-                     f"{', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in setting)}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
+                     f"{values}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
                      f"{' '.join(f'{v:.1f}' for v in f1)} | {accuracy[best]:.1f} (epoch {best + 1}) |")
     return "\n".join(lines)
 
