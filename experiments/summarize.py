@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
+# The validation studies of the ways of using the real set, tabled together.
+REAL_SET_STUDIES = ("real_set", "real_set_checkers", "real_set_losses")
 METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity",
                 "dimp_plus_real")
 METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce": "CE",
@@ -402,11 +404,11 @@ def real_set_study_table(rows: list[dict]) -> str:
     validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
     dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same)."""
     studies = load_spec()["studies"]
-    seeds = set(studies["real_set"]["seeds"]) | set(studies["real_set_checkers"]["seeds"])
+    seeds = set().union(*(studies[name]["seeds"] for name in REAL_SET_STUDIES))
     rule = selection_rule()
     entries = defaultdict(list)
     for row in rows:
-        in_study = row["study"] in ("real_set", "real_set_checkers")
+        in_study = row["study"] in REAL_SET_STUDIES
         baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
         if (in_study or baseline) and row["seed"] in seeds:
             loaded = load_predictions(row["dir"] / "validation_predictions.npz")
