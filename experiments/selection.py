@@ -50,17 +50,31 @@ def halves(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[: size // 2]), np.sort(order[size // 2:])
 
 
-def held_out_half_accuracy(predictions: dict[str, np.ndarray], labels: np.ndarray, rule: str,
-                           averaged: bool) -> float | None:
-    """Accuracy on one half of the validation split of the candidate `rule` picks on the other, averaged over both
-    directions; None where the rule does not apply."""
+def _held_out(labels: np.ndarray, pick) -> float | None:
+    """Accuracy on one half of the validation split of the probabilities `pick` gives when it selects on the
+    other half's rows, averaged over both directions; None where `pick` finds nothing."""
     scores = []
     for select, score in (halves(len(labels)), halves(len(labels))[::-1]):
-        kept = choose(rule, predictions, labels, select, averaged)
-        if kept is None:
+        probabilities = pick(select)
+        if probabilities is None:
             return None
-        scores.append(float((predictions[kept][score].argmax(1) == labels[score]).mean()))
+        scores.append(float((probabilities[score].argmax(1) == labels[score]).mean()))
     return 100 * float(np.mean(scores))
+
+
+def held_out_half_accuracy(predictions: dict[str, np.ndarray], labels: np.ndarray, rule: str,
+                           averaged: bool) -> float | None:
+    """Held-out-half accuracy of the candidate `rule` picks; None where the rule does not apply."""
+    def pick(rows):
+        kept = choose(rule, predictions, labels, rows, averaged)
+        return None if kept is None else predictions[kept]
+    return _held_out(labels, pick)
+
+
+def held_out_half_ensemble_accuracy(members: list[dict[str, np.ndarray]], labels: np.ndarray) -> float:
+    """Held-out-half accuracy of the members' averaged probabilities, each member at the epoch of best accuracy on
+    the selecting half."""
+    return _held_out(labels, lambda rows: np.mean([m[choose("accuracy", m, labels, rows, False)] for m in members], 0))
 
 
 def _per_epoch(history: list[dict], key: str) -> list[float]:

@@ -18,12 +18,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from scipy import stats  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from experiments.grid import TIME_FILE, load_spec, log_history, selection_rule  # noqa: E402
-from experiments.selection import (RULE_NAMES, RULES, held_out_half_accuracy, load_predictions,  # noqa: E402
-                                  reported_test, validation_curve)
+from experiments.selection import (RULE_NAMES, RULES, held_out_half_accuracy,  # noqa: E402
+                                  held_out_half_ensemble_accuracy, load_predictions, reported_test, validation_curve)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -380,9 +381,18 @@ def real_data_table(rows: list[dict], recommended: str | None) -> str:
     return "\n".join(lines)
 
 
+def _interval(values: list[float]) -> str:
+    """The 95 % t interval of the mean (how far more seeds could move it), where there are two values or more."""
+    if len(values) < 2:
+        return ""
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    mean = statistics.mean(values)
+    return f"; 95 % CI {mean - half:+.2f} to {mean + half:+.2f}"
+
+
 def bar_table(rows: list[dict], recommended: str) -> str:
-    """The recommended method's test accuracy minus each baseline's, paired by seed (mean ± std, n), against the
-    bar: +2 over CE, +1 over the real set alone and over real + generated."""
+    """The recommended method's test accuracy minus each baseline's, paired by seed (mean ± std, the 95 % interval
+    of the mean, n), against the bar: +2 over CE, +1 over the real set alone and over real + generated."""
     bars = {"ce": 2.0, "real_only": 1.0, "real_plus_synthetic": 1.0}
     by = _by_method(rows, [recommended, *bars])
     lines = ["| benchmark | " + " | ".join(f"− {METHOD_NAMES[m]} (bar +{bar:g})" for m, bar in bars.items()) + " |",
@@ -394,7 +404,7 @@ def bar_table(rows: list[dict], recommended: str) -> str:
             gains = [mine[s] - theirs[s] for s in sorted(mine) if s in theirs]
             met = "met" if gains and statistics.mean(gains) >= bar else "not met"
             # Two decimals, so that a mean just under the bar does not print as the bar itself.
-            cells.append(f"{_mean_std(gains, signed=True, digits=2)} {met}" if gains else "–")
+            cells.append(f"{_mean_std(gains, signed=True, digits=2)} {met}{_interval(gains)}" if gains else "–")
         lines.append(f"| {bench} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -418,15 +428,44 @@ def real_set_study_table(rows: list[dict]) -> str:
                 entries[(row["benchmark"], name)].append(value)
     if not entries:
         return "No finished cell of the study yet."
-    benchmarks = sorted({b for b, _ in entries})
     names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
-    lines = ["| variant | " + " | ".join(benchmarks) + " | mean |", "| --- |" + " ---: |" * (len(benchmarks) + 1)]
+    return _benchmark_means_table("variant", names, entries)
+
+
+def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -> str:
+    """One row per name, one column per benchmark: the mean of entries[(benchmark, name)], and their mean over the
+    benchmarks where every benchmark has one."""
+    benchmarks = sorted({b for b, _ in entries})
+    lines = [f"| {first_column} | " + " | ".join(benchmarks) + " | mean |",
+             "| --- |" + " ---: |" * (len(benchmarks) + 1)]
     for name in names:
         values = [statistics.mean(entries[(b, name)]) if entries.get((b, name)) else None for b in benchmarks]
         known = [v for v in values if v is not None]
         mean = f"{statistics.mean(known):.1f}" if len(known) == len(values) else "–"
         lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" if v is not None else "–" for v in values) + f" | {mean} |")
     return "\n".join(lines)
+
+
+def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
+    """Validation only: CE on real + generated and the recommended method, alone and with their probabilities
+    averaged with those of CE on the real set alone of the same seed (the quality checker's recipe); each model at
+    its epoch of best accuracy on one validation half, scored on the other; mean over the seeds where both ran."""
+    partner = "real_only"
+    saved = {(r["benchmark"], r["method"], r["seed"]): r["dir"] / "validation_predictions.npz"
+             for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)}
+    with_partner = {m: f"{METHOD_NAMES[m]}, averaged with CE on the real set alone"
+                    for m in ("real_plus_synthetic", recommended)}
+    entries = defaultdict(list)
+    for (bench, method, seed), path in sorted(saved.items()):
+        other = saved.get((bench, partner, seed))
+        if method == partner or other is None or not (path.is_file() and other.is_file()):
+            continue
+        (mine, labels), (theirs, _) = load_predictions(path), load_predictions(other)
+        entries[(bench, METHOD_NAMES[method])].append(held_out_half_ensemble_accuracy([mine], labels))
+        entries[(bench, with_partner[method])].append(held_out_half_ensemble_accuracy([mine, theirs], labels))
+    if not entries:
+        return "No finished cells to average yet."
+    return _benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)
 
 
 def compute_table(rows: list[dict]) -> str:
@@ -472,7 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     sections = [
         ("", effect_table(rows)),
         ("Against the real data alone (test accuracy, mean over seeds)", real_data_table(rows, recommended)),
-        *([("The recommended method against the bar (test accuracy points, paired by seed)",
+        *([("The recommended method against the bar (test accuracy points, paired by seed; the 95 % interval of "
+             "the mean)",
             bar_table(rows, recommended))] if recommended else []),
         ("Gain over CE (test accuracy points, paired by seed)", gain_table(rows)),
         ("Gain over CE on the validation split (accuracy of the kept epoch, paired by seed)",
@@ -480,6 +520,8 @@ def main(argv: list[str] | None = None) -> None:
         ("Model selection rules: accuracy on one validation half when selecting on the other", selection_table(rows)),
         ("Ways to use the real set (validation only: accuracy on one validation half, selected on the other)",
          real_set_study_table(rows)),
+        *([("Averaging with the real set alone (validation only: accuracy on one validation half, selected on the "
+             "other, mean over seeds)", checker_ensemble_table(rows, recommended))] if recommended else []),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

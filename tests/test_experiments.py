@@ -279,6 +279,41 @@ def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
     assert selection.held_out_half_accuracy(predictions, labels, "average", averaged=False) is None
 
 
+def _two_members(labels):
+    """Two models right on complementary halves of the classes, each with one sure and one unsure side: each is right
+    on half of the examples alone, their average on all. The second one's first epoch is wrong everywhere."""
+    unsure_zero = np.tile([0.6, 0.4], (len(labels), 1)).astype(np.float32)
+    sure_one = np.where(labels[:, None] == 1, [0.1, 0.9], [0.45, 0.55]).astype(np.float32)
+    wrong = np.eye(2, dtype=np.float32)[1 - labels]
+    return {"epoch1": unsure_zero}, {"epoch1": wrong, "epoch2": sure_one}
+
+
+def test_an_ensemble_averages_its_members_each_at_its_own_kept_epoch():
+    labels = np.array([0, 1] * 5)
+    unsure, sure = _two_members(labels)
+    assert selection.held_out_half_ensemble_accuracy([unsure], labels) == 50.0
+    assert selection.held_out_half_ensemble_accuracy([sure], labels) == 50.0
+    assert selection.held_out_half_ensemble_accuracy([unsure, sure], labels) == 100.0
+
+
+def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_seed(tmp_path):
+    labels = np.array([0, 1] * 5)
+    unsure, sure = _two_members(labels)
+    rows = []
+    for method, seed, saved in [("real_only", 1, unsure), ("real_plus_synthetic", 1, sure),
+                                ("dimp_plus_real", 1, sure), ("dimp_plus_real", 2, sure)]:
+        cell = tmp_path / method / f"seed{seed}"
+        cell.mkdir(parents=True)
+        np.savez(cell / "validation_predictions.npz", labels=labels, **saved)
+        rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": cell})
+    lines = summarize.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
+    # Seed 2 has no real-set-alone model to average with, so it is left out of both rows.
+    assert lines[2:] == ["| CE on real + generated | 50.0 | 50.0 |",
+                         "| CE on real + generated, averaged with CE on the real set alone | 100.0 | 100.0 |",
+                         "| DIMP with the real set joined (w = 1) | 50.0 | 50.0 |",
+                         "| DIMP with the real set joined (w = 1), averaged with CE on the real set alone | 100.0 | 100.0 |"]
+
+
 def test_the_reported_test_follows_the_rule():
     history = [{"epoch": e, "eval_validation_accuracy": a, "eval_validation_loss": loss, "eval_test_accuracy": t,
                 "eval_test_f1": t - 0.1} for e, a, loss, t in ((1, 0.7, 0.5, 0.60), (2, 0.8, 0.6, 0.65), (3, 0.75, 0.7, 0.7))]
@@ -296,8 +331,10 @@ def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
     rows = [row("best", 1, 75.0), row("best", 2, 77.0), row("ce", 1, 72.0), row("ce", 2, 73.0),
             row("real_only", 1, 70.0), row("real_plus_synthetic", 1, 74.04), row("real_plus_synthetic", 3, 50.0)]
     line = summarize.bar_table(rows, "best").splitlines()[2]
-    # 0.96 rounds to the bar at one decimal; the table shows the second one and says "not met".
-    assert line == ("| b | +3.50 ± 0.71 (n=2) met | +5.00 ± 0.00 (n=1) met | +0.96 ± 0.00 (n=1) not met |")
+    # 0.96 rounds to the bar at one decimal; the table shows the second one and says "not met". Two seeds give a
+    # 95 % interval of 3.5 ± 12.71 * 0.5 (t with one degree of freedom); one seed gives none.
+    assert line == ("| b | +3.50 ± 0.71 (n=2) met; 95 % CI -2.85 to +9.85 | +5.00 ± 0.00 (n=1) met "
+                    "| +0.96 ± 0.00 (n=1) not met |")
 
 
 def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method(tmp_path, monkeypatch):
