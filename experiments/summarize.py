@@ -263,7 +263,7 @@ def noise_table(by_method: dict) -> str:
     weights_per_noise_kind."""
     imp, dimp = by_method["imp"], by_method["dimp"]
     lines = ["| benchmark | kind | examples | P′(gold) | checker agrees with label | Q(gold) | IMP weight | "
-             "model P(gold), last epoch | DIMP weight, last epoch |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "model P(gold), last epoch | DIMP weight, last epoch |", "| --- | --- |" + " ---: |" * 7]
     for bench in sorted(set(imp) | set(dimp)):
         for kind in NOISE_KINDS:
             i, d = imp.get(bench, {}).get(kind, []), dimp.get(bench, {}).get(kind, [])
@@ -352,7 +352,8 @@ def selection_table(rows: list[dict]) -> str:
         for rule in RULES[1:]:
             gains = [c[rule] - c["accuracy"] for c in cells]
             spread = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else 0.0
-            parts.append(f"{statistics.mean(c[rule] for c in cells):.2f} ({statistics.mean(gains):+.2f} ± {spread:.2f}; "
+            parts.append(f"{statistics.mean(c[rule] for c in cells):.2f} "
+                         f"({statistics.mean(gains):+.2f} ± {spread:.2f}; "
                          f"better in {sum(g > 0 for g in gains)}, worse in {sum(g < 0 for g in gains)})")
         lines.append(f"| {bench} | {len(cells)} | " + " | ".join(parts) + " |")
     return "\n".join(lines)
@@ -442,7 +443,8 @@ def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -
         values = [statistics.mean(entries[(b, name)]) if entries.get((b, name)) else None for b in benchmarks]
         known = [v for v in values if v is not None]
         mean = f"{statistics.mean(known):.1f}" if len(known) == len(values) else "–"
-        lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" if v is not None else "–" for v in values) + f" | {mean} |")
+        shown = " | ".join(f"{v:.1f}" if v is not None else "–" for v in values)
+        lines.append(f"| {name} | {shown} | {mean} |")
     return "\n".join(lines)
 
 
@@ -480,8 +482,10 @@ def compute_table(rows: list[dict]) -> str:
     lines = ["| benchmark | cells timed | CPU hours | wall hours | CPU minutes per cell |", "| --- |" + " ---: |" * 4]
     for benchmark, times in sorted(spent.items()) + [("all", [t for ts in spent.values() for t in ts])]:
         cpu, wall = sum(t["cpu_s"] for t in times), sum(t["wall_s"] for t in times)
-        lines.append(f"| {benchmark} | {len(times)} | {cpu / 3600:.2f} | {wall / 3600:.2f} | {cpu / 60 / len(times):.1f} |")
-    return "\n".join(lines) + f"\n\n{len(rows) - sum(map(len, spent.values()))} earlier cells did not record their time."
+        lines.append(f"| {benchmark} | {len(times)} | {cpu / 3600:.2f} | {wall / 3600:.2f} "
+                     f"| {cpu / 60 / len(times):.1f} |")
+    untimed = len(rows) - sum(map(len, spent.values()))
+    return "\n".join(lines) + f"\n\n{untimed} earlier cells did not record their time."
 
 
 def update_readme(sections: list[tuple[str, str]], plots: list[str]) -> None:

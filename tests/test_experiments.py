@@ -308,10 +308,10 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
         rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": cell})
     lines = summarize.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
     # Seed 2 has no real-set-alone model to average with, so it is left out of both rows.
-    assert lines[2:] == ["| CE on real + generated | 50.0 | 50.0 |",
-                         "| CE on real + generated, averaged with CE on the real set alone | 100.0 | 100.0 |",
+    averaged = ", averaged with CE on the real set alone | 100.0 | 100.0 |"
+    assert lines[2:] == ["| CE on real + generated | 50.0 | 50.0 |", "| CE on real + generated" + averaged,
                          "| DIMP with the real set joined (w = 1) | 50.0 | 50.0 |",
-                         "| DIMP with the real set joined (w = 1), averaged with CE on the real set alone | 100.0 | 100.0 |"]
+                         "| DIMP with the real set joined (w = 1)" + averaged]
 
 
 def test_the_reported_test_follows_the_rule():
