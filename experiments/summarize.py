@@ -411,7 +411,7 @@ def bar_table(rows: list[dict], recommended: str) -> str:
 
 
 def real_set_study_table(rows: list[dict]) -> str:
-    """The real_set study (validation only): each way of using the real set's accuracy on one half of the
+    """The real-set studies (validation only): each way of using the real set's accuracy on one half of the
     validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
     dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same)."""
     studies = load_spec()["studies"]

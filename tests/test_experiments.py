@@ -280,8 +280,9 @@ def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
 
 
 def _two_members(labels):
-    """Two models right on complementary halves of the classes, each with one sure and one unsure side: each is right
-    on half of the examples alone, their average on all. The second one's first epoch is wrong everywhere."""
+    """The first says class 0 everywhere, unsure; the second is sure where it is right (class 1) and unsure where it
+    is wrong: alone each is right on half of the examples, averaged on all. The second's first epoch is wrong
+    everywhere, so it has to be kept at its own best epoch."""
     unsure_zero = np.tile([0.6, 0.4], (len(labels), 1)).astype(np.float32)
     sure_one = np.where(labels[:, None] == 1, [0.1, 0.9], [0.45, 0.55]).astype(np.float32)
     wrong = np.eye(2, dtype=np.float32)[1 - labels]
