@@ -31,7 +31,7 @@ RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 # The validation studies of the ways of using the real set, tabled together.
-REAL_SET_STUDIES = ("real_set", "real_set_checkers", "real_set_losses")
+REAL_SET_STUDIES = ("real_set", "real_set_checkers", "real_set_losses", "real_set_ce_weight")
 METHOD_ORDER = ("real_only", "ce", "real_plus_synthetic", "focal", "cleanlab", "imp", "dimp", "dimp_no_diversity",
                 "dimp_plus_real")
 METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce": "CE",
