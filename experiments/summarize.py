@@ -454,17 +454,20 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
     its epoch of best accuracy on one validation half, scored on the other; mean over the seeds where both ran."""
     partner = "real_only"
     saved = {(r["benchmark"], r["method"], r["seed"]): r["dir"] / "validation_predictions.npz"
-             for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)}
+             for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)
+             and (r["dir"] / "validation_predictions.npz").is_file()}
     with_partner = {m: f"{METHOD_NAMES[m]}, averaged with CE on the real set alone"
                     for m in ("real_plus_synthetic", recommended)}
     entries = defaultdict(list)
-    for (bench, method, seed), path in sorted(saved.items()):
-        other = saved.get((bench, partner, seed))
-        if method == partner or other is None or not (path.is_file() and other.is_file()):
+    for (bench, method, seed), other in sorted(saved.items()):
+        if method != partner:
             continue
-        (mine, labels), (theirs, _) = load_predictions(path), load_predictions(other)
-        entries[(bench, METHOD_NAMES[method])].append(held_out_half_ensemble_accuracy([mine], labels))
-        entries[(bench, with_partner[method])].append(held_out_half_ensemble_accuracy([mine, theirs], labels))
+        theirs, _ = load_predictions(other)  # once for the models it is averaged with
+        for model, averaged in with_partner.items():
+            if (bench, model, seed) in saved:
+                mine, labels = load_predictions(saved[(bench, model, seed)])
+                entries[(bench, METHOD_NAMES[model])].append(held_out_half_ensemble_accuracy([mine], labels))
+                entries[(bench, averaged)].append(held_out_half_ensemble_accuracy([mine, theirs], labels))
     if not entries:
         return "No finished cells to average yet."
     return _benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)
