@@ -413,24 +413,40 @@ def bar_table(rows: list[dict], recommended: str) -> str:
 def real_set_study_table(rows: list[dict]) -> str:
     """The real-set studies (validation only): each way of using the real set's accuracy on one half of the
     validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
-    dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same)."""
+    dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same).
+    A variant is only compared with baselines of its own seeds: one table per set of seeds the studies ran, each
+    holding the studies that ran at least those seeds, and on each benchmark only the seeds all its variants
+    finished."""
     studies = load_spec()["studies"]
-    seeds = set().union(*(studies[name]["seeds"] for name in REAL_SET_STUDIES))
+    seed_sets = sorted({tuple(sorted(studies[name]["seeds"])) for name in REAL_SET_STUDIES}, key=lambda s: (len(s), s))
     rule = selection_rule()
-    entries = defaultdict(list)
+    scored = []
     for row in rows:
         in_study = row["study"] in REAL_SET_STUDIES
         baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
-        if (in_study or baseline) and row["seed"] in seeds:
+        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets):
             loaded = load_predictions(row["dir"] / "validation_predictions.npz")
             value = held_out_half_accuracy(*loaded, rule, row["averaged"]) if loaded else None
             if value is not None:
-                name = f"{METHOD_NAMES[row['method']]} {row['variant']}".strip()
-                entries[(row["benchmark"], name)].append(value)
-    if not entries:
-        return "No finished cell of the study yet."
-    names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
-    return _benchmark_means_table("variant", names, entries)
+                ran = set(studies[row["study"]]["seeds"]) if in_study else None  # None: a baseline, every seed
+                scored.append((row, f"{METHOD_NAMES[row['method']]} {row['variant']}".strip(), ran, value))
+    tables = []
+    for seeds in seed_sets:
+        by_seed = defaultdict(dict)
+        for row, name, ran, value in scored:
+            if row["seed"] in seeds and (ran is None or ran >= set(seeds)):
+                by_seed[(row["benchmark"], name, ran is None)][row["seed"]] = value
+        common = defaultdict(lambda: set(seeds))
+        for (benchmark, _, baseline), values in by_seed.items():
+            if not baseline:
+                common[benchmark] &= set(values)
+        entries = {(benchmark, name): [v for seed, v in values.items() if seed in common[benchmark]]
+                   for (benchmark, name, _), values in by_seed.items()}
+        if entries:
+            names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
+            label = f"Seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} (those every variant finished):"
+            tables.append(label + "\n\n" + _benchmark_means_table("variant", names, entries))
+    return "\n\n".join(tables) or "No finished cell of the study yet."
 
 
 def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -> str:

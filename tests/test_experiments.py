@@ -315,6 +315,34 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
                          "| DIMP with the real set joined (w = 1)" + averaged]
 
 
+def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_own_seeds(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"studies": {"one": {"seeds": [1]}, "two": {"seeds": [1, 2]}}}))
+    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr(summarize, "REAL_SET_STUDIES", ("one", "two"))
+    labels = np.array([0, 1] * 5)
+
+    def cell(method, variant, study, seed, right):
+        path = tmp_path / f"{method}{variant}" / f"seed{seed}"
+        path.mkdir(parents=True)
+        np.savez(path / "validation_predictions.npz", labels=labels, epoch1=np.eye(2)[labels if right else 1 - labels])
+        return {"benchmark": "b", "method": method, "variant": variant, "study": study, "seed": seed, "dir": path,
+                "averaged": False}
+    rows = [cell("real_only", "", "", seed, seed == 1) for seed in (1, 2, 3)]
+    rows += [cell("dimp", "x", "one", 1, True), cell("real_plus_synthetic", "y", "two", 1, False)]
+    alone, y = summarize.METHOD_NAMES["real_only"], summarize.METHOD_NAMES["real_plus_synthetic"] + " y"
+    # Seed 1 holds both studies; seeds 1-2 only the second, and only its finished seed 1 until seed 2 finishes.
+    assert summarize.real_set_study_table(rows).split("\n\n") == [
+        "Seed 1 (those every variant finished):",
+        f"| variant | b | mean |\n| --- | ---: | ---: |\n| {y} | 0.0 | 0.0 |\n| {alone} | 100.0 | 100.0 |\n"
+        "| DIMP x | 100.0 | 100.0 |",
+        "Seeds 1, 2 (those every variant finished):",
+        f"| variant | b | mean |\n| --- | ---: | ---: |\n| {y} | 0.0 | 0.0 |\n| {alone} | 100.0 | 100.0 |"]
+    rows.append(cell("real_plus_synthetic", "y", "two", 2, True))
+    assert summarize.real_set_study_table(rows).split("\n\n")[-1].splitlines()[2:] == [
+        f"| {y} | 50.0 | 50.0 |", f"| {alone} | 50.0 | 50.0 |"]
+
+
 def test_the_reported_test_follows_the_rule():
     history = [{"epoch": e, "eval_validation_accuracy": a, "eval_validation_loss": loss, "eval_test_accuracy": t,
                 "eval_test_f1": t - 0.1} for e, a, loss, t in ((1, 0.7, 0.5, 0.60), (2, 0.8, 0.6, 0.65), (3, 0.75, 0.7, 0.7))]
