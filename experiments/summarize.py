@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -23,7 +24,8 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from experiments.grid import TIME_FILE, load_spec, log_history, selection_rule  # noqa: E402
-from experiments.selection import (RULE_NAMES, RULES, held_out_half_accuracy,  # noqa: E402
+from data.files import read_label_names, read_records, resolve_data_path  # noqa: E402
+from experiments.selection import (RULE_NAMES, RULES, choose, held_out_half_accuracy,  # noqa: E402
                                   held_out_half_ensemble_accuracy, load_predictions, reported_test, validation_curve)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -382,6 +384,23 @@ def real_data_table(rows: list[dict], recommended: str | None) -> str:
     return "\n".join(lines)
 
 
+def validation_test_table(rows: list[dict]) -> str:
+    """The kept epoch's validation accuracy beside its test accuracy, mean over seeds, per method and benchmark:
+    where the two splits disagree about what a method's training data is worth (reporting only)."""
+    pairs = defaultdict(list)
+    for row in grid_results(rows):
+        validation = kept_validation_accuracy(row)
+        if validation is not None:
+            pairs[(row["benchmark"], row["method"])].append((validation, accuracy_on_test(row)))
+    benchmarks = sorted({b for b, _ in pairs})
+    lines = ["| method | " + " | ".join(benchmarks) + " |", "| --- |" + " ---: |" * len(benchmarks)]
+    for method in (m for m in METHOD_ORDER if any((b, m) in pairs for b in benchmarks)):
+        cells = [" → ".join(f"{statistics.mean(v):.1f}" for v in zip(*pairs[(b, method)])) if (b, method) in pairs
+                 else "–" for b in benchmarks]
+        lines.append(f"| {METHOD_NAMES[method]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _interval(values: list[float]) -> str:
     """The 95 % t interval of the mean (how far more seeds could move it), where there are two values or more."""
     if len(values) < 2:
@@ -447,6 +466,69 @@ def real_set_study_table(rows: list[dict]) -> str:
             label = f"Seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} (those every variant finished):"
             tables.append(label + "\n\n" + _benchmark_means_table("variant", names, entries))
     return "\n\n".join(tables) or "No finished cell of the study yet."
+
+
+def _class_counts(path: str, field: str) -> np.ndarray:
+    return np.bincount([int(record["label"]) for record in read_records(resolve_data_path(path, field))])
+
+
+def _training_weight_shares(weights: Path, num_labels: int) -> np.ndarray | None:
+    """Each class's share of the training data's total weight at the last epoch, from a cell's weights.csv."""
+    if not weights.is_file():
+        return None
+    with weights.open() as f:
+        records = list(csv.DictReader(f))
+    column = _last_epoch(records[0], "weight")
+    totals = np.bincount([int(r["label"]) for r in records], [float(r[column]) for r in records], num_labels)
+    return totals / totals.sum()
+
+
+def class_balance_table(rows: list[dict], recommended: str) -> str:
+    """Validation only, set against the test split's class shares (its label counts, never its predictions): each
+    method's recall per class on the whole validation split at the epoch the grid's rule keeps, its validation
+    accuracy, and that accuracy at the test split's class shares; for a weighted method, each class's share of the
+    training weight at the last epoch. Benchmarks with their own validation and test files; mean over the seeds
+    where all the methods saved their validation predictions."""
+    methods = ("real_only", "real_plus_synthetic", recommended)
+    benchmarks, rule = load_spec()["benchmarks"], selection_rule()
+    by = defaultdict(dict)  # (benchmark, method) -> seed -> (recall per class, training weight shares or None)
+    for row in rows:
+        spec = benchmarks.get(row["benchmark"], {})
+        loaded = load_predictions(row["dir"] / "validation_predictions.npz")
+        if row["variant"] or row["method"] not in methods or "test_file" not in spec or loaded is None:
+            continue
+        predictions, labels = loaded
+        kept = choose(rule, predictions, labels, np.arange(len(labels)), row["averaged"])
+        if kept is None:
+            continue
+        if not np.array_equal(np.bincount(labels), _class_counts(spec["validation_file"], "validation_file")):
+            raise ValueError(f"{row['dir']}: validation labels do not count as {spec['validation_file']}'s do")
+        predicted = predictions[kept].argmax(1)
+        recall = np.array([(predicted[labels == c] == c).mean() for c in range(predictions[kept].shape[1])])
+        by[(row["benchmark"], row["method"])][row["seed"]] = recall, _training_weight_shares(
+            row["dir"] / "weights.csv", len(recall))
+    lines = ["| benchmark (class shares: validation → test) | method | seeds | validation recall per class "
+             "| validation accuracy | at the test split's class shares | training weight per class, last epoch |",
+             "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+    for bench in sorted({b for b, _ in by}):
+        seeds = sorted(set.intersection(*(set(by.get((bench, m), {})) for m in methods)))
+        if not seeds:
+            continue
+        spec = benchmarks[bench]
+        shares = [counts / counts.sum() for counts in (_class_counts(spec["validation_file"], "validation_file"),
+                                                      _class_counts(spec["test_file"], "test_file"))]
+        names = read_label_names(resolve_data_path(spec["test_file"], "test_file"))
+        names = names or [str(label) for label in range(len(shares[0]))]
+        title = f"{bench} ({', '.join(f'{n} {100 * v:.0f} → {100 * t:.0f} %' for n, v, t in zip(names, *shares))})"
+        for method in methods:
+            recall = np.mean([by[(bench, method)][s][0] for s in seeds], 0)
+            weights = [by[(bench, method)][s][1] for s in seeds]
+            weight = ", ".join(f"{n} {100 * w:.0f} %" for n, w in zip(names, np.mean(weights, 0))) \
+                if all(w is not None for w in weights) else "–"
+            lines.append(f"| {title} | {METHOD_NAMES.get(method, method)} | {len(seeds)} "
+                         f"| {', '.join(f'{n} {100 * r:.1f}' for n, r in zip(names, recall))} "
+                         f"| {100 * recall @ shares[0]:.1f} | {100 * recall @ shares[1]:.1f} | {weight} |")
+    return "\n".join(lines) if len(lines) > 2 else "No benchmark has validation predictions of all the methods yet."
 
 
 def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -> str:
@@ -540,11 +622,15 @@ def main(argv: list[str] | None = None) -> None:
         ("Gain over CE (test accuracy points, paired by seed)", gain_table(rows)),
         ("Gain over CE on the validation split (accuracy of the kept epoch, paired by seed)",
          gain_table(rows, kept_validation_accuracy)),
+        ("Validation against test (the kept epoch's validation accuracy → its test accuracy, mean over seeds)",
+         validation_test_table(rows)),
         ("Model selection rules: accuracy on one validation half when selecting on the other", selection_table(rows)),
         ("Ways to use the real set (validation only: accuracy on one validation half, selected on the other)",
          real_set_study_table(rows)),
         *([("Averaging with the real set alone (validation only: accuracy on one validation half, selected on the "
              "other, mean over seeds)", checker_ensemble_table(rows, recommended))] if recommended else []),
+        *([("Class balance: validation recall per class, and the validation accuracy at the test split's class "
+             "shares", class_balance_table(rows, recommended))] if recommended else []),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

@@ -343,6 +343,48 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
         f"| {y} | 50.0 | 50.0 |", f"| {alone} | 50.0 | 50.0 |"]
 
 
+def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test():
+    def row(method, seed, curve, test):
+        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
+                "history": [{"epoch": e + 1, "eval_accuracy": a} for e, a in enumerate(curve)]}
+    rows = [row("ce", 1, [0.5, 0.6], 70.0), row("ce", 2, [0.7, 0.6], 60.0), row("dimp", 1, [0.8], 90.0)]
+    assert summarize.validation_test_table(rows).splitlines()[2:] == ["| CE | 65.0 → 65.0 |", "| DIMP | 80.0 → 90.0 |"]
+
+
+def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s_class_shares(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "labels.json").write_text(json.dumps({"0": "no", "1": "yes"}))
+    for name, labels in (("validation", [0, 0, 1, 1]), ("test", [0, 0, 0, 1])):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps({"text": "t", "label": y}) + "\n" for y in labels))
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(data))
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"benchmarks": {"b": {"validation_file": "validation.jsonl",
+                                                     "test_file": "test.jsonl"}}}))
+    monkeypatch.setattr(grid, "SPEC", spec)
+    labels = np.array([0, 0, 1, 1])
+
+    def cell(method, seed, predicted, weights=None):
+        path = tmp_path / method / f"seed{seed}"
+        path.mkdir(parents=True)
+        # Epoch 2 gets every example wrong, so the rule keeps epoch 1, whose predictions are given.
+        np.savez(path / "validation_predictions.npz", labels=labels, epoch1=np.eye(2)[predicted],
+                 epoch2=np.eye(2)[1 - labels])
+        if weights:
+            with (path / "weights.csv").open("w") as f:
+                f.write("label,weight_epoch1,weight_epoch2\n" + "".join(f"{y},9,{w}\n" for y, w in weights))
+        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": path, "averaged": False}
+    rows = [cell("real_only", 1, [0, 0, 1, 1]), cell("real_plus_synthetic", 1, [0, 0, 0, 1]),
+            cell("best", 1, [0, 1, 1, 1], weights=[(0, 1.0), (1, 3.0)]), cell("best", 2, [0, 1, 1, 1])]
+    title = "b (no 50 → 75 %, yes 50 → 25 %)"
+    # Only seed 1 has all three methods. "real_plus_synthetic": recall 100 % and 50 %, so 75 % on validation's
+    # shares and 0.75 * 100 + 0.25 * 50 = 87.5 % on the test split's; the weighted one holds 75 % of its weight on "yes".
+    assert summarize.class_balance_table(rows, "best").splitlines()[2:] == [
+        f"| {title} | {summarize.METHOD_NAMES['real_only']} | 1 | no 100.0, yes 100.0 | 100.0 | 100.0 | – |",
+        f"| {title} | {summarize.METHOD_NAMES['real_plus_synthetic']} | 1 | no 100.0, yes 50.0 | 75.0 | 87.5 | – |",
+        f"| {title} | best | 1 | no 50.0, yes 100.0 | 75.0 | 62.5 | no 25 %, yes 75 % |"]
+
+
 def test_the_reported_test_follows_the_rule():
     history = [{"epoch": e, "eval_validation_accuracy": a, "eval_validation_loss": loss, "eval_test_accuracy": t,
                 "eval_test_f1": t - 0.1} for e, a, loss, t in ((1, 0.7, 0.5, 0.60), (2, 0.8, 0.6, 0.65), (3, 0.75, 0.7, 0.7))]
