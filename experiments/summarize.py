@@ -44,7 +44,8 @@ METHOD_NAMES = {"real_only": "CE on the real set alone (quality checker)", "ce":
 
 def finished_cells() -> list[dict]:
     """Every finished cell, with "test": its (test accuracy, test macro-F1) in percent under the grid's selection
-    rule, None when the cell cannot report it."""
+    rule, None when the cell cannot report it; and "predictions": its saved validation predictions (probabilities
+    per evaluation, labels), None when it kept none."""
     studies, rule = load_spec()["studies"], selection_rule()
     # Two studies may name a variant alike ("plain"); their methods tell them apart.
     study_of = {(method, variant): name for name, study in studies.items() for method in study["methods"]
@@ -60,7 +61,8 @@ def finished_cells() -> list[dict]:
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
                      "study": study_of.get((method, variant), ""), "seed": int(seed_dir.name[4:]),
                      "metrics": metrics, "history": history, "dir": seed_dir, "averaged": averaged,
-                     "test": reported_test(history, metrics, rule, averaged)})
+                     "test": reported_test(history, metrics, rule, averaged),
+                     "predictions": load_predictions(seed_dir / "validation_predictions.npz")})
     return rows
 
 
@@ -336,11 +338,10 @@ def selection_table(rows: list[dict]) -> str:
     validation accuracy rule."""
     scores = defaultdict(dict)  # (benchmark, cell dir) -> rule -> held-out-half accuracy
     for row in rows:
-        loaded = load_predictions(row["dir"] / "validation_predictions.npz")
-        if loaded is None:
+        if row["predictions"] is None:
             continue
         for rule in RULES:
-            value = held_out_half_accuracy(*loaded, rule, row["averaged"])
+            value = held_out_half_accuracy(*row["predictions"], rule, row["averaged"])
             if value is not None:
                 scores[(row["benchmark"], row["dir"])][rule] = value
     complete = {key: by_rule for key, by_rule in scores.items() if len(by_rule) == len(RULES)}
@@ -443,9 +444,9 @@ def real_set_study_table(rows: list[dict]) -> str:
     for row in rows:
         in_study = row["study"] in REAL_SET_STUDIES
         baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
-        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets):
-            loaded = load_predictions(row["dir"] / "validation_predictions.npz")
-            value = held_out_half_accuracy(*loaded, rule, row["averaged"]) if loaded else None
+        saved = row["predictions"]
+        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets) and saved is not None:
+            value = held_out_half_accuracy(*saved, rule, row["averaged"])
             if value is not None:
                 ran = set(studies[row["study"]]["seeds"]) if in_study else None  # None: a baseline, every seed
                 scored.append((row, f"{METHOD_NAMES[row['method']]} {row['variant']}".strip(), ran, value))
@@ -494,10 +495,9 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
     by = defaultdict(dict)  # (benchmark, method) -> seed -> (recall per class, training weight shares or None)
     for row in rows:
         spec = benchmarks.get(row["benchmark"], {})
-        loaded = load_predictions(row["dir"] / "validation_predictions.npz")
-        if row["variant"] or row["method"] not in methods or "test_file" not in spec or loaded is None:
+        if row["variant"] or row["method"] not in methods or "test_file" not in spec or row["predictions"] is None:
             continue
-        predictions, labels = loaded
+        predictions, labels = row["predictions"]
         kept = choose(rule, predictions, labels, np.arange(len(labels)), row["averaged"])
         if kept is None:
             continue
@@ -551,19 +551,19 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
     averaged with those of CE on the real set alone of the same seed (the quality checker's recipe); each model at
     its epoch of best accuracy on one validation half, scored on the other; mean over the seeds where both ran."""
     partner = "real_only"
-    saved = {(r["benchmark"], r["method"], r["seed"]): r["dir"] / "validation_predictions.npz"
+    saved = {(r["benchmark"], r["method"], r["seed"]): r["predictions"]
              for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)
-             and (r["dir"] / "validation_predictions.npz").is_file()}
+             and r["predictions"] is not None}
     with_partner = {m: f"{METHOD_NAMES[m]}, averaged with CE on the real set alone"
                     for m in ("real_plus_synthetic", recommended)}
     entries = defaultdict(list)
     for (bench, method, seed), other in sorted(saved.items()):
         if method != partner:
             continue
-        theirs, _ = load_predictions(other)  # once for the models it is averaged with
+        theirs, _ = other
         for model, averaged in with_partner.items():
             if (bench, model, seed) in saved:
-                mine, labels = load_predictions(saved[(bench, model, seed)])
+                mine, labels = saved[(bench, model, seed)]
                 entries[(bench, METHOD_NAMES[model])].append(held_out_half_ensemble_accuracy([mine], labels))
                 entries[(bench, averaged)].append(held_out_half_ensemble_accuracy([mine, theirs], labels))
     if not entries:

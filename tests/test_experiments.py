@@ -303,10 +303,7 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
     rows = []
     for method, seed, saved in [("real_only", 1, unsure), ("real_plus_synthetic", 1, sure),
                                 ("dimp_plus_real", 1, sure), ("dimp_plus_real", 2, sure)]:
-        cell = tmp_path / method / f"seed{seed}"
-        cell.mkdir(parents=True)
-        np.savez(cell / "validation_predictions.npz", labels=labels, **saved)
-        rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": cell})
+        rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "predictions": (saved, labels)})
     lines = summarize.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
     # Seed 2 has no real-set-alone model to average with, so it is left out of both rows.
     averaged = ", averaged with CE on the real set alone | 100.0 | 100.0 |"
@@ -323,11 +320,8 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
     labels = np.array([0, 1] * 5)
 
     def cell(method, variant, study, seed, right):
-        path = tmp_path / f"{method}{variant}" / f"seed{seed}"
-        path.mkdir(parents=True)
-        np.savez(path / "validation_predictions.npz", labels=labels, epoch1=np.eye(2)[labels if right else 1 - labels])
-        return {"benchmark": "b", "method": method, "variant": variant, "study": study, "seed": seed, "dir": path,
-                "averaged": False}
+        return {"benchmark": "b", "method": method, "variant": variant, "study": study, "seed": seed,
+                "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels), "averaged": False}
     rows = [cell("real_only", "", "", seed, seed == 1) for seed in (1, 2, 3)]
     rows += [cell("dimp", "x", "one", 1, True), cell("real_plus_synthetic", "y", "two", 1, False)]
     alone, y = summarize.METHOD_NAMES["real_only"], summarize.METHOD_NAMES["real_plus_synthetic"] + " y"
@@ -367,13 +361,13 @@ def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s
     def cell(method, seed, predicted, weights=None):
         path = tmp_path / method / f"seed{seed}"
         path.mkdir(parents=True)
-        # Epoch 2 gets every example wrong, so the rule keeps epoch 1, whose predictions are given.
-        np.savez(path / "validation_predictions.npz", labels=labels, epoch1=np.eye(2)[predicted],
-                 epoch2=np.eye(2)[1 - labels])
         if weights:
             with (path / "weights.csv").open("w") as f:
                 f.write("label,weight_epoch1,weight_epoch2\n" + "".join(f"{y},9,{w}\n" for y, w in weights))
-        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": path, "averaged": False}
+        # Epoch 2 gets every example wrong, so the rule keeps epoch 1, whose predictions are given.
+        predictions = {"epoch1": np.eye(2)[predicted], "epoch2": np.eye(2)[1 - labels]}
+        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": path, "averaged": False,
+                "predictions": (predictions, labels)}
     rows = [cell("real_only", 1, [0, 0, 1, 1]), cell("real_plus_synthetic", 1, [0, 0, 0, 1]),
             cell("best", 1, [0, 1, 1, 1], weights=[(0, 1.0), (1, 3.0)]), cell("best", 2, [0, 1, 1, 1])]
     title = "b (no 50 → 75 %, yes 50 → 25 %)"
