@@ -1,5 +1,6 @@
 """Run by tests/test_trainer.py under torchrun: a few DIMP steps, then rank 0 saves the parameters."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,3 +16,8 @@ trainer = train_steps(Path(model_dir), Path(out).parent / "ddp_run", batch_size=
 if trainer.args.process_index == 0:
     torch.save({k: v.detach().clone() for k, v in trainer.model.state_dict().items()}, out)
 torch.distributed.destroy_process_group()
+# Leave without interpreter teardown: DDP keeps the gloo group's worker threads alive past destroy_process_group, and
+# one still freeing a gathered tensor when finalization starts aborts the process (see weight_history_worker.py).
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)

@@ -1,5 +1,6 @@
 """Run by tests/test_weight_history.py under torchrun: two DIMP epochs, then rank 0 saves the gathered history."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,4 +18,10 @@ if trainer.args.process_index == 0:
     np.savez(out, **{f"epoch{epoch}_{name}": values for epoch, seen in trainer.weight_history.epochs.items()
                      for name, values in seen._asdict().items()})
 trainer.accelerator.wait_for_everyone()
-dist.destroy_process_group()  # a process leaving with the group alive may abort the other's exit
+dist.destroy_process_group()
+# Leave without interpreter teardown. DDP keeps the gloo group, and so its worker threads, alive past
+# destroy_process_group; a gloo thread still freeing a gathered tensor's Python object when finalization starts
+# dies in the GIL and aborts the process ("terminate called without an active exception").
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
