@@ -9,6 +9,7 @@ be stopped at any point and resumed later, in another session.
     python experiments/grid.py --studies checker_size
     python experiments/grid.py --no-grid --studies epochs           # CE and DIMP trained longer (validation)
     python experiments/grid.py --no-grid --studies checker_recipe   # quality checkers only (score.py)
+    python experiments/grid.py --no-grid --studies unused_real      # irony selected on real tweets no seed drew
     python experiments/summarize.py                  # tables and plots from what is finished
 """
 
@@ -234,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
     cells += study_cells(spec, args.studies)
+    from experiments.unused_real import DERIVED, write_study_files  # it reads this module's spec
+
+    for name in args.studies:  # a study validating on derived data writes it first (the same file every time)
+        if any(str(v.get("validation_file", "")).startswith(DERIVED) for v in spec["studies"][name]["variants"].values()):
+            write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
     failed = 0

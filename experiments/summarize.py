@@ -531,6 +531,32 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
     return "\n".join(lines) if len(lines) > 2 else "No benchmark has validation predictions of all the methods yet."
 
 
+def second_validation_table(rows: list[dict], study: str = "unused_real") -> str:
+    """Each of the study's methods selected and scored (one half against the other, the grid's rule) on the
+    benchmark's validation split (the grid's cells) and on the study's own validation file (real examples no seed's
+    real set drew), beside the grid cells' test accuracy (reporting only); mean over the seeds with all three."""
+    spec, rule = load_spec()["studies"][study], selection_rule()
+    by = defaultdict(dict)  # (benchmark, method) -> seed -> split -> accuracy
+    for row in rows:
+        grid_cell = not row["variant"] and row["benchmark"] in spec["benchmarks"] and row["seed"] in spec["seeds"]
+        if row["predictions"] is None or row["method"] not in spec["methods"] or not (grid_cell or row["study"] == study):
+            continue
+        scores = by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})
+        scores["own" if row["study"] == study else "validation"] = held_out_half_accuracy(
+            *row["predictions"], rule, row["averaged"])
+        if grid_cell and row["test"]:
+            scores["test"] = accuracy_on_test(row)
+    lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for bench, method in sorted(by, key=lambda key: (key[0], METHOD_ORDER.index(key[1]))):
+        complete = [scores for scores in by[(bench, method)].values() if len(scores) == 3 and None not in scores.values()]
+        if complete:
+            means = [statistics.mean(scores[split] for scores in complete) for split in ("validation", "own", "test")]
+            lines.append(f"| {bench} | {METHOD_NAMES[method]} | {len(complete)} | "
+                         + " | ".join(f"{mean:.1f}" for mean in means) + " |")
+    return "\n".join(lines) if len(lines) > 2 else "No finished cell of the study yet."
+
+
 def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -> str:
     """One row per name, one column per benchmark: the mean of entries[(benchmark, name)], and their mean over the
     benchmarks where every benchmark has one."""
@@ -631,6 +657,8 @@ def main(argv: list[str] | None = None) -> None:
              "other, mean over seeds)", checker_ensemble_table(rows, recommended))] if recommended else []),
         *([("Class balance: validation recall per class, and the validation accuracy at the test split's class "
              "shares", class_balance_table(rows, recommended))] if recommended else []),
+        ("A second validation split: the real training tweets no seed drew (validation only: accuracy on one half, "
+         "selected on the other, mean over seeds)", second_validation_table(rows)),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

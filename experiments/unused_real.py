@@ -1,9 +1,10 @@
 """Write the real examples no seed's real set holds, as a second validation split for a grid study.
 
 A study in experiments/grid.json whose variant sets `validation_file` to a path under experiments/work/ gets that
-file from here: the benchmark's quality-checker real file less the seeded sample each of the study's seeds draws
-from it (the examples its checker and its real-set models train on). So the study selects and scores on real data
-that no model of those seeds saw and that is neither the benchmark's validation split nor its test split.
+file from here, and grid.py writes it before running the study's cells: the benchmark's quality-checker real file
+less the seeded sample each of the study's seeds draws from it (the examples its checker and its real-set models
+train on). So the study selects and scores on real data that no model of those seeds saw and that is neither the
+benchmark's validation split nor its test split.
 
     python experiments/unused_real.py --study unused_real
 """
@@ -21,6 +22,8 @@ from datasets import Dataset  # noqa: E402
 from data.files import read_records, resolve_data_path  # noqa: E402
 from data.task import subsample  # noqa: E402
 from experiments.grid import ROOT, load_spec  # noqa: E402
+
+DERIVED = "experiments/work/"  # where a study's derived validation files go (ignored by git)
 
 
 def unused_records(records: list[dict], limit: int, seeds: list[int]) -> list[dict]:

@@ -23,7 +23,7 @@ def spec():
 def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
-    assert len(cells) == 5 * 9 * 3 + 5 * 8 + 2 * 2 + 5 * 3 + 5 * 3 + 2 * 2 + 3 * 3 + 2 * 3 + 2 * 2 + 3 * 2 * 2
+    assert len(cells) == 5 * 9 * 3 + 5 * 8 + 2 * 2 + 5 * 3 + 4 * 3 + 5 * 3 + 2 * 2 + 3 * 3 + 2 * 3 + 2 * 2 + 3 * 2 * 2
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -337,6 +337,24 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
         f"| {y} | 50.0 | 50.0 |", f"| {alone} | 50.0 | 50.0 |"]
 
 
+def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_own(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b"], "methods": ["ce", "real_only"], "seeds": [1]}}}))
+    monkeypatch.setattr(grid, "SPEC", spec)
+    labels = np.array([0, 1] * 5)
+
+    def cell(method, study, right, benchmark="b", seed=1, test=50.0):
+        return {"benchmark": benchmark, "method": method, "variant": "v" if study else "", "study": study,
+                "seed": seed, "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels),
+                "averaged": False, "test": (test, test)}
+    rows = [cell("ce", "", True, test=60.0), cell("ce", "u", False), cell("real_only", "", True, test=70.0),
+            cell("real_only", "u", True), cell("ce", "", False, seed=2), cell("ce", "", False, benchmark="other"),
+            cell("dimp", "", False)]
+    # Seed 2, the other benchmark and DIMP are not the study's.
+    assert summarize.second_validation_table(rows, "u").splitlines()[2:] == [
+        "| b | CE on the real set alone (quality checker) | 1 | 100.0 | 100.0 | 70.0 |", "| b | CE | 1 | 100.0 | 0.0 | 60.0 |"]
+
+
 def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test():
     def row(method, seed, curve, test):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
@@ -430,8 +448,57 @@ def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_re
         assert cfg.data.real_set_in_training == (name == "real_plus_synthetic")
 
 
-@pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py"])
+@pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "unused_real.py"])
 def test_each_experiment_script_runs_as_the_readme_says(script):
     done = subprocess.run([sys.executable, f"experiments/{script}", "--help"], cwd=grid.ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and f"usage: {script}" in done.stdout, done.stderr
+
+
+def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, monkeypatch, tmp_path):
+    from data.prepare import load_task
+    from experiments import unused_real
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(unused_real, "ROOT", tmp_path)
+    spec = {"protocol": {"quality_checker_max_train_samples": 10},
+            "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
+            "studies": {"s": {"benchmarks": ["toy"], "seeds": [1, 2],
+                              "variants": {"v": {"validation_file": "work/unused.jsonl"}}}}}
+    written, = unused_real.write_study_files(spec, "s")
+    unused = [json.loads(line)["text"] for line in written.read_text().splitlines()]
+    drawn = set()
+    for seed in (1, 2):  # the real set each seed's run trains its checker and its real-set models on
+        cfg = load_config(None, ["--train_file", "toy/train.jsonl", "--validation_file", "toy/validation.jsonl",
+                                 "--quality_checker_train_file", "toy/real.jsonl",
+                                 "--quality_checker_max_train_samples", "10", "--seed", str(seed),
+                                 "--data_work_dir", str(tmp_path / "scratch"), "--output_dir", str(tmp_path / "out"),
+                                 "--problem_type", "single_label_classification_dimp", "--report_to", "none"])
+        task = load_task(cfg)
+        drawn |= set(task.splits["quality_train"]["text"])
+        task.close()
+    real = [json.loads(line)["text"] for line in (toy_data_root / "toy" / "real.jsonl").read_text().splitlines()]
+    assert len(set(real)) == 32 and 10 < len(drawn) <= 20
+    assert sorted(unused) == sorted(set(real) - drawn)
+
+
+def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(toy_data_root, monkeypatch, tmp_path):
+    from experiments import unused_real
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(unused_real, "ROOT", tmp_path)
+    monkeypatch.setattr(grid, "RESULTS", tmp_path / "results")
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({
+        "protocol": {"quality_checker_max_train_samples": 10, "problem_type": "single_label_classification"},
+        "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
+        "methods": {"ce": {}}, "seeds": [1],
+        "studies": {"s": {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1],
+                          "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"}}}}}))
+    monkeypatch.setattr(grid, "SPEC", spec)
+    seen = []
+    monkeypatch.setattr(grid, "run_cell", lambda cell, config: seen.append(
+        (config["validation_file"], (tmp_path / config["validation_file"]).is_file())) or True)
+    assert grid.main(["--no-grid", "--studies", "s"]) == 0
+    assert seen == [("experiments/work/unused.jsonl", True)]
+    assert len((tmp_path / "experiments/work/unused.jsonl").read_text().splitlines()) == 32 - 10
