@@ -341,18 +341,17 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b"], "methods": ["ce", "real_only"], "seeds": [1]}}}))
     monkeypatch.setattr(grid, "SPEC", spec)
-    labels = np.array([0, 1] * 5)
 
-    def cell(method, study, right, benchmark="b", seed=1, test=50.0):
+    def cell(method, study, curve, benchmark="b", seed=1, test=50.0):
         return {"benchmark": benchmark, "method": method, "variant": "v" if study else "", "study": study,
-                "seed": seed, "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels),
-                "averaged": False, "test": (test, test)}
-    rows = [cell("ce", "", True, test=60.0), cell("ce", "u", False), cell("real_only", "", True, test=70.0),
-            cell("real_only", "u", True), cell("ce", "", False, seed=2), cell("ce", "", False, benchmark="other"),
-            cell("dimp", "", False)]
-    # Seed 2, the other benchmark and DIMP are not the study's.
+                "seed": seed, "history": [{"epoch": e + 1, "eval_accuracy": a} for e, a in enumerate(curve)],
+                "test": (test, test)}
+    rows = [cell("ce", "", [0.5, 0.6], test=60.0), cell("ce", "u", [0.4, 0.3]), cell("real_only", "", [0.7], test=70.0),
+            cell("real_only", "u", [0.6, 0.8]), cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"),
+            cell("dimp", "", [0.1])]
+    # The kept (best) epoch of each; seed 2, the other benchmark and DIMP are not the study's.
     assert summarize.second_validation_table(rows, "u").splitlines()[2:] == [
-        "| b | CE on the real set alone (quality checker) | 1 | 100.0 | 100.0 | 70.0 |", "| b | CE | 1 | 100.0 | 0.0 | 60.0 |"]
+        "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 |", "| b | CE | 1 | 60.0 | 40.0 | 60.0 |"]
 
 
 def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test():
