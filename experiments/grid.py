@@ -235,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
     cells += study_cells(spec, args.studies)
-    from experiments.unused_real import DERIVED, write_study_files  # it reads this module's spec
+    from experiments.unused_real import write_study_files, writes_validation_file  # it reads this module's spec
 
     for name in args.studies:  # a study validating on derived data writes it first (the same file every time)
-        if any(str(v.get("validation_file", "")).startswith(DERIVED) for v in spec["studies"][name]["variants"].values()):
+        if writes_validation_file(spec["studies"][name]):
             write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)

@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from experiments.grid import TIME_FILE, load_spec, log_history, selection_rule  # noqa: E402
 from data.files import read_label_names, read_records, resolve_data_path  # noqa: E402
+from experiments.unused_real import writes_validation_file  # noqa: E402
 from experiments.selection import (RULE_NAMES, RULES, choose, held_out_half_accuracy,  # noqa: E402
                                   held_out_half_ensemble_accuracy, load_predictions, reported_test, validation_curve)
 
@@ -531,19 +532,22 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
     return "\n".join(lines) if len(lines) > 2 else "No benchmark has validation predictions of all the methods yet."
 
 
-def second_validation_table(rows: list[dict], study: str = "unused_real") -> str:
-    """Each of the study's methods on the benchmark's validation split (the grid's cells) and on the study's own
-    validation file (real examples no seed's real set drew), the accuracy of the epoch each run kept, beside the
-    grid cells' test accuracy (reporting only); mean over the seeds with all three."""
-    spec = load_spec()["studies"][study]
+def second_validation_table(rows: list[dict], studies: list[str] | None = None) -> str:
+    """Each study's methods on the benchmark's validation split (the grid's cells) and on the study's own validation
+    file (real examples no seed's real set drew), the accuracy of the epoch each run kept, beside the grid cells'
+    test accuracy (reporting only); mean over the seeds with all three. By default the studies that validate on such
+    a file."""
+    spec = load_spec()["studies"]
     by = defaultdict(dict)  # (benchmark, method) -> seed -> split -> accuracy
-    for row in rows:
-        grid_cell = not row["variant"] and row["benchmark"] in spec["benchmarks"] and row["seed"] in spec["seeds"]
-        if row["method"] in spec["methods"] and (grid_cell or row["study"] == study):
-            scores = by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})
-            scores["own" if row["study"] == study else "validation"] = kept_validation_accuracy(row)
-            if grid_cell:
-                scores["test"] = accuracy_on_test(row)
+    for name in studies if studies is not None else [n for n, s in spec.items() if writes_validation_file(s)]:
+        study = spec[name]
+        for row in rows:
+            grid_cell = not row["variant"] and row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"]
+            if row["method"] in study["methods"] and (grid_cell or row["study"] == name):
+                scores = by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})
+                scores["own" if row["study"] == name else "validation"] = kept_validation_accuracy(row)
+                if grid_cell:
+                    scores["test"] = accuracy_on_test(row)
     lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for bench, method in sorted(by, key=lambda key: (key[0], METHOD_ORDER.index(key[1]))):
@@ -655,7 +659,7 @@ def main(argv: list[str] | None = None) -> None:
              "other, mean over seeds)", checker_ensemble_table(rows, recommended))] if recommended else []),
         *([("Class balance: validation recall per class, and the validation accuracy at the test split's class "
              "shares", class_balance_table(rows, recommended))] if recommended else []),
-        ("A second validation split: the real training tweets no seed drew (the kept epoch's accuracy, mean over "
+        ("A second validation split: the real training examples no seed drew (the kept epoch's accuracy, mean over "
          "seeds)", second_validation_table(rows)),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",

@@ -26,6 +26,11 @@ from experiments.grid import ROOT, load_spec  # noqa: E402
 DERIVED = "experiments/work/"  # where a study's derived validation files go (ignored by git)
 
 
+def writes_validation_file(study: dict) -> bool:
+    """Whether a grid.json study validates on a file this script writes."""
+    return any(str(v.get("validation_file", "")).startswith(DERIVED) for v in study["variants"].values())
+
+
 def unused_records(records: list[dict], limit: int, seeds: list[int]) -> list[dict]:
     """The records none of the seeds' samples of `limit` holds, in file order (the draw run.py makes, by position)."""
     positions = Dataset.from_dict({"position": list(range(len(records)))})
