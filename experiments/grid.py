@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
     cells += study_cells(spec, args.studies)
-    from experiments.unused_real import write_study_files, writes_validation_file  # it reads this module's spec
+    from experiments.unused_real import write_study_files, writes_validation_file  # here: it imports this module
 
     for name in args.studies:  # a study validating on derived data writes it first (the same file every time)
         if writes_validation_file(spec["studies"][name]):

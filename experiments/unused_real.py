@@ -26,9 +26,13 @@ from experiments.grid import ROOT, load_spec  # noqa: E402
 DERIVED = "experiments/work/"  # where a study's derived validation files go (ignored by git)
 
 
+def _derived(variant: dict) -> bool:
+    return str(variant.get("validation_file", "")).startswith(DERIVED)
+
+
 def writes_validation_file(study: dict) -> bool:
     """Whether a grid.json study validates on a file this script writes."""
-    return any(str(v.get("validation_file", "")).startswith(DERIVED) for v in study["variants"].values())
+    return any(_derived(variant) for variant in study["variants"].values())
 
 
 def unused_records(records: list[dict], limit: int, seeds: list[int]) -> list[dict]:
@@ -39,9 +43,10 @@ def unused_records(records: list[dict], limit: int, seeds: list[int]) -> list[di
 
 
 def write_study_files(spec: dict, study: str) -> list[Path]:
+    """Each derived validation file of the study, whole or not at all (the same content every time)."""
     settings = spec["studies"][study]
     written = []
-    for name, variant in settings["variants"].items():
+    for name, variant in ((n, v) for n, v in settings["variants"].items() if _derived(v)):
         real_sets = {(config["quality_checker_train_file"], config["quality_checker_max_train_samples"])
                      for config in ({**spec["protocol"], **spec["benchmarks"][b]} for b in settings["benchmarks"])}
         if len(real_sets) != 1:
@@ -51,7 +56,9 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
         kept = unused_records(records, limit, settings["seeds"])
         target = ROOT / variant["validation_file"]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
+        partial = target.with_name(target.name + ".partial")  # a cell reading the file never sees half of it
+        partial.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
+        partial.replace(target)
         print(f"{variant['validation_file']}: {len(kept)} of the {len(records)} examples of {real_file} "
               f"(seeds {settings['seeds']} draw the others)")
         written.append(target)

@@ -463,7 +463,8 @@ def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, 
     spec = {"protocol": {"quality_checker_max_train_samples": 10},
             "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
             "studies": {"s": {"benchmarks": ["toy"], "seeds": [1, 2],
-                              "variants": {"v": {"validation_file": "work/unused.jsonl"}}}}}
+                              "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"},
+                                           "w": {"learning_rate": 1e-3}}}}}
     written, = unused_real.write_study_files(spec, "s")
     unused = [json.loads(line)["text"] for line in written.read_text().splitlines()]
     drawn = set()
