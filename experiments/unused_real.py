@@ -45,15 +45,15 @@ def unused_records(records: list[dict], limit: int, seeds: list[int]) -> list[di
 def write_study_files(spec: dict, study: str) -> list[Path]:
     """Each derived validation file of the study, whole or not at all (the same content every time)."""
     settings = spec["studies"][study]
+    real_sets = {(config["quality_checker_train_file"], config["quality_checker_max_train_samples"])
+                 for config in ({**spec["protocol"], **spec["benchmarks"][b]} for b in settings["benchmarks"])}
+    if len(real_sets) != 1:
+        raise SystemExit(f"{study}: one validation_file for benchmarks with different real sets")
+    (real_file, limit), = real_sets
+    records = read_records(resolve_data_path(real_file, "quality_checker_train_file"))
+    kept = unused_records(records, limit, settings["seeds"])
     written = []
-    for name, variant in ((n, v) for n, v in settings["variants"].items() if _derived(v)):
-        real_sets = {(config["quality_checker_train_file"], config["quality_checker_max_train_samples"])
-                     for config in ({**spec["protocol"], **spec["benchmarks"][b]} for b in settings["benchmarks"])}
-        if len(real_sets) != 1:
-            raise SystemExit(f"{study}.{name}: one validation_file for benchmarks with different real sets")
-        (real_file, limit), = real_sets
-        records = read_records(resolve_data_path(real_file, "quality_checker_train_file"))
-        kept = unused_records(records, limit, settings["seeds"])
+    for variant in (v for v in settings["variants"].values() if _derived(v)):
         target = ROOT / variant["validation_file"]
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")  # a cell reading the file never sees half of it

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
+import torch.distributed as dist
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -33,3 +36,13 @@ def train_steps(model_dir: Path, out: Path, batch_size: int, accumulation: int, 
     trainer = make_trainer(model, tokenizer, args, toy_train_set(tokenizer), None)
     trainer.train()
     return trainer
+
+
+def end_torchrun_worker() -> None:
+    """Destroy the process group, then leave without interpreter teardown. DDP keeps the gloo group, and so its
+    worker threads, alive past destroy_process_group; a gloo thread still freeing a gathered tensor's Python object
+    when finalization starts dies in the GIL and aborts the process ("terminate called without an active exception")."""
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
