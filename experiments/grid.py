@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as `python experiments/grid.py`
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
 from config.loading import load_config  # noqa: E402
 from experiments.selection import reported_test  # noqa: E402
+from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
+from experiments.unused_real import write_study_files, writes_validation_file  # noqa: E402
 
-SPEC = ROOT / "experiments" / "grid.json"
 RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
 CHECKERS = ROOT / "cache" / "checkers" / "grid"
@@ -65,16 +65,6 @@ class Cell:
     @property
     def done(self) -> bool:
         return (RESULTS / self.path / FINISHED[self.command]).is_file()
-
-
-def load_spec() -> dict:
-    """experiments/grid.json: the benchmarks, methods, seeds, studies and selection rule."""
-    return json.loads(SPEC.read_text())
-
-
-def selection_rule() -> str:
-    """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
-    return load_spec().get("selection", "accuracy")
 
 
 def log_history(result: Path) -> list[dict]:
@@ -235,8 +225,6 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
     cells += study_cells(spec, args.studies)
-    from experiments.unused_real import write_study_files, writes_validation_file  # here: it imports this module
-
     for name in args.studies:  # a study validating on derived data writes it first (the same file every time)
         if writes_validation_file(spec["studies"][name]):
             write_study_files(spec, name)

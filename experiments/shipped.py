@@ -17,10 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/shipped.py`
 
 from experiments.grid import children_cpu_s  # noqa: E402
+from experiments.spec import ROOT  # noqa: E402
 from trainer.atomic import write_json_atomic  # noqa: E402
 
 OUTPUT = ROOT / "results" / "shipped.json"

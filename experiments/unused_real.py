@@ -21,7 +21,8 @@ from datasets import Dataset  # noqa: E402
 
 from data.files import read_records, resolve_data_path  # noqa: E402
 from data.task import subsample  # noqa: E402
-from experiments.grid import ROOT, load_spec  # noqa: E402
+from experiments.spec import ROOT, load_spec  # noqa: E402
+from trainer.atomic import write_text_atomic  # noqa: E402
 
 DERIVED = "experiments/work/"  # where a study's derived validation files go (ignored by git)
 
@@ -54,11 +55,8 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
     kept = unused_records(records, limit, settings["seeds"])
     written = []
     for variant in (v for v in settings["variants"].values() if _derived(v)):
-        target = ROOT / variant["validation_file"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")  # a cell reading the file never sees half of it
-        partial.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
-        partial.replace(target)
+        target = ROOT / variant["validation_file"]  # atomic: a cell reading the file never sees half of it
+        write_text_atomic(target, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
         print(f"{variant['validation_file']}: {len(kept)} of the {len(records)} examples of {real_file} "
               f"(seeds {settings['seeds']} draw the others)")
         written.append(target)

@@ -190,7 +190,7 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"longer": {"benchmarks": ["noisy"], "methods": ["ce"], "seeds": [1],
                                                        "variants": {"e2": {"num_train_epochs": 2}}}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
 
     def row(variant, epochs, accuracies, method="ce"):
         cell = tmp_path / f"{method}{variant}"
@@ -217,7 +217,7 @@ def test_validation_table_reads_runs_that_did_not_track_the_test_and_names_the_d
     variants = {"plain": {}, "t": {"checker_calibration": "temperature"}}
     spec.write_text(json.dumps({"studies": {"calib": {"benchmarks": ["b"], "methods": ["imp"], "seeds": [1],
                                                       "variants": variants}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
     rows = []
     for variant, config in reversed(variants.items()):
         cell = tmp_path / variant
@@ -315,7 +315,7 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
 def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_own_seeds(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"one": {"seeds": [1]}, "two": {"seeds": [1, 2]}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
     monkeypatch.setattr(summarize, "REAL_SET_STUDIES", ("one", "two"))
     labels = np.array([0, 1] * 5)
 
@@ -340,7 +340,7 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
 def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_own(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b"], "methods": ["ce", "real_only"], "seeds": [1]}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
 
     def cell(method, study, curve, benchmark="b", seed=1, test=50.0):
         return {"benchmark": benchmark, "method": method, "variant": "v" if study else "", "study": study,
@@ -372,7 +372,7 @@ def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"benchmarks": {"b": {"validation_file": "validation.jsonl",
                                                      "test_file": "test.jsonl"}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
     labels = np.array([0, 0, 1, 1])
 
     def cell(method, seed, predicted, weights=None):
@@ -423,7 +423,7 @@ def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"a": {"methods": ["dimp"], "variants": {"plain": {}}},
                                             "b": {"methods": ["imp"], "variants": {"plain": {}}}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
     monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
     for method in ("dimp", "imp", "ce"):
         cell = tmp_path / "cells" / "bench" / f"{method}__plain" / "seed1"
@@ -495,7 +495,7 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
         "methods": {"ce": {}}, "seeds": [1],
         "studies": {"s": {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1],
                           "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"}}}}}))
-    monkeypatch.setattr(grid, "SPEC", spec)
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
     seen = []
     monkeypatch.setattr(grid, "run_cell", lambda cell, config: seen.append(
         (config["validation_file"], (tmp_path / config["validation_file"]).is_file())) or True)
