@@ -599,6 +599,40 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
     return _benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)
 
 
+def generated_size_table(rows: list[dict], recommended: str, baseline: str = "real_plus_synthetic") -> str:
+    """Validation only: the recommended method and CE on real + generated with as many generated examples as the grid
+    (the protocol's max_train_samples) and as each generated_size variant; each model's accuracy on one validation
+    half, selected on the other, and the recommended method's margin paired by seed. On each benchmark, the seeds
+    where both methods finished at every size."""
+    spec, rule = load_spec(), selection_rule()
+    study = spec["studies"]["generated_size"]
+    sizes = {"": spec["protocol"]["max_train_samples"],
+             **{variant: overrides["max_train_samples"] for variant, overrides in study["variants"].items()}}
+    methods = (baseline, recommended)
+    scores = defaultdict(dict)  # (benchmark, seed) -> (size, method) -> accuracy
+    for row in rows:
+        if (row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"] and row["method"] in methods
+                and (row["study"] == "generated_size" or not row["variant"]) and row["predictions"] is not None):
+            value = held_out_half_accuracy(*row["predictions"], rule, row["averaged"])
+            if value is not None:
+                scores[(row["benchmark"], row["seed"])][(sizes[row["variant"]], row["method"])] = value
+    margin = f"{METHOD_NAMES[recommended]} − {METHOD_NAMES[baseline]}"
+    entries, seeds = defaultdict(list), defaultdict(list)
+    for (bench, seed), by in sorted(scores.items()):
+        if len(by) == len(sizes) * len(methods):
+            seeds[bench].append(seed)
+            for size in sizes.values():
+                for method in methods:
+                    entries[(bench, f"{METHOD_NAMES[method]}, {size} generated")].append(by[(size, method)])
+                entries[(bench, f"{margin}, {size} generated")].append(by[(size, recommended)] - by[(size, baseline)])
+    if not entries:
+        return "No seed has finished every size of both methods yet."
+    names = [f"{name}, {size} generated" for size in sizes.values()
+             for name in (*(METHOD_NAMES[m] for m in methods), margin)]
+    return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"
+            + _benchmark_means_table("method, generated examples", names, entries))
+
+
 def compute_table(rows: list[dict]) -> str:
     """CPU and wall time per benchmark, from the cells that recorded it (grid.py has since 2026-12-01)."""
     spent = defaultdict(list)
@@ -661,6 +695,8 @@ def main(argv: list[str] | None = None) -> None:
              "shares", class_balance_table(rows, recommended))] if recommended else []),
         ("A second validation split: the real training examples no seed drew (the kept epoch's accuracy, mean over "
          "seeds)", second_validation_table(rows)),
+        *([("More generated data (validation only: accuracy on one validation half, selected on the other, mean over "
+             "seeds)", generated_size_table(rows, recommended))] if recommended else []),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

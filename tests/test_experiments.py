@@ -355,6 +355,34 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
         "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 |", "| b | CE | 1 | 60.0 | 40.0 | 60.0 |"]
 
 
+def test_the_generated_size_table_pairs_each_size_by_seed_and_skips_seeds_missing_a_size(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"protocol": {"max_train_samples": 800}, "studies": {"generated_size": {
+        "benchmarks": ["b"], "methods": ["real_plus_synthetic", "dimp_plus_real"], "seeds": [1, 2],
+        "variants": {"gen2000": {"max_train_samples": 2000}}}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    labels = np.array([0, 1] * 5)
+
+    def cell(method, variant, seed, right, study="generated_size"):
+        return {"benchmark": "b", "method": method, "variant": variant, "study": study if variant else "",
+                "seed": seed, "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels),
+                "averaged": False}
+    # Seed 1: the recommended method is right only with 2,000 generated examples. Seed 2 lacks one cell of that
+    # size: a variant named alike in another study is not this one's.
+    rows = [cell("real_plus_synthetic", "", 1, True), cell("dimp_plus_real", "", 1, True),
+            cell("real_plus_synthetic", "gen2000", 1, False), cell("dimp_plus_real", "gen2000", 1, True),
+            cell("real_plus_synthetic", "", 2, False), cell("dimp_plus_real", "", 2, False),
+            cell("real_plus_synthetic", "gen2000", 2, False), cell("dimp_plus_real", "gen2000", 2, True, "other")]
+    seeds, table = summarize.generated_size_table(rows, "dimp_plus_real").split("\n\n")
+    ce, dimp = summarize.METHOD_NAMES["real_plus_synthetic"], summarize.METHOD_NAMES["dimp_plus_real"]
+    assert seeds == "Seeds: b 1."
+    assert table.splitlines()[2:] == [
+        f"| {ce}, 800 generated | 100.0 | 100.0 |", f"| {dimp}, 800 generated | 100.0 | 100.0 |",
+        f"| {dimp} − {ce}, 800 generated | 0.0 | 0.0 |",
+        f"| {ce}, 2000 generated | 0.0 | 0.0 |", f"| {dimp}, 2000 generated | 100.0 | 100.0 |",
+        f"| {dimp} − {ce}, 2000 generated | 100.0 | 100.0 |"]
+
+
 def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test():
     def row(method, seed, curve, test):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
