@@ -23,12 +23,12 @@ from scipy import stats  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
-from experiments.grid import TIME_FILE, log_history  # noqa: E402
 from data.files import read_label_names, read_records, resolve_data_path  # noqa: E402
-from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
-from experiments.unused_real import writes_validation_file  # noqa: E402
+from experiments.grid import TIME_FILE, log_history  # noqa: E402
 from experiments.selection import (RULE_NAMES, RULES, choose, held_out_half_accuracy,  # noqa: E402
                                   held_out_half_ensemble_accuracy, load_predictions, reported_test, validation_curve)
+from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
+from experiments.unused_real import writes_validation_file  # noqa: E402
 
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
