@@ -10,7 +10,7 @@ be stopped at any point and resumed later, in another session.
     python experiments/grid.py --no-grid --studies epochs           # CE and DIMP trained longer (validation)
     python experiments/grid.py --no-grid --studies checker_recipe   # quality checkers only (score.py)
     python experiments/grid.py --no-grid --studies unused_real      # irony selected on real tweets no seed drew
-    python experiments/grid.py --no-grid --studies generated_size   # 2,000 generated examples, not 800 (validation)
+    python experiments/grid.py --no-grid --studies generated_size   # 2,000 and 4,000 generated examples, not 800
     python experiments/summarize.py                  # tables and plots from what is finished
 """
 
