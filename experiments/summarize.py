@@ -67,6 +67,12 @@ def finished_cells() -> list[dict]:
     return rows
 
 
+def held_out_score(row: dict, rule: str) -> float | None:
+    """The cell's accuracy on one validation half with the epoch `rule` selects on the other; None when it kept no
+    validation predictions or the rule does not apply to it."""
+    return None if row["predictions"] is None else held_out_half_accuracy(*row["predictions"], rule, row["averaged"])
+
+
 def grid_results(rows: list[dict]) -> list[dict]:
     """The grid's own cells (no study variant) that report a test result: what effect.csv and its tables show."""
     return [row for row in rows if not row["variant"] and row["test"]]
@@ -339,10 +345,8 @@ def selection_table(rows: list[dict]) -> str:
     validation accuracy rule."""
     scores = defaultdict(dict)  # (benchmark, cell dir) -> rule -> held-out-half accuracy
     for row in rows:
-        if row["predictions"] is None:
-            continue
         for rule in RULES:
-            value = held_out_half_accuracy(*row["predictions"], rule, row["averaged"])
+            value = held_out_score(row, rule)
             if value is not None:
                 scores[(row["benchmark"], row["dir"])][rule] = value
     complete = {key: by_rule for key, by_rule in scores.items() if len(by_rule) == len(RULES)}
@@ -445,9 +449,8 @@ def real_set_study_table(rows: list[dict]) -> str:
     for row in rows:
         in_study = row["study"] in REAL_SET_STUDIES
         baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
-        saved = row["predictions"]
-        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets) and saved is not None:
-            value = held_out_half_accuracy(*saved, rule, row["averaged"])
+        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets):
+            value = held_out_score(row, rule)
             if value is not None:
                 ran = set(studies[row["study"]]["seeds"]) if in_study else None  # None: a baseline, every seed
                 scored.append((row, f"{METHOD_NAMES[row['method']]} {row['variant']}".strip(), ran, value))
@@ -612,8 +615,8 @@ def generated_size_table(rows: list[dict], recommended: str, baseline: str = "re
     scores = defaultdict(dict)  # (benchmark, seed) -> (size, method) -> accuracy
     for row in rows:
         if (row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"] and row["method"] in methods
-                and (row["study"] == "generated_size" or not row["variant"]) and row["predictions"] is not None):
-            value = held_out_half_accuracy(*row["predictions"], rule, row["averaged"])
+                and (row["study"] == "generated_size" or not row["variant"])):
+            value = held_out_score(row, rule)
             if value is not None:
                 scores[(row["benchmark"], row["seed"])][(sizes[row["variant"]], row["method"])] = value
     margin = f"{METHOD_NAMES[recommended]} − {METHOD_NAMES[baseline]}"
