@@ -71,10 +71,10 @@ def held_out_half_accuracy(predictions: dict[str, np.ndarray], labels: np.ndarra
     return _held_out(labels, pick)
 
 
-def held_out_half_ensemble_accuracy(members: list[dict[str, np.ndarray]], labels: np.ndarray) -> float:
-    """Held-out-half accuracy of the members' averaged probabilities, each member at the epoch of best accuracy on
-    the selecting half."""
-    return _held_out(labels, lambda rows: np.mean([m[choose("accuracy", m, labels, rows, False)] for m in members], 0))
+def held_out_half_ensemble_accuracy(members: list[dict[str, np.ndarray]], labels: np.ndarray, rule: str) -> float:
+    """Held-out-half accuracy of the members' averaged probabilities, each member at the epoch `rule` keeps on the
+    selecting half."""
+    return _held_out(labels, lambda rows: np.mean([m[choose(rule, m, labels, rows, False)] for m in members], 0))
 
 
 def _per_epoch(history: list[dict], key: str) -> list[float]:
@@ -89,23 +89,29 @@ def validation_curve(history: list[dict], metric: str) -> list[float]:
     return _per_epoch(history, prefix + metric)
 
 
+def kept_epoch(history: list[dict], rule: str) -> int | None:
+    """The index of the epoch `rule` keeps, chosen on the whole validation split; None for the checkpoint average
+    (no single epoch) and where the run did not log what the rule needs."""
+    accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
+    if not accuracy or rule == "average":
+        return None
+    if rule == "accuracy":
+        return int(np.argmax(accuracy))
+    if rule == "loss":
+        return int(np.argmin(loss)) if len(loss) == len(accuracy) else None
+    return len(accuracy) - 1
+
+
 def reported_test(history: list[dict], final: dict, rule: str, averaged: bool) -> tuple[float, float] | None:
     """(test accuracy, test macro-F1) in percent of the model `rule` keeps, chosen on the whole validation split;
     from the per-epoch test tracking, or the final test for the checkpoint average. None when the cell lacks it."""
     if rule == "average":
         return (100 * final["test_accuracy"], 100 * final["test_f1"]) if averaged else None
-    accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
-    tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
-    if not accuracy:
+    epoch = kept_epoch(history, rule)
+    if epoch is None:
         return None
-    if rule == "accuracy":
-        epoch = int(np.argmax(accuracy))
-    elif rule == "loss":
-        if len(loss) != len(accuracy):
-            return None
-        epoch = int(np.argmin(loss))
-    else:
-        epoch = len(accuracy) - 1
+    accuracy = validation_curve(history, "accuracy")
+    tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
     if len(tested) == len(accuracy):
         return 100 * tested[epoch][0], 100 * tested[epoch][1]
     # Without per-epoch test tracking, only the model the run itself kept has test metrics.

@@ -5,15 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from experiments.selection import RULES
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "experiments" / "grid.json"
 
 
+STUDY_KEYS = ("benchmarks", "methods", "seeds", "variants", "command", "overrides")
+
+
 def load_spec() -> dict:
     """experiments/grid.json: the benchmarks, methods, seeds, studies and selection rule."""
-    return json.loads(SPEC.read_text())
+    spec = json.loads(SPEC.read_text())
+    for name, study in spec.get("studies", {}).items():
+        # A misplaced key (a top-level one pasted into a study) would otherwise be silently ignored.
+        unknown = sorted(set(study) - set(STUDY_KEYS))
+        if unknown:
+            raise ValueError(f"{SPEC}: study {name!r} has unknown key {unknown[0]!r}; expected {', '.join(STUDY_KEYS)}")
+    return spec
 
 
 def selection_rule() -> str:
     """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
-    return load_spec().get("selection", "accuracy")
+    rule = load_spec().get("selection", "accuracy")
+    if rule not in RULES:
+        raise ValueError(f"{SPEC}: \"selection\" is {rule!r}; expected one of {', '.join(RULES)}")
+    return rule

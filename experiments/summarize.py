@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 from data.files import read_label_names, read_records, resolve_data_path  # noqa: E402
 from experiments.grid import TIME_FILE, log_history  # noqa: E402
 from experiments.selection import (RULE_NAMES, RULES, choose, held_out_half_accuracy,  # noqa: E402
-                                  held_out_half_ensemble_accuracy, load_predictions, reported_test, validation_curve)
+                                  held_out_half_ensemble_accuracy, kept_epoch, load_predictions, reported_test,
+                                  validation_curve)
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
 from experiments.unused_real import writes_validation_file  # noqa: E402
 
@@ -103,9 +104,9 @@ def _validation_curve(row: dict, metric: str) -> list[float]:
 
 
 def kept_validation_accuracy(row: dict) -> float | None:
-    """The validation accuracy of the epoch the run kept (the best one): what model selection saw."""
-    curve = _validation_curve(row, "accuracy")
-    return max(curve) if curve else None
+    """The validation accuracy of the epoch the grid's selection rule keeps: what model selection saw."""
+    epoch = kept_epoch(row["history"], selection_rule())
+    return None if epoch is None else _validation_curve(row, "accuracy")[epoch]
 
 
 def effect_table(rows: list[dict]) -> str:
@@ -147,7 +148,7 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
     each setting the study's variants change (with the grid's own cells of the same benchmarks, methods and seeds
     beside them when `grid_beside`)."""
     spec = load_spec()["studies"][study]
-    keys = sorted({key for overrides in spec["variants"].values() for key in overrides})
+    keys, rule = sorted({key for overrides in spec["variants"].values() for key in overrides}), selection_rule()
     cells = [r for r in rows if r["study"] == study or (grid_beside and not r["variant"] and r["benchmark"] in
              spec["benchmarks"] and r["method"] in spec["methods"] and r["seed"] in spec["seeds"])]
     # The resolved config names a setting a variant leaves at its default ("none", not a missing key).
@@ -159,12 +160,12 @@ def validation_table(rows: list[dict], study: str, grid_beside: bool = False) ->
     for row, setting in sorted(settings, key=lambda c: (c[0]["benchmark"], METHOD_ORDER.index(c[0]["method"]),
                                                          c[0]["seed"], [(v is not None, v) for v in c[1]])):
         accuracy, f1 = _validation_curve(row, "accuracy"), _validation_curve(row, "f1")
-        best = max(range(len(accuracy)), key=accuracy.__getitem__)
+        kept = kept_epoch(row["history"], rule)
         grid_note = " (grid)" if not row["variant"] else ""
         values = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in setting)
         lines.append(f"| {row['benchmark']} | {METHOD_NAMES[row['method']]} | {row['seed']} | "
                      f"{values}{grid_note} | {' '.join(f'{v:.1f}' for v in accuracy)} | "
-                     f"{' '.join(f'{v:.1f}' for v in f1)} | {accuracy[best]:.1f} (epoch {best + 1}) |")
+                     f"{' '.join(f'{v:.1f}' for v in f1)} | {accuracy[kept]:.1f} (epoch {kept + 1}) |")
     return "\n".join(lines)
 
 
@@ -580,8 +581,8 @@ def _benchmark_means_table(first_column: str, names: list[str], entries: dict) -
 def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
     """Validation only: CE on real + generated and the recommended method, alone and with their probabilities
     averaged with those of CE on the real set alone of the same seed (the quality checker's recipe); each model at
-    its epoch of best accuracy on one validation half, scored on the other; mean over the seeds where both ran."""
-    partner = "real_only"
+    the epoch the grid's rule keeps on one validation half, scored on the other; mean over the seeds where both ran."""
+    partner, rule = "real_only", selection_rule()
     saved = {(r["benchmark"], r["method"], r["seed"]): r["predictions"]
              for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)
              and r["predictions"] is not None}
@@ -595,8 +596,8 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
         for model, averaged in with_partner.items():
             if (bench, model, seed) in saved:
                 mine, labels = saved[(bench, model, seed)]
-                entries[(bench, METHOD_NAMES[model])].append(held_out_half_ensemble_accuracy([mine], labels))
-                entries[(bench, averaged)].append(held_out_half_ensemble_accuracy([mine, theirs], labels))
+                entries[(bench, METHOD_NAMES[model])].append(held_out_half_ensemble_accuracy([mine], labels, rule))
+                entries[(bench, averaged)].append(held_out_half_ensemble_accuracy([mine, theirs], labels, rule))
     if not entries:
         return "No finished cells to average yet."
     return _benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)

@@ -48,6 +48,7 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch,
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
     monkeypatch.setattr(grid, "RESULTS", tmp_path / "cells")
+    monkeypatch.setattr(grid, "selection_rule", lambda: "accuracy")  # epoch 1, neither the last nor the final model
     checker = tmp_path / "checker"
     checker.mkdir()
     (checker / "checker_recipe.json").write_text(json.dumps({"train_examples": 500}))
@@ -98,6 +99,8 @@ def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
 def test_summary_from_finished_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "RESULTS", tmp_path)
     monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
+    # Cells that tracked no per-epoch test F1: only the epoch the run itself kept (the best) reports a test result.
+    monkeypatch.setattr(summarize, "selection_rule", lambda: "accuracy")
     for method, accuracies, validation in (("ce", (0.70, 0.72), (0.58, 0.60, 0.55)),
                                            ("dimp", (0.75, 0.77), (0.62, 0.61, 0.60))):
         for seed, accuracy in enumerate(accuracies, start=1):
@@ -187,7 +190,7 @@ def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(t
                      f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 65.0 | 75.0 |"]
 
 
-def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, monkeypatch):
+def test_validation_table_orders_by_setting_and_keeps_the_epoch_the_rule_keeps(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"longer": {"benchmarks": ["noisy"], "methods": ["ce"], "seeds": [1],
                                                        "variants": {"e2": {"num_train_epochs": 2}}}}}))
@@ -208,6 +211,8 @@ def test_validation_table_orders_by_setting_and_keeps_the_best_epoch(tmp_path, m
     assert lines[2] == "| noisy | CE | 1 | 2 | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"
     assert lines[3] == "| noisy | CE | 1 | 4 | 60.0 80.0 75.0 70.0 | 50.0 70.0 65.0 60.0 | 80.0 (epoch 2) |"
     assert len(lines) == 5 and lines[4].startswith("| noisy | CE | 1 | 12 |")
+    spec.write_text(json.dumps({**json.loads(spec.read_text()), "selection": "last"}))
+    assert summarize.validation_table(rows, "longer").splitlines()[3].endswith("| 70.0 (epoch 4) |")
     # Beside the grid's own cells of the study's methods only: the grid's CE, not its DIMP.
     beside = summarize.validation_table(rows, "longer", grid_beside=True).splitlines()
     assert len(beside) == 6 and "| noisy | CE | 1 | 3 (grid) | 50.0 60.0 55.0 |" in "\n".join(beside)
@@ -293,9 +298,13 @@ def _two_members(labels):
 def test_an_ensemble_averages_its_members_each_at_its_own_kept_epoch():
     labels = np.array([0, 1] * 5)
     unsure, sure = _two_members(labels)
-    assert selection.held_out_half_ensemble_accuracy([unsure], labels) == 50.0
-    assert selection.held_out_half_ensemble_accuracy([sure], labels) == 50.0
-    assert selection.held_out_half_ensemble_accuracy([unsure, sure], labels) == 100.0
+    assert selection.held_out_half_ensemble_accuracy([unsure], labels, "accuracy") == 50.0
+    assert selection.held_out_half_ensemble_accuracy([sure], labels, "accuracy") == 50.0
+    assert selection.held_out_half_ensemble_accuracy([unsure, sure], labels, "accuracy") == 100.0
+    # A third epoch, wrong everywhere: the last-epoch rule keeps it, the accuracy rule does not.
+    worse = {**sure, "epoch3": sure["epoch1"]}
+    assert selection.held_out_half_ensemble_accuracy([unsure, worse], labels, "accuracy") == 100.0
+    assert selection.held_out_half_ensemble_accuracy([unsure, worse], labels, "last") == 0.0
 
 
 def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_seed(tmp_path):
@@ -383,12 +392,26 @@ def test_the_generated_size_table_pairs_each_size_by_seed_and_skips_seeds_missin
         f"| {dimp} − {ce}, 2000 generated | 100.0 | 100.0 |"]
 
 
-def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test():
+@pytest.mark.parametrize("rule, ce", [("accuracy", "65.0 → 65.0"), ("last", "60.0 → 65.0")])
+def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test(monkeypatch, rule, ce):
+    monkeypatch.setattr(summarize, "selection_rule", lambda: rule)
+
     def row(method, seed, curve, test):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
                 "history": [{"epoch": e + 1, "eval_accuracy": a} for e, a in enumerate(curve)]}
     rows = [row("ce", 1, [0.5, 0.6], 70.0), row("ce", 2, [0.7, 0.6], 60.0), row("dimp", 1, [0.8], 90.0)]
-    assert summarize.validation_test_table(rows).splitlines()[2:] == ["| CE | 65.0 → 65.0 |", "| DIMP | 80.0 → 90.0 |"]
+    assert summarize.validation_test_table(rows).splitlines()[2:] == [f"| CE | {ce} |", "| DIMP | 80.0 → 90.0 |"]
+
+
+def test_a_study_key_the_grid_does_not_read_and_an_unknown_rule_are_refused(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    spec.write_text(json.dumps({"studies": {"s": {"seeds": [1], "selection": "last"}}}))
+    with pytest.raises(ValueError, match="study 's' has unknown key 'selection'"):
+        summarize.load_spec()
+    spec.write_text(json.dumps({"selection": "best", "studies": {}}))
+    with pytest.raises(ValueError, match='"selection" is \'best\'; expected one of accuracy, loss, last, average'):
+        summarize.selection_rule()
 
 
 def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s_class_shares(tmp_path, monkeypatch):
@@ -434,6 +457,7 @@ def test_the_reported_test_follows_the_rule():
     assert selection.reported_test(history, final, "last", averaged=True) == pytest.approx((70.0, 60.0))
     assert selection.reported_test(history, final, "average", averaged=True) == pytest.approx((66.0, 55.0))
     assert selection.reported_test(history, final, "average", averaged=False) is None
+    assert [selection.kept_epoch(history, rule) for rule in selection.RULES] == [1, 0, 2, None]
 
 
 def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
