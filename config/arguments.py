@@ -111,7 +111,8 @@ class DataArguments:
         default=0.2,
         metadata={"help": "Without a validation split (no validation_file, split_file or hub/W&B dataset), this "
                   "fraction of the real set (quality_checker_train_file) is held out, stratified by label and seeded "
-                  "by split_seed, to pick the best epoch: neither the quality checker nor the model trains on it. "
+                  "by split_seed, to score every epoch (and pick the best, with load_best_model_at_end): neither the "
+                  "quality checker nor the model trains on it. "
                   "0: no validation split."},
     )
     data_work_dir: str | None = field(
@@ -259,7 +260,8 @@ class WeightedTrainingArguments(TrainingArguments):
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
-                  "only: the best epoch is still chosen on validation, and the model trained is the same as without it."},
+                  "only: the kept epoch is still chosen on validation (or is the last), and the model trained is the same as "
+                  "without it."},
     )
     average_checkpoints: bool = field(
         default=False,
@@ -292,7 +294,9 @@ class WeightedTrainingArguments(TrainingArguments):
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps, epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch, best."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Keep at most this many checkpoints (plus the best)."})
-    load_best_model_at_end: bool = field(default=True, metadata={"help": "Reload the best checkpoint after training."})
+    load_best_model_at_end: bool = field(default=True, metadata={
+        "help": "Reload the checkpoint of the best metric_for_best_model on validation after training; false keeps the "
+                "last epoch (the recommended config's choice: results/README.md, model selection)."})
     metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best checkpoint."})
     logging_strategy: str = field(default="epoch", metadata={"help": "When to log: no, steps, epoch."})
     report_to: None | str | list[str] = field(
