@@ -228,6 +228,8 @@ def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
                      None)
         text += (f"\n\nThe model is the checkpoint of epoch {epoch:g}, the best validation "
                  f"`{args.metric_for_best_model}` ({state.best_metric:.4f}).") if epoch is not None else ""
+    elif state.epoch:
+        text += f"\n\nThe model is that of the last epoch ({state.epoch:g})."
     if args.early_stopping_patience and state.epoch < args.num_train_epochs:
         text += (f" Early stopping (patience {args.early_stopping_patience}) ended training after epoch "
                  f"{state.epoch:g} of {args.num_train_epochs:g}.")

@@ -62,6 +62,12 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert "### Training hyperparameters" in text  # the Trainer's own summary
 
 
+def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
+
+
 def _hub_argv(tiny_config, tmp_path) -> list[str]:
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**tiny_config, "problem_type": "single_label_classification_dimp",
