@@ -260,8 +260,8 @@ class WeightedTrainingArguments(TrainingArguments):
     track_test_each_epoch: bool = field(
         default=False,
         metadata={"help": "Also evaluate the test split each epoch, for training-dynamics plots. It is reported "
-                  "only: the kept epoch is still chosen on validation (or is the last), and the model trained is the same as "
-                  "without it."},
+                  "only: the kept epoch is still chosen on validation (or is the last), and the model trained is "
+                  "the same as without it."},
     )
     average_checkpoints: bool = field(
         default=False,
