@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
 from config.loading import load_config  # noqa: E402
-from experiments.selection import reported_test  # noqa: E402
+from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
 from experiments.unused_real import write_study_files, writes_validation_file  # noqa: E402
 
@@ -183,7 +183,7 @@ def run_cell(cell: Cell, config: dict) -> bool:
         return True
     # What effect.csv will report: the epoch the selection rule keeps, not the final (possibly averaged) model.
     rule, final = selection_rule(), json.loads((result / "all_results.json").read_text())
-    test = reported_test(log_history(result), final, rule, bool(config.get("average_checkpoints")))
+    test = reported_test(log_history(result), final, rule, final_model_rule(config))
     accuracy = f"{test[0]:.1f}" if test else "not tracked"
     print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {rule})", flush=True)
     return True

@@ -102,18 +102,33 @@ def kept_epoch(history: list[dict], rule: str) -> int | None:
     return len(accuracy) - 1
 
 
-def reported_test(history: list[dict], final: dict, rule: str, averaged: bool) -> tuple[float, float] | None:
+def final_model_rule(config: dict) -> str | None:
+    """The rule that chose the model of a run's final metrics (all_results.json), from its config: the checkpoint
+    average, the best epoch it reloaded, or its last epoch; None for a best epoch by a metric no rule here uses."""
+    if config.get("average_checkpoints"):
+        return "average"
+    if not config.get("load_best_model_at_end", True):
+        return "last"
+    # run.py's default metric is accuracy; set to null, the Trainer falls back on the loss.
+    metric = (config.get("metric_for_best_model", "accuracy") or "loss").removeprefix("eval_")
+    return metric if metric in ("accuracy", "loss") else None
+
+
+def reported_test(history: list[dict], final: dict, rule: str, run_rule: str | None) -> tuple[float, float] | None:
     """(test accuracy, test macro-F1) in percent of the model `rule` keeps, chosen on the whole validation split;
-    from the per-epoch test tracking, or the final test for the checkpoint average. None when the cell lacks it."""
+    from the per-epoch test tracking, or from the final test when the run itself kept that model (`run_rule`,
+    final_model_rule of its config). None when the cell lacks it."""
     if rule == "average":
-        return (100 * final["test_accuracy"], 100 * final["test_f1"]) if averaged else None
+        return _final_test(final) if run_rule == "average" else None
     epoch = kept_epoch(history, rule)
     if epoch is None:
         return None
-    accuracy = validation_curve(history, "accuracy")
     tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
-    if len(tested) == len(accuracy):
+    if len(tested) == len(validation_curve(history, "accuracy")):
         return 100 * tested[epoch][0], 100 * tested[epoch][1]
-    # Without per-epoch test tracking, only the model the run itself kept has test metrics.
-    kept_by_run = int(np.argmax(accuracy)) if not averaged else None
-    return (100 * final["test_accuracy"], 100 * final["test_f1"]) if epoch == kept_by_run else None
+    kept_by_run = kept_epoch(history, run_rule) if run_rule else None
+    return _final_test(final) if epoch == kept_by_run else None
+
+
+def _final_test(final: dict) -> tuple[float, float]:
+    return 100 * final["test_accuracy"], 100 * final["test_f1"]

@@ -25,9 +25,9 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/summarize.py`
 from data.files import read_label_names, read_records, resolve_data_path  # noqa: E402
 from experiments.grid import TIME_FILE, log_history  # noqa: E402
-from experiments.selection import (RULE_NAMES, RULES, choose, held_out_half_accuracy,  # noqa: E402
-                                  held_out_half_ensemble_accuracy, kept_epoch, load_predictions, reported_test,
-                                  validation_curve)
+from experiments.selection import (RULE_NAMES, RULES, choose, final_model_rule,  # noqa: E402
+                                  held_out_half_accuracy, held_out_half_ensemble_accuracy, kept_epoch,
+                                  load_predictions, reported_test, validation_curve)
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
 from experiments.unused_real import writes_validation_file  # noqa: E402
 
@@ -59,11 +59,11 @@ def finished_cells() -> list[dict]:
         metrics = json.loads(results.read_text())
         config_file = seed_dir / "cell_config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-        history, averaged = log_history(seed_dir), bool(config.get("average_checkpoints"))
+        history, run_rule = log_history(seed_dir), final_model_rule(config)
         rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
                      "study": study_of.get((method, variant), ""), "seed": int(seed_dir.name[4:]),
-                     "metrics": metrics, "history": history, "dir": seed_dir, "averaged": averaged,
-                     "test": reported_test(history, metrics, rule, averaged),
+                     "metrics": metrics, "history": history, "dir": seed_dir, "averaged": run_rule == "average",
+                     "test": reported_test(history, metrics, rule, run_rule),
                      "predictions": load_predictions(seed_dir / "validation_predictions.npz")})
     return rows
 
@@ -469,7 +469,14 @@ def real_set_study_table(rows: list[dict]) -> str:
                    for (benchmark, name, _), values in by_seed.items()}
         if entries:
             names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
-            label = f"Seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} (those every variant finished):"
+            so_far = ""  # while a study's seeds still run, which of them each benchmark's means hold
+            if any(c != set(seeds) for c in common.values()):
+                on = defaultdict(list)
+                for benchmark, finished in sorted(common.items()):
+                    on[", ".join(map(str, sorted(finished))) or "none"].append(benchmark)
+                so_far = "; so far " + ("; ".join(on) if len(on) == 1 else
+                                        "; ".join(f"{ran} on {', '.join(b)}" for ran, b in on.items()))
+            label = f"Seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} (those every variant finished{so_far}):"
             tables.append(label + "\n\n" + _benchmark_means_table("variant", names, entries))
     return "\n\n".join(tables) or "No finished cell of the study yet."
 
@@ -606,8 +613,9 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
 def generated_size_table(rows: list[dict], recommended: str, baseline: str = "real_plus_synthetic") -> str:
     """Validation only: the recommended method and CE on real + generated with as many generated examples as the grid
     (the protocol's max_train_samples) and as each generated_size variant; each model's accuracy on one validation
-    half, selected on the other, and the recommended method's margin paired by seed. On each benchmark, the seeds
-    where both methods finished at every size."""
+    half, selected on the other, and the recommended method's margin paired by seed. A size is shown once both
+    methods have finished it for every benchmark and seed of the study, and named below the table until then; on
+    each benchmark, the seeds where both methods finished every size shown."""
     spec, rule = load_spec(), selection_rule()
     study = spec["studies"]["generated_size"]
     sizes = {"": spec["protocol"]["max_train_samples"],
@@ -620,21 +628,25 @@ def generated_size_table(rows: list[dict], recommended: str, baseline: str = "re
             value = held_out_score(row, rule)
             if value is not None:
                 scores[(row["benchmark"], row["seed"])][(sizes[row["variant"]], row["method"])] = value
+    expected = len(study["benchmarks"]) * len(study["seeds"]) * len(methods)
+    finished = {size: sum((size, m) in by for by in scores.values() for m in methods) for size in sizes.values()}
+    shown = [size for variant, size in sizes.items() if not variant or finished[size] == expected]
+    running = "".join(f"\n\nNot finished yet: {size} generated ({finished[size]} of {expected} cells)."
+                      for size in sizes.values() if size not in shown)
     margin = f"{METHOD_NAMES[recommended]} − {METHOD_NAMES[baseline]}"
     entries, seeds = defaultdict(list), defaultdict(list)
     for (bench, seed), by in sorted(scores.items()):
-        if len(by) == len(sizes) * len(methods):
+        if all((size, method) in by for size in shown for method in methods):
             seeds[bench].append(seed)
-            for size in sizes.values():
+            for size in shown:
                 for method in methods:
                     entries[(bench, f"{METHOD_NAMES[method]}, {size} generated")].append(by[(size, method)])
                 entries[(bench, f"{margin}, {size} generated")].append(by[(size, recommended)] - by[(size, baseline)])
     if not entries:
-        return "No seed has finished every size of both methods yet."
-    names = [f"{name}, {size} generated" for size in sizes.values()
-             for name in (*(METHOD_NAMES[m] for m in methods), margin)]
+        return "No seed has finished both methods with the grid's generated examples yet." + running
+    names = [f"{name}, {size} generated" for size in shown for name in (*(METHOD_NAMES[m] for m in methods), margin)]
     return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"
-            + _benchmark_means_table("method, generated examples", names, entries))
+            + _benchmark_means_table("method, generated examples", names, entries) + running)
 
 
 def compute_table(rows: list[dict]) -> str:
