@@ -32,17 +32,26 @@ def _epochs(predictions: dict[str, np.ndarray]) -> list[str]:
 def choose(rule: str, predictions: dict[str, np.ndarray], labels: np.ndarray, rows: np.ndarray,
            averaged: bool) -> str | None:
     """The candidate `rule` keeps, judged on `rows` of the validation split: an `epochN` key, or `final` for the
-    checkpoint average (None when the cell has none). Ties go to the earlier epoch, as the Trainer's do."""
-    epochs = _epochs(predictions)
-    if rule == "last":
-        return epochs[-1]
+    checkpoint average (None when the cell has none)."""
     if rule == "average":
         return "final" if averaged else None
-    gold = np.stack([predictions[e][rows, labels[rows]] for e in epochs])
+    epochs = _epochs(predictions)
+    accuracy = [float((predictions[e][rows].argmax(1) == labels[rows]).mean()) for e in epochs]
+    loss = [float(-np.log(np.clip(predictions[e][rows, labels[rows]], 1e-12, None)).mean()) for e in epochs]
+    return epochs[pick_epoch(rule, accuracy, loss)]
+
+
+def pick_epoch(rule: str, accuracy: list[float], loss: list[float]) -> int | None:
+    """The index of the epoch `rule` keeps, from each epoch's validation accuracy and loss; ties go to the earlier
+    epoch, as the Trainer's do. None for the checkpoint average (no single epoch) and where the curves lack what the
+    rule needs."""
+    if not accuracy or rule == "average":
+        return None
     if rule == "accuracy":
-        correct = np.stack([predictions[e][rows].argmax(1) == labels[rows] for e in epochs])
-        return epochs[int(np.argmax(correct.mean(1)))]
-    return epochs[int(np.argmin(-np.log(np.clip(gold, 1e-12, None)).mean(1)))]
+        return int(np.argmax(accuracy))
+    if rule == "loss":
+        return int(np.argmin(loss)) if len(loss) == len(accuracy) else None
+    return len(accuracy) - 1
 
 
 def halves(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -90,16 +99,8 @@ def validation_curve(history: list[dict], metric: str) -> list[float]:
 
 
 def kept_epoch(history: list[dict], rule: str) -> int | None:
-    """The index of the epoch `rule` keeps, chosen on the whole validation split; None for the checkpoint average
-    (no single epoch) and where the run did not log what the rule needs."""
-    accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
-    if not accuracy or rule == "average":
-        return None
-    if rule == "accuracy":
-        return int(np.argmax(accuracy))
-    if rule == "loss":
-        return int(np.argmin(loss)) if len(loss) == len(accuracy) else None
-    return len(accuracy) - 1
+    """The index of the epoch `rule` keeps, chosen on the whole validation split's logged curves."""
+    return pick_epoch(rule, validation_curve(history, "accuracy"), validation_curve(history, "loss"))
 
 
 def final_model_rule(config: dict) -> str | None:
