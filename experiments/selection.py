@@ -121,13 +121,14 @@ def reported_test(history: list[dict], final: dict, rule: str, run_rule: str | N
     final_model_rule of its config). None when the cell lacks it."""
     if rule == "average":
         return _final_test(final) if run_rule == "average" else None
-    epoch = kept_epoch(history, rule)
+    accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
+    epoch = pick_epoch(rule, accuracy, loss)
     if epoch is None:
         return None
     tested = list(zip(_per_epoch(history, "eval_test_accuracy"), _per_epoch(history, "eval_test_f1")))
-    if len(tested) == len(validation_curve(history, "accuracy")):
+    if len(tested) == len(accuracy):
         return 100 * tested[epoch][0], 100 * tested[epoch][1]
-    kept_by_run = kept_epoch(history, run_rule) if run_rule else None
+    kept_by_run = pick_epoch(run_rule, accuracy, loss) if run_rule else None
     return _final_test(final) if epoch == kept_by_run else None
 
 
