@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
-from experiments.unused_real import write_study_files, writes_validation_file  # noqa: E402
+from experiments.study_files import write_study_files, writes_files  # noqa: E402
 
 RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
@@ -46,7 +46,8 @@ FINISHED = {"run": "all_results.json", "score": "quality_checker_recipe.json"}
 CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
 # The keys that change how a quality checker is built (calibration only changes how it scores).
 QUALITY_BUILD_KEYS = ("quality_checker_max_train_samples", "checker_num_train_epochs", "checker_learning_rate",
-                      "checker_batch_size", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds")
+                      "checker_batch_size", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds",
+                      "quality_checker_train_file", "real_validation_fraction")
 NOISE_KEYS = ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file")
 
 
@@ -103,8 +104,9 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
         name=str(cell.path).replace("/", "_"),
     )
     if "quality_checker_train_file" in config:
-        config["quality_checker_model"] = str(checkers.with_name(checkers.name + "".join(f"_{k}-{v}" for k, v in build))
-                                              / "quality")
+        # A file names the folder by its stem: a path's slashes would nest it.
+        suffix = "".join(f"_{k}-{Path(v).stem if k.endswith('_file') else v}" for k, v in build)
+        config["quality_checker_model"] = str(checkers.with_name(checkers.name + suffix) / "quality")
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
         config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed, cell.variant).path)
@@ -226,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
     cells += study_cells(spec, args.studies)
-    for name in args.studies:  # a study validating on derived data writes it first (the same file every time)
-        if writes_validation_file(spec["studies"][name]):
+    for name in args.studies:  # a study reading derived data writes it first (the same file every time)
+        if writes_files(spec["studies"][name]):
             write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)

@@ -29,7 +29,7 @@ from experiments.selection import (RULE_NAMES, RULES, choose, final_model_rule, 
                                   held_out_half_accuracy, held_out_half_ensemble_accuracy, kept_epoch,
                                   load_predictions, reported_test, validation_curve)
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
-from experiments.unused_real import writes_validation_file  # noqa: E402
+from experiments.study_files import writes_validation_file  # noqa: E402
 
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"

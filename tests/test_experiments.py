@@ -24,7 +24,7 @@ def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
     assert len(cells) == (5 * 9 * 3 + 5 * 8 + 2 * 2 + 5 * 5 + 4 * 3 + 4 * 3 + 2 * 2 * 2 * 3 + 5 * 3 + 2 * 2 + 3 * 3
-                          + 2 * 3 + 2 * 2 + 3 * 2 * 2)
+                          + 2 * 3 + 2 * 2 + 3 * 2 * 2 + 2 * 2 * 3)
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -523,7 +523,7 @@ def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_re
     assert cfg.training.load_best_model_at_end == (name in ("ce", "dimp"))
 
 
-@pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "unused_real.py"])
+@pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "study_files.py"])
 def test_each_experiment_script_runs_as_the_readme_says(script):
     done = subprocess.run([sys.executable, f"experiments/{script}", "--help"], cwd=grid.ROOT, capture_output=True,
                           text=True, timeout=120)
@@ -532,16 +532,16 @@ def test_each_experiment_script_runs_as_the_readme_says(script):
 
 def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, monkeypatch, tmp_path):
     from data.prepare import load_task
-    from experiments import unused_real
+    from experiments import study_files
 
     monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
-    monkeypatch.setattr(unused_real, "ROOT", tmp_path)
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
     spec = {"protocol": {"quality_checker_max_train_samples": 10},
             "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
             "studies": {"s": {"benchmarks": ["toy"], "seeds": [1, 2],
                               "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"},
                                            "w": {"learning_rate": 1e-3}}}}}
-    written, = unused_real.write_study_files(spec, "s")
+    written, = study_files.write_study_files(spec, "s")
     unused = [json.loads(line)["text"] for line in written.read_text().splitlines()]
     drawn = set()
     for seed in (1, 2):  # the real set each seed's run trains its checker and its real-set models on
@@ -559,10 +559,10 @@ def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, 
 
 
 def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(toy_data_root, monkeypatch, tmp_path):
-    from experiments import unused_real
+    from experiments import study_files
 
     monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
-    monkeypatch.setattr(unused_real, "ROOT", tmp_path)
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
     monkeypatch.setattr(grid, "RESULTS", tmp_path / "results")
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({
