@@ -40,6 +40,11 @@ def writes_validation_file(study: dict) -> bool:
     return bool(_derived_files(study, "validation_file"))
 
 
+def writes_real_set(study: dict) -> bool:
+    """Whether a grid.json study trains its checker on a real set this script writes."""
+    return bool(_derived_files(study, "quality_checker_train_file"))
+
+
 def writes_files(study: dict) -> bool:
     """Whether a grid.json study reads any file this script writes."""
     return any(_derived_files(study, key) for key in DERIVED_KEYS)
@@ -74,7 +79,7 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
     records = read_records(resolve_data_path(real_file, "quality_checker_train_file"))
     contents = {"validation_file": (unused_records(records, limit, settings["seeds"]),
                                     f"(seeds {settings['seeds']} draw the others)")}
-    if _derived_files(settings, "quality_checker_train_file"):
+    if writes_real_set(settings):
         seed = settings["real_set_seed"]
         contents["quality_checker_train_file"] = (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
     written = []

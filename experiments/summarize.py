@@ -29,7 +29,7 @@ from experiments.selection import (RULE_NAMES, RULES, choose, final_model_rule, 
                                   held_out_half_accuracy, held_out_half_ensemble_accuracy, kept_epoch,
                                   load_predictions, reported_test, validation_curve)
 from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
-from experiments.study_files import writes_validation_file  # noqa: E402
+from experiments.study_files import writes_real_set, writes_validation_file  # noqa: E402
 
 RESULTS = ROOT / "results"
 CELLS = RESULTS / "cells"
@@ -649,6 +649,39 @@ def generated_size_table(rows: list[dict], recommended: str, baseline: str = "re
             + _benchmark_means_table("method, generated examples", names, entries) + running)
 
 
+def real_holdout_table(rows: list[dict]) -> str:
+    """Validation only: the recommended method run as a user with a few hundred real examples and no validation file
+    runs it, holding out a fraction of them to validate on (the flags-only default, 20 %) or none; each model at its
+    last epoch, scored on the benchmark's validation split (the study's test_file). Mean over the seeds where every
+    variant finished, and each variant's difference from the study's first, paired by seed."""
+    studies = {name: study for name, study in load_spec()["studies"].items() if writes_real_set(study)}
+    scores = defaultdict(dict)  # (benchmark, study) -> seed -> variant -> (real trained on, held out, accuracy, on held out)
+    for row in rows:
+        if row["study"] in studies:
+            resolved = json.loads((row["dir"] / "resolved_config.json").read_text())
+            split = resolved.get("validation_from_real_set")
+            real = row["metrics"]["train_samples"] - resolved["max_train_samples"]
+            held_out = (split["validation_examples"], 100 * row["metrics"]["eval_accuracy"]) if split else (0, None)
+            scores[(row["benchmark"], row["study"])].setdefault(row["seed"], {})[row["variant"]] = (
+                real, held_out[0], 100 * row["metrics"]["test_accuracy"], held_out[1])
+    lines = ["| benchmark | real examples held out | seeds | real examples trained on | accuracy on the benchmark's "
+             "validation split | − the first row (paired by seed) | accuracy on the held-out real examples |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for (bench, study), by_seed in sorted(scores.items()):
+        variants = list(studies[study]["variants"])
+        complete = [by for by in by_seed.values() if set(by) == set(variants)]
+        for variant in variants if complete else []:
+            real, held, accuracy, own = zip(*(by[variant] for by in complete))
+            gain = [by[variant][2] - by[variants[0]][2] for by in complete]
+            paired = _mean_std(gain, signed=True) if variant != variants[0] else "–"
+            shown = f"{statistics.mean(own):.1f}" if None not in own else "–"
+            fraction = studies[study]["variants"][variant]["real_validation_fraction"]
+            held_out = f"{fraction:.0%} ({statistics.mean(held):.0f})" if fraction else "none"
+            lines.append(f"| {bench} | {held_out} | {len(complete)} | "
+                         f"{statistics.mean(real):.0f} | {statistics.mean(accuracy):.1f} | {paired} | {shown} |")
+    return "\n".join(lines) if len(lines) > 2 else "No seed has finished every variant of the study yet."
+
+
 def compute_table(rows: list[dict]) -> str:
     """CPU and wall time per benchmark, from the cells that recorded it (grid.py has since 2026-12-01)."""
     spent = defaultdict(list)
@@ -713,6 +746,8 @@ def main(argv: list[str] | None = None) -> None:
          "seeds)", second_validation_table(rows)),
         *([("More generated data (validation only: accuracy on one validation half, selected on the other, mean over "
              "seeds)", generated_size_table(rows, recommended))] if recommended else []),
+        ("Holding out part of the real set to validate on (validation only: the benchmark's validation split scores "
+         "the last epoch, mean over seeds)", real_holdout_table(rows)),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -530,32 +531,65 @@ def test_each_experiment_script_runs_as_the_readme_says(script):
     assert done.returncode == 0 and f"usage: {script}" in done.stdout, done.stderr
 
 
-def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, monkeypatch, tmp_path):
+def _real_sets_drawn(seeds, tmp_path) -> dict[int, list[str]]:
+    """The real set each seed's run trains its checker and its real-set models on (toy/real.jsonl, at most 10)."""
     from data.prepare import load_task
-    from experiments import study_files
 
-    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
-    monkeypatch.setattr(study_files, "ROOT", tmp_path)
-    spec = {"protocol": {"quality_checker_max_train_samples": 10},
-            "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
-            "studies": {"s": {"benchmarks": ["toy"], "seeds": [1, 2],
-                              "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"},
-                                           "w": {"learning_rate": 1e-3}}}}}
-    written, = study_files.write_study_files(spec, "s")
-    unused = [json.loads(line)["text"] for line in written.read_text().splitlines()]
-    drawn = set()
-    for seed in (1, 2):  # the real set each seed's run trains its checker and its real-set models on
+    drawn = {}
+    for seed in seeds:
         cfg = load_config(None, ["--train_file", "toy/train.jsonl", "--validation_file", "toy/validation.jsonl",
                                  "--quality_checker_train_file", "toy/real.jsonl",
                                  "--quality_checker_max_train_samples", "10", "--seed", str(seed),
                                  "--data_work_dir", str(tmp_path / "scratch"), "--output_dir", str(tmp_path / "out"),
                                  "--problem_type", "single_label_classification_dimp", "--report_to", "none"])
         task = load_task(cfg)
-        drawn |= set(task.splits["quality_train"]["text"])
+        drawn[seed] = list(task.splits["quality_train"]["text"])
         task.close()
+    return drawn
+
+
+def _toy_study_spec(**study) -> dict:
+    return {"protocol": {"quality_checker_max_train_samples": 10},
+            "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
+            "studies": {"s": {"benchmarks": ["toy"], **study}}}
+
+
+def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, monkeypatch, tmp_path):
+    from experiments import study_files
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
+    spec = _toy_study_spec(seeds=[1, 2], variants={"v": {"validation_file": "experiments/work/unused.jsonl"},
+                                                   "w": {"learning_rate": 1e-3}})
+    written, = study_files.write_study_files(spec, "s")
+    unused = [json.loads(line)["text"] for line in written.read_text().splitlines()]
+    drawn = {text for texts in _real_sets_drawn((1, 2), tmp_path).values() for text in texts}
     real = [json.loads(line)["text"] for line in (toy_data_root / "toy" / "real.jsonl").read_text().splitlines()]
     assert len(set(real)) == 32 and 10 < len(drawn) <= 20
     assert sorted(unused) == sorted(set(real) - drawn)
+
+
+def test_a_study_s_real_set_file_is_the_real_set_its_seed_draws(toy_data_root, monkeypatch, tmp_path):
+    from experiments import study_files
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
+    spec = _toy_study_spec(seeds=[1, 3], real_set_seed=2,
+                           overrides={"quality_checker_train_file": "experiments/work/real10.jsonl"},
+                           variants={"held": {"real_validation_fraction": 0.2}, "all": {"real_validation_fraction": 0}})
+    assert study_files.writes_files(spec["studies"]["s"]) and not study_files.writes_validation_file(spec["studies"]["s"])
+    written, = study_files.write_study_files(spec, "s")
+    # The same examples in the same order: a run on the file with seed 2 trains the checker seed 2 trains.
+    assert [json.loads(line)["text"] for line in written.read_text().splitlines()] == _real_sets_drawn([2], tmp_path)[2]
+
+
+def test_the_holdout_studies_checkers_are_their_own_one_folder_each(spec):
+    grid_checker = Path(grid.cell_config(spec, grid.Cell("mrpc_ctrl", "dimp_plus_real", 1))["quality_checker_model"])
+    checkers = {Path(grid.cell_config(spec, cell, overrides)["quality_checker_model"])
+                for cell, overrides in grid.study_cells(spec, ["real_holdout_mrpc"]) if cell.seed == 1}
+    assert len(checkers) == 2 and grid_checker not in checkers
+    # Named after the file's stem, beside the grid's seed-1 checker: a path's slashes would nest it.
+    assert {checker.parent.parent for checker in checkers} == {grid_checker.parent.parent}
 
 
 def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(toy_data_root, monkeypatch, tmp_path):
@@ -578,3 +612,26 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
     assert grid.main(["--no-grid", "--studies", "s"]) == 0
     assert seen == [("experiments/work/unused.jsonl", True)]
     assert len((tmp_path / "experiments/work/unused.jsonl").read_text().splitlines()) == 32 - 10
+
+
+def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_the_real_examples(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"studies": {"h": {
+        "benchmarks": ["b"], "methods": ["dimp_plus_real"], "seeds": [1, 2], "real_set_seed": 1,
+        "overrides": {"quality_checker_train_file": "experiments/work/real.jsonl"},
+        "variants": {"held": {"real_validation_fraction": 0.2}, "all": {"real_validation_fraction": 0}}}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+
+    def cell(variant, seed, accuracy, held_out=None):
+        folder = tmp_path / f"{variant}{seed}"
+        folder.mkdir()
+        split = {"validation_from_real_set": {"validation_examples": 100}} if held_out is not None else {}
+        (folder / "resolved_config.json").write_text(json.dumps({"max_train_samples": 800, **split}))
+        metrics = {"train_samples": 1200 if held_out is not None else 1300, "test_accuracy": accuracy,
+                   **({"eval_accuracy": held_out} if held_out is not None else {})}
+        return {"benchmark": "b", "study": "h", "variant": variant, "seed": seed, "dir": folder, "metrics": metrics}
+    rows = [cell("held", 1, 0.70, 0.60), cell("all", 1, 0.74), cell("held", 2, 0.72, 0.80), cell("all", 2, 0.72),
+            cell("held", 3, 0.10, 0.10)]  # seed 3 has not finished every variant: left out
+    assert summarize.real_holdout_table(rows).splitlines()[2:] == [
+        "| b | 20% (100) | 2 | 400 | 71.0 | – | 70.0 |",
+        "| b | none | 2 | 500 | 73.0 | +2.0 ± 2.8 (n=2) | – |"]
