@@ -655,7 +655,8 @@ def real_holdout_table(rows: list[dict]) -> str:
     last epoch, scored on the benchmark's validation split (the study's test_file). Mean over the seeds where every
     variant finished, and each variant's difference from the study's first, paired by seed."""
     studies = {name: study for name, study in load_spec()["studies"].items() if writes_real_set(study)}
-    scores = defaultdict(dict)  # (benchmark, study) -> seed -> variant -> (real trained on, held out, accuracy, on held out)
+    # (benchmark, study) -> seed -> variant -> (real examples trained on, held out, accuracy, accuracy on the held out)
+    scores = defaultdict(dict)
     for row in rows:
         if row["study"] in studies:
             resolved = json.loads((row["dir"] / "resolved_config.json").read_text())

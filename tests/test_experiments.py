@@ -577,7 +577,8 @@ def test_a_study_s_real_set_file_is_the_real_set_its_seed_draws(toy_data_root, m
     spec = _toy_study_spec(seeds=[1, 3], real_set_seed=2,
                            overrides={"quality_checker_train_file": "experiments/work/real10.jsonl"},
                            variants={"held": {"real_validation_fraction": 0.2}, "all": {"real_validation_fraction": 0}})
-    assert study_files.writes_files(spec["studies"]["s"]) and not study_files.writes_validation_file(spec["studies"]["s"])
+    study = spec["studies"]["s"]
+    assert study_files.writes_files(study) and not study_files.writes_validation_file(study)
     written, = study_files.write_study_files(spec, "s")
     # The same examples in the same order: a run on the file with seed 2 trains the checker seed 2 trains.
     assert [json.loads(line)["text"] for line in written.read_text().splitlines()] == _real_sets_drawn([2], tmp_path)[2]
@@ -614,7 +615,7 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
     assert len((tmp_path / "experiments/work/unused.jsonl").read_text().splitlines()) == 32 - 10
 
 
-def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_the_real_examples(tmp_path, monkeypatch):
+def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_real_examples(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"h": {
         "benchmarks": ["b"], "methods": ["dimp_plus_real"], "seeds": [1, 2], "real_set_seed": 1,
