@@ -48,7 +48,7 @@ CHECKER_KEYS = ("checker_", "quality_checker_", "diversity_checker_")
 # The keys that change how a quality checker is built (calibration only changes how it scores).
 QUALITY_BUILD_KEYS = ("quality_checker_max_train_samples", "checker_num_train_epochs", "checker_learning_rate",
                       "checker_batch_size", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds",
-                      "quality_checker_train_file", "real_validation_fraction")
+                      "quality_checker_train_file", "real_validation_fraction", "split_seed")
 NOISE_KEYS = ("noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file")
 
 
@@ -89,8 +89,16 @@ def real_set_only(config: dict) -> dict:
     return config
 
 
+def with_seed(value, seed: int):
+    """A study's value "{seed}" is the cell's seed, and a text holding it names it (one file per seed)."""
+    if value == "{seed}":
+        return seed
+    return value.replace("{seed}", str(seed)) if isinstance(value, str) else value
+
+
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
+    config = {key: with_seed(value, cell.seed) for key, value in config.items()}
     if config.pop("train_on", None) == "real_set":
         config = real_set_only(config)
     # A method or variant gets its own quality checker only where it changes how it is built (shared by all that

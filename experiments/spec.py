@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "experiments" / "grid.json"
 
 
-STUDY_KEYS = ("benchmarks", "methods", "seeds", "variants", "command", "overrides", "real_set_seed")
+STUDY_KEYS = ("benchmarks", "methods", "seeds", "variants", "command", "overrides")
 
 
 def load_spec() -> dict:

@@ -5,8 +5,9 @@ before running the study's cells, from the benchmark's quality-checker real file
 - a variant's `validation_file`: that file less the seeded sample each of the study's seeds draws from it (the
   examples its checker and its real-set models train on). So the study selects and scores on real data that no model
   of those seeds saw and that is neither the benchmark's validation split nor its test split.
-- a `quality_checker_train_file` (in the study's overrides or a variant): the sample seed `real_set_seed` draws, as
-  its own file: the few hundred real examples a user brings, with nothing else to validate on.
+- a `quality_checker_train_file` (in the study's overrides or a variant) whose name holds `{seed}`: for each of the
+  study's seeds, the sample that seed draws, as its own file: the few hundred real examples a user brings, with
+  nothing else to validate on.
 
     python experiments/study_files.py --study unused_real
 """
@@ -79,17 +80,15 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
     records = read_records(resolve_data_path(real_file, "quality_checker_train_file"))
     contents = {"validation_file": (unused_records(records, limit, settings["seeds"]),
                                     f"(seeds {settings['seeds']} draw the others)")}
-    if writes_real_set(settings):
-        seed = settings["real_set_seed"]
-        contents["quality_checker_train_file"] = (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
-    written = []
-    for key, (kept, how) in contents.items():
-        for path in _derived_files(settings, key):
-            target = ROOT / path  # atomic: a cell reading the file never sees half of it
-            write_text_atomic(target, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
-            print(f"{path}: {len(kept)} of the {len(records)} examples of {real_file} {how}")
-            written.append(target)
-    return written
+    files = {path: contents["validation_file"] for path in _derived_files(settings, "validation_file")}
+    for template in _derived_files(settings, "quality_checker_train_file"):
+        files |= {template.replace("{seed}", str(seed)): (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
+                  for seed in settings["seeds"]}
+    for path, (kept, how) in files.items():
+        target = ROOT / path  # atomic: a cell reading the file never sees half of it
+        write_text_atomic(target, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in kept))
+        print(f"{path}: {len(kept)} of the {len(records)} examples of {real_file} {how}")
+    return [ROOT / path for path in files]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -569,27 +569,32 @@ def test_the_unused_real_file_holds_what_no_seed_s_real_set_drew(toy_data_root, 
     assert sorted(unused) == sorted(set(real) - drawn)
 
 
-def test_a_study_s_real_set_file_is_the_real_set_its_seed_draws(toy_data_root, monkeypatch, tmp_path):
+def test_a_study_s_real_set_files_are_the_real_sets_its_seeds_draw(toy_data_root, monkeypatch, tmp_path):
     from experiments import study_files
 
     monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
     monkeypatch.setattr(study_files, "ROOT", tmp_path)
-    spec = _toy_study_spec(seeds=[1, 3], real_set_seed=2,
-                           overrides={"quality_checker_train_file": "experiments/work/real10.jsonl"},
+    spec = _toy_study_spec(seeds=[1, 3], overrides={"quality_checker_train_file": "experiments/work/real_{seed}.jsonl"},
                            variants={"held": {"real_validation_fraction": 0.2}, "all": {"real_validation_fraction": 0}})
     study = spec["studies"]["s"]
     assert study_files.writes_files(study) and not study_files.writes_validation_file(study)
-    written, = study_files.write_study_files(spec, "s")
-    # The same examples in the same order: a run on the file with seed 2 trains the checker seed 2 trains.
-    assert [json.loads(line)["text"] for line in written.read_text().splitlines()] == _real_sets_drawn([2], tmp_path)[2]
+    written = study_files.write_study_files(spec, "s")
+    assert written == [tmp_path / "experiments/work/real_1.jsonl", tmp_path / "experiments/work/real_3.jsonl"]
+    # The same examples in the same order: a run on seed 3's file with seed 3 trains the checker seed 3 trains.
+    drawn = _real_sets_drawn([1, 3], tmp_path)
+    assert [[json.loads(line)["text"] for line in path.read_text().splitlines()] for path in written] == [
+        drawn[1], drawn[3]]
+    assert drawn[1] != drawn[3]
 
 
-def test_the_holdout_studies_checkers_are_their_own_one_folder_each(spec):
+def test_the_holdout_studies_give_each_seed_its_own_real_set_holdout_and_checkers(spec):
     grid_checker = Path(grid.cell_config(spec, grid.Cell("mrpc_ctrl", "dimp_plus_real", 1))["quality_checker_model"])
-    checkers = {Path(grid.cell_config(spec, cell, overrides)["quality_checker_model"])
-                for cell, overrides in grid.study_cells(spec, ["real_holdout_mrpc"]) if cell.seed == 1}
-    assert len(checkers) == 2 and grid_checker not in checkers
-    # Named after the file's stem, beside the grid's seed-1 checker: a path's slashes would nest it.
+    configs = [grid.cell_config(spec, cell, overrides) for cell, overrides in grid.study_cells(spec, ["real_holdout_mrpc"])]
+    assert {(c["seed"], c["split_seed"], c["quality_checker_train_file"]) for c in configs} == {
+        (seed, seed, f"experiments/work/data/mrpc_real500_seed{seed}.jsonl") for seed in (1, 2, 3)}
+    checkers = {Path(c["quality_checker_model"]) for c in configs}
+    assert len(checkers) == 6 and grid_checker not in checkers
+    # Named after the file's stem, beside the grid's checkers: a path's slashes would nest it.
     assert {checker.parent.parent for checker in checkers} == {grid_checker.parent.parent}
 
 
@@ -618,8 +623,8 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
 def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_real_examples(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"h": {
-        "benchmarks": ["b"], "methods": ["dimp_plus_real"], "seeds": [1, 2], "real_set_seed": 1,
-        "overrides": {"quality_checker_train_file": "experiments/work/real.jsonl"},
+        "benchmarks": ["b"], "methods": ["dimp_plus_real"], "seeds": [1, 2],
+        "overrides": {"quality_checker_train_file": "experiments/work/real_{seed}.jsonl"},
         "variants": {"held": {"real_validation_fraction": 0.2}, "all": {"real_validation_fraction": 0}}}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
 
