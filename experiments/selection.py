@@ -122,6 +122,8 @@ def reported_test(history: list[dict], final: dict, rule: str, run_rule: str | N
     if rule == "average":
         return _final_test(final) if run_rule == "average" else None
     accuracy, loss = validation_curve(history, "accuracy"), validation_curve(history, "loss")
+    if not accuracy:  # never validated: of the epoch rules only the last epoch chooses without a validation split
+        return _final_test(final) if rule == run_rule == "last" else None
     epoch = pick_epoch(rule, accuracy, loss)
     if epoch is None:
         return None

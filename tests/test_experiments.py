@@ -480,6 +480,16 @@ def test_without_per_epoch_test_tracking_only_the_model_the_run_kept_reports_a_t
     assert reported == {rule: pytest.approx((66.0, 55.0)) if rule == run_rule else None for rule in selection.RULES}
 
 
+@pytest.mark.parametrize("run_rule", ["last", "accuracy", "average"])
+def test_a_run_without_a_validation_split_reports_its_test_under_a_rule_that_needs_none(run_rule):
+    history = [{"epoch": e, "loss": 0.5} for e in (1, 2, 3)]  # trained, never validated
+    final = {"test_accuracy": 0.66, "test_f1": 0.55}
+    reported = {rule: selection.reported_test(history, final, rule, run_rule) for rule in selection.RULES}
+    # The last epoch and the checkpoint average need no validation to be chosen; the best epoch does.
+    assert reported == {rule: pytest.approx((66.0, 55.0)) if rule == run_rule != "accuracy" else None
+                        for rule in selection.RULES}
+
+
 def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
     def row(method, seed, accuracy):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (accuracy, accuracy)}
