@@ -78,9 +78,8 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
         raise SystemExit(f"{study}: one derived file for benchmarks with different real sets")
     (real_file, limit), = real_sets
     records = read_records(resolve_data_path(real_file, "quality_checker_train_file"))
-    contents = {"validation_file": (unused_records(records, limit, settings["seeds"]),
-                                    f"(seeds {settings['seeds']} draw the others)")}
-    files = {path: contents["validation_file"] for path in _derived_files(settings, "validation_file")}
+    files = {path: (unused_records(records, limit, settings["seeds"]), f"(seeds {settings['seeds']} draw the others)")
+             for path in _derived_files(settings, "validation_file")}
     for template in _derived_files(settings, "quality_checker_train_file"):
         files |= {template.replace("{seed}", str(seed)): (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
                   for seed in settings["seeds"]}
