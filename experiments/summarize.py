@@ -496,6 +496,28 @@ def _training_weight_shares(weights: Path, num_labels: int) -> np.ndarray | None
     return totals / totals.sum()
 
 
+def _label_names(benchmark: dict, count: int) -> list[str]:
+    """The benchmark's label names as its test file names them, else the label ids."""
+    if "test_file" in benchmark:
+        names = read_label_names(resolve_data_path(benchmark["test_file"], "test_file"))
+        if names:
+            return names
+    return [str(label) for label in range(count)]
+
+
+def kept_recall(row: dict, rule: str) -> np.ndarray | None:
+    """The cell's recall per class on its whole validation split at the epoch `rule` keeps; None when it kept no
+    validation predictions or the rule does not apply to it."""
+    if row["predictions"] is None:
+        return None
+    predictions, labels = row["predictions"]
+    kept = choose(rule, predictions, labels, np.arange(len(labels)), row["averaged"])
+    if kept is None:
+        return None
+    predicted = predictions[kept].argmax(1)
+    return np.array([(predicted[labels == c] == c).mean() for c in range(predictions[kept].shape[1])])
+
+
 def class_balance_table(rows: list[dict], recommended: str) -> str:
     """Validation only, set against the test split's class shares (its label counts, never its predictions): each
     method's recall per class on the whole validation split at the epoch the grid's rule keeps, its validation
@@ -507,16 +529,14 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
     by = defaultdict(dict)  # (benchmark, method) -> seed -> (recall per class, training weight shares or None)
     for row in rows:
         spec = benchmarks.get(row["benchmark"], {})
-        if row["variant"] or row["method"] not in methods or "test_file" not in spec or row["predictions"] is None:
+        if row["variant"] or row["method"] not in methods or "test_file" not in spec:
             continue
-        predictions, labels = row["predictions"]
-        kept = choose(rule, predictions, labels, np.arange(len(labels)), row["averaged"])
-        if kept is None:
+        recall = kept_recall(row, rule)
+        if recall is None:
             continue
+        labels = row["predictions"][1]
         if not np.array_equal(np.bincount(labels), _class_counts(spec["validation_file"], "validation_file")):
             raise ValueError(f"{row['dir']}: validation labels do not count as {spec['validation_file']}'s do")
-        predicted = predictions[kept].argmax(1)
-        recall = np.array([(predicted[labels == c] == c).mean() for c in range(predictions[kept].shape[1])])
         by[(row["benchmark"], row["method"])][row["seed"]] = recall, _training_weight_shares(
             row["dir"] / "weights.csv", len(recall))
     lines = ["| benchmark (class shares: validation → test) | method | seeds | validation recall per class "
@@ -529,8 +549,7 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
         spec = benchmarks[bench]
         shares = [counts / counts.sum() for counts in (_class_counts(spec["validation_file"], "validation_file"),
                                                       _class_counts(spec["test_file"], "test_file"))]
-        names = read_label_names(resolve_data_path(spec["test_file"], "test_file"))
-        names = names or [str(label) for label in range(len(shares[0]))]
+        names = _label_names(spec, len(shares[0]))
         title = f"{bench} ({', '.join(f'{n} {100 * v:.0f} → {100 * t:.0f} %' for n, v, t in zip(names, *shares))})"
         for method in methods:
             recall = np.mean([by[(bench, method)][s][0] for s in seeds], 0)
@@ -546,27 +565,39 @@ def class_balance_table(rows: list[dict], recommended: str) -> str:
 def second_validation_table(rows: list[dict], studies: list[str] | None = None) -> str:
     """Each study's methods on the benchmark's validation split (the grid's cells) and on the study's own validation
     file (real examples no seed's real set drew), the accuracy of the epoch each run kept, beside the grid cells'
-    test accuracy (reporting only); mean over the seeds with all three. By default the studies that validate on such
-    a file."""
-    spec = load_spec()["studies"]
+    test accuracy (reporting only), and the recall per class on the two validation samples; mean over the seeds with
+    all three accuracies. By default the studies that validate on such a file."""
+    spec, rule = load_spec(), selection_rule()
     by = defaultdict(dict)  # (benchmark, method) -> seed -> split -> accuracy
-    for name in studies if studies is not None else [n for n, s in spec.items() if writes_validation_file(s)]:
-        study = spec[name]
+    recalls = defaultdict(dict)  # (benchmark, method) -> seed -> split -> recall per class
+    studies = studies if studies is not None else [n for n, s in spec["studies"].items() if writes_validation_file(s)]
+    for name in studies:
+        study = spec["studies"][name]
         for row in rows:
             grid_cell = not row["variant"] and row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"]
             if row["method"] in study["methods"] and (grid_cell or row["study"] == name):
-                scores = by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})
-                scores["own" if row["study"] == name else "validation"] = kept_validation_accuracy(row)
+                split = "own" if row["study"] == name else "validation"
+                by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})[split] = kept_validation_accuracy(row)
+                recalls[(row["benchmark"], row["method"])].setdefault(row["seed"], {})[split] = kept_recall(row, rule)
                 if grid_cell:
-                    scores["test"] = accuracy_on_test(row)
-    lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+                    by[(row["benchmark"], row["method"])][row["seed"]]["test"] = accuracy_on_test(row)
+    lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) "
+             "| recall per class: its validation split → the study's real examples |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for bench, method in sorted(by, key=lambda key: (key[0], METHOD_ORDER.index(key[1]))):
-        complete = [scores for scores in by[(bench, method)].values() if len(scores) == 3 and None not in scores.values()]
-        if complete:
-            means = [statistics.mean(scores[split] for scores in complete) for split in ("validation", "own", "test")]
-            lines.append(f"| {bench} | {METHOD_NAMES[method]} | {len(complete)} | "
-                         + " | ".join(f"{mean:.1f}" for mean in means) + " |")
+        seeds = [seed for seed, scores in by[(bench, method)].items()
+                 if len(scores) == 3 and None not in scores.values()]
+        if seeds:
+            means = [statistics.mean(by[(bench, method)][seed][split] for seed in seeds)
+                     for split in ("validation", "own", "test")]
+            pairs = [recalls[(bench, method)][seed] for seed in seeds]
+            shift = "–"
+            if all(pair.get(split) is not None for pair in pairs for split in ("validation", "own")):
+                before, after = (np.mean([pair[split] for pair in pairs], 0) for split in ("validation", "own"))
+                names = _label_names(spec.get("benchmarks", {}).get(bench, {}), len(before))
+                shift = ", ".join(f"{n} {100 * b:.1f} → {100 * a:.1f}" for n, b, a in zip(names, before, after))
+            lines.append(f"| {bench} | {METHOD_NAMES[method]} | {len(seeds)} | "
+                         + " | ".join(f"{mean:.1f}" for mean in means) + f" | {shift} |")
     return "\n".join(lines) if len(lines) > 2 else "No finished cell of the study yet."
 
 

@@ -354,16 +354,23 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
     spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b"], "methods": ["ce", "real_only"], "seeds": [1]}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
 
-    def cell(method, study, curve, benchmark="b", seed=1, test=50.0):
+    def cell(method, study, curve, benchmark="b", seed=1, test=50.0, predicted=None):
+        # Validation predictions, one epoch per entry of `predicted`: the predicted labels of labels [0, 0, 1, 1].
+        labels = np.array([0, 0, 1, 1])
+        predictions = None if predicted is None else (
+            {f"epoch{e + 1}": np.eye(2)[np.array(p)] for e, p in enumerate(predicted)}, labels)
         return {"benchmark": benchmark, "method": method, "variant": "v" if study else "", "study": study,
                 "seed": seed, "history": [{"epoch": e + 1, "eval_accuracy": a} for e, a in enumerate(curve)],
-                "test": (test, test)}
-    rows = [cell("ce", "", [0.5, 0.6], test=60.0), cell("ce", "u", [0.4, 0.3]), cell("real_only", "", [0.7], test=70.0),
-            cell("real_only", "u", [0.6, 0.8]), cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"),
-            cell("dimp", "", [0.1])]
-    # The kept (best) epoch of each; seed 2, the other benchmark and DIMP are not the study's.
+                "test": (test, test), "predictions": predictions, "averaged": False}
+    rows = [cell("ce", "", [0.5, 0.6], test=60.0), cell("ce", "u", [0.4, 0.3]),
+            cell("real_only", "", [0.7], test=70.0, predicted=[[0, 1, 1, 1]]),
+            cell("real_only", "u", [0.6, 0.8], predicted=[[1, 1, 1, 1], [0, 0, 0, 1]]),
+            cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"), cell("dimp", "", [0.1])]
+    # The kept (best) epoch of each, its recall per class from its predictions (none saved: "–"); seed 2, the other
+    # benchmark and DIMP are not the study's.
     assert summarize.second_validation_table(rows, ["u"]).splitlines()[2:] == [
-        "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 |", "| b | CE | 1 | 60.0 | 40.0 | 60.0 |"]
+        "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 | 0 50.0 → 100.0, 1 100.0 → 50.0 |",
+        "| b | CE | 1 | 60.0 | 40.0 | 60.0 | – |"]
 
 
 def test_the_generated_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_running(tmp_path, monkeypatch):
