@@ -576,11 +576,12 @@ def second_validation_table(rows: list[dict], studies: list[str] | None = None) 
         for row in rows:
             grid_cell = not row["variant"] and row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"]
             if row["method"] in study["methods"] and (grid_cell or row["study"] == name):
-                split = "own" if row["study"] == name else "validation"
-                by[(row["benchmark"], row["method"])].setdefault(row["seed"], {})[split] = kept_validation_accuracy(row)
-                recalls[(row["benchmark"], row["method"])].setdefault(row["seed"], {})[split] = kept_recall(row, rule)
+                key, split = (row["benchmark"], row["method"]), "own" if row["study"] == name else "validation"
+                scores = by[key].setdefault(row["seed"], {})
+                scores[split] = kept_validation_accuracy(row)
+                recalls[key].setdefault(row["seed"], {})[split] = kept_recall(row, rule)
                 if grid_cell:
-                    by[(row["benchmark"], row["method"])][row["seed"]]["test"] = accuracy_on_test(row)
+                    scores["test"] = accuracy_on_test(row)
     lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) "
              "| recall per class: its validation split → the study's real examples |",
              "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
@@ -693,9 +694,9 @@ def real_holdout_table(rows: list[dict]) -> str:
             resolved = json.loads((row["dir"] / "resolved_config.json").read_text())
             split = resolved.get("validation_from_real_set")
             real = row["metrics"]["train_samples"] - resolved["max_train_samples"]
-            held_out = (split["validation_examples"], 100 * row["metrics"]["eval_accuracy"]) if split else (0, None)
+            held, own = (split["validation_examples"], 100 * row["metrics"]["eval_accuracy"]) if split else (0, None)
             scores[(row["benchmark"], row["study"])].setdefault(row["seed"], {})[row["variant"]] = (
-                real, held_out[0], 100 * row["metrics"]["test_accuracy"], held_out[1])
+                real, held, 100 * row["metrics"]["test_accuracy"], own)
     lines = ["| benchmark | real examples held out | seeds | real examples trained on | accuracy on the benchmark's "
              "validation split | − the first row (paired by seed) | accuracy on the held-out real examples |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
