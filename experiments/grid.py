@@ -12,6 +12,7 @@ be stopped at any point and resumed later, in another session.
     python experiments/grid.py --no-grid --studies unused_real      # irony selected on real tweets no seed drew
     python experiments/grid.py --no-grid --studies generated_size   # 2,000 and 4,000 generated examples, not 800
     python experiments/grid.py --no-grid --studies real_holdout_irony real_holdout_mrpc  # 20 % of 500 held out?
+    python experiments/grid.py --no-grid --studies real_set_size    # 250 and 100 real examples, not 500
     python experiments/summarize.py                  # tables and plots from what is finished
 """
 
