@@ -95,6 +95,12 @@ def _mean_std(values: list[float], signed: bool = False, digits: int = 1) -> str
     return f"{statistics.mean(values):{'+' if signed else ''}.{digits}f} ± {std:.{digits}f} (n={len(values)})"
 
 
+def _mean_se(values: list[float]) -> str:
+    """Mean and standard error of the mean, signed: a paired difference."""
+    spread = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):+.2f} ± {spread:.2f}"
+
+
 def accuracy_on_test(row: dict) -> float | None:
     return row["test"][0] if row["test"] else None
 
@@ -360,9 +366,7 @@ def selection_table(rows: list[dict]) -> str:
         parts = [f"{statistics.mean(c['accuracy'] for c in cells):.2f}"]
         for rule in RULES[1:]:
             gains = [c[rule] - c["accuracy"] for c in cells]
-            spread = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else 0.0
-            parts.append(f"{statistics.mean(c[rule] for c in cells):.2f} "
-                         f"({statistics.mean(gains):+.2f} ± {spread:.2f}; "
+            parts.append(f"{statistics.mean(c[rule] for c in cells):.2f} ({_mean_se(gains)}; "
                          f"better in {sum(g > 0 for g in gains)}, worse in {sum(g < 0 for g in gains)})")
         lines.append(f"| {bench} | {len(cells)} | " + " | ".join(parts) + " |")
     return "\n".join(lines)
@@ -642,43 +646,46 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
     return _benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)
 
 
-def generated_size_table(rows: list[dict], recommended: str, baseline: str = "real_plus_synthetic") -> str:
-    """Validation only: the recommended method and CE on real + generated with as many generated examples as the grid
-    (the protocol's max_train_samples) and as each generated_size variant; each model's accuracy on one validation
-    half, selected on the other, and the recommended method's margin paired by seed. A size is shown once both
-    methods have finished it for every benchmark and seed of the study, and named below the table until then; on
-    each benchmark, the seeds where both methods finished every size shown."""
+def size_table(rows: list[dict], recommended: str, study_name: str, key: str, unit: str,
+               baseline: str = "real_plus_synthetic") -> str:
+    """Validation only: the recommended method and CE on real + generated with as many `unit` examples as the grid
+    (the protocol's `key`) and as each variant of `study_name` sets; each model's accuracy on one validation half,
+    selected on the other, and the recommended method's margin paired by seed. A size is shown once both methods
+    have finished it for every benchmark and seed of the study, and named below the table until then; on each
+    benchmark, the seeds where both methods finished every size shown."""
     spec, rule = load_spec(), selection_rule()
-    study = spec["studies"]["generated_size"]
-    sizes = {"": spec["protocol"]["max_train_samples"],
-             **{variant: overrides["max_train_samples"] for variant, overrides in study["variants"].items()}}
+    study = spec["studies"][study_name]
+    sizes = {"": spec["protocol"][key], **{variant: overrides[key] for variant, overrides in study["variants"].items()}}
     methods = (baseline, recommended)
     scores = defaultdict(dict)  # (benchmark, seed) -> (size, method) -> accuracy
     for row in rows:
         if (row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"] and row["method"] in methods
-                and (row["study"] == "generated_size" or not row["variant"])):
+                and (row["study"] == study_name or not row["variant"])):
             value = held_out_score(row, rule)
             if value is not None:
                 scores[(row["benchmark"], row["seed"])][(sizes[row["variant"]], row["method"])] = value
     expected = len(study["benchmarks"]) * len(study["seeds"]) * len(methods)
     finished = {size: sum((size, m) in by for by in scores.values() for m in methods) for size in sizes.values()}
     shown = [size for variant, size in sizes.items() if not variant or finished[size] == expected]
-    running = "".join(f"\n\nNot finished yet: {size} generated ({finished[size]} of {expected} cells)."
+    running = "".join(f"\n\nNot finished yet: {size} {unit} ({finished[size]} of {expected} cells)."
                       for size in sizes.values() if size not in shown)
     margin = f"{METHOD_NAMES[recommended]} − {METHOD_NAMES[baseline]}"
-    entries, seeds = defaultdict(list), defaultdict(list)
+    entries, seeds, paired = defaultdict(list), defaultdict(list), defaultdict(list)
     for (bench, seed), by in sorted(scores.items()):
         if all((size, method) in by for size in shown for method in methods):
             seeds[bench].append(seed)
             for size in shown:
                 for method in methods:
-                    entries[(bench, f"{METHOD_NAMES[method]}, {size} generated")].append(by[(size, method)])
-                entries[(bench, f"{margin}, {size} generated")].append(by[(size, recommended)] - by[(size, baseline)])
+                    entries[(bench, f"{METHOD_NAMES[method]}, {size} {unit}")].append(by[(size, method)])
+                paired[size].append(by[(size, recommended)] - by[(size, baseline)])
+                entries[(bench, f"{margin}, {size} {unit}")].append(paired[size][-1])
     if not entries:
-        return "No seed has finished both methods with the grid's generated examples yet." + running
-    names = [f"{name}, {size} generated" for size in shown for name in (*(METHOD_NAMES[m] for m in methods), margin)]
+        return f"No seed has finished both methods with the grid's {unit} examples yet." + running
+    names = [f"{name}, {size} {unit}" for size in shown for name in (*(METHOD_NAMES[m] for m in methods), margin)]
+    pooled = "; ".join(f"{size} {unit} {_mean_se(margins)} ({len(margins)} pairs)" for size, margins in paired.items())
     return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"
-            + _benchmark_means_table("method, generated examples", names, entries) + running)
+            + _benchmark_means_table(f"method, {unit} examples", names, entries)
+            + f"\n\nThe margin paired by benchmark and seed (mean ± standard error): {pooled}." + running)
 
 
 def real_holdout_table(rows: list[dict]) -> str:
@@ -778,7 +785,10 @@ def main(argv: list[str] | None = None) -> None:
         ("A second validation split: the real training examples no seed drew (the kept epoch's accuracy, mean over "
          "seeds)", second_validation_table(rows)),
         *([("More generated data (validation only: accuracy on one validation half, selected on the other, mean over "
-             "seeds)", generated_size_table(rows, recommended))] if recommended else []),
+             "seeds)", size_table(rows, recommended, "generated_size", "max_train_samples", "generated")),
+           ("Fewer real examples (validation only: accuracy on one validation half, selected on the other, mean over "
+            "seeds)", size_table(rows, recommended, "real_set_size", "quality_checker_max_train_samples", "real"))]
+          if recommended else []),
         ("Holding out part of the real set to validate on (validation only: the benchmark's validation split scores "
          "the last epoch, mean over seeds)", real_holdout_table(rows)),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),

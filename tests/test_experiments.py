@@ -373,35 +373,43 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
         "| b | CE | 1 | 60.0 | 40.0 | 60.0 | – |"]
 
 
-def test_the_generated_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_running(tmp_path, monkeypatch):
+@pytest.mark.parametrize("study, key, unit, sizes", [
+    ("generated_size", "max_train_samples", "generated", (800, 2000, 4000)),
+    ("real_set_size", "quality_checker_max_train_samples", "real", (500, 250, 100))])
+def test_the_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_running(tmp_path, monkeypatch, study, key,
+                                                                                     unit, sizes):
+    grid_size, first, second = sizes
     spec = tmp_path / "grid.json"
-    spec.write_text(json.dumps({"protocol": {"max_train_samples": 800}, "studies": {"generated_size": {
+    spec.write_text(json.dumps({"protocol": {key: grid_size}, "studies": {study: {
         "benchmarks": ["b"], "methods": ["real_plus_synthetic", "dimp_plus_real"], "seeds": [1, 2],
-        "variants": {"gen2000": {"max_train_samples": 2000}, "gen4000": {"max_train_samples": 4000}}}}}))
+        "variants": {"first": {key: first}, "second": {key: second}}}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
     labels = np.array([0, 1] * 5)
 
-    def cell(method, variant, seed, right, study="generated_size"):
+    def cell(method, variant, seed, right, study=study):
         return {"benchmark": "b", "method": method, "variant": variant, "study": study if variant else "",
                 "seed": seed, "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels),
                 "averaged": False}
-    # Seed 1: the recommended method is right only with 2,000 generated examples. Seed 2 lacks the grid's own
-    # recommended cell, so it is left out. 4,000 is still running: one cell has finished, and a variant named
-    # alike in another study is not this one's.
+    # Seed 1: the recommended method is right only at the first variant's size. Seed 2 lacks the grid's own
+    # recommended cell, so it is left out. The second variant is still running: one cell has finished, and a
+    # variant named alike in another study is not this one's.
     rows = [cell("real_plus_synthetic", "", 1, True), cell("dimp_plus_real", "", 1, True),
-            cell("real_plus_synthetic", "gen2000", 1, False), cell("dimp_plus_real", "gen2000", 1, True),
+            cell("real_plus_synthetic", "first", 1, False), cell("dimp_plus_real", "first", 1, True),
             cell("real_plus_synthetic", "", 2, False),
-            cell("real_plus_synthetic", "gen2000", 2, False), cell("dimp_plus_real", "gen2000", 2, True),
-            cell("real_plus_synthetic", "gen4000", 1, True), cell("dimp_plus_real", "gen4000", 1, True, "other")]
-    seeds, table, running = summarize.generated_size_table(rows, "dimp_plus_real").split("\n\n")
+            cell("real_plus_synthetic", "first", 2, False), cell("dimp_plus_real", "first", 2, True),
+            cell("real_plus_synthetic", "second", 1, True), cell("dimp_plus_real", "second", 1, True, "other")]
+    seeds, table, pooled, running = summarize.size_table(rows, "dimp_plus_real", study, key, unit).split("\n\n")
     ce, dimp = summarize.METHOD_NAMES["real_plus_synthetic"], summarize.METHOD_NAMES["dimp_plus_real"]
     assert seeds == "Seeds: b 1."
+    assert table.splitlines()[0] == f"| method, {unit} examples | b | mean |"
     assert table.splitlines()[2:] == [
-        f"| {ce}, 800 generated | 100.0 | 100.0 |", f"| {dimp}, 800 generated | 100.0 | 100.0 |",
-        f"| {dimp} − {ce}, 800 generated | 0.0 | 0.0 |",
-        f"| {ce}, 2000 generated | 0.0 | 0.0 |", f"| {dimp}, 2000 generated | 100.0 | 100.0 |",
-        f"| {dimp} − {ce}, 2000 generated | 100.0 | 100.0 |"]
-    assert running == "Not finished yet: 4000 generated (1 of 4 cells)."
+        f"| {ce}, {grid_size} {unit} | 100.0 | 100.0 |", f"| {dimp}, {grid_size} {unit} | 100.0 | 100.0 |",
+        f"| {dimp} − {ce}, {grid_size} {unit} | 0.0 | 0.0 |",
+        f"| {ce}, {first} {unit} | 0.0 | 0.0 |", f"| {dimp}, {first} {unit} | 100.0 | 100.0 |",
+        f"| {dimp} − {ce}, {first} {unit} | 100.0 | 100.0 |"]
+    assert pooled == ("The margin paired by benchmark and seed (mean ± standard error): "
+                      f"{grid_size} {unit} +0.00 ± 0.00 (1 pairs); {first} {unit} +100.00 ± 0.00 (1 pairs).")
+    assert running == f"Not finished yet: {second} {unit} (1 of 4 cells)."
 
 
 @pytest.mark.parametrize("rule, ce", [("accuracy", "65.0 → 65.0"), ("last", "60.0 → 65.0")])
