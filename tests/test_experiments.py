@@ -412,6 +412,11 @@ def test_the_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_runn
     assert running == f"Not finished yet: {second} {unit} (1 of 4 cells)."
 
 
+def test_a_paired_margin_is_given_with_the_standard_error_of_its_mean():
+    assert summarize._mean_se([1.0, 3.0]) == "+2.00 ± 1.00"  # standard deviation 1.41, over the root of 2 pairs
+    assert summarize._mean_se([-0.5]) == "-0.50 ± 0.00"
+
+
 @pytest.mark.parametrize("rule, ce", [("accuracy", "65.0 → 65.0"), ("last", "60.0 → 65.0")])
 def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test(monkeypatch, rule, ce):
     monkeypatch.setattr(summarize, "selection_rule", lambda: rule)
