@@ -648,15 +648,15 @@ def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
 
 def size_table(rows: list[dict], recommended: str, study_name: str, key: str, unit: str,
                baseline: str = "real_plus_synthetic") -> str:
-    """Validation only: the recommended method and CE on real + generated with as many `unit` examples as the grid
-    (the protocol's `key`) and as each variant of `study_name` sets; each model's accuracy on one validation half,
-    selected on the other, and the recommended method's margin paired by seed. A size is shown once both methods
-    have finished it for every benchmark and seed of the study, and named below the table until then; on each
-    benchmark, the seeds where both methods finished every size shown."""
+    """Validation only: CE on real + generated, the recommended method and the study's other methods with as many
+    `unit` examples as the grid (the protocol's `key`) and as each variant of `study_name` sets; each model's accuracy
+    on one validation half, selected on the other, and the recommended method's margin paired by seed. A size is
+    shown once every method has finished it for every benchmark and seed of the study, and named below the table
+    until then; on each benchmark, the seeds where every method finished every size shown."""
     spec, rule = load_spec(), selection_rule()
     study = spec["studies"][study_name]
     sizes = {"": spec["protocol"][key], **{variant: overrides[key] for variant, overrides in study["variants"].items()}}
-    methods = (baseline, recommended)
+    methods = (baseline, recommended, *(m for m in study["methods"] if m not in (baseline, recommended)))
     scores = defaultdict(dict)  # (benchmark, seed) -> (size, method) -> accuracy
     for row in rows:
         if (row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"] and row["method"] in methods
@@ -680,7 +680,7 @@ def size_table(rows: list[dict], recommended: str, study_name: str, key: str, un
                 paired[size].append(by[(size, recommended)] - by[(size, baseline)])
                 entries[(bench, f"{margin}, {size} {unit}")].append(paired[size][-1])
     if not entries:
-        return f"No seed has finished both methods with the grid's {unit} examples yet." + running
+        return f"No seed has finished every method with the grid's {unit} examples yet." + running
     names = [f"{name}, {size} {unit}" for size in shown for name in (*(METHOD_NAMES[m] for m in methods), margin)]
     pooled = "; ".join(f"{size} {unit} {_mean_se(margins)} ({len(margins)} pairs)" for size, margins in paired.items())
     return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"

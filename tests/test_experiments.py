@@ -412,6 +412,29 @@ def test_the_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_runn
     assert running == f"Not finished yet: {second} {unit} (1 of 4 cells)."
 
 
+def test_the_size_table_shows_the_study_s_other_methods_and_waits_for_them(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"protocol": {"quality_checker_max_train_samples": 500}, "studies": {"real_set_size": {
+        "benchmarks": ["b"], "methods": ["real_plus_synthetic", "dimp_plus_real", "real_only"], "seeds": [1],
+        "variants": {"real250": {"quality_checker_max_train_samples": 250}}}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    labels = np.array([0, 1] * 5)
+
+    def cell(method, variant, right=True):
+        return {"benchmark": "b", "method": method, "variant": variant, "study": "real_set_size" if variant else "",
+                "seed": 1, "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels),
+                "averaged": False}
+    rows = [cell(m, v) for v in ("", "real250") for m in ("real_plus_synthetic", "dimp_plus_real")]
+    rows.append(cell("real_only", "", right=False))
+    table = summarize.size_table(rows, "dimp_plus_real", "real_set_size", "quality_checker_max_train_samples", "real")
+    alone = summarize.METHOD_NAMES["real_only"]
+    assert f"| {alone}, 500 real | 0.0 | 0.0 |" in table.splitlines()
+    assert table.endswith("Not finished yet: 250 real (2 of 3 cells).")
+    rows.append(cell("real_only", "real250"))
+    table = summarize.size_table(rows, "dimp_plus_real", "real_set_size", "quality_checker_max_train_samples", "real")
+    assert f"| {alone}, 250 real | 100.0 | 100.0 |" in table.splitlines() and "Not finished" not in table
+
+
 def test_a_paired_margin_is_given_with_the_standard_error_of_its_mean():
     assert summarize._mean_se([1.0, 3.0]) == "+2.00 ± 1.00"  # standard deviation 1.41, over the root of 2 pairs
     assert summarize._mean_se([-0.5]) == "-0.50 ± 0.00"
