@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
-from experiments.spec import ROOT, load_spec, selection_rule  # noqa: E402
+from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
 from experiments.study_files import write_study_files, writes_files  # noqa: E402
 
 RESULTS = ROOT / "results" / "cells"
@@ -88,13 +88,6 @@ def real_set_only(config: dict) -> dict:
     config.update(max_train_samples=checker["quality_checker_max_train_samples"],
                   num_train_epochs=checker["checker_num_train_epochs"], learning_rate=checker["checker_learning_rate"])
     return config
-
-
-def with_seed(value, seed: int):
-    """A study's value "{seed}" is the cell's seed, and a text holding it names it (one file per seed)."""
-    if value == "{seed}":
-        return seed
-    return value.replace("{seed}", str(seed)) if isinstance(value, str) else value
 
 
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:

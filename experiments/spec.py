@@ -31,3 +31,10 @@ def selection_rule() -> str:
     if rule not in RULES:
         raise ValueError(f"{SPEC}: \"selection\" is {rule!r}; expected one of {', '.join(RULES)}")
     return rule
+
+
+def with_seed(value, seed: int):
+    """A study's value "{seed}" is the cell's seed, and a text holding it names it (one file per seed)."""
+    if value == "{seed}":
+        return seed
+    return value.replace("{seed}", str(seed)) if isinstance(value, str) else value

@@ -24,7 +24,7 @@ from datasets import Dataset  # noqa: E402
 
 from data.files import read_records, resolve_data_path  # noqa: E402
 from data.task import subsample  # noqa: E402
-from experiments.spec import ROOT, load_spec  # noqa: E402
+from experiments.spec import ROOT, load_spec, with_seed  # noqa: E402
 from trainer.atomic import write_text_atomic  # noqa: E402
 
 DERIVED = "experiments/work/"  # where a study's derived files go (ignored by git)
@@ -81,7 +81,7 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
     files = {path: (unused_records(records, limit, settings["seeds"]), f"(seeds {settings['seeds']} draw the others)")
              for path in _derived_files(settings, "validation_file")}
     for template in _derived_files(settings, "quality_checker_train_file"):
-        files |= {template.replace("{seed}", str(seed)): (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
+        files |= {with_seed(template, seed): (drawn_records(records, limit, seed), f"(seed {seed}'s draw)")
                   for seed in settings["seeds"]}
     for path, (kept, how) in files.items():
         target = ROOT / path  # atomic: a cell reading the file never sees half of it
