@@ -194,7 +194,8 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
     evaluation = validation
     if args.track_test_each_epoch and validation is not None and "test" in tests:
         evaluation = {"validation": validation, "test": tests["test"]}
-        args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model.removeprefix('eval_')}")
+        if args.metric_for_best_model is not None:
+            args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model.removeprefix('eval_')}")
     trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)

@@ -12,7 +12,9 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
 from app.pipeline import run
+from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
+from trainer import fitting
 from trainer.selection import CheckpointAverage
 
 
@@ -58,6 +60,38 @@ def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_p
     assert names == {"epoch1", "epoch2", "final", "labels"}
     assert final.shape == (24, 2) and np.allclose(final.sum(axis=1), 1, atol=1e-5)
     assert (final.argmax(axis=1) == labels).mean() == pytest.approx(metrics["eval_accuracy"])
+
+
+@pytest.mark.parametrize("load_best", [False, True])
+def test_the_checkpoint_left_holds_the_model_the_run_kept(tiny_config, tmp_path, monkeypatch, load_best):
+    # Every evaluation scores lower than the one before, so epoch 1 is the best and the last epoch is not.
+    scores = iter(np.linspace(0.9, 0.1, 20))
+    monkeypatch.setattr(fitting, "compute_metrics", lambda _: {"accuracy": next(scores), "f1": 0.5})
+    _run(tiny_config, tmp_path, num_train_epochs=3, save_strategy="epoch", save_total_limit=1,
+         load_best_model_at_end=load_best)
+    out = tmp_path / "out"
+    left = list(out.glob("checkpoint-*"))
+    assert len(left) == 1
+    state = json.loads((left[0] / "trainer_state.json").read_text())
+    assert state["epoch"] == (1 if load_best else 3)
+    kept, final = (load_file(str(folder / "model.safetensors")) for folder in (left[0], out))
+    assert all(torch.equal(kept[name], final[name]) for name in final)
+
+
+@pytest.mark.parametrize("changes, kept", [({}, False), ({"load_best_model_at_end": True}, True),
+                                             ({"save_strategy": "best"}, True),
+                                             ({"lr_scheduler_type": "reduce_lr_on_plateau"}, True)])
+def test_the_metric_stays_where_the_trainer_reloads_saves_or_schedules_by_it(tmp_path, changes, kept):
+    options = {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": False,
+               "metric_for_best_model": "accuracy", **changes}
+    args = WeightedTrainingArguments(output_dir=str(tmp_path), **options)
+    assert fitting.without_best_tracking(args).metric_for_best_model == ("accuracy" if kept else None)
+
+
+def test_a_run_without_a_metric_to_select_by_tracks_the_test_split(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, metric_for_best_model=None, track_test_each_epoch=True)
+    history = json.loads((tmp_path / "out" / "trainer_state.json").read_text())["log_history"]
+    assert len([h for h in history if "eval_test_accuracy" in h]) == 2 and "test_accuracy" in metrics
 
 
 def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_path):

@@ -30,13 +30,27 @@ def without_validation(args: WeightedTrainingArguments) -> WeightedTrainingArgum
     return dataclasses.replace(args, eval_strategy="no", load_best_model_at_end=False, metric_for_best_model=None)
 
 
+# The schedulers that step on metric_for_best_model.
+_METRIC_SCHEDULERS = ("reduce_lr_on_plateau", "greedy")
+
+
+def without_best_tracking(args: WeightedTrainingArguments) -> WeightedTrainingArguments:
+    """Arguments for a run that keeps its last epoch. Given metric_for_best_model, the Trainer would still mark a best
+    checkpoint and, with save_total_limit 1, end by deleting every other one, the last epoch's included: the one
+    checkpoint left would hold a model the run did not keep. The metric stays where the Trainer reloads, saves or
+    schedules by it."""
+    if (args.load_best_model_at_end or args.metric_for_best_model is None or args.save_strategy == "best"
+            or args.lr_scheduler_type in _METRIC_SCHEDULERS):
+        return args
+    return dataclasses.replace(args, metric_for_best_model=None)
+
+
 def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Dataset, validation: Dataset | None,
                  pad_to_max_length: bool = False, trainer_class: type[WeightedTrainer] = WeightedTrainer,
                  **trainer_kwargs) -> WeightedTrainer:
     """`trainer_class` and `trainer_kwargs` let a WeightedTrainer subclass (the benchmarks' authors'-style one) be
     made the same way."""
-    if validation is None:
-        args = without_validation(args)
+    args = without_validation(args) if validation is None else without_best_tracking(args)
     collator = default_data_collator if pad_to_max_length else DataCollatorWithPadding(tokenizer)
     trainer = trainer_class(
         model=model,
