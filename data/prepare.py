@@ -50,6 +50,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
+    warn_of_absent_labels(task)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
                       cfg.data.noise_seed)
     if noise.active:
@@ -71,6 +72,17 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         logger.info("Training on %d real examples too (real_set_in_training), weight %g",
                     len(splits["quality_train"]), cfg.training.real_set_weight)
     return task
+
+
+def warn_of_absent_labels(task: TaskData) -> None:
+    # Often a generation run that failed for one class: the model then learns that label from the real set alone, if
+    # the real set joins the training data, and otherwise hardly ever predicts it.
+    train = task.splits["train"]
+    counts = np.bincount(column_array(train, "label"), minlength=task.num_labels)
+    absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
+    if absent:
+        logger.warning("%s: no training example of label %s among its %d; check its labels, or how it was generated",
+                       task.origins.get("train", "the training data"), ", ".join(map(repr, absent)), len(train))
 
 
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
