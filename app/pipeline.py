@@ -28,6 +28,7 @@ from trainer.atomic import write_json_atomic
 from trainer.fitting import fine_tune, make_trainer
 from trainer.hub import check_hub_access
 from trainer.memory import release_freed_memory
+from trainer.metrics import majority_accuracy, warn_if_near_majority
 from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
@@ -217,6 +218,10 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
         metrics.update(eval_metrics)
+        warn_if_near_majority("The model", eval_metrics["eval_accuracy"],
+                              majority_accuracy(column_array(task.splits["validation"], "label").tolist()),
+                              "it has learnt little beyond the class shares. Consider more num_train_epochs, another "
+                              "learning_rate, or a look at the training data's labels (the model card counts them).")
     for name, encoded in tests.items():
         test_metrics = trainer.predict(encoded, metric_key_prefix=name).metrics
         trainer.log_metrics(name, test_metrics)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from transformers import set_seed
 from references.models import ModelSource
 from config.arguments import CheckerArguments, WeightedTrainingArguments
 from trainer.fitting import make_trainer
+from trainer.metrics import majority_accuracy, warn_if_near_majority
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -109,19 +109,14 @@ def validation_summary(log_history: list[dict], validation_labels) -> dict:
     """Accuracy per epoch on the held-out real data, and what always answering the most common class scores there."""
     history = [{"epoch": entry["epoch"], "accuracy": entry["eval_accuracy"], "f1": entry.get("eval_f1")}
                for entry in log_history if "eval_accuracy" in entry]
-    majority = Counter(validation_labels).most_common(1)[0][1] / len(validation_labels)
-    return {"validation_history": history, "validation_majority_accuracy": majority}
+    return {"validation_history": history, "validation_majority_accuracy": majority_accuracy(validation_labels)}
 
 
-def warn_if_no_better_than_majority(role: str, record: dict, margin: float = 0.01) -> None:
-    # A checker that barely beats the majority class mostly re-weights by class, not by example quality.
-    accuracy = record["validation_metrics"].get("eval_accuracy")
-    majority = record["validation_majority_accuracy"]
-    if accuracy is not None and accuracy < majority + margin:
-        logger.warning("The %s checker's validation accuracy %.3f is within %.0f point(s) of always answering the most "
-                       "common class (%.3f): its weights will mostly re-balance the classes. Consider more "
-                       "checker_num_train_epochs, another checker_learning_rate, or more real examples.",
-                       role, accuracy, 100 * margin, majority)
+def warn_if_no_better_than_majority(role: str, record: dict) -> None:
+    # Such a checker re-weights by class, not by example quality.
+    warn_if_near_majority(f"The {role} checker", record["validation_metrics"].get("eval_accuracy"),
+                          record["validation_majority_accuracy"], "its weights will mostly re-balance the classes. "
+                          "Consider more checker_num_train_epochs, another checker_learning_rate, or more real examples.")
 
 
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import toy_records, write_jsonl
 from config.loading import load_config
 from app.pipeline import run
 
@@ -33,6 +34,20 @@ def test_each_loss_runs_end_to_end(tiny_config, tmp_path, problem_type):
     assert metrics["test_accuracy"] == results["test_accuracy"]
     resolved = json.loads((out / "resolved_config.json").read_text())
     assert resolved["problem_type"] == problem_type
+
+
+@pytest.mark.parametrize("one_label", [True, False])
+def test_a_model_no_better_than_the_majority_class_is_warned_about(tiny_config, tmp_path, caplog, one_label):
+    # Trained on positive examples only, the model answers "positive" to all of the half-positive validation split;
+    # on both labels, long and fast enough, it learns the task.
+    records = [r for r in toy_records(64, seed=0) if r["label"] == 1 or not one_label]
+    train = write_jsonl(tmp_path / "data" / "train.jsonl", records)
+    (tmp_path / "data" / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
+    with caplog.at_level("WARNING"):
+        metrics = _run(tiny_config, tmp_path, train_file=str(train), num_train_epochs=6, learning_rate=3e-3)
+    warned = "The model's validation accuracy 0.500 is within 1 point(s) of always answering the most common class"
+    assert (warned in caplog.text) == one_label and (metrics["eval_accuracy"] == 0.5) == one_label
+    assert ("train.jsonl: no training example of label 'negative' among its 32" in caplog.text) == one_label
 
 
 def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_path):

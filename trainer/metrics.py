@@ -1,10 +1,16 @@
-"""Accuracy and macro-F1, computed with scikit-learn (the `evaluate` package needs the hub for its metrics)."""
+"""Accuracy and macro-F1, computed with scikit-learn (the `evaluate` package needs the hub for its metrics), and the
+majority-class baseline they are judged against."""
 
 from __future__ import annotations
+
+import logging
+from collections import Counter
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 from transformers import EvalPrediction
+
+logger = logging.getLogger(__name__)
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
@@ -15,3 +21,16 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
         "accuracy": float(accuracy_score(labels, predicted)),
         "f1": float(f1_score(labels, predicted, average="macro")),
     }
+
+
+def majority_accuracy(labels) -> float:
+    """What always answering the most common class scores on `labels`."""
+    return Counter(labels).most_common(1)[0][1] / len(labels)
+
+
+def warn_if_near_majority(what: str, accuracy: float | None, majority: float, advice: str,
+                          margin: float = 0.01) -> None:
+    # A classifier that barely beats always answering the most common class has learnt the class shares, little else.
+    if accuracy is not None and accuracy < majority + margin:
+        logger.warning("%s's validation accuracy %.3f is within %.0f point(s) of always answering the most common "
+                       "class (%.3f): %s", what, accuracy, 100 * margin, majority, advice)
