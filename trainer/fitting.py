@@ -35,10 +35,10 @@ _METRIC_SCHEDULERS = ("reduce_lr_on_plateau", "greedy")
 
 
 def without_best_tracking(args: WeightedTrainingArguments) -> WeightedTrainingArguments:
-    """Arguments for a run that keeps its last epoch. Given metric_for_best_model, the Trainer would still mark a best
-    checkpoint and, with save_total_limit 1, end by deleting every other one, the last epoch's included: the one
-    checkpoint left would hold a model the run did not keep. The metric stays where the Trainer reloads, saves or
-    schedules by it."""
+    """Arguments for a run that does not reload its best epoch (it keeps the last, or the checkpoint average). Given
+    metric_for_best_model, the Trainer would still mark a best checkpoint and, with save_total_limit 1, end by deleting
+    every other one, the last epoch's included: the one checkpoint left would hold a model the run did not keep. The
+    metric stays where the Trainer reloads, saves or schedules by it."""
     if (args.load_best_model_at_end or args.metric_for_best_model is None or args.save_strategy == "best"
             or args.lr_scheduler_type in _METRIC_SCHEDULERS):
         return args
