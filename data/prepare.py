@@ -50,7 +50,6 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
-    warn_of_absent_labels(task)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
                       cfg.data.noise_seed)
     if noise.active:
@@ -67,6 +66,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
     if "quality_train" in splits:
         splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
+    warn_of_absent_labels(task)
     if cfg.data.real_set_in_training:
         splits["train"] = join_real_set(splits["train"], splits["quality_train"])
         logger.info("Training on %d real examples too (real_set_in_training), weight %g",
@@ -75,14 +75,19 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
 
 
 def warn_of_absent_labels(task: TaskData) -> None:
-    # Often a generation run that failed for one class: the model then learns that label from the real set alone, if
-    # the real set joins the training data, and otherwise hardly ever predicts it.
-    train = task.splits["train"]
-    counts = np.bincount(column_array(train, "label"), minlength=task.num_labels)
-    absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
-    if absent:
-        logger.warning("%s: no training example of label %s among its %d; check its labels, or how it was generated",
-                       task.origins.get("train", "the training data"), ", ".join(map(repr, absent)), len(train))
+    # A label the training data never shows is often a generation run that failed for one class, or labels spelt
+    # otherwise than the real set's (each spelling is a label of its own); one the real set never shows gets P′ near 0
+    # from the quality checker, so its training examples get weights near 0.
+    for name, kind in (("train", "training"), ("quality_train", "real")):
+        if name not in task.splits:
+            continue
+        split = task.splits[name]
+        counts = np.bincount(column_array(split, "label"), minlength=task.num_labels)
+        absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
+        if absent:
+            logger.warning("%s: no example of label %s among its %d %s examples; check its labels (their spelling, "
+                           "too)", task.origins.get(name, f"the {kind} data"), ", ".join(map(repr, absent)), len(split),
+                           kind)
 
 
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:

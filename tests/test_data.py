@@ -259,22 +259,27 @@ def test_a_data_work_dir_that_cannot_be_made_is_named(tmp_path, monkeypatch):
         load_task(cfg)
 
 
-@pytest.mark.parametrize("train_labels, warned", [("nnnn", True), ("nnyn", False)])
-def test_a_label_the_training_data_never_shows_is_warned_of(tmp_path, monkeypatch, caplog, train_labels, warned):
+@pytest.mark.parametrize("train_labels, real_labels, warned", [
+    ("nnnn", "ynyn", ["train.jsonl: no example of label 'yes' among its 4 training examples"]),
+    ("nnyn", "nnn", ["real.jsonl: no example of label 'yes' among its 3 real examples"]),
+    ("nnyn", "ynyn", [])])
+def test_a_label_the_training_data_or_the_real_set_never_shows_is_warned_of(tmp_path, monkeypatch, caplog,
+                                                                             train_labels, real_labels, warned):
     from config.loading import load_config
     from data.prepare import load_task
 
     monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
     names = {"n": "no", "y": "yes"}
-    _write(tmp_path / "train.jsonl", "jsonl", [{"text": f"t{i}", "label": names[y]} for i, y in enumerate(train_labels)])
+    for name, labels in (("train", train_labels), ("real", real_labels)):
+        _write(tmp_path / f"{name}.jsonl", "jsonl", [{"text": f"{name}{i}", "label": names[y]}
+                                                     for i, y in enumerate(labels)])
     _write(tmp_path / "validation.jsonl", "jsonl", [{"text": "a", "label": "yes"}, {"text": "b", "label": "no"}])
     cfg = load_config(None, ["--train_file", "train.jsonl", "--validation_file", "validation.jsonl",
-                             "--problem_type", "single_label_classification", "--output_dir", str(tmp_path / "out"),
+                             "--quality_checker_train_file", "real.jsonl", "--output_dir", str(tmp_path / "out"),
                              "--report_to", "none"])
     with caplog.at_level("WARNING", logger="data.prepare"):
         load_task(cfg).close()
-    message = "train.jsonl: no training example of label 'yes' among its 4; check its labels"
-    assert (message in caplog.text) == warned
+    assert [r.getMessage().split(";")[0].split("/")[-1] for r in caplog.records] == warned
 
 
 def test_split_file_errors_name_the_line_in_the_file(tmp_path):
