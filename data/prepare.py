@@ -66,7 +66,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
     if "quality_train" in splits:
         splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
-    warn_of_absent_labels(task)
+    check_label_coverage(task)
     if cfg.data.real_set_in_training:
         splits["train"] = join_real_set(splits["train"], splits["quality_train"])
         logger.info("Training on %d real examples too (real_set_in_training), weight %g",
@@ -74,20 +74,27 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     return task
 
 
-def warn_of_absent_labels(task: TaskData) -> None:
-    # A label the training data never shows is often a generation run that failed for one class, or labels spelt
-    # otherwise than the real set's (each spelling is a label of its own); one the real set never shows gets P′ near 0
-    # from the quality checker, so its training examples get weights near 0.
+def check_label_coverage(task: TaskData) -> None:
+    """Warns of a label the training data or the real set never shows: often a generation run that failed for one
+    class, or a label spelt otherwise in one file (each spelling is a label of its own). One the real set never shows
+    gets P′ near 0 from the quality checker, so its training examples get weights near 0. The two sets sharing no
+    label is an error: the checker would know nothing of the training data's labels."""
+    shown = {}
     for name, kind in (("train", "training"), ("quality_train", "real")):
         if name not in task.splits:
             continue
         split = task.splits[name]
         counts = np.bincount(column_array(split, "label"), minlength=task.num_labels)
+        shown[name] = [task.label_names[i] for i in np.flatnonzero(counts)]
         absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
         if absent:
             logger.warning("%s: no example of label %s among its %d %s examples; check its labels (their spelling, "
                            "too)", task.origins.get(name, f"the {kind} data"), ", ".join(map(repr, absent)), len(split),
                            kind)
+    if len(shown) == 2 and not set(shown["train"]) & set(shown["quality_train"]):
+        raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
+                        f"labels {shown['quality_train']} is one of the training data's {shown['train']}; a label must be "
+                        "spelt the same in every file")
 
 
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:

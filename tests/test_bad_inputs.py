@@ -154,6 +154,16 @@ def _single_label(ctx: Ctx) -> dict:
     return {"train_file": "one/one.jsonl", "validation_file": None, "test_file": None, "quality_checker_train_file": None}
 
 
+def _labels_spelt_apart(ctx: Ctx) -> dict:
+    """Generated and real files whose labels are the same classes spelt differently, with no labels.json."""
+    (ctx.data / "spelt").mkdir()
+    for name, labels in (("generated", ("Negative", "Positive")), ("real", ("negative", "positive"))):
+        (ctx.data / "spelt" / f"{name}.jsonl").write_text("".join(json.dumps({"text": f"t{i}", "label": labels[i % 2]})
+                                                                  + "\n" for i in range(8)))
+    return {"train_file": "spelt/generated.jsonl", "quality_checker_train_file": "spelt/real.jsonl",
+            "validation_file": None, "test_file": None}
+
+
 def _labels(ctx: Ctx, text: str) -> dict:
     folder = ctx.data / "labels"
     folder.mkdir()
@@ -356,6 +366,9 @@ CASES: list[tuple] = [
     ("text-not-a-string", _training_data("numtext.jsonl", '{"text": 5, "label": 0}\n'),
      r"numtext.jsonl: line 1: column 'text' holds int 5; expected text"),
     ("single-label-data", lambda c: [c.write_config(_single_label(c))], r"one.jsonl: every example has the label '0'"),
+    ("labels-spelt-apart", lambda c: [c.write_config(_labels_spelt_apart(c))],
+     r"quality_checker_train_file: .*real.jsonl: none of its labels \['negative', 'positive'\] is one of the training "
+     r"data's \['Negative', 'Positive'\]"),
     ("split-leaves-no-training-data", lambda c: [c.write_config({"split_file": "toy/train.jsonl", "split_ratios": "0,0.5,0.5"},
                                                                 drop=("train_file", "validation_file", "test_file"))],
      r"split_ratios: \[0.0, 0.5, 0.5\] leaves no training examples"),
