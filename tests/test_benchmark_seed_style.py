@@ -36,16 +36,17 @@ def _first_batch(trainer) -> dict:
     return next(iter(trainer.get_train_dataloader()))
 
 
-@pytest.mark.parametrize("problem_type", ["single_label_classification_dimp", "single_label_classification_imp"])
-def test_seed_style_loss_equals_the_weighted_trainer_loss(tiny_model_dir, tmp_path, problem_type):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
-    checkers = {QUALITY_PROB: _checker(tiny_model_dir, 1)}
+def _losses(model_dir, tmp_path, problem_type: str, quality_checker) -> tuple[float, float, list[float]]:
+    """The first batch's loss under the project's WeightedTrainer (checker probabilities precomputed) and under the
+    authors'-style trainer (checkers forwarded), with the quality checker's P′(gold) of the batch."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    checkers = {QUALITY_PROB: quality_checker}
     if problem_type.endswith("imp") and not problem_type.endswith("dimp"):
-        checkers[DIVERSITY_PROB] = _checker(tiny_model_dir, 2)
+        checkers[DIVERSITY_PROB] = _checker(model_dir, 2)
     data = Dataset.from_list(toy_records(8, seed=7))
     for column, checker in checkers.items():  # the project's precompute
-        probs = at_gold(class_probabilities(checker, ModelSource(str(tiny_model_dir)), data, ["text"], MAX_LENGTH),
+        probs = at_gold(class_probabilities(checker, ModelSource(str(model_dir)), data, ["text"], MAX_LENGTH),
                         data["label"])
         data = data.add_column(column, [float(p) for p in probs])
     args = WeightedTrainingArguments(output_dir=str(tmp_path), problem_type=problem_type, per_device_train_batch_size=8,
@@ -63,8 +64,15 @@ def test_seed_style_loss_equals_the_weighted_trainer_loss(tiny_model_dir, tmp_pa
     model.train()
     expected = project.compute_loss(model, dict(project_batch), num_items_in_batch=8).item()
     actual = seed_style.compute_loss(model, dict(seed_batch), num_items_in_batch=8).item()
+    return expected, actual, data[QUALITY_PROB]
+
+
+@pytest.mark.parametrize("problem_type", ["single_label_classification_dimp", "single_label_classification_imp"])
+def test_seed_style_loss_equals_the_weighted_trainer_loss(tiny_model_dir, tmp_path, problem_type):
+    expected, actual, quality = _losses(tiny_model_dir, tmp_path, problem_type, _checker(tiny_model_dir, 1, 100.0))
     assert actual == pytest.approx(expected, rel=1e-5)
-    # ... and the weights matter: the opposite quality checker gives another loss.
-    other = make_seed_style_trainer(model, tokenizer, args, padded, _checker(tiny_model_dir, 1, scale=-10.0),
-                                    *list(checkers.values())[1:])
-    assert other.compute_loss(model, dict(seed_batch), num_items_in_batch=8).item() != pytest.approx(expected, rel=1e-4)
+    # ... and it follows the checker: with the opposite one (P′ becomes 1 - P′) it is the project's loss under that
+    # one's weights. (The two losses themselves may come close: the tiny model is drawn anew in every session.)
+    expected, actual, opposite = _losses(tiny_model_dir, tmp_path, problem_type, _checker(tiny_model_dir, 1, -100.0))
+    assert actual == pytest.approx(expected, rel=1e-5)
+    assert opposite == pytest.approx([1 - p for p in quality], abs=1e-5) and max(abs(p - 0.5) for p in quality) > 0.05
