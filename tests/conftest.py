@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random BERT with a tokenizer trained on the fly, and toy data with known labels."""
+"""Shared fixtures: a tiny random BERT with a tokenizer built on the fly, and toy data with known labels."""
 
 from __future__ import annotations
 
@@ -70,18 +70,22 @@ def toy_data_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer random BERT (no dropout, so runs are comparable step by step) and a WordPiece tokenizer
-    trained on the toy vocabulary."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    """A 2-layer random BERT (no dropout, so runs are comparable step by step) and a WordPiece tokenizer over the
+    toy vocabulary, both the same in every session: a WordPiece trainer breaks ties differently from process to
+    process, so a trained vocabulary, and every tiny run's numbers with it, would change from one test session to
+    the next."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    words = sorted(set(POSITIVE + NEGATIVE + FILLER + "one two three four five six seven eight".split()))
+    characters = sorted(set("".join(words)))
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, *(f"##{c}" for c in characters),
+                  *(word for word in words if len(word) > 1)]
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocabulary)}, unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    corpus = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 10 + ["one two three four five six seven eight"]
-    tokenizer.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -92,6 +96,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     config = BertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=37, max_position_embeddings=64, num_labels=2,
                         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
 
