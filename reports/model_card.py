@@ -21,6 +21,7 @@ from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
+from trainer.metrics import majority_accuracy
 
 CARD_FILE = "README.md"
 PAPER = "Kuo et al., *Not All LLM-Generated Data Are Equal: Rethinking Data Weighting in Text Classification*, ICLR 2025"
@@ -217,10 +218,11 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
 
 def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     args, state = cfg.training, trainer.state
-    rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}"]
+    rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}",
+             f"{majority_accuracy(column_array(task.splits[split], 'label').tolist()):.4f}"]
             for split, prefix in _evaluated_splits(task, metrics)]
-    text = "## Results\n\n" + (_table(["split", "examples", "accuracy", "macro-F1"], rows) if rows
-                               else "No validation or test split was evaluated.")
+    header = ["split", "examples", "accuracy", "macro-F1", "majority-class accuracy"]
+    text = "## Results\n\n" + (_table(header, rows) if rows else "No validation or test split was evaluated.")
     if args.average_checkpoints:
         text += "\n\nThe model is the mean of its weights at the end of every epoch (`average_checkpoints`)."
     elif args.load_best_model_at_end and state.best_global_step:
