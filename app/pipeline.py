@@ -219,7 +219,7 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
         trainer.save_metrics("eval", eval_metrics)
         metrics.update(eval_metrics)
         warn_if_near_majority("The model", eval_metrics["eval_accuracy"],
-                              majority_accuracy(column_array(task.splits["validation"], "label").tolist()),
+                              majority_accuracy(column_array(task.splits["validation"], "label")),
                               "it has learnt little beyond the class shares. Consider more num_train_epochs, another "
                               "learning_rate, or a look at the training data's labels (the model card counts them).")
     for name, encoded in tests.items():

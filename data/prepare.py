@@ -83,8 +83,7 @@ def check_label_coverage(task: TaskData) -> None:
     for name, kind in (("train", "training"), ("quality_train", "real")):
         if name not in task.splits:
             continue
-        split = task.splits[name]
-        counts = np.bincount(column_array(split, "label"), minlength=task.num_labels)
+        split, counts = task.splits[name], task.label_counts(name)
         shown[name] = [task.label_names[i] for i in np.flatnonzero(counts)]
         absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
         if absent:

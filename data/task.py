@@ -54,6 +54,10 @@ class TaskData:
     def num_labels(self) -> int:
         return len(self.label_names)
 
+    def label_counts(self, split: str) -> np.ndarray:
+        """How many examples of each label id the split holds."""
+        return np.bincount(column_array(self.splits[split], "label"), minlength=self.num_labels)
+
     def close(self) -> None:
         """Remove the splits' files; the datasets must not be used afterwards."""
         if self.scratch is not None:

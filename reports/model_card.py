@@ -145,7 +145,7 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     for name in ["validation"] + sorted(n for n in splits if n.startswith("test")):
         if name in splits:
             rows.append([f"{name} split", len(splits[name]), origins.get(name, name)])
-    labels = np.bincount(column_array(train, "label"), minlength=task.num_labels)
+    labels = task.label_counts("train")
     text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nLabels of the "
             "training data: " + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
@@ -219,7 +219,7 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
 def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     args, state = cfg.training, trainer.state
     rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}",
-             f"{majority_accuracy(column_array(task.splits[split], 'label').tolist()):.4f}"]
+             f"{majority_accuracy(column_array(task.splits[split], 'label')):.4f}"]
             for split, prefix in _evaluated_splits(task, metrics)]
     header = ["split", "examples", "accuracy", "macro-F1", "majority-class accuracy"]
     text = "## Results\n\n" + (_table(header, rows) if rows else "No validation or test split was evaluated.")
