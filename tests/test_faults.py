@@ -34,18 +34,21 @@ def _write(tmp_path, config: dict, name="config.json") -> str:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path):
+# Killed in the middle of the second epoch: 8 steps an epoch, or 12 with the 32 real examples joined (the recommended
+# config's method).
+@pytest.mark.parametrize("extra, kill_at, last_checkpoint", [({}, 11, 9), ({"real_set_in_training": True}, 17, 15)],
+                         ids=["dimp", "dimp_real_set_joined"])
+def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, extra, kill_at, last_checkpoint):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
-              "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch"}
+              "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch", **extra}
     reference = run(load_config(_write(tmp_path, {**config, "output_dir": str(tmp_path / "whole")}, "whole.json")))
 
     interrupted = _write(tmp_path, {**config, "output_dir": str(tmp_path / "killed")}, "killed.json")
-    # 8 steps an epoch: killed in the middle of the second epoch.
     killed = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at_step.py"), interrupted],
-                            env=_env(KILL_AT_STEP="11"), capture_output=True, text=True, timeout=300)
+                            env=_env(KILL_AT_STEP=str(kill_at)), capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (tmp_path / "killed" / "all_results.json").exists()
-    assert (tmp_path / "killed" / "checkpoint-9").is_dir()
+    assert (tmp_path / "killed" / f"checkpoint-{last_checkpoint}").is_dir()
 
     resumed = subprocess.run([sys.executable, str(ROOT / "run.py"), interrupted, "--resume_from_checkpoint", "last"],
                              env=_env(), capture_output=True, text=True, timeout=300)
@@ -78,10 +81,15 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
-@pytest.mark.parametrize("problem_type", ["single_label_classification_imp", "single_label_classification_dimp"])
-def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, problem_type):
+@pytest.mark.parametrize("problem_type, extra, steps", [
+    ("single_label_classification_imp", {}, 8),
+    ("single_label_classification_dimp", {}, 8),
+    ("single_label_classification_dimp", {"real_set_in_training": True}, 12),  # the recommended config's method
+], ids=["imp", "dimp", "dimp_real_set_joined"])
+def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, problem_type, extra, steps):
     config = {**tiny_config, "problem_type": problem_type, "train_sampling_strategy": "random", "logging_strategy": "steps",
-              "logging_steps": 1, "num_train_epochs": 1, "eval_strategy": "no", "optim": "sgd", "learning_rate": 0.05}
+              "logging_steps": 1, "num_train_epochs": 1, "eval_strategy": "no", "optim": "sgd", "learning_rate": 0.05,
+              **extra}
     single = run(load_config(_write(tmp_path, {**config, "per_device_train_batch_size": 8,
                                                "output_dir": str(tmp_path / "one")}, "one.json")))
     two = _write(tmp_path, {**config, "per_device_train_batch_size": 4,
@@ -94,7 +102,7 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
         history = json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"]
         return [h["loss"] for h in history if "loss" in h]
 
-    assert len(losses("one")) == 8
+    assert len(losses("one")) == steps
     assert losses("two") == pytest.approx(losses("one"), rel=1e-4)
     one_weights, two_weights = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     for name, tensor in one_weights.items():
