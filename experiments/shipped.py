@@ -28,7 +28,10 @@ OUTPUT = ROOT / "results" / "shipped.json"
 WORK = ROOT / "experiments" / "work" / "shipped"
 RUNS = {
     "ce": ("configs/config_baseline.json", {}),
+    "focal": ("configs/config_focal.json", {}),
+    "imp": ("configs/config_IMP.json", {}),
     "dimp": ("configs/config_DIMP.json", {}),
+    "dimp_no_diversity": ("configs/config_DIMP_no_diversity.json", {}),
     "recommended": ("configs/config_recommended.json", {}),
     "real_plus_synthetic": ("configs/config_baseline.json", {"real_set_in_training": "true",
                                                              "load_best_model_at_end": "false"}),

@@ -569,12 +569,12 @@ def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_re
                                                                      checker.quality_checker_max_train_samples)
         assert (cfg.training.num_train_epochs, cfg.training.learning_rate) == (checker.checker_num_train_epochs,
                                                                                checker.checker_learning_rate)
-    if name in ("ce", "dimp", "real_plus_synthetic"):
-        assert cfg.data.real_set_in_training == (name == "real_plus_synthetic")
+    assert cfg.data.real_set_in_training == (name in ("real_plus_synthetic", "recommended"))
     # The recommendation and the two things a user could do instead keep the epoch the grid's rule keeps (the last);
     # the paper's configs keep the authors' best one.
     assert summarize.selection_rule() == "last"
-    assert cfg.training.load_best_model_at_end == (name in ("ce", "dimp"))
+    paper = {"ce", "focal", "imp", "dimp", "dimp_no_diversity"}
+    assert cfg.training.load_best_model_at_end == (name in paper)
 
 
 @pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "study_files.py"])
