@@ -577,6 +577,21 @@ def test_each_shipped_run_parses_and_the_real_only_run_trains_on_the_checkers_re
     assert cfg.training.load_best_model_at_end == (name in paper)
 
 
+def test_the_readme_table_of_shipped_runs_is_written_from_results_shipped_json(tmp_path, monkeypatch):
+    done = json.loads(shipped.OUTPUT.read_text())
+    table = shipped.readme_table(done)
+    assert f"<!-- SHIPPED -->\n{table}\n<!-- /SHIPPED -->" in shipped.README.read_text(encoding="utf-8")
+    assert table.count("\n") == 1 + len(shipped.RUNS)  # every shipped run has its row
+    # Rewriting touches only what lies between the markers.
+    readme = tmp_path / "README.md"
+    readme.write_text("# R\n<!-- SHIPPED -->\nstale\n<!-- /SHIPPED -->\ntail\n", encoding="utf-8")
+    monkeypatch.setattr(shipped, "README", readme)
+    shipped.write_readme_table({"ce": done["ce"]})
+    assert readme.read_text(encoding="utf-8") == (
+        "# R\n<!-- SHIPPED -->\n" + shipped.readme_table({"ce": done["ce"]}) + "\n<!-- /SHIPPED -->\ntail\n")
+    assert "| `config_baseline.json` | CE | 67.2 | 44.4 | 69.1 |" in readme.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "study_files.py"])
 def test_each_experiment_script_runs_as_the_readme_says(script):
     done = subprocess.run([sys.executable, f"experiments/{script}", "--help"], cwd=grid.ROOT, capture_output=True,
