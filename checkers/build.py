@@ -113,7 +113,10 @@ def validation_summary(log_history: list[dict], validation_labels) -> dict:
 
 
 def warn_if_no_better_than_majority(role: str, record: dict) -> None:
-    # Such a checker re-weights by class, not by example quality.
+    # Such a quality checker re-weights by class, not by example quality. Not the diversity checker: it models the
+    # generated data, so its accuracy on real data measures how far that data lies from the real, not a flaw in Q.
+    if role != "quality":
+        return
     warn_if_near_majority(f"The {role} checker", record["validation_metrics"].get("eval_accuracy"),
                           record["validation_majority_accuracy"], "its weights will mostly re-balance the classes. "
                           "Consider more checker_num_train_epochs, another checker_learning_rate, or more real examples.")

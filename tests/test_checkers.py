@@ -73,11 +73,12 @@ def test_checker_recipe_records_each_epoch_and_keeps_the_best(tiny_config, data_
     assert recipe["validation_majority_accuracy"] == max(labels.count(k) for k in set(labels)) / len(labels)
 
 
-@pytest.mark.parametrize("accuracy, warned", [(0.69, True), (0.72, False)])
-def test_checker_near_the_majority_class_is_warned_about(caplog, accuracy, warned):
+@pytest.mark.parametrize("role, accuracy, warned", [("quality", 0.69, True), ("quality", 0.72, False),
+                                                    ("diversity", 0.69, False)])
+def test_quality_checker_near_the_majority_class_is_warned_about(caplog, role, accuracy, warned):
     record = {"validation_metrics": {"eval_accuracy": accuracy}, "validation_majority_accuracy": 0.684}
     with caplog.at_level(logging.WARNING):
-        warn_if_no_better_than_majority("quality", record)
+        warn_if_no_better_than_majority(role, record)
     assert ("most common class" in caplog.text) is warned
 
 
