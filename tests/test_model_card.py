@@ -30,9 +30,12 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(text.split("---\n")[1])
 
 
-def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config, tmp_path):
+def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config, data_root_env, tmp_path):
+    # The test split in a folder of its own, as MRPC's test split is beside generated training data.
+    (tmp_path / "heldout").mkdir()
+    (tmp_path / "heldout" / "test.jsonl").write_bytes((data_root_env / "toy" / "test.jsonl").read_bytes())
     metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
-                   save_strategy="epoch", load_best_model_at_end=True)
+                   save_strategy="epoch", load_best_model_at_end=True, test_file=str(tmp_path / "heldout" / "test.jsonl"))
     out = tmp_path / "out"
     text = (out / "README.md").read_text()
     meta = _front_matter(text)
@@ -42,6 +45,9 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
                for r in meta["model-index"][0]["results"]}
     assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
     assert results["validation"]["f1"] == pytest.approx(metrics["eval_f1"], abs=1e-4)
+    # each result names the data it was measured on, not the training data's
+    assert {r["dataset"]["split"]: r["dataset"]["type"] for r in meta["model-index"][0]["results"]} == {
+        "validation": "toy", "test": "heldout"}
     assert ModelCard.load(out / "README.md").data.eval_results  # the hub's own parser reads the model-index
     # data and real set, with sizes and sources
     assert "| training data | 64 | " in text and "toy/train.jsonl" in text
