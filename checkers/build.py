@@ -77,7 +77,7 @@ def build_checker(
     trainer.train()
     metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}
     trainer.save_model(str(partial))
-    record = {**recipe.description, "role": recipe.role, "base_model": base.location,
+    record = {**recipe.description, "role": recipe.role, "base_model": base.name,
               "num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
               "validation_metrics": metrics}
     if recipe.validation is not None:

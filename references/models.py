@@ -36,6 +36,11 @@ class ModelSource:
     def is_local(self) -> bool:
         return Path(self.location).is_dir()
 
+    @property
+    def name(self) -> str:
+        """What to call it in records and model cards: the hub id, where offline it loads from the packaged copy."""
+        return MINILM_HUB_ID if self.location == str(packaged_minilm()) else self.location
+
 
 def short_name(value: str) -> str:
     """The last part of a path, hub id or artifact reference, fit for a file name."""

