@@ -76,7 +76,8 @@ class ExampleWeights:
         if self.static is not None:
             if self.diversity is not None:
                 return Ranking("static_weight", "P′/Q", "the quality checker's probability of the label divided by "
-                               f"the diversity checker's (IMP's weight). {distrust}", self.static)
+                               f"the diversity checker's (IMP's weight). {distrust}; or, where Q is high, an example so "
+                               "typical of the generated data that it adds little", self.static)
             return Ranking("static_weight", "P′", "the quality checker's probability of the label (the weight "
                            f"without a diversity checker). {distrust}", self.static)
         if self.epochs:
