@@ -43,6 +43,11 @@ RUNS = {
     "dimp": ("configs/config_DIMP.json", {}),
     "dimp_no_diversity": ("configs/config_DIMP_no_diversity.json", {}),
 }
+DESCRIPTIONS = {  # their row in the README's table
+    "recommended": "**recommended**: DIMP with the real set joined",
+    "real_plus_synthetic": "CE on real + generated", "real_only": "CE on the real set alone",
+    "ce": "CE", "focal": "Focal, γ = 1", "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker",
+}
 
 
 def run(name: str) -> dict:
@@ -57,13 +62,6 @@ def run(name: str) -> dict:
             **{key: metrics[key] for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1")},
             "wall_s": round(time.time() - started, 1),
             "cpu_s": round(children_cpu_s() - cpu, 1)}
-
-
-DESCRIPTIONS = {
-    "recommended": "**recommended**: DIMP with the real set joined",
-    "real_plus_synthetic": "CE on real + generated", "real_only": "CE on the real set alone",
-    "ce": "CE", "focal": "Focal, γ = 1", "imp": "IMP", "dimp": "DIMP", "dimp_no_diversity": "DIMP w/o diversity checker",
-}
 
 
 def readme_table(done: dict) -> str:
