@@ -45,12 +45,14 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
                for r in meta["model-index"][0]["results"]}
     assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
     assert results["validation"]["f1"] == pytest.approx(metrics["eval_f1"], abs=1e-4)
-    # each result names the data it was measured on, not the training data's
-    assert {r["dataset"]["split"]: r["dataset"]["type"] for r in meta["model-index"][0]["results"]} == {
-        "validation": "toy", "test": "heldout"}
+    # each result names the data it was measured on, not the training data's; a file in the data root as configs
+    # name it, one outside it by its whole path
+    assert {r["dataset"]["split"]: (r["dataset"]["type"], r["dataset"]["name"])
+            for r in meta["model-index"][0]["results"]} == {
+        "validation": ("toy", "toy/validation.jsonl"), "test": ("heldout", str(tmp_path / "heldout" / "test.jsonl"))}
     assert ModelCard.load(out / "README.md").data.eval_results  # the hub's own parser reads the model-index
     # data and real set, with sizes and sources
-    assert "| training data | 64 | " in text and "toy/train.jsonl" in text
+    assert "| training data | 64 | toy/train.jsonl |" in text and str(data_root_env) not in text
     assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
     # the method and its weights, from the run's weights.csv
     with (out / "weights.csv").open() as f:
