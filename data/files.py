@@ -26,6 +26,15 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data")
 
 
+def in_data_root(origin: str) -> str:
+    """A data file (or a description starting with one) as configs name it: relative to the data root when inside
+    it, so what a run writes for others to read (model card, weights report) does not give this machine's folders."""
+    for root in {f"{data_root()}/", f"{data_root().resolve()}/"}:
+        if origin.startswith(root):
+            return origin[len(root):]
+    return origin
+
+
 def _candidates(path: str) -> list[Path]:
     """Relative paths are looked up in the data root first, then in the working directory."""
     candidate = Path(path).expanduser()

@@ -16,7 +16,7 @@ from transformers.modelcard import TrainingSummary
 from checkers.build import RECIPE_FILE
 from checkers.for_task import dataset_label
 from config.loading import RunConfig
-from data.files import data_root
+from data.files import in_data_root
 from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource, short_name
@@ -103,7 +103,7 @@ def _dataset_type(cfg: RunConfig, task: TaskData, split: str) -> str:
 def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> list[dict]:
     results = []
     for split, prefix in _evaluated_splits(task, metrics):
-        dataset = {"name": _shown(task.origins.get(split, split)), "type": _dataset_type(cfg, task, split),
+        dataset = {"name": in_data_root(task.origins.get(split, split)), "type": _dataset_type(cfg, task, split),
                    "split": split}
         if cfg.data.dataset_config_name:
             dataset["config"] = cfg.data.dataset_config_name
@@ -141,17 +141,8 @@ def _usage(cfg: RunConfig, task: TaskData) -> str:
             "predictions.csv\n```\n")
 
 
-def _shown(origin: str) -> str:
-    """A data file as the card names it: relative to the data root when inside it (as configs name it), so a card
-    pushed to the hub does not give this machine's folders."""
-    for root in {f"{data_root()}/", f"{data_root().resolve()}/"}:
-        if origin.startswith(root):
-            return origin[len(root):]
-    return origin
-
-
 def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
-    splits, origins = task.splits, {name: _shown(origin) for name, origin in task.origins.items()}
+    splits, origins = task.splits, {name: in_data_root(origin) for name, origin in task.origins.items()}
     train = splits["train"]
     real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)

@@ -53,6 +53,8 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert ModelCard.load(out / "README.md").data.eval_results  # the hub's own parser reads the model-index
     # data and real set, with sizes and sources
     assert "| training data | 64 | toy/train.jsonl |" in text and str(data_root_env) not in text
+    report = (out / "weights_report.md").read_text()
+    assert "training examples from `toy/train.jsonl`" in report and str(data_root_env) not in report
     assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
     # the method and its weights, from the run's weights.csv
     with (out / "weights.csv").open() as f:
