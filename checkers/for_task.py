@@ -38,12 +38,13 @@ def fitted_temperatures(outputs: dict[str, CheckerOutput]) -> dict[str, float]:
             if out.temperature is not None}
 
 
-def dataset_label(cfg: RunConfig, task: TaskData) -> str:
+def dataset_label(cfg: RunConfig, task: TaskData, split: str = "train") -> str:
+    """A short name for the data a split comes from: the hub or W&B dataset, else its file's folder."""
     if cfg.data.dataset_name:
         return short_name(cfg.data.dataset_name)
     if cfg.data.wandb_dataset:
         return short_name(cfg.data.wandb_dataset)
-    return short_name(str(Path(task.origins["train"]).parent))
+    return short_name(str(Path(task.origins.get(split, task.origins["train"])).parent))
 
 
 def checker_validation(task: TaskData):

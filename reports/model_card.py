@@ -19,7 +19,7 @@ from config.loading import RunConfig
 from data.files import in_data_root
 from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
-from references.models import ModelSource, short_name
+from references.models import ModelSource
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
 from trainer.metrics import majority_accuracy
@@ -91,20 +91,12 @@ def _evaluated_splits(task: TaskData, metrics: dict) -> list[tuple[str, str]]:
     return [(split, prefix) for split, prefix in splits if f"{prefix}_accuracy" in metrics]
 
 
-def _dataset_type(cfg: RunConfig, task: TaskData, split: str) -> str:
-    """The dataset a split's metrics are on: the hub dataset, else the evaluated file's folder (mrpc/test.jsonl is
-    `mrpc`, not the generated training data's folder)."""
-    if cfg.data.dataset_name:
-        return cfg.data.dataset_name
-    origin = Path(task.origins.get(split, ""))
-    return short_name(str(origin.parent)) if origin.is_file() else dataset_label(cfg, task)
-
-
 def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> list[dict]:
     results = []
     for split, prefix in _evaluated_splits(task, metrics):
-        dataset = {"name": in_data_root(task.origins.get(split, split)), "type": _dataset_type(cfg, task, split),
-                   "split": split}
+        # The data the split's metrics are on (mrpc for MRPC's test split), not the generated training data's.
+        dataset = {"name": in_data_root(task.origins.get(split, split)),
+                   "type": cfg.data.dataset_name or dataset_label(cfg, task, split), "split": split}
         if cfg.data.dataset_config_name:
             dataset["config"] = cfg.data.dataset_config_name
         results.append({
