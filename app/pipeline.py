@@ -17,7 +17,7 @@ from checkers.label_issues import label_issue_mask
 from checkers.scoring import at_gold
 from config.arguments import CheckerArguments
 from config.loading import ConfigError, RunConfig
-from data.files import in_data_root
+from data.files import as_configured
 from data.prepare import load_task
 from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
@@ -86,7 +86,8 @@ def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str =
 
 def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) -> str:
     checkers = [f"{role} checker `{getattr(cfg.checkers, f'{role}_checker_model')}`" for role in probabilities]
-    return (f"{what} on {len(task.splits['train'])} training examples from `{in_data_root(task.origins['train'])}`"
+    source = as_configured(task.origins["train"])
+    return (f"{what} on {len(task.splits['train'])} training examples from `{source}`"
             + (f"; {', '.join(checkers)}." if checkers else "."))
 
 

@@ -26,12 +26,16 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data")
 
 
-def in_data_root(origin: str) -> str:
-    """A data file (or a description starting with one) as configs name it: relative to the data root when inside
-    it, so what a run writes for others to read (model card, weights report) does not give this machine's folders."""
-    for root in {f"{data_root()}/", f"{data_root().resolve()}/"}:
-        if origin.startswith(root):
-            return origin[len(root):]
+def as_configured(origin: str) -> str:
+    """A data file (or a description starting with one) as a config names it: relative to the data root, or else to
+    the working directory, where that name finds the same file again; so what a run writes for others to read
+    (model card, weights report) does not give this machine's folders."""
+    path = origin.partition(" (")[0]
+    for folder in (data_root(), Path.cwd()):
+        for root in {f"{folder}/", f"{folder.resolve()}/"}:
+            found = find_data_path(path[len(root):]) if path.startswith(root) else None
+            if found is not None and found.resolve() == Path(path).resolve():
+                return origin[len(root):]
     return origin
 
 

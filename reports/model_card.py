@@ -16,7 +16,7 @@ from transformers.modelcard import TrainingSummary
 from checkers.build import RECIPE_FILE
 from checkers.for_task import dataset_label
 from config.loading import RunConfig
-from data.files import in_data_root
+from data.files import as_configured
 from data.store import column_array
 from data.task import REAL_EXAMPLE, TaskData
 from references.models import ModelSource
@@ -95,7 +95,7 @@ def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> li
     results = []
     for split, prefix in _evaluated_splits(task, metrics):
         # The data the split's metrics are on (mrpc for MRPC's test split), not the generated training data's.
-        dataset = {"name": in_data_root(task.origins.get(split, split)),
+        dataset = {"name": as_configured(task.origins.get(split, split)),
                    "type": cfg.data.dataset_name or dataset_label(cfg, task, split), "split": split}
         if cfg.data.dataset_config_name:
             dataset["config"] = cfg.data.dataset_config_name
@@ -134,7 +134,7 @@ def _usage(cfg: RunConfig, task: TaskData) -> str:
 
 
 def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
-    splits, origins = task.splits, {name: in_data_root(origin) for name, origin in task.origins.items()}
+    splits, origins = task.splits, {name: as_configured(origin) for name, origin in task.origins.items()}
     train = splits["train"]
     real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)
@@ -148,9 +148,10 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
         if name in splits:
             rows.append([f"{name} split", len(splits[name]), origins.get(name, name)])
     labels = task.label_counts("train")
-    text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nRelative paths lie "
-            "in the data root (`$DIMP_DATA_ROOT`, by default `../shared/data` beside the repository). Labels of the "
-            "training data: " + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
+    text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nRelative paths are "
+            "looked up as in a config: in the data root (`$DIMP_DATA_ROOT`, by default `../shared/data` beside the "
+            "repository), then in the working directory. Labels of the training data: "
+            + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
         held = task.validation_split
         text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "

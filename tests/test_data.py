@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import file_backed_mb, write_long_texts
-from data.files import DataError, iter_records, read_records, resolve_data_path
+from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
 from data.task import build_task, split_from_file, subsample
 
 RECORDS = [
@@ -163,6 +163,21 @@ def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"train_file: file 'bench/missing.jsonl' not found"):
         resolve_data_path("bench/missing.jsonl", "train_file")
 
+
+
+def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch):
+    root, work = tmp_path / "root", tmp_path / "work"
+    for folder in (root / "bench", work / "bench", work / "mine"):
+        folder.mkdir(parents=True)
+        _write(folder / "train.jsonl", "jsonl")
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(root))
+    monkeypatch.chdir(work)
+    assert as_configured(f"{root}/bench/train.jsonl (held-out part)") == "bench/train.jsonl (held-out part)"
+    assert as_configured(f"{work}/mine/train.jsonl") == "mine/train.jsonl"
+    # the data root is looked in first, so this file's name relative to the working directory would find another
+    assert as_configured(f"{work}/bench/train.jsonl") == f"{work}/bench/train.jsonl"
+    assert as_configured(f"{tmp_path}/elsewhere.jsonl") == f"{tmp_path}/elsewhere.jsonl"
+    assert as_configured("glue") == "glue"  # a hub dataset
 
 def test_subsample_is_seeded_and_bounded(tmp_path):
     records = [{"text": f"t{i}", "label": i % 2} for i in range(50)]

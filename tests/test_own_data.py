@@ -43,16 +43,15 @@ def _command(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_flags_only_run_without_validation_file_then_predict(tiny_model_dir, tmp_path):
-    data = tmp_path / "mydata"
-    data.mkdir()
-    generated = _csv(data / "generated.csv", _named(toy_records(64, seed=0)))
-    real = _csv(data / "real.csv", _named(toy_records(40, seed=3)))
-    test = _csv(data / "test.csv", _named(toy_records(24, seed=2)))
+def test_flags_only_run_without_validation_file_then_predict(tiny_model_dir, tmp_path, monkeypatch):
     work = tmp_path / "work"
-    work.mkdir()
-    run = _command("run.py", "--train_file", str(generated), "--quality_checker_train_file", str(real),
-                   "--test_file", str(test), "--output_dir", "out", "--model_name_or_path", str(tiny_model_dir),
+    data = work / "mydata"
+    data.mkdir(parents=True)
+    _csv(data / "generated.csv", _named(toy_records(64, seed=0)))
+    _csv(data / "real.csv", _named(toy_records(40, seed=3)))
+    _csv(data / "test.csv", _named(toy_records(24, seed=2)))
+    run = _command("run.py", "--train_file", "mydata/generated.csv", "--quality_checker_train_file", "mydata/real.csv",
+                   "--test_file", "mydata/test.csv", "--output_dir", "out", "--model_name_or_path", str(tiny_model_dir),
                    "--num_train_epochs", "2", "--per_device_train_batch_size", "8", "--learning_rate", "1e-3",
                    "--checker_num_train_epochs", "1", "--checker_learning_rate", "1e-3", "--max_seq_length", "32",
                    "--report_to", "none", cwd=work)
@@ -68,6 +67,7 @@ def test_flags_only_run_without_validation_file_then_predict(tiny_model_dir, tmp
     checker = work / resolved["quality_checker_model"]
     assert resolved["quality_checker_model"] == f"./cache/checkers/quality-checker_real_{tiny_model_dir.name}"
     assert json.loads((checker / "checker_recipe.json").read_text())["train_examples"] == 32
+    monkeypatch.chdir(work)  # where the run's relative data paths lie
     task = load_task(load_config(str(out / "resolved_config.json")))
     validation, checker_part = set(task.splits["validation"]["text"]), set(task.splits["quality_train"]["text"])
     assert (len(validation), len(checker_part)) == (8, 32) and not validation & checker_part
@@ -83,6 +83,11 @@ def test_flags_only_run_without_validation_file_then_predict(tiny_model_dir, tmp
     assert "8 examples held out of the real set (`real_validation_fraction` 0.2" in card
     assert "| validation split | 8 | " in card and "| real set for the quality checker" in card
     assert "python run.py --train_file" in card
+    # the files as the command named them, relative to the working directory, not this machine's folders
+    assert "| training data | 64 | mydata/generated.csv |" in card and "mydata/real.csv (held-out part)" in card
+    report = (out / "weights_report.md").read_text()
+    assert "training examples from `mydata/generated.csv`" in report
+    assert str(tmp_path) not in card and str(tmp_path) not in report
 
     # predictions: one row per input, probabilities summing to 1, label names
     new = [{"id": f"n{i}", "text": r["text"]} for i, r in enumerate(toy_records(30, seed=9))]
