@@ -36,6 +36,7 @@ from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPEND
 
 logger = logging.getLogger(__name__)
 
+
 def attach_checker_columns(train, probabilities: dict):
     """The training set with P'(y|x) and Q(y|x) columns, and each example's index (to report its weights)."""
     labels = column_array(train, "label")

@@ -164,7 +164,6 @@ def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
         resolve_data_path("bench/missing.jsonl", "train_file")
 
 
-
 def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch):
     root, work = tmp_path / "root", tmp_path / "work"
     for folder in (root / "bench", work / "bench", work / "mine"):
@@ -178,6 +177,7 @@ def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch
     assert as_configured(f"{work}/bench/train.jsonl") == f"{work}/bench/train.jsonl"
     assert as_configured(f"{tmp_path}/elsewhere.jsonl") == f"{tmp_path}/elsewhere.jsonl"
     assert as_configured("glue") == "glue"  # a hub dataset
+
 
 def test_subsample_is_seeded_and_bounded(tmp_path):
     records = [{"text": f"t{i}", "label": i % 2} for i in range(50)]

@@ -14,6 +14,7 @@ from transformers import AutoModelForSequenceClassification
 
 from trainer_helpers import train_steps
 
+
 def _params(trainer) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
