@@ -31,7 +31,7 @@ def as_configured(origin: str) -> str:
     the working directory, where that name finds the same file again; so what a run writes for others to read
     (model card, weights report) does not give this machine's folders."""
     path = origin.partition(" (")[0]
-    for folder in (data_root(), Path.cwd()):
+    for folder in _search_folders():
         for root in {f"{folder}/", f"{folder.resolve()}/"}:
             found = find_data_path(path[len(root):]) if path.startswith(root) else None
             if found is not None and found.resolve() == Path(path).resolve():
@@ -39,10 +39,14 @@ def as_configured(origin: str) -> str:
     return origin
 
 
+def _search_folders() -> tuple[Path, Path]:
+    """Where relative paths are looked up, in order: the data root, then the working directory."""
+    return data_root(), Path.cwd()
+
+
 def _candidates(path: str) -> list[Path]:
-    """Relative paths are looked up in the data root first, then in the working directory."""
     candidate = Path(path).expanduser()
-    return [candidate] if candidate.is_absolute() else [data_root() / candidate, Path.cwd() / candidate]
+    return [candidate] if candidate.is_absolute() else [folder / candidate for folder in _search_folders()]
 
 
 def find_data_path(path: str) -> Path | None:
