@@ -57,11 +57,10 @@ def select_examples(train, probabilities: dict, weights: ExampleWeights | None, 
     trusted = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)
     if options.filtering:
-        kept = trusted.copy()
-        kept[~trusted] = keep_mask(weights.static[~trusted], options.filter_min_weight, options.filter_keep_top_fraction)
+        kept = keep_mask(weights.static, options.filter_min_weight, options.filter_keep_top_fraction, trusted)
         if not kept[~trusted].any():
             raise ConfigError(f"filter_min_weight: expected a threshold some examples reach; {options.filter_min_weight} "
-                              f"drops them all (highest static weight {weights.static.max():.3g})")
+                              f"drops them all (highest static weight {weights.static[~trusted].max():.3g})")
         metrics["train_filtered_out"] = int((~kept).sum())
         logger.info("Filtering by static weight dropped %d of %d training examples", (~kept).sum(), len(kept))
         keep &= kept
@@ -87,9 +86,13 @@ def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str =
 
 def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) -> str:
     checkers = [f"{role} checker `{getattr(cfg.checkers, f'{role}_checker_model')}`" for role in probabilities]
-    source = as_configured(task.origins["train"])
-    return (f"{what} on {len(task.splits['train'])} training examples from `{source}`"
-            + (f"; {', '.join(checkers)}." if checkers else "."))
+    train = task.splits["train"]
+    real = int(column_array(train, REAL_EXAMPLE).sum()) if REAL_EXAMPLE in train.column_names else 0
+    text = f"{what} on {len(train) - real} training examples from `{as_configured(task.origins['train'])}`"
+    if real:
+        real_set = as_configured(task.origins.get("quality_train", cfg.checkers.quality_checker_train_file))
+        text += f" and the {real} real examples of `{real_set}` joined to them (`real_set_in_training`)"
+    return text + (f"; {', '.join(checkers)}." if checkers else ".")
 
 
 def _model_source(cfg: RunConfig) -> ModelSource:
@@ -124,7 +127,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
         weights = None
         if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS:
             weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
-                                        args.weight_epsilon, args.loss_kind.value)
+                                        args.weight_epsilon, args.loss_kind.value, args.real_set_weight)
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
                                              probabilities, weights, cfg.checkers)
         extra |= fitted_temperatures(checked)
@@ -160,10 +163,10 @@ def score(cfg: RunConfig) -> Path:
         probabilities = {role: output.probabilities
                          for role, output in checker_probabilities(cfg, task, source, tracker, needed).items()}
         weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
-                                    args.weight_epsilon)
+                                    args.weight_epsilon, real_weight=args.real_set_weight)
         if cfg.checkers.filtering:
             weights.kept = keep_mask(weights.static, cfg.checkers.filter_min_weight,
-                                     cfg.checkers.filter_keep_top_fraction)
+                                     cfg.checkers.filter_keep_top_fraction, weights.real)
         if PartialState().is_main_process:
             description = _describe(cfg, task, "Checkers' weights, before any training,", probabilities)
             write_weight_report(out, weights, description, _filter_note(cfg.checkers, weights, "would keep"),

@@ -23,15 +23,21 @@ def static_weights(quality: np.ndarray, diversity: np.ndarray | None, epsilon: f
     return weights.numpy()
 
 
-def keep_mask(weights: np.ndarray, min_weight: float | None, keep_top_fraction: float | None) -> np.ndarray:
+def keep_mask(weights: np.ndarray, min_weight: float | None, keep_top_fraction: float | None,
+              trusted: np.ndarray | None = None) -> np.ndarray:
     """True for the examples to train on: weight at least `min_weight`, and among the `keep_top_fraction`
-    highest-weighted (ties broken by position, so the count is exact)."""
-    keep = np.ones(len(weights), dtype=bool)
+    highest-weighted (ties broken by position, so the count is exact). `trusted` examples (the real set joined to
+    the training data) are always kept, and the fraction counts only the others."""
+    trusted = np.zeros(len(weights), dtype=bool) if trusted is None else np.asarray(trusted, dtype=bool)
+    weighed = weights[~trusted]
+    keep = np.ones(len(weighed), dtype=bool)
     if min_weight is not None:
-        keep &= weights >= min_weight
+        keep &= weighed >= min_weight
     if keep_top_fraction is not None:
-        count = max(1, math.ceil(keep_top_fraction * len(weights) - 1e-9))  # 0.7 * 10 is 7.000000000000001
-        top = np.zeros(len(weights), dtype=bool)
-        top[np.argsort(-weights, kind="stable")[:count]] = True
+        count = max(1, math.ceil(keep_top_fraction * len(weighed) - 1e-9))  # 0.7 * 10 is 7.000000000000001
+        top = np.zeros(len(weighed), dtype=bool)
+        top[np.argsort(-weighed, kind="stable")[:count]] = True
         keep &= top
-    return keep
+    kept = trusted.copy()
+    kept[~trusted] = keep
+    return kept

@@ -14,6 +14,7 @@ import numpy as np
 from checkers.filtering import static_weights
 from checkers.scoring import at_gold
 from data.store import column_array, release_mapped_pages
+from data.task import REAL_EXAMPLE
 from trainer.weight_history import Seen
 
 
@@ -45,11 +46,13 @@ class ExampleWeights:
     quality: np.ndarray | None = None  # P'(y|x)
     quality_label: np.ndarray | None = None  # the label the quality checker finds most likely
     diversity: np.ndarray | None = None  # Q(y|x)
-    static: np.ndarray | None = None  # P'/Q, or P' without a diversity checker
+    static: np.ndarray | None = None  # P'/Q, or P' without a diversity checker; NaN where a fixed weight replaced it
     kept: np.ndarray | None = None  # False for examples filtering dropped
     model_prob: dict[int, np.ndarray] = field(default_factory=dict)  # epoch -> P(y|x; θ) the loss used
     weight: dict[int, np.ndarray] = field(default_factory=dict)  # epoch -> the loss weight used
     loss: str = ""  # the loss kind's value, for the report's wording
+    real: np.ndarray | None = None  # True for the real examples joined to the training data (real_set_in_training)
+    real_weight: float | None = None  # their fixed loss weight; None where the loss weighs them as the others
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -73,19 +76,23 @@ class ExampleWeights:
     def ranking(self) -> Ranking | None:
         distrust = ("A low weight means the example counts little in training: the checker trained on real data finds "
                     "its label unlikely for its text, often a wrong label or a text unlike the task's")
+        fixed = self.real if self.real_weight is not None else None  # weighted by neither checker nor loss
+        unranked = (f". The {int(fixed.sum())} real examples joined to the training data (noise `real`) all had the "
+                    f"fixed weight {self.real_weight:g} and are not ranked" if fixed is not None and fixed.any() else "")
         if self.static is not None:
             if self.diversity is not None:
                 return Ranking("static_weight", "P′/Q", "the quality checker's probability of the label divided by "
                                f"the diversity checker's (IMP's weight). {distrust}; or, where Q is high, an example so "
-                               "typical of the generated data that it adds little", self.static)
+                               f"typical of the generated data that it adds little{unranked}", self.static)
             return Ranking("static_weight", "P′", "the quality checker's probability of the label (the weight "
-                           f"without a diversity checker). {distrust}", self.static)
+                           f"without a diversity checker). {distrust}{unranked}", self.static)
         if self.epochs:
             last = self.epochs[-1]
+            values = self.weight[last] if fixed is None else np.where(fixed, np.nan, self.weight[last])
             return Ranking(f"weight_epoch{last}", f"weight, epoch {last}",
                            f"the weight {loss_name(self.loss)} gave each example in epoch {last}. A low weight means "
                            "the model already fitted the example; the highest-weighted are those it fitted worst, "
-                           "hard or mislabelled ones", self.weight[last])
+                           f"hard or mislabelled ones{unranked}", values)
         return None
 
     def columns(self, rows: slice = slice(None)) -> dict[str, list]:
@@ -116,11 +123,16 @@ def _floats(values: np.ndarray) -> list[float | None]:
 
 
 def from_training_set(train, text_columns: list[str], label_names: list[str], probabilities: dict[str, np.ndarray],
-                      epsilon: float, loss: str = "") -> ExampleWeights:
-    """The table for a training set (a `datasets.Dataset`) and each checker's class probabilities [N, C]."""
+                      epsilon: float, loss: str = "", real_weight: float | None = None) -> ExampleWeights:
+    """The table for a training set (a `datasets.Dataset`) and each checker's class probabilities [N, C].
+    `real_weight`: the fixed weight of the real examples joined to it, which then have no static weight."""
     labels = column_array(train, "label")
     gold = {role: at_gold(probs, labels).astype(np.float64) for role, probs in probabilities.items()}
     quality, diversity = gold.get("quality"), gold.get("diversity")
+    real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names else None
+    static = static_weights(quality, diversity, epsilon) if quality is not None else None
+    if static is not None and real is not None and real_weight is not None:
+        static = np.where(real, np.nan, static)
     return ExampleWeights(
         texts={name: train[name] for name in text_columns},  # read from Arrow when needed
         labels=labels,
@@ -129,8 +141,10 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
         quality=quality,
         quality_label=probabilities["quality"].argmax(axis=1) if "quality" in probabilities else None,
         diversity=diversity,
-        static=static_weights(quality, diversity, epsilon) if quality is not None else None,
+        static=static,
         loss=loss,
+        real=real,
+        real_weight=real_weight,
     )
 
 

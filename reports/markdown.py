@@ -64,9 +64,10 @@ def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
         mask = tags == tag
         row = [cell(tag, 30), int(mask.sum())]
         row += [_num(np.nanmean(p[mask])) for _, p in probs]
-        row += [_num(np.nanmean(values[mask])), _num(np.nanmedian(values[mask]))]
-        count = int(in_lowest[mask].sum())
-        row.append(f"{count} ({count / mask.sum():.0%})")
+        ranked, count = values[mask & ~np.isnan(values)], int(in_lowest[mask].sum())
+        # The real examples at a fixed weight are not ranked.
+        row += [_num(ranked.mean()), _num(np.median(ranked)), f"{count} ({count / len(ranked):.0%})"] \
+            if len(ranked) else ["–", "–", "–"]
         row += [_num(np.nanmean(weights.weight[e][mask])) for e in epochs]
         rows.append(row)
     return ["## By noise kind", "",

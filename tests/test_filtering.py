@@ -30,6 +30,13 @@ def test_keep_mask_by_threshold_by_top_fraction_and_both():
     assert keep_mask(weights, None, 1e-9).sum() == 1
 
 
+def test_keep_mask_keeps_the_trusted_examples_and_counts_the_fraction_without_them():
+    weights = np.array([0.1, 0.9, 0.5, np.nan, 0.3, np.nan])  # the real examples joined at a fixed weight have none
+    trusted = np.isnan(weights)
+    assert keep_mask(weights, None, 0.5, trusted).tolist() == [False, True, True, True, False, True]
+    assert keep_mask(weights, 0.4, None, trusted).tolist() == [False, True, True, True, False, True]
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("filter_keep_top_fraction", 0, r"filter_keep_top_fraction: expected a value in \(0, 1\]"),
     ("filter_keep_top_fraction", 1.5, r"filter_keep_top_fraction: expected a value in \(0, 1\]"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from config.loading import ConfigError, load_config
-from app.pipeline import run
+from app.pipeline import run, score
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -49,6 +49,31 @@ def test_filtering_never_drops_a_real_example(tiny_config, tmp_path):
     assert all(r["kept"] == "True" for r in rows if r["noise"] == "real")
     assert metrics["train_filtered_out"] == 64 - 16
     assert metrics["train_samples"] == 16 + 32
+
+
+def test_the_weights_report_ranks_only_the_examples_the_checker_weighs(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True)
+    out = tmp_path / "out"
+    real = [r for r in _rows(out) if r["noise"] == "real"]
+    # P' of a real example is kept, but it was not its weight: the fixed real_set_weight was
+    assert len(real) == 32 and all(r["static_weight"] == "" and r["quality_prob"] != "" for r in real)
+    assert {r["weight_epoch1"] for r in real} == {"1"}
+    report = (out / "weights_report.md").read_text(encoding="utf-8")
+    assert "on 64 training examples from `toy/train.jsonl` and the 32 real examples of `toy/real.jsonl`" in report
+    assert "The 32 real examples joined to the training data (noise `real`) all had the fixed weight 1" in report
+    assert "| **all** | 64 |" in report
+    examples = report.split("## The 20 lowest-weighted examples", 1)[1]
+    assert examples.count("| original |") == 40 and "| real |" not in examples
+    assert "| P′ (the quality checker's factor) | 64 |" in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "real_set_in_training": True, "filter_keep_top_fraction": 0.25}))
+    score(load_config(str(path)))
+    rows = _rows(tmp_path / "out")
+    kept = {kind: sum(r["kept"] == "True" for r in rows if r["noise"] == kind) for kind in ("original", "real")}
+    assert kept == {"original": 16, "real": 32}  # the fraction counts the generated examples only
 
 
 def test_real_set_needs_a_real_set(tiny_config, tmp_path):

@@ -66,8 +66,9 @@ def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_t
         probs = class_probabilities(model, ModelSource(str(folder)), texts.select(held), ["text"], 32)
         gold = probs[np.arange(len(held)), np.asarray(texts["label"])[held]]
         assert np.allclose(gold, [float(real[j]["quality_prob"]) for j in held], atol=1e-5)
-    # the real examples get DIMP's own weight, not a constant
+    # the real examples get DIMP's own weight, not a constant, and are ranked with the others
     assert len({r["weight_epoch1"] for r in real}) > 5
+    assert all(r["static_weight"] == r["quality_prob"] for r in real)
 
 
 def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny_config, tmp_path):
