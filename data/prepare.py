@@ -69,8 +69,9 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     check_label_coverage(task)
     if cfg.data.real_set_in_training:
         splits["train"] = join_real_set(splits["train"], splits["quality_train"])
-        logger.info("Training on %d real examples too (real_set_in_training), weight %g",
-                    len(splits["quality_train"]), cfg.training.real_set_weight)
+        weight = cfg.training.real_set_weight
+        logger.info("Training on %d real examples too (real_set_in_training), %s", len(splits["quality_train"]),
+                    "the loss's own weight" if weight is None else f"weight {weight:g}")
     return task
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections import Counter
 
 import numpy as np
@@ -48,10 +49,12 @@ def test_folds_cover_every_example_once_and_spread_each_label():
     assert [f.tolist() for f in fold_indices(labels, 4, seed=3)] == [f.tolist() for f in folds]
 
 
-def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_them(tiny_config, tmp_path):
+def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_them(tiny_config, tmp_path, caplog):
     cfg = _config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True,
                   real_set_weight=None, quality_checker_folds=2)
+    caplog.set_level(logging.INFO, logger="data.prepare")  # pytest fails a test whose log message cannot be formatted
     run(cfg)
+    assert "Training on 32 real examples too (real_set_in_training), the loss's own weight" in caplog.text
     quality = tmp_path / "checkers" / "quality"
     recipes = [json.loads((quality / f"fold{i}" / "checker_recipe.json").read_text()) for i in (1, 2)]
     assert [r["fold"] for r in recipes] == ["1/2", "2/2"] and [r["train_examples"] for r in recipes] == [16, 16]
