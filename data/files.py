@@ -27,10 +27,12 @@ def data_root() -> Path:
 
 
 def as_configured(origin: str) -> str:
-    """A data file (or a description starting with one) as a config names it: relative to the data root, or else to
-    the working directory, where that name finds the same file again; so what a run writes for others to read
-    (model card, weights report) does not give this machine's folders."""
+    """A data file (or one split of it, or a description starting with one) as a config names it: relative to the
+    data root, or else to the working directory, where that name finds the same file again; so what a run writes
+    for others to read (model card, weights report) does not give this machine's folders."""
     path = origin.partition(" (")[0]
+    if path.endswith("]") and "[" in path:  # one split of a split_file: "file[train]"
+        path = path[: path.rindex("[")]
     for folder in _search_folders():
         for root in {f"{folder}/", f"{folder.resolve()}/"}:
             found = find_data_path(path[len(root):]) if path.startswith(root) else None

@@ -173,6 +173,7 @@ def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch
     monkeypatch.chdir(work)
     assert as_configured(f"{root}/bench/train.jsonl (held-out part)") == "bench/train.jsonl (held-out part)"
     assert as_configured(f"{work}/mine/train.jsonl") == "mine/train.jsonl"
+    assert as_configured(f"{work}/mine/train.jsonl[validation]") == "mine/train.jsonl[validation]"  # split_file's
     # the data root is looked in first, so this file's name relative to the working directory would find another
     assert as_configured(f"{work}/bench/train.jsonl") == f"{work}/bench/train.jsonl"
     assert as_configured(f"{tmp_path}/elsewhere.jsonl") == f"{tmp_path}/elsewhere.jsonl"
