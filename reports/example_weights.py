@@ -77,7 +77,7 @@ class ExampleWeights:
         distrust = ("A low weight means the example counts little in training: the checker trained on real data finds "
                     "its label unlikely for its text, often a wrong label or a text unlike the task's")
         fixed = self.real if self.real_weight is not None else None  # weighted by neither checker nor loss
-        unranked = (f". The {int(fixed.sum())} real examples joined to the training data (noise `real`) all had the "
+        unranked = (f". The {int(fixed.sum())} real examples joined to the training data (noise `real`) train at the "
                     f"fixed weight {self.real_weight:g} and are not ranked" if fixed is not None and fixed.any() else "")
         if self.static is not None:
             if self.diversity is not None:

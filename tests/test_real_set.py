@@ -60,7 +60,7 @@ def test_the_weights_report_ranks_only_the_examples_the_checker_weighs(tiny_conf
     assert {r["weight_epoch1"] for r in real} == {"1"}
     report = (out / "weights_report.md").read_text(encoding="utf-8")
     assert "on 64 training examples from `toy/train.jsonl` and the 32 real examples of `toy/real.jsonl`" in report
-    assert "The 32 real examples joined to the training data (noise `real`) all had the fixed weight 1" in report
+    assert "The 32 real examples joined to the training data (noise `real`) train at the fixed weight 1" in report
     assert "| **all** | 64 |" in report
     examples = report.split("## The 20 lowest-weighted examples", 1)[1]
     assert examples.count("| original |") == 40 and "| real |" not in examples

@@ -112,7 +112,7 @@ def test_real_examples_at_a_fixed_weight_are_counted_but_not_ranked():
     weights.with_history({1: Seen(np.arange(4), np.array([0.9, 0.5, 0.2, 0.1]), np.array([0.1, 0.5, 1.0, 1.0]))})
     assert np.isnan(weights.ranking().values[2:]).all() and weights.ranking().values[:2].tolist() == [0.1, 0.5]
     text = render(weights, "Focal with the real set.", {})
-    assert "The 2 real examples joined to the training data (noise `real`) all had the fixed weight 1" in text
+    assert "The 2 real examples joined to the training data (noise `real`) train at the fixed weight 1" in text
     assert "| **all** | 2 |" in text and "| real | 2 | – | – | – |\n" in text
     highest = text.split("## The 2 highest-weighted examples", 1)[1]
     assert "| 1 | 1 | yes |" in highest and "| real |" not in highest
