@@ -150,8 +150,8 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     labels = task.label_counts("train")
     text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nRelative paths are "
             "looked up as in a config: in the data root (`$DIMP_DATA_ROOT`, by default `../shared/data` beside the "
-            "repository), then in the working directory. Labels of the training data: "
-            + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
+            "repository), then in the working directory. Labels of the training data"
+            + (" and the real examples joined to it: " if real.any() else ": ") + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
         held = task.validation_split
         text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "

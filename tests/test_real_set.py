@@ -64,7 +64,9 @@ def test_the_weights_report_ranks_only_the_examples_the_checker_weighs(tiny_conf
     assert "| **all** | 64 |" in report
     examples = report.split("## The 20 lowest-weighted examples", 1)[1]
     assert examples.count("| original |") == 40 and "| real |" not in examples
-    assert "| P′ (the quality checker's factor) | 64 |" in (out / "README.md").read_text(encoding="utf-8")
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| P′ (the quality checker's factor) | 64 |" in card
+    assert "Labels of the training data and the real examples joined to it: `negative` " in card
 
 
 def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
