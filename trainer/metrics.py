@@ -31,5 +31,6 @@ def warn_if_near_majority(what: str, accuracy: float | None, majority: float, ad
                           margin: float = 0.01) -> None:
     # A classifier that barely beats always answering the most common class has learnt the class shares, little else.
     if accuracy is not None and accuracy < majority + margin:
-        logger.warning("%s's validation accuracy %.3f is within %.0f point(s) of always answering the most common "
-                       "class (%.3f): %s", what, accuracy, 100 * margin, majority, advice)
+        relation = "below" if accuracy < majority else f"within {100 * margin:.0f} point(s) of"
+        logger.warning("%s's validation accuracy %.3f is %s always answering the most common class (%.3f): %s",
+                       what, accuracy, relation, majority, advice)
