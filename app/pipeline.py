@@ -80,8 +80,10 @@ def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str =
         return None
     asked = [f"`{name}` = {getattr(options, name)}" for name in ("filter_min_weight", "filter_keep_top_fraction")
              if getattr(options, name) is not None] + (["`drop_label_issues`"] if options.drop_label_issues else [])
-    return (f"Filtering ({', '.join(asked)}) {kept} **{int(weights.kept.sum())} of {len(weights)}** examples; the "
-            "`kept` column says which.")
+    real = weights.real if weights.real is not None else np.zeros(len(weights), dtype=bool)
+    never = f" (the {int(real.sum())} real examples joined to them are never dropped)" if real.any() else ""
+    return (f"Filtering ({', '.join(asked)}) {kept} **{int(weights.kept[~real].sum())} of {int((~real).sum())}** "
+            f"training examples{never}; the `kept` column says which.")
 
 
 def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) -> str:

@@ -76,6 +76,8 @@ def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
     rows = _rows(tmp_path / "out")
     kept = {kind: sum(r["kept"] == "True" for r in rows if r["noise"] == kind) for kind in ("original", "real")}
     assert kept == {"original": 16, "real": 32}  # the fraction counts the generated examples only
+    assert ("would keep **16 of 64** training examples (the 32 real examples joined to them are never dropped)"
+            in (tmp_path / "out" / "weights_report.md").read_text(encoding="utf-8"))
 
 
 def test_real_set_needs_a_real_set(tiny_config, tmp_path):
