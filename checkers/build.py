@@ -21,6 +21,9 @@ from trainer.modeling import encode, for_evaluation, load_classifier, load_token
 logger = logging.getLogger(__name__)
 
 RECIPE_FILE = "checker_recipe.json"
+# Recipe entries recorded only when their option is used: one side lacking them is a difference too. (Other entries
+# are compared only where recorded, so that checkers cached before an entry was added stay usable.)
+RECORDED_WHEN_USED = ("warm_start",)
 
 
 @dataclass
@@ -133,4 +136,5 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
         recorded = None
     if not isinstance(recorded, dict):
         return [f"data (its {RECIPE_FILE} is unreadable)"]
-    return [key for key, value in recipe.description.items() if key in recorded and recorded[key] != value]
+    return [key for key in dict.fromkeys([*recipe.description, *RECORDED_WHEN_USED])
+            if (key in recorded or key in RECORDED_WHEN_USED) and recorded.get(key) != recipe.description.get(key)]

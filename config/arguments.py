@@ -152,7 +152,8 @@ class CheckerArguments:
         default=None,
         metadata={"help": "Quality checker P': local folder, hub id, or W&B artifact 'entity/project/name:version'. "
                   "If it does not exist and quality_checker_train_file is set, it is trained there and cached. "
-                  "Without a config file: ./cache/checkers/quality-checker_<real file's name>_<model's name>."},
+                  "Without a config file: ./cache/checkers/quality-checker_<real file's name>_<model's name> "
+                  "(+ _warm with quality_checker_warm_start)."},
     )
     diversity_checker_model: str | None = field(
         default=None,

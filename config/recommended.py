@@ -42,6 +42,8 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
         if getattr(checkers, field) is None and trained_on[role]:
             folder = (f"{CHECKER_CACHE}/{role}-checker_{short_name(Path(trained_on[role]).stem)}_"
                       f"{short_name(model.model_name_or_path)}")
+            if role == "quality" and checkers.quality_checker_warm_start:
+                folder += "_warm"  # another checker than the one trained from the model, cached beside it
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from transformers import AutoModelForSequenceClassification, BertModel
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
-from checkers.build import warn_if_no_better_than_majority
+from checkers.build import CheckerRecipe, recipe_differs, warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
 from config.loading import load_config
 from data.task import build_task, split_from_file
@@ -42,6 +43,19 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
         run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
     assert "reusing the checker cached in" in caplog.text
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "real.csv", "train_examples": 32}))
+    cold = CheckerRecipe("quality", None, None, {"train_source": "real.csv", "train_examples": 32, "seed": 42})
+    warm = CheckerRecipe("quality", None, None, {**cold.description, "warm_start": "cache/diversity"})
+    assert recipe_differs(tmp_path, cold) == []  # seed: not recorded by older checkers, so not compared
+    assert recipe_differs(tmp_path, replace(cold, description={**cold.description, "train_examples": 40})) == \
+        ["train_examples"]
+    # a checker built from the base model is not the warm-started one, nor the other way round
+    assert recipe_differs(tmp_path, warm) == ["warm_start"]
+    (tmp_path / "checker_recipe.json").write_text(json.dumps(warm.description))
+    assert recipe_differs(tmp_path, cold) == ["warm_start"] and recipe_differs(tmp_path, warm) == []
 
 
 def test_one_recipe_gives_one_checker_whichever_command_builds_it(tiny_config, tiny_model_dir, tmp_path):
