@@ -211,7 +211,8 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
             if recipe.is_file():
                 made = json.loads(recipe.read_text(encoding="utf-8"))
                 line += (f": `{made.get('base_model')}` fine-tuned with CE on {made.get('train_examples')} examples of "
-                         f"`{made.get('train_source')}` (`num_train_epochs` {made.get('num_train_epochs')})")
+                         f"`{as_configured(str(made.get('train_source')))}` (`num_train_epochs` "
+                         f"{made.get('num_train_epochs')})")
                 accuracy = made.get("validation_metrics", {}).get("eval_accuracy")
                 if accuracy is not None:
                     line += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "

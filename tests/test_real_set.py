@@ -41,6 +41,8 @@ def test_the_diversity_checker_trains_on_the_generated_data_only(tiny_config, tm
     _run(tiny_config, tmp_path, problem_type="single_label_classification_imp", real_set_in_training=True)
     recipe = json.loads((tmp_path / "checkers" / "diversity" / "checker_recipe.json").read_text())
     assert recipe["train_examples"] == 64
+    # the card names its data as the config does, not by this machine's folders
+    assert "fine-tuned with CE on 64 examples of `toy/train.jsonl`" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_filtering_never_drops_a_real_example(tiny_config, tmp_path):
