@@ -223,6 +223,7 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
 
 def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     args, state = cfg.training, trainer.state
+    before = trainer.epoch_offset  # the epochs of weighted training before a fine-tuning on the real set
     rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}",
              f"{majority_accuracy(column_array(task.splits[split], 'label')):.4f}"]
             for split, prefix in _evaluated_splits(task, metrics)]
@@ -231,15 +232,19 @@ def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     if args.average_checkpoints:
         text += "\n\nThe model is the mean of its weights at the end of every epoch (`average_checkpoints`)."
     elif args.load_best_model_at_end and state.best_global_step:
-        epoch = next((entry["epoch"] for entry in state.log_history if entry.get("step") == state.best_global_step),
-                     None)
+        # the last entry of that step: the fine-tuning numbers its steps anew
+        epoch = next((entry["epoch"] for entry in reversed(state.log_history)
+                      if entry.get("step") == state.best_global_step), None)
         text += (f"\n\nThe model is the checkpoint of epoch {epoch:g}, the best validation "
                  f"`{args.metric_for_best_model}` ({state.best_metric:.4f}).") if epoch is not None else ""
     elif state.epoch:
-        text += f"\n\nThe model is that of the last epoch ({state.epoch:g})."
-    if args.early_stopping_patience and state.epoch < args.num_train_epochs:
+        text += f"\n\nThe model is that of the last epoch ({before + state.epoch:g})."
+    if before:
+        text += (f" The {trainer.args.num_train_epochs:g} epoch(s) after epoch {before} of weighted training "
+                 "fine-tuned it on the real set with CE (`real_set_finetune_epochs`).")
+    if args.early_stopping_patience and state.epoch < trainer.args.num_train_epochs:
         text += (f" Early stopping (patience {args.early_stopping_patience}) ended training after epoch "
-                 f"{state.epoch:g} of {args.num_train_epochs:g}.")
+                 f"{before + state.epoch:g} of {before + trainer.args.num_train_epochs:g}.")
     return text + "\n"
 
 

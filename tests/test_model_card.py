@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from huggingface_hub import ModelCard
 from app.cli import main
 from app.pipeline import run
 from config.loading import load_config
+from reports.model_card import _results
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -81,6 +83,19 @@ def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(
     _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
     text = (tmp_path / "out" / "README.md").read_text()
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
+
+
+def test_the_card_finds_the_kept_epoch_of_a_fine_tuning_that_numbers_its_steps_anew(tiny_config, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "load_best_model_at_end": True, "save_strategy": "epoch"}))
+    cfg = load_config(str(path))
+    # 2 epochs of 8 steps, then 2 of fine-tuning on the real set, of 4 steps each: its step 8 is epoch 4, not 1
+    history = [{"step": step, "epoch": epoch, "eval_accuracy": 0.5} for step, epoch in ((8, 1), (16, 2), (4, 3), (8, 4))]
+    trainer = SimpleNamespace(epoch_offset=2, args=SimpleNamespace(num_train_epochs=2.0), state=SimpleNamespace(
+        log_history=history, best_global_step=8, best_metric=0.75, epoch=2.0))
+    text = _results(trainer, cfg, SimpleNamespace(splits={}), {})
+    assert "The model is the checkpoint of epoch 4, the best validation" in text
+    assert "The 2 epoch(s) after epoch 2 of weighted training fine-tuned it on the real set with CE" in text
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:

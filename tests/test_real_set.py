@@ -99,6 +99,11 @@ def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert epochs == [1.0, 2.0, 3.0, 4.0]
     assert metrics["real_set_finetune_samples"] == 32
+    best = max((h for h in state["log_history"] if h["epoch"] > 2 and "eval_validation_accuracy" in h),
+               key=lambda h: h["eval_validation_accuracy"])["epoch"]  # the fine-tuning's epochs: the first best
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"The model is the checkpoint of epoch {best:g}, the best validation" in card
+    assert "The 2 epoch(s) after epoch 2 of weighted training fine-tuned it on the real set with CE" in card
     with np.load(out / "validation_predictions.npz") as saved:
         assert set(saved.files) == {"epoch1", "epoch2", "epoch3", "epoch4", "final", "labels"}
         assert (saved["final"].argmax(1) == saved["labels"]).mean() == pytest.approx(metrics["eval_accuracy"])
