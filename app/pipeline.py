@@ -128,7 +128,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
             logger.info("Training starts from the quality checker %s (init_from_quality_checker)", source.location)
         weights = None
         if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS:
-            weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
+            weighed = {role: probabilities[role] for role in cfg.static_weight_roles() if role in probabilities}
+            weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, weighed,
                                         args.weight_epsilon, args.loss_kind.value, args.real_set_weight)
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
                                              probabilities, weights, cfg.checkers)

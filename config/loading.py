@@ -85,6 +85,13 @@ class RunConfig:
             needed.setdefault("diversity", "quality_checker_warm_start")
         return needed
 
+    def static_weight_roles(self) -> tuple[str, ...]:
+        """The checkers whose probabilities make the static weight: P'/Q for IMP and for filtering with a diversity
+        checker, else P' (a diversity checker built only to warm-start the quality checker weighs nothing)."""
+        ratio = self.training.loss_kind is LossKind.IMP or (self.checkers.filtering
+                                                            and bool(self.checkers.diversity_checker_model))
+        return ("quality", "diversity") if ratio else ("quality",)
+
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
         self._check_paths()

@@ -80,6 +80,11 @@ def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny
     recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
     diversity = str(tmp_path / "checkers" / "diversity")
     assert recipe["warm_start"] == diversity and recipe["base_model"] == diversity
+    # Q only started the quality checker: DIMP's weights, and so the report's, are P' and not P'/Q
+    with (tmp_path / "out" / "weights.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert "diversity_prob" not in rows[0] and all(r["static_weight"] == r["quality_prob"] for r in rows)
+    assert "| P′ (the quality checker's factor) | 64 |" in (tmp_path / "out" / "README.md").read_text()
 
 
 def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
