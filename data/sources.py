@@ -85,7 +85,25 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
         ]
     sources += _augmented(data)
     sources += _quality_checker_sources(checkers, sources)
+    _check_training_apart_from_evaluation(data, sources)
     return sources
+
+
+def _check_training_apart_from_evaluation(data: DataArguments, sources: list[SplitSource]) -> None:
+    """The model never trains on a file it is evaluated on: the validation or a test split, or the real set when
+    the validation split is held out of it (real_set_in_training trains on the rest of the real set only)."""
+    def where(source: SplitSource) -> str:
+        return str(Path(source.origin).resolve())  # a split of one file keeps its "[split]" suffix: not the same
+
+    evaluated = {where(s): f"the {s.name} split" for s in sources if s.name == "validation" or s.name.startswith("test")}
+    real = next((s for s in sources if s.name == "quality_train"), None)
+    if real is not None and "validation" not in {s.name for s in sources} and data.real_validation_fraction:
+        evaluated[where(real)] = ("the real set (quality_checker_train_file), whose held-out part is the validation "
+                                  "split; real_set_in_training trains on the rest of it")
+    for source in sources:
+        if source.name in ("train", "augmented_train") and where(source) in evaluated:
+            raise DataError(f"{source.name}_file: {source.origin} is {evaluated[where(source)]}; the model may not "
+                            "train on what it is evaluated on")
 
 
 def _augmented(data: DataArguments) -> list[SplitSource]:

@@ -261,6 +261,14 @@ CASES: list[tuple] = [
      r"blank.jsonl: line 2: column 'text' is empty"),
     ("quality-checker-on-test-split", lambda c: [c.write_config({"quality_checker_train_file": "toy/test.jsonl"})],
      r"quality_checker_train_file: is the test split"),
+    ("training-on-the-test-split", lambda c: [c.write_config({"augmented_train_file": "toy/test.jsonl"})],
+     r"augmented_train_file: \S+toy/test.jsonl is the test split; the model may not train on what it is evaluated on"),
+    ("validating-on-the-training-data", lambda c: [c.write_config({"validation_file": "toy/train.jsonl"})],
+     r"train_file: \S+toy/train.jsonl is the validation split"),
+    ("training-on-the-held-out-real-set", lambda c: [c.write_config(
+        {"augmented_train_file": "toy/real.jsonl", "quality_checker_train_file": "toy/real.jsonl"},
+        drop=("validation_file",))], r"augmented_train_file: \S+toy/real.jsonl is the real set "
+                                     r"\(quality_checker_train_file\), whose held-out part is the validation split"),
     ("wandb-dataset-unset", lambda c: [c.write_config({"use_wandb_dataset": True}, drop=("train_file",))],
      r"use_wandb_dataset: true, but wandb_dataset is not set"),
     ("artifact-path-trick", lambda c: _dimp(c, quality_checker_model="me/proj/../../etc:v0"),
