@@ -90,7 +90,7 @@ def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) ->
     checkers = [f"{role} checker `{getattr(cfg.checkers, f'{role}_checker_model')}`" for role in probabilities]
     train = task.splits["train"]
     real = int(column_array(train, REAL_EXAMPLE).sum()) if REAL_EXAMPLE in train.column_names else 0
-    text = f"{what} on {len(train) - real} training examples from `{as_configured(task.origins['train'])}`"
+    text = f"{what} on {len(train) - real} training examples from `{task.training_files()}`"
     if real:
         real_set = as_configured(task.origins.get("quality_train", cfg.checkers.quality_checker_train_file))
         text += f" and the {real} real examples of `{real_set}` joined to them (`real_set_in_training`)"

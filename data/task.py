@@ -15,7 +15,7 @@ import numpy as np
 from datasets import Dataset
 
 from config.json_strict import is_unicode
-from data.files import DataError, iter_records, position_word, read_label_names
+from data.files import DataError, as_configured, iter_records, position_word, read_label_names
 from data.store import TextColumns, column_array, remove_scratch, scratch_folder
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,11 @@ class TaskData:
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    def training_files(self) -> str:
+        """Where the training data was read from, as a config names it: train_file (+ augmented_train_file)."""
+        return " + ".join(as_configured(self.origins[name]) for name in ("train", "augmented_train")
+                          if name in self.origins)
 
     def label_counts(self, split: str) -> np.ndarray:
         """How many examples of each label id the split holds."""

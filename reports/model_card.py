@@ -138,7 +138,7 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     train = splits["train"]
     real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
         else np.zeros(len(train), dtype=bool)
-    rows = [["training data", (~real).sum(), origins["train"]]]
+    rows = [["training data", (~real).sum(), task.training_files()]]
     if real.any():
         rows.append(["real examples joined to it (`real_set_in_training`)", real.sum(), origins.get("quality_train")])
     if "quality_train" in splits:

@@ -85,6 +85,14 @@ def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
 
 
+def test_the_card_and_report_name_every_file_the_training_data_came_from(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
+         augmented_train_file="toy/real.jsonl")
+    out = tmp_path / "out"
+    assert "| training data | 96 | toy/train.jsonl + toy/real.jsonl |" in (out / "README.md").read_text()
+    assert "on 96 training examples from `toy/train.jsonl + toy/real.jsonl`" in (out / "weights_report.md").read_text()
+
+
 def test_the_card_finds_the_kept_epoch_of_a_fine_tuning_that_numbers_its_steps_anew(tiny_config, tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**tiny_config, "load_best_model_at_end": True, "save_strategy": "epoch"}))
