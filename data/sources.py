@@ -95,15 +95,18 @@ def _check_training_apart_from_evaluation(data: DataArguments, sources: list[Spl
     def where(source: SplitSource) -> str:
         return str(Path(source.origin).resolve())  # a split of one file keeps its "[split]" suffix: not the same
 
-    evaluated = {where(s): f"the {s.name} split" for s in sources if s.name == "validation" or s.name.startswith("test")}
+    # where each evaluated file is, what it is, and what to do instead
+    evaluated = {where(s): (f"the {s.name} split", "") for s in sources
+                 if s.name == "validation" or s.name.startswith("test")}
     real = next((s for s in sources if s.name == "quality_train"), None)
     if real is not None and "validation" not in {s.name for s in sources} and data.real_validation_fraction:
         evaluated[where(real)] = ("the real set (quality_checker_train_file), whose held-out part is the validation "
-                                  "split; real_set_in_training trains on the rest of it")
+                                  "split", " (real_set_in_training trains on the rest of the real set)")
     for source in sources:
         if source.name in ("train", "augmented_train") and where(source) in evaluated:
-            raise DataError(f"{source.name}_file: {source.origin} is {evaluated[where(source)]}; the model may not "
-                            "train on what it is evaluated on")
+            what, instead = evaluated[where(source)]
+            raise DataError(f"{source.name}_file: {source.origin} is {what}; the model may not train on what it is "
+                            f"evaluated on{instead}")
 
 
 def _augmented(data: DataArguments) -> list[SplitSource]:
