@@ -92,11 +92,13 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
               **extra}
     single = run(load_config(_write(tmp_path, {**config, "per_device_train_batch_size": 8,
                                                "output_dir": str(tmp_path / "one")}, "one.json")))
-    two = _write(tmp_path, {**config, "per_device_train_batch_size": 4,
-                            "output_dir": str(tmp_path / "two")}, "two.json")
+    two = _write(tmp_path, {**config, "per_device_train_batch_size": 4, "output_dir": str(tmp_path / "two"),
+                            "report_to": "wandb"}, "two.json")
     result = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), two],
-                            env=_env(), capture_output=True, text=True, timeout=300)
+                            env=_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path)), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run for the job, not one per process
 
     def losses(out):
         history = json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"]

@@ -7,6 +7,8 @@ import os
 import socket
 from pathlib import Path
 
+from accelerate import PartialState
+
 from references.wandb_refs import wandb_api_key_configured
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ class Tracker:
     @classmethod
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str]) -> "Tracker":
         if "wandb" not in report_to or os.environ.get("WANDB_MODE") == "disabled":
+            return cls()
+        if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
             return cls()
         if os.environ.get("WANDB_MODE") != "offline" and not (wandb_api_key_configured() and _wandb_reachable()):
             os.environ["WANDB_MODE"] = "offline"
