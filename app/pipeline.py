@@ -20,7 +20,7 @@ from config.loading import ConfigError, RunConfig
 from data.files import as_configured
 from data.prepare import load_task
 from data.store import column_array
-from data.task import REAL_EXAMPLE, TaskData
+from data.task import REAL_EXAMPLE, TaskData, real_examples
 from references.models import ModelSource, resolve_model
 from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.model_card import write_model_card
@@ -54,8 +54,7 @@ def select_examples(train, probabilities: dict, weights: ExampleWeights | None, 
     joined to the training data is never dropped); the mask of kept examples (None when nothing was asked), and
     how many each step dropped, for all_results.json."""
     keep, metrics = np.ones(len(train), dtype=bool), {}
-    trusted = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
-        else np.zeros(len(train), dtype=bool)
+    trusted = real_examples(train)
     if options.filtering:
         kept = keep_mask(weights.static, options.filter_min_weight, options.filter_keep_top_fraction, trusted)
         if not kept[~trusted].any():
@@ -89,11 +88,11 @@ def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str =
 def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) -> str:
     checkers = [f"{role} checker `{getattr(cfg.checkers, f'{role}_checker_model')}`" for role in probabilities]
     train = task.splits["train"]
-    real = int(column_array(train, REAL_EXAMPLE).sum()) if REAL_EXAMPLE in train.column_names else 0
+    real = int(real_examples(train).sum())
     text = f"{what} on {len(train) - real} training examples from `{task.training_files()}`"
     if real:
-        real_set = as_configured(task.origins.get("quality_train", cfg.checkers.quality_checker_train_file))
-        text += f" and the {real} real examples of `{real_set}` joined to them (`real_set_in_training`)"
+        text += (f" and the {real} real examples of `{as_configured(task.origins['quality_train'])}` joined to them "
+                 "(`real_set_in_training`)")
     return text + (f"; {', '.join(checkers)}." if checkers else ".")
 
 

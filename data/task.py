@@ -263,8 +263,15 @@ def join_real_set(train: Dataset, real: Dataset) -> Dataset:
     return concatenate_datasets([tagged(train, False), tagged(real, True)])
 
 
+def real_examples(train: Dataset) -> np.ndarray:
+    """True for each example of the real set joined to the training data (all False when none is)."""
+    if REAL_EXAMPLE not in train.column_names:
+        return np.zeros(len(train), dtype=bool)
+    return column_array(train, REAL_EXAMPLE).astype(bool)
+
+
 def generated_part(train: Dataset) -> Dataset:
     """The training data without the real set joined to it."""
     if REAL_EXAMPLE not in train.column_names:
         return train
-    return train.select(np.flatnonzero(column_array(train, REAL_EXAMPLE) == 0))
+    return train.select(np.flatnonzero(~real_examples(train)))

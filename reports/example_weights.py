@@ -14,7 +14,7 @@ import numpy as np
 from checkers.filtering import static_weights
 from checkers.scoring import at_gold
 from data.store import column_array, release_mapped_pages
-from data.task import REAL_EXAMPLE
+from data.task import real_examples
 from trainer.weight_history import Seen
 
 
@@ -129,9 +129,9 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
     labels = column_array(train, "label")
     gold = {role: at_gold(probs, labels).astype(np.float64) for role, probs in probabilities.items()}
     quality, diversity = gold.get("quality"), gold.get("diversity")
-    real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names else None
+    real = real_examples(train)
     static = static_weights(quality, diversity, epsilon) if quality is not None else None
-    if static is not None and real is not None and real_weight is not None:
+    if static is not None and real_weight is not None:
         static = np.where(real, np.nan, static)
     return ExampleWeights(
         texts={name: train[name] for name in text_columns},  # read from Arrow when needed

@@ -18,7 +18,7 @@ from checkers.for_task import dataset_label
 from config.loading import RunConfig
 from data.files import as_configured
 from data.store import column_array
-from data.task import REAL_EXAMPLE, TaskData
+from data.task import TaskData, real_examples
 from references.models import ModelSource
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
@@ -136,8 +136,7 @@ def _usage(cfg: RunConfig, task: TaskData) -> str:
 def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     splits, origins = task.splits, {name: as_configured(origin) for name, origin in task.origins.items()}
     train = splits["train"]
-    real = column_array(train, REAL_EXAMPLE).astype(bool) if REAL_EXAMPLE in train.column_names \
-        else np.zeros(len(train), dtype=bool)
+    real = real_examples(train)
     rows = [["training data", (~real).sum(), task.training_files()]]
     if real.any():
         rows.append(["real examples joined to it (`real_set_in_training`)", real.sum(), origins.get("quality_train")])
@@ -151,7 +150,8 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nRelative paths are "
             "looked up as in a config: in the data root (`$DIMP_DATA_ROOT`, by default `../shared/data` beside the "
             "repository), then in the working directory. Labels of the training data"
-            + (" and the real examples joined to it: " if real.any() else ": ") + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
+            + (" and the real examples joined to it" if real.any() else "") + ": "
+            + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
         held = task.validation_split
         text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "
