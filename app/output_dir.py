@@ -16,6 +16,7 @@ from references.models import corrupt_checkpoint, is_local_path
 from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
 from reports.model_card import CARD_FILE
 from reports.weight_report import CSV_FILE, REPORT_FILE
+from trainer.fitting import FINETUNE_DIR
 from trainer.selection import PREDICTIONS_FILE
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json",
 OWN_FILES = (
     *RESULT_MARKERS, "*_results.json", "trainer_state.json",  # run.py's results (eval_, test_1_, ...)
     f"{PREFIX_CHECKPOINT_DIR}-*", "runs",  # checkpoints; TensorBoard's logs when report_to names it
+    FINETUNE_DIR,  # the checkpoints of real_set_finetune_epochs' second phase
     # the trained model, as save_model writes it (the tokenizer files depend on the tokenizer's kind)
     "config.json", "generation_config.json", "model.safetensors", "model-*-of-*.safetensors",
     "model.safetensors.index.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",

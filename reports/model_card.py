@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from transformers.modelcard import TrainingSummary
+from transformers.modelcard import TrainingSummary, parse_log_history
 
 from checkers.build import RECIPE_FILE
 from checkers.for_task import dataset_label
@@ -63,6 +63,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     summary = TrainingSummary.from_trainer(trainer, model_name=name, tasks="text-classification",
                                            tags=["text-classification", f"{kind.replace('_', '-')}-loss"],
                                            dataset=[cfg.data.dataset_name] if cfg.data.dataset_name else None)
+    summary.eval_lines = parse_log_history(_history_for_table(trainer.state.log_history))[1]
     metadata = summary.create_metadata()
     base = cfg.model.model_name_or_path
     on_hub = not Path(base).expanduser().exists() and not base.startswith((".", "/", "~"))
@@ -83,6 +84,16 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     ]
     front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
     return f"---\n{front}---\n\n" + "\n".join(sections)
+
+
+def _history_for_table(log_history: list[dict]) -> list[dict]:
+    """The log as the Trainer's per-epoch table can read it. That table takes its columns from the first row and each
+    row's values in their own order, but a resumed run's log holds the entries read back from the checkpoint (keys
+    sorted) before the new ones; and it ends at the first end-of-training entry, which a fine-tuning on the real set
+    follows. So keys are sorted, and only the last end-of-training entry is kept."""
+    ends = [i for i, entry in enumerate(log_history) if "train_runtime" in entry]
+    return [dict(sorted(entry.items())) for i, entry in enumerate(log_history)
+            if "train_runtime" not in entry or i == ends[-1]]
 
 
 def _evaluated_splits(task: TaskData, metrics: dict) -> list[tuple[str, str]]:

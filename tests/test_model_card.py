@@ -16,7 +16,9 @@ from huggingface_hub import ModelCard
 from app.cli import main
 from app.pipeline import run
 from config.loading import load_config
-from reports.model_card import _results
+from transformers.modelcard import parse_log_history
+
+from reports.model_card import _history_for_table, _results
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -104,6 +106,20 @@ def test_the_card_finds_the_kept_epoch_of_a_fine_tuning_that_numbers_its_steps_a
     text = _results(trainer, cfg, SimpleNamespace(splits={}), {})
     assert "The model is the checkpoint of epoch 4, the best validation" in text
     assert "The 2 epoch(s) after epoch 2 of weighted training fine-tuned it on the real set with CE" in text
+
+
+def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
+    history = [  # epoch 1 read back from a checkpoint (keys sorted), epoch 2 trained after resuming, then fine-tuning
+        {"epoch": 1.0, "loss": 0.7, "step": 8}, {"epoch": 1.0, "eval_accuracy": 0.6, "eval_loss": 0.69, "step": 8},
+        {"loss": 0.6, "step": 16, "epoch": 2.0}, {"eval_loss": 0.65, "eval_accuracy": 0.7, "epoch": 2.0, "step": 16},
+        {"train_runtime": 1.0, "epoch": 2.0, "step": 16},
+        {"loss": 0.5, "step": 4, "epoch": 3.0}, {"eval_loss": 0.6, "eval_accuracy": 0.8, "epoch": 3.0, "step": 4},
+        {"train_runtime": 0.5, "epoch": 3.0, "step": 4}]
+    lines = parse_log_history(_history_for_table(history))[1]
+    # the table takes its columns from the first row's keys and every row's values in their own order
+    assert [list(line) for line in lines] == [["Training Loss", "Epoch", "Step", "Accuracy", "Validation Loss"]] * 3
+    assert [list(line.values()) for line in lines] == [[0.7, 1.0, 8, 0.6, 0.69], [0.6, 2.0, 16, 0.7, 0.65],
+                                                       [0.5, 3.0, 4, 0.8, 0.6]]
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:

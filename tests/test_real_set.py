@@ -82,6 +82,20 @@ def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
             in (tmp_path / "out" / "weights_report.md").read_text(encoding="utf-8"))
 
 
+def test_a_fine_tuned_run_can_be_resumed_and_overwritten(tiny_config, tmp_path):
+    """The fine-tuning's checkpoints lie in the output folder; a rerun there is not refused as a foreign folder."""
+    options = dict(problem_type="single_label_classification_dimp", num_train_epochs=1, real_set_finetune_epochs=1,
+                   save_strategy="epoch")
+    first = _run(tiny_config, tmp_path, **options)
+    out = tmp_path / "out"
+    for name in ("all_results.json", "test_results.json", "README.md", "model.safetensors"):  # killed while fine-tuning
+        (out / name).unlink()
+    resumed = _run(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
+    assert {k: resumed[k] for k in ("eval_loss", "test_loss")} == {k: first[k] for k in ("eval_loss", "test_loss")}
+    assert "| 2.0   | 4    |" in (out / "README.md").read_text()  # the fine-tuning's epoch in the card's table
+    _run(tiny_config, tmp_path, **options, overwrite_output_dir=True)
+
+
 def test_real_set_needs_a_real_set(tiny_config, tmp_path):
     config = {k: v for k, v in tiny_config.items() if k != "quality_checker_train_file"}
     path = tmp_path / "config.json"

@@ -30,6 +30,8 @@ def without_validation(args: WeightedTrainingArguments) -> WeightedTrainingArgum
     return dataclasses.replace(args, eval_strategy="no", load_best_model_at_end=False, metric_for_best_model=None)
 
 
+# The fine-tuning phase's own output folder, inside the run's: its checkpoints, which a rerun may replace.
+FINETUNE_DIR = "real_set_finetune"
 # The schedulers that step on metric_for_best_model.
 _METRIC_SCHEDULERS = ("reduce_lr_on_plateau", "greedy")
 
@@ -73,12 +75,12 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
 def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_rate: float | None,
               pad_to_max_length: bool = False) -> WeightedTrainer:
     """A second phase: `trainer`'s model trained on `data` (the real set) with CE for `epochs`, evaluated and
-    selected among these epochs as the first phase was. Its checkpoints go to output_dir/real_set_finetune; its
+    selected among these epochs as the first phase was. Its checkpoints go to output_dir/FINETUNE_DIR; its
     history continues the first phase's epochs, and the returned trainer saves into the first phase's output_dir."""
     first = trainer.args
     args = dataclasses.replace(first, problem_type="single_label_classification", num_train_epochs=epochs,
                                learning_rate=learning_rate or first.learning_rate, real_set_finetune_epochs=0.0,
-                               output_dir=str(Path(first.output_dir) / "real_set_finetune"))
+                               output_dir=str(Path(first.output_dir) / FINETUNE_DIR))
     second = make_trainer(trainer.model, trainer.processing_class, args, data, trainer.eval_dataset, pad_to_max_length)
     second.epoch_offset = round(trainer.state.epoch)
     second.validation_predictions = trainer.validation_predictions
