@@ -97,15 +97,12 @@ class _Labels:
     def __init__(self, sources: list[SplitSource]):
         named = next((s for s in sources if s.label_names), None)
         self.names, self.to_id = None, None
+        self.own_names: dict[str, list[str]] = {}  # by origin: a labels.json naming the same labels in another order
         if named is not None:
             self.names = named.label_names
             for other in sources:
                 if other.label_names and other.label_names != self.names:
-                    if len(other.label_names) != len(self.names):
-                        raise DataError(f"{other.origin}: its labels.json has {len(other.label_names)} labels "
-                                        f"{other.label_names}, but {named.origin} has {len(self.names)} {self.names}")
-                    logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
-                                   named.origin, self.names, other.origin, other.label_names)
+                    self._compare(named, other)
             _check_label_names(self.names, sources[0].origin)
             count = len(self.names)
             self.to_id = {i: i for i in range(count)} | {str(i): i for i in range(count)}
@@ -113,6 +110,30 @@ class _Labels:
         self.codes: dict = {}
         self.values: list = []
         self.first_seen: list[str] = []
+
+    def _compare(self, named: SplitSource, other: SplitSource) -> None:
+        """Another file's labels.json: the same names in another order are read by name, other names by id."""
+        theirs = other.label_names
+        if len(theirs) != len(self.names):
+            raise DataError(f"{other.origin}: its labels.json has {len(theirs)} labels {theirs}, but {named.origin} "
+                            f"has {len(self.names)} {self.names}")
+        if sorted(theirs) == sorted(self.names):
+            self.own_names[other.origin] = theirs
+            logger.info("%s: its labels.json numbers the labels %s, %s %s; its label ids are read by name.",
+                        other.origin, theirs, named.origin, self.names)
+            return
+        for i, name in enumerate(theirs):
+            if name in self.names and self.names.index(name) != i:
+                raise DataError(f"{other.origin}: its labels.json gives {name!r} the id {i}, {named.origin}'s the id "
+                                f"{self.names.index(name)}; expected the same label names in both, or the same ids")
+        logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
+                       named.origin, self.names, other.origin, theirs)
+
+    def in_task_terms(self, raw, source: SplitSource):
+        """A label as the task reads it: an id from a file whose labels.json orders the names otherwise, by name."""
+        names = self.own_names.get(source.origin)
+        i = _as_int(raw) if names is not None else None
+        return names[i] if i is not None and 0 <= i < len(names) else raw
 
     def code(self, raw, where: str) -> int:
         if self.to_id is None and (isinstance(raw, (list, dict)) or (isinstance(raw, float) and not math.isfinite(raw))):
@@ -203,7 +224,7 @@ def _read(source: SplitSource, text_columns: list[str], label_column: str, label
                     raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             if label_column not in record or record[label_column] in (None, ""):
                 raise DataError(f"{where}: missing label column {label_column!r}")
-            codes.append(labels.code(record[label_column], where))
+            codes.append(labels.code(labels.in_task_terms(record[label_column], source), where))
             tagged.append("noise" in record)
             writer.add([*(record[c] for c in text_columns), str(record.get("noise", "original"))])
         return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))

@@ -388,6 +388,9 @@ CASES: list[tuple] = [
      r"labels.json: label ids must be 0..1, got \['00', '1'\]"),
     ("labels-json-duplicate-key", lambda c: [c.write_config(_labels(c, '{"0": "negative", "0": "positive"}'))],
      r"labels.json: key '0' appears twice"),
+    ("labels-json-clashing-ids", lambda c: [c.write_config(_labels(c, '{"0": "positive", "1": "mixed"}'))],
+     r"toy/validation.jsonl: its labels.json gives 'positive' the id 1, .*labels/train.jsonl's the id 0; expected "
+     r"the same label names in both, or the same ids"),
     ("held-out-from-one-example", lambda c: [c.write_config({"train_file": c.data_file("single.jsonl", '{"text": "a", "label": 0}\n'),
                                                              "quality_checker_train_file": "toy/single.jsonl"})],
      r"quality_checker_train_file: is the training file, whose one example cannot be both"),

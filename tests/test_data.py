@@ -66,6 +66,33 @@ def test_labels_json_gives_names_and_maps_string_labels(tmp_path):
     assert task.text_columns == ["text"]
 
 
+def _labelled_folder(folder: Path, names: list[str], labels: list) -> Path:
+    folder.mkdir()
+    (folder / "labels.json").write_text(json.dumps({str(i): name for i, name in enumerate(names)}))
+    return _write(folder / "t.jsonl", "jsonl", [{"text": f"t{i}", "label": label} for i, label in enumerate(labels)])
+
+
+def test_ids_of_a_file_whose_labels_json_orders_the_labels_otherwise_are_read_by_name(tmp_path):
+    generated = _labelled_folder(tmp_path / "gen", ["negative", "neutral", "positive"], [0, 1, 2])
+    real = _labelled_folder(tmp_path / "real", ["positive", "neutral", "negative"], [0, 1, 2, "negative", "2"])
+    task = build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
+    assert task.label_names == ["negative", "neutral", "positive"]
+    assert task.splits["quality_train"]["label"] == [2, 1, 0, 0, 0]
+    assert task.splits["train"]["label"] == [0, 1, 2]
+
+
+def test_other_label_names_are_matched_by_id_unless_a_shared_name_has_another_id(tmp_path, caplog):
+    generated = _labelled_folder(tmp_path / "gen", ["neg", "pos"], [0, 1])
+    real = _labelled_folder(tmp_path / "real", ["negative", "positive"], [1, 0])
+    task = build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
+    assert task.splits["quality_train"]["label"] == [1, 0]
+    assert "matching them by id" in caplog.text
+    clash = _labelled_folder(tmp_path / "clash", ["pos", "other"], [0, 1])
+    with pytest.raises(DataError, match=r"clash/t.jsonl: its labels.json gives 'pos' the id 0, .*gen/t.jsonl's the id "
+                                        r"1; expected the same label names in both, or the same ids"):
+        build_task([split_from_file("train", generated), split_from_file("quality_train", clash)], None)
+
+
 def test_string_labels_without_labels_json_are_sorted(tmp_path):
     records = [{"sentence": "a", "label": "pos"}, {"sentence": "b", "label": "neg"}]
     task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
