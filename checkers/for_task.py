@@ -13,7 +13,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, class_logits
 from config.loading import ConfigError, RunConfig, missing_checker
-from data.store import column_array
+from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, resolve_model, short_name
 from trainer.memory import release_freed_memory
@@ -104,6 +104,9 @@ class _Checkers:
             release_freed_memory()  # the build's Trainer, model and optimizer state, before the next phase
             self.tracker.log_artifact(folder, artifact, "model")
 
+        if recipe is not None:  # what the examples hold, beside the file's name and their count
+            recipe = replace(recipe, description={**recipe.description, "train_data": content_digest(
+                recipe.train, self.task.text_columns, self.task.label_names)})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build, self.cfg.model.allow_pickle_checkpoints)
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 

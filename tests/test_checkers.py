@@ -45,6 +45,22 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
 
 
+def test_a_real_set_edited_in_place_makes_its_cached_checker_stale(tiny_config, data_root_env, tmp_path, caplog):
+    real = tmp_path / "real.jsonl"
+    shutil.copy(data_root_env / "toy" / "real.jsonl", real)
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "quality_checker_train_file": str(real)}
+    run(load_config(_config_file(tmp_path, config)))
+    with caplog.at_level(logging.WARNING):
+        run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
+    assert "trained with other" not in caplog.text
+    records = [json.loads(line) for line in real.read_text().splitlines()]
+    records[0]["label"], records[1]["label"] = records[1]["label"], records[0]["label"]  # two labels corrected
+    real.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with caplog.at_level(logging.WARNING):
+        run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out3")})))
+    assert "the cached checker in" in caplog.text and "was trained with other train_data" in caplog.text
+
+
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "real.csv", "train_examples": 32}))
     cold = CheckerRecipe("quality", None, None, {"train_source": "real.csv", "train_examples": 32, "seed": 42})
