@@ -48,7 +48,8 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
 def test_a_real_set_edited_in_place_makes_its_cached_checker_stale(tiny_config, data_root_env, tmp_path, caplog):
     real = tmp_path / "real.jsonl"
     shutil.copy(data_root_env / "toy" / "real.jsonl", real)
-    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "quality_checker_train_file": str(real)}
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp",
+              "quality_checker_train_file": str(real)}
     run(load_config(_config_file(tmp_path, config)))
     with caplog.at_level(logging.WARNING):
         run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
