@@ -119,7 +119,7 @@ class _Labels:
                             f"has {len(self.names)} {self.names}")
         if sorted(theirs) == sorted(self.names):
             self.own_names[other.origin] = theirs
-            logger.info("%s: its labels.json numbers the labels %s, %s %s; its label ids are read by name.",
+            logger.info("%s: its labels.json numbers the labels %s, that of %s %s; its label ids are read by name.",
                         other.origin, theirs, named.origin, self.names)
             return
         for i, name in enumerate(theirs):
