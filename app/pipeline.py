@@ -49,10 +49,10 @@ def attach_checker_columns(train, probabilities: dict):
     return train.add_column(EXAMPLE_INDEX, np.arange(len(train)))
 
 
-def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
-    """The examples to train on: those the static-weight filter keeps, less cleanlab's label issues (the real set
-    joined to the training data is never dropped); the mask of kept examples (None when nothing was asked), and
-    how many each step dropped, for all_results.json."""
+def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
+    """Which examples to train on: those the static-weight filter keeps, less cleanlab's label issues (the real set
+    joined to the training data is never dropped), as a mask (None when nothing was asked); and how many each step
+    drops, for all_results.json."""
     keep, metrics = np.ones(len(train), dtype=bool), {}
     trusted = real_examples(train)
     if options.filtering:
@@ -61,17 +61,21 @@ def select_examples(train, probabilities: dict, weights: ExampleWeights | None, 
             raise ConfigError(f"filter_min_weight: expected a threshold some examples reach; {options.filter_min_weight} "
                               f"drops them all (highest static weight {weights.static[~trusted].max():.3g})")
         metrics["train_filtered_out"] = int((~kept).sum())
-        logger.info("Filtering by static weight dropped %d of %d training examples", (~kept).sum(), len(kept))
+        logger.info("Filtering by static weight leaves out %d of %d training examples", (~kept).sum(), len(kept))
         keep &= kept
     if options.drop_label_issues:
         issues = label_issue_mask(column_array(train, "label"), probabilities["quality"]) & ~trusted
         metrics["train_label_issues_dropped"] = int(issues.sum())
-        logger.info("cleanlab flagged %d of %d training examples as label issues; dropping them",
+        logger.info("cleanlab flags %d of %d training examples as label issues (`drop_label_issues` leaves them out)",
                     issues.sum(), len(issues))
         keep &= ~issues
-    if not metrics:
-        return train, None, metrics
-    return train.select(np.flatnonzero(keep)), keep, metrics
+    return (keep if metrics else None), metrics
+
+
+def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
+    """The examples to train on, the mask of those kept (None when nothing was asked), and keep_examples' counts."""
+    keep, metrics = keep_examples(train, probabilities, weights, options)
+    return (train if keep is None else train.select(np.flatnonzero(keep))), keep, metrics
 
 
 def _filter_note(options: CheckerArguments, weights: ExampleWeights, kept: str = "kept") -> str | None:
@@ -166,9 +170,7 @@ def score(cfg: RunConfig) -> Path:
                          for role, output in checker_probabilities(cfg, task, source, tracker, needed).items()}
         weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
                                     args.weight_epsilon, real_weight=args.real_set_weight)
-        if cfg.checkers.filtering:
-            weights.kept = keep_mask(weights.static, cfg.checkers.filter_min_weight,
-                                     cfg.checkers.filter_keep_top_fraction, weights.real)
+        weights.kept = keep_examples(task.splits["train"], probabilities, weights, cfg.checkers)[0]
         if PartialState().is_main_process:
             description = _describe(cfg, task, "Checkers' weights, before any training,", probabilities)
             write_weight_report(out, weights, description, _filter_note(cfg.checkers, weights, "would keep"),

@@ -10,7 +10,7 @@ import pytest
 
 from checkers.filtering import keep_mask, static_weights
 from config.loading import ConfigError, load_config
-from app.pipeline import run
+from app.pipeline import run, score
 
 
 def test_static_weight_is_imps_or_the_quality_checkers():
@@ -73,3 +73,19 @@ def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path
     with pytest.raises(ConfigError, match=r"filter_min_weight: .* drops them all"):
         _run(tiny_config, tmp_path, filter_min_weight=1e7)  # P'/Q is at most 1 / weight_epsilon
     assert not (tmp_path / "out").exists()
+
+
+def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_config, tmp_path):
+    options = dict(problem_type="single_label_classification_dimp", drop_label_issues=True, filter_min_weight=0.3)
+    metrics = _run(tiny_config, tmp_path, **options)
+    path = tmp_path / "score.json"
+    path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
+    score(load_config(str(path)))
+
+    def kept(folder):
+        with (folder / "weights.csv").open(encoding="utf-8") as f:
+            return [row["kept"] == "True" for row in csv.DictReader(f)]
+
+    assert metrics["train_label_issues_dropped"] > 0
+    assert kept(tmp_path / "scored") == kept(tmp_path / "out")
+    assert sum(kept(tmp_path / "out")) == metrics["train_samples"]
