@@ -57,7 +57,7 @@ def _inputs(cfg: RunConfig, command: str) -> tuple[list[tuple[str, Path]], list[
     """The data files and the folders (models, checkers, W&B artifacts) the run reads, resolved, by option."""
     options = {**asdict(cfg.model), **asdict(cfg.data), **asdict(cfg.checkers)}
     files = [(key, find_data_path(options[key])) for key in DATA_KEYS if options[key]]
-    roles = {"quality", "diversity"} if command == "score" else set(cfg.needed_checkers())
+    roles = set(cfg.needed_checkers(command))
     folders = []
     for key in FOLDER_KEYS:
         value = options[key]

@@ -156,7 +156,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
 
 def score(cfg: RunConfig) -> Path:
     """The checkers' static weights of the training data, without training: weights.csv and weights_report.md
-    in output_dir. Uses the quality checker, and the diversity checker when the config names one."""
+    in output_dir. Uses the quality checker, and the checkers the run would build; weighs as the run would."""
     args = cfg.training
     out = Path(args.output_dir)
     check_output_dir(cfg, "score")
@@ -165,10 +165,10 @@ def score(cfg: RunConfig) -> Path:
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, cfg.to_dict(),
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
     try:
-        needed = {"quality": "score.py"} | ({"diversity": "score.py"} if cfg.checkers.diversity_checker_model else {})
-        probabilities = {role: output.probabilities
-                         for role, output in checker_probabilities(cfg, task, source, tracker, needed).items()}
-        weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, probabilities,
+        probabilities = {role: output.probabilities for role, output
+                         in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}
+        weighed = {role: probabilities[role] for role in cfg.static_weight_roles()}
+        weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, weighed,
                                     args.weight_epsilon, real_weight=args.real_set_weight)
         weights.kept = keep_examples(task.splits["train"], probabilities, weights, cfg.checkers)[0]
         if PartialState().is_main_process:

@@ -66,8 +66,9 @@ class RunConfig:
     source: str | None = None
     command: list[str] = field(default_factory=list)  # the command line that made this config, for the model card
 
-    def needed_checkers(self) -> dict[str, str]:
-        """The checkers a training run needs, by role, each with the option that needs it (for error messages)."""
+    def needed_checkers(self, command: str = "run") -> dict[str, str]:
+        """The checkers a training run (or score.py, which always scores with the quality checker) needs, by role,
+        each with the option that needs it (for error messages)."""
         checkers = self.checkers
         why = f"problem_type {self.training.problem_type}"
         needed = {LossKind.IMP: {"quality": why, "diversity": why}, LossKind.DIMP: {"quality": why},
@@ -81,6 +82,8 @@ class RunConfig:
                 needed.setdefault("diversity", option)
         if self.model.init_from_quality_checker:
             needed.setdefault("quality", "init_from_quality_checker")
+        if command == "score":
+            needed["quality"] = "score.py"
         if checkers.quality_checker_warm_start and "quality" in needed:
             needed.setdefault("diversity", "quality_checker_warm_start")
         return needed

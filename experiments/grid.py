@@ -122,7 +122,7 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
 
 def uses_quality_checker(cell: Cell, config_file: Path) -> bool:
     """CE and Focal cells name their seed's quality checker too (it may already be cached) but never read it."""
-    return cell.command == "score" or "quality" in load_config(str(config_file)).needed_checkers()
+    return "quality" in load_config(str(config_file)).needed_checkers(cell.command)
 
 
 def _same_run(config: dict) -> dict:

@@ -89,3 +89,21 @@ def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_con
     assert metrics["train_label_issues_dropped"] > 0
     assert kept(tmp_path / "scored") == kept(tmp_path / "out")
     assert sum(kept(tmp_path / "out")) == metrics["train_samples"]
+
+
+def test_score_py_weighs_as_the_run_does(tiny_config, tmp_path):
+    """DIMP with a warm-started quality checker: the diversity checker is built, but the static weight is P'."""
+    options = dict(problem_type="single_label_classification_dimp", quality_checker_warm_start=True)
+    _run(tiny_config, tmp_path, **options)
+    path = tmp_path / "score.json"
+    path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
+    score(load_config(str(path)))
+
+    def rows(folder):
+        with (folder / "weights.csv").open(encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    scored, trained = rows(tmp_path / "scored"), rows(tmp_path / "out")
+    assert "diversity_prob" not in scored[0]
+    assert [r["static_weight"] for r in scored] == [r["static_weight"] for r in trained] == \
+        [r["quality_prob"] for r in scored]
