@@ -169,7 +169,8 @@ class CheckerArguments:
         default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: validation_file."}
     )
     quality_checker_max_train_samples: int | None = field(
-        default=500, metadata={"help": "At most this many real examples (a seeded random sample) for the quality checker."}
+        default=None, metadata={"help": "At most this many real examples (a seeded random sample) for the quality "
+                                        "checker, and for real_set_in_training. Default: all of them."}
     )
     checker_base_model: str | None = field(
         default=None, metadata={"help": "Model a checker is fine-tuned from when built. Default: model_name_or_path."}

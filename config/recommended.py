@@ -19,9 +19,11 @@ RECOMMENDED_FILE = Path(__file__).resolve().parent.parent / "configs" / "config_
 # DataArguments that choose how to model the data rather than which data: the recommendation keeps them.
 _MODELLING_OPTIONS = frozenset({"max_seq_length", "pad_to_max_length", "real_set_in_training",
                                 "real_validation_fraction"})
-# Keys outside DataArguments that say where the real set, the checkers and the results are.
+# Keys outside DataArguments that say where the real set, the checkers and the results are, or how much of the real
+# set to use (the recommended config samples 500 of MRPC's; your own real examples are all used).
 _PLACES = frozenset({"quality_checker_train_file", "quality_checker_validation_file", "quality_checker_model",
-                     "diversity_checker_model", "output_dir", "run_name", "hub_model_id", "resume_from_checkpoint"})
+                     "diversity_checker_model", "output_dir", "run_name", "hub_model_id", "resume_from_checkpoint",
+                     "quality_checker_max_train_samples"})
 DATA_KEYS = (frozenset(f.name for f in dataclasses.fields(DataArguments)) - _MODELLING_OPTIONS) | _PLACES
 CHECKER_CACHE = "./cache/checkers"
 

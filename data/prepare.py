@@ -65,7 +65,11 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     for name in [n for n in splits if n.startswith("test")]:
         splits[name] = subsample(splits[name], cfg.data.max_predict_samples)
     if "quality_train" in splits:
+        real = len(splits["quality_train"])
         splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
+        if len(splits["quality_train"]) < real:
+            logger.info("Real set: a seeded sample of %d of its %d examples (quality_checker_max_train_samples)",
+                        len(splits["quality_train"]), real)
     check_label_coverage(task)
     if cfg.data.real_set_in_training:
         splits["train"] = join_real_set(splits["train"], splits["quality_train"])

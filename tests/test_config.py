@@ -171,8 +171,10 @@ def test_a_run_without_config_file_starts_from_the_recommended_method(tmp_path):
     assert method and all(resolved[key] == value for key, value in method.items() if key not in ("learning_rate",
                                                                                                  "report_to"))
     assert resolved["learning_rate"] == 1e-4  # the command line wins
-    # the recommendation's data keys stay out: no MRPC files, no subsampling of the user's data
+    # the recommendation's data keys stay out: no MRPC files, no subsampling of the user's data or real set
     assert (cfg.data.validation_file, cfg.data.test_file, cfg.data.max_train_samples) == (None, None, None)
+    assert shipped["quality_checker_max_train_samples"] == 500
+    assert cfg.checkers.quality_checker_max_train_samples is None
     assert cfg.training.output_dir == "output"
     if "quality" in cfg.needed_checkers():
         model = cfg.model.model_name_or_path.split("/")[-1]

@@ -68,3 +68,13 @@ def test_a_validation_file_or_a_zero_fraction_keeps_the_real_set_whole(data_root
     assert task.validation_split is None
     task = _task(tmp_path, real_validation_fraction=0)
     assert "validation" not in task.splits and len(task.splits["quality_train"]) == 40
+
+
+def test_a_cap_on_the_real_set_samples_what_is_left_after_the_validation_split(data_root_env, tmp_path, caplog):
+    _real_set(data_root_env)
+    caplog.set_level("INFO")
+    task = _task(tmp_path, real_set_in_training=True, quality_checker_max_train_samples=12)
+    assert len(task.splits["quality_train"]) == 12 and len(task.splits["validation"]) == 8
+    assert len(task.splits["train"]) == 64 + 12
+    assert "Real set: a seeded sample of 12 of its 32 examples (quality_checker_max_train_samples)" in caplog.text
+    assert len(_task(tmp_path).splits["quality_train"]) == 32  # by default, all of them
