@@ -107,7 +107,8 @@ class _Checkers:
         if recipe is not None:  # what the examples hold, beside the file's name and their count
             recipe = replace(recipe, description={**recipe.description, "train_data": content_digest(
                 recipe.train, self.task.text_columns, self.task.label_names)})
-        found = find_or_build(reference, f"{role}_checker_model", recipe, build, self.cfg.model.allow_pickle_checkpoints)
+        found = find_or_build(reference, f"{role}_checker_model", recipe, build,
+                              self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers)
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:

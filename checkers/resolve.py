@@ -19,9 +19,12 @@ def find_or_build(
     recipe: CheckerRecipe | None,
     build: Callable[[Path, CheckerRecipe], None],
     allow_pickle: bool = False,
+    rebuild_stale: bool = False,
 ) -> ModelSource:
     """A W&B reference or local path that does not exist yet is built from `recipe` (when there is one) and cached
-    where the next run looks for it; a hub id is always loaded from the hub."""
+    where the next run looks for it; a hub id is always loaded from the hub. A cached checker trained otherwise than
+    `recipe` says is reused with a warning, or with `rebuild_stale` (the run's own default cache) built again."""
+    stale = []
     if looks_like_artifact_ref(reference):
         folder = local_artifact_dir(parse_artifact_ref(reference, field))
         downloaded = folder.is_dir() and any(folder.iterdir())
@@ -34,17 +37,20 @@ def find_or_build(
         folder = Path(reference).expanduser()
         if folder.exists():
             stale = recipe_differs(folder, recipe) if recipe else []
-            if stale:
-                logger.warning("%s: the cached checker in %s was trained with other %s; delete the folder to rebuild it",
-                               field, folder, ", ".join(stale))
-            logger.info("%s: reusing the checker cached in %s", field, folder)
-            return resolve_model(str(folder), field, allow_pickle=allow_pickle)
-        if recipe is None:
+            if not (stale and rebuild_stale):
+                if stale:
+                    logger.warning("%s: the cached checker in %s was trained with other %s; delete the folder to "
+                                   "rebuild it", field, folder, ", ".join(stale))
+                logger.info("%s: reusing the checker cached in %s", field, folder)
+                return resolve_model(str(folder), field, allow_pickle=allow_pickle)
+        elif recipe is None:
             raise ArtifactError(f"{field}: checker folder {folder} not found (set quality_checker_train_file "
                                 "to train a quality checker there)")
     else:
         return resolve_model(reference, field, allow_pickle=allow_pickle)
-    logger.info("%s: %s does not exist yet; training the %s checker (CE on %s) and caching it there",
-                field, folder, recipe.role, recipe.description.get("train_source", "its data"))
+    why = f"holds a checker trained with other {', '.join(stale)}" if stale else "does not exist yet"
+    (logger.warning if stale else logger.info)("%s: %s %s; training the %s checker (CE on %s) and caching it there",
+                                               field, folder, why, recipe.role,
+                                               recipe.description.get("train_source", "its data"))
     build(folder, recipe)
     return ModelSource(str(folder), field=field)

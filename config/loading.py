@@ -65,6 +65,8 @@ class RunConfig:
     training: WeightedTrainingArguments
     source: str | None = None
     command: list[str] = field(default_factory=list)  # the command line that made this config, for the model card
+    # The checker roles whose folder a run without a config file chose: its own cache, rebuilt when stale.
+    default_checkers: frozenset[str] = frozenset()
 
     def needed_checkers(self, command: str = "run") -> dict[str, str]:
         """The checkers a training run (or score.py, which always scores with the quality checker) needs, by role,
@@ -410,7 +412,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
                               if key not in from_command_line and value != defaults.get(key)) or "the defaults")
         recommended.join_real_set_only_if_given(data, checkers, from_command_line)
         needed = config.needed_checkers()
-        recommended.name_checkers(needed, model, data, checkers)
+        config.default_checkers = recommended.name_checkers(needed, model, data, checkers)
         if "quality" in needed and checkers.quality_checker_model is None:
             raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
                               "your real labelled examples: give --quality_checker_train_file FILE (or "

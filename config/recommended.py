@@ -34,20 +34,25 @@ def method_settings() -> dict:
     return {key: value for key, value in config.items() if key not in DATA_KEYS}
 
 
-def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArguments, checkers: CheckerArguments) -> None:
+def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArguments,
+                  checkers: CheckerArguments) -> frozenset[str]:
     """Name each needed checker that the command line did not: a folder in ./cache/checkers named after the data it
-    is trained on and the model, as the shipped configs name theirs (built there on the first run, reused after)."""
+    is trained on and the model, as the shipped configs name theirs (built there on the first run, reused after,
+    built again when the data changed). Returns the roles it named."""
     trained_on = {"quality": checkers.quality_checker_train_file,
                   "diversity": data.train_file or data.split_file or data.dataset_name}
+    named = set()
     for role in needed:
         field = f"{role}_checker_model"
         if getattr(checkers, field) is None and trained_on[role]:
+            named.add(role)
             folder = (f"{CHECKER_CACHE}/{role}-checker_{short_name(Path(trained_on[role]).stem)}_"
                       f"{short_name(model.model_name_or_path)}")
             if role == "quality" and checkers.quality_checker_warm_start:
                 folder += "_warm"  # another checker than the one trained from the model, cached beside it
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
+    return frozenset(named)
 
 
 def join_real_set_only_if_given(data: DataArguments, checkers: CheckerArguments, asked: dict) -> None:

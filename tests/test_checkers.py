@@ -62,6 +62,26 @@ def test_a_real_set_edited_in_place_makes_its_cached_checker_stale(tiny_config, 
     assert "the cached checker in" in caplog.text and "was trained with other train_data" in caplog.text
 
 
+def test_the_default_cache_of_a_run_without_config_file_is_rebuilt_when_its_data_changed(
+        tiny_model_dir, data_root_env, tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path / "real.jsonl"
+    shutil.copy(data_root_env / "toy" / "real.jsonl", real)
+    argv = ["--train_file", "toy/train.jsonl", "--quality_checker_train_file", str(real), "--model_name_or_path",
+            str(tiny_model_dir), "--num_train_epochs", "1", "--checker_num_train_epochs", "1", "--report_to", "none",
+            "--max_seq_length", "32", "--disable_tqdm", "true"]
+    run(load_config(None, [*argv, "--output_dir", "out1"]))
+    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_real_{tiny_model_dir.name}" / "checker_recipe.json"
+    first = json.loads(recipe.read_text())["train_data"]
+    records = [json.loads(line) for line in real.read_text().splitlines()]
+    records[0]["label"] = 1 - records[0]["label"]  # one label corrected in place
+    real.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with caplog.at_level(logging.WARNING):
+        run(load_config(None, [*argv, "--output_dir", "out2"]))
+    assert "holds a checker trained with other train_data; training the quality checker" in caplog.text
+    assert json.loads(recipe.read_text())["train_data"] != first
+
+
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "real.csv", "train_examples": 32}))
     cold = CheckerRecipe("quality", None, None, {"train_source": "real.csv", "train_examples": 32, "seed": 42})
