@@ -14,7 +14,7 @@ from typing import Callable
 
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModel, AutoModelForSequenceClassification
 
 from app.cli import main
 
@@ -89,6 +89,12 @@ def _damaged_checker(ctx: Ctx, edit: Callable[[Path], None], **changes) -> list[
     folder = Path(ctx.checker("damaged"))
     edit(folder)
     return _dimp(ctx, quality_checker_model=str(folder), **changes)
+
+
+def _headless_checker(ctx: Ctx) -> list[str]:
+    folder = Path(ctx.checker("headless"))
+    AutoModel.from_pretrained(folder).save_pretrained(folder)  # the encoder alone, like a base model from the hub
+    return _dimp(ctx, quality_checker_model=str(folder))
 
 
 def _output_in(ctx: Ctx, files: dict[str, str], **changes) -> list[str]:
@@ -405,6 +411,9 @@ CASES: list[tuple] = [
      r"quality_checker_model: the tokenizer in .*damaged has no vocabulary"),
     ("checker-tokenizer-corrupt", lambda c: _damaged_checker(c, _truncate("tokenizer.json")),
      r"quality_checker_model: .*damaged: tokenizer.json is not valid JSON"),
+    ("checker-without-head", _headless_checker,
+     r"quality_checker_model: .*headless is not a trained classifier: its weights lack classifier.bias, "
+     r"classifier.weight; give a classifier fine-tuned on the task"),
     ("checker-empty-folder", lambda c: _dimp(c, quality_checker_model=_empty_folder(c)),
      r"quality_checker_model: .* has no config.json"),
     ("model-weights-truncated", lambda c: [c.write_config({"model_name_or_path": _copy_model(c, "cut", _truncate("model.safetensors"))})],

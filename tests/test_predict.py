@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoModel
 
 from app.cli import main
 from conftest import toy_records, write_jsonl
@@ -97,6 +97,8 @@ BAD = [
     ("input-missing", lambda t: t.absent(), [],
      r"input: file '.*absent.csv' not found"),
     ("model-missing", lambda t: t.csv("text\ngood\n", model="./no-such-model"), [], r"model: model folder ./no-such-model not found"),
+    ("model-without-head", lambda t: t.csv("text\ngood\n", model=t.headless()), [],
+     r"model: .*headless is not a trained classifier: its weights lack classifier.bias, classifier.weight"),
     ("no-output", lambda t: t.csv("text\ngood\n")[:4], [], r"output: required"),
     ("unknown-option", lambda t: t.csv("text\ngood\n"), ["--modle", "x"], r"unknown config key 'modle'; did you mean 'model'"),
 ]
@@ -116,6 +118,14 @@ class Inputs:
         path = self.tmp / "new.csv"
         path.write_text(text)
         return self._argv(path, existing, output, model)
+
+    def headless(self) -> str:
+        """A base model without a classification head, as a hub encoder is."""
+        folder = self.tmp / "headless"
+        AutoModel.from_pretrained(self.model).save_pretrained(folder)
+        for file in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(self.model / file, folder)
+        return str(folder)
 
     def absent(self) -> list[str]:
         return self._argv(self.tmp / "absent.csv", False, "out.csv", None)

@@ -81,10 +81,19 @@ def load_classifier(
 
 
 def load_trained_classifier(source: ModelSource, what: str = "model"):
-    """A classifier saved with its head (a checker, or a run's output_dir), as it is."""
-    with loading(source, what):
-        return AutoModelForSequenceClassification.from_pretrained(
-            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code)
+    """A classifier saved with its head (a checker, or a run's output_dir), as it is. A model without one (a base
+    model such as MiniLM) is refused: transformers would draw the head at random, and its labels would mean nothing."""
+    with loading(source, what), _load_report_held() as held:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
+            output_loading_info=True)
+    if info["missing_keys"]:
+        raise ArtifactError(f"{source.field}: {source.location} is not a trained classifier: its weights lack "
+                            f"{', '.join(sorted(info['missing_keys'])[:4])}; give a classifier fine-tuned on the task "
+                            "(a run's output_dir or a checker folder)")
+    if info["unexpected_keys"] or info["mismatched_keys"]:
+        held.release()
+    return model
 
 
 class _HeldReports(logging.Filter):
