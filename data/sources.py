@@ -89,24 +89,34 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
     return sources
 
 
+# The option naming each split's file, where it is not `<split>_file`.
+_OPTION = {"quality_train": "quality_checker_train_file", "quality_validation": "quality_checker_validation_file"}
+
+
 def _check_training_apart_from_evaluation(data: DataArguments, sources: list[SplitSource]) -> None:
-    """The model never trains on a file it is evaluated on: the validation or a test split, or the real set when
-    the validation split is held out of it (real_set_in_training trains on the rest of the real set only)."""
+    """Nothing learns from a file the model is evaluated on: the model trains on neither the validation nor a test
+    split, nor on the real set when the validation split is held out of it (real_set_in_training trains on the rest
+    of the real set only); the quality checker trains on neither split either (its best epoch is chosen on the
+    validation split, and real_set_in_training would join it), and never picks its epoch on a test split."""
     def where(source: SplitSource) -> str:
         return str(Path(source.origin).resolve())  # a split of one file keeps its "[split]" suffix: not the same
 
     # where each evaluated file is, what it is, and what to do instead
-    evaluated = {where(s): (f"the {s.name} split", "") for s in sources
-                 if s.name == "validation" or s.name.startswith("test")}
+    tests = {where(s): (f"the {s.name} split", "") for s in sources if s.name.startswith("test")}
+    evaluated = {**tests, **{where(s): ("the validation split", "") for s in sources if s.name == "validation"}}
     real = next((s for s in sources if s.name == "quality_train"), None)
+    held_out = {}
     if real is not None and "validation" not in {s.name for s in sources} and data.real_validation_fraction:
-        evaluated[where(real)] = ("the real set (quality_checker_train_file), whose held-out part is the validation "
-                                  "split", " (real_set_in_training trains on the rest of the real set)")
+        held_out[where(real)] = ("the real set (quality_checker_train_file), whose held-out part is the validation "
+                                 "split", " (real_set_in_training trains on the rest of the real set)")
+    forbidden = {"train": {**evaluated, **held_out}, "augmented_train": {**evaluated, **held_out},
+                 "quality_train": evaluated, "quality_validation": tests}
     for source in sources:
-        if source.name in ("train", "augmented_train") and where(source) in evaluated:
-            what, instead = evaluated[where(source)]
-            raise DataError(f"{source.name}_file: {source.origin} is {what}; the model may not train on what it is "
-                            f"evaluated on{instead}")
+        found = forbidden.get(source.name, {}).get(where(source))
+        if found is not None:
+            what, instead = found
+            raise DataError(f"{_OPTION.get(source.name, f'{source.name}_file')}: {source.origin} is {what}; "
+                            f"nothing may learn from what the model is evaluated on{instead}")
 
 
 def _augmented(data: DataArguments) -> list[SplitSource]:
@@ -164,9 +174,6 @@ def _quality_checker_sources(checkers: CheckerArguments, sources: list[SplitSour
     path = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file")
     if any(s.origin.startswith(str(path)) for s in sources if s.name == "train"):
         return []  # held out of the training split instead, see quality_held_out_of_train
-    test = next((s for s in sources if s.name == "test"), None)
-    if test is not None and Path(test.origin).resolve() == path.resolve():
-        raise DataError("quality_checker_train_file: is the test split; the test split is only for reporting")
     extra = [split_from_file("quality_train", path)]
     if checkers.quality_checker_validation_file:
         extra.append(split_from_file("quality_validation", resolve_data_path(

@@ -266,9 +266,17 @@ CASES: list[tuple] = [
     ("empty-text", _training_data("blank.jsonl", '{"text": "a", "label": 0}\n{"text": " ", "label": 1}\n'),
      r"blank.jsonl: line 2: column 'text' is empty"),
     ("quality-checker-on-test-split", lambda c: [c.write_config({"quality_checker_train_file": "toy/test.jsonl"})],
-     r"quality_checker_train_file: is the test split"),
+     r"quality_checker_train_file: \S+toy/test.jsonl is the test split; nothing may learn from what the model is "
+     r"evaluated on"),
+    ("quality-checker-on-the-validation-split", lambda c: [c.write_config(
+        {"quality_checker_train_file": "toy/validation.jsonl", "real_set_in_training": True})],
+     r"quality_checker_train_file: \S+toy/validation.jsonl is the validation split; nothing may learn from what"),
+    ("quality-checker-selected-on-the-test-split", lambda c: [c.write_config(
+        {"quality_checker_validation_file": "toy/test.jsonl"})],
+     r"quality_checker_validation_file: \S+toy/test.jsonl is the test split"),
     ("training-on-the-test-split", lambda c: [c.write_config({"augmented_train_file": "toy/test.jsonl"})],
-     r"augmented_train_file: \S+toy/test.jsonl is the test split; the model may not train on what it is evaluated on"),
+     r"augmented_train_file: \S+toy/test.jsonl is the test split; nothing may learn from what the model is evaluated "
+     r"on"),
     ("validating-on-the-training-data", lambda c: [c.write_config({"validation_file": "toy/train.jsonl"})],
      r"train_file: \S+toy/train.jsonl is the validation split"),
     ("training-on-the-held-out-real-set", lambda c: [c.write_config(
