@@ -6,6 +6,7 @@ import logging
 import sys
 
 import transformers
+from transformers.training_args import trainer_log_levels
 
 from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
@@ -59,8 +60,17 @@ def _run(command: str, argv: list[str]) -> None:
 
     config_file = argv[0] if argv and not argv[0].startswith("--") else None
     cfg = load_config(config_file, argv[1:] if config_file else argv)
+    _process_log_level(cfg.training)
     cfg.command = ["python", f"{command}.py", *argv]
     getattr(pipeline, command)(cfg)
+
+
+def _process_log_level(args) -> None:
+    """The project's own logs at the Trainer's levels: `log_level` in the main process (unless passive), and
+    `log_level_replica` in the others under torchrun (warning by default: each INFO line is printed once)."""
+    level = trainer_log_levels[args.log_level if args.should_log else args.log_level_replica]
+    if level >= 0:
+        logging.getLogger().setLevel(level)
 
 
 def _end_process_group() -> None:

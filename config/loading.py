@@ -185,7 +185,9 @@ class RunConfig:
     def non_default(self) -> dict:
         """The settings that differ from the dataclasses' defaults: a config file that reproduces this run (tokens
         left out)."""
-        defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict({})).to_dict()
+        auto = {}  # under torchrun on CPU, the defaults load_config sets (and a default CPU run would warn there)
+        _cpu_only_multiprocess_defaults(auto)
+        defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
         return {key: value for key, value in self.to_dict().items()
                 if value != defaults.get(key) and not key.endswith("_token")}
 

@@ -99,6 +99,8 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run for the job, not one per process
+    assert (result.stdout + result.stderr).count("INFO data.task: Task: 2 labels") == 1  # the other at warning
+    assert "parallel_mode != ParallelMode.DISTRIBUTED" not in result.stderr  # no single-process arguments made
 
     def losses(out):
         history = json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"]
