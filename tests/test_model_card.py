@@ -120,6 +120,9 @@ def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
     assert [list(line) for line in lines] == [["Training Loss", "Epoch", "Step", "Accuracy", "Validation Loss"]] * 3
     assert [list(line.values()) for line in lines] == [[0.7, 1.0, 8, 0.6, 0.69], [0.6, 2.0, 16, 0.7, 0.65],
                                                        [0.5, 3.0, 4, 0.8, 0.6]]
+    tracked = [{"epoch": 1.0, "loss": 0.7, "step": 8}, {"epoch": 1.0, "eval_validation_loss": 0.69, "step": 8},
+               {"epoch": 1.0, "eval_test_loss": 0.5, "step": 8}, {"train_runtime": 1.0, "epoch": 1.0, "step": 8}]
+    assert [list(line.values()) for line in parse_log_history(_history_for_table(tracked))[1]] == [[0.7, 1.0, 8, 0.69]]
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:
