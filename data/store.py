@@ -110,8 +110,9 @@ def content_digest(dataset: Dataset, text_columns: list[str], label_names: list[
     its name and often its size, yet a checker trained on it before is stale."""
     digest = hashlib.sha256()
     for name in text_columns:
-        for chunk in arrow_column(dataset, name).chunks:
-            for text in chunk.to_pylist():
+        column = arrow_column(dataset, name)
+        for start in range(0, len(column), 10_000):  # a slice at a time: a million texts are never all in Python
+            for text in column.slice(start, 10_000).to_pylist():
                 encoded = text.encode("utf-8")
                 digest.update(len(encoded).to_bytes(8, "little") + encoded)
     digest.update("\n".join(label_names[i] for i in column_array(dataset, "label")).encode("utf-8"))
