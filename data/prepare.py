@@ -12,7 +12,7 @@ import numpy as np
 from config.loading import RunConfig
 from data.files import DataError, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
-from data.store import column_array, remove_scratch, scratch_folder
+from data.store import column_array, iter_texts, remove_scratch, scratch_folder
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, join_real_set, subsample
 
@@ -76,7 +76,31 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         weight = cfg.training.real_set_weight
         logger.info("Training on %d real examples too (real_set_in_training), %s", len(splits["quality_train"]),
                     "the loss's own weight" if weight is None else f"weight {weight:g}")
+    warn_of_evaluated_texts_in_training(task)
     return task
+
+
+def _folded(texts: tuple) -> tuple:
+    return tuple(" ".join(text.lower().split()) for text in texts)
+
+
+def warn_of_evaluated_texts_in_training(task: TaskData) -> None:
+    """Warns when texts of the validation or a test split are in the training data too (case and spacing aside): an
+    LLM may reproduce the examples it was shown or saw in pre-training, and a file may be copied into another. The
+    split would then score texts the model trained on."""
+    evaluated = {name: {_folded(texts) for texts in iter_texts(task.splits[name], task.text_columns)}
+                 for name in task.splits if name == "validation" or name.startswith("test")}
+    shared = {name: set() for name in evaluated}
+    for texts in iter_texts(task.splits["train"], task.text_columns):
+        key = _folded(texts)
+        for name, keys in evaluated.items():
+            if key in keys:
+                shared[name].add(key)
+    for name, found in shared.items():
+        if found:
+            logger.warning("The %s split: %d of its %d distinct texts are in the training data too (case and spacing "
+                           "aside), so it scores texts the model trained on; remove them from the training data, or "
+                           "check how it was made", name, len(found), len(evaluated[name]))
 
 
 def check_label_coverage(task: TaskData) -> None:

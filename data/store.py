@@ -105,15 +105,20 @@ def column_array(dataset: Dataset, name: str) -> np.ndarray:
     return arrow_column(dataset, name).to_numpy()
 
 
+def iter_texts(dataset: Dataset, text_columns: list[str], batch: int = 10_000):
+    """Each example's texts, as a tuple, in order; a slice at a time, so a million texts never sit in Python at once."""
+    columns = [arrow_column(dataset, name) for name in text_columns]
+    for start in range(0, len(dataset), batch):
+        yield from zip(*(column.slice(start, batch).to_pylist() for column in columns))
+
+
 def content_digest(dataset: Dataset, text_columns: list[str], label_names: list[str]) -> str:
     """A short fingerprint of the examples' texts and labels (by name), in their order: a file edited in place keeps
     its name and often its size, yet a checker trained on it before is stale."""
     digest = hashlib.sha256()
-    for name in text_columns:
-        column = arrow_column(dataset, name)
-        for start in range(0, len(column), 10_000):  # a slice at a time: a million texts are never all in Python
-            for text in column.slice(start, 10_000).to_pylist():
-                encoded = text.encode("utf-8")
-                digest.update(len(encoded).to_bytes(8, "little") + encoded)
+    for texts in iter_texts(dataset, text_columns):
+        for text in texts:
+            encoded = text.encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "little") + encoded)
     digest.update("\n".join(label_names[i] for i in column_array(dataset, "label")).encode("utf-8"))
     return digest.hexdigest()[:16]

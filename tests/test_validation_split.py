@@ -78,3 +78,20 @@ def test_a_cap_on_the_real_set_samples_what_is_left_after_the_validation_split(d
     assert len(task.splits["train"]) == 64 + 12
     assert "Real set: a seeded sample of 12 of its 32 examples (quality_checker_max_train_samples)" in caplog.text
     assert len(_task(tmp_path).splits["quality_train"]) == 32  # by default, all of them
+
+
+def test_texts_of_the_evaluation_splits_in_the_training_data_are_reported(data_root_env, tmp_path, caplog):
+    validation = [json.loads(line) for line in (data_root_env / "toy" / "validation.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (data_root_env / "toy" / "train.jsonl").read_text().splitlines()]
+    copied = [{**record, "text": f"  {record['text'].upper()} "} for record in validation[:5]]  # case and spacing aside
+    write_jsonl(data_root_env / "toy" / "leaky_train.jsonl", train + copied)
+    caplog.set_level("WARNING")
+    _task(tmp_path, train_file="toy/leaky_train.jsonl", validation_file="toy/validation.jsonl",
+          quality_checker_train_file=None)
+    distinct = len({" ".join(r["text"].lower().split()) for r in validation})
+    assert (f"The validation split: 5 of its {distinct} distinct texts are in the training data too"
+            in caplog.text)
+    assert "The test split" not in caplog.text
+    caplog.clear()
+    _task(tmp_path, validation_file="toy/validation.jsonl", quality_checker_train_file=None)
+    assert "in the training data too" not in caplog.text
