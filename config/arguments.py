@@ -152,13 +152,15 @@ class CheckerArguments:
         default=None,
         metadata={"help": "Quality checker P': local folder, hub id, or W&B artifact 'entity/project/name:version'. "
                   "If it does not exist and quality_checker_train_file is set, it is trained there and cached. "
-                  "Without a config file: ./cache/checkers/quality-checker_<real file's name>_<model's name> "
+                  "Without a config file: ./cache/checkers/quality-checker_<real file's folder>-<its name>_"
+                  "<model's name> "
                   "(+ _warm with quality_checker_warm_start)."},
     )
     diversity_checker_model: str | None = field(
         default=None,
         metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data. "
-                  "Without a config file: ./cache/checkers/diversity-checker_<training file's name>_<model's name>."},
+                  "Without a config file: ./cache/checkers/diversity-checker_<training file's folder>-<its name>_"
+                  "<model's name>."},
     )
     quality_checker_train_file: str | None = field(
         default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "

@@ -46,8 +46,9 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
         field = f"{role}_checker_model"
         if getattr(checkers, field) is None and trained_on[role]:
             named.add(role)
-            folder = (f"{CHECKER_CACHE}/{role}-checker_{short_name(Path(trained_on[role]).stem)}_"
-                      f"{short_name(model.model_name_or_path)}")
+            data_file = Path(trained_on[role])  # its folder too: two projects' real.csv are two real sets
+            name = f"{data_file.parent.name}-{data_file.stem}" if data_file.parent.name else data_file.stem
+            folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(model.model_name_or_path)}"
             if role == "quality" and checkers.quality_checker_warm_start:
                 folder += "_warm"  # another checker than the one trained from the model, cached beside it
             setattr(checkers, field, folder)

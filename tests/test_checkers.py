@@ -71,7 +71,8 @@ def test_the_default_cache_of_a_run_without_config_file_is_rebuilt_when_its_data
             str(tiny_model_dir), "--num_train_epochs", "1", "--checker_num_train_epochs", "1", "--report_to", "none",
             "--max_seq_length", "32", "--disable_tqdm", "true"]
     run(load_config(None, [*argv, "--output_dir", "out1"]))
-    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_real_{tiny_model_dir.name}" / "checker_recipe.json"
+    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_{tmp_path.name}-real_{tiny_model_dir.name}" / \
+        "checker_recipe.json"
     first = json.loads(recipe.read_text())["train_data"]
     records = [json.loads(line) for line in real.read_text().splitlines()]
     records[0]["label"] = 1 - records[0]["label"]  # one label corrected in place

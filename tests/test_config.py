@@ -178,7 +178,7 @@ def test_a_run_without_config_file_starts_from_the_recommended_method(tmp_path):
     assert cfg.training.output_dir == "output"
     if "quality" in cfg.needed_checkers():
         model = cfg.model.model_name_or_path.split("/")[-1]
-        assert cfg.checkers.quality_checker_model == f"./cache/checkers/quality-checker_real_{model}"
+        assert cfg.checkers.quality_checker_model == f"./cache/checkers/quality-checker_mine-real_{model}"
     # with a config file, the dataclasses' defaults apply instead
     assert load_config(_write(tmp_path, {"train_file": "mine/generated.csv"})).training.problem_type == \
         "single_label_classification"
@@ -188,7 +188,7 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
     cfg = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
                              "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny"])
     assert cfg.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny"
-    assert cfg.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_train_tiny"
+    assert cfg.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_tiny"
     warm = load_config(None, ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl",
                               "--model_name_or_path", "./models/tiny", "--quality_checker_warm_start", "true"])
     assert warm.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_warm"
