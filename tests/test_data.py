@@ -72,6 +72,11 @@ def _labelled_folder(folder: Path, names: list[str], labels: list) -> Path:
     return _write(folder / "t.jsonl", "jsonl", [{"text": f"t{i}", "label": label} for i, label in enumerate(labels)])
 
 
+def test_with_digit_label_names_a_number_is_an_id_and_a_string_a_name(tmp_path):
+    stars = _labelled_folder(tmp_path / "stars", ["1", "2", "3"], [1, "1", "3"])
+    assert build_task([split_from_file("train", stars)], None).splits["train"]["label"] == [1, 0, 2]
+
+
 def test_ids_of_a_file_whose_labels_json_orders_the_labels_otherwise_are_read_by_name(tmp_path):
     generated = _labelled_folder(tmp_path / "gen", ["negative", "neutral", "positive"], [0, 1, 2])
     real = _labelled_folder(tmp_path / "real", ["positive", "neutral", "negative"], [0, 1, 2, "negative", "2"])
