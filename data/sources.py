@@ -103,14 +103,17 @@ def _check_training_apart_from_evaluation(data: DataArguments, sources: list[Spl
 
     # where each evaluated file is, what it is, and what to do instead
     tests = {where(s): (f"the {s.name} split", "") for s in sources if s.name.startswith("test")}
-    evaluated = {**tests, **{where(s): ("the validation split", "") for s in sources if s.name == "validation"}}
+    validation = [where(s) for s in sources if s.name == "validation"]
+    evaluated = {**tests, **{key: ("the validation split", "") for key in validation}}
     real = next((s for s in sources if s.name == "quality_train"), None)
     held_out = {}
     if real is not None and "validation" not in {s.name for s in sources} and data.real_validation_fraction:
         held_out[where(real)] = ("the real set (quality_checker_train_file), whose held-out part is the validation "
                                  "split", " (real_set_in_training trains on the rest of the real set)")
+    real_as_validation = {key: ("the validation split", " (leave validation_file out: a part of the real set is then "
+                                                        "held out as the validation split)") for key in validation}
     forbidden = {"train": {**evaluated, **held_out}, "augmented_train": {**evaluated, **held_out},
-                 "quality_train": evaluated, "quality_validation": tests}
+                 "quality_train": {**tests, **real_as_validation}, "quality_validation": tests}
     for source in sources:
         found = forbidden.get(source.name, {}).get(where(source))
         if found is not None:

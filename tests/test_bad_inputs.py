@@ -270,7 +270,9 @@ CASES: list[tuple] = [
      r"evaluated on"),
     ("quality-checker-on-the-validation-split", lambda c: [c.write_config(
         {"quality_checker_train_file": "toy/validation.jsonl", "real_set_in_training": True})],
-     r"quality_checker_train_file: \S+toy/validation.jsonl is the validation split; nothing may learn from what"),
+     r"quality_checker_train_file: \S+toy/validation.jsonl is the validation split; nothing may learn from what the "
+     r"model is evaluated on \(leave validation_file out: a part of the real set is then held out as the validation "
+     r"split\)"),
     ("quality-checker-selected-on-the-test-split", lambda c: [c.write_config(
         {"quality_checker_validation_file": "toy/test.jsonl"})],
      r"quality_checker_validation_file: \S+toy/test.jsonl is the test split"),
