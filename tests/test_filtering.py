@@ -53,14 +53,18 @@ def _run(tiny_config, tmp_path, **changes):
     return run(load_config(str(path)))
 
 
+def _rows(out) -> list[dict]:
+    with (out / "weights.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path):
     metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification", filter_keep_top_fraction=0.75)
     out = tmp_path / "out"
     results = json.loads((out / "all_results.json").read_text())
     assert results["train_filtered_out"] == metrics["train_filtered_out"] == 16
     assert results["train_samples"] == 48
-    with (out / "weights.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = _rows(out)
     assert len(rows) == 64 and sum(row["kept"] == "True" for row in rows) == 48
     assert "diversity_prob" in rows[0]  # the config names a diversity checker: the static weight is P'/Q
     kept = [float(r["static_weight"]) for r in rows if r["kept"] == "True"]
@@ -82,13 +86,9 @@ def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_con
     path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
     score(load_config(str(path)))
 
-    def kept(folder):
-        with (folder / "weights.csv").open(encoding="utf-8") as f:
-            return [row["kept"] == "True" for row in csv.DictReader(f)]
-
+    scored, trained = ([row["kept"] == "True" for row in _rows(tmp_path / name)] for name in ("scored", "out"))
     assert metrics["train_label_issues_dropped"] > 0
-    assert kept(tmp_path / "scored") == kept(tmp_path / "out")
-    assert sum(kept(tmp_path / "out")) == metrics["train_samples"]
+    assert scored == trained and sum(trained) == metrics["train_samples"]
 
 
 def test_score_py_weighs_as_the_run_does(tiny_config, tmp_path):
@@ -99,11 +99,7 @@ def test_score_py_weighs_as_the_run_does(tiny_config, tmp_path):
     path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
     score(load_config(str(path)))
 
-    def rows(folder):
-        with (folder / "weights.csv").open(encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-
-    scored, trained = rows(tmp_path / "scored"), rows(tmp_path / "out")
+    scored, trained = _rows(tmp_path / "scored"), _rows(tmp_path / "out")
     assert "diversity_prob" not in scored[0]
     assert [r["static_weight"] for r in scored] == [r["static_weight"] for r in trained] == \
         [r["quality_prob"] for r in scored]
