@@ -84,6 +84,13 @@ def _folded(texts: tuple) -> tuple:
     return tuple(" ".join(text.lower().split()) for text in texts)
 
 
+def _with_copies(dataset, text_columns: list[str], chosen: list[int]) -> list[int]:
+    """`chosen` and every other example whose texts, case and spacing aside, are those of a chosen one."""
+    keys = [_folded(texts) for texts in iter_texts(dataset, text_columns)]
+    wanted = {keys[i] for i in chosen}
+    return sorted(set(chosen) | {i for i, key in enumerate(keys) if key in wanted})
+
+
 def warn_of_evaluated_texts_in_training(task: TaskData) -> None:
     """Warns when texts of the validation or a test split are in the training data too (case and spacing aside): an
     LLM may reproduce the examples it was shown or saw in pre-training, and a file may be copied into another. The
@@ -128,7 +135,8 @@ def check_label_coverage(task: TaskData) -> None:
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
     """Without a validation split, a stratified, seeded `fraction` of the real set becomes one, to pick the best
     epoch: the quality checker trains on the rest only, and real_set_in_training joins the rest only. Each label
-    with at least two examples gives at least one, and keeps at least one."""
+    with at least two examples gives at least one, and keeps at least one; the copies of a held-out text (case and
+    spacing aside) are held out with it, so that no text is on both sides."""
     splits = task.splits
     if "validation" in splits or "quality_train" not in splits or not fraction:
         return
@@ -146,6 +154,7 @@ def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
     if not held:
         logger.warning("No validation split: the real set (%d examples) is too small to hold one out", len(real))
         return
+    held = _with_copies(real, task.text_columns, held)
     rest = np.ones(len(real), dtype=bool)
     rest[held] = False
     kept = np.flatnonzero(rest)

@@ -95,3 +95,14 @@ def test_texts_of_the_evaluation_splits_in_the_training_data_are_reported(data_r
     caplog.clear()
     _task(tmp_path, validation_file="toy/validation.jsonl", quality_checker_train_file=None)
     assert "in the training data too" not in caplog.text
+
+
+def test_copies_of_a_held_out_text_are_held_out_with_it(data_root_env, tmp_path):
+    real = [json.loads(line) for line in _real_set(data_root_env).read_text().splitlines()]
+    copies = [{**record, "text": f" {record['text'].upper()}"} for record in real]  # every text twice
+    write_jsonl(data_root_env / "toy" / "unbalanced_real.jsonl", real + copies)
+    task = _task(tmp_path)
+    held = {" ".join(t.lower().split()) for t in task.splits["validation"]["text"]}
+    kept = {" ".join(t.lower().split()) for t in task.splits["quality_train"]["text"]}
+    assert held and kept and not held & kept
+    assert len(task.splits["validation"]) == 2 * len(held)  # both copies of each held-out text
