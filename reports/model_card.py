@@ -72,6 +72,10 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     if cfg.data.dataset_name:
         metadata["datasets"] = [cfg.data.dataset_name]
     procedure = summary.to_model_card().split("\n## Training procedure\n", 1)[1]
+    if trainer.first_phase is not None:  # the summary is of the trainer it is given: the fine-tuning's
+        procedure = procedure.replace("were used during training:", "were used during the fine-tuning on the real "
+                                      "set (`real_set_finetune_epochs`; the weighted training's are in "
+                                      "`resolved_config.json`):", 1)
     sections = [
         _introduction(name, cfg, task, metrics, on_hub),
         _usage(cfg, task),
@@ -236,30 +240,44 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
 
 
 def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
-    args, state = cfg.training, trainer.state
-    before = trainer.epoch_offset  # the epochs of weighted training before a fine-tuning on the real set
     rows = [[split, len(task.splits[split]), f"{metrics[f'{prefix}_accuracy']:.4f}", f"{metrics[f'{prefix}_f1']:.4f}",
              f"{majority_accuracy(column_array(task.splits[split], 'label')):.4f}"]
             for split, prefix in _evaluated_splits(task, metrics)]
     header = ["split", "examples", "accuracy", "macro-F1", "majority-class accuracy"]
     text = "## Results\n\n" + (_table(header, rows) if rows else "No validation or test split was evaluated.")
+    # the run's own arguments: a test split tracked each epoch renames the trainer's metric_for_best_model
+    args, state, first, epochs = cfg.training, trainer.state, trainer.first_phase, trainer.args.num_train_epochs
+    if first is None:
+        kept, stopped = _kept(args, state, state.log_history, epochs, "training")
+        return text + f"\n\nThe model is {kept}." + (f" {stopped[0].upper()}{stopped[1:]}." if stopped else "") + "\n"
+    # fine-tuned on the real set: the history holds both phases, the second's epochs and steps after the first's
+    kept, stopped = _kept(args, first, first.log_history, args.num_train_epochs, "weighted training")
+    text += f"\n\nWeighted training's model was {kept}" + (f"; {stopped}." if stopped else ".")
+    kept, stopped = _kept(args, state, state.log_history, epochs, "the fine-tuning", trainer.epoch_offset,
+                          first.global_step)
+    return (text + f" Then {epochs:g} epoch(s) of CE on the real set fine-tuned that model "
+            f"(`real_set_finetune_epochs`): the model is {kept}" + (f"; {stopped}." if stopped else ".") + "\n")
+
+
+def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_offset: int = 0,
+          step_offset: int = 0) -> tuple[str, str | None]:
+    """What one training phase ended with, and how early stopping ended the phase (None if it did not). Its epochs
+    and steps are numbered in `history` after those of an earlier phase (the offsets)."""
     if args.average_checkpoints:
-        text += "\n\nThe model is the mean of its weights at the end of every epoch (`average_checkpoints`)."
+        kept = "the mean of its weights at the end of every epoch (`average_checkpoints`)"
     elif args.load_best_model_at_end and state.best_global_step:
-        # the last entry of that step: the fine-tuning numbers its steps anew
-        epoch = next((entry["epoch"] for entry in reversed(state.log_history)
-                      if entry.get("step") == state.best_global_step), None)
-        text += (f"\n\nThe model is the checkpoint of epoch {epoch:g}, the best validation "
-                 f"`{args.metric_for_best_model}` ({state.best_metric:.4f}).") if epoch is not None else ""
-    elif state.epoch:
-        text += f"\n\nThe model is that of the last epoch ({before + state.epoch:g})."
-    if before:
-        text += (f" The {trainer.args.num_train_epochs:g} epoch(s) after epoch {before} of weighted training "
-                 "fine-tuned it on the real set with CE (`real_set_finetune_epochs`).")
-    if args.early_stopping_patience and state.epoch < trainer.args.num_train_epochs:
-        text += (f" Early stopping (patience {args.early_stopping_patience}) ended training after epoch "
-                 f"{before + state.epoch:g} of {before + trainer.args.num_train_epochs:g}.")
-    return text + "\n"
+        # the entries of that step before the end of training: the final evaluation's, after it, is numbered anew
+        ends = [i for i, entry in enumerate(history) if "train_runtime" in entry]
+        epoch = next((entry["epoch"] for entry in reversed(history[:ends[-1]] if ends else history)
+                      if entry.get("step") == state.best_global_step + step_offset), None)
+        kept = (f"the checkpoint{f' of epoch {epoch:g}' if epoch is not None else ''}, the best validation "
+                f"`{args.metric_for_best_model}` ({state.best_metric:.4f})")
+    else:
+        kept = f"that of the last epoch ({epoch_offset + state.epoch:g})"
+    stopped = (f"early stopping (patience {args.early_stopping_patience}) ended {phase} after epoch "
+               f"{epoch_offset + state.epoch:g} of {epoch_offset + epochs:g}"
+               if args.early_stopping_patience and state.epoch < epochs else None)
+    return kept, stopped
 
 
 def _reproduce(cfg: RunConfig) -> str:

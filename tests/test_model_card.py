@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -95,17 +96,30 @@ def test_the_card_and_report_name_every_file_the_training_data_came_from(tiny_co
     assert "on 96 training examples from `toy/train.jsonl + toy/real.jsonl`" in (out / "weights_report.md").read_text()
 
 
-def test_the_card_finds_the_kept_epoch_of_a_fine_tuning_that_numbers_its_steps_anew(tiny_config, tmp_path):
+def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_config, tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({**tiny_config, "load_best_model_at_end": True, "save_strategy": "epoch"}))
+    path.write_text(json.dumps({**tiny_config, "load_best_model_at_end": True, "save_strategy": "epoch",
+                                "num_train_epochs": 4, "early_stopping_patience": 1}))
     cfg = load_config(str(path))
-    # 2 epochs of 8 steps, then 2 of fine-tuning on the real set, of 4 steps each: its step 8 is epoch 4, not 1
-    history = [{"step": step, "epoch": epoch, "eval_accuracy": 0.5} for step, epoch in ((8, 1), (16, 2), (4, 3), (8, 4))]
-    trainer = SimpleNamespace(epoch_offset=2, args=SimpleNamespace(num_train_epochs=2.0), state=SimpleNamespace(
-        log_history=history, best_global_step=8, best_metric=0.75, epoch=2.0))
+
+    def entry(step, epoch, **values):
+        return {"step": step, "epoch": float(epoch), **values}
+
+    # Weighted training: early stopping after 2 epochs of 8 steps, the first the best. Then 2 epochs of fine-tuning
+    # of 4 steps each, numbered after them in the history, its last the best: its own step 8 is the history's step
+    # 24, epoch 4. The final evaluation, after the end of training, logs the fine-tuning's own step 8 and epoch 2.
+    weighted = [entry(8, 1, eval_accuracy=0.6), entry(16, 2, eval_accuracy=0.6), entry(16, 2, train_runtime=1.0)]
+    history = weighted + [entry(20, 3, eval_accuracy=0.7), entry(24, 4, eval_accuracy=0.8),
+                          entry(24, 4, train_runtime=0.5), entry(8, 2, eval_accuracy=0.8)]
+    first = SimpleNamespace(log_history=weighted, best_global_step=8, best_metric=0.6, epoch=2.0, global_step=16)
+    state = SimpleNamespace(log_history=history, best_global_step=8, best_metric=0.8, epoch=2.0)
+    trainer = SimpleNamespace(first_phase=first, epoch_offset=2, args=replace(cfg.training, num_train_epochs=2.0),
+                              state=state)
     text = _results(trainer, cfg, SimpleNamespace(splits={}), {})
-    assert "The model is the checkpoint of epoch 4, the best validation" in text
-    assert "The 2 epoch(s) after epoch 2 of weighted training fine-tuned it on the real set with CE" in text
+    assert ("Weighted training's model was the checkpoint of epoch 1, the best validation `accuracy` (0.6000); early "
+            "stopping (patience 1) ended weighted training after epoch 2 of 4. Then 2 epoch(s) of CE on the real set "
+            "fine-tuned that model (`real_set_finetune_epochs`): the model is the checkpoint of epoch 4, the best "
+            "validation `accuracy` (0.8000).") in text
 
 
 def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():

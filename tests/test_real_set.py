@@ -92,7 +92,7 @@ def test_a_fine_tuned_run_can_be_resumed_and_overwritten(tiny_config, tmp_path):
         (out / name).unlink()
     resumed = _run(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
     assert {k: resumed[k] for k in ("eval_loss", "test_loss")} == {k: first[k] for k in ("eval_loss", "test_loss")}
-    assert "| 2.0   | 4    |" in (out / "README.md").read_text()  # the fine-tuning's epoch in the card's table
+    assert "| 2.0   | 12   |" in (out / "README.md").read_text()  # the fine-tuning's epoch in the card's table
     _run(tiny_config, tmp_path, **options, overwrite_output_dir=True)
 
 
@@ -113,11 +113,15 @@ def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert epochs == [1.0, 2.0, 3.0, 4.0]
     assert metrics["real_set_finetune_samples"] == 32
-    best = max((h for h in state["log_history"] if h["epoch"] > 2 and "eval_validation_accuracy" in h),
-               key=lambda h: h["eval_validation_accuracy"])["epoch"]  # the fine-tuning's epochs: the first best
+    evaluations = [h for h in state["log_history"] if "eval_validation_accuracy" in h]
+    weighted, tuned = evaluations[:2], evaluations[2:]
+    # each phase's first of equals, as the Trainer keeps it
+    best = [max(phase, key=lambda h: h["eval_validation_accuracy"])["epoch"] for phase in (weighted, tuned)]
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert f"The model is the checkpoint of epoch {best:g}, the best validation" in card
-    assert "The 2 epoch(s) after epoch 2 of weighted training fine-tuned it on the real set with CE" in card
+    assert f"Weighted training's model was the checkpoint of epoch {best[0]:g}, the best validation `accuracy`" in card
+    assert ("Then 2 epoch(s) of CE on the real set fine-tuned that model (`real_set_finetune_epochs`): the model is "
+            f"the checkpoint of epoch {best[1]:g}, the best validation `accuracy`") in card
+    assert [h["step"] for h in tuned] == [20, 24]  # numbered after the weighted training's 16 steps
     with np.load(out / "validation_predictions.npz") as saved:
         assert set(saved.files) == {"epoch1", "epoch2", "epoch3", "epoch4", "final", "labels"}
         assert (saved["final"].argmax(1) == saved["labels"]).mean() == pytest.approx(metrics["eval_accuracy"])

@@ -76,17 +76,20 @@ def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_r
               pad_to_max_length: bool = False) -> WeightedTrainer:
     """A second phase: `trainer`'s model trained on `data` (the real set) with CE for `epochs`, evaluated and
     selected among these epochs as the first phase was. Its checkpoints go to output_dir/FINETUNE_DIR; its
-    history continues the first phase's epochs, and the returned trainer saves into the first phase's output_dir."""
+    history continues the first phase's epochs and steps, and the returned trainer saves into the first phase's
+    output_dir."""
     first = trainer.args
     args = dataclasses.replace(first, problem_type="single_label_classification", num_train_epochs=epochs,
                                learning_rate=learning_rate or first.learning_rate, real_set_finetune_epochs=0.0,
                                output_dir=str(Path(first.output_dir) / FINETUNE_DIR))
     second = make_trainer(trainer.model, trainer.processing_class, args, data, trainer.eval_dataset, pad_to_max_length)
-    second.epoch_offset = round(trainer.state.epoch)
+    second.first_phase = trainer.state
     second.validation_predictions = trainer.validation_predictions
     second.train()
+    steps = trainer.state.global_step
     second.state.log_history = trainer.state.log_history + [
-        {**entry, "epoch": entry["epoch"] + second.epoch_offset} if "epoch" in entry else entry
+        {**entry, **({"epoch": entry["epoch"] + second.epoch_offset} if "epoch" in entry else {}),
+         **({"step": entry["step"] + steps} if "step" in entry else {})}
         for entry in second.state.log_history]
     second.args.output_dir = first.output_dir
     return second

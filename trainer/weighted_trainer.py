@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerState
 from transformers.integrations import WandbCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
@@ -72,9 +72,14 @@ class WeightedTrainer(Trainer):
         if self.checkpoint_average is not None:
             self.add_callback(self.checkpoint_average)
         self.validation_predictions = None
-        self.epoch_offset = 0  # epochs trained before this trainer took over the model (see fitting.fine_tune)
+        self.first_phase: TrainerState | None = None  # the weighted training's, when this trainer fine-tunes its model
         self._trained = False
         self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
+
+    @property
+    def epoch_offset(self) -> int:
+        """The epochs trained before this trainer took over the model (see fitting.fine_tune)."""
+        return round(self.first_phase.epoch) if self.first_phase else 0
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         checkpoint = get_last_checkpoint(self.args.output_dir) if resume_from_checkpoint is True \
