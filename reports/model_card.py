@@ -263,21 +263,30 @@ def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_off
           step_offset: int = 0) -> tuple[str, str | None]:
     """What one training phase ended with, and how early stopping ended the phase (None if it did not). Its epochs
     and steps are numbered in `history` after those of an earlier phase (the offsets)."""
+    last, end = epoch_offset + state.epoch, step_offset + state.global_step
     if args.average_checkpoints:
         kept = "the mean of its weights at the end of every epoch (`average_checkpoints`)"
     elif args.load_best_model_at_end and state.best_global_step:
         # the entries of that step before the end of training: the final evaluation's, after it, is numbered anew
+        best = state.best_global_step + step_offset
         ends = [i for i, entry in enumerate(history) if "train_runtime" in entry]
         epoch = next((entry["epoch"] for entry in reversed(history[:ends[-1]] if ends else history)
-                      if entry.get("step") == state.best_global_step + step_offset), None)
-        kept = (f"the checkpoint{f' of epoch {epoch:g}' if epoch is not None else ''}, the best validation "
+                      if entry.get("step") == best), None)
+        kept = (f"the checkpoint{f' of {_when(epoch, best)}' if epoch is not None else ''}, the best validation "
                 f"`{args.metric_for_best_model}` ({state.best_metric:.4f})")
     else:
-        kept = f"that of the last epoch ({epoch_offset + state.epoch:g})"
-    stopped = (f"early stopping (patience {args.early_stopping_patience}) ended {phase} after epoch "
-               f"{epoch_offset + state.epoch:g} of {epoch_offset + epochs:g}"
-               if args.early_stopping_patience and state.epoch < epochs else None)
+        kept = (f"that of the last epoch ({last:g})" if float(last).is_integer()
+                else f"that of the last step ({end}, epoch {last:.2f})")
+    stopped = (f"early stopping (patience {args.early_stopping_patience}) ended {phase} after "
+               f"{_when(last, end, epoch_offset + epochs)}" if args.early_stopping_patience and state.epoch < epochs
+               else None)
     return kept, stopped
+
+
+def _when(epoch: float, step: int, of: float | None = None) -> str:
+    """An epoch; or a step and its epoch, for a model from mid-epoch (evaluation by steps, max_steps)."""
+    total = f" of {of:g}" if of is not None else ""
+    return f"epoch {epoch:g}{total}" if float(epoch).is_integer() else f"step {step} (epoch {epoch:.2f}{total})"
 
 
 def _reproduce(cfg: RunConfig) -> str:

@@ -88,6 +88,12 @@ def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
 
 
+def test_the_card_names_the_step_of_a_model_from_mid_epoch(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, max_steps=12, eval_strategy="steps", eval_steps=4, load_best_model_at_end=False)
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert "The model is that of the last step (12, epoch 1.50)." in text  # 8 steps an epoch
+
+
 def test_the_card_and_report_name_every_file_the_training_data_came_from(tiny_config, tmp_path):
     _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
          augmented_train_file="toy/real.jsonl")
@@ -112,7 +118,7 @@ def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_conf
     history = weighted + [entry(20, 3, eval_accuracy=0.7), entry(24, 4, eval_accuracy=0.8),
                           entry(24, 4, train_runtime=0.5), entry(8, 2, eval_accuracy=0.8)]
     first = SimpleNamespace(log_history=weighted, best_global_step=8, best_metric=0.6, epoch=2.0, global_step=16)
-    state = SimpleNamespace(log_history=history, best_global_step=8, best_metric=0.8, epoch=2.0)
+    state = SimpleNamespace(log_history=history, best_global_step=8, best_metric=0.8, epoch=2.0, global_step=8)
     trainer = SimpleNamespace(first_phase=first, epoch_offset=2, args=replace(cfg.training, num_train_epochs=2.0),
                               state=state)
     text = _results(trainer, cfg, SimpleNamespace(splits={}), {})
