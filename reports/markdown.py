@@ -70,6 +70,11 @@ def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
             if len(ranked) else ["–", "–", "–"]
         row += [_num(np.nanmean(weights.weight[e][mask])) for e in epochs]
         rows.append(row)
+    real = weights.real if weights.real is not None else np.zeros(len(tags), dtype=bool)
+    if real.any() and set(tags[~real]) == {"original"}:  # no noise kinds: the tags only tell the real set apart
+        return ["## The training data and the real set joined to it", "",
+                "The training data's own examples (`original`) beside the real examples joined to them (`real`).", "",
+                *table(header, rows), ""]
     return ["## By noise kind", "",
             f"The data tags each example with how it was made. A checker that sees through the noise gives the "
             f"injected kinds a lower {ranking.name} than `original`, and puts them in the lowest-weighted "

@@ -89,6 +89,7 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
     assert all("| swap |" in row for row in rows[:6]) and not any("| swap |" in row for row in rows[6:])
     assert "text 0 \\| with a pipe" in lowest  # a pipe in a text does not break the table
     assert "| swap | 6 |" in text and "6 (100%)" in text  # the noise table: every swap in the lowest 10%
+    assert "## By noise kind" in text and "gives the injected kinds a lower" in text
     assert "## Across epochs" in text and "| 1 | 56 |" in text  # epoch 1 saw 56 examples
     assert "Filtering kept 54 of 60." in text
     for name in ("weights_by_label.png", "weights_by_noise.png", "weights_by_epoch.png"):
@@ -114,6 +115,8 @@ def test_real_examples_at_a_fixed_weight_are_counted_but_not_ranked():
     text = render(weights, "Focal with the real set.", {})
     assert "The 2 real examples joined to the training data (noise `real`) train at the fixed weight 1" in text
     assert "| **all** | 2 |" in text and "| real | 2 | – | – | – |\n" in text
+    # the data tags no noise: the table tells the real set apart, and says nothing of injected kinds
+    assert "## The training data and the real set joined to it" in text and "injected" not in text
     highest = text.split("## The 2 highest-weighted examples", 1)[1]
     assert "| 1 | 1 | yes |" in highest and "| real |" not in highest
 
