@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -40,6 +41,22 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def run_with(config: dict, tmp_path: Path, **changes) -> dict:
+    """A run of `config` with `changes`, from a config file as run.py reads it; its metrics."""
+    from app.pipeline import run
+    from config.loading import load_config
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, **changes}))
+    return run(load_config(str(path)))
+
+
+def weights_rows(out: Path) -> list[dict]:
+    """The rows of a run's weights.csv."""
+    with (out / "weights.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def write_long_texts(path: Path, n: int = 30_000) -> Path:

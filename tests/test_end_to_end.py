@@ -6,16 +6,7 @@ import json
 
 import pytest
 
-from conftest import toy_records, write_jsonl
-from config.loading import load_config
-from app.pipeline import run
-
-
-def _run(config: dict, tmp_path, **changes):
-    config = {**config, **changes}
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return run(load_config(str(path)))
+from conftest import run_with, toy_records, write_jsonl
 
 
 @pytest.mark.parametrize("problem_type", [
@@ -26,7 +17,7 @@ def _run(config: dict, tmp_path, **changes):
     "single_label_classification_quality_only",
 ])
 def test_each_loss_runs_end_to_end(tiny_config, tmp_path, problem_type):
-    metrics = _run(tiny_config, tmp_path, problem_type=problem_type)
+    metrics = run_with(tiny_config, tmp_path, problem_type=problem_type)
     out = tmp_path / "out"
     results = json.loads((out / "all_results.json").read_text())
     assert {"test_accuracy", "test_f1", "eval_accuracy", "eval_f1"} <= set(results)
@@ -44,7 +35,7 @@ def test_a_model_no_better_than_the_majority_class_is_warned_about(tiny_config, 
     train = write_jsonl(tmp_path / "data" / "train.jsonl", records)
     (tmp_path / "data" / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
     with caplog.at_level("WARNING"):
-        metrics = _run(tiny_config, tmp_path, train_file=str(train), num_train_epochs=10, learning_rate=5e-3)
+        metrics = run_with(tiny_config, tmp_path, train_file=str(train), num_train_epochs=10, learning_rate=5e-3)
     warned = "The model's validation accuracy 0.500 is within 1 point(s) of always answering the most common class"
     assert (warned in caplog.text) == one_label and (metrics["eval_accuracy"] == 0.5) == one_label
     assert ("train.jsonl: no example of label 'negative' among its 32 training examples" in caplog.text) == one_label
@@ -53,7 +44,7 @@ def test_a_model_no_better_than_the_majority_class_is_warned_about(tiny_config, 
 def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_path):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp",
               "quality_checker_train_file": "toy/train.jsonl", "quality_checker_max_train_samples": 16}
-    metrics = _run(config, tmp_path)
+    metrics = run_with(config, tmp_path)
     assert metrics["train_samples"] == 64 - 16
     recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
     assert recipe["train_examples"] == 16
@@ -62,7 +53,7 @@ def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_p
 def test_test_split_tracked_each_epoch_but_never_selects(tiny_config, tmp_path):
     config = {**tiny_config, "track_test_each_epoch": True, "num_train_epochs": 2, "save_strategy": "epoch",
               "load_best_model_at_end": True}
-    _run(config, tmp_path)
+    run_with(config, tmp_path)
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     per_epoch_test = [h["eval_test_accuracy"] for h in state["log_history"] if "eval_test_accuracy" in h]
     assert len(per_epoch_test) == 2
@@ -73,7 +64,7 @@ def test_test_split_tracked_each_epoch_but_never_selects(tiny_config, tmp_path):
 
 
 def test_cleanlab_baseline_drops_flagged_examples_then_trains(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, drop_label_issues=True)
+    metrics = run_with(tiny_config, tmp_path, drop_label_issues=True)
     results = json.loads((tmp_path / "out" / "all_results.json").read_text())
     assert results["train_label_issues_dropped"] == metrics["train_label_issues_dropped"] >= 0
     assert results["train_samples"] == 64 - results["train_label_issues_dropped"]

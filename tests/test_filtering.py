@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
 import pytest
 
+from conftest import run_with, weights_rows
 from checkers.filtering import keep_mask, static_weights
 from config.loading import ConfigError, load_config
-from app.pipeline import run, score
+from app.pipeline import score
 
 
 def test_static_weight_is_imps_or_the_quality_checkers():
@@ -47,24 +47,13 @@ def test_bad_filter_options_are_named(key, value, message):
         load_config(None, [f"--{key}", str(value)])
 
 
-def _run(tiny_config, tmp_path, **changes):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({**tiny_config, **changes}))
-    return run(load_config(str(path)))
-
-
-def _rows(out) -> list[dict]:
-    with (out / "weights.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification", filter_keep_top_fraction=0.75)
+    metrics = run_with(tiny_config, tmp_path, problem_type="single_label_classification", filter_keep_top_fraction=0.75)
     out = tmp_path / "out"
     results = json.loads((out / "all_results.json").read_text())
     assert results["train_filtered_out"] == metrics["train_filtered_out"] == 16
     assert results["train_samples"] == 48
-    rows = _rows(out)
+    rows = weights_rows(out)
     assert len(rows) == 64 and sum(row["kept"] == "True" for row in rows) == 48
     assert "diversity_prob" in rows[0]  # the config names a diversity checker: the static weight is P'/Q
     kept = [float(r["static_weight"]) for r in rows if r["kept"] == "True"]
@@ -75,18 +64,18 @@ def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path)
 
 def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match=r"filter_min_weight: .* drops them all"):
-        _run(tiny_config, tmp_path, filter_min_weight=1e7)  # P'/Q is at most 1 / weight_epsilon
+        run_with(tiny_config, tmp_path, filter_min_weight=1e7)  # P'/Q is at most 1 / weight_epsilon
     assert not (tmp_path / "out").exists()
 
 
 def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_config, tmp_path):
     options = dict(problem_type="single_label_classification_dimp", drop_label_issues=True, filter_min_weight=0.3)
-    metrics = _run(tiny_config, tmp_path, **options)
+    metrics = run_with(tiny_config, tmp_path, **options)
     path = tmp_path / "score.json"
     path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
     score(load_config(str(path)))
 
-    scored, trained = ([row["kept"] == "True" for row in _rows(tmp_path / name)] for name in ("scored", "out"))
+    scored, trained = ([row["kept"] == "True" for row in weights_rows(tmp_path / name)] for name in ("scored", "out"))
     assert metrics["train_label_issues_dropped"] > 0
     assert scored == trained and sum(trained) == metrics["train_samples"]
 
@@ -94,12 +83,12 @@ def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_con
 def test_score_py_weighs_as_the_run_does(tiny_config, tmp_path):
     """DIMP with a warm-started quality checker: the diversity checker is built, but the static weight is P'."""
     options = dict(problem_type="single_label_classification_dimp", quality_checker_warm_start=True)
-    _run(tiny_config, tmp_path, **options)
+    run_with(tiny_config, tmp_path, **options)
     path = tmp_path / "score.json"
     path.write_text(json.dumps({**tiny_config, **options, "output_dir": str(tmp_path / "scored")}))
     score(load_config(str(path)))
 
-    scored, trained = _rows(tmp_path / "scored"), _rows(tmp_path / "out")
+    scored, trained = weights_rows(tmp_path / "scored"), weights_rows(tmp_path / "out")
     assert "diversity_prob" not in scored[0]
     assert [r["static_weight"] for r in scored] == [r["static_weight"] for r in trained] == \
         [r["quality_prob"] for r in scored]

@@ -3,32 +3,21 @@ are never filtered, and stay out of the diversity checker."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
 import pytest
 
+from conftest import run_with, weights_rows
 from config.loading import ConfigError, load_config
-from app.pipeline import run, score
-
-
-def _run(config: dict, tmp_path, **changes):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({**config, **changes}))
-    return run(load_config(str(path)))
-
-
-def _rows(out) -> list[dict]:
-    with (out / "weights.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+from app.pipeline import score
 
 
 def test_real_examples_join_training_with_their_own_weight(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp",
-                   real_set_in_training=True, real_set_weight=2.5)
+    metrics = run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp",
+                       real_set_in_training=True, real_set_weight=2.5)
     assert metrics["train_samples"] == 64 + 32
-    rows = _rows(tmp_path / "out")
+    rows = weights_rows(tmp_path / "out")
     real = [r for r in rows if r["noise"] == "real"]
     generated = [r for r in rows if r["noise"] == "original"]
     assert len(real) == 32 and len(generated) == 64
@@ -38,7 +27,7 @@ def test_real_examples_join_training_with_their_own_weight(tiny_config, tmp_path
 
 
 def test_the_diversity_checker_trains_on_the_generated_data_only(tiny_config, tmp_path):
-    _run(tiny_config, tmp_path, problem_type="single_label_classification_imp", real_set_in_training=True)
+    run_with(tiny_config, tmp_path, problem_type="single_label_classification_imp", real_set_in_training=True)
     recipe = json.loads((tmp_path / "checkers" / "diversity" / "checker_recipe.json").read_text())
     assert recipe["train_examples"] == 64
     # the card names its data as the config does, not by this machine's folders
@@ -46,17 +35,17 @@ def test_the_diversity_checker_trains_on_the_generated_data_only(tiny_config, tm
 
 
 def test_filtering_never_drops_a_real_example(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, real_set_in_training=True, filter_keep_top_fraction=0.25)
-    rows = _rows(tmp_path / "out")
+    metrics = run_with(tiny_config, tmp_path, real_set_in_training=True, filter_keep_top_fraction=0.25)
+    rows = weights_rows(tmp_path / "out")
     assert all(r["kept"] == "True" for r in rows if r["noise"] == "real")
     assert metrics["train_filtered_out"] == 64 - 16
     assert metrics["train_samples"] == 16 + 32
 
 
 def test_the_weights_report_ranks_only_the_examples_the_checker_weighs(tiny_config, tmp_path):
-    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True)
+    run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True)
     out = tmp_path / "out"
-    real = [r for r in _rows(out) if r["noise"] == "real"]
+    real = [r for r in weights_rows(out) if r["noise"] == "real"]
     # P' of a real example is kept, but it was not its weight: the fixed real_set_weight was
     assert len(real) == 32 and all(r["static_weight"] == "" and r["quality_prob"] != "" for r in real)
     assert {r["weight_epoch1"] for r in real} == {"1"}
@@ -75,7 +64,7 @@ def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**tiny_config, "real_set_in_training": True, "filter_keep_top_fraction": 0.25}))
     score(load_config(str(path)))
-    rows = _rows(tmp_path / "out")
+    rows = weights_rows(tmp_path / "out")
     kept = {kind: sum(r["kept"] == "True" for r in rows if r["noise"] == kind) for kind in ("original", "real")}
     assert kept == {"original": 16, "real": 32}  # the fraction counts the generated examples only
     assert ("would keep **16 of 64** training examples (the 32 real examples joined to them are never dropped)"
@@ -86,14 +75,14 @@ def test_a_fine_tuned_run_can_be_resumed_and_overwritten(tiny_config, tmp_path):
     """The fine-tuning's checkpoints lie in the output folder; a rerun there is not refused as a foreign folder."""
     options = dict(problem_type="single_label_classification_dimp", num_train_epochs=1, real_set_finetune_epochs=1,
                    save_strategy="epoch")
-    first = _run(tiny_config, tmp_path, **options)
+    first = run_with(tiny_config, tmp_path, **options)
     out = tmp_path / "out"
     for name in ("all_results.json", "test_results.json", "README.md", "model.safetensors"):  # killed while fine-tuning
         (out / name).unlink()
-    resumed = _run(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
+    resumed = run_with(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
     assert {k: resumed[k] for k in ("eval_loss", "test_loss")} == {k: first[k] for k in ("eval_loss", "test_loss")}
     assert "| 2.0   | 12   |" in (out / "README.md").read_text()  # the fine-tuning's epoch in the card's table
-    _run(tiny_config, tmp_path, **options, overwrite_output_dir=True)
+    run_with(tiny_config, tmp_path, **options, overwrite_output_dir=True)
 
 
 def test_real_set_needs_a_real_set(tiny_config, tmp_path):
@@ -105,9 +94,9 @@ def test_real_set_needs_a_real_set(tiny_config, tmp_path):
 
 
 def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
-                   real_set_finetune_epochs=2, save_validation_predictions=True, track_test_each_epoch=True,
-                   save_strategy="epoch", load_best_model_at_end=True)
+    metrics = run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
+                       real_set_finetune_epochs=2, save_validation_predictions=True, track_test_each_epoch=True,
+                       save_strategy="epoch", load_best_model_at_end=True)
     out = tmp_path / "out"
     state = json.loads((out / "trainer_state.json").read_text())
     epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]

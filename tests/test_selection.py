@@ -11,22 +11,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
-from app.pipeline import run
+from conftest import run_with
 from config.arguments import WeightedTrainingArguments
-from config.loading import load_config
 from trainer import fitting
 from trainer.selection import CheckpointAverage
 
 
-def _run(config: dict, tmp_path, **changes):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({**config, **changes}))
-    return run(load_config(str(path)))
-
-
 def test_the_final_model_is_the_mean_of_the_epochs(tiny_config, tmp_path):
-    _run(tiny_config, tmp_path, num_train_epochs=3, average_checkpoints=True, save_strategy="epoch",
-         save_total_limit=None, load_best_model_at_end=True)
+    run_with(tiny_config, tmp_path, num_train_epochs=3, average_checkpoints=True, save_strategy="epoch",
+             save_total_limit=None, load_best_model_at_end=True)
     out = tmp_path / "out"
     epochs = [load_file(str(folder / "model.safetensors")) for folder in sorted(out.glob("checkpoint-*"),
                                                                               key=lambda p: int(p.name[11:]))]
@@ -52,8 +45,8 @@ def test_the_running_sum_survives_a_checkpoint(tiny_model_dir, tmp_path):
 
 
 def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, num_train_epochs=2, save_validation_predictions=True,
-                   track_test_each_epoch=True)
+    metrics = run_with(tiny_config, tmp_path, num_train_epochs=2, save_validation_predictions=True,
+                       track_test_each_epoch=True)
     with np.load(tmp_path / "out" / "validation_predictions.npz") as saved:
         names = set(saved.files)
         final, labels = saved["final"], saved["labels"]
@@ -67,8 +60,8 @@ def test_the_checkpoint_left_holds_the_model_the_run_kept(tiny_config, tmp_path,
     # Every evaluation scores lower than the one before, so epoch 1 is the best and the last epoch is not.
     scores = iter(np.linspace(0.9, 0.1, 20))
     monkeypatch.setattr(fitting, "compute_metrics", lambda _: {"accuracy": next(scores), "f1": 0.5})
-    _run(tiny_config, tmp_path, num_train_epochs=3, save_strategy="epoch", save_total_limit=1,
-         load_best_model_at_end=load_best)
+    run_with(tiny_config, tmp_path, num_train_epochs=3, save_strategy="epoch", save_total_limit=1,
+             load_best_model_at_end=load_best)
     out = tmp_path / "out"
     left = list(out.glob("checkpoint-*"))
     assert len(left) == 1
@@ -89,15 +82,15 @@ def test_the_metric_stays_where_the_trainer_reloads_saves_or_schedules_by_it(tmp
 
 
 def test_a_run_without_a_metric_to_select_by_tracks_the_test_split(tiny_config, tmp_path):
-    metrics = _run(tiny_config, tmp_path, metric_for_best_model=None, track_test_each_epoch=True)
+    metrics = run_with(tiny_config, tmp_path, metric_for_best_model=None, track_test_each_epoch=True)
     history = json.loads((tmp_path / "out" / "trainer_state.json").read_text())["log_history"]
     assert len([h for h in history if "eval_test_accuracy" in h]) == 2 and "test_accuracy" in metrics
 
 
 def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_path):
     # A threshold no accuracy gain can pass: every evaluation after the first counts as no improvement.
-    _run(tiny_config, tmp_path, num_train_epochs=5, early_stopping_patience=1, early_stopping_threshold=1.0,
-         save_strategy="epoch", load_best_model_at_end=True, track_test_each_epoch=True)
+    run_with(tiny_config, tmp_path, num_train_epochs=5, early_stopping_patience=1, early_stopping_threshold=1.0,
+             save_strategy="epoch", load_best_model_at_end=True, track_test_each_epoch=True)
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     evaluations = [h for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert [h["epoch"] for h in evaluations] == [1.0, 2.0]  # the test split's evaluations neither count nor stop it
@@ -114,7 +107,7 @@ def test_tracking_the_test_split_leaves_training_as_it_is(tiny_config, tiny_mode
     (model_dir / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.3}))
     models = {}
     for track in (False, True):
-        _run(tiny_config, tmp_path, model_name_or_path=str(model_dir), num_train_epochs=3,
-             track_test_each_epoch=track, output_dir=str(tmp_path / f"track-{track}"))
+        run_with(tiny_config, tmp_path, model_name_or_path=str(model_dir), num_train_epochs=3,
+                 track_test_each_epoch=track, output_dir=str(tmp_path / f"track-{track}"))
         models[track] = load_file(str(tmp_path / f"track-{track}" / "model.safetensors"))
     assert all(torch.equal(models[False][name], models[True][name]) for name in models[False])
