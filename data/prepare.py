@@ -114,7 +114,8 @@ def check_label_coverage(task: TaskData) -> None:
     """Warns of a label the training data or the real set never shows: often a generation run that failed for one
     class, or a label spelt otherwise in one file (each spelling is a label of its own). One the real set never shows
     gets P′ near 0 from the quality checker, so its training examples get weights near 0. The two sets sharing no
-    label is an error: the checker would know nothing of the training data's labels."""
+    label is an error: the checker would know nothing of the training data's labels; so is a validation or test
+    label that neither set shows."""
     shown = {}
     for name, kind in (("train", "training"), ("quality_train", "real")):
         if name not in task.splits:
@@ -130,6 +131,14 @@ def check_label_coverage(task: TaskData) -> None:
         raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
                         f"labels {shown['quality_train']} is one of the training data's {shown['train']}; a label must be "
                         "spelt the same in every file")
+    learnt = {label for labels in shown.values() for label in labels}
+    for name in [n for n in task.splits if n == "validation" or n.startswith("test")]:
+        unknown = [task.label_names[i] for i in np.flatnonzero(task.label_counts(name))
+                   if task.label_names[i] not in learnt]
+        if unknown:
+            raise DataError(f"{task.origins.get(name, f'the {name} split')}: label {', '.join(map(repr, unknown))} "
+                            "is in neither the training data nor the real set, so no model could learn it; expected "
+                            f"one of {sorted(learnt)} (a label must be spelt the same in every file)")
 
 
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:

@@ -170,6 +170,18 @@ def _labels_spelt_apart(ctx: Ctx) -> dict:
             "validation_file": None, "test_file": None}
 
 
+def _test_label_unseen(ctx: Ctx) -> dict:
+    """A test file that spells one label otherwise than the training data and the real set, with no labels.json."""
+    (ctx.data / "unseen").mkdir()
+    for name, labels in (("train", ("negative", "positive")), ("real", ("negative", "positive")),
+                         ("test", ("negative", "Positive"))):
+        (ctx.data / "unseen" / f"{name}.jsonl").write_text("".join(json.dumps({"text": f"{name} {i}",
+                                                                               "label": labels[i % 2]}) + "\n"
+                                                                   for i in range(8)))
+    return {"train_file": "unseen/train.jsonl", "quality_checker_train_file": "unseen/real.jsonl",
+            "validation_file": None, "test_file": "unseen/test.jsonl"}
+
+
 def _labels(ctx: Ctx, text: str) -> dict:
     folder = ctx.data / "labels"
     folder.mkdir()
@@ -393,6 +405,9 @@ CASES: list[tuple] = [
     ("labels-spelt-apart", lambda c: [c.write_config(_labels_spelt_apart(c))],
      r"quality_checker_train_file: .*real.jsonl: none of its labels \['negative', 'positive'\] is one of the training "
      r"data's \['Negative', 'Positive'\]"),
+    ("test-label-unseen", lambda c: [c.write_config(_test_label_unseen(c))],
+     r"unseen/test.jsonl: label 'Positive' is in neither the training data nor the real set, so no model could learn "
+     r"it; expected one of \['negative', 'positive'\]"),
     ("split-leaves-no-training-data", lambda c: [c.write_config({"split_file": "toy/train.jsonl", "split_ratios": "0,0.5,0.5"},
                                                                 drop=("train_file", "validation_file", "test_file"))],
      r"split_ratios: \[0.0, 0.5, 0.5\] leaves no training examples"),
