@@ -112,7 +112,7 @@ class DataArguments:
         metadata={"help": "Without a validation split (no validation_file, split_file or hub/W&B dataset), this "
                   "fraction of the real set (quality_checker_train_file) is held out, stratified by label and seeded "
                   "by split_seed, to score every epoch (and pick the best, with load_best_model_at_end): neither the "
-                  "quality checker nor the model trains on it. "
+                  "quality checker nor the model trains on it; beside a validation split, unused (the log says so). "
                   "0: no validation split."},
     )
     data_work_dir: str | None = field(

@@ -9,6 +9,7 @@ import random
 
 import numpy as np
 
+from config.arguments import DataArguments
 from config.loading import RunConfig
 from data.files import DataError, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
@@ -147,6 +148,10 @@ def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:
     with at least two examples gives at least one, and keeps at least one; the copies of a held-out text (case and
     spacing aside) are held out with it, so that no text is on both sides."""
     splits = task.splits
+    default = DataArguments.real_validation_fraction
+    if "validation" in splits and "quality_train" in splits and fraction not in (0, default):
+        logger.warning("real_validation_fraction %g is not used: the validation split is %s", fraction,
+                       task.origins.get("validation", "given"))
     if "validation" in splits or "quality_train" not in splits or not fraction:
         return
     real = splits["quality_train"]

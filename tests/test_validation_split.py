@@ -70,6 +70,17 @@ def test_a_validation_file_or_a_zero_fraction_keeps_the_real_set_whole(data_root
     assert "validation" not in task.splits and len(task.splits["quality_train"]) == 40
 
 
+def test_a_fraction_asked_beside_a_validation_file_is_reported_unused(data_root_env, tmp_path, caplog):
+    _real_set(data_root_env)
+    caplog.set_level("WARNING")
+    _task(tmp_path, validation_file="toy/validation.jsonl")
+    assert "real_validation_fraction" not in caplog.text  # the default asks for nothing
+    task = _task(tmp_path, validation_file="toy/validation.jsonl", real_validation_fraction=0.3)
+    assert len(task.splits["quality_train"]) == 40
+    assert (f"real_validation_fraction 0.3 is not used: the validation split is {data_root_env}/toy/validation.jsonl"
+            in caplog.text)
+
+
 def test_a_cap_on_the_real_set_samples_what_is_left_after_the_validation_split(data_root_env, tmp_path, caplog):
     _real_set(data_root_env)
     caplog.set_level("INFO")
