@@ -208,8 +208,15 @@ def _method(cfg: RunConfig, weights: ExampleWeights | None) -> str:
     text = "## Method and weights\n\n" + METHODS[args.loss_kind.value].format(gamma=args.focal_gamma)
     if args.loss_kind.value != "ce":
         text += " The loss is the batch mean of weight × cross-entropy; weights are not normalised."
-    if cfg.data.real_set_in_training and args.real_set_weight is not None:
-        text += f" The real examples joined to the training data all had weight {args.real_set_weight:g}."
+    folds = cfg.checkers.quality_checker_folds
+    if folds >= 2 and weights is not None and weights.quality is not None:
+        text += (f" P′ is cross-fitted (`quality_checker_folds` {folds}): {folds} quality checkers, each trained on "
+                 "the other folds of the real set; a generated example's P′ is their mean, a real example's that of "
+                 "the one that did not train on it.")
+    if cfg.data.real_set_in_training:
+        text += (f" The real examples joined to the training data all had weight {args.real_set_weight:g}."
+                 if args.real_set_weight is not None else
+                 " The real examples joined to the training data were weighted as the others (`real_set_weight` null).")
     rows = _weight_rows(cfg, weights)
     if rows:
         text += ("\n\nThe weights over the training examples (`weights.csv` and `weights_report.md` beside the model "

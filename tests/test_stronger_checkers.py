@@ -72,6 +72,9 @@ def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_t
     # the real examples get DIMP's own weight, not a constant, and are ranked with the others
     assert len({r["weight_epoch1"] for r in real}) > 5
     assert all(r["static_weight"] == r["quality_prob"] for r in real)
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "P′ is cross-fitted (`quality_checker_folds` 2)" in card
+    assert "joined to the training data were weighted as the others (`real_set_weight` null)" in card
 
 
 def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny_config, tmp_path):
