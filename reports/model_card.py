@@ -80,7 +80,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
         _introduction(name, cfg, task, metrics, on_hub),
         _usage(cfg, task),
         _data(cfg, task, metrics),
-        _method(cfg, weights),
+        _method(cfg, weights, metrics),
         _checkers(checkers),
         _results(trainer, cfg, task, metrics),
         _reproduce(cfg),
@@ -203,7 +203,7 @@ def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
     return table
 
 
-def _method(cfg: RunConfig, weights: ExampleWeights | None) -> str:
+def _method(cfg: RunConfig, weights: ExampleWeights | None, metrics: dict) -> str:
     args = cfg.training
     text = "## Method and weights\n\n" + METHODS[args.loss_kind.value].format(gamma=args.focal_gamma)
     if args.loss_kind.value != "ce":
@@ -217,6 +217,13 @@ def _method(cfg: RunConfig, weights: ExampleWeights | None) -> str:
         text += (f" The real examples joined to the training data all had weight {args.real_set_weight:g}."
                  if args.real_set_weight is not None else
                  " The real examples joined to the training data were weighted as the others (`real_set_weight` null).")
+    temperatures = [f"{role} {metrics[key]:.3g}" for role in ("quality", "diversity")
+                    if (key := f"{role}_checker_temperature") in metrics]
+    if temperatures:
+        text += (" Each checker's logits were divided by a temperature fitted on held-out real data "
+                 f"(`checker_calibration`): {', '.join(temperatures)}.")
+    if cfg.model.init_from_quality_checker:
+        text += " Training started from the quality checker's weights (`init_from_quality_checker`)."
     rows = _weight_rows(cfg, weights)
     if rows:
         text += ("\n\nThe weights over the training examples (`weights.csv` and `weights_report.md` beside the model "

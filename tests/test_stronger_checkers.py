@@ -96,6 +96,8 @@ def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
     checker = load_file(str(tmp_path / "checkers" / "quality" / "model.safetensors"))
     trained = load_file(str(tmp_path / "out" / "model.safetensors"))
     assert torch.allclose(trained["classifier.weight"], checker["classifier.weight"], atol=1e-6)
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "Training started from the quality checker's weights (`init_from_quality_checker`)." in card
 
 
 def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_recorded_temperature(tiny_config,
@@ -110,6 +112,9 @@ def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_r
 
     metrics = json.loads((tmp_path / "calibrated" / "train_results.json").read_text())
     assert "quality_checker_temperature" not in json.loads((tmp_path / "plain" / "train_results.json").read_text())
+    assert (f"(`checker_calibration`): quality {metrics['quality_checker_temperature']:.3g}, diversity "
+            f"{metrics['diversity_checker_temperature']:.3g}.") in (tmp_path / "calibrated" / "README.md").read_text()
+    assert "checker_calibration" not in (tmp_path / "plain" / "README.md").read_text()
     for role in ("quality", "diversity"):
         temperature = metrics[f"{role}_checker_temperature"]
         plain, calibrated = column("plain", f"{role}_prob"), column("calibrated", f"{role}_prob")
