@@ -256,7 +256,8 @@ class WeightedTrainingArguments(TrainingArguments):
     real_set_finetune_epochs: float = field(
         default=0.0,
         metadata={"help": "After the (weighted) training, fine-tune the model with CE on the quality checker's real "
-                  "set for this many epochs, keeping the best of them as the first phase did. 0: no second phase."},
+                  "set for this many epochs, keeping one of them by the first phase's rule (the last, or the best "
+                  "with load_best_model_at_end). 0: no second phase."},
     )
     real_set_finetune_learning_rate: float | None = field(
         default=None, metadata={"help": "Learning rate of the real-set fine-tuning. Default: learning_rate."}
