@@ -53,6 +53,12 @@ def _from_hub(data: DataArguments) -> list[SplitSource]:
         if split not in loaded:
             continue
         part = loaded[split]
+        # A hub split whose labels are hidden (GLUE's test splits) marks every one -1: nothing to evaluate.
+        if split != "train" and data.label_column_name in part.column_names \
+                and part.unique(data.label_column_name) == [-1]:
+            logger.warning("dataset_name: %s[%s] holds no labels (every one is -1, the hub's mark of a hidden label), "
+                           "so it is not evaluated", data.dataset_name, split)
+            continue
         feature = part.features.get(data.label_column_name)
         names = list(feature.names) if hasattr(feature, "names") else None
         sources.append(SplitSource(split, lambda part=part: _rows(part), f"{data.dataset_name}[{split}]", names, "row"))

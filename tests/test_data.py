@@ -330,6 +330,29 @@ def test_a_label_the_training_data_or_the_real_set_never_shows_is_warned_of(tmp_
     assert [r.getMessage().split(";")[0].split("/")[-1] for r in caplog.records] == warned
 
 
+def test_a_hub_split_whose_labels_are_hidden_is_not_evaluated(tmp_path, caplog):
+    """GLUE's test splits mark every label -1; a dataset folder laid out as on the hub stands in for the hub."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    features = Features({"sentence": Value("string"), "label": ClassLabel(names=["no", "yes"]), "idx": Value("int32")})
+    for split, labels in (("train", [0, 1, 0, 1]), ("validation", [1, 0]), ("test", [-1, -1, -1])):
+        rows = {"sentence": [f"{split} {i}" for i in range(len(labels))], "label": labels,
+                "idx": list(range(len(labels)))}
+        path = tmp_path / "hub" / "data" / f"{split}-00000-of-00001.parquet"
+        Dataset.from_dict(rows, features=features).to_parquet(path)
+    cfg = load_config(None, ["--dataset_name", str(tmp_path / "hub"), "--problem_type", "single_label_classification",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    with caplog.at_level("WARNING", logger="data.sources"):
+        task = load_task(cfg)
+    assert sorted(task.splits) == ["train", "validation"] and task.label_names == ["no", "yes"]
+    assert task.text_columns == ["sentence"]
+    assert "[test] holds no labels (every one is -1, the hub's mark of a hidden label)" in caplog.text
+    task.close()
+
+
 def test_split_file_errors_name_the_line_in_the_file(tmp_path):
     from data.sources import split_one_file
 
