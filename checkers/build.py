@@ -120,7 +120,8 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
     # generated data, so its accuracy on real data measures how far that data lies from the real, not a flaw in Q.
     if role != "quality":
         return
-    warn_if_near_majority(f"The {role} checker", record["validation_metrics"].get("eval_accuracy"),
+    fold = f" of fold {record['fold']}" if "fold" in record else ""  # cross-fitted: one checker of several
+    warn_if_near_majority(f"The {role} checker{fold}", record["validation_metrics"].get("eval_accuracy"),
                           record["validation_majority_accuracy"], "its weights will mostly re-balance the classes. "
                           "Consider more checker_num_train_epochs, another checker_learning_rate, or more real examples.")
 

@@ -136,6 +136,13 @@ def test_quality_checker_near_the_majority_class_is_warned_about(caplog, role, a
     assert (warned in caplog.text) if warned else "most common class" not in caplog.text
 
 
+def test_a_fold_checker_near_the_majority_class_is_named_by_its_fold(caplog):
+    record = {"validation_metrics": {"eval_accuracy": 0.5}, "validation_majority_accuracy": 0.684, "fold": "2/3"}
+    with caplog.at_level(logging.WARNING):
+        warn_if_no_better_than_majority("quality", record)
+    assert "The quality checker of fold 2/3's validation accuracy 0.500 is below" in caplog.text
+
+
 def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
