@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 from array import array
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ LABEL = "label"
 REAL_EXAMPLE = "real_example"
 # Columns that describe an example rather than hold its text; never picked as text columns.
 METADATA_COLUMNS = ("noise", "idx", "id")
+# The row index pandas writes into a csv unless told not to: a column with no name, or "Unnamed: 0" once read back.
+PANDAS_INDEX = re.compile(r"(Unnamed: \d+)?")
 
 
 @dataclass
@@ -84,7 +87,7 @@ def _first_record(source: SplitSource) -> dict:
 
 def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
     first = _first_record(source)
-    columns = [c for c in first if c != label_column and c not in METADATA_COLUMNS]
+    columns = [c for c in first if c != label_column and c not in METADATA_COLUMNS and not PANDAS_INDEX.fullmatch(c)]
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
     return columns[:2]

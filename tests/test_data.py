@@ -113,6 +113,15 @@ def test_text_columns_from_config_and_noise_tag_kept(tmp_path):
     assert default.text_columns == ["a", "b"]  # the noise tag is never a text column
 
 
+@pytest.mark.parametrize("index", ["", "Unnamed: 0"])
+def test_the_row_index_pandas_writes_is_not_a_text_column(tmp_path, index):
+    # df.to_csv(path) without index=False: a first column with no name, "Unnamed: 0" once read back and saved again
+    path = tmp_path / "t.csv"
+    path.write_text(f"{index},text,label\n0,good day,pos\n1,bad day,neg\n")
+    task = build_task([split_from_file("train", path)], None)
+    assert task.text_columns == ["text"] and task.splits["train"]["text"] == ["good day", "bad day"]
+
+
 def test_labels_are_shared_across_splits(tmp_path):
     train = _write(tmp_path / "train.jsonl", "jsonl", [{"text": "a", "label": 3}, {"text": "b", "label": 5}])
     test = _write(tmp_path / "test.jsonl", "jsonl", [{"text": "c", "label": 7}])
