@@ -225,8 +225,11 @@ def _read(source: SplitSource, text_columns: list[str], label_column: str, label
                     raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
                 if not is_unicode(text):
                     raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
-            if label_column not in record or record[label_column] in (None, ""):
-                raise DataError(f"{where}: missing label column {label_column!r}")
+            if label_column not in record:
+                raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}; "
+                                "label_column_name names another)")
+            if record[label_column] in (None, ""):
+                raise DataError(f"{where}: column {label_column!r} is empty; expected a label")
             codes.append(labels.code(labels.in_task_terms(record[label_column], source), where))
             tagged.append("noise" in record)
             writer.add([*(record[c] for c in text_columns), str(record.get("noise", "original"))])

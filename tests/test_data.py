@@ -134,7 +134,8 @@ def test_labels_are_shared_across_splits(tmp_path):
     ('{"text": "a", "label": 0}\n{"text": "b", "label": 0\n', r"t.jsonl: line 2: invalid JSON"),
     ('{"text": "a", "label": 0}\n[1, 2]\n', r"line 2: expected a JSON object"),
     ('{"text": "a", "label": 0}\n{"text": "  ", "label": 1}\n', r"line 2: column 'text' is empty"),
-    ('{"text": "a", "label": 0}\n{"text": "b"}\n', r"line 2: missing label column 'label'"),
+    ('{"text": "a", "label": 0}\n{"text": "b"}\n', r"line 2: missing label column 'label' \(record has \['text'\]"),
+    ('{"text": "a", "label": 0}\n{"text": "b", "label": ""}\n', r"line 2: column 'label' is empty; expected a label"),
     ('{"text": "a", "label": 0}\n{"body": "b", "label": 1}\n', r"line 2: missing text column 'text'"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": 9}\n', r"line 2: label 9 is not in the label set \['negative', 'positive'\]"),
     ('', r"no records"),
@@ -157,6 +158,7 @@ def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
+    ("t.csv", "text;label\na;0\n", r"t.csv: line 2: missing label column 'label' \(record has \['text;label'\]"),
 ])
 def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, message):
     """Issue 16's checks hold on the streaming reader too, without a labels.json."""
