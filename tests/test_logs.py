@@ -1,5 +1,5 @@
 """Readable logs: no pin_memory warning on CPU, no LOAD REPORT for the classification head that fine-tuning
-always adds, while a real mismatch still shows its report."""
+always adds, while a real mismatch still shows its report; under torchrun, each INFO line from one process only."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transf
     load_classifier(ModelSource(str(folder)), ["negative", "positive"])
     reports = _reports(transformers_records)
     assert len(reports) == 1 and "layer.0.output.dense.weight" in reports[0] and "classifier.weight" in reports[0]
+
+
+@pytest.mark.parametrize("local_rank, level", [(None, logging.INFO), ("0", logging.INFO), ("1", logging.WARNING)])
+def test_other_processes_log_at_warning_before_the_config_is_read(monkeypatch, local_rank, level):
+    from app.cli import _setup_logging
+
+    if local_rank is None:
+        monkeypatch.delenv("LOCAL_RANK", raising=False)
+    else:
+        monkeypatch.setenv("LOCAL_RANK", local_rank)
+    root = logging.getLogger()
+    before = root.level
+    try:
+        _setup_logging()
+        assert root.level == level
+    finally:
+        root.setLevel(before)
