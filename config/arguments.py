@@ -24,8 +24,12 @@ class ModelArguments:
         default="sentence-transformers/all-MiniLM-L6-v2",
         metadata={"help": "Local folder, Hugging Face hub id, or (with use_wandb_model) a W&B artifact reference."},
     )
-    config_name: str | None = field(default=None, metadata={"help": "Config name or path, if not the model's."})
-    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer name or path, if not the model's."})
+    config_name: str | None = field(
+        default=None, metadata={"help": "Not supported (null): the model's own config is used. Kept because the "
+                                "authors' configs set it null."})
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Not supported (null): the model's own tokenizer is used. Kept because the "
+                                "authors' configs set it null."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where hub downloads are cached."})
     use_fast_tokenizer: bool = field(default=True, metadata={"help": "Use a fast (Rust) tokenizer."})
     model_revision: str = field(default="main", metadata={"help": "Hub revision: branch, tag or commit."})

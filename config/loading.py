@@ -100,6 +100,9 @@ class RunConfig:
     def check(self) -> None:
         """Rules across argument groups, checked before any file is read."""
         self._check_paths()
+        for key, what in (("config_name", "config"), ("tokenizer_name", "tokenizer")):  # null in the authors' configs
+            if getattr(self.model, key) is not None:
+                raise ConfigError(f"{key}: not supported; the {what} of model_name_or_path is used (leave it null)")
         data = self.data
         if data.use_wandb_dataset and not data.wandb_dataset:
             raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")

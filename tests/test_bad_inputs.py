@@ -240,6 +240,8 @@ CASES: list[tuple] = [
      r"latin.json: not UTF-8"),
     ("unknown-key", lambda c: [c.write_config({"learnig_rate": 1e-4})], r"unknown config key 'learnig_rate'; did you mean 'learning_rate'"),
     ("unknown-cli-key", lambda c: [c.write_config(), "--num_epochs", "3"], r"command line: unknown config key 'num_epochs'"),
+    ("unsupported-key", lambda c: [c.write_config(), "--tokenizer_name", "bert-base-uncased"],
+     r"tokenizer_name: not supported; the tokenizer of model_name_or_path is used \(leave it null\)"),
     ("cli-not-key-value", lambda c: [c.write_config(), "learning_rate"], r"command line: expected --key value"),
     ("wrong-type", lambda c: [c.write_config({"learning_rate": "fast"})], r"learning_rate: expected a number, got str 'fast'"),
     ("wrong-type-cli", lambda c: [c.write_config(), "--per_device_train_batch_size", "many"],
