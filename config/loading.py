@@ -51,6 +51,12 @@ class ConfigError(ValueError):
     """A configuration problem the user has to fix; the message names the key or file."""
 
 
+def check_training_data_given(data: DataArguments) -> None:
+    if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
+        raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
+                          "dataset_name, or wandb_dataset")
+
+
 def missing_checker(role: str, why: str) -> ConfigError:
     return ConfigError(f"{role}_checker_model: {why} needs a {role} checker: a folder (trained there when missing, "
                        "from quality_checker_train_file for the quality checker, from the training data for the "
@@ -106,9 +112,7 @@ class RunConfig:
         data = self.data
         if data.use_wandb_dataset and not data.wandb_dataset:
             raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")
-        if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
-            raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
-                              "dataset_name, or wandb_dataset")
+        check_training_data_given(data)
         # split_file and dataset_name bring every split; files beside them would be silently ignored.
         whole = [key for key in ("split_file", "dataset_name") if getattr(data, key)]
         files = [key for key in ("train_file", "validation_file", "test_file") if getattr(data, key)]
@@ -418,6 +422,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
         recommended.join_real_set_only_if_given(data, checkers, from_command_line)
         needed = config.needed_checkers()
         config.default_checkers = recommended.name_checkers(needed, model, data, checkers)
+        check_training_data_given(data)  # before the real set: a run given nothing hears of its training data first
         if "quality" in needed and checkers.quality_checker_model is None:
             raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
                               "your real labelled examples: give --quality_checker_train_file FILE (or "
