@@ -21,12 +21,11 @@ USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDive
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        stream=sys.stdout)
     # Under torchrun the other processes log at warning from the start, as log_level_replica sets them once the
     # config is read, so that the config's own INFO lines are printed once too.
     replica = int(os.environ.get("LOCAL_RANK", "0")) != 0
-    logging.getLogger().setLevel(logging.WARNING if replica else logging.INFO)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        level=logging.WARNING if replica else logging.INFO, stream=sys.stdout)
     transformers.utils.logging.set_verbosity_warning()
 
 
