@@ -41,6 +41,14 @@ def test_a_model_no_better_than_the_majority_class_is_warned_about(tiny_config, 
     assert ("train.jsonl: no example of label 'negative' among its 32 training examples" in caplog.text) == one_label
 
 
+@pytest.mark.parametrize("length, warned", [(100, True), (64, False)])
+def test_a_max_seq_length_beyond_the_model_is_warned_of(tiny_config, tmp_path, caplog, length, warned):
+    with caplog.at_level("WARNING"):
+        run_with(tiny_config, tmp_path, problem_type="single_label_classification", max_steps=1, max_seq_length=length)
+    # the tiny model's tokenizer reads 64 tokens
+    assert ("max_seq_length 100 is more than the model reads; texts are cut at its 64 tokens" in caplog.text) == warned
+
+
 def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_path):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp",
               "quality_checker_train_file": "toy/train.jsonl", "quality_checker_max_train_samples": 16}
