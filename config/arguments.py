@@ -87,7 +87,8 @@ class DataArguments:
     )
     label_column_name: str = field(default="label", metadata={"help": "The label column."})
     max_seq_length: int = field(
-        default=128, metadata={"help": "Longer inputs are truncated to this many tokens (at most what the model reads)."})
+        default=128,
+        metadata={"help": "Longer inputs are truncated to this many tokens (at most what the model reads)."})
     pad_to_max_length: bool = field(
         default=False,
         metadata={"help": "Pad every input to max_seq_length (the authors' way). Off: pad each batch to its longest."},
