@@ -63,7 +63,7 @@ def _run(command: str, argv: list[str]) -> None:
     from app import pipeline
 
     config_file = argv[0] if argv and not argv[0].startswith("--") else None
-    cfg = load_config(config_file, argv[1:] if config_file else argv)
+    cfg = load_config(config_file, argv[1:] if config_file else argv, command)
     _process_log_level(cfg.training)
     cfg.command = ["python", f"{command}.py", *argv]
     getattr(pipeline, command)(cfg)

@@ -378,8 +378,9 @@ def _cpu_only_multiprocess_defaults(config: dict) -> None:
         config.setdefault("ddp_backend", "gloo")
 
 
-def load_config(config_file: str | None, override_args: list[str] | None = None) -> RunConfig:
-    """Without a config file, the run starts from the recommended method's settings (config/recommended.py)."""
+def load_config(config_file: str | None, override_args: list[str] | None = None, command: str = "run") -> RunConfig:
+    """Without a config file, the run starts from the recommended method's settings (config/recommended.py), and
+    the checkers `command` (run or score) needs get default folders."""
     file_config = read_json_config(config_file) if config_file else recommended.method_settings()
     where = f"{config_file}: " if config_file else ""
     _check_keys(file_config, where)
@@ -420,13 +421,13 @@ def load_config(config_file: str | None, override_args: list[str] | None = None)
                     ", ".join(f"{key} {value}" for key, value in file_config.items()
                               if key not in from_command_line and value != defaults.get(key)) or "the defaults")
         recommended.join_real_set_only_if_given(data, checkers, from_command_line)
-        needed = config.needed_checkers()
+        needed = config.needed_checkers(command)
         config.default_checkers = recommended.name_checkers(needed, model, data, checkers)
         check_training_data_given(data)  # before the real set: a run given nothing hears of its training data first
         if "quality" in needed and checkers.quality_checker_model is None:
+            plain = " (or --problem_type single_label_classification for plain CE)" if command == "run" else ""
             raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
-                              "your real labelled examples: give --quality_checker_train_file FILE (or "
-                              "--problem_type single_label_classification for plain CE)")
+                              f"your real labelled examples: give --quality_checker_train_file FILE{plain}")
     config.check()
     return config
 

@@ -195,6 +195,15 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
     with pytest.raises(ConfigError, match=r"quality_checker_train_file: problem_type single_label_classification_dimp "
                                           r"needs a quality checker trained on your real labelled examples"):
         load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_dimp"])
+    # score.py scores with the quality checker whatever the loss; a CE run needs none
+    plain = ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl", "--model_name_or_path",
+             "./models/tiny", "--problem_type", "single_label_classification"]
+    assert load_config(None, plain).checkers.quality_checker_model is None
+    scored = load_config(None, plain, "score")
+    assert scored.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny"
+    with pytest.raises(ConfigError, match=r"quality_checker_train_file: score.py needs a quality checker trained on "
+                                          r"your real labelled examples: give --quality_checker_train_file FILE$"):
+        load_config(None, ["--train_file", "gen/train.csv"], "score")
 
 
 def test_a_run_without_config_file_joins_the_real_set_only_when_it_has_one():
