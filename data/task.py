@@ -26,8 +26,9 @@ LABEL = "label"
 REAL_EXAMPLE = "real_example"
 # Columns that describe an example rather than hold its text; never picked as text columns.
 METADATA_COLUMNS = ("noise", "idx", "id")
-# The row index pandas writes into a csv unless told not to: a column with no name, or "Unnamed: 0" once read back.
-PANDAS_INDEX = re.compile(r"(Unnamed: \d+)?")
+# The row index pandas writes unless told not to: in a csv a column with no name ("Unnamed: 0" once read back and
+# saved again), in parquet "__index_level_0__".
+PANDAS_INDEX = re.compile(r"(Unnamed: \d+|__index_level_\d+__)?")
 
 
 @dataclass

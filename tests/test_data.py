@@ -122,6 +122,15 @@ def test_the_row_index_pandas_writes_is_not_a_text_column(tmp_path, index):
     assert task.text_columns == ["text"] and task.splits["train"]["text"] == ["good day", "bad day"]
 
 
+def test_the_row_index_pandas_writes_into_parquet_is_not_a_text_column(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": ["good day", "bad day", "fine day"], "label": ["pos", "neg", "pos"]})
+    frame.sample(frac=1, random_state=0).to_parquet(tmp_path / "t.parquet")  # a shuffled index is written as a column
+    task = build_task([split_from_file("train", tmp_path / "t.parquet")], None)
+    assert task.text_columns == ["text"] and sorted(task.splits["train"]["text"]) == ["bad day", "fine day", "good day"]
+
+
 def test_labels_are_shared_across_splits(tmp_path):
     train = _write(tmp_path / "train.jsonl", "jsonl", [{"text": "a", "label": 3}, {"text": "b", "label": 5}])
     test = _write(tmp_path / "test.jsonl", "jsonl", [{"text": "c", "label": 7}])
