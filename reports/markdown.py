@@ -30,6 +30,12 @@ def _num(value: float) -> str:
     return "–" if value is None or np.isnan(value) else f"{value:.3g}"
 
 
+def _mean(values: np.ndarray) -> str:
+    """The mean of the values that are set (an example not seen in an epoch has none), or a dash."""
+    values = values[~np.isnan(values)]
+    return _num(values.mean()) if len(values) else "–"
+
+
 def _stats_row(values: np.ndarray) -> list:
     values = values[~np.isnan(values)]
     if not len(values):
@@ -63,12 +69,12 @@ def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
     for tag in weights.noise_kinds():
         mask = tags == tag
         row = [cell(tag, 30), int(mask.sum())]
-        row += [_num(np.nanmean(p[mask])) for _, p in probs]
+        row += [_mean(p[mask]) for _, p in probs]
         ranked, count = values[mask & ~np.isnan(values)], int(in_lowest[mask].sum())
         # The real examples at a fixed weight are not ranked.
         row += [_num(ranked.mean()), _num(np.median(ranked)), f"{count} ({count / len(ranked):.0%})"] \
             if len(ranked) else ["–", "–", "–"]
-        row += [_num(np.nanmean(weights.weight[e][mask])) for e in epochs]
+        row += [_mean(weights.weight[e][mask]) for e in epochs]
         rows.append(row)
     real = weights.real if weights.real is not None else np.zeros(len(tags), dtype=bool)
     if real.any() and set(tags[~real]) == {"original"}:  # no noise kinds: the tags only tell the real set apart
@@ -86,7 +92,7 @@ def _epochs_section(weights: ExampleWeights, plot: str) -> list[str]:
     rows = []
     for epoch in weights.epochs:
         stats = _stats_row(weights.weight[epoch])
-        rows.append([epoch, stats[0], _num(np.nanmean(weights.model_prob[epoch])), stats[1], *stats[3:]])
+        rows.append([epoch, stats[0], _mean(weights.model_prob[epoch]), stats[1], *stats[3:]])
     return ["## Across epochs", "",
             f"{loss_name(weights.loss)}'s weight depends on the model being trained, so it changes as the model "
             "learns. These are the values the loss used when it saw each example during that epoch "

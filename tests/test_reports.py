@@ -121,6 +121,18 @@ def test_real_examples_at_a_fixed_weight_are_counted_but_not_ranked():
     assert "| 1 | 1 | yes |" in highest and "| real |" not in highest
 
 
+def test_a_kind_no_example_of_which_was_seen_in_an_epoch_shows_a_dash(recwarn):
+    # max_steps can end an epoch before every example was seen: the real ones here have no weight in epoch 1
+    quality = np.array([0.9, 0.4, 0.8, 0.7])
+    weights = ExampleWeights(texts={"text": ["a", "b", "c", "d"]}, labels=np.array([0, 1, 0, 1]),
+                             label_names=["no", "yes"], noise=["original", "original", "real", "real"], loss="dimp",
+                             quality=quality, static=quality)
+    weights.with_history({1: Seen(np.arange(2), np.array([0.9, 0.5]), np.array([1.0, 0.8]))})
+    text = render(weights, "DIMP, stopped early.", {})
+    assert "| real | 2 | 0.75 | 0.75 | 0 (0%) | – |" in text  # P′ ranks them; epoch 1 has no weight of theirs
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no "Mean of empty slice"
+
+
 def test_wandb_failure_is_logged_not_raised(caplog):
     class BrokenRun:
         def log(self, *args, **kwargs):
