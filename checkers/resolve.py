@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
+
+from accelerate import PartialState
+from filelock import FileLock, Timeout
 
 from references.models import ModelSource, is_local_path, resolve_model
 from references.wandb_refs import ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
@@ -24,6 +28,37 @@ def find_or_build(
     """A W&B reference or local path that does not exist yet is built from `recipe` (when there is one) and cached
     where the next run looks for it; a hub id is always loaded from the hub. A cached checker trained otherwise than
     `recipe` says is reused with a warning, or with `rebuild_stale` (the run's own default cache) built again."""
+    cached = local_artifact_dir(parse_artifact_ref(reference, field)) if looks_like_artifact_ref(reference) \
+        else Path(reference).expanduser() if is_local_path(reference) else None
+    with _one_job_at_a_time(cached, field) if cached is not None and recipe is not None else nullcontext():
+        return _find_or_build(reference, field, recipe, build, allow_pickle, rebuild_stale)
+
+
+@contextmanager
+def _one_job_at_a_time(folder: Path, field: str):
+    """Two runs started together would each build the checker into the same folder, deleting each other's half-built
+    one; so a job finds or builds it holding a lock beside it, and one that waited finds what the other built.
+    Under torchrun the main process holds it for the whole job."""
+    state = PartialState()
+    lock = FileLock(str(folder.with_name(folder.name + ".lock"))) if state.is_main_process else None
+    if lock is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("%s: another run is finding or building the checker in %s; waiting for it", field, folder)
+            lock.acquire()
+    try:
+        state.wait_for_everyone()
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _find_or_build(reference: str, field: str, recipe: CheckerRecipe | None,
+                   build: Callable[[Path, CheckerRecipe], None], allow_pickle: bool,
+                   rebuild_stale: bool) -> ModelSource:
     stale = []
     if looks_like_artifact_ref(reference):
         folder = local_artifact_dir(parse_artifact_ref(reference, field))

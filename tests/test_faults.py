@@ -1,5 +1,6 @@
 """Faults: a run killed mid-epoch resumes to the same result; W&B failing mid-run does not stop training;
-run.py under torchrun with two processes gives the same losses and model as one process."""
+run.py under torchrun with two processes gives the same losses and model as one process; two runs started together
+build a checker they share once."""
 
 from __future__ import annotations
 
@@ -113,3 +114,20 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
         assert torch.allclose(tensor, two_weights[name], atol=1e-6), name
     results = json.loads((tmp_path / "two" / "all_results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_build_their_shared_checker_once(tiny_config, tmp_path):
+    """Each used to build the checker into the same folder and delete the other's half-built one (the other then
+    stopped with a traceback): now one builds it and the other, having waited, reuses it."""
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "checker_num_train_epochs": 3}
+    runs = [subprocess.Popen([sys.executable, str(ROOT / "run.py"), _write(tmp_path, {**config, "output_dir": str(
+        tmp_path / name)}, f"{name}.json")], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for name in ("first", "second")]
+    logs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], logs
+    assert sum("training the quality checker" in log for log in logs) == 1
+    assert sum("reusing the checker cached in" in log for log in logs) == 1
+    assert sum("another run is finding or building the checker in" in log for log in logs) <= 1
+    checkers = Path(config["quality_checker_model"]).parent
+    assert sorted(p.name for p in checkers.iterdir()) == ["quality", "quality.lock"]  # no half-built folder left
