@@ -28,10 +28,14 @@ def find_or_build(
     """A W&B reference or local path that does not exist yet is built from `recipe` (when there is one) and cached
     where the next run looks for it; a hub id is always loaded from the hub. A cached checker trained otherwise than
     `recipe` says is reused with a warning, or with `rebuild_stale` (the run's own default cache) built again."""
-    cached = local_artifact_dir(parse_artifact_ref(reference, field)) if looks_like_artifact_ref(reference) \
-        else Path(reference).expanduser() if is_local_path(reference) else None
-    with _one_job_at_a_time(cached, field) if cached is not None and recipe is not None else nullcontext():
-        return _find_or_build(reference, field, recipe, build, allow_pickle, rebuild_stale)
+    if looks_like_artifact_ref(reference):
+        folder = local_artifact_dir(parse_artifact_ref(reference, field))
+    elif is_local_path(reference):
+        folder = Path(reference).expanduser()
+    else:
+        return resolve_model(reference, field, allow_pickle=allow_pickle)
+    with _one_job_at_a_time(folder, field) if recipe is not None else nullcontext():
+        return _cached_or_built(reference, folder, field, recipe, build, allow_pickle, rebuild_stale)
 
 
 @contextmanager
@@ -56,33 +60,30 @@ def _one_job_at_a_time(folder: Path, field: str):
             lock.release()
 
 
-def _find_or_build(reference: str, field: str, recipe: CheckerRecipe | None,
-                   build: Callable[[Path, CheckerRecipe], None], allow_pickle: bool,
-                   rebuild_stale: bool) -> ModelSource:
+def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRecipe | None,
+                     build: Callable[[Path, CheckerRecipe], None], allow_pickle: bool,
+                     rebuild_stale: bool) -> ModelSource:
+    """The checker `reference` names, found in `folder` (its local folder, or its W&B artifact's download folder)
+    or built there."""
     stale = []
     if looks_like_artifact_ref(reference):
-        folder = local_artifact_dir(parse_artifact_ref(reference, field))
         downloaded = folder.is_dir() and any(folder.iterdir())
         try:
             return resolve_model(reference, field, allow_pickle=allow_pickle)
         except ArtifactError:
             if recipe is None or downloaded:  # a damaged artifact is reported, never built over
                 raise
-    elif is_local_path(reference):
-        folder = Path(reference).expanduser()
-        if folder.exists():
-            stale = recipe_differs(folder, recipe) if recipe else []
-            if not (stale and rebuild_stale):
-                if stale:
-                    logger.warning("%s: the cached checker in %s was trained with other %s; delete the folder to "
-                                   "rebuild it", field, folder, ", ".join(stale))
-                logger.info("%s: reusing the checker cached in %s", field, folder)
-                return resolve_model(str(folder), field, allow_pickle=allow_pickle)
-        elif recipe is None:
-            raise ArtifactError(f"{field}: checker folder {folder} not found (set quality_checker_train_file "
-                                "to train a quality checker there)")
-    else:
-        return resolve_model(reference, field, allow_pickle=allow_pickle)
+    elif folder.exists():
+        stale = recipe_differs(folder, recipe) if recipe else []
+        if not (stale and rebuild_stale):
+            if stale:
+                logger.warning("%s: the cached checker in %s was trained with other %s; delete the folder to "
+                               "rebuild it", field, folder, ", ".join(stale))
+            logger.info("%s: reusing the checker cached in %s", field, folder)
+            return resolve_model(str(folder), field, allow_pickle=allow_pickle)
+    elif recipe is None:
+        raise ArtifactError(f"{field}: checker folder {folder} not found (set quality_checker_train_file "
+                            "to train a quality checker there)")
     why = f"holds a checker trained with other {', '.join(stale)}" if stale else "does not exist yet"
     (logger.warning if stale else logger.info)("%s: %s %s; training the %s checker (CE on %s) and caching it there",
                                                field, folder, why, recipe.role,
