@@ -209,8 +209,10 @@ class _Read:
     tagged: np.ndarray
 
 
-def _read(source: SplitSource, text_columns: list[str], label_column: str, labels: _Labels, path: Path) -> _Read:
-    """One pass over the records: each is checked, and its texts are written to Arrow as it goes by."""
+def _read(source: SplitSource, text_columns: list[str], columns_from: str, label_column: str, labels: _Labels,
+          path: Path) -> _Read:
+    """One pass over the records: each is checked, and its texts are written to Arrow as it goes by.
+    `columns_from` says where the text columns' names came from, for the error of a file that lacks one."""
     writer = TextColumns(path, [*text_columns, "noise"])
     codes, tagged = array("q"), bytearray()
     try:
@@ -218,7 +220,8 @@ def _read(source: SplitSource, text_columns: list[str], label_column: str, label
             where = f"{source.origin}: {source.unit} {line}"
             for column in text_columns:
                 if column not in record:
-                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)})")
+                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}); "
+                                    f"every file needs the text columns {columns_from}")
                 text = record[column]
                 if not isinstance(text, str):
                     raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
@@ -254,12 +257,15 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     scratch = scratch or scratch_folder()
     scratch.mkdir(parents=True, exist_ok=True)
     columns = text_columns or default_text_columns(sources[0], label_column)
+    columns_from = "text_column_names names" if text_columns else \
+        f"taken from the first non-label columns of {sources[0].origin} (or named by text_column_names)"
     labels = _Labels(sources)
     read: dict[int, _Read] = {}
     for source in sources:
         whole = source.whole or source
         if id(whole) not in read:
-            read[id(whole)] = _read(whole, columns, label_column, labels, scratch / f"{len(read)}-{whole.name}.arrow")
+            read[id(whole)] = _read(whole, columns, columns_from, label_column, labels,
+                                    scratch / f"{len(read)}-{whole.name}.arrow")
     label_ids = labels.ids(sources[0].origin)
     splits = {s.name: _split(read[id(s.whole or s)], label_ids, columns, s.rows) for s in sources}
     logger.info("Task: %d labels %s, text columns %s, splits %s", len(labels.names), labels.names, columns,

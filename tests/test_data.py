@@ -157,6 +157,20 @@ def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
         build_task([split_from_file("train", path)], None)
 
 
+@pytest.mark.parametrize("text_columns,whence", [
+    (None, r"taken from the first non-label columns of .*train.jsonl"),
+    (["sentence1", "sentence2"], r"text_column_names names"),
+])
+def test_a_file_without_the_training_datas_text_columns_says_where_they_come_from(tmp_path, text_columns, whence):
+    train = _write(tmp_path / "train.jsonl", "jsonl", [{"sentence1": "a", "sentence2": "b", "label": 0},
+                                                         {"sentence1": "c", "sentence2": "d", "label": 1}])
+    real = _write(tmp_path / "real.jsonl", "jsonl", [{"text": "a", "text_pair": "b", "label": 0}])
+    with pytest.raises(DataError, match=r"real.jsonl: line 1: missing text column 'sentence1' \(record has "
+                                        r"\['label', 'text', 'text_pair'\]\); every file needs the text columns "
+                                        + whence):
+        build_task([split_from_file("train", train), split_from_file("quality_train", real)], text_columns)
+
+
 @pytest.mark.parametrize("name,content,message", [
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": [1]}\n', r"line 2: label \[1\] is not a label"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": NaN}\n', r"line 2: label nan is not a label"),
