@@ -69,18 +69,21 @@ def translate(config: dict) -> dict:
     A key that is both given under its old and its new name keeps the new name's value.
     """
     out: dict = {}
-    dropped = []
+    dropped, renamed = [], []
     for key, value in config.items():
         if key in DROPPED:
             dropped.append(key)
         elif key in RENAMED:
             out.setdefault(RENAMED[key], value)
+            renamed.append(f"{key} as {RENAMED[key]}")
         elif key in REWRITTEN:
             for new_key, new_value in REWRITTEN[key](value).items():
                 if new_key == key or new_key not in config:
                     out[new_key] = new_value
         else:
             out[key] = value
+    if renamed:  # so that a later message naming the current key points at the key the config gave
+        logger.info("Reading the renamed config keys %s", ", ".join(renamed))
     if dropped:
         logger.warning("Ignoring config keys that no longer exist (see config/legacy.py): %s", ", ".join(dropped))
     return out

@@ -67,12 +67,16 @@ def test_overrides_win_over_the_file(tmp_path):
     assert cfg.data.pad_to_max_length is True
 
 
-def test_old_name_of_a_key_is_translated(tmp_path):
+def test_old_name_of_a_key_is_translated(tmp_path, caplog):
     path = _write(tmp_path, {"twomodelloss_wandb_model2": "./q", "twomodelloss_wandb_model3": "./d", "train_file": "t.jsonl",
                              "no_cuda": True, "warmup_ratio": 0.1, "per_gpu_train_batch_size": 4})
-    cfg = load_config(path)
+    with caplog.at_level(logging.INFO, logger="config.legacy"):
+        cfg = load_config(path)
     assert cfg.checkers.quality_checker_model == "./q"
     assert cfg.checkers.diversity_checker_model == "./d"
+    # errors name the current key: the log says which key of the config that is
+    assert "twomodelloss_wandb_model2 as quality_checker_model, twomodelloss_wandb_model3 as " \
+           "diversity_checker_model, no_cuda as use_cpu" in caplog.text
     assert cfg.training.use_cpu is True
     assert cfg.training.warmup_steps == 0.1
     assert cfg.training.per_device_train_batch_size == 4
