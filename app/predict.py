@@ -4,22 +4,24 @@ input's columns, `predicted_label` (the label's name) and `prob_<label>` for eve
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
 import logging
 from pathlib import Path
+from typing import Callable, Iterator, TextIO
 
 import torch
 from datasets import Dataset
+from tqdm.auto import tqdm
 
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.loading import ConfigError
-from data.files import SUFFIXES, DataError, read_text_lines
+from data.files import SUFFIXES, DataError, iter_text_lines
 from data.task import LABEL, SplitSource, default_text_columns, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
-from trainer.atomic import write_text_atomic
+from trainer.atomic import open_atomic
 from trainer.modeling import load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ OUTPUT_SUFFIXES = (".csv", ".tsv", ".jsonl")
 TEXT_SUFFIX = ".txt"
 INPUT_SUFFIXES = SUFFIXES + (TEXT_SUFFIX,)
 DEFAULT_MAX_LENGTH = 128
+CHUNK_TEXTS = 20_000  # texts labelled at a time, so that memory does not grow with the input
 
 
 def predict(args: PredictArguments) -> Path:
@@ -35,24 +38,25 @@ def predict(args: PredictArguments) -> Path:
     source = resolve_model(args.model, "model")
     trained = _training_config(source)
     inputs = _read_inputs(path)
-    numbered = list(inputs.records())
-    columns = _text_columns(args, trained, inputs, numbered)
-    records = [record for _, record in numbered]
-    texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
+    columns = _text_columns(args, trained, inputs)
+    header, count = _check_texts(inputs, columns)
     try:
         model = load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
     except OSError as err:  # not a model folder, or a hub id that is not in the local cache
         raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
     names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
     max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
-    logger.info("Labelling %d texts from %s (columns %s) with %s", len(texts), path, columns, source.location)
-    logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress=True)
-    probabilities = torch.from_numpy(logits).softmax(-1).numpy()
-    rows = [{**record, "predicted_label": names[int(p.argmax())],
-             **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}}
-            for record, p in zip(records, probabilities)]
-    write_text_atomic(output, _render(rows, output.suffix.lower()))
-    logger.info("Wrote %d predictions to %s", len(rows), output)
+    logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
+    header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))
+    with open_atomic(output, newline="") as f, tqdm(total=count, unit="text") as progress:
+        write = _row_writer(f, output.suffix.lower(), header)
+        for records in _chunks(inputs, CHUNK_TEXTS):
+            texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
+            logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress)
+            for record, p in zip(records, torch.from_numpy(logits).softmax(-1).numpy()):
+                write({**record, "predicted_label": names[int(p.argmax())],
+                       **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
+    logger.info("Wrote %d predictions to %s", count, output)
     return output
 
 
@@ -82,24 +86,27 @@ def _training_config(source: ModelSource) -> dict:
 
 def _read_inputs(path: Path) -> SplitSource:
     if path.suffix.lower() == TEXT_SUFFIX:
-        return SplitSource("input", lambda: enumerate(read_text_lines(path), start=1), str(path))
+        return SplitSource("input", lambda: iter_text_lines(path), str(path))
     return split_from_file("input", path)
 
 
-def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource,
-                  numbered: list[tuple[int, dict]]) -> list[str]:
-    """The columns asked for, else those the model was trained on, else the training's rule on the input; each
-    present and non-empty in every record of `numbered` (the input's records with their line numbers)."""
+def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) -> list[str]:
+    """The columns asked for, else those the model was trained on, else the training's rule on the input."""
     if inputs.origin.lower().endswith(TEXT_SUFFIX):
-        columns = ["text"]
-        wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or columns
+        wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or ["text"]
         if len(wanted) > 1:
             raise DataError(f"{inputs.origin}: a .txt file holds one text per line, but the model reads text pairs "
                             f"({', '.join(wanted)}); give a csv, tsv or jsonl file with these columns")
-    else:
-        columns = (args.text_columns or comma_separated(trained.get("text_column_names"))
-                   or default_text_columns(inputs, trained.get("label_column_name", LABEL)))
-    for line, record in numbered:
+        return ["text"]
+    return (args.text_columns or comma_separated(trained.get("text_column_names"))
+            or default_text_columns(inputs, trained.get("label_column_name", LABEL)))
+
+
+def _check_texts(inputs: SplitSource, columns: list[str]) -> tuple[list[str], int]:
+    """One pass over the input before any output is written: every record holds non-empty text in each of
+    `columns`. Returns the records' columns (in the order first seen) and their number."""
+    header, count = {}, 0
+    for line, record in inputs.records():
         where = f"{inputs.origin}: {inputs.unit} {line}"
         for column in columns:
             if column not in record:
@@ -107,15 +114,22 @@ def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource,
                                 "input's text column(s) with --text_column_names")
             if not isinstance(record[column], str) or not record[column].strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
-    return columns
+        header.update(dict.fromkeys(record))
+        count += 1
+    return list(header), count
 
 
-def _render(rows: list[dict], suffix: str) -> str:
+def _chunks(inputs: SplitSource, size: int) -> Iterator[list[dict]]:
+    """The input's records, `size` at a time."""
+    records = (record for _, record in inputs.records())
+    while chunk := list(itertools.islice(records, size)):
+        yield chunk
+
+
+def _row_writer(f: TextIO, suffix: str, header: list[str]) -> Callable[[dict], None]:
+    """Writes one output row at a time: a JSON line, or a csv/tsv row under `header`."""
     if suffix == ".jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    header = list(dict.fromkeys(key for row in rows for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, header, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
+        return lambda row: f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    writer = csv.DictWriter(f, header, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return writer.writerow

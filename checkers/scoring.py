@@ -62,12 +62,12 @@ def class_logits(
     max_length: int,
     batch_size: int = 64,
     field: str = "checker",
-    progress: bool = False,
+    progress: tqdm | None = None,
 ) -> np.ndarray:
     """The logits of `model` for every example and class, shape [N, C], with the checker's own tokenizer.
 
     Inference mode, on the model's device, and batches sorted by length so that little padding is computed;
-    `progress` shows a progress bar.
+    `progress`, a progress bar, advances by each batch's examples.
     """
     tokenizer = load_tokenizer(source)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
@@ -75,12 +75,13 @@ def class_logits(
     inputs = encoded.remove_columns([name for name in encoded.column_names if name == "label"])
     logits = np.empty((len(dataset), model.config.num_labels), dtype=np.float32)
     model.eval()
-    with torch.inference_mode(), tqdm(total=len(order), unit="text", disable=not progress) as bar:
+    with torch.inference_mode():
         for number, start in enumerate(range(0, len(order), batch_size), start=1):
             idx = order[start:start + batch_size]
             batch = tokenizer.pad(inputs[idx.tolist()], return_tensors="pt")
             logits[idx] = model(**batch.to(model.device)).logits.float().cpu().numpy()
-            bar.update(len(idx))
+            if progress is not None:
+                progress.update(len(idx))
             if number % RELEASE_EVERY_BATCHES == 0:  # the batches come from all over the token file
                 release_mapped_pages()
     bad = ~np.isfinite(logits).all(axis=1)

@@ -217,12 +217,21 @@ def read_records(path: Path) -> list[dict]:
     return [record for _, record in iter_records(path)]
 
 
-def read_text_lines(path: Path, column: str = "text") -> list[dict]:
-    """A plain text file, one text per line, as records; line N is record N (blank lines at the end left out)."""
-    records = [{column: line} for line in _read_text(path).rstrip().splitlines()]
-    if not records:
+def iter_text_lines(path: Path, column: str = "text") -> Iterator[tuple[int, dict]]:
+    """A plain text file, one text per line, as records read one at a time; line N is record N (blank lines at the
+    end left out, those before a text kept, for the caller to refuse)."""
+    blank: list[tuple[int, dict]] = []
+    empty = True
+    for number, line in _lines(path):
+        record = (number, {column: line.rstrip("\r\n")})
+        if not line.strip():
+            blank.append(record)
+            continue
+        yield from blank
+        blank, empty = [], False
+        yield record
+    if empty:
         raise DataError(f"{path}: no records (the file is empty)")
-    return records
 
 
 def read_label_names(data_file: Path) -> list[str] | None:

@@ -84,10 +84,55 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
     _check(_rows(tmp_path / "pairs_out.jsonl"), inputs)
 
 
+def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch):
+    """Memory holds one chunk of texts, not the input: the output is the same file as from one chunk."""
+    import app.predict
+
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    inputs = [{"text": r["text"], **({"note": "late column"} if i == 25 else {})}
+              for i, r in enumerate(toy_records(30, 7))]
+    write_jsonl(tmp_path / "new.jsonl", inputs)
+    argv = ["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--batch_size", "4"]
+    assert main([*argv, "--output", str(tmp_path / "whole.csv")], command="predict") == 0
+    seen = []
+    labelled = app.predict.class_logits
+    monkeypatch.setattr(app.predict, "CHUNK_TEXTS", 7)
+    monkeypatch.setattr(app.predict, "class_logits", lambda model, source, texts, *a: seen.append(len(texts))
+                        or labelled(model, source, texts, *a))
+    assert main([*argv, "--output", str(tmp_path / "chunked.csv")], command="predict") == 0
+    assert seen == [7, 7, 7, 7, 2]
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    rows = _rows(tmp_path / "chunked.csv")
+    _check(rows, inputs)
+    assert list(rows[0]) == ["text", "note", "predicted_label", "prob_negative", "prob_positive"]
+
+
+def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeypatch):
+    import app.predict
+
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    write_jsonl(tmp_path / "new.jsonl", [{"text": r["text"]} for r in toy_records(20, 8)])
+    chunks = iter([False, True])
+    labelled = app.predict.class_logits
+
+    def stopped_at_the_second_chunk(*args):
+        if next(chunks):
+            raise KeyboardInterrupt
+        return labelled(*args)
+
+    monkeypatch.setattr(app.predict, "CHUNK_TEXTS", 10)
+    monkeypatch.setattr(app.predict, "class_logits", stopped_at_the_second_chunk)
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / "out.csv")],
+                command="predict") == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.jsonl"]  # no half file, no temporary one
+
+
 BAD = [
     ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
      r"new.csv: line 2: missing text column 'text' \(record has \['sentence'\]\); name the input's text column"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
+    ("blank-line-in-plain-text", lambda t: t.txt("good day\n\nbad day\n\n"), [],
+     r"texts.txt: line 2: column 'text' is empty"),
     ("pairs-from-plain-text", lambda t: t.txt("good day\n"), ["--text_column_names", "a,b"],
      r"texts.txt: a .txt file holds one text per line, but the model reads text pairs \(a, b\)"),
     ("output-exists", lambda t: t.csv("text\ngood\n", existing=True), [], r"output: .*out.csv already exists"),
