@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -15,6 +14,7 @@ from checkers.filtering import static_weights
 from checkers.scoring import at_gold
 from data.store import column_array, release_mapped_pages
 from data.task import real_examples
+from trainer.atomic import open_atomic
 from trainer.weight_history import Seen
 
 
@@ -150,8 +150,7 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
 
 def write_csv(path: Path, weights: ExampleWeights) -> None:
     """Floats with 6 significant digits; an empty cell where a value is missing. Replaced atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with open_atomic(path, newline="") as f:
         writer = csv.writer(f)
         for start in range(0, max(len(weights), 1), CSV_CHUNK_ROWS):
             columns = weights.columns(slice(start, start + CSV_CHUNK_ROWS))
@@ -160,4 +159,3 @@ def write_csv(path: Path, weights: ExampleWeights) -> None:
             for row in zip(*columns.values()):
                 writer.writerow(["" if v is None else f"{v:.6g}" if isinstance(v, float) else v for v in row])
             release_mapped_pages()  # the texts are read from the Arrow file: one pass over it, not kept resident
-    os.replace(tmp, path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from reports import plots
 from reports.example_weights import ExampleWeights, loss_name, write_csv
 from reports.markdown import render
+from trainer.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,8 @@ def write_weight_report(folder: Path, weights: ExampleWeights, description: str,
         epoch_plot = plots.weights_by_epoch(weights.model_prob, weights.weight, loss_name(weights.loss),
                                             folder / "weights_by_epoch.png")
     report = folder / REPORT_FILE
-    tmp = report.with_name(f".{report.name}.tmp")
-    tmp.write_text(render(weights, description, {title: path.name for title, path in distributions.items()},
-                          epoch_plot.name if epoch_plot else None, filtered), encoding="utf-8")
-    os.replace(tmp, report)
+    write_text_atomic(report, render(weights, description, {title: path.name for title, path in distributions.items()},
+                                     epoch_plot.name if epoch_plot else None, filtered))
     logger.info("Example weights: %s, %s", folder / CSV_FILE, report)
     if wandb_run is not None:
         images = {**distributions, **({"weights across epochs": epoch_plot} if epoch_plot else {})}

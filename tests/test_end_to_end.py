@@ -76,3 +76,25 @@ def test_cleanlab_baseline_drops_flagged_examples_then_trains(tiny_config, tmp_p
     results = json.loads((tmp_path / "out" / "all_results.json").read_text())
     assert results["train_label_issues_dropped"] == metrics["train_label_issues_dropped"] >= 0
     assert results["train_samples"] == 64 - results["train_label_issues_dropped"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_every_file_a_run_writes_has_the_umasks_permissions(tiny_config, tmp_path, umask):
+    """Another user, or a container serving the model, can read what this user could: safetensors 0.8 writes its
+    files 0600, as do temporary files renamed into place."""
+    import os
+    import stat
+
+    before = os.umask(umask)
+    try:
+        run_with(tiny_config, tmp_path, save_strategy="epoch", average_checkpoints=True, save_total_limit=1,
+                 save_validation_predictions=True, problem_type="single_label_classification_dimp")
+    finally:
+        os.umask(before)
+    modes = {str(path.relative_to(tmp_path)): stat.S_IMODE(path.stat().st_mode)
+             for folder in (tmp_path / "out", tmp_path / "checkers") for path in folder.rglob("*") if path.is_file()}
+    assert {"out/model.safetensors", "out/all_results.json", "out/README.md", "out/resolved_config.json",
+            "out/validation_predictions.npz", "out/weights.csv", "out/weights_report.md",
+            "checkers/quality/model.safetensors"} <= set(modes)
+    assert any(name.endswith("checkpoint_average.safetensors") for name in modes)
+    assert {name: mode for name, mode in modes.items() if mode != 0o666 & ~umask} == {}

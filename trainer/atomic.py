@@ -1,13 +1,14 @@
-"""Writing result files so that a crash leaves either the old file or the new one, never half of one."""
+"""Writing result files so that a crash leaves either the old file or the new one, never half of one; and with the
+permissions any other file gets (the umask's)."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import IO, Iterator
 
 
 def write_json_atomic(path: Path, data) -> None:
@@ -20,14 +21,14 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 @contextmanager
-def open_atomic(path: Path, newline: str | None = None) -> Iterator[TextIO]:
-    """A text file to write `path` through: a temporary file beside it, renamed over `path` once the block ends
-    without an error, and removed if it does not."""
+def open_atomic(path: Path, newline: str | None = None, mode: str = "w") -> Iterator[IO]:
+    """A file to write `path` through: a temporary file beside it, renamed over `path` once the block ends without
+    an error, and removed if it does not. `mode` "wb" writes bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_file_beside(path, ".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": newline})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -35,3 +36,19 @@ def open_atomic(path: Path, newline: str | None = None) -> Iterator[TextIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_file_beside(path: Path, suffix: str) -> tuple[int, str]:
+    """A new hidden file in `path`'s folder, open for writing, created as open() creates files: tempfile's are
+    0600, and os.replace would hand that on to `path`, unreadable to anyone else."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}{suffix}")
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+
+
+def as_umask_allows(folder: Path) -> None:
+    """safetensors 0.8 writes its files 0600 whatever the umask (safetensors issue 782): give the model files in
+    `folder` the mode any other file there gets, so that another user, or a container, can read the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for file in Path(folder).glob("*.safetensors"):
+        os.chmod(file, 0o666 & ~umask)

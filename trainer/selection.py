@@ -4,14 +4,14 @@ split."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import EarlyStoppingCallback, TrainerCallback
+
+from trainer.atomic import open_atomic
 
 AVERAGE_FILE = "checkpoint_average.safetensors"
 PREDICTIONS_FILE = "validation_predictions.npz"
@@ -79,7 +79,5 @@ class ValidationPredictions:
         self.arrays[name] = logits.softmax(-1).numpy()
         self.arrays["labels"] = np.asarray(labels)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
+        with open_atomic(self.path, mode="wb") as f:
             np.savez(f, **self.arrays)
-        os.replace(tmp, self.path)

@@ -14,7 +14,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
-from trainer.atomic import write_json_atomic, write_text_atomic
+from trainer.atomic import as_umask_allows, write_json_atomic, write_text_atomic
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
 
@@ -106,6 +106,13 @@ class WeightedTrainer(Trainer):
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
+        if self.args.should_save:
+            as_umask_allows(folder)
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        super()._save(output_dir, state_dict)
+        if self.args.should_save:
+            as_umask_allows(Path(output_dir if output_dir is not None else self.args.output_dir))
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
         if metric_key_prefix != REPORT_ONLY_PREFIX:
