@@ -232,9 +232,12 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
             if label_column not in record:
                 raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}; "
                                 "label_column_name names another)")
-            if record[label_column] in (None, ""):
+            label = record[label_column]
+            if isinstance(label, str):  # "positive " from a spreadsheet, or ", negative" in a csv, is that label
+                label = label.strip()
+            if label in (None, ""):
                 raise DataError(f"{where}: column {label_column!r} is empty; expected a label")
-            codes.append(labels.code(labels.in_task_terms(record[label_column], source), where))
+            codes.append(labels.code(labels.in_task_terms(label, source), where))
             tagged.append("noise" in record)
             writer.add([*(record[c] for c in text_columns), str(record.get("noise", "original"))])
         return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))

@@ -131,6 +131,16 @@ def test_the_row_index_pandas_writes_into_parquet_is_not_a_text_column(tmp_path)
     assert task.text_columns == ["text"] and sorted(task.splits["train"]["text"]) == ["bad day", "fine day", "good day"]
 
 
+def test_spaces_around_a_label_are_not_part_of_it(tmp_path):
+    """A spreadsheet's "positive " or a csv's ", negative" is the label a file without spaces spells."""
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\ngood day,positive\nbad day, negative\nfine day,positive \n")
+    real = _write(tmp_path / "real.jsonl", "jsonl", [{"text": "nice", "label": "negative"}])
+    task = build_task([split_from_file("train", train), split_from_file("quality_train", real)], None)
+    assert task.label_names == ["negative", "positive"]
+    assert task.splits["train"]["label"] == [1, 0, 1] and task.splits["quality_train"]["label"] == [0]
+
+
 def test_labels_are_shared_across_splits(tmp_path):
     train = _write(tmp_path / "train.jsonl", "jsonl", [{"text": "a", "label": 3}, {"text": "b", "label": 5}])
     test = _write(tmp_path / "test.jsonl", "jsonl", [{"text": "c", "label": 7}])
@@ -145,6 +155,7 @@ def test_labels_are_shared_across_splits(tmp_path):
     ('{"text": "a", "label": 0}\n{"text": "  ", "label": 1}\n', r"line 2: column 'text' is empty"),
     ('{"text": "a", "label": 0}\n{"text": "b"}\n', r"line 2: missing label column 'label' \(record has \['text'\]"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": ""}\n', r"line 2: column 'label' is empty; expected a label"),
+    ('{"text": "a", "label": 0}\n{"text": "b", "label": " \\t"}\n', r"line 2: column 'label' is empty; expected a label"),
     ('{"text": "a", "label": 0}\n{"body": "b", "label": 1}\n', r"line 2: missing text column 'text'"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": 9}\n', r"line 2: label 9 is not in the label set \['negative', 'positive'\]"),
     ('', r"no records"),
