@@ -9,7 +9,7 @@ from typing import Iterator
 
 from references.wandb_refs import resolve_artifact
 from data.files import SUFFIXES, DataError, resolve_data_path
-from data.task import SplitSource, split_from_file
+from data.task import LABEL, SplitSource, split_from_file
 from config.arguments import CheckerArguments, DataArguments
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,8 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
     elif data.split_file:
-        sources = split_one_file(resolve_data_path(data.split_file, "split_file"), data.split_fractions, data.split_seed)
+        sources = split_one_file(resolve_data_path(data.split_file, "split_file"), data.split_fractions, data.split_seed,
+                                 data.label_column_name)
     elif data.dataset_name:
         sources = _from_hub(data)
     else:
@@ -145,12 +146,12 @@ def _augmented(data: DataArguments) -> list[SplitSource]:
     return extra
 
 
-def split_one_file(path: Path, fractions: list[float], seed: int) -> list[SplitSource]:
+def split_one_file(path: Path, fractions: list[float], seed: int, label_column: str = LABEL) -> list[SplitSource]:
     """A deterministic stratified split: each label's records are shuffled with `seed` and cut by `fractions`."""
     whole = split_from_file("all", path)
     by_label: dict = {}
     for offset, (_, record) in enumerate(whole.records()):
-        by_label.setdefault(str(record.get("label")), []).append(offset)
+        by_label.setdefault(str(record.get(label_column)).strip(), []).append(offset)
     parts: dict[str, list] = {"train": [], "validation": [], "test": []}
     rng = random.Random(seed)
     for label in sorted(by_label):

@@ -286,6 +286,23 @@ def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
     assert {name: list(s["text"]) for name, s in again.items()} == {name: list(s["text"]) for name, s in parts.items()}
 
 
+@pytest.mark.parametrize("label_column", ["label", "sentiment"])
+def test_split_file_is_stratified_by_the_label_column_it_is_given(tmp_path, label_column):
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    counts = {"a": 50, "b": 10, "c": 40}
+    records = [{"text": f"{name}{i}", label_column: f"{name} " if i % 2 else name}
+               for name, count in counts.items() for i in range(count)]
+    path = _write(tmp_path / "all.jsonl", "jsonl", records)
+    data = DataArguments(split_file=str(path), label_column_name=label_column)
+    parts = build_task(collect_sources(data, CheckerArguments()), None, label_column).splits
+    for name, fraction in (("train", 0.7), ("validation", 0.1), ("test", 0.2)):
+        labels = [text[0] for text in parts[name]["text"]]
+        assert {label: labels.count(label) for label in counts} == {
+            label: round(fraction * count) for label, count in counts.items()}, name
+
+
 def test_records_are_read_one_at_a_time(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 1}\n{"broken\n')
