@@ -65,6 +65,16 @@ class ExampleWeights:
         """The noise tags present, `original` first."""
         return sorted(set(self.noise if self.noise is not None else ()), key=lambda tag: (tag != "original", tag))
 
+    @property
+    def fixed(self) -> int:
+        """How many real examples joined to the training data train at a fixed weight, weighed by no checker nor
+        by the loss."""
+        return int(self.real.sum()) if self.real is not None and self.real_weight is not None else 0
+
+    def without_fixed(self, values: np.ndarray) -> np.ndarray:
+        """`values`, NaN for the real examples at a fixed weight: what describes the weights the method gave."""
+        return np.where(self.real, np.nan, values) if self.fixed else values
+
     def with_history(self, epochs: dict[int, Seen]) -> "ExampleWeights":
         """Add the per-epoch values the loss used; examples not seen in an epoch get NaN."""
         for epoch, seen in epochs.items():
@@ -76,9 +86,8 @@ class ExampleWeights:
     def ranking(self) -> Ranking | None:
         distrust = ("A low weight means the example counts little in training: the checker trained on real data finds "
                     "its label unlikely for its text, often a wrong label or a text unlike the task's")
-        fixed = self.real if self.real_weight is not None else None  # weighted by neither checker nor loss
-        unranked = (f". The {int(fixed.sum())} real examples joined to the training data (noise `real`) train at the "
-                    f"fixed weight {self.real_weight:g} and are not ranked" if fixed is not None and fixed.any() else "")
+        unranked = (f". The {self.fixed} real examples joined to the training data (noise `real`) train at the "
+                    f"fixed weight {self.real_weight:g} and are not ranked" if self.fixed else "")
         if self.static is not None:
             if self.diversity is not None:
                 return Ranking("static_weight", "P′/Q", "the quality checker's probability of the label divided by "
@@ -88,11 +97,10 @@ class ExampleWeights:
                            f"without a diversity checker). {distrust}{unranked}", self.static)
         if self.epochs:
             last = self.epochs[-1]
-            values = self.weight[last] if fixed is None else np.where(fixed, np.nan, self.weight[last])
             return Ranking(f"weight_epoch{last}", f"weight, epoch {last}",
                            f"the weight {loss_name(self.loss)} gave each example in epoch {last}. A low weight means "
                            "the model already fitted the example; the highest-weighted are those it fitted worst, "
-                           f"hard or mislabelled ones{unranked}", values)
+                           f"hard or mislabelled ones{unranked}", self.without_fixed(self.weight[last]))
         return None
 
     def columns(self, rows: slice = slice(None)) -> dict[str, list]:

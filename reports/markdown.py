@@ -91,12 +91,15 @@ def _epochs_section(weights: ExampleWeights, plot: str) -> list[str]:
     header = ["epoch", "examples seen", "mean P(y|x; θ)", "mean weight", "10%", "median", "90%", "max"]
     rows = []
     for epoch in weights.epochs:
-        stats = _stats_row(weights.weight[epoch])
-        rows.append([epoch, stats[0], _mean(weights.model_prob[epoch]), stats[1], *stats[3:]])
+        stats = _stats_row(weights.without_fixed(weights.weight[epoch]))
+        rows.append([epoch, stats[0], _mean(weights.without_fixed(weights.model_prob[epoch])), stats[1], *stats[3:]])
+    fixed = (f" The {weights.fixed} real examples joined at the fixed weight {weights.real_weight:g} are left out."
+             if weights.fixed else "")
     return ["## Across epochs", "",
             f"{loss_name(weights.loss)}'s weight depends on the model being trained, so it changes as the model "
             "learns. These are the values the loss used when it saw each example during that epoch "
-            "(`model_prob_epoch*` and `weight_epoch*` in weights.csv); no extra pass over the data computes them.", "",
+            "(`model_prob_epoch*` and `weight_epoch*` in weights.csv); no extra pass over the data computes them."
+            f"{fixed}", "",
             *table(header, rows), "", f"![Weights across epochs]({plot})", ""]
 
 

@@ -192,7 +192,7 @@ def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
         what = {"imp": "weight P′/Q (fixed)", "quality_only": "weight P′ (fixed)"}.get(
             kind, "P′/Q (the checkers' factor)" if weights.diversity is not None else "P′ (the quality checker's factor)")
         rows.append([what, weights.static])
-    rows += [[f"weight, epoch {epoch}", weights.weight[epoch]] for epoch in weights.epochs]
+    rows += [[f"weight, epoch {epoch}", weights.without_fixed(weights.weight[epoch])] for epoch in weights.epochs]
     table = []
     for what, values in rows:
         values = np.asarray(values, dtype=np.float64)

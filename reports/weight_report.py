@@ -27,7 +27,9 @@ def write_weight_report(folder: Path, weights: ExampleWeights, description: str,
     distributions = _distribution_plots(folder, weights)
     epoch_plot = None
     if weights.epochs:
-        epoch_plot = plots.weights_by_epoch(weights.model_prob, weights.weight, loss_name(weights.loss),
+        model_prob = {epoch: weights.without_fixed(values) for epoch, values in weights.model_prob.items()}
+        weight = {epoch: weights.without_fixed(values) for epoch, values in weights.weight.items()}
+        epoch_plot = plots.weights_by_epoch(model_prob, weight, loss_name(weights.loss),
                                             folder / "weights_by_epoch.png")
     report = folder / REPORT_FILE
     write_text_atomic(report, render(weights, description, {title: path.name for title, path in distributions.items()},

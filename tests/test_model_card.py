@@ -82,6 +82,27 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert "### Training hyperparameters" in text  # the Trainer's own summary
 
 
+@pytest.mark.parametrize("real_set_weight, counted", [(1.0, 64), (None, 96)])
+def test_the_cards_weights_are_those_the_method_gave(tiny_config, tmp_path, real_set_weight, counted):
+    """The card's and the report's weights across epochs: the 32 real examples joined at a fixed weight are not
+    among them; weighted as the others (cross-fitted checkers), they are."""
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
+         real_set_in_training=True, real_set_weight=real_set_weight,
+         quality_checker_folds=1 if real_set_weight else 2)
+    out = tmp_path / "out"
+    with (out / "weights.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    weights = np.array([float(row["weight_epoch1"]) for row in rows
+                        if real_set_weight is None or row["noise"] != "real"])
+    line = next(line for line in (out / "README.md").read_text().splitlines() if line.startswith("| weight, epoch 1 |"))
+    examples, mean = line.strip("| ").split(" | ")[1:3]
+    assert (int(examples), len(weights)) == (counted, counted)
+    assert float(mean) == pytest.approx(weights.mean(), rel=6e-3)
+    report = (out / "weights_report.md").read_text()  # its table across epochs, likewise
+    assert f"| 1 | {counted} | " in report
+    assert ("The 32 real examples joined at the fixed weight 1 are left out." in report) == (real_set_weight == 1.0)
+
+
 def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(tiny_config, tmp_path):
     _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
     text = (tmp_path / "out" / "README.md").read_text()
