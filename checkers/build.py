@@ -127,7 +127,8 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
 
 
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
-    """The recipe entries whose recorded value differs from what this run would train on."""
+    """The recipe entries whose recorded value differs from what this run would train on, each with both values
+    (but the digest of the data, which only says that it differs)."""
     path = folder / RECIPE_FILE
     if not path.is_file():
         return []
@@ -137,5 +138,12 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
         recorded = None
     if not isinstance(recorded, dict):
         return [f"data (its {RECIPE_FILE} is unreadable)"]
-    return [key for key in dict.fromkeys([*recipe.description, *RECORDED_WHEN_USED])
-            if (key in recorded or key in RECORDED_WHEN_USED) and recorded.get(key) != recipe.description.get(key)]
+    now = recipe.description
+    differing = [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
+                 if (key in recorded or key in RECORDED_WHEN_USED) and recorded.get(key) != now.get(key)]
+    return [key if key == "train_data" else f"{key} ({_shown(recorded.get(key))}; this run {_shown(now.get(key))})"
+            for key in differing]
+
+
+def _shown(value) -> str:
+    return "none" if value is None else str(value)

@@ -89,11 +89,12 @@ def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     warm = CheckerRecipe("quality", None, None, {**cold.description, "warm_start": "cache/diversity"})
     assert recipe_differs(tmp_path, cold) == []  # seed: not recorded by older checkers, so not compared
     assert recipe_differs(tmp_path, replace(cold, description={**cold.description, "train_examples": 40})) == \
-        ["train_examples"]
+        ["train_examples (32; this run 40)"]
     # a checker built from the base model is not the warm-started one, nor the other way round
-    assert recipe_differs(tmp_path, warm) == ["warm_start"]
+    assert recipe_differs(tmp_path, warm) == ["warm_start (none; this run cache/diversity)"]
     (tmp_path / "checker_recipe.json").write_text(json.dumps(warm.description))
-    assert recipe_differs(tmp_path, cold) == ["warm_start"] and recipe_differs(tmp_path, warm) == []
+    assert recipe_differs(tmp_path, cold) == ["warm_start (cache/diversity; this run none)"]
+    assert recipe_differs(tmp_path, warm) == []
 
 
 def test_one_recipe_gives_one_checker_whichever_command_builds_it(tiny_config, tiny_model_dir, tmp_path):
