@@ -80,8 +80,8 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
     elif data.split_file:
-        sources = split_one_file(resolve_data_path(data.split_file, "split_file"), data.split_fractions, data.split_seed,
-                                 data.label_column_name)
+        path = resolve_data_path(data.split_file, "split_file")
+        sources = split_one_file(path, data.split_fractions, data.split_seed, data.label_column_name)
     elif data.dataset_name:
         sources = _from_hub(data)
     else:

@@ -155,7 +155,7 @@ def test_labels_are_shared_across_splits(tmp_path):
     ('{"text": "a", "label": 0}\n{"text": "  ", "label": 1}\n', r"line 2: column 'text' is empty"),
     ('{"text": "a", "label": 0}\n{"text": "b"}\n', r"line 2: missing label column 'label' \(record has \['text'\]"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": ""}\n', r"line 2: column 'label' is empty; expected a label"),
-    ('{"text": "a", "label": 0}\n{"text": "b", "label": " \\t"}\n', r"line 2: column 'label' is empty; expected a label"),
+    ('{"text": "a", "label": 0}\n{"text": "b", "label": " \\t"}\n', r"line 2: column 'label' is empty"),
     ('{"text": "a", "label": 0}\n{"body": "b", "label": 1}\n', r"line 2: missing text column 'text'"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": 9}\n', r"line 2: label 9 is not in the label set \['negative', 'positive'\]"),
     ('', r"no records"),
