@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 from data.files import DataError
+from data.task import LABEL, METADATA_COLUMNS, PANDAS_INDEX
 
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 
@@ -28,9 +29,12 @@ class NoiseSpec:
         return any((self.duplicate_ratio, self.swap_ratio, self.unrelated_ratio))
 
 
-def unrelated_texts(records: list[dict], origin: str) -> list[str]:
-    """The first text field of each record of another benchmark."""
-    texts = [next((v for k, v in r.items() if k != "label" and isinstance(v, str) and v.strip()), None) for r in records]
+def unrelated_texts(records: list[dict], origin: str, label_column: str = LABEL) -> list[str]:
+    """The first text field of each record of another benchmark: not its label (under the run's label column name
+    or `label`), an id, a noise tag or a row index pandas wrote."""
+    skipped = {LABEL, label_column, *METADATA_COLUMNS}
+    texts = [next((v for k, v in r.items() if k not in skipped and not PANDAS_INDEX.fullmatch(k)
+                   and isinstance(v, str) and v.strip()), None) for r in records]
     texts = [t for t in texts if t]
     if not texts:
         raise DataError(f"noise_unrelated_file: {origin} has no text to draw unrelated examples from")

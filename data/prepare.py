@@ -57,7 +57,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         unrelated = None
         if cfg.data.noise_unrelated_file:
             path = resolve_data_path(cfg.data.noise_unrelated_file, "noise_unrelated_file")
-            unrelated = unrelated_texts(read_records(path), str(path))
+            unrelated = unrelated_texts(read_records(path), str(path), cfg.data.label_column_name)
         splits["train"] = inject_noise(splits["train"], task.text_columns, task.num_labels, noise, unrelated)
         logger.info("Noise injected: %s", {k: splits["train"]["noise"].count(k) for k in NOISE_KINDS})
     hold_out_validation(task, cfg.data.real_validation_fraction, cfg.data.split_seed)

@@ -36,6 +36,14 @@ def test_same_seed_same_noise():
     assert inject_noise(_clean(), ["text"], 3, spec).to_list() == inject_noise(_clean(), ["text"], 3, spec).to_list()
 
 
+def test_unrelated_texts_are_neither_labels_nor_ids():
+    from data.noise import unrelated_texts
+
+    records = [{"sentiment": "positive", "id": "a1", "sentence": "Sales rose."},
+               {"": "0", "label": "negative", "text": "Costs fell."}]
+    assert unrelated_texts(records, "other.csv", "sentiment") == ["Sales rose.", "Costs fell."]
+
+
 def test_unrelated_needs_a_source():
     with pytest.raises(DataError, match="noise_unrelated_file"):
         inject_noise(_clean(), ["text"], 3, NoiseSpec(unrelated_ratio=0.1))
