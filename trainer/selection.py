@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from trainer.atomic import open_atomic
+from trainer.atomic import as_umask_allows, open_atomic
 
 AVERAGE_FILE = "checkpoint_average.safetensors"
 PREDICTIONS_FILE = "validation_predictions.npz"
@@ -52,6 +52,7 @@ class CheckpointAverage(TrainerCallback):
     def save(self, folder: Path) -> None:
         if self.count:
             save_file(self.total, str(Path(folder) / AVERAGE_FILE), metadata={"count": str(self.count)})
+            as_umask_allows(folder)
 
     def load(self, folder: Path) -> None:
         path = Path(folder) / AVERAGE_FILE
@@ -78,6 +79,5 @@ class ValidationPredictions:
         logits = torch.as_tensor(logits[0] if isinstance(logits, tuple) else logits).float()
         self.arrays[name] = logits.softmax(-1).numpy()
         self.arrays["labels"] = np.asarray(labels)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open_atomic(self.path, mode="wb") as f:
             np.savez(f, **self.arrays)

@@ -106,8 +106,6 @@ class WeightedTrainer(Trainer):
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
-        if self.args.should_save:
-            as_umask_allows(folder)
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         super()._save(output_dir, state_dict)
