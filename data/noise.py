@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datasets import Dataset
 
 from data.files import DataError
-from data.task import LABEL, METADATA_COLUMNS, PANDAS_INDEX
+from data.task import LABEL, may_hold_text
 
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 
@@ -32,8 +32,7 @@ class NoiseSpec:
 def unrelated_texts(records: list[dict], origin: str, label_column: str = LABEL) -> list[str]:
     """The first text field of each record of another benchmark: not its label (under the run's label column name
     or `label`), an id, a noise tag or a row index pandas wrote."""
-    skipped = {LABEL, label_column, *METADATA_COLUMNS}
-    texts = [next((v for k, v in r.items() if k not in skipped and not PANDAS_INDEX.fullmatch(k)
+    texts = [next((v for k, v in r.items() if k != LABEL and may_hold_text(k, label_column)
                    and isinstance(v, str) and v.strip()), None) for r in records]
     texts = [t for t in texts if t]
     if not texts:

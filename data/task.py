@@ -86,9 +86,14 @@ def _first_record(source: SplitSource) -> dict:
     raise DataError(f"{source.origin}: no records")
 
 
+def may_hold_text(column: str, label_column: str) -> bool:
+    """Neither the label, nor a column that describes the example (an id, a noise tag), nor a pandas row index."""
+    return column != label_column and column not in METADATA_COLUMNS and not PANDAS_INDEX.fullmatch(column)
+
+
 def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
     first = _first_record(source)
-    columns = [c for c in first if c != label_column and c not in METADATA_COLUMNS and not PANDAS_INDEX.fullmatch(c)]
+    columns = [c for c in first if may_hold_text(c, label_column)]
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
     return columns[:2]
