@@ -3,7 +3,6 @@ it could not push. The push itself needs the hub and a token, which the tests do
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 import yaml
 from huggingface_hub import ModelCard
+
+from conftest import weights_rows
 
 from app.cli import main
 from app.pipeline import run
@@ -62,8 +63,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert "training examples from `toy/train.jsonl`" in report and str(data_root_env) not in report
     assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
     # the method and its weights, from the run's weights.csv
-    with (out / "weights.csv").open() as f:
-        last = np.array([float(row["weight_epoch2"]) for row in csv.DictReader(f)])
+    last = np.array([float(row["weight_epoch2"]) for row in weights_rows(out)])
     assert "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ)" in text
     # The card gives 3 significant digits (at most half a unit in the third off, 0.5 %), computed from the weights
     # themselves; weights.csv holds them to 6, so a value on a rounding boundary may round either way.
@@ -90,9 +90,7 @@ def test_the_cards_weights_are_those_the_method_gave(tiny_config, tmp_path, real
          real_set_in_training=True, real_set_weight=real_set_weight,
          quality_checker_folds=1 if real_set_weight else 2)
     out = tmp_path / "out"
-    with (out / "weights.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    weights = np.array([float(row["weight_epoch1"]) for row in rows
+    weights = np.array([float(row["weight_epoch1"]) for row in weights_rows(out)
                         if real_set_weight is None or row["noise"] != "real"])
     line = next(line for line in (out / "README.md").read_text().splitlines() if line.startswith("| weight, epoch 1 |"))
     examples, mean = line.strip("| ").split(" | ")[1:3]
