@@ -10,6 +10,9 @@ Notation, per training example i with gold label y_i:
   IMP    w = P'(y|x) / Q(y|x)
   DIMP   w = P'(y|x) / P(y|x; theta)
   DIMP without diversity checker: w = P'(y|x)
+
+With label smoothing eps (the Trainer's `label_smoothing_factor`), -log P(y|x) becomes
+(1 - eps) * -log P(y|x) + eps * mean_k(-log P(k|x)), as in transformers' LabelSmoother; the weights are unchanged.
 """
 
 from __future__ import annotations
@@ -110,9 +113,11 @@ def with_fixed_weight(weights: torch.Tensor | None, mask: torch.Tensor, value: f
     return torch.where(mask.bool(), torch.full_like(weights, value), weights)
 
 
-def weighted_nll_sum(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """sum_i(-w_i * log P(y_i|x_i)); the caller divides by the number of examples."""
-    nll = F.cross_entropy(logits.float(), labels, reduction="none")
+def weighted_nll_sum(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None,
+                     label_smoothing: float = 0.0) -> torch.Tensor:
+    """sum_i(-w_i * log P(y_i|x_i)), label-smoothed by `label_smoothing`; the caller divides by the number of
+    examples."""
+    nll = F.cross_entropy(logits.float(), labels, reduction="none", label_smoothing=label_smoothing)
     if weights is not None:
         nll = nll * weights.to(nll.dtype)
     return nll.sum()

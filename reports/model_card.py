@@ -208,6 +208,8 @@ def _method(cfg: RunConfig, weights: ExampleWeights | None, metrics: dict) -> st
     text = "## Method and weights\n\n" + METHODS[args.loss_kind.value].format(gamma=args.focal_gamma)
     if args.loss_kind.value != "ce":
         text += " The loss is the batch mean of weight × cross-entropy; weights are not normalised."
+    if args.label_smoothing_factor:
+        text += f" The cross-entropy was label-smoothed (`label_smoothing_factor` {args.label_smoothing_factor:g})."
     folds = cfg.checkers.quality_checker_folds
     if folds >= 2 and weights is not None and weights.quality is not None:
         text += (f" P′ is cross-fitted (`quality_checker_folds` {folds}): {folds} quality checkers, each trained on "

@@ -17,6 +17,7 @@ from losses import (
     imp_weights,
     loss_kind,
     weighted_nll,
+    weighted_nll_sum,
 )
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.5, 0.5], [3.0, -1.0]])
@@ -62,6 +63,14 @@ def test_mean_over_batch_not_over_weight_sum():
     loss = weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, DIVERSITY)
     assert loss.item() == pytest.approx(((weights * _nll()).sum() / len(LABELS)).item())
     assert loss.item() != pytest.approx(((weights * _nll()).sum() / weights.sum()).item())
+
+
+def test_label_smoothing_smooths_each_term_and_keeps_the_weights():
+    eps, weights = 0.2, QUALITY / DIVERSITY
+    log_p = LOGITS.log_softmax(-1)
+    smoothed = (1 - eps) * _nll() - eps * log_p.mean(-1)  # transformers' LabelSmoother, per example
+    assert weighted_nll_sum(LOGITS, LABELS, weights, eps).item() == pytest.approx((weights * smoothed).sum().item())
+    assert weighted_nll_sum(LOGITS, LABELS, None, 0.0).item() == pytest.approx(_nll().sum().item())
 
 
 def test_imp_with_equal_checkers_is_ce():

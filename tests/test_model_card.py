@@ -65,6 +65,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     # the method and its weights, from the run's weights.csv
     last = np.array([float(row["weight_epoch2"]) for row in weights_rows(out)])
     assert "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ)" in text
+    assert "label-smoothed" not in text
     # The card gives 3 significant digits (at most half a unit in the third off, 0.5 %), computed from the weights
     # themselves; weights.csv holds them to 6, so a value on a rounding boundary may round either way.
     row = next(line for line in text.splitlines() if line.startswith("| weight, epoch 2 |"))
@@ -105,6 +106,13 @@ def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(
     _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
     text = (tmp_path / "out" / "README.md").read_text()
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
+
+
+def test_the_card_says_the_loss_was_label_smoothed(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
+         label_smoothing_factor=0.1)
+    assert "The cross-entropy was label-smoothed (`label_smoothing_factor` 0.1)." in (
+        tmp_path / "out" / "README.md").read_text()
 
 
 def test_the_card_names_the_step_of_a_model_from_mid_epoch(tiny_config, tmp_path):

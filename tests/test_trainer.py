@@ -49,6 +49,15 @@ def test_weights_change_the_update(tiny_model_dir, tmp_path):
     assert any("train_weight_mean" in h for h in dimp.state.log_history)
 
 
+def test_label_smoothing_reaches_the_weighted_loss(tiny_model_dir, tmp_path):
+    plain = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1)
+    smoothed = train_steps(tiny_model_dir, tmp_path / "b", batch_size=8, accumulation=1,
+                           extra={"label_smoothing_factor": 0.3})
+    losses = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (plain, smoothed)]
+    assert losses[0] != losses[1], "label_smoothing_factor was ignored"  # training is deterministic on CPU
+    assert any(not torch.allclose(a, b) for a, b in zip(_params(plain).values(), _params(smoothed).values()))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_path):

@@ -154,7 +154,8 @@ class WeightedTrainer(Trainer):
             )
             if real is not None and self.args.real_set_weight is not None:
                 weights = with_fixed_weight(weights, real, self.args.real_set_weight)
-            loss = self._scale(weighted_nll_sum(logits, labels, weights), labels.numel(), num_items_in_batch)
+            total = weighted_nll_sum(logits, labels, weights, self.args.label_smoothing_factor)
+            loss = self._scale(total, labels.numel(), num_items_in_batch)
             if not torch.isfinite(loss):  # stop before a NaN or infinite gradient reaches the optimizer
                 raise TrainingDiverged(
                     f"learning_rate: the training loss became {loss.item()} at step {self.state.global_step + 1} "
@@ -166,7 +167,7 @@ class WeightedTrainer(Trainer):
             if self.weight_history is not None:
                 self.weight_history.record(index, gold_probabilities(logits.detach(), labels), weights)
         else:
-            # Evaluation reports plain cross-entropy, comparable across losses.
+            # Evaluation reports plain cross-entropy (no weights, no label smoothing), comparable across losses.
             loss = weighted_nll_sum(logits, labels, None) / labels.numel()
         return (loss, outputs) if return_outputs else loss
 
