@@ -84,8 +84,11 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
     _check(_rows(tmp_path / "pairs_out.jsonl"), inputs)
 
 
-def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch):
-    """Memory holds one chunk of texts, not the input: the output is the same file as from one chunk."""
+def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch, capfd):
+    """Memory holds one chunk of texts, not the input: the output is the same file as from one chunk, under one
+    progress bar."""
+    import datasets
+
     import app.predict
 
     model = _trained(tiny_model_dir, tmp_path / "model")
@@ -99,8 +102,12 @@ def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, 
     monkeypatch.setattr(app.predict, "CHUNK_TEXTS", 7)
     monkeypatch.setattr(app.predict, "class_logits", lambda model, source, texts, *a: seen.append(len(texts))
                         or labelled(model, source, texts, *a))
+    capfd.readouterr()
     assert main([*argv, "--output", str(tmp_path / "chunked.csv")], command="predict") == 0
     assert seen == [7, 7, 7, 7, 2]
+    bars = capfd.readouterr().err
+    assert "30/30" in bars and "Tokenizing" not in bars
+    assert not datasets.are_progress_bars_disabled()  # as they were before
     assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     rows = _rows(tmp_path / "chunked.csv")
     _check(rows, inputs)
