@@ -36,6 +36,15 @@ class CheckerRecipe:
     description: dict = field(default_factory=dict)
 
 
+def training_recipe(role: str, options: CheckerArguments, max_length: int) -> dict:
+    """How a checker of `role` is trained: recorded beside it, and compared with what a later run would use."""
+    epochs = options.checker_num_train_epochs
+    if role == "diversity" and options.diversity_checker_num_train_epochs is not None:
+        epochs = options.diversity_checker_num_train_epochs
+    return {"num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
+            "batch_size": options.checker_batch_size, "max_seq_length": max_length}
+
+
 def build_checker(
     folder: Path,
     recipe: CheckerRecipe,
@@ -57,14 +66,12 @@ def build_checker(
     # checker whichever command builds it and whatever that command drew from the RNG before.
     set_seed(main_args.seed)
     model = load_classifier(base, label_names)
-    epochs = options.checker_num_train_epochs
-    if recipe.role == "diversity" and options.diversity_checker_num_train_epochs is not None:
-        epochs = options.diversity_checker_num_train_epochs
+    trained = training_recipe(recipe.role, options, max_length)
     args = WeightedTrainingArguments(
         output_dir=str(partial / "checkpoints"),
         problem_type="single_label_classification",
         learning_rate=options.checker_learning_rate,
-        num_train_epochs=epochs,
+        num_train_epochs=trained["num_train_epochs"],
         per_device_train_batch_size=options.checker_batch_size,
         per_device_eval_batch_size=max(options.checker_batch_size, 64),
         seed=main_args.seed,
@@ -80,8 +87,7 @@ def build_checker(
     trainer.train()
     metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}
     trainer.save_model(str(partial))
-    record = {**recipe.description, "role": recipe.role, "base_model": base.name,
-              "num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
+    record = {**recipe.description, "role": recipe.role, "base_model": base.name, **trained,
               "validation_metrics": metrics}
     if recipe.validation is not None:
         record |= validation_summary(trainer.state.log_history, recipe.validation["label"])

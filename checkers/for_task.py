@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from checkers.build import CheckerRecipe, build_checker
+from checkers.build import CheckerRecipe, build_checker, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import check_label_space, class_logits
@@ -53,18 +53,21 @@ def checker_validation(task: TaskData):
 
 
 def recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
+    def trained(role: str) -> dict:
+        return {"seed": cfg.training.seed, **training_recipe(role, cfg.checkers, cfg.data.max_seq_length)}
+
     quality = None
     if "quality_train" in task.splits:
         quality = CheckerRecipe("quality", task.splits["quality_train"], checker_validation(task), {
             "train_source": cfg.checkers.quality_checker_train_file,
             "train_examples": len(task.splits["quality_train"]),
-            "seed": cfg.training.seed,
+            **trained("quality"),
         })
     generated = generated_part(task.splits["train"])
     diversity = CheckerRecipe("diversity", generated, task.splits.get("validation"), {
         "train_source": task.origins["train"],
         "train_examples": len(generated),
-        "seed": cfg.training.seed,
+        **trained("diversity"),
     })
     return {"quality": quality, "diversity": diversity}
 
@@ -104,9 +107,10 @@ class _Checkers:
             release_freed_memory()  # the build's Trainer, model and optimizer state, before the next phase
             self.tracker.log_artifact(folder, artifact, "model")
 
-        if recipe is not None:  # what the examples hold, beside the file's name and their count
+        # Beside the file's name and the examples' count: what the examples hold, and the model the checker starts from.
+        if recipe is not None:
             recipe = replace(recipe, description={**recipe.description, "train_data": content_digest(
-                recipe.train, self.task.text_columns, self.task.label_names)})
+                recipe.train, self.task.text_columns, self.task.label_names), "base_model": base.name})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build,
                               self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers)
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
