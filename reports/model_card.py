@@ -261,6 +261,12 @@ def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
             for split, prefix in _evaluated_splits(task, metrics)]
     header = ["split", "examples", "accuracy", "macro-F1", "majority-class accuracy"]
     text = "## Results\n\n" + (_table(header, rows) if rows else "No validation or test split was evaluated.")
+    by_class = [[split, name, metrics[f"{prefix}_examples_{name}"],
+                 *(f"{metrics[f'{prefix}_{metric}_{name}']:.4f}" for metric in ("precision", "recall", "f1"))]
+                for split, prefix in _evaluated_splits(task, metrics) for name in task.label_names
+                if f"{prefix}_examples_{name}" in metrics]
+    if by_class:
+        text += "\n\nBy class:\n\n" + _table(["split", "label", "examples", "precision", "recall", "F1"], by_class)
     # the run's own arguments: a test split tracked each epoch renames the trainer's metric_for_best_model
     args, state, first, epochs = cfg.training, trainer.state, trainer.first_phase, trainer.args.num_train_epochs
     if first is None:

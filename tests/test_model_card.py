@@ -76,6 +76,16 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     # results, the kept epoch, and how to reproduce (no secret)
     # beside what always answering the most common label scores: the toy splits are half positive
     assert f"| test | 24 | {metrics['test_accuracy']:.4f} | {metrics['test_f1']:.4f} | 0.5000 |" in text
+    # and class by class: recall weighted by the class's examples is accuracy, the mean F1 macro-F1
+    for prefix in ("eval", "test"):
+        examples, recall, f1 = ([metrics[f"{prefix}_{metric}_{name}"] for name in ("negative", "positive")]
+                                for metric in ("examples", "recall", "f1"))
+        assert examples == [12, 12] and np.dot(recall, examples) / 24 == pytest.approx(metrics[f"{prefix}_accuracy"])
+        assert np.mean(f1) == pytest.approx(metrics[f"{prefix}_f1"])
+    precision, recall = metrics["test_precision_positive"], metrics["test_recall_positive"]
+    assert f"| test | positive | 12 | {precision:.4f} | {recall:.4f} |" in text
+    saved = json.loads((out / "test_results.json").read_text())
+    assert saved["test_recall_negative"] == metrics["test_recall_negative"]
     assert "The model is the checkpoint of epoch" in text
     assert "--hub_token '<hidden>'" in text
     assert "hf_secret" not in text

@@ -6,20 +6,34 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from transformers import EvalPrediction
 
 logger = logging.getLogger(__name__)
+CLASS_METRICS = ("precision", "recall", "f1", "examples")
+
+
+def _predicted(predictions) -> np.ndarray:
+    logits = predictions[0] if isinstance(predictions, tuple) else predictions
+    return np.argmax(logits, axis=-1)
 
 
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-    predicted = np.argmax(logits, axis=-1)
+    predicted = _predicted(prediction.predictions)
     labels = prediction.label_ids
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
         "f1": float(f1_score(labels, predicted, average="macro")),
     }
+
+
+def class_metrics(predictions, labels, names: list[str], prefix: str) -> dict[str, float]:
+    """Each class's precision, recall, F1 and number of examples on one split, as `<prefix>_recall_<name>`: where
+    one class dominates, accuracy and macro-F1 alone do not say which class the model misses."""
+    columns = precision_recall_fscore_support(labels, _predicted(predictions), labels=list(range(len(names))),
+                                              zero_division=0)
+    return {f"{prefix}_{metric}_{name}": float(values[i]) if metric != "examples" else int(values[i])
+            for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)}
 
 
 def majority_accuracy(labels) -> float:
