@@ -156,6 +156,27 @@ class RunConfig:
         except ValueError as err:
             raise ConfigError(str(err)) from None
 
+    def unread_options(self) -> list[tuple[str, str]]:
+        """The options set away from their default that a training run of this config never reads, each with the
+        setting that would read it: set by mistake, they would change nothing and say nothing."""
+        training, data = self.training, self.data
+        unread = {
+            "focal_gamma": (training.loss_kind is not LossKind.FOCAL,
+                            "problem_type single_label_classification_focalloss"),
+            "weight_epsilon": (training.loss_kind not in (LossKind.IMP, LossKind.DIMP),
+                               "IMP or DIMP, whose weights divide by a probability"),
+            "real_set_weight": (not data.real_set_in_training, "real_set_in_training true"),
+            "real_set_finetune_learning_rate": (not training.real_set_finetune_epochs, "real_set_finetune_epochs > 0"),
+            "early_stopping_threshold": (not training.early_stopping_patience, "early_stopping_patience"),
+            "diversity_checker_num_train_epochs": ("diversity" not in self.needed_checkers(),
+                                                   "a diversity checker to build (IMP, quality_checker_warm_start, "
+                                                   "or filtering with diversity_checker_model)"),
+        }
+        defaults = argument_defaults()
+        values = self.to_dict()
+        return [(key, f"{key} {json.dumps(values[key])} is not read by this run; it needs {needs}")
+                for key, (not_read, needs) in unread.items() if not_read and values[key] != defaults[key]]
+
     @property
     def has_validation(self) -> bool:
         """Whether the run will have a validation split (see data/prepare.py): its own, or a share of the real set."""
@@ -197,6 +218,10 @@ class RunConfig:
         defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
         return {key: value for key, value in self.to_dict().items()
                 if value != defaults.get(key) and not key.endswith("_token")}
+
+
+def argument_defaults() -> dict:
+    return {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
 
 
 def _check_path(key: str, value: str) -> None:
@@ -416,7 +441,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
         raise ConfigError(f"{where}{detail}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
-        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
+        defaults = argument_defaults()
         logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
                     ", ".join(f"{key} {value}" for key, value in file_config.items()
                               if key not in from_command_line and value != defaults.get(key)) or "the defaults")
@@ -429,6 +454,9 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
             raise ConfigError(f"quality_checker_train_file: {needed['quality']} needs a quality checker trained on "
                               f"your real labelled examples: give --quality_checker_train_file FILE{plain}")
     config.check()
+    if command == "run":
+        for key, message in config.unread_options():
+            logger.warning("%s%s", origin(key), message)
     return config
 
 

@@ -47,6 +47,33 @@ def test_dropped_keys_warn_once_listing_them(caplog):
     assert "use_ipex" in warnings[0] and "logging_dir" in warnings[0] and "dispatch_batches" in warnings[0]
 
 
+def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(ROOT.parent / "shared" / "data"))
+    for config in sorted((ROOT / "configs").glob("*.json")):  # the shipped configs set nothing in vain
+        with caplog.at_level(logging.WARNING, logger="config.loading"):
+            load_config(str(config))
+    assert caplog.records == []
+    path = _write(tmp_path, {"focal_gamma": 2.0, "report_to": "none"})
+    with caplog.at_level(logging.WARNING, logger="config.loading"):
+        load_config(path, ["--real_set_weight", "null", "--real_set_finetune_learning_rate", "1e-5",
+                           "--early_stopping_threshold", "0.01", "--diversity_checker_num_train_epochs", "2"])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: focal_gamma 2.0 is not read by this run; it needs problem_type "
+        "single_label_classification_focalloss",
+        "command line: real_set_weight null is not read by this run; it needs real_set_in_training true",
+        "command line: real_set_finetune_learning_rate 1e-05 is not read by this run; it needs "
+        "real_set_finetune_epochs > 0",
+        "command line: early_stopping_threshold 0.01 is not read by this run; it needs early_stopping_patience",
+        "command line: diversity_checker_num_train_epochs 2.0 is not read by this run; it needs a diversity checker "
+        "to build (IMP, quality_checker_warm_start, or filtering with diversity_checker_model)"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="config.loading"):  # read where the method reads them
+        load_config(path, ["--problem_type", "single_label_classification_focalloss", "--weight_epsilon", "1e-3"])
+    assert [r.getMessage() for r in caplog.records] == [
+        "command line: weight_epsilon 0.001 is not read by this run; it needs IMP or DIMP, whose weights divide by a "
+        "probability"]
+
+
 def _write(tmp_path, config: dict) -> str:
     """A config file; one without any data source reads a training file, as a run must."""
     if not {"train_file", "split_file", "dataset_name", "wandb_dataset"} & set(config):
