@@ -70,10 +70,10 @@ def build_checker(
     args = WeightedTrainingArguments(
         output_dir=str(partial / "checkpoints"),
         problem_type="single_label_classification",
-        learning_rate=options.checker_learning_rate,
+        learning_rate=trained["learning_rate"],
         num_train_epochs=trained["num_train_epochs"],
-        per_device_train_batch_size=options.checker_batch_size,
-        per_device_eval_batch_size=max(options.checker_batch_size, 64),
+        per_device_train_batch_size=trained["batch_size"],
+        per_device_eval_batch_size=max(trained["batch_size"], 64),
         seed=main_args.seed,
         report_to="none",
         save_only_model=True,  # a checker build is never resumed: its checkpoints need no optimizer state
