@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -438,7 +439,8 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
         raise ConfigError(f"{origin(err.key)}{err}") from None
     except Exception as err:  # TrainingArguments checks its values with several exception types
         detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
-        raise ConfigError(f"{where}{detail}") from None
+        named = next((key for key in merged if re.search(rf"\b{re.escape(key)}\b", detail)), None)
+        raise ConfigError(f"{origin(named) if named else where}{detail}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
         defaults = argument_defaults()
