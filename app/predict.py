@@ -15,6 +15,7 @@ import datasets
 import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
@@ -93,9 +94,13 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path]:
 
 
 def _training_config(source: ModelSource) -> dict:
-    """The training run's resolved_config.json beside the model, when it is one of this project's runs."""
-    path = Path(source.location) / "resolved_config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """The training run's resolved_config.json beside the model, when it is one of this project's runs; for one of
+    a run's checkpoint folders, the run's, in the folder above."""
+    folder = Path(source.location)
+    for where in (folder, folder.parent) if folder.name.startswith(f"{PREFIX_CHECKPOINT_DIR}-") else (folder,):
+        if (where / "resolved_config.json").is_file():
+            return json.loads((where / "resolved_config.json").read_text(encoding="utf-8"))
+    return {}
 
 
 def _read_inputs(path: Path) -> SplitSource:

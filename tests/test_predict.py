@@ -84,6 +84,18 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
     _check(_rows(tmp_path / "pairs_out.jsonl"), inputs)
 
 
+def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model_dir, tmp_path):
+    """A checkpoint-N folder holds no resolved_config.json; the run's, above it, says which text is first."""
+    run = _trained(tiny_model_dir, tmp_path / "run", "second,first")
+    shutil.copytree(run, run / "checkpoint-8", ignore=shutil.ignore_patterns("resolved_config.json", "checkpoint-*"))
+    write_jsonl(tmp_path / "pairs.jsonl", [{"first": r["text"], "second": r["text_pair"]}
+                                           for r in toy_records(10, 6, pairs=True)])
+    for model, output in ((run, "run.csv"), (run / "checkpoint-8", "checkpoint.csv")):
+        assert main(["--model", str(model), "--input", str(tmp_path / "pairs.jsonl"), "--output",
+                     str(tmp_path / output)], command="predict") == 0
+    assert (tmp_path / "checkpoint.csv").read_bytes() == (tmp_path / "run.csv").read_bytes()
+
+
 def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch, capfd):
     """Memory holds one chunk of texts, not the input: the output is the same file as from one chunk, under one
     progress bar."""
