@@ -4,6 +4,7 @@ file, among its own inputs, among files this project did not write, or over earl
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -47,6 +48,24 @@ DATA_KEYS = ("train_file", "validation_file", "test_file", "augmented_train_file
 # Options naming a folder the run reads: a model, a checker (built there when missing), a W&B artifact.
 FOLDER_KEYS = ("model_name_or_path", "checker_base_model", "quality_checker_model", "diversity_checker_model",
                "wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset")
+
+
+# The settings that make the model a checkpoint holds, as resolved_config.json records them: a resume must keep them,
+# or the run's records (resolved_config.json, the model card) would describe a model it did not train. The number of
+# epochs, the logging, and the splits only reported on may change.
+RECIPE_KEYS = (
+    "model_name_or_path", "init_from_quality_checker", "problem_type", "focal_gamma", "weight_epsilon",
+    "label_smoothing_factor", "real_set_in_training", "real_set_weight", "real_set_finetune_epochs",
+    "real_set_finetune_learning_rate", "average_checkpoints",
+    "train_file", "augmented_train_file", "validation_file", "split_file", "dataset_name", "dataset_config_name",
+    "wandb_dataset", "max_train_samples", "max_seq_length", "label_column_name", "real_validation_fraction",
+    "split_seed", "noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file",
+    "noise_seed", "quality_checker_train_file", "quality_checker_max_train_samples", "quality_checker_model",
+    "diversity_checker_model", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds",
+    "checker_calibration", "drop_label_issues", "filter_min_weight", "filter_keep_top_fraction",
+    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "weight_decay", "lr_scheduler_type",
+    "warmup_steps", "optim", "seed", "data_seed", "train_sampling_strategy",
+)
 
 
 def is_own(name: str) -> bool:
@@ -123,6 +142,22 @@ def _last_checkpoint(out: Path) -> str:
     raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
 
 
+def _refuse_other_recipe(out: Path, cfg: RunConfig) -> None:
+    """A resume with settings other than those the run in `out` started with (RECIPE_KEYS)."""
+    recorded_file = out / "resolved_config.json"
+    try:
+        recorded = json.loads(recorded_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet (the run stopped before writing it), or unreadable: nothing to compare
+        return
+    now = json.loads(json.dumps(cfg.to_dict(), default=str))  # as the file holds them
+    differing = [f"{key} ({json.dumps(recorded[key])}; this run {json.dumps(now[key])})" for key in RECIPE_KEYS
+                 if key in recorded and key in now and recorded[key] != now[key]]
+    if differing:
+        raise ConfigError(f"resume_from_checkpoint: the run in {out} started with other settings: "
+                          f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records, "
+                          "or train into another output_dir")
+
+
 def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     """Refuse an output_dir the run must not write to; return the checkpoint to resume from, if asked to resume.
     `command` is run (train) or score, which write different results."""
@@ -138,6 +173,8 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
                               "overwrite_output_dir true")
         return None
     resume = args.resume_from_checkpoint
+    if resume:
+        _refuse_other_recipe(out, cfg)
     if resume in ("last", "true", "True"):
         return _last_checkpoint(out)
     if resume:

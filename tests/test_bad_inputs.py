@@ -214,6 +214,14 @@ def _resume_other_model(ctx: Ctx) -> list[str]:
     return [ctx.write_config({"resume_from_checkpoint": "last"})]
 
 
+def _resume_other_method(ctx: Ctx) -> list[str]:
+    """A run started as DIMP at another learning rate, resumed as the config now says."""
+    out = _checkpoints(ctx, lambda folder: None, 2)
+    (out / "resolved_config.json").write_text(json.dumps({**ctx.config, "learning_rate": 0.01,
+                                                          "problem_type": "single_label_classification_dimp"}))
+    return [ctx.write_config({"resume_from_checkpoint": "last", "num_train_epochs": 5})]  # more epochs: allowed
+
+
 def _resume_damaged(ctx: Ctx) -> list[str]:
     _checkpoints(ctx, _truncate("model.safetensors"), 2, 4)
     return [ctx.write_config({"resume_from_checkpoint": "last"})]
@@ -471,6 +479,10 @@ CASES: list[tuple] = [
     ("output-dir-empty-string", lambda c: [c.write_config({"output_dir": ""})], r"output_dir: empty; give a path"),
     ("score-output-dir-is-data-folder", lambda c: [c.write_config({"output_dir": str(c.data / "toy")})],
      r"output_dir: .*toy holds train_file", "score"),
+    ("resume-with-another-method", _resume_other_method,
+     r'resume_from_checkpoint: the run in .* started with other settings: problem_type '
+     r'\("single_label_classification_dimp"; this run "single_label_classification"\), learning_rate \(0.01; this run '
+     r'0.001\); resume it with the settings resolved_config.json there records, or train into another output_dir$'),
     ("resume-all-checkpoints-damaged", _resume_damaged,
      r"resume_from_checkpoint: every checkpoint in .* is damaged \(model.safetensors is truncated"),
     ("resume-another-models-checkpoint", _resume_other_model,
