@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import nullcontext
 
 import transformers
 from transformers.training_args import trainer_log_levels
 
+from app.progress import library_bars_off
 from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
 from config.arguments import PredictArguments
@@ -66,7 +68,8 @@ def _run(command: str, argv: list[str]) -> None:
     cfg = load_config(config_file, argv[1:] if config_file else argv, command)
     _process_log_level(cfg.training)
     cfg.command = ["python", f"{command}.py", *argv]
-    getattr(pipeline, command)(cfg)
+    with library_bars_off() if cfg.training.disable_tqdm else nullcontext():  # no progress bar at all, as asked
+        getattr(pipeline, command)(cfg)
 
 
 def _process_log_level(args) -> None:

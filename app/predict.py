@@ -7,16 +7,15 @@ import csv
 import itertools
 import json
 import logging
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-import datasets
 import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from app.progress import library_bars_off
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.loading import ConfigError
@@ -51,7 +50,8 @@ def predict(args: PredictArguments) -> Path:
     max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
     logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
     header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))
-    with open_atomic(output, newline="") as f, tqdm(total=count, unit="text") as progress, _no_dataset_bars():
+    # One bar over all texts says how far labelling is; each chunk's own "Tokenizing" bar would cut into it.
+    with open_atomic(output, newline="") as f, tqdm(total=count, unit="text") as progress, library_bars_off():
         write = _row_writer(f, output.suffix.lower(), header)
         for records in _chunks(inputs, CHUNK_TEXTS):
             texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
@@ -61,18 +61,6 @@ def predict(args: PredictArguments) -> Path:
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
     return output
-
-
-@contextmanager
-def _no_dataset_bars():
-    """The one bar over all texts says how far labelling is; each chunk's own "Tokenizing" bar would cut into it."""
-    shown = not datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if shown:
-            datasets.enable_progress_bars()
 
 
 def _check_files(args: PredictArguments) -> tuple[Path, Path]:

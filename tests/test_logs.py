@@ -79,3 +79,21 @@ def test_other_processes_log_at_warning_before_the_config_is_read(local_rank, pr
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={**os.environ, "LOCAL_RANK": local_rank})
     assert ("INFO config.loading: read" in done.stdout) == printed and "WARNING data: warned" in done.stdout
+
+
+def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_path, capfd):
+    """datasets' and transformers' own bars (tokenizing, loading and saving weights) go too, and only for the run."""
+    import json
+
+    import datasets
+    import transformers
+
+    from app.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "problem_type": "single_label_classification_dimp"}))
+    capfd.readouterr()
+    assert main([str(path), "--disable_tqdm", "true"]) == 0
+    printed = "".join(capfd.readouterr())
+    assert "Tokenizing" not in printed and "Loading weights" not in printed and "%|" not in printed
+    assert not datasets.are_progress_bars_disabled() and transformers.utils.logging.is_progress_bar_enabled()
