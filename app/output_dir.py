@@ -60,9 +60,10 @@ RECIPE_KEYS = (
     "train_file", "augmented_train_file", "validation_file", "split_file", "dataset_name", "dataset_config_name",
     "wandb_dataset", "max_train_samples", "max_seq_length", "label_column_name", "real_validation_fraction",
     "split_seed", "noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file",
-    "noise_seed", "quality_checker_train_file", "quality_checker_max_train_samples", "quality_checker_model",
-    "diversity_checker_model", "checker_base_model", "quality_checker_warm_start", "quality_checker_folds",
-    "checker_calibration", "drop_label_issues", "filter_min_weight", "filter_keep_top_fraction",
+    "noise_seed", "quality_checker_train_file", "quality_checker_max_train_samples", "quality_checker_validation_file",
+    "quality_checker_model", "diversity_checker_model", "checker_base_model", "quality_checker_warm_start",
+    "quality_checker_folds", "checker_num_train_epochs", "diversity_checker_num_train_epochs", "checker_learning_rate",
+    "checker_batch_size", "checker_calibration", "drop_label_issues", "filter_min_weight", "filter_keep_top_fraction",
     "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "weight_decay", "lr_scheduler_type",
     "warmup_steps", "optim", "seed", "data_seed", "train_sampling_strategy",
 )
