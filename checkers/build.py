@@ -24,6 +24,8 @@ RECIPE_FILE = "checker_recipe.json"
 # Recipe entries recorded only when their option is used: one side lacking them is a difference too. (Other entries
 # are compared only where recorded, so that checkers cached before an entry was added stay usable.)
 RECORDED_WHEN_USED = ("warm_start",)
+# Recipe entries that fingerprint data: a difference is named, not shown.
+DIGESTS = ("train_data", "validation_data")
 
 
 @dataclass
@@ -134,7 +136,7 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
 
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     """The recipe entries whose recorded value differs from what this run would train on, each with both values
-    (but the digest of the data, which only says that it differs)."""
+    (but the digests of the data, which only say that it differs)."""
     path = folder / RECIPE_FILE
     if not path.is_file():
         return []
@@ -147,7 +149,7 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     now = recipe.description
     differing = [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
                  if (key in recorded or key in RECORDED_WHEN_USED) and recorded.get(key) != now.get(key)]
-    return [key if key == "train_data" else f"{key} ({_shown(recorded.get(key))}; this run {_shown(now.get(key))})"
+    return [key if key in DIGESTS else f"{key} ({_shown(recorded.get(key))}; this run {_shown(now.get(key))})"
             for key in differing]
 
 

@@ -107,10 +107,15 @@ class _Checkers:
             release_freed_memory()  # the build's Trainer, model and optimizer state, before the next phase
             self.tracker.log_artifact(folder, artifact, "model")
 
-        # Beside the file's name and the examples' count: what the examples hold, and the model the checker starts from.
+        def digest(data) -> str | None:
+            return content_digest(data, self.task.text_columns, self.task.label_names) if data is not None else None
+
+        # Beside the file's name and the examples' count: what the examples hold, the validation split that picks the
+        # checker's epoch, and the model the checker starts from.
         if recipe is not None:
-            recipe = replace(recipe, description={**recipe.description, "train_data": content_digest(
-                recipe.train, self.task.text_columns, self.task.label_names), "base_model": base.name})
+            recipe = replace(recipe, description={
+                **recipe.description, "train_data": digest(recipe.train), "validation_data": digest(recipe.validation),
+                "base_model": base.name})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build,
                               self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers)
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)

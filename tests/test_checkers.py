@@ -62,6 +62,16 @@ def test_a_real_set_edited_in_place_makes_its_cached_checker_stale(tiny_config, 
     assert "the cached checker in" in caplog.text and "was trained with other train_data" in caplog.text
 
 
+def test_a_checker_cached_with_another_validation_split_is_noticed(tiny_config, tmp_path, caplog):
+    """A checker keeps its best validation epoch, so another validation file makes another checker."""
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    run(load_config(_config_file(tmp_path, config)))
+    with caplog.at_level(logging.WARNING):
+        run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2"),
+                                                "validation_file": "toy/test.jsonl"})))
+    assert "was trained with other validation_data; delete the folder to rebuild it" in caplog.text
+
+
 def test_the_default_cache_of_a_run_without_config_file_is_rebuilt_when_its_data_changed(
         tiny_model_dir, data_root_env, tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
