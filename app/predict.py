@@ -24,7 +24,7 @@ from data.task import LABEL, SplitSource, default_text_columns, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic
-from trainer.modeling import load_trained_classifier
+from trainer.modeling import label_names_of, load_trained_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def predict(args: PredictArguments) -> Path:
         model = load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
     except OSError as err:  # not a model folder, or a hub id that is not in the local cache
         raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
-    names = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
+    names = label_names_of(model.config)
     max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
     logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
     header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from data.store import release_mapped_pages
 from references.models import ModelSource
-from trainer.modeling import encode, load_tokenizer, longest_first
+from trainer.modeling import encode, label_names_of, load_tokenizer, longest_first
 
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 # Batches scored between two release_mapped_pages() calls. Longest-first batches gather rows from all over the token
@@ -25,7 +25,7 @@ class CheckerError(ValueError):
 
 def checker_label_names(config) -> list[str] | None:
     """The checker's label names, or None where it only has the generic LABEL_i names."""
-    names = [str(config.id2label[i]) for i in range(config.num_labels)]
+    names = label_names_of(config)
     return None if all(_GENERIC_LABEL.match(n) for n in names) or all(n.isdigit() for n in names) else names
 
 

@@ -34,6 +34,11 @@ def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "
     return tokenizer
 
 
+def label_names_of(config) -> list[str]:
+    """A classifier's label names, in id order."""
+    return [str(config.id2label[i]) for i in range(config.num_labels)]
+
+
 def load_classifier(
     source: ModelSource,
     label_names: list[str],
