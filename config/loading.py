@@ -173,10 +173,9 @@ class RunConfig:
                                                    "a diversity checker to build (IMP, quality_checker_warm_start, "
                                                    "or filtering with diversity_checker_model)"),
         }
-        defaults = argument_defaults()
-        values = self.to_dict()
-        return [(key, f"{key} {json.dumps(values[key])} is not read by this run; it needs {needs}")
-                for key, (not_read, needs) in unread.items() if not_read and values[key] != defaults[key]]
+        set_away = self.non_default()
+        return [(key, f"{key} {json.dumps(set_away[key])} is not read by this run; it needs {needs}")
+                for key, (not_read, needs) in unread.items() if not_read and key in set_away]
 
     @property
     def has_validation(self) -> bool:
@@ -219,10 +218,6 @@ class RunConfig:
         defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
         return {key: value for key, value in self.to_dict().items()
                 if value != defaults.get(key) and not key.endswith("_token")}
-
-
-def argument_defaults() -> dict:
-    return {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
 
 
 def _check_path(key: str, value: str) -> None:
@@ -443,7 +438,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
         raise ConfigError(f"{origin(named) if named else where}{detail}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
-        defaults = argument_defaults()
+        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
         logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
                     ", ".join(f"{key} {value}" for key, value in file_config.items()
                               if key not in from_command_line and value != defaults.get(key)) or "the defaults")
