@@ -3,14 +3,17 @@ file, among its own inputs, among files this project did not write, or over earl
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
 
+from transformers import TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from config.arguments import ARGUMENT_CLASSES
 from config.loading import ConfigError, RunConfig
 from data.files import find_data_path
 from references.models import corrupt_checkpoint, is_local_path
@@ -50,23 +53,26 @@ FOLDER_KEYS = ("model_name_or_path", "checker_base_model", "quality_checker_mode
                "wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset")
 
 
-# The settings that make the model a checkpoint holds, as resolved_config.json records them: a resume must keep them,
-# or the run's records (resolved_config.json, the model card) would describe a model it did not train. The number of
-# epochs, the logging, and the splits only reported on may change.
-RECIPE_KEYS = (
-    "model_name_or_path", "init_from_quality_checker", "problem_type", "focal_gamma", "weight_epsilon",
-    "label_smoothing_factor", "real_set_in_training", "real_set_weight", "real_set_finetune_epochs",
-    "real_set_finetune_learning_rate", "average_checkpoints",
-    "train_file", "augmented_train_file", "validation_file", "split_file", "dataset_name", "dataset_config_name",
-    "wandb_dataset", "max_train_samples", "max_seq_length", "label_column_name", "real_validation_fraction",
-    "split_seed", "noise_duplicate_ratio", "noise_swap_ratio", "noise_unrelated_ratio", "noise_unrelated_file",
-    "noise_seed", "quality_checker_train_file", "quality_checker_max_train_samples", "quality_checker_validation_file",
-    "quality_checker_model", "diversity_checker_model", "checker_base_model", "quality_checker_warm_start",
-    "quality_checker_folds", "checker_num_train_epochs", "diversity_checker_num_train_epochs", "checker_learning_rate",
-    "checker_batch_size", "checker_calibration", "drop_label_issues", "filter_min_weight", "filter_keep_top_fraction",
-    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "weight_decay", "lr_scheduler_type",
-    "warmup_steps", "optim", "seed", "data_seed", "train_sampling_strategy",
+# Options of this project's own that a resume may change: they say what is reported, where things are kept, or
+# when training stops, not what model is trained. Every other option of its own is part of the recipe below, so that a
+# new option is compared unless it is listed here.
+RESUMABLE_OWN_OPTIONS = (
+    "test_file", "max_predict_samples", "wandb_generalization_dataset", "track_test_each_epoch",
+    "save_validation_predictions", "early_stopping_patience", "early_stopping_threshold", "overwrite_output_dir",
+    "pad_to_max_length", "data_work_dir", "cache_dir", "trust_remote_code", "allow_pickle_checkpoints",
+    "ignore_mismatched_sizes", "name", "save_model",
 )
+# TrainingArguments' own settings that shape the model.
+TRAINING_RECIPE_KEYS = (
+    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "weight_decay", "adam_beta1",
+    "adam_beta2", "adam_epsilon", "max_grad_norm", "lr_scheduler_type", "warmup_steps", "optim", "seed", "data_seed",
+    "train_sampling_strategy", "label_smoothing_factor",
+)
+_UPSTREAM = frozenset(f.name for f in dataclasses.fields(TrainingArguments))
+# The settings that make the model a checkpoint holds, as resolved_config.json records them: a resume must keep them,
+# or the run's records (resolved_config.json, the model card) would describe a model it did not train.
+RECIPE_KEYS = tuple(f.name for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)
+                    if f.name not in _UPSTREAM and f.name not in RESUMABLE_OWN_OPTIONS) + TRAINING_RECIPE_KEYS
 
 
 def is_own(name: str) -> bool:
@@ -143,18 +149,19 @@ def _last_checkpoint(out: Path) -> str:
     raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
 
 
-def _refuse_other_recipe(out: Path, cfg: RunConfig) -> None:
-    """A resume with settings other than those the run in `out` started with (RECIPE_KEYS)."""
-    recorded_file = out / "resolved_config.json"
+def refuse_other_recipe(output_dir: str, resolved: dict) -> None:
+    """A resume whose settings (`resolved`, as resolved_config.json will record them) differ in RECIPE_KEYS from
+    those the run in `output_dir` started with. Called once the task is read: the text columns are resolved there."""
+    recorded_file = Path(output_dir) / "resolved_config.json"
     try:
         recorded = json.loads(recorded_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # none yet (the run stopped before writing it), or unreadable: nothing to compare
         return
-    now = json.loads(json.dumps(cfg.to_dict(), default=str))  # as the file holds them
+    now = json.loads(json.dumps(resolved, default=str))  # as the file holds them
     differing = [f"{key} ({json.dumps(recorded[key])}; this run {json.dumps(now[key])})" for key in RECIPE_KEYS
                  if key in recorded and key in now and recorded[key] != now[key]]
     if differing:
-        raise ConfigError(f"resume_from_checkpoint: the run in {out} started with other settings: "
+        raise ConfigError(f"resume_from_checkpoint: the run in {recorded_file.parent} started with other settings: "
                           f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records, "
                           "or train into another output_dir")
 
@@ -174,8 +181,6 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
                               "overwrite_output_dir true")
         return None
     resume = args.resume_from_checkpoint
-    if resume:
-        _refuse_other_recipe(out, cfg)
     if resume in ("last", "true", "True"):
         return _last_checkpoint(out)
     if resume:

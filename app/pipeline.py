@@ -10,7 +10,7 @@ import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
-from app.output_dir import check_output_dir
+from app.output_dir import check_output_dir, refuse_other_recipe
 from checkers.filtering import keep_mask
 from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
@@ -120,9 +120,12 @@ def run(cfg: RunConfig) -> dict[str, float]:
     resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
     if task.validation_split:
         resolved["validation_from_real_set"] = task.validation_split
-    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
-                            [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
+    tracker = Tracker()  # none yet: a refused resume starts no W&B run
     try:
+        if resume:
+            refuse_other_recipe(args.output_dir, resolved)
+        tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
+                                [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
         release_freed_memory()  # what building and running the checkers freed, before the model trains
         probabilities = {role: output.probabilities for role, output in checked.items()}

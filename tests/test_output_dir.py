@@ -7,8 +7,11 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from app.cli import main
-from app.output_dir import OWN_FILES, is_own
+from app.output_dir import OWN_FILES, is_own, refuse_other_recipe
+from config.loading import ConfigError, load_config
 
 
 def _write(path: Path, config: dict) -> str:
@@ -62,3 +65,17 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
     assert state["global_step"] == 6
     steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
     assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-2 from checkpoint-2, then 3 to 6 trained again
+
+
+def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny_config, tmp_path):
+    """The recipe a resume must keep is every option of this project's own but those listed as resumable, so that a
+    new option is compared unless listed. text_column_names, once missing from a hand-kept list, is compared as
+    resolved (the columns read); the test file may change."""
+    resolved = {**json.loads(json.dumps(load_config(_write(tmp_path / "c.json", tiny_config)).to_dict(), default=str)),
+                "text_column_names": "text"}
+    record = Path(tiny_config["output_dir"]) / "resolved_config.json"
+    _write(record, {**resolved, "text_column_names": "s2,s1", "test_file": "toy/other.jsonl"})
+    with pytest.raises(ConfigError, match=r'other settings: text_column_names \("s2,s1"; this run "text"\); resume'):
+        refuse_other_recipe(tiny_config["output_dir"], resolved)
+    _write(record, {**resolved, "test_file": "toy/other.jsonl"})
+    refuse_other_recipe(tiny_config["output_dir"], resolved)
