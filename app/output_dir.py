@@ -15,6 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from config.arguments import ARGUMENT_CLASSES
 from config.loading import ConfigError, RunConfig
+from config.records import differences
 from data.files import find_data_path
 from references.models import corrupt_checkpoint, is_local_path
 from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
@@ -158,8 +159,7 @@ def refuse_other_recipe(output_dir: str, resolved: dict) -> None:
     except (OSError, ValueError):  # none yet (the run stopped before writing it), or unreadable: nothing to compare
         return
     now = json.loads(json.dumps(resolved, default=str))  # as the file holds them
-    differing = [f"{key} ({json.dumps(recorded[key])}; this run {json.dumps(now[key])})" for key in RECIPE_KEYS
-                 if key in recorded and key in now and recorded[key] != now[key]]
+    differing = differences(recorded, now, [key for key in RECIPE_KEYS if key in recorded and key in now])
     if differing:
         raise ConfigError(f"resume_from_checkpoint: the run in {recorded_file.parent} started with other settings: "
                           f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records, "

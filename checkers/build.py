@@ -14,6 +14,7 @@ from transformers import set_seed
 
 from references.models import ModelSource
 from config.arguments import CheckerArguments, WeightedTrainingArguments
+from config.records import differences
 from trainer.fitting import make_trainer
 from trainer.metrics import majority_accuracy, warn_if_near_majority
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
@@ -147,11 +148,5 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     if not isinstance(recorded, dict):
         return [f"data (its {RECIPE_FILE} is unreadable)"]
     now = recipe.description
-    differing = [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
-                 if (key in recorded or key in RECORDED_WHEN_USED) and recorded.get(key) != now.get(key)]
-    return [key if key in DIGESTS else f"{key} ({_shown(recorded.get(key))}; this run {_shown(now.get(key))})"
-            for key in differing]
-
-
-def _shown(value) -> str:
-    return "none" if value is None else str(value)
+    return differences(recorded, now, [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
+                                       if key in recorded or key in RECORDED_WHEN_USED], DIGESTS)

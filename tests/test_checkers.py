@@ -115,7 +115,7 @@ def test_the_default_cache_is_rebuilt_when_the_checkers_training_recipe_changed(
     with caplog.at_level(logging.WARNING):
         run(load_config(None, [*argv, "--output_dir", "out3", "--checker_learning_rate", "1e-3",
                                "--checker_base_model", str(other_base)]))
-    assert f"other base_model ({tiny_model_dir}; this run {other_base})" in caplog.text
+    assert f'other base_model ("{tiny_model_dir}"; this run "{other_base}")' in caplog.text
 
 
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
@@ -126,9 +126,9 @@ def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     assert recipe_differs(tmp_path, replace(cold, description={**cold.description, "train_examples": 40})) == \
         ["train_examples (32; this run 40)"]
     # a checker built from the base model is not the warm-started one, nor the other way round
-    assert recipe_differs(tmp_path, warm) == ["warm_start (none; this run cache/diversity)"]
+    assert recipe_differs(tmp_path, warm) == ['warm_start (null; this run "cache/diversity")']
     (tmp_path / "checker_recipe.json").write_text(json.dumps(warm.description))
-    assert recipe_differs(tmp_path, cold) == ["warm_start (cache/diversity; this run none)"]
+    assert recipe_differs(tmp_path, cold) == ['warm_start ("cache/diversity"; this run null)']
     assert recipe_differs(tmp_path, warm) == []
 
 
