@@ -7,9 +7,12 @@ import csv
 import itertools
 import json
 import logging
+from array import array
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
+import numpy as np
 import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
@@ -20,10 +23,11 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.loading import ConfigError
 from data.files import SUFFIXES, DataError, iter_text_lines
-from data.task import LABEL, SplitSource, default_text_columns, split_from_file
+from data.task import LABEL, SplitSource, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic
+from trainer.metrics import class_metrics, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -41,12 +45,12 @@ def predict(args: PredictArguments) -> Path:
     trained = _training_config(source)
     inputs = _read_inputs(path)
     columns = _text_columns(args, trained, inputs)
-    header, count = _check_texts(inputs, columns)
-    try:
-        model = load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
-    except OSError as err:  # not a model folder, or a hub id that is not in the local cache
-        raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
+    model = _load_model(args, source)
     names = label_names_of(model.config)
+    gold = GoldLabels.of(args, trained, inputs, names)
+    header, count = _check_texts(inputs, columns, gold)
+    if gold is not None and gold.ids is None:
+        gold = None  # labels that cannot be scored (warned about)
     max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
     logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
     header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))
@@ -56,11 +60,69 @@ def predict(args: PredictArguments) -> Path:
         for records in _chunks(inputs, CHUNK_TEXTS):
             texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
             logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress)
+            if gold is not None:
+                gold.predicted.append(predicted_ids(logits))
             for record, p in zip(records, torch.from_numpy(logits).softmax(-1).numpy()):
                 write({**record, "predicted_label": names[int(p.argmax())],
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
+    if gold is not None:
+        gold.report(names)
     return output
+
+
+def _load_model(args: PredictArguments, source: ModelSource):
+    try:
+        return load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
+    except OSError as err:  # not a model folder, or a hub id that is not in the local cache
+        raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
+
+
+@dataclass
+class GoldLabels:
+    """The input's own labels, when it has them: the predictions are scored against them."""
+
+    column: str
+    read: Callable[[object], int | None]
+    required: bool  # named by --label_column_name: a record without a model's label is an error, not a warning
+    ids: array | None = field(default_factory=lambda: array("q"))  # None once a record has none: not scored
+    predicted: list[np.ndarray] = field(default_factory=list)  # the model's label ids, a chunk at a time
+
+    @classmethod
+    def of(cls, args: PredictArguments, trained: dict, inputs: SplitSource, names: list[str]) -> GoldLabels | None:
+        if inputs.origin.lower().endswith(TEXT_SUFFIX):
+            if args.label_column_name:
+                raise DataError(f"{inputs.origin}: a .txt file holds texts only, no {args.label_column_name!r} "
+                                "column to score against; give a csv, tsv or jsonl file")
+            return None
+        column = args.label_column_name or trained.get("label_column_name") or LABEL
+        return cls(column, label_reader(names, inputs.label_names), bool(args.label_column_name))
+
+    def add(self, record: dict, where: str) -> None:
+        if self.ids is None:
+            return
+        raw = record.get(self.column)
+        label = self.read(raw) if raw not in (None, "") else None
+        if label is not None:
+            self.ids.append(label)
+            return
+        if not self.ids and self.column not in record and not self.required:
+            self.ids = None  # an input without labels: only labelled
+            return
+        problem = (f"{where}: no label in column {self.column!r}" if raw in (None, "") else
+                   f"{where}: label {raw!r} in column {self.column!r} is not one of the model's labels")
+        if self.required:
+            raise DataError(f"{problem}; expected a label name or id in every record (--label_column_name)")
+        logger.warning("%s, so the predictions are not scored against the input's labels (name the label column "
+                       "with --label_column_name)", problem)
+        self.ids = None
+
+    def report(self, names: list[str]) -> None:
+        gold, predicted = np.frombuffer(self.ids, dtype=np.int64), np.concatenate(self.predicted)
+        overall, by_class = scores(gold, predicted), class_metrics(predicted, gold, names, "predict")
+        logger.info("Against the input's %r column (%d texts): accuracy %.4f, macro-F1 %.4f; recall %s", self.column,
+                    len(gold), overall["accuracy"], overall["f1"],
+                    ", ".join(f"{name} {by_class[f'predict_recall_{name}']:.4f}" for name in names))
 
 
 def _check_files(args: PredictArguments) -> tuple[Path, Path]:
@@ -106,12 +168,13 @@ def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) ->
                             f"({', '.join(wanted)}); give a csv, tsv or jsonl file with these columns")
         return ["text"]
     return (args.text_columns or comma_separated(trained.get("text_column_names"))
-            or default_text_columns(inputs, trained.get("label_column_name", LABEL)))
+            or default_text_columns(inputs, args.label_column_name or trained.get("label_column_name", LABEL)))
 
 
-def _check_texts(inputs: SplitSource, columns: list[str]) -> tuple[list[str], int]:
+def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | None) -> tuple[list[str], int]:
     """One pass over the input before any output is written: every record holds non-empty text in each of
-    `columns`. Returns the records' columns (in the order first seen) and their number."""
+    `columns`, and its label is read when the input is scored. Returns the records' columns (in the order first
+    seen) and their number."""
     header, count = {}, 0
     for line, record in inputs.records():
         where = f"{inputs.origin}: {inputs.unit} {line}"
@@ -121,6 +184,8 @@ def _check_texts(inputs: SplitSource, columns: list[str]) -> tuple[list[str], in
                                 "input's text column(s) with --text_column_names")
             if not isinstance(record[column], str) or not record[column].strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+        if gold is not None:
+            gold.add(record, where)
         header.update(dict.fromkeys(record))
         count += 1
     return list(header), count

@@ -384,6 +384,12 @@ class PredictArguments:
         metadata={"help": "Comma-separated text column(s) of the input; two for text pairs. Default: the columns the "
                   "model was trained on (resolved_config.json beside it), else the first two non-label columns."},
     )
+    label_column_name: str | None = field(
+        default=None,
+        metadata={"help": "The input's gold label column (label names or ids): the predictions are scored against it "
+                  "(accuracy, macro-F1, recall by class, logged). Default: the column the model was trained on, else "
+                  "'label', scored when the input has it."},
+    )
     batch_size: int = field(default=64, metadata={"help": "Texts per batch (batches are sorted by length)."})
     max_seq_length: int | None = field(
         default=None,

@@ -205,6 +205,26 @@ def _as_int(value):
     return None
 
 
+def label_reader(names: list[str], file_names: list[str] | None) -> Callable[[object], int | None]:
+    """Reads a file's label values as the ids of a trained model whose labels are `names`: a label's name, or an id
+    (named by the file's labels.json, `file_names`, where it has one, and then matched by name; else read as the
+    model's id, unless the model's names are numbers, as those of a model trained on numbered labels are). None for
+    a value that is neither."""
+    ids = {name: i for i, name in enumerate(names)}
+    ids_are_names = any(_as_int(name) is not None for name in names)
+
+    def read(raw) -> int | None:
+        number = _as_int(raw)
+        if file_names is not None and number is not None:
+            return ids.get(file_names[number]) if 0 <= number < len(file_names) else None
+        name = raw if isinstance(raw, str) else None if number is None else str(number)
+        if name in ids:
+            return ids[name]
+        return number if number is not None and not ids_are_names and 0 <= number < len(names) else None
+
+    return read
+
+
 @dataclass
 class _Read:
     """A file's texts and noise tags in Arrow, and per record its label code and whether it had a noise tag."""

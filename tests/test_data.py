@@ -11,7 +11,7 @@ import pytest
 
 from conftest import file_backed_mb, write_long_texts
 from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
-from data.task import build_task, split_from_file, subsample
+from data.task import build_task, label_reader, split_from_file, subsample
 
 RECORDS = [
     {"text": "good day", "text_pair": "fine", "label": 1},
@@ -446,3 +446,16 @@ def test_release_mapped_pages_lets_go_of_data_read_and_keeps_it_readable(tmp_pat
     release_mapped_pages()
     assert touched - before > 15 and file_backed_mb() < touched - 15, (before, touched, file_backed_mb())
     assert train[29_999]["text"].startswith("29999 word")
+
+
+def test_a_trained_models_labels_are_read_by_name_then_by_id():
+    """predict.py scores an input against its labels: names first; an id is the model's own unless the model's
+    names are themselves numbers (labels 1 and 2 are ids 0 and 1); a labels.json beside the input names its ids."""
+    by_name = label_reader(["negative", "positive"], None)
+    assert [by_name(v) for v in ("positive", 0, "1", 1.0, 2, "neutral", True, None)] == \
+        [1, 0, 1, 1, None, None, None, None]
+    numbered = label_reader(["1", "2"], None)
+    assert [numbered(v) for v in (1, "2", 2.0, 0, 3)] == [0, 1, 1, None, None]
+    own_order = label_reader(["negative", "positive"], ["positive", "negative"])
+    assert [own_order(v) for v in (0, 1, "negative", 2)] == [1, 0, 0, None]
+

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import re
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,41 @@ def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.jsonl"]  # no half file, no temporary one
 
 
+
+def test_a_labelled_input_is_scored_against_its_labels(tiny_model_dir, tmp_path, caplog):
+    """The input's label column, read as names or as ids its labels.json names (here in the other order), scores
+    the predictions: the logged accuracy is that of the written predicted_label against it."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    records = toy_records(40, 8)
+    (tmp_path / "by_id").mkdir()
+    (tmp_path / "by_id" / "labels.json").write_text(json.dumps({"0": "positive", "1": "negative"}))
+    by_name = _write_csv(tmp_path / "by_name.csv", [{**r, "label": LABELS[r["label"]]} for r in records])
+    by_id = write_jsonl(tmp_path / "by_id" / "new.jsonl", [{**r, "label": 1 - r["label"]} for r in records])
+    for path in (by_name, by_id):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert main(["--model", str(model), "--input", str(path), "--output", str(path.with_suffix(".out.csv"))],
+                        command="predict") == 0
+        rows = _rows(path.with_suffix(".out.csv"))
+        right = sum(row["predicted_label"] == LABELS[r["label"]] for row, r in zip(rows, records))
+        assert 0 < right < len(records)  # the random tiny model: a score that says something
+        scored = re.search(r"Against the input's 'label' column \(40 texts\): accuracy ([\d.]+), macro-F1 [\d.]+; "
+                           r"recall negative [\d.]+, positive [\d.]+$", caplog.text, re.M)
+        assert scored and float(scored[1]) == pytest.approx(right / len(records), abs=1e-4), caplog.text
+
+
+def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_model_dir, tmp_path, caplog):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    path = _write_csv(tmp_path / "new.csv", [{"text": "good day", "label": "positive"},
+                                             {"text": "bad day", "label": "meh"}])
+    with caplog.at_level(logging.INFO):
+        assert main(["--model", str(model), "--input", str(path), "--output", str(tmp_path / "out.csv")],
+                    command="predict") == 0
+    assert len(_rows(tmp_path / "out.csv")) == 2
+    assert "new.csv: line 3: label 'meh' in column 'label' is not one of the model's labels, so the predictions " \
+        "are not scored" in caplog.text
+    assert "Against the input's" not in caplog.text
+
 BAD = [
     ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
      r"new.csv: line 2: missing text column 'text' \(record has \['sentence'\]\); name the input's text column"),
@@ -165,6 +201,12 @@ BAD = [
      r"model: .*headless is not a trained classifier: its weights lack classifier.bias, classifier.weight"),
     ("no-output", lambda t: t.csv("text\ngood\n")[:4], [], r"output: required"),
     ("unknown-option", lambda t: t.csv("text\ngood\n"), ["--modle", "x"], r"unknown config key 'modle'; did you mean 'model'"),
+    ("unknown-label-to-score", lambda t: t.csv("text,gold\ngood,positive\nbad,meh\n"), ["--label_column_name", "gold"],
+     r"new.csv: line 3: label 'meh' in column 'gold' is not one of the model's labels; expected a label name or id"),
+    ("no-label-to-score", lambda t: t.csv("text,gold\ngood,positive\nbad\n"), ["--label_column_name", "gold"],
+     r"new.csv: line 3: no label in column 'gold'; expected a label name or id in every record"),
+    ("labels-of-plain-text", lambda t: t.txt("good day\n"), ["--label_column_name", "label"],
+     r"texts.txt: a .txt file holds texts only, no 'label' column to score against"),
 ]
 
 

@@ -13,25 +13,28 @@ logger = logging.getLogger(__name__)
 CLASS_METRICS = ("precision", "recall", "f1", "examples")
 
 
-def _predicted(predictions) -> np.ndarray:
+def predicted_ids(predictions) -> np.ndarray:
+    """The label ids a classifier's logits (or the first of its outputs) predict."""
     logits = predictions[0] if isinstance(predictions, tuple) else predictions
     return np.argmax(logits, axis=-1)
 
 
-def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-    predicted = _predicted(prediction.predictions)
-    labels = prediction.label_ids
+def scores(labels, predicted) -> dict[str, float]:
+    """Accuracy and macro-F1 of the `predicted` label ids against the gold `labels`."""
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
         "f1": float(f1_score(labels, predicted, average="macro")),
     }
 
 
-def class_metrics(predictions, labels, names: list[str], prefix: str) -> dict[str, float]:
+def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+    return scores(prediction.label_ids, predicted_ids(prediction.predictions))
+
+
+def class_metrics(predicted, labels, names: list[str], prefix: str) -> dict[str, float]:
     """Each class's precision, recall, F1 and number of examples on one split, as `<prefix>_recall_<name>`: where
     one class dominates, accuracy and macro-F1 alone do not say which class the model misses."""
-    columns = precision_recall_fscore_support(labels, _predicted(predictions), labels=list(range(len(names))),
-                                              zero_division=0)
+    columns = precision_recall_fscore_support(labels, predicted, labels=list(range(len(names))), zero_division=0)
     return {f"{prefix}_{metric}_{name}": float(values[i]) if metric != "examples" else int(values[i])
             for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)}
 

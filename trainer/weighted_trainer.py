@@ -15,7 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
 from trainer.atomic import as_umask_allows, write_json_atomic, write_text_atomic
-from trainer.metrics import class_metrics
+from trainer.metrics import class_metrics, predicted_ids
 from trainer.modeling import label_names_of
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
@@ -129,8 +129,8 @@ class WeightedTrainer(Trainer):
             name = "final" if self._trained else f"epoch{round(self.state.epoch) + self.epoch_offset}"
             self.validation_predictions.record(name, output.predictions, output.label_ids)
         if self._trained and output.label_ids is not None:  # the final model's evaluations: class by class too
-            output.metrics.update(class_metrics(output.predictions, output.label_ids, label_names_of(self.model.config),
-                                                metric_key_prefix))
+            output.metrics.update(class_metrics(predicted_ids(output.predictions), output.label_ids,
+                                                label_names_of(self.model.config), metric_key_prefix))
         return output
 
     def _get_train_sampler(self, train_dataset=None):
