@@ -106,6 +106,15 @@ def _model_source(cfg: RunConfig) -> ModelSource:
                                  cfg.model.allow_pickle_checkpoints), trust_remote_code=cfg.model.trust_remote_code)
 
 
+def _resolved_config(cfg: RunConfig, task: TaskData) -> dict:
+    """Every setting, with the text columns as used (predict.py reads them) and how the validation split was made,
+    when it was: resolved_config.json, and the W&B run's config."""
+    resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
+    if task.validation_split:
+        resolved["validation_from_real_set"] = task.validation_split
+    return resolved
+
+
 def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
@@ -116,10 +125,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
     set_seed(args.seed)
     task = load_task(cfg)
     source = _model_source(cfg)
-    # The text columns as used (predict.py reads them), and how the validation split was made, when it was.
-    resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
-    if task.validation_split:
-        resolved["validation_from_real_set"] = task.validation_split
+    resolved = _resolved_config(cfg, task)
     tracker = Tracker()  # none yet: a refused resume starts no W&B run
     try:
         if resume:
