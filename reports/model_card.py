@@ -147,7 +147,8 @@ def _usage(cfg: RunConfig, task: TaskData) -> str:
             f'classifier = pipeline("text-classification", model="{where}")\n'
             f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"
             "A file of texts (csv, tsv, jsonl or one text per line), with the reference implementation's "
-            f"`predict.py`:\n\n```bash\npython predict.py --model {where} --input texts.csv --output "
+            f"`predict.py`; where the file also holds a `{cfg.data.label_column_name}` column, the predictions are "
+            f"scored against it:\n\n```bash\npython predict.py --model {where} --input texts.csv --output "
             "predictions.csv\n```\n")
 
 

@@ -57,6 +57,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
             for r in meta["model-index"][0]["results"]} == {
         "validation": ("toy", "toy/validation.jsonl"), "test": ("heldout", str(tmp_path / "heldout" / "test.jsonl"))}
     assert ModelCard.load(out / "README.md").data.eval_results  # the hub's own parser reads the model-index
+    assert "where the file also holds a `label` column, the predictions are scored against it" in text
     # data and real set, with sizes and sources
     assert "| training data | 64 | toy/train.jsonl |" in text and str(data_root_env) not in text
     report = (out / "weights_report.md").read_text()
