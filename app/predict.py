@@ -27,6 +27,7 @@ from data.task import LABEL, SplitSource, default_text_columns, label_reader, sp
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic
+from trainer.fitting import FINETUNE_DIR
 from trainer.metrics import class_metrics, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
 
@@ -145,9 +146,13 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path]:
 
 def _training_config(source: ModelSource) -> dict:
     """The training run's resolved_config.json beside the model, when it is one of this project's runs; for one of
-    a run's checkpoint folders, the run's, in the folder above."""
+    a run's checkpoint folders, the run's, above it (two folders up for a checkpoint of real_set_finetune_epochs'
+    second phase)."""
     folder = Path(source.location)
-    for where in (folder, folder.parent) if folder.name.startswith(f"{PREFIX_CHECKPOINT_DIR}-") else (folder,):
+    places = [folder]
+    if folder.name.startswith(f"{PREFIX_CHECKPOINT_DIR}-"):
+        places += [folder.parent, folder.parent.parent] if folder.parent.name == FINETUNE_DIR else [folder.parent]
+    for where in places:
         if (where / "resolved_config.json").is_file():
             return json.loads((where / "resolved_config.json").read_text(encoding="utf-8"))
     return {}

@@ -86,15 +86,20 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
 
 
 def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model_dir, tmp_path):
-    """A checkpoint-N folder holds no resolved_config.json; the run's, above it, says which text is first."""
+    """A checkpoint-N folder holds no resolved_config.json; the run's, above it (two folders up for one of the
+    real-set fine-tuning's checkpoints), says which text is first."""
     run = _trained(tiny_model_dir, tmp_path / "run", "second,first")
-    shutil.copytree(run, run / "checkpoint-8", ignore=shutil.ignore_patterns("resolved_config.json", "checkpoint-*"))
+    unrecorded = shutil.ignore_patterns("resolved_config.json", "checkpoint-*", "real_set_finetune")
+    shutil.copytree(run, run / "checkpoint-8", ignore=unrecorded)
+    shutil.copytree(run, run / "real_set_finetune" / "checkpoint-4", ignore=unrecorded)
     write_jsonl(tmp_path / "pairs.jsonl", [{"first": r["text"], "second": r["text_pair"]}
                                            for r in toy_records(10, 6, pairs=True)])
-    for model, output in ((run, "run.csv"), (run / "checkpoint-8", "checkpoint.csv")):
+    for model, output in ((run, "run.csv"), (run / "checkpoint-8", "checkpoint.csv"),
+                          (run / "real_set_finetune" / "checkpoint-4", "finetune.csv")):
         assert main(["--model", str(model), "--input", str(tmp_path / "pairs.jsonl"), "--output",
                      str(tmp_path / output)], command="predict") == 0
     assert (tmp_path / "checkpoint.csv").read_bytes() == (tmp_path / "run.csv").read_bytes()
+    assert (tmp_path / "finetune.csv").read_bytes() == (tmp_path / "run.csv").read_bytes()
 
 
 def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch, capfd):
