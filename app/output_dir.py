@@ -184,6 +184,10 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     if resume in ("last", "true", "True"):
         return _last_checkpoint(out)
     if resume:
+        if Path(resume).expanduser().resolve().parent.name == FINETUNE_DIR:
+            raise ConfigError(f"resume_from_checkpoint: {resume} is a checkpoint of the real-set fine-tuning "
+                              "(real_set_finetune_epochs), and a resume continues the weighted training before it; "
+                              f"name one of {out}'s own checkpoint-* folders, or resume_from_checkpoint last")
         problem = corrupt_checkpoint(Path(resume)) if Path(resume).is_dir() else "not a checkpoint folder"
         if problem:
             raise ConfigError(f"resume_from_checkpoint: {resume}: {problem}")

@@ -488,6 +488,10 @@ CASES: list[tuple] = [
     ("resume-another-models-checkpoint", _resume_other_model,
      r"resume_from_checkpoint: .*checkpoint-2 is not a checkpoint of this run's model: its classifier.bias has shape "
      r"\[3\], this run's model \[2\]"),
+    ("resume-from-fine-tuning-checkpoint", lambda c: [c.write_config({"resume_from_checkpoint": str(
+        _checkpoints(c, lambda folder: None, 2) / "real_set_finetune" / "checkpoint-4")})],
+     r"resume_from_checkpoint: .*real_set_finetune.checkpoint-4 is a checkpoint of the real-set fine-tuning "
+     r"\(real_set_finetune_epochs\), and a resume continues the weighted training before it; name one of "),
     ("resume-named-checkpoint-damaged", lambda c: [c.write_config({"resume_from_checkpoint": str(
         _checkpoints(c, _delete("trainer_state.json"), 3) / "checkpoint-3")})],
      r"resume_from_checkpoint: .*checkpoint-3: trainer_state.json is missing"),
