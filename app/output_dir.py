@@ -184,7 +184,8 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     if resume in ("last", "true", "True"):
         return _last_checkpoint(out)
     if resume:
-        if Path(resume).expanduser().resolve().parent.name == FINETUNE_DIR:
+        folder = Path(resume).expanduser().resolve().parent
+        if folder.name == FINETUNE_DIR and folder != out:  # (an output_dir may have that name)
             raise ConfigError(f"resume_from_checkpoint: {resume} is a checkpoint of the real-set fine-tuning "
                               "(real_set_finetune_epochs), and a resume continues the weighted training before it; "
                               f"name one of {out}'s own checkpoint-* folders, or resume_from_checkpoint last")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
-from app.output_dir import OWN_FILES, is_own, refuse_other_recipe
+from app.output_dir import OWN_FILES, check_output_dir, is_own, refuse_other_recipe
 from config.loading import ConfigError, load_config
 
 
@@ -79,3 +80,15 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
         refuse_other_recipe(tiny_config["output_dir"], resolved)
     _write(record, {**resolved, "test_file": "toy/other.jsonl"})
     refuse_other_recipe(tiny_config["output_dir"], resolved)
+
+
+def test_an_output_dir_named_like_the_fine_tunings_folder_resumes_from_its_own_checkpoint(tiny_config, tiny_model_dir,
+                                                                                         tmp_path):
+    """A checkpoint in output_dir/real_set_finetune is refused (its model went through the fine-tuning); one in an
+    output_dir that merely has that name is not."""
+    out = tmp_path / "real_set_finetune"
+    shutil.copytree(tiny_model_dir, out / "checkpoint-2")
+    (out / "checkpoint-2" / "trainer_state.json").write_text(json.dumps({"global_step": 2}))
+    cfg = load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(out),
+                                                   "resume_from_checkpoint": str(out / "checkpoint-2")}))
+    assert check_output_dir(cfg) == str(out / "checkpoint-2")
