@@ -28,7 +28,7 @@ from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic
 from trainer.fitting import FINETUNE_DIR
-from trainer.metrics import class_metrics, predicted_ids, scores
+from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -121,9 +121,9 @@ class GoldLabels:
     def report(self, names: list[str]) -> None:
         gold, predicted = np.frombuffer(self.ids, dtype=np.int64), np.concatenate(self.predicted)
         overall, by_class = scores(gold, predicted), class_metrics(predicted, gold, names, "predict")
-        logger.info("Against the input's %r column (%d texts): accuracy %.4f, macro-F1 %.4f; recall %s", self.column,
-                    len(gold), overall["accuracy"], overall["f1"],
-                    ", ".join(f"{name} {by_class[f'predict_recall_{name}']:.4f}" for name in names))
+        logger.info("Against the input's %r column (%d texts): accuracy %.4f (always the most common label: %.4f), "
+                    "macro-F1 %.4f; recall %s", self.column, len(gold), overall["accuracy"], majority_accuracy(gold),
+                    overall["f1"], ", ".join(f"{name} {by_class[f'predict_recall_{name}']:.4f}" for name in names))
 
 
 def _check_files(args: PredictArguments) -> tuple[Path, Path]:

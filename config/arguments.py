@@ -387,8 +387,8 @@ class PredictArguments:
     label_column_name: str | None = field(
         default=None,
         metadata={"help": "The input's gold label column (label names or ids): the predictions are scored against it "
-                  "(accuracy, macro-F1, recall by class, logged). Default: the column the model was trained on, else "
-                  "'label', scored when the input has it."},
+                  "(accuracy beside the majority label's, macro-F1, recall by class, logged). Default: the column "
+                  "the model was trained on, else 'label', scored when the input has it."},
     )
     batch_size: int = field(default=64, metadata={"help": "Texts per batch (batches are sorted by length)."})
     max_seq_length: int | None = field(
