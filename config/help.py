@@ -41,7 +41,7 @@ COMMANDS = {
               "output_dir. " + RUN_INTRO),
     "predict": ("python predict.py --model OUTPUT_DIR --input FILE --output FILE [--key value ...] [--debug]",
                 "Label new texts with a trained model: one output row per input, with the predicted label and a "
-                "probability per class."),
+                "probability per class; an input that holds labels is scored against them too."),
 }
 
 
