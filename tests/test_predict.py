@@ -152,7 +152,6 @@ def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.jsonl"]  # no half file, no temporary one
 
 
-
 def test_a_labelled_input_is_scored_against_its_labels(tiny_model_dir, tmp_path, caplog):
     """The input's label column, read as names or as ids its labels.json names (here in the other order), scores
     the predictions: the logged accuracy is that of the written predicted_label against it."""
@@ -187,6 +186,7 @@ def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_mode
     assert "new.csv: line 3: label 'meh' in column 'label' is not one of the model's labels, so the predictions " \
         "are not scored" in caplog.text
     assert "Against the input's" not in caplog.text
+
 
 BAD = [
     ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
