@@ -129,6 +129,8 @@ class GoldLabels:
 def _check_files(args: PredictArguments) -> tuple[Path, Path]:
     """Before any model is loaded: an input that exists, an output that is neither the input nor an earlier file."""
     path = Path(args.input).expanduser()
+    if path.is_dir():
+        raise DataError(f"input: {args.input!r} is a folder; expected a file ({', '.join(INPUT_SUFFIXES)})")
     if not path.is_file():
         raise DataError(f"input: file {args.input!r} not found")
     if path.suffix.lower() not in INPUT_SUFFIXES:

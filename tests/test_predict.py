@@ -202,6 +202,7 @@ BAD = [
      r"output: expected a file name ending in .csv, .tsv, .jsonl"),
     ("input-missing", lambda t: t.absent(), [],
      r"input: file '.*absent.csv' not found"),
+    ("input-is-a-folder", lambda t: t.folder(), [], r"input: '.*data' is a folder; expected a file \(.jsonl, "),
     ("model-missing", lambda t: t.csv("text\ngood\n", model="./no-such-model"), [], r"model: model folder ./no-such-model not found"),
     ("model-without-head", lambda t: t.csv("text\ngood\n", model=t.headless()), [],
      r"model: .*headless is not a trained classifier: its weights lack classifier.bias, classifier.weight"),
@@ -241,6 +242,10 @@ class Inputs:
 
     def absent(self) -> list[str]:
         return self._argv(self.tmp / "absent.csv", False, "out.csv", None)
+
+    def folder(self) -> list[str]:
+        (self.tmp / "data").mkdir()
+        return self._argv(self.tmp / "data", False, "out.csv", None)
 
     def txt(self, text: str) -> list[str]:
         path = self.tmp / "texts.txt"
