@@ -141,8 +141,13 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path]:
         raise ConfigError(f"output: expected a file name ending in {', '.join(OUTPUT_SUFFIXES)}, got {args.output!r}")
     if output.resolve() == path.resolve():
         raise ConfigError(f"output: {output} is the input file; choose another name")
+    if output.is_dir():
+        raise ConfigError(f"output: {output} is a folder; give a file name in it")
     if output.exists() and not args.overwrite_output:
         raise ConfigError(f"output: {output} already exists; choose another name or set --overwrite_output")
+    above = next(folder for folder in output.absolute().parents if folder.exists())
+    if not above.is_dir():
+        raise ConfigError(f"output: {above} is a file, so {output} cannot be created; give a file in a folder")
     return output, path
 
 

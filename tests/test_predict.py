@@ -197,6 +197,10 @@ BAD = [
     ("pairs-from-plain-text", lambda t: t.txt("good day\n"), ["--text_column_names", "a,b"],
      r"texts.txt: a .txt file holds one text per line, but the model reads text pairs \(a, b\)"),
     ("output-exists", lambda t: t.csv("text\ngood\n", existing=True), [], r"output: .*out.csv already exists"),
+    ("output-is-a-folder", lambda t: t.csv("text\ngood\n", output="made.csv/"), ["--overwrite_output", "true"],
+     r"output: .*made.csv is a folder; give a file name in it"),
+    ("output-under-a-file", lambda t: t.csv("text\ngood\n", output="new.csv/out.csv"), [],
+     r"output: .*new.csv is a file, so .*out.csv cannot be created"),
     ("output-is-input", lambda t: t.csv("text\ngood\n", output="new.csv"), [], r"output: .*new.csv is the input file"),
     ("output-suffix", lambda t: t.csv("text\ngood\n", output="out.xlsx"), [],
      r"output: expected a file name ending in .csv, .tsv, .jsonl"),
@@ -223,6 +227,8 @@ class Inputs:
 
     def _argv(self, path: Path, existing: bool, output: str, model: str | None) -> list[str]:
         out = self.tmp / output
+        if output.endswith("/"):
+            out.mkdir()
         if existing:
             out.write_text("earlier predictions\n")
         return ["--model", model or str(self.model), "--input", str(path), "--output", str(out)]
@@ -257,10 +263,10 @@ class Inputs:
 def test_bad_input_fails_clearly(tiny_model_dir, tmp_path, capsys, build, extra, message):
     inputs = Inputs(tmp_path, _trained(tiny_model_dir, tmp_path / "model"))
     argv = build(inputs) + extra
-    before = {p: p.read_bytes() for p in tmp_path.glob("*.*")}
+    before = {p: p.read_bytes() for p in tmp_path.glob("*.*") if p.is_file()}
     assert main(argv, command="predict") == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert re.search(message, lines[0]), lines[0]
-    assert {p: p.read_bytes() for p in tmp_path.glob("*.*")} == before  # nothing written, nothing replaced
+    assert {p: p.read_bytes() for p in tmp_path.glob("*.*") if p.is_file()} == before  # nothing written, nothing replaced
