@@ -263,10 +263,14 @@ class Inputs:
 def test_bad_input_fails_clearly(tiny_model_dir, tmp_path, capsys, build, extra, message):
     inputs = Inputs(tmp_path, _trained(tiny_model_dir, tmp_path / "model"))
     argv = build(inputs) + extra
-    before = {p: p.read_bytes() for p in tmp_path.glob("*.*") if p.is_file()}
+
+    def files() -> dict:
+        return {p: p.read_bytes() for p in tmp_path.glob("*.*") if p.is_file()}
+
+    before = files()
     assert main(argv, command="predict") == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert re.search(message, lines[0]), lines[0]
-    assert {p: p.read_bytes() for p in tmp_path.glob("*.*") if p.is_file()} == before  # nothing written, nothing replaced
+    assert files() == before  # nothing written, nothing replaced
