@@ -150,10 +150,11 @@ def _last_checkpoint(out: Path) -> str:
     raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
 
 
-def refuse_other_recipe(output_dir: str, resolved: dict) -> None:
+def refuse_other_recipe(checkpoint: str, resolved: dict) -> None:
     """A resume whose settings (`resolved`, as resolved_config.json will record them) differ in RECIPE_KEYS from
-    those the run in `output_dir` started with. Called once the task is read: the text columns are resolved there."""
-    recorded_file = Path(output_dir) / "resolved_config.json"
+    those the run that wrote `checkpoint` started with, as its folder records them (output_dir's, for `last`).
+    Called once the task is read: the text columns are resolved there."""
+    recorded_file = Path(checkpoint).parent / "resolved_config.json"
     try:
         recorded = json.loads(recorded_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # none yet (the run stopped before writing it), or unreadable: nothing to compare
@@ -163,7 +164,7 @@ def refuse_other_recipe(output_dir: str, resolved: dict) -> None:
     if differing:
         raise ConfigError(f"resume_from_checkpoint: the run in {recorded_file.parent} started with other settings: "
                           f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records, "
-                          "or train into another output_dir")
+                          "or train afresh, without resume_from_checkpoint")
 
 
 def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:

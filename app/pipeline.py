@@ -129,7 +129,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
     tracker = Tracker()  # none yet: a refused resume starts no W&B run
     try:
         if resume:
-            refuse_other_recipe(args.output_dir, resolved)
+            refuse_other_recipe(resume, resolved)
         tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                                 [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())

@@ -71,15 +71,18 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
 def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny_config, tmp_path):
     """The recipe a resume must keep is every option of this project's own but those listed as resumable, so that a
     new option is compared unless listed. text_column_names, once missing from a hand-kept list, is compared as
-    resolved (the columns read); the test file may change."""
+    resolved (the columns read); the test file may change. The settings compared are those of the run that wrote
+    the checkpoint, in its folder, which is not output_dir when another run's checkpoint is named."""
     resolved = {**json.loads(json.dumps(load_config(_write(tmp_path / "c.json", tiny_config)).to_dict(), default=str)),
                 "text_column_names": "text"}
-    record = Path(tiny_config["output_dir"]) / "resolved_config.json"
-    _write(record, {**resolved, "text_column_names": "s2,s1", "test_file": "toy/other.jsonl"})
-    with pytest.raises(ConfigError, match=r'other settings: text_column_names \("s2,s1"; this run "text"\); resume'):
-        refuse_other_recipe(tiny_config["output_dir"], resolved)
-    _write(record, {**resolved, "test_file": "toy/other.jsonl"})
-    refuse_other_recipe(tiny_config["output_dir"], resolved)
+    for run in (Path(tiny_config["output_dir"]), tmp_path / "another_run"):
+        record = run / "resolved_config.json"
+        _write(record, {**resolved, "text_column_names": "s2,s1", "test_file": "toy/other.jsonl"})
+        with pytest.raises(ConfigError, match=rf'the run in .*{run.name} started with other settings: '
+                                              r'text_column_names \("s2,s1"; this run "text"\); resume'):
+            refuse_other_recipe(str(run / "checkpoint-4"), resolved)
+        _write(record, {**resolved, "test_file": "toy/other.jsonl"})
+        refuse_other_recipe(str(run / "checkpoint-4"), resolved)
 
 
 def test_an_output_dir_named_like_the_fine_tunings_folder_resumes_from_its_own_checkpoint(tiny_config, tiny_model_dir,
