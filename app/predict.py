@@ -1,5 +1,6 @@
 """predict.py: label new texts with a trained model. One output row per input row, in the input's order: the
-input's columns, `predicted_label` (the label's name) and `prob_<label>` for every class."""
+input's columns, `predicted_label` (the label's name) and `prob_<label>` for every class. An input that holds labels
+is scored against them (GoldLabels)."""
 
 from __future__ import annotations
 
