@@ -108,7 +108,7 @@ def _model_source(cfg: RunConfig) -> ModelSource:
 
 def _resolved_config(cfg: RunConfig, task: TaskData) -> dict:
     """Every setting, with the text columns as used (predict.py reads them) and how the validation split was made,
-    when it was: resolved_config.json, and the W&B run's config."""
+    when it was: resolved_config.json, and the W&B run's config (score.py's too)."""
     resolved = {**cfg.to_dict(), "text_column_names": ",".join(task.text_columns)}
     if task.validation_split:
         resolved["validation_from_real_set"] = task.validation_split
@@ -171,7 +171,7 @@ def score(cfg: RunConfig) -> Path:
     check_output_dir(cfg, "score")
     task = load_task(cfg)
     source = _model_source(cfg)
-    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, cfg.to_dict(),
+    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
     try:
         probabilities = {role: output.probabilities for role, output

@@ -67,3 +67,24 @@ def test_score_py_needs_a_quality_checker_and_keeps_earlier_scores(tiny_config, 
     assert main([str(path)], command="score") == 2
     assert "already holds weights.csv" in capsys.readouterr().err
     assert (tmp_path / "out" / "weights.csv").read_text() == "earlier scores\n"
+
+
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_the_wandb_config_names_the_text_columns_read(tiny_config, tmp_path, monkeypatch, command):
+    """run.py and score.py give W&B the settings resolved_config.json records: the text columns as read (the config
+    names none)."""
+    import app.pipeline
+    from trainer.tracking import Tracker
+
+    given = {}
+
+    def start(cls, report_to, name, config, tags):
+        given.update(config)
+        return cls()  # no W&B run
+
+    monkeypatch.setattr(Tracker, "start", classmethod(start))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "num_train_epochs": 1}))
+    getattr(app.pipeline, command)(load_config(str(path), command=command))
+    assert given["text_column_names"] == "text"
+
