@@ -1,5 +1,6 @@
-"""Output folders: what overwrite_output_dir may replace, the grid's config inside its cell's folder, and resuming
-past a damaged checkpoint. The refusals themselves are cases of tests/test_bad_inputs.py."""
+"""Output folders: what overwrite_output_dir may replace, the grid's config inside its cell's folder, resuming past
+a damaged checkpoint, and which settings a resume must keep. The refusals themselves are cases of
+tests/test_bad_inputs.py."""
 
 from __future__ import annotations
 
