@@ -125,13 +125,17 @@ def _refuse_foreign(out: Path, config: Path | None) -> None:
                           "empty folder (overwrite_output_dir only replaces a run's own results and checkpoints)")
 
 
+def file_in_the_way(path: Path) -> Path | None:
+    """The file that keeps `path` from being created: the nearest existing folder above it, when that is a file."""
+    above = next(folder for folder in path.absolute().parents if folder.exists())
+    return None if above.is_dir() else above
+
+
 def _refuse_non_folder(out: Path) -> None:
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                what = f"{out} is a file" if folder == out else f"{folder} is a file, so {out} cannot be created"
-                raise ConfigError(f"output_dir: {what}; give a folder (created when missing)")
-            return
+    blocking = out if out.exists() and not out.is_dir() else file_in_the_way(out)
+    if blocking is not None:
+        what = f"{out} is a file" if blocking == out else f"{blocking} is a file, so {out} cannot be created"
+        raise ConfigError(f"output_dir: {what}; give a folder (created when missing)")
 
 
 def _last_checkpoint(out: Path) -> str:

@@ -19,6 +19,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from app.output_dir import file_in_the_way
 from app.progress import library_bars_off
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
@@ -146,9 +147,9 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path]:
         raise ConfigError(f"output: {output} is a folder; give a file name in it")
     if output.exists() and not args.overwrite_output:
         raise ConfigError(f"output: {output} already exists; choose another name or set --overwrite_output")
-    above = next(folder for folder in output.absolute().parents if folder.exists())
-    if not above.is_dir():
-        raise ConfigError(f"output: {above} is a file, so {output} cannot be created; give a file in a folder")
+    blocking = file_in_the_way(output)
+    if blocking is not None:
+        raise ConfigError(f"output: {blocking} is a file, so {output} cannot be created; give a file in a folder")
     return output, path
 
 
