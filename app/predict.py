@@ -63,10 +63,12 @@ def predict(args: PredictArguments) -> Path:
         for records in _chunks(inputs, CHUNK_TEXTS):
             texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
             logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress)
+            probabilities = torch.from_numpy(logits).softmax(-1).numpy()
+            chosen = predicted_ids(probabilities)  # the written labels are the ones scored
             if gold is not None:
-                gold.predicted.append(predicted_ids(logits))
-            for record, p in zip(records, torch.from_numpy(logits).softmax(-1).numpy()):
-                write({**record, "predicted_label": names[int(p.argmax())],
+                gold.predicted.append(chosen)
+            for record, p, label in zip(records, probabilities, chosen):
+                write({**record, "predicted_label": names[label],
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
     if gold is not None:
