@@ -28,7 +28,7 @@ from data.files import SUFFIXES, DataError, iter_text_lines
 from data.task import LABEL, SplitSource, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
-from trainer.atomic import open_atomic
+from trainer.atomic import open_atomic, write_json_atomic
 from trainer.fitting import FINETUNE_DIR
 from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
@@ -43,7 +43,7 @@ CHUNK_TEXTS = 20_000  # texts labelled at a time, so that memory does not grow w
 
 
 def predict(args: PredictArguments) -> Path:
-    output, path = _check_files(args)
+    output, metrics_file, path = _check_files(args)
     source = resolve_model(args.model, "model")
     trained = _training_config(source)
     inputs = _read_inputs(path)
@@ -72,7 +72,10 @@ def predict(args: PredictArguments) -> Path:
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
     if gold is not None:
-        gold.report(names)
+        metrics = gold.report(names)
+        if metrics_file is not None:
+            write_json_atomic(metrics_file, metrics)
+            logger.info("Wrote the score to %s", metrics_file)
     return output
 
 
@@ -89,19 +92,20 @@ class GoldLabels:
 
     column: str
     read: Callable[[object], int | None]
-    required: bool  # named by --label_column_name: a record without a model's label is an error, not a warning
+    required: str | None  # the option that asks for a score: a record without a model's label is then an error
     ids: array | None = field(default_factory=lambda: array("q"))  # None once a record has none: not scored
     predicted: list[np.ndarray] = field(default_factory=list)  # the model's label ids, a chunk at a time
 
     @classmethod
     def of(cls, args: PredictArguments, trained: dict, inputs: SplitSource, names: list[str]) -> GoldLabels | None:
-        if inputs.origin.lower().endswith(TEXT_SUFFIX):
-            if args.label_column_name:
-                raise DataError(f"{inputs.origin}: a .txt file holds texts only, no {args.label_column_name!r} "
-                                "column to score against; give a csv, tsv or jsonl file")
-            return None
         column = args.label_column_name or trained.get("label_column_name") or LABEL
-        return cls(column, label_reader(names, inputs.label_names), bool(args.label_column_name))
+        required = next((f"--{key}" for key in ("label_column_name", "metrics_output") if getattr(args, key)), None)
+        if inputs.origin.lower().endswith(TEXT_SUFFIX):
+            if required:
+                raise DataError(f"{inputs.origin}: a .txt file holds texts only, no {column!r} column to score "
+                                f"against ({required}); give a csv, tsv or jsonl file")
+            return None
+        return cls(column, label_reader(names, inputs.label_names), required)
 
     def add(self, record: dict, where: str) -> None:
         if self.ids is None:
@@ -117,21 +121,26 @@ class GoldLabels:
         problem = (f"{where}: no label in column {self.column!r}" if raw in (None, "") else
                    f"{where}: label {raw!r} in column {self.column!r} is not one of the model's labels")
         if self.required:
-            raise DataError(f"{problem}; expected a label name or id in every record (--label_column_name)")
+            raise DataError(f"{problem}; expected a label name or id in every record ({self.required})")
         logger.warning("%s, so the predictions are not scored against the input's labels (name the label column "
                        "with --label_column_name)", problem)
         self.ids = None
 
-    def report(self, names: list[str]) -> None:
+    def report(self, names: list[str]) -> dict[str, float]:
+        """Logs the score and returns it, each metric as `predict_<metric>`."""
         gold, predicted = np.frombuffer(self.ids, dtype=np.int64), np.concatenate(self.predicted)
-        overall, by_class = scores(gold, predicted), class_metrics(predicted, gold, names, "predict")
+        metrics = {**{f"predict_{key}": value for key, value in scores(gold, predicted).items()},
+                   "predict_majority_accuracy": majority_accuracy(gold), "predict_samples": len(gold),
+                   **class_metrics(predicted, gold, names, "predict")}
         logger.info("Against the input's %r column (%d texts): accuracy %.4f (always the most common label: %.4f), "
-                    "macro-F1 %.4f; recall %s", self.column, len(gold), overall["accuracy"], majority_accuracy(gold),
-                    overall["f1"], ", ".join(f"{name} {by_class[f'predict_recall_{name}']:.4f}" for name in names))
+                    "macro-F1 %.4f; recall %s", self.column, len(gold), metrics["predict_accuracy"],
+                    metrics["predict_majority_accuracy"], metrics["predict_f1"],
+                    ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in names))
+        return metrics
 
 
-def _check_files(args: PredictArguments) -> tuple[Path, Path]:
-    """Before any model is loaded: an input that exists, an output that is neither the input nor an earlier file."""
+def _check_files(args: PredictArguments) -> tuple[Path, Path | None, Path]:
+    """Before any model is loaded: an input that exists, outputs that are neither the input nor earlier files."""
     path = Path(args.input).expanduser()
     if path.is_dir():
         raise DataError(f"input: {args.input!r} is a folder; expected a file ({', '.join(INPUT_SUFFIXES)})")
@@ -140,19 +149,28 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path]:
     if path.suffix.lower() not in INPUT_SUFFIXES:
         raise DataError(f"input: {path}: unsupported file type {path.suffix!r}; expected one of "
                         f"{', '.join(INPUT_SUFFIXES)}")
-    output = Path(args.output).expanduser()
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ConfigError(f"output: expected a file name ending in {', '.join(OUTPUT_SUFFIXES)}, got {args.output!r}")
-    if output.resolve() == path.resolve():
-        raise ConfigError(f"output: {output} is the input file; choose another name")
-    if output.is_dir():
-        raise ConfigError(f"output: {output} is a folder; give a file name in it")
-    if output.exists() and not args.overwrite_output:
-        raise ConfigError(f"output: {output} already exists; choose another name or set --overwrite_output")
-    blocking = file_in_the_way(output)
+    output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output)
+    metrics = args.metrics_output and _new_file("metrics_output", args.metrics_output, (".json",), path,
+                                                args.overwrite_output)  # never the output: their suffixes differ
+    return output, metrics or None, path
+
+
+def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path, overwrite: bool) -> Path:
+    """The file option `key` names: with one of `suffixes`, not the input, no earlier file unless `overwrite`,
+    and one that can be created."""
+    file = Path(value).expanduser()
+    if file.suffix.lower() not in suffixes:
+        raise ConfigError(f"{key}: expected a file name ending in {', '.join(suffixes)}, got {value!r}")
+    if file.resolve() == input_path.resolve():
+        raise ConfigError(f"{key}: {file} is the input file; choose another name")
+    if file.is_dir():
+        raise ConfigError(f"{key}: {file} is a folder; give a file name in it")
+    if file.exists() and not overwrite:
+        raise ConfigError(f"{key}: {file} already exists; choose another name or set --overwrite_output")
+    blocking = file_in_the_way(file)
     if blocking is not None:
-        raise ConfigError(f"output: {blocking} is a file, so {output} cannot be created; give a file in a folder")
-    return output, path
+        raise ConfigError(f"{key}: {blocking} is a file, so {file} cannot be created; give a file in a folder")
+    return file
 
 
 def _training_config(source: ModelSource) -> dict:

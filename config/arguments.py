@@ -390,12 +390,20 @@ class PredictArguments:
                   "(accuracy beside the majority label's, macro-F1, recall by class, logged). Default: the column "
                   "the model was trained on, else 'label', scored when the input has it."},
     )
+    metrics_output: str | None = field(
+        default=None,
+        metadata={"help": "A .json file for the score against the input's labels, which every record must then have: "
+                  "predict_accuracy, predict_majority_accuracy, predict_f1 (macro), predict_samples and each "
+                  "class's predict_precision_/recall_/f1_/examples_<label>."},
+    )
     batch_size: int = field(default=64, metadata={"help": "Texts per batch (batches are sorted by length)."})
     max_seq_length: int | None = field(
         default=None,
         metadata={"help": "Longer inputs are truncated to this many tokens. Default: the training run's, else 128."},
     )
-    overwrite_output: bool = field(default=False, metadata={"help": "Replace an existing output file."})
+    overwrite_output: bool = field(
+        default=False, metadata={"help": "Replace an existing output (and metrics_output) file."}
+    )
 
     def __post_init__(self):
         for key in ("model", "input", "output"):

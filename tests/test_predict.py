@@ -175,6 +175,25 @@ def test_a_labelled_input_is_scored_against_its_labels(tiny_model_dir, tmp_path,
         assert scored and float(scored[1]) == pytest.approx(right / len(records), abs=1e-4), caplog.text
 
 
+def test_metrics_output_holds_the_score_of_the_written_predictions(tiny_model_dir, tmp_path):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    records = toy_records(30, 9)
+    path = _write_csv(tmp_path / "new.csv", [{**r, "label": LABELS[r["label"]]} for r in records])
+    assert main(["--model", str(model), "--input", str(path), "--output", str(tmp_path / "out.jsonl"),
+                 "--metrics_output", str(tmp_path / "scores.json")], command="predict") == 0
+    rows, metrics = _rows(tmp_path / "out.jsonl"), json.loads((tmp_path / "scores.json").read_text())
+    predicted, gold = [row["predicted_label"] for row in rows], [LABELS[r["label"]] for r in records]
+    assert metrics["predict_samples"] == 30
+    assert metrics["predict_accuracy"] == pytest.approx(sum(p == g for p, g in zip(predicted, gold)) / 30)
+    assert metrics["predict_majority_accuracy"] == max(gold.count(name) for name in LABELS) / 30
+    for name in LABELS:
+        assert metrics[f"predict_examples_{name}"] == gold.count(name)
+        hits = sum(p == g == name for p, g in zip(predicted, gold))
+        assert metrics[f"predict_recall_{name}"] == pytest.approx(hits / gold.count(name))
+        assert metrics[f"predict_precision_{name}"] == pytest.approx(hits / max(predicted.count(name), 1))
+    assert 0 < metrics["predict_f1"] <= 1
+
+
 def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_model_dir, tmp_path, caplog):
     model = _trained(tiny_model_dir, tmp_path / "model")
     path = _write_csv(tmp_path / "new.csv", [{"text": "good day", "label": "positive"},
@@ -217,7 +236,19 @@ BAD = [
     ("no-label-to-score", lambda t: t.csv("text,gold\ngood,positive\nbad\n"), ["--label_column_name", "gold"],
      r"new.csv: line 3: no label in column 'gold'; expected a label name or id in every record"),
     ("labels-of-plain-text", lambda t: t.txt("good day\n"), ["--label_column_name", "label"],
-     r"texts.txt: a .txt file holds texts only, no 'label' column to score against"),
+     r"texts.txt: a .txt file holds texts only, no 'label' column to score against \(--label_column_name\)"),
+    ("metrics-of-plain-text", lambda t: t.txt("good day\n", metrics="scores.json"), [],
+     r"texts.txt: a .txt file holds texts only, no 'label' column to score against \(--metrics_output\)"),
+    ("metrics-without-labels", lambda t: t.csv("text\ngood\n", metrics="scores.json"), [],
+     r"new.csv: line 2: no label in column 'label'; expected a label name or id in every record \(--metrics_output\)"),
+    ("metrics-with-an-unknown-label", lambda t: t.csv("text,label\ngood,positive\nbad,meh\n", metrics="scores.json"),
+     [], r"new.csv: line 3: label 'meh' in column 'label' is not one of the model's labels; .*\(--metrics_output\)"),
+    ("metrics-output-exists", lambda t: t.csv("text,label\ngood,positive\n", metrics="old.json"), [],
+     r"metrics_output: .*old.json already exists; choose another name or set --overwrite_output"),
+    ("metrics-output-suffix", lambda t: t.csv("text,label\ngood,positive\n", metrics="scores.csv"), [],
+     r"metrics_output: expected a file name ending in .json, got '.*scores.csv'"),
+    ("metrics-output-is-input", lambda t: t.json('[{"text": "good", "label": "positive"}]', metrics="new.json"), [],
+     r"metrics_output: .*new.json is the input file; choose another name"),
 ]
 
 
@@ -225,18 +256,28 @@ class Inputs:
     def __init__(self, tmp: Path, model: Path):
         self.tmp, self.model = tmp, model
 
-    def _argv(self, path: Path, existing: bool, output: str, model: str | None) -> list[str]:
+    def _argv(self, path: Path, existing: bool, output: str, model: str | None, metrics: str | None = None
+              ) -> list[str]:
         out = self.tmp / output
         if output.endswith("/"):
             out.mkdir()
         if existing:
             out.write_text("earlier predictions\n")
-        return ["--model", model or str(self.model), "--input", str(path), "--output", str(out)]
+        argv = ["--model", model or str(self.model), "--input", str(path), "--output", str(out)]
+        if metrics == "old.json":
+            (self.tmp / metrics).write_text("{}\n")  # an earlier score
+        return argv + (["--metrics_output", str(self.tmp / metrics)] if metrics else [])
 
-    def csv(self, text: str, existing: bool = False, output: str = "out.csv", model: str | None = None) -> list[str]:
+    def csv(self, text: str, existing: bool = False, output: str = "out.csv", model: str | None = None,
+            metrics: str | None = None) -> list[str]:
         path = self.tmp / "new.csv"
         path.write_text(text)
-        return self._argv(path, existing, output, model)
+        return self._argv(path, existing, output, model, metrics)
+
+    def json(self, text: str, metrics: str) -> list[str]:
+        path = self.tmp / "new.json"
+        path.write_text(text)
+        return self._argv(path, False, "out.csv", None, metrics)
 
     def headless(self) -> str:
         """A base model without a classification head, as a hub encoder is."""
@@ -253,10 +294,10 @@ class Inputs:
         (self.tmp / "data").mkdir()
         return self._argv(self.tmp / "data", False, "out.csv", None)
 
-    def txt(self, text: str) -> list[str]:
+    def txt(self, text: str, metrics: str | None = None) -> list[str]:
         path = self.tmp / "texts.txt"
         path.write_text(text)
-        return self._argv(path, False, "out.csv", None)
+        return self._argv(path, False, "out.csv", None, metrics)
 
 
 @pytest.mark.parametrize("build, extra, message", [case[1:] for case in BAD], ids=[case[0] for case in BAD])
