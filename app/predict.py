@@ -117,6 +117,10 @@ class GoldLabels:
             return
         if not self.ids and self.column not in record and not self.required:
             self.ids = None  # an input without labels: only labelled
+            if LABEL in record:  # labels, perhaps, under the usual name rather than the model's
+                logger.warning("%s has no %r column (the model's labels), so the predictions are not scored; "
+                               "--label_column_name %s scores them against its %r column", where, self.column,
+                               LABEL, LABEL)
             return
         problem = (f"{where}: no label in column {self.column!r}" if raw in (None, "") else
                    f"{where}: label {raw!r} in column {self.column!r} is not one of the model's labels")

@@ -207,6 +207,19 @@ def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_mode
     assert "Against the input's" not in caplog.text
 
 
+def test_labels_under_another_name_than_the_models_are_pointed_out(tiny_model_dir, tmp_path, caplog):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    config = json.loads((model / "resolved_config.json").read_text())
+    (model / "resolved_config.json").write_text(json.dumps({**config, "label_column_name": "gold"}))
+    path = _write_csv(tmp_path / "new.csv", [{"text": "good day", "label": "positive"}])
+    with caplog.at_level(logging.INFO):
+        assert main(["--model", str(model), "--input", str(path), "--output", str(tmp_path / "out.csv")],
+                    command="predict") == 0
+    assert "new.csv: line 2 has no 'gold' column (the model's labels), so the predictions are not scored; " \
+        "--label_column_name label scores them against its 'label' column" in caplog.text
+    assert "Against the input's" not in caplog.text
+
+
 BAD = [
     ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
      r"new.csv: line 2: missing text column 'text' \(record has \['sentence'\]\); name the input's text column"),
