@@ -160,7 +160,7 @@ class _Labels:
         return code
 
     def _id(self, raw, where: str) -> int:
-        key = raw if not isinstance(raw, float) else _as_int(raw)
+        key = _as_int(raw) if isinstance(raw, float) and raw.is_integer() else raw  # 1.0 is the id 1; 0.5 a name
         try:
             return self.to_id[key]
         except KeyError:
@@ -217,7 +217,7 @@ def label_reader(names: list[str], file_names: list[str] | None) -> Callable[[ob
         number = _as_int(raw)
         if file_names is not None and number is not None:
             return ids.get(file_names[number]) if 0 <= number < len(file_names) else None
-        name = raw if isinstance(raw, str) else None if number is None else str(number)
+        name = raw if isinstance(raw, str) else str(raw) if number is None else str(number)  # as _label_space names
         if name in ids:
             return ids[name]
         return number if number is not None and not ids_are_names and 0 <= number < len(names) else None

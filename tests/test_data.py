@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import file_backed_mb, write_long_texts
+from conftest import file_backed_mb, write_jsonl, write_long_texts
 from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
 from data.task import build_task, label_reader, split_from_file, subsample
 
@@ -458,4 +458,14 @@ def test_a_trained_models_labels_are_read_by_name_then_by_id():
     assert [numbered(v) for v in (1, "2", 2.0, 0, 3)] == [0, 1, 1, None, None]
     own_order = label_reader(["negative", "positive"], ["positive", "negative"])
     assert [own_order(v) for v in (0, 1, "negative", 2)] == [1, 0, 0, None]
+
+
+@pytest.mark.parametrize("values", [[False, True], ["no", "yes"], [3, 7], [0.5, 1.5], ["1", "2"]],
+                         ids=["bools", "names", "numbers", "fractions", "numbered-names"])
+def test_a_trained_model_reads_its_training_files_labels_as_the_training_did(tmp_path, values):
+    """predict.py scores the model's own test file: each raw label value gets the id the run gave it."""
+    path = write_jsonl(tmp_path / "t.jsonl", [{"text": f"text {i}", "label": values[i % 2]} for i in range(4)])
+    task = build_task([split_from_file("train", path)], None)
+    read = label_reader(task.label_names, None)
+    assert [read(values[i % 2]) for i in range(4)] == list(task.splits["train"]["label"])
 
