@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import pyarrow.compute as pc
 from datasets import Dataset
 
 from config.json_strict import is_unicode
@@ -92,11 +93,14 @@ def may_hold_text(column: str, label_column: str) -> bool:
 
 
 def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
+    """The first two columns that may hold text; a column whose first value is a number, a list or an object
+    (a score, a tag list, metadata) is passed over, unless no column holds text, whose error then names them."""
     first = _first_record(source)
     columns = [c for c in first if may_hold_text(c, label_column)]
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
-    return columns[:2]
+    texts = [c for c in columns if isinstance(first[c], (str, type(None)))]
+    return (texts or columns)[:2]
 
 
 class _Labels:
@@ -237,7 +241,8 @@ class _Read:
 def _read(source: SplitSource, text_columns: list[str], columns_from: str, label_column: str, labels: _Labels,
           path: Path) -> _Read:
     """One pass over the records: each is checked, and its texts are written to Arrow as it goes by.
-    `columns_from` says where the text columns' names came from, for the error of a file that lacks one."""
+    `columns_from` says where the text columns' names came from, for the errors of a file that lacks one or holds
+    something other than text in one."""
     writer = TextColumns(path, [*text_columns, "noise"])
     codes, tagged = array("q"), bytearray()
     try:
@@ -249,7 +254,8 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                                     f"every file needs the text columns {columns_from}")
                 text = record[column]
                 if not isinstance(text, str):
-                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text")
+                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text in "
+                                    f"the text columns {columns_from}")
                 if not text.strip():
                     raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
                 if not is_unicode(text):
@@ -270,6 +276,16 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
         writer.close()
 
 
+def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> None:
+    """A second text column taken by default that holds few distinct values (the generating model's name, a source)
+    describes the examples; it is not the second text of a pair."""
+    distinct = pc.count_distinct(dataset.data.column(columns[1])).as_py()
+    if distinct <= len(dataset) // 10:
+        logger.warning("%s: the texts are read as pairs from its first two non-label columns %s, but %r holds %d "
+                       "distinct value(s) in %d records, unlike a text; if each example is one text, give "
+                       "text_column_names %s", origin, columns, columns[1], distinct, len(dataset), columns[0])
+
+
 def _split(read: _Read, label_ids: np.ndarray, text_columns: list[str], rows: list[int] | None) -> Dataset:
     tagged = read.tagged if rows is None else read.tagged[rows]
     dataset = read.dataset.add_column(LABEL, label_ids[read.codes])
@@ -285,8 +301,8 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     scratch = scratch or scratch_folder()
     scratch.mkdir(parents=True, exist_ok=True)
     columns = text_columns or default_text_columns(sources[0], label_column)
-    columns_from = "text_column_names names" if text_columns else \
-        f"taken from the first non-label columns of {sources[0].origin} (or named by text_column_names)"
+    columns_from = "named by text_column_names" if text_columns else \
+        f"taken from the first non-label columns of {sources[0].origin} (text_column_names names others)"
     labels = _Labels(sources)
     read: dict[int, _Read] = {}
     for source in sources:
@@ -294,6 +310,8 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
         if id(whole) not in read:
             read[id(whole)] = _read(whole, columns, columns_from, label_column, labels,
                                     scratch / f"{len(read)}-{whole.name}.arrow")
+    if not text_columns and len(columns) == 2:
+        _warn_if_not_a_text(read[id(sources[0].whole or sources[0])].dataset, columns, sources[0].origin)
     label_ids = labels.ids(sources[0].origin)
     splits = {s.name: _split(read[id(s.whole or s)], label_ids, columns, s.rows) for s in sources}
     logger.info("Task: %d labels %s, text columns %s, splits %s", len(labels.names), labels.names, columns,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,34 @@ def test_labels_json_gives_names_and_maps_string_labels(tmp_path):
     assert task.label_names == ["negative", "positive"]
     assert task.splits["train"]["label"] == [1, 0, 1]
     assert task.text_columns == ["text"]
+
+
+def test_a_column_of_numbers_or_metadata_is_not_taken_for_a_second_text(tmp_path):
+    records = [{"text": f"text {i}", "score": 0.5 * i, "tags": ["a"], "meta": {"n": i}, "label": i % 2}
+               for i in range(4)]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    assert task.text_columns == ["text"]
+    numbers_only = _write(tmp_path / "n.jsonl", "jsonl", [{"text": 5, "label": 0}])  # no text: its error names it
+    with pytest.raises(DataError, match=r"n.jsonl: line 1: column 'text' holds int 5; expected text in the text "
+                                        r"columns taken from the first non-label columns of .*n.jsonl"):
+        build_task([split_from_file("train", numbers_only)], None)
+
+
+@pytest.mark.parametrize("second, warned", [(lambda i: "gpt-4o", True), (lambda i: f"a second text {i}", False)],
+                         ids=["a-tag", "a-text"])
+def test_a_second_text_column_with_few_values_is_pointed_out(tmp_path, caplog, second, warned):
+    records = [{"text": f"text {i}", "model": second(i), "label": i % 2} for i in range(30)]
+    with caplog.at_level(logging.WARNING):
+        task = build_task([split_from_file("train", _write(tmp_path / "t.csv", "csv", records))], None)
+    assert task.text_columns == ["text", "model"]
+    message = ("t.csv: the texts are read as pairs from its first two non-label columns ['text', 'model'], but "
+               "'model' holds 1 distinct value(s) in 30 records, unlike a text; if each example is one text, give "
+               "text_column_names text")
+    assert (message in caplog.text) == warned, caplog.text
+    with caplog.at_level(logging.WARNING):
+        caplog.clear()
+        build_task([split_from_file("train", _write(tmp_path / "t.csv", "csv", records))], ["text", "model"])
+    assert "distinct" not in caplog.text  # named: the user knows
 
 
 def _labelled_folder(folder: Path, names: list[str], labels: list) -> Path:
@@ -170,7 +199,7 @@ def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
 
 @pytest.mark.parametrize("text_columns,whence", [
     (None, r"taken from the first non-label columns of .*train.jsonl"),
-    (["sentence1", "sentence2"], r"text_column_names names"),
+    (["sentence1", "sentence2"], r"named by text_column_names"),
 ])
 def test_a_file_without_the_training_datas_text_columns_says_where_they_come_from(tmp_path, text_columns, whence):
     train = _write(tmp_path / "train.jsonl", "jsonl", [{"sentence1": "a", "sentence2": "b", "label": 0},
