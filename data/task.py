@@ -254,8 +254,8 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                                     f"every file needs the text columns {columns_from}")
                 text = record[column]
                 if not isinstance(text, str):
-                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text in "
-                                    f"the text columns {columns_from}")
+                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected "
+                                    f"text in the text columns {columns_from}")
                 if not text.strip():
                     raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
                 if not is_unicode(text):
