@@ -25,7 +25,7 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.loading import ConfigError
 from data.files import SUFFIXES, DataError, iter_text_lines
-from data.task import LABEL, SplitSource, default_text_columns, label_reader, split_from_file
+from data.task import LABEL, SplitSource, column_near_miss, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic, write_json_atomic
@@ -218,8 +218,9 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
         where = f"{inputs.origin}: {inputs.unit} {line}"
         for column in columns:
             if column not in record:
-                raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}); name the "
-                                "input's text column(s) with --text_column_names")
+                raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
+                                f"{column_near_miss(column, record)}); name the input's text column(s) with "
+                                "--text_column_names")
             if not isinstance(record[column], str) or not record[column].strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
         if gold is not None:

@@ -250,8 +250,9 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
             where = f"{source.origin}: {source.unit} {line}"
             for column in text_columns:
                 if column not in record:
-                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}); "
-                                    f"every file needs the text columns {columns_from}")
+                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
+                                    f"{column_near_miss(column, record)}); every file needs the text columns "
+                                    f"{columns_from}")
                 text = record[column]
                 if not isinstance(text, str):
                     raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected "
@@ -261,8 +262,8 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                 if not is_unicode(text):
                     raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             if label_column not in record:
-                raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}; "
-                                "label_column_name names another)")
+                raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}"
+                                f"{column_near_miss(label_column, record)}; label_column_name names another)")
             label = record[label_column]
             if isinstance(label, str):  # "positive " from a spreadsheet, or ", negative" in a csv, is that label
                 label = label.strip()
@@ -274,6 +275,19 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
         return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))
     finally:
         writer.close()
+
+
+def column_near_miss(wanted: str, record: dict) -> str:
+    """What a record that lacks the column `wanted` most likely holds instead, for its error: the name spelt with
+    other case or spaces, or a csv/tsv header of several names read as one (a delimiter other than the suffix's)."""
+    near = [c for c in record if c.strip().lower() == wanted.lower()]
+    if near:
+        return f"; {near[0]!r} differs from {wanted!r} only in case or spaces"
+    only = next(iter(record)) if len(record) == 1 else ""
+    delimiter = next((d for d in (";", "\t", ",", "|") if d in only), None)
+    if delimiter is not None:
+        return f"; its one column's name holds {delimiter!r}: a .csv file is read comma-separated, a .tsv tab-separated"
+    return ""
 
 
 def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> None:

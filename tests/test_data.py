@@ -221,7 +221,13 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
-    ("t.csv", "text;label\na;0\n", r"t.csv: line 2: missing label column 'label' \(record has \['text;label'\]"),
+    ("t.csv", "text;label\na;0\n", r"t.csv: line 2: missing label column 'label' \(record has \['text;label'\]; "
+     r"its one column's name holds ';': a .csv file is read comma-separated, a .tsv tab-separated; label_column_name"),
+    ("t.tsv", "text,label\na,0\n", r"t.tsv: line 2: missing label column 'label' .*its one column's name holds ','"),
+    ("t.csv", "text, label\na,0\n", r"line 2: missing label column 'label' \(record has \[' label', 'text'\]; "
+     r"' label' differs from 'label' only in case or spaces; label_column_name names another\)"),
+    ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
+     r"\(record has \['label', 'text'\]; 'text' differs from 'Text' only in case or spaces\); every file needs"),
 ])
 def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, message):
     """Issue 16's checks hold on the streaming reader too, without a labels.json."""

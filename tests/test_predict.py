@@ -223,6 +223,9 @@ def test_labels_under_another_name_than_the_models_are_pointed_out(tiny_model_di
 BAD = [
     ("missing-column", lambda t: t.csv("sentence\ngood day\n"), [],
      r"new.csv: line 2: missing text column 'text' \(record has \['sentence'\]\); name the input's text column"),
+    ("column-in-other-case", lambda t: t.csv("Text\ngood day\n"), [],
+     r"new.csv: line 2: missing text column 'text' \(record has \['Text'\]; 'Text' differs from 'text' only in case "
+     r"or spaces\); name the input's text column"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
     ("blank-line-in-plain-text", lambda t: t.txt("good day\n\nbad day\n\n"), [],
      r"texts.txt: line 2: column 'text' is empty"),
