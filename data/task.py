@@ -295,8 +295,8 @@ def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> No
     describes the examples; it is not the second text of a pair."""
     distinct = pc.count_distinct(dataset.data.column(columns[1])).as_py()
     if distinct <= len(dataset) // 10:
-        logger.warning("%s: the texts are read as pairs from its first two non-label columns %s, but %r holds %d "
-                       "distinct value(s) in %d records, unlike a text; if each example is one text, give "
+        logger.warning("%s: the texts are read as pairs from its first two columns that may hold text, %s, but %r "
+                       "holds %d distinct value(s) in %d records, unlike a text; if each example is one text, give "
                        "text_column_names %s", origin, columns, columns[1], distinct, len(dataset), columns[0])
 
 

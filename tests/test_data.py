@@ -85,9 +85,9 @@ def test_a_second_text_column_with_few_values_is_pointed_out(tmp_path, caplog, s
     with caplog.at_level(logging.WARNING):
         task = build_task([split_from_file("train", _write(tmp_path / "t.csv", "csv", records))], None)
     assert task.text_columns == ["text", "model"]
-    message = ("t.csv: the texts are read as pairs from its first two non-label columns ['text', 'model'], but "
-               "'model' holds 1 distinct value(s) in 30 records, unlike a text; if each example is one text, give "
-               "text_column_names text")
+    message = ("t.csv: the texts are read as pairs from its first two columns that may hold text, ['text', "
+               "'model'], but 'model' holds 1 distinct value(s) in 30 records, unlike a text; if each example is one "
+               "text, give text_column_names text")
     assert (message in caplog.text) == warned, caplog.text
     with caplog.at_level(logging.WARNING):
         caplog.clear()
