@@ -247,7 +247,7 @@ def read_label_names(data_file: Path) -> list[str] | None:
         raise DataError(f"{labels_file}: {err}; {expected}") from None
     if not isinstance(mapping, dict) or not mapping:
         raise DataError(f"{labels_file}: {expected}")
-    ids = [int(k) if k.isdigit() and str(int(k)) == k else None for k in mapping]
+    ids = [int(k) if k.isascii() and k.isdigit() and str(int(k)) == k else None for k in mapping]
     if None in ids or sorted(ids) != list(range(len(ids))):
         raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got {sorted(mapping)}")
     names = [mapping[str(i)] for i in range(len(ids))]

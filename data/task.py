@@ -30,6 +30,7 @@ METADATA_COLUMNS = ("noise", "idx", "id")
 # The row index pandas writes unless told not to: in a csv a column with no name ("Unnamed: 0" once read back and
 # saved again), in parquet "__index_level_0__".
 PANDAS_INDEX = re.compile(r"(Unnamed: \d+|__index_level_\d+__)?")
+_INTEGER = re.compile(r"\s*(-?\d+)(?:\.0*)?\s*", re.ASCII)  # ASCII digits: int() refuses "²", which isdigit() takes
 
 
 @dataclass
@@ -164,11 +165,10 @@ class _Labels:
         return code
 
     def _id(self, raw, where: str) -> int:
-        key = _as_int(raw) if isinstance(raw, float) and raw.is_integer() else raw  # 1.0 is the id 1; 0.5 a name
-        try:
-            return self.to_id[key]
-        except KeyError:
-            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
+        for key in (raw, _as_int(raw)):  # a name, else an id however spelt ("1.0" is the id 1)
+            if key in self.to_id:
+                return self.to_id[key]
+        raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}")
 
     def ids(self, origin: str) -> np.ndarray:
         """Each code's label id; sets `names` first (from the values of `origin` and the other splits) where no
@@ -198,14 +198,15 @@ def _label_space(values: list) -> tuple[list[str], dict]:
 
 
 def _as_int(value):
+    """The label id a value spells: 1, 1.0, "1" or "1.0" (pandas writes a label column with a gap as floats)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str) and (digits := _INTEGER.fullmatch(value)):
+        return int(digits[1])
     return None
 
 
@@ -221,7 +222,7 @@ def label_reader(names: list[str], file_names: list[str] | None) -> Callable[[ob
         number = _as_int(raw)
         if file_names is not None and number is not None:
             return ids.get(file_names[number]) if 0 <= number < len(file_names) else None
-        name = raw if isinstance(raw, str) else str(raw) if number is None else str(number)  # as _label_space names
+        name = str(raw) if number is None else str(number)  # as _label_space names it
         if name in ids:
             return ids[name]
         return number if number is not None and not ids_are_names and 0 <= number < len(names) else None

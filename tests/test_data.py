@@ -101,6 +101,32 @@ def _labelled_folder(folder: Path, names: list[str], labels: list) -> Path:
     return _write(folder / "t.jsonl", "jsonl", [{"text": f"t{i}", "label": label} for i, label in enumerate(labels)])
 
 
+def test_an_id_written_as_a_float_is_that_id_in_every_file(tmp_path):
+    """pandas writes a label column with a gap as floats: "1.0" in one file is 1 in another."""
+    floats = _write(tmp_path / "g.csv", "csv", [{"text": f"g{i}", "label": f"{i % 2}.0"} for i in range(4)])
+    ints = _write(tmp_path / "r.jsonl", "jsonl", [{"text": f"r{i}", "label": i % 2} for i in range(4)])
+    task = build_task([split_from_file("train", floats), split_from_file("quality_train", ints)], None)
+    assert task.label_names == ["0", "1"]
+    assert task.splits["train"]["label"] == task.splits["quality_train"]["label"] == [0, 1, 0, 1]
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
+    named = _write(tmp_path / "named" / "t.csv", "csv", [{"text": "a", "label": "1.0"}, {"text": "b", "label": "0"}])
+    assert build_task([split_from_file("train", named)], None).splits["train"]["label"] == [1, 0]
+    assert label_reader(["0", "1"], None)("1.0") == 1  # and predict.py reads it so
+
+
+def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
+    """str.isdigit() takes "²", which int() refuses: such a label is a name, such a labels.json id an error."""
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", [
+        {"text": "a", "label": "²"}, {"text": "b", "label": "x"}]))], None)
+    assert task.label_names == ["x", "²"] and task.splits["train"]["label"] == [1, 0]
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "labels.json").write_text(json.dumps({"²": "negative", "1": "positive"}))
+    odd = _write(tmp_path / "odd" / "t.jsonl", "jsonl", [{"text": "a", "label": 1}])
+    with pytest.raises(DataError, match=r"labels.json: label ids must be 0..1, got \['1', '²'\]"):
+        build_task([split_from_file("train", odd)], None)
+
+
 def test_with_digit_label_names_a_number_is_an_id_and_a_string_a_name(tmp_path):
     stars = _labelled_folder(tmp_path / "stars", ["1", "2", "3"], [1, "1", "3"])
     assert build_task([split_from_file("train", stars)], None).splits["train"]["label"] == [1, 0, 2]

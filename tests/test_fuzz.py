@@ -138,7 +138,8 @@ def mutate_data(rng: random.Random, case: Case) -> None:
         path.write_text(rng.choice(['{"0": "negative"}', '["negative", "positive"]', '{"0": "a", "1": "a"}',
                                     '{"00": "negative", "1": "positive"}', '{"0": null, "1": "positive"}',
                                     '{"0": "negative", "0": "positive"}', '{"1": "negative", "2": "positive"}',
-                                    "{", '"negative"', '{"0": "negative", "1": "positive", "2": 3}']))
+                                    "{", '"negative"', '{"0": "negative", "1": "positive", "2": 3}',
+                                    '{"0": "negative", "²": "positive"}']))
         case.done.append(f"{name}: {path.read_text()}")
         return
     if kind == "truncate":
@@ -154,7 +155,7 @@ def mutate_data(rng: random.Random, case: Case) -> None:
         kind = f"drop {column} from {len(chosen)} records"
     elif kind == "bad-labels":
         records = _records(case, name)
-        junk = rng.choice([7, -1, "neutral", None, [1], {"a": 1}, 1.5, math.nan, True, "", "1", "\ud800"])
+        junk = rng.choice([7, -1, "neutral", None, [1], {"a": 1}, 1.5, math.nan, True, "", "1", "\ud800", "²", "1.0"])
         records[rng.randrange(len(records))]["label"] = junk
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
         kind = f"a label = {junk!r}"
