@@ -141,7 +141,7 @@ def _refuse_non_folder(out: Path) -> None:
 def _last_checkpoint(out: Path) -> str:
     """The newest checkpoint that is complete; a damaged newer one is skipped with a warning."""
     checkpoints = sorted((p for p in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if p.is_dir()
-                          and p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit()),
+                          and p.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdecimal()),  # int() reads these
                          key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
     for checkpoint in checkpoints:
         problem = corrupt_checkpoint(checkpoint)

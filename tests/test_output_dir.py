@@ -59,6 +59,7 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
     out = Path(config["output_dir"])
     newest = out / "checkpoint-4" / "model.safetensors"
     newest.write_bytes(newest.read_bytes()[:1000])
+    (out / "checkpoint-²").mkdir()  # not a step number, though str.isdigit() says it is
     path = _write(tmp_path / "c.json", {**config, "max_steps": 6, "overwrite_output_dir": True})
     with caplog.at_level(logging.WARNING):
         assert main([path, "--resume_from_checkpoint", "last"]) == 0
