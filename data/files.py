@@ -166,6 +166,9 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
                                 f"{len(reader.fieldnames)}")
             yield reader.line_num, row
     except csv.Error as err:  # a field over csv's size limit, a quote the parser cannot close
+        if "new-line character seen in unquoted field" in str(err):  # lines split on "\n" only
+            err = ("a line ends in a bare carriage return (CR), as in old Mac files; re-save the file with LF or "
+                   "CRLF line endings")
         raise DataError(f"{path}: line {reader.line_num + 1}: {err}") from None
 
 

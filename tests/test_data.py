@@ -247,6 +247,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
+    ("t.csv", "text,label\ra,0\rb,1\r", r"t.csv: line 1: a line ends in a bare carriage return \(CR\), as in old Mac "
+     r"files; re-save the file with LF or CRLF line endings$"),
     ("t.csv", "text;label\na;0\n", r"t.csv: line 2: missing label column 'label' \(record has \['text;label'\]; "
      r"its one column's name holds ';': a .csv file is read comma-separated, a .tsv tab-separated; label_column_name"),
     ("t.tsv", "text,label\na,0\n", r"t.tsv: line 2: missing label column 'label' .*its one column's name holds ','"),
