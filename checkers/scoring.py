@@ -29,15 +29,21 @@ def checker_label_names(config) -> list[str] | None:
     return None if all(_GENERIC_LABEL.match(n) for n in names) or all(n.isdigit() for n in names) else names
 
 
-def check_label_space(config, task_labels: list[str], field: str, match_by: str = "name") -> None:
+def task_label_order(config, task_labels: list[str], field: str, match_by: str = "name") -> list[int] | None:
+    """The checker's output column of each task label, where the checker names the same labels in another order (a
+    hub classifier numbered otherwise); None where its columns are the task's ids. A label space that does not match
+    is an error."""
     if config.num_labels != len(task_labels):
         raise CheckerError(f"{field}: the checker has {config.num_labels} labels {checker_label_names(config)}, "
                            f"the task has {len(task_labels)} {task_labels}")
     names = checker_label_names(config)
     task_named = not all(n.isdigit() for n in task_labels)
-    if match_by == "name" and names is not None and task_named and names != task_labels:
+    if match_by != "name" or names is None or not task_named or names == task_labels:
+        return None
+    if sorted(names) != sorted(task_labels):
         raise CheckerError(f"{field}: the checker's labels {names} differ from the task's {task_labels} "
                            "(set match_labels_by to 'id' if they mean the same classes in the same order)")
+    return [names.index(label) for label in task_labels]
 
 
 def class_probabilities(

@@ -214,7 +214,8 @@ class CheckerArguments:
     )
     match_labels_by: str = field(
         default="name",
-        metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names) or 'id' (count only)."},
+        metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names; a checker "
+                  "that numbers them otherwise is read by name) or 'id' (count only)."},
     )
     filter_min_weight: float | None = field(
         default=None,

@@ -129,9 +129,11 @@ def _nan_head(model):
         model.classifier.weight.fill_(float("nan"))
 
 
-def _swap_names(model):
-    model.config.id2label = {0: "positive", 1: "negative"}
-    model.config.label2id = {"positive": 0, "negative": 1}
+def _rename(*names: str) -> Callable:
+    def edit(model):
+        model.config.id2label = dict(enumerate(names))
+        model.config.label2id = {name: i for i, name in enumerate(names)}
+    return edit
 
 
 def _pickle_only(ctx: Ctx) -> str:
@@ -315,8 +317,13 @@ CASES: list[tuple] = [
      r"quality_checker_model: W&B artifact me/proj/absent-checker:v3 is not in .*absent-checker:v3"),
     ("checker-label-count", lambda c: _dimp(c, quality_checker_model=c.checker("three", num_labels=3)),
      r"quality_checker_model: the checker has 3 labels .*the task has 2"),
-    ("checker-label-names", lambda c: _dimp(c, quality_checker_model=c.checker("swapped", _swap_names)),
-     r"quality_checker_model: the checker's labels \['positive', 'negative'\] differ from the task's \['negative', 'positive'\]"),
+    ("checker-label-names", lambda c: _dimp(c, quality_checker_model=c.checker("other", _rename("neg", "pos"))),
+     r"quality_checker_model: the checker's labels \['neg', 'pos'\] differ from the task's \['negative', 'positive'\]"),
+    ("checker-label-order-as-a-start",
+     lambda c: _dimp(c, init_from_quality_checker=True,
+                     quality_checker_model=c.checker("swapped", _rename("positive", "negative"))),
+     r"quality_checker_model: the checker numbers the labels \['positive', 'negative'\], the task \['negative', "
+     r"'positive'\]; .*init_from_quality_checker starts a model"),
     ("checker-without-weights", lambda c: _dimp(c, quality_checker_model=_no_weights(c)), r"quality_checker_model: .*has no model weights"),
     ("checker-pickle-only", lambda c: _dimp(c, quality_checker_model=_pickle_only(c)),
      r"quality_checker_model: .*holds only pickle weights .*allow_pickle_checkpoints"),

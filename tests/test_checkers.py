@@ -16,8 +16,9 @@ from transformers import AutoModelForSequenceClassification, BertModel
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
 from checkers.build import CheckerRecipe, recipe_differs, warn_if_no_better_than_majority
-from checkers.scoring import CheckerError, at_gold, check_label_space, class_probabilities
+from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
+from conftest import weights_rows
 from data.task import build_task, split_from_file
 from app.pipeline import run, score
 
@@ -208,13 +209,53 @@ def test_artifact_names_with_path_tricks_are_refused(reference):
 def test_label_space_must_match(tiny_model_dir):
     config = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).config
     config.id2label = {0: "negative", 1: "positive"}
-    check_label_space(config, ["negative", "positive"], "quality_checker_model")
+    assert task_label_order(config, ["negative", "positive"], "quality_checker_model") is None
+    assert task_label_order(config, ["positive", "negative"], "quality_checker_model") == [1, 0]  # matched by name
     with pytest.raises(CheckerError, match=r"checker's labels \['negative', 'positive'\] differ from the task's "
-                                           r"\['positive', 'negative'\]"):
-        check_label_space(config, ["positive", "negative"], "quality_checker_model")
-    check_label_space(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id")
+                                           r"\['literal', 'sarcastic'\]"):
+        task_label_order(config, ["literal", "sarcastic"], "quality_checker_model")
+    assert task_label_order(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id") is None
+    assert task_label_order(config, ["positive", "negative"], "quality_checker_model", match_by="id") is None
     with pytest.raises(CheckerError, match=r"the checker has 2 labels .*the task has 3"):
-        check_label_space(config, ["a", "b", "c"], "quality_checker_model")
+        task_label_order(config, ["a", "b", "c"], "quality_checker_model")
+
+
+def _renumbered(tiny_model_dir, folder, names: list[str], order: list[int]):
+    """The tiny classifier with its labels named `names`, its head's rows taken in `order`: the same function of
+    the text, its classes numbered otherwise."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    model.config.id2label, model.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
+    with torch.no_grad():
+        model.classifier.weight.copy_(model.classifier.weight[order])
+        model.classifier.bias.copy_(model.classifier.bias[order])
+    model.save_pretrained(folder)
+    for file in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / file, folder)
+    return str(folder)
+
+
+def test_a_checker_numbering_the_labels_otherwise_gives_the_same_weights(tiny_config, tiny_model_dir, tmp_path):
+    """A hub classifier may number the task's labels otherwise (FinBERT: positive, negative, neutral): matched by
+    name, it gives each example the probability of its own label, as the same checker numbered as the task does."""
+    as_task = _renumbered(tiny_model_dir, tmp_path / "as-task", ["negative", "positive"], [0, 1])
+    other = _renumbered(tiny_model_dir, tmp_path / "other", ["positive", "negative"], [1, 0])
+    base = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    quality = {}
+    for name, checker in (("as-task", as_task), ("other", other)):
+        score(load_config(_config_file(tmp_path, {**base, "quality_checker_model": checker,
+                                                  "output_dir": str(tmp_path / f"scores-{name}")})))
+        quality[name] = [row["quality_prob"] for row in weights_rows(tmp_path / f"scores-{name}")]
+    assert quality["as-task"] == quality["other"] and len(set(quality["other"])) > 1
+    with pytest.raises(CheckerError, match=r"quality_checker_model: the checker numbers the labels \['positive', "
+                                           r"'negative'\], the task \['negative', 'positive'\]; .* but "
+                                           r"init_from_quality_checker starts a model from its weights"):
+        run(load_config(_config_file(tmp_path, {**base, "quality_checker_model": other,
+                                                "init_from_quality_checker": True})))
+    with pytest.raises(CheckerError, match=r"diversity_checker_model: the checker numbers .* but "
+                                           r"quality_checker_warm_start starts a model from its weights"):
+        run(load_config(_config_file(tmp_path, {**base, "diversity_checker_model": other,
+                                                "quality_checker_warm_start": True})))
+    assert not (tmp_path / "out").exists()
 
 
 def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):
