@@ -11,7 +11,7 @@ import numpy as np
 from checkers.build import CheckerRecipe, build_checker, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
-from checkers.scoring import CheckerError, class_logits, task_label_order
+from checkers.scoring import class_logits, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
@@ -125,26 +125,12 @@ class _Checkers:
         checker = load_trained_classifier(source, "checker")
         order = task_label_order(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
         if order is not None:
-            names, option = label_names_of(checker.config), self._starts_a_model(field)
-            if option:
-                raise CheckerError(f"{field}: the checker numbers the labels {names}, the task "
-                                   f"{self.task.label_names}; its probabilities can be matched by name, but {option} "
-                                   "starts a model from its weights, whose classification head keeps the checker's "
-                                   f"order: give a checker that numbers them as the task does, or leave {option} off")
             logger.info("%s: the checker numbers the labels %s; its probabilities are matched to the task's %s by "
-                        "name", field, names, self.task.label_names)
+                        "name", field, label_names_of(checker.config), self.task.label_names)
         batch = max(self.cfg.checkers.checker_batch_size, 64)
         logits = [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch,
                                field) for data in datasets]
         return logits if order is None else [columns[:, order] for columns in logits]
-
-    def _starts_a_model(self, field: str) -> str | None:
-        """The option, when on, that starts a model from the weights of the checker in `field`."""
-        if field == "quality_checker_model" and self.cfg.model.init_from_quality_checker:
-            return "init_from_quality_checker"
-        if field == "diversity_checker_model" and self.cfg.checkers.quality_checker_warm_start:
-            return "quality_checker_warm_start"
-        return None
 
     def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float | None:
         if self.cfg.checkers.checker_calibration != "temperature":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 from datasets import Dataset
@@ -11,9 +9,8 @@ from tqdm.auto import tqdm
 
 from data.store import release_mapped_pages
 from references.models import ModelSource
-from trainer.modeling import encode, label_names_of, load_tokenizer, longest_first
+from trainer.modeling import encode, label_order, load_tokenizer, longest_first, named_labels
 
-_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 # Batches scored between two release_mapped_pages() calls. Longest-first batches gather rows from all over the token
 # file, and each row read maps its neighbours too (the kernel's fault-around): 100 batches mapped the whole file.
 RELEASE_EVERY_BATCHES = 10
@@ -23,27 +20,21 @@ class CheckerError(ValueError):
     """A checker that cannot be used for this task; the message shows both sides."""
 
 
-def checker_label_names(config) -> list[str] | None:
-    """The checker's label names, or None where it only has the generic LABEL_i names."""
-    names = label_names_of(config)
-    return None if all(_GENERIC_LABEL.match(n) for n in names) or all(n.isdigit() for n in names) else names
-
-
 def task_label_order(config, task_labels: list[str], field: str, match_by: str = "name") -> list[int] | None:
     """The checker's output column of each task label, where the checker names the same labels in another order (a
     hub classifier numbered otherwise); None where its columns are the task's ids. A label space that does not match
     is an error."""
+    names = named_labels(config)
     if config.num_labels != len(task_labels):
-        raise CheckerError(f"{field}: the checker has {config.num_labels} labels {checker_label_names(config)}, "
-                           f"the task has {len(task_labels)} {task_labels}")
-    names = checker_label_names(config)
-    task_named = not all(n.isdigit() for n in task_labels)
-    if match_by != "name" or names is None or not task_named or names == task_labels:
+        raise CheckerError(f"{field}: the checker has {config.num_labels} labels {names}, the task has "
+                           f"{len(task_labels)} {task_labels}")
+    if match_by != "name" or names is None or all(n.isdigit() for n in task_labels):
         return None
-    if sorted(names) != sorted(task_labels):
+    order = label_order(config, task_labels)
+    if order is None and names != task_labels:
         raise CheckerError(f"{field}: the checker's labels {names} differ from the task's {task_labels} "
                            "(set match_labels_by to 'id' if they mean the same classes in the same order)")
-    return [names.index(label) for label in task_labels]
+    return order
 
 
 def class_probabilities(

@@ -319,11 +319,6 @@ CASES: list[tuple] = [
      r"quality_checker_model: the checker has 3 labels .*the task has 2"),
     ("checker-label-names", lambda c: _dimp(c, quality_checker_model=c.checker("other", _rename("neg", "pos"))),
      r"quality_checker_model: the checker's labels \['neg', 'pos'\] differ from the task's \['negative', 'positive'\]"),
-    ("checker-label-order-as-a-start",
-     lambda c: _dimp(c, init_from_quality_checker=True,
-                     quality_checker_model=c.checker("swapped", _rename("positive", "negative"))),
-     r"quality_checker_model: the checker numbers the labels \['positive', 'negative'\], the task \['negative', "
-     r"'positive'\]; .*init_from_quality_checker starts a model"),
     ("checker-without-weights", lambda c: _dimp(c, quality_checker_model=_no_weights(c)), r"quality_checker_model: .*has no model weights"),
     ("checker-pickle-only", lambda c: _dimp(c, quality_checker_model=_pickle_only(c)),
      r"quality_checker_model: .*holds only pickle weights .*allow_pickle_checkpoints"),

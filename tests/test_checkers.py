@@ -20,6 +20,7 @@ from checkers.scoring import CheckerError, at_gold, class_probabilities, task_la
 from config.loading import load_config
 from conftest import weights_rows
 from data.task import build_task, split_from_file
+from trainer.modeling import load_classifier
 from app.pipeline import run, score
 
 
@@ -246,16 +247,22 @@ def test_a_checker_numbering_the_labels_otherwise_gives_the_same_weights(tiny_co
                                                   "output_dir": str(tmp_path / f"scores-{name}")})))
         quality[name] = [row["quality_prob"] for row in weights_rows(tmp_path / f"scores-{name}")]
     assert quality["as-task"] == quality["other"] and len(set(quality["other"])) > 1
-    with pytest.raises(CheckerError, match=r"quality_checker_model: the checker numbers the labels \['positive', "
-                                           r"'negative'\], the task \['negative', 'positive'\]; .* but "
-                                           r"init_from_quality_checker starts a model from its weights"):
-        run(load_config(_config_file(tmp_path, {**base, "quality_checker_model": other,
-                                                "init_from_quality_checker": True})))
-    with pytest.raises(CheckerError, match=r"diversity_checker_model: the checker numbers .* but "
-                                           r"quality_checker_warm_start starts a model from its weights"):
-        run(load_config(_config_file(tmp_path, {**base, "diversity_checker_model": other,
-                                                "quality_checker_warm_start": True})))
-    assert not (tmp_path / "out").exists()
+    started = {name: run(load_config(_config_file(tmp_path, {
+        **base, "quality_checker_model": checker, "init_from_quality_checker": True,
+        "output_dir": str(tmp_path / f"from-{name}")}))) for name, checker in (("as-task", as_task), ("other", other))}
+    for key in ("train_loss", "eval_loss", "eval_accuracy", "test_loss", "test_accuracy"):
+        assert started["other"][key] == pytest.approx(started["as-task"][key], rel=1e-6), key
+
+
+def test_a_classifier_numbering_the_labels_otherwise_starts_a_model_as_the_task_numbers_them(tiny_model_dir, tmp_path):
+    """model_name_or_path (or init_from_quality_checker, or a warm start) from such a classifier: its head's rows
+    are reordered, so each task label's logit is the one the classifier gave that label."""
+    as_task = _renumbered(tiny_model_dir, tmp_path / "as-task", ["negative", "positive"], [0, 1])
+    other = _renumbered(tiny_model_dir, tmp_path / "other", ["positive", "negative"], [1, 0])
+    inputs = {"input_ids": torch.tensor([[2, 10, 20, 3]])}
+    logits = [load_classifier(resolve_model(folder, "model_name_or_path"), ["negative", "positive"])(**inputs).logits
+              for folder in (as_task, other)]
+    assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[0][:, [1, 0]])
 
 
 def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
+import torch
 from datasets import Dataset
 from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
@@ -18,6 +20,7 @@ from references.models import ModelSource, loading
 from references.wandb_refs import ArtifactError
 
 logger = logging.getLogger(__name__)
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
 def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
@@ -39,27 +42,38 @@ def label_names_of(config) -> list[str]:
     return [str(config.id2label[i]) for i in range(config.num_labels)]
 
 
+def named_labels(config) -> list[str] | None:
+    """A classifier's label names, or None where it only has the generic LABEL_i names, or numbers."""
+    names = label_names_of(config)
+    return None if all(_GENERIC_LABEL.match(n) for n in names) or all(n.isdigit() for n in names) else names
+
+
+def label_order(config, task_labels: list[str]) -> list[int] | None:
+    """Where a classifier names the task's labels in another order (a hub classifier numbered otherwise): its output
+    row of each task label. None where its rows are the task's ids, or its labels are not the task's names."""
+    names = named_labels(config)
+    if names is None or names == task_labels or sorted(names) != sorted(task_labels):
+        return None
+    return [names.index(label) for label in task_labels]
+
+
 def load_classifier(
     source: ModelSource,
     label_names: list[str],
     revision: str = "main",
     cache_dir: str | None = None,
     ignore_mismatched_sizes: bool = False,
-    config_source: ModelSource | None = None,
     allow_pickle: bool = False,
 ):
-    config_source = config_source or source
-    with loading(config_source, "model config"):
-        config = AutoConfig.from_pretrained(
-            config_source.location,
-            num_labels=len(label_names),
-            id2label=dict(enumerate(label_names)),
-            label2id={name: i for i, name in enumerate(label_names)},
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=config_source.local_files_only,
-            trust_remote_code=config_source.trust_remote_code,
-        )
+    """A classifier of the task's labels, from a base model (its head drawn new) or from a classifier, whose head is
+    reordered where it numbers the same labels otherwise."""
+    options = dict(revision=revision, cache_dir=cache_dir, local_files_only=source.local_files_only,
+                   trust_remote_code=source.trust_remote_code)
+    with loading(source, "model config"):
+        order = label_order(AutoConfig.from_pretrained(source.location, **options), label_names)
+        config = AutoConfig.from_pretrained(source.location, num_labels=len(label_names),
+                                            id2label=dict(enumerate(label_names)),
+                                            label2id={name: i for i, name in enumerate(label_names)}, **options)
     try:
         with loading(source, "model"), _load_report_held() as held:
             model, info = AutoModelForSequenceClassification.from_pretrained(
@@ -82,7 +96,20 @@ def load_classifier(
     base = f"{model.base_model_prefix}."
     if info["unexpected_keys"] or info["mismatched_keys"] or any(k.startswith(base) for k in info["missing_keys"]):
         held.release()
+    if order is not None and not info["missing_keys"]:
+        _reorder_head(model, order)
+        logger.info("%s: %s numbers the labels otherwise; its classification head is reordered to the task's %s",
+                    source.field, source.location, label_names)
     return model
+
+
+def _reorder_head(model, order: list[int]) -> None:
+    """The head's output rows (the weights beside the base model with one row per label) in `order`."""
+    base = f"{model.base_model_prefix}."
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if not name.startswith(base) and weight.shape[0] == len(order):
+                weight.copy_(weight[order])
 
 
 def load_trained_classifier(source: ModelSource, what: str = "model"):
