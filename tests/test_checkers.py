@@ -221,25 +221,33 @@ def test_label_space_must_match(tiny_model_dir):
         task_label_order(config, ["a", "b", "c"], "quality_checker_model")
 
 
-def _renumbered(tiny_model_dir, folder, names: list[str], order: list[int]):
-    """The tiny classifier with its labels named `names`, its head's rows taken in `order`: the same function of
-    the text, its classes numbered otherwise."""
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
-    model.config.id2label, model.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
-    with torch.no_grad():
-        model.classifier.weight.copy_(model.classifier.weight[order])
-        model.classifier.bias.copy_(model.classifier.bias[order])
-    model.save_pretrained(folder)
-    for file in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(tiny_model_dir / file, folder)
-    return str(folder)
+def _renumbered(tiny_model_dir, tmp_path, names: list[str], order: list[int]) -> tuple[str, str]:
+    """One tiny classifier saved twice: with its labels numbered `names` as the task does, and with them numbered in
+    `order` (its head's rows and its names taken in that order): the same function of the text."""
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=len(names),
+                                                               ignore_mismatched_sizes=True)
+    folders = []
+    for name, numbering in (("as-task", list(range(len(names)))), ("other", order)):
+        model.config.id2label = {i: names[j] for i, j in enumerate(numbering)}
+        model.config.label2id = {label: i for i, label in model.config.id2label.items()}
+        with torch.no_grad():
+            weight, bias = model.classifier.weight.clone(), model.classifier.bias.clone()
+            model.classifier.weight.copy_(weight[numbering])
+            model.classifier.bias.copy_(bias[numbering])
+            model.save_pretrained(tmp_path / name)
+            model.classifier.weight.copy_(weight)
+            model.classifier.bias.copy_(bias)
+        for file in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(tiny_model_dir / file, tmp_path / name)
+        folders.append(str(tmp_path / name))
+    return folders[0], folders[1]
 
 
 def test_a_checker_numbering_the_labels_otherwise_gives_the_same_weights(tiny_config, tiny_model_dir, tmp_path):
     """A hub classifier may number the task's labels otherwise (FinBERT: positive, negative, neutral): matched by
     name, it gives each example the probability of its own label, as the same checker numbered as the task does."""
-    as_task = _renumbered(tiny_model_dir, tmp_path / "as-task", ["negative", "positive"], [0, 1])
-    other = _renumbered(tiny_model_dir, tmp_path / "other", ["positive", "negative"], [1, 0])
+    as_task, other = _renumbered(tiny_model_dir, tmp_path, ["negative", "positive"], [1, 0])
     base = {**tiny_config, "problem_type": "single_label_classification_dimp"}
     quality = {}
     for name, checker in (("as-task", as_task), ("other", other)):
@@ -254,15 +262,18 @@ def test_a_checker_numbering_the_labels_otherwise_gives_the_same_weights(tiny_co
         assert started["other"][key] == pytest.approx(started["as-task"][key], rel=1e-6), key
 
 
-def test_a_classifier_numbering_the_labels_otherwise_starts_a_model_as_the_task_numbers_them(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("order", [[1, 0, 2], [2, 0, 1], [1, 2, 0]])
+def test_a_classifier_numbering_the_labels_otherwise_starts_a_model_as_the_task_numbers_them(tiny_model_dir, tmp_path,
+                                                                                             order):
     """model_name_or_path (or init_from_quality_checker, or a warm start) from such a classifier: its head's rows
-    are reordered, so each task label's logit is the one the classifier gave that label."""
-    as_task = _renumbered(tiny_model_dir, tmp_path / "as-task", ["negative", "positive"], [0, 1])
-    other = _renumbered(tiny_model_dir, tmp_path / "other", ["positive", "negative"], [1, 0])
+    are reordered, so each task label's logit is the one the classifier gave that label (a cycle of three labels
+    tells an order from its inverse)."""
+    names = ["negative", "neutral", "positive"]
+    as_task, other = _renumbered(tiny_model_dir, tmp_path, names, order)
     inputs = {"input_ids": torch.tensor([[2, 10, 20, 3]])}
-    logits = [load_classifier(resolve_model(folder, "model_name_or_path"), ["negative", "positive"])(**inputs).logits
+    logits = [load_classifier(resolve_model(folder, "model_name_or_path"), names)(**inputs).logits
               for folder in (as_task, other)]
-    assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[0][:, [1, 0]])
+    assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[0][:, order])
 
 
 def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):
