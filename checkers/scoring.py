@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from datasets import Dataset
@@ -14,6 +16,7 @@ from trainer.modeling import encode, label_order, load_tokenizer, longest_first,
 # Batches scored between two release_mapped_pages() calls. Longest-first batches gather rows from all over the token
 # file, and each row read maps its neighbours too (the kernel's fault-around): 100 batches mapped the whole file.
 RELEASE_EVERY_BATCHES = 10
+logger = logging.getLogger(__name__)
 
 
 class CheckerError(ValueError):
@@ -28,10 +31,13 @@ def task_label_order(config, task_labels: list[str], field: str, match_by: str =
     if config.num_labels != len(task_labels):
         raise CheckerError(f"{field}: the checker has {config.num_labels} labels {names}, the task has "
                            f"{len(task_labels)} {task_labels}")
-    if match_by != "name" or names is None or all(n.isdigit() for n in task_labels):
-        return None
     order = label_order(config, task_labels)
-    if order is None and names != task_labels:
+    if match_by == "id":
+        if order is not None:  # as asked; but the names say the ids mean other labels
+            logger.warning("%s: the checker names the task's labels in another order, %s; match_labels_by id reads "
+                           "its probabilities by id, as the task's %s", field, names, task_labels)
+        return None
+    if order is None and names not in (None, task_labels) and not all(n.isdigit() for n in task_labels):
         raise CheckerError(f"{field}: the checker's labels {names} differ from the task's {task_labels} "
                            "(set match_labels_by to 'id' if they mean the same classes in the same order)")
     return order

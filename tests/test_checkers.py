@@ -207,7 +207,7 @@ def test_artifact_names_with_path_tricks_are_refused(reference):
         parse_artifact_ref(reference, "quality_checker_model")
 
 
-def test_label_space_must_match(tiny_model_dir):
+def test_label_space_must_match(tiny_model_dir, caplog):
     config = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).config
     config.id2label = {0: "negative", 1: "positive"}
     assert task_label_order(config, ["negative", "positive"], "quality_checker_model") is None
@@ -216,7 +216,10 @@ def test_label_space_must_match(tiny_model_dir):
                                            r"\['literal', 'sarcastic'\]"):
         task_label_order(config, ["literal", "sarcastic"], "quality_checker_model")
     assert task_label_order(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id") is None
-    assert task_label_order(config, ["positive", "negative"], "quality_checker_model", match_by="id") is None
+    with caplog.at_level(logging.WARNING):
+        assert task_label_order(config, ["positive", "negative"], "quality_checker_model", match_by="id") is None
+    assert "the checker names the task's labels in another order, ['negative', 'positive']; match_labels_by id" \
+        in caplog.text
     with pytest.raises(CheckerError, match=r"the checker has 2 labels .*the task has 3"):
         task_label_order(config, ["a", "b", "c"], "quality_checker_model")
 
