@@ -188,13 +188,19 @@ def _check_label_names(names: list[str], origin: str) -> None:
 
 
 def _label_space(values: list) -> tuple[list[str], dict]:
-    """Label names, and a map from raw label values (ids or names) to ids, where no labels.json names them."""
-    as_ints = {_as_int(v) for v in values}
-    if None not in as_ints:
-        ordered = sorted(as_ints)
-        return [str(v) for v in ordered], {v: ordered.index(_as_int(v)) for v in values}
-    ordered = sorted(str(v) for v in values)
-    return ordered, {v: ordered.index(str(v)) for v in values}
+    """Label names, and a map from raw label values (ids or names) to ids, where no labels.json names them: ids in
+    their order, else names in text order."""
+    names = {value: _label_name(value) for value in values}
+    numbered = all(_as_int(value) is not None for value in values)
+    ordered = sorted(set(names.values()), key=int if numbered else str)
+    return ordered, {value: ordered.index(name) for value, name in names.items()}
+
+
+def _label_name(value) -> str:
+    """The name of a raw label value where no labels.json names the labels: an id's number ("1" for 1, 1.0, "1.0"),
+    else the value as text ("True" for true)."""
+    number = _as_int(value)
+    return str(value) if number is None else str(number)
 
 
 def _as_int(value):
@@ -222,7 +228,7 @@ def label_reader(names: list[str], file_names: list[str] | None) -> Callable[[ob
         number = _as_int(raw)
         if file_names is not None and number is not None:
             return ids.get(file_names[number]) if 0 <= number < len(file_names) else None
-        name = str(raw) if number is None else str(number)  # as _label_space names it
+        name = _label_name(raw)  # as the training named it
         if name in ids:
             return ids[name]
         return number if number is not None and not ids_are_names and 0 <= number < len(names) else None

@@ -523,12 +523,15 @@ def test_a_trained_models_labels_are_read_by_name_then_by_id():
     assert [own_order(v) for v in (0, 1, "negative", 2)] == [1, 0, 0, None]
 
 
-@pytest.mark.parametrize("values", [[False, True], ["no", "yes"], [3, 7], [0.5, 1.5], ["1", "2"]],
-                         ids=["bools", "names", "numbers", "fractions", "numbered-names"])
+@pytest.mark.parametrize("values", [[False, True], ["no", "yes"], [3, 7], [0.5, 1.5], ["1", "2"], [1.0, "x"],
+                                    [1, "1", "x"], [10, 9, "1.0"]],
+                         ids=["bools", "names", "numbers", "fractions", "numbered-names", "mixed", "one-spelt-twice",
+                              "numbers-spelt-otherwise"])
 def test_a_trained_model_reads_its_training_files_labels_as_the_training_did(tmp_path, values):
     """predict.py scores the model's own test file: each raw label value gets the id the run gave it."""
-    path = write_jsonl(tmp_path / "t.jsonl", [{"text": f"text {i}", "label": values[i % 2]} for i in range(4)])
-    task = build_task([split_from_file("train", path)], None)
+    records = [{"text": f"text {i}", "label": values[i % len(values)]} for i in range(2 * len(values))]
+    task = build_task([split_from_file("train", write_jsonl(tmp_path / "t.jsonl", records))], None)
     read = label_reader(task.label_names, None)
-    assert [read(values[i % 2]) for i in range(4)] == list(task.splits["train"]["label"])
+    assert [read(r["label"]) for r in records] == list(task.splits["train"]["label"])
+    assert len(set(task.label_names)) == len(task.label_names) == len({read(v) for v in values})
 
