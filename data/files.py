@@ -6,6 +6,7 @@ import codecs
 import csv
 import json
 import os
+import re
 from contextlib import closing
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,7 @@ from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+_ID_KEY = re.compile(r"0|[1-9][0-9]{0,17}")  # a labels.json id as written: "00", "²" or 5,000 digits are not
 PARQUET_BATCH_ROWS = 10_000
 
 
@@ -250,7 +252,7 @@ def read_label_names(data_file: Path) -> list[str] | None:
         raise DataError(f"{labels_file}: {err}; {expected}") from None
     if not isinstance(mapping, dict) or not mapping:
         raise DataError(f"{labels_file}: {expected}")
-    ids = [int(k) if k.isascii() and k.isdigit() and str(int(k)) == k else None for k in mapping]
+    ids = [int(k) if _ID_KEY.fullmatch(k) else None for k in mapping]
     if None in ids or sorted(ids) != list(range(len(ids))):
         raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got {sorted(mapping)}")
     names = [mapping[str(i)] for i in range(len(ids))]

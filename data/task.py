@@ -30,7 +30,8 @@ METADATA_COLUMNS = ("noise", "idx", "id")
 # The row index pandas writes unless told not to: in a csv a column with no name ("Unnamed: 0" once read back and
 # saved again), in parquet "__index_level_0__".
 PANDAS_INDEX = re.compile(r"(Unnamed: \d+|__index_level_\d+__)?")
-_INTEGER = re.compile(r"\s*(-?\d+)(?:\.0*)?\s*", re.ASCII)  # ASCII digits: int() refuses "²", which isdigit() takes
+# An id: ASCII digits (int() refuses "²", which str.isdigit() takes), few enough for int() to read.
+_INTEGER = re.compile(r"\s*(-?\d{1,18})(?:\.0*)?\s*", re.ASCII)
 
 
 @dataclass

@@ -116,15 +116,17 @@ def test_an_id_written_as_a_float_is_that_id_in_every_file(tmp_path):
 
 
 def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
-    """str.isdigit() takes "²", which int() refuses: such a label is a name, such a labels.json id an error."""
+    """str.isdigit() takes "²", which int() refuses: such a label is a name, such a labels.json id an error; and so
+    is a number too long for int() to read."""
     task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", [
-        {"text": "a", "label": "²"}, {"text": "b", "label": "x"}]))], None)
-    assert task.label_names == ["x", "²"] and task.splits["train"]["label"] == [1, 0]
+        {"text": "a", "label": "²"}, {"text": "b", "label": "x"}, {"text": "c", "label": "9" * 5000}]))], None)
+    assert task.label_names == ["9" * 5000, "x", "²"] and task.splits["train"]["label"] == [2, 1, 0]
     (tmp_path / "odd").mkdir()
-    (tmp_path / "odd" / "labels.json").write_text(json.dumps({"²": "negative", "1": "positive"}))
     odd = _write(tmp_path / "odd" / "t.jsonl", "jsonl", [{"text": "a", "label": 1}])
-    with pytest.raises(DataError, match=r"labels.json: label ids must be 0..1, got \['1', '²'\]"):
-        build_task([split_from_file("train", odd)], None)
+    for key in ("²", "9" * 5000):
+        (tmp_path / "odd" / "labels.json").write_text(json.dumps({key: "negative", "1": "positive"}))
+        with pytest.raises(DataError, match=r"labels.json: label ids must be 0..1, got \['1', '[²9]"):
+            build_task([split_from_file("train", odd)], None)
 
 
 def test_with_digit_label_names_a_number_is_an_id_and_a_string_a_name(tmp_path):
