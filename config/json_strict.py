@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 
 class DuplicateKey(ValueError):
@@ -24,9 +25,16 @@ def _unique(pairs: list) -> dict:
 
 def loads_unique(text: str):
     """json.loads, raising DuplicateKey for a key repeated in one object (JSONDecodeError as usual, also for
-    nesting too deep for Python's parser)."""
+    nesting too deep for Python's parser and for an integer of more digits than int() reads)."""
+    def parse_int(digits: str) -> int:
+        length = len(digits.lstrip("-"))
+        if 0 < sys.get_int_max_str_digits() < length:
+            raise json.JSONDecodeError(f"an integer of {length} digits, more than Python reads", text,
+                                       max(text.find(digits), 0))
+        return int(digits)
+
     try:
-        return json.loads(text, object_pairs_hook=_unique)
+        return json.loads(text, object_pairs_hook=_unique, parse_int=parse_int)
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", text, 0) from None
 

@@ -371,6 +371,8 @@ CASES: list[tuple] = [
     ("config-is-folder", lambda c: [str(c.tmp)], r"is a folder; expected a JSON config file"),
     ("config-nested-too-deeply", lambda c: [c.write_config(text='{"a": ' + "[" * 100000 + "]" * 100000 + "}")],
      r"invalid JSON at line 1, column 1: nested too deeply"),
+    ("config-integer-too-long", lambda c: [c.write_config(text='{"seed": ' + "1" * 5000 + "}")],
+     r"invalid JSON at line 1, column 10: an integer of 5000 digits, more than Python reads"),
     ("config-empty-file", lambda c: [c.write_config(text="")], r"config.json: invalid JSON at line 1"),
     ("cli-empty-key", lambda c: [c.write_config(), "--=3"], r"command line: unknown config key ''"),
     # Paths that are empty, or point at the wrong kind of thing.

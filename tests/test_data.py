@@ -244,6 +244,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": NaN}\n', r"line 2: label nan is not a label"),
     ("t.jsonl", '{"text": "a", "label": 0}\n\n{"text": 5, "label": 1}\n', r"line 3: column 'text' holds int 5"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "a", "label": 0}\n', r"every example has the label '0'"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": -' + "1" * 5000 + '}\n',
+     r"line 2: invalid JSON \(an integer of 5000 digits, more than Python reads, column 24\)"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n', r"line 2: column 'text' holds an unpaired"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
