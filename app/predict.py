@@ -23,6 +23,7 @@ from app.output_dir import file_in_the_way
 from app.progress import library_bars_off
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
+from config.json_strict import is_unicode
 from config.loading import ConfigError
 from data.files import SUFFIXES, DataError, iter_text_lines
 from data.task import LABEL, SplitSource, column_near_miss, default_text_columns, label_reader, split_from_file
@@ -223,11 +224,22 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
                                 "--text_column_names")
             if not isinstance(record[column], str) or not record[column].strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+        for column, value in record.items():  # JSON may escape one; the output, UTF-8, cannot hold it
+            if not is_unicode(column) or _holds_surrogate(value):
+                raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
         if gold is not None:
             gold.add(record, where)
         header.update(dict.fromkeys(record))
         count += 1
     return list(header), count
+
+
+def _holds_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return not is_unicode(value)
+    if isinstance(value, dict):
+        return any(not is_unicode(key) or _holds_surrogate(item) for key, item in value.items())
+    return isinstance(value, list) and any(_holds_surrogate(item) for item in value)
 
 
 def _chunks(inputs: SplitSource, size: int) -> Iterator[list[dict]]:

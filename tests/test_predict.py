@@ -226,6 +226,10 @@ BAD = [
     ("column-in-other-case", lambda t: t.csv("Text\ngood day\n"), [],
      r"new.csv: line 2: missing text column 'text' \(record has \['Text'\]; 'Text' differs from 'text' only in case "
      r"or spaces\); name the input's text column"),
+    ("surrogate-beside-the-text", lambda t: t.json('[{"text": "good", "id": "\\ud800"}]'), [],
+     r"new.json: line 1: column 'id' holds an unpaired surrogate, which is not text"),
+    ("surrogate-in-the-text", lambda t: t.json('[{"text": "good \\ud800"}]'), [],
+     r"new.json: line 1: column 'text' holds an unpaired surrogate, which is not text"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
     ("blank-line-in-plain-text", lambda t: t.txt("good day\n\nbad day\n\n"), [],
      r"texts.txt: line 2: column 'text' is empty"),
@@ -290,7 +294,7 @@ class Inputs:
         path.write_text(text)
         return self._argv(path, existing, output, model, metrics)
 
-    def json(self, text: str, metrics: str) -> list[str]:
+    def json(self, text: str, metrics: str | None = None) -> list[str]:
         path = self.tmp / "new.json"
         path.write_text(text)
         return self._argv(path, False, "out.csv", None, metrics)
