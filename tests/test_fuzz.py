@@ -4,7 +4,8 @@ unknown keys, paths pointing anywhere) and of its inputs (data files truncated, 
 labels.json broken, model and checker folders damaged), from a fixed seed.
 
 Every run goes through app.cli.main and must either succeed (exit 0) or exit 2 with one `error:` line, never
-raise; and it must change nothing outside its output_dir (every input folder is hashed before and after)."""
+raise; and it must change nothing outside its output_dir (every input folder is hashed before and after).
+predict.py is fuzzed alike: hostile records in every input format, and its options."""
 
 from __future__ import annotations
 
@@ -289,3 +290,77 @@ def test_fuzzed_inputs_fail_cleanly_or_succeed(pristine, tmp_path, capsys, monke
 @pytest.mark.slow
 def test_fuzzed_inputs_longer(pristine, tmp_path, capsys, monkeypatch, tiny_model_dir):
     fuzz(range(CASES, CASES + SLOW_CASES), pristine, tmp_path, capsys, monkeypatch, tiny_model_dir)
+
+
+PREDICT_CASES = 250
+PREDICT_LABELS = ["negative", "positive"]
+
+
+def _predict_records(rng: random.Random) -> list[dict]:
+    """A few records: mostly a text and a label, some of either hostile, some with another column beside."""
+    records = []
+    for _ in range(rng.randint(0, 5)):
+        record = {"text": rng.choice(HOSTILE_VALUES + ["a\nb", "good \ud800"]) if rng.random() < 0.3 else "good day"}
+        if rng.random() < 0.7:
+            record["label"] = rng.choice(HOSTILE_VALUES + ["1.0", "²"]) if rng.random() < 0.4 else \
+                rng.choice(PREDICT_LABELS + [0, 1])
+        if rng.random() < 0.2:
+            record[rng.choice(["Text", "id", "gold", "text_pair", "label "])] = rng.choice(HOSTILE_VALUES)
+        records.append(record)
+    return records
+
+
+def _write_predict_input(rng: random.Random, path: Path, records: list[dict]) -> None:
+    """`records` in `path`'s format, sometimes damaged (a bad last line, lines ending in a bare CR)."""
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records) + rng.choice(["", "{bad\n", "[]\n"]))
+    elif path.suffix == ".json":
+        path.write_text(rng.choice([json.dumps(records), json.dumps({"data": records}), "{", "[1, 2]"]))
+    elif path.suffix == ".txt":
+        path.write_bytes("\n".join(str(r.get("text")) for r in records).encode("utf-8", "surrogatepass"))
+    else:
+        separator = "," if path.suffix == ".csv" else "\t"
+        keys = sorted({key for record in records for key in record}) or ["text"]
+        rows = [separator.join(keys)] + [separator.join(str(r.get(k, "")).replace("\n", " ") for k in keys)
+                                         for r in records]
+        path.write_bytes((rng.choice(["\n", "\r\n", "\r"]).join(rows) + "\n").encode("utf-8", "surrogatepass"))
+
+
+def test_fuzzed_predict_inputs_fail_cleanly_or_succeed(tiny_model_dir, tmp_path, capsys):
+    """predict.py on hostile inputs and options: it labels the texts (exit 0) or exits 2 with one `error:` line and
+    no output file, never raises, and never changes its input."""
+    model = tmp_path / "model"
+    AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, id2label=dict(enumerate(PREDICT_LABELS)),
+        label2id={name: i for i, name in enumerate(PREDICT_LABELS)}).save_pretrained(model)
+    for file in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / file, model)
+    (model / "resolved_config.json").write_text(json.dumps({"text_column_names": "text", "label_column_name": "label"}))
+    outcomes = {0: 0, 2: 0}
+    for number in range(PREDICT_CASES):
+        rng = random.Random(f"{SEED}-predict-{number}")
+        path = tmp_path / f"in{number}.{rng.choice(['jsonl', 'json', 'csv', 'tsv', 'txt'])}"
+        _write_predict_input(rng, path, _predict_records(rng))
+        output = tmp_path / f"out{number}.{rng.choice(['csv', 'tsv', 'jsonl'])}"
+        argv = ["--model", str(model), "--input", str(path), "--output", str(output)]
+        for option, values in (("--metrics_output", [str(tmp_path / f"m{number}.json")]),
+                               ("--label_column_name", ["label", "gold", "text", "nope"]),
+                               ("--text_column_names", ["text", "Text", "text,text_pair", "a,b,c", ""]),
+                               ("--max_seq_length", ["1", "0", "100000", "x"]), ("--batch_size", ["1", "0", "nan"])):
+            if rng.random() < 0.15:
+                argv += [option, rng.choice(values)]
+        before = path.read_bytes()
+        capsys.readouterr()
+        name = f"case {number}: {argv[3:]} on {before[:200]!r}"
+        try:
+            code = main(argv, command="predict")
+        except BaseException as err:  # noqa: BLE001 - any escape is the failure this test looks for
+            pytest.fail(f"{name}: raised {type(err).__name__}: {err}")
+        err = capsys.readouterr().err
+        assert code in (0, 2), f"{name}: exit status {code}\n{err[-2000:]}"
+        if code == 2:
+            errors = [line for line in err.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1 and "Traceback" not in err and not output.exists(), f"{name}:\n{err[-2000:]}"
+        assert path.read_bytes() == before, f"{name}: changed its input"
+        outcomes[code] += 1
+    assert outcomes[0] and outcomes[2], outcomes
