@@ -335,7 +335,7 @@ def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
     if float in basics and raw.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
         return float(raw)  # refused by the range check, with the key and the range
     try:
-        return json.loads(raw)
+        return loads_unique(raw)
     except json.JSONDecodeError:
         return raw
 
