@@ -244,6 +244,20 @@ def _base_config(case_root: Path) -> dict:
     }
 
 
+def _exits_cleanly(name: str, argv: list[str], command: str, capsys) -> int:
+    """Runs the command; it must exit 0, or 2 with one `error:` line and no traceback, and never raise."""
+    try:
+        code = main(argv, command)
+    except BaseException as err:  # noqa: BLE001 - any escape is the failure this test looks for
+        pytest.fail(f"{name}: raised {type(err).__name__}: {err}")
+    err = capsys.readouterr().err
+    assert code in (0, 2), f"{name}: exit status {code}\n{err[-2000:]}"
+    if code == 2:
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "Traceback" not in err, f"{name}:\n{err[-2000:]}"
+    return code
+
+
 def fuzz(numbers: range, pristine: Path, tmp_path: Path, capsys, monkeypatch, tiny_model_dir: Path) -> dict:
     monkeypatch.setenv("WANDB_MODE", "disabled")
     model_before = _tree_hash(tiny_model_dir)
@@ -266,15 +280,7 @@ def fuzz(numbers: range, pristine: Path, tmp_path: Path, capsys, monkeypatch, ti
         capsys.readouterr()
         command = rng.choice(["run", "run", "run", "score"])
         name = f"case {number}, {command} ({'; '.join(case.done)})"
-        try:
-            code = main([str(config), *case.argv], command)
-        except BaseException as err:  # noqa: BLE001 - any escape is the failure this test looks for
-            pytest.fail(f"{name}: raised {type(err).__name__}: {err}")
-        err = capsys.readouterr().err
-        assert code in (0, 2), f"{name}: exit status {code}\n{err[-2000:]}"
-        if code == 2:
-            errors = [line for line in err.splitlines() if line.startswith("error:")]
-            assert len(errors) == 1 and "Traceback" not in err, f"{name}:\n{err[-2000:]}"
+        code = _exits_cleanly(name, [str(config), *case.argv], command, capsys)
         assert _tree_hash(case.inputs) == before, f"{name}: changed its inputs"
         outcomes[code] += 1
         shutil.rmtree(root)
@@ -352,15 +358,8 @@ def test_fuzzed_predict_inputs_fail_cleanly_or_succeed(tiny_model_dir, tmp_path,
         before = path.read_bytes()
         capsys.readouterr()
         name = f"case {number}: {argv[3:]} on {before[:200]!r}"
-        try:
-            code = main(argv, command="predict")
-        except BaseException as err:  # noqa: BLE001 - any escape is the failure this test looks for
-            pytest.fail(f"{name}: raised {type(err).__name__}: {err}")
-        err = capsys.readouterr().err
-        assert code in (0, 2), f"{name}: exit status {code}\n{err[-2000:]}"
-        if code == 2:
-            errors = [line for line in err.splitlines() if line.startswith("error:")]
-            assert len(errors) == 1 and "Traceback" not in err and not output.exists(), f"{name}:\n{err[-2000:]}"
+        code = _exits_cleanly(name, argv, "predict", capsys)
+        assert code == 0 or not output.exists(), f"{name}: left an output"
         assert path.read_bytes() == before, f"{name}: changed its input"
         outcomes[code] += 1
     assert outcomes[0] and outcomes[2], outcomes
