@@ -296,7 +296,7 @@ def _check_value(key: str, value, where: str, field_types=FIELD_TYPES) -> None:
     else:
         ok = type(value) in basics
     if not ok:
-        raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got {type(value).__name__} {_shown(value)}")
 
 
 def _check_content(key: str, value, where: str) -> None:
@@ -313,6 +313,12 @@ def _check_content(key: str, value, where: str) -> None:
         raise ConfigError(f"{where}{key}: expected finite numbers, got {value}")
     elif isinstance(value, str) and not is_unicode(value):
         raise ConfigError(f"{where}{key}: {value!r} holds an unpaired surrogate, which is not text")
+
+
+def _shown(value, limit: int = 80) -> str:
+    """A value as an error quotes it: in full, or its start and its length when it would fill the screen."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
 
 
 def _describe(basics: set) -> str:

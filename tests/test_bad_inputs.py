@@ -349,6 +349,8 @@ CASES: list[tuple] = [
      r"command line: weight_decay: expected a finite number >= 0, got -inf"),
     ("nan-cli-lowercase", lambda c: [c.write_config(), "--learning_rate", "nan"],
      r"command line: learning_rate: expected a finite number > 0, got nan"),
+    ("huge-value-on-the-command-line", lambda c: [c.write_config(), "--seed", "1" * 5000],
+     r"command line: seed: expected an integer, got str '1{59}\.\.\. \(5002 characters\)$"),
     ("key-twice-in-an-object-on-the-command-line",
      lambda c: [c.write_config(), "--lr_scheduler_kwargs", '{"num_cycles": 1, "num_cycles": 2}'],
      r"command line: key 'num_cycles' appears twice in one object; JSON keeps only the last, so remove one"),
