@@ -279,7 +279,10 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                 raise DataError(f"{where}: column {label_column!r} is empty; expected a label")
             codes.append(labels.code(labels.in_task_terms(label, source), where))
             tagged.append("noise" in record)
-            writer.add([*(record[c] for c in text_columns), str(record.get("noise", "original"))])
+            noise = str(record.get("noise", "original"))
+            if not is_unicode(noise):
+                raise DataError(f"{where}: column 'noise' holds an unpaired surrogate, which is not text")
+            writer.add([*(record[c] for c in text_columns), noise])
         return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))
     finally:
         writer.close()

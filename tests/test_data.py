@@ -247,6 +247,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": -' + "1" * 5000 + '}\n',
      r"line 2: invalid JSON \(an integer of 5000 digits, more than Python reads, column 24\)"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b\\ud800", "label": 1}\n', r"line 2: column 'text' holds an unpaired"),
+    ("t.jsonl", '{"text": "a", "label": 0, "noise": "\\ud800"}\n{"text": "b", "label": 1}\n',
+     r"line 1: column 'noise' holds an unpaired surrogate, which is not text"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
