@@ -67,13 +67,13 @@ def load_classifier(
 ):
     """A classifier of the task's labels, from a base model (its head drawn new) or from a classifier, whose head is
     reordered where it numbers the same labels otherwise."""
-    options = dict(revision=revision, cache_dir=cache_dir, local_files_only=source.local_files_only,
-                   trust_remote_code=source.trust_remote_code)
     with loading(source, "model config"):
-        order = label_order(AutoConfig.from_pretrained(source.location, **options), label_names)
-        config = AutoConfig.from_pretrained(source.location, num_labels=len(label_names),
-                                            id2label=dict(enumerate(label_names)),
-                                            label2id={name: i for i, name in enumerate(label_names)}, **options)
+        config = AutoConfig.from_pretrained(source.location, revision=revision, cache_dir=cache_dir,
+                                            local_files_only=source.local_files_only,
+                                            trust_remote_code=source.trust_remote_code)
+    order = label_order(config, label_names)
+    config.id2label = dict(enumerate(label_names))  # num_labels follows
+    config.label2id = {name: i for i, name in enumerate(label_names)}
     try:
         with loading(source, "model"), _load_report_held() as held:
             model, info = AutoModelForSequenceClassification.from_pretrained(
