@@ -199,7 +199,8 @@ def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
         logger.warning("max_seq_length %d is more than the model reads; texts are cut at its %d tokens",
                        cfg.data.max_seq_length, tokenizer.model_max_length)
     model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
-                            model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints)
+                            model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints,
+                            match_by=cfg.checkers.match_labels_by)
     return tokenizer, model
 
 

@@ -68,7 +68,7 @@ def build_checker(
     # The new classifier head is drawn here, before the Trainer seeds anything: seed it so that a recipe gives one
     # checker whichever command builds it and whatever that command drew from the RNG before.
     set_seed(main_args.seed)
-    model = load_classifier(base, label_names)
+    model = load_classifier(base, label_names, match_by=options.match_labels_by)
     trained = training_recipe(recipe.role, options, max_length)
     args = WeightedTrainingArguments(
         output_dir=str(partial / "checkpoints"),

@@ -215,7 +215,9 @@ class CheckerArguments:
     match_labels_by: str = field(
         default="name",
         metadata={"help": "How a checker's labels must match the task's: 'name' (when both have names; a checker "
-                  "that numbers them otherwise is read by name) or 'id' (count only)."},
+                  "that numbers them otherwise is read by name) or 'id' (count only). A model started from a "
+                  "classifier (model_name_or_path, init_from_quality_checker, a warm start) has its head's rows "
+                  "matched the same way."},
     )
     filter_min_weight: float | None = field(
         default=None,

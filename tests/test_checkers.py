@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,6 +278,25 @@ def test_a_classifier_numbering_the_labels_otherwise_starts_a_model_as_the_task_
     logits = [load_classifier(resolve_model(folder, "model_name_or_path"), names)(**inputs).logits
               for folder in (as_task, other)]
     assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[0][:, order])
+    by_id = load_classifier(resolve_model(other, "model_name_or_path"), names, match_by="id")(**inputs).logits
+    assert torch.allclose(by_id, logits[0][:, order], atol=1e-6)  # match_labels_by id: the rows as numbered
+
+
+@pytest.mark.parametrize("match_by", ["name", "id"])
+def test_match_labels_by_decides_how_a_run_and_a_warm_start_take_a_classifiers_head(tiny_config, tiny_model_dir,
+                                                                                     tmp_path, match_by):
+    """The model started from a renumbered classifier, and the quality checker warm-started from it, keep its head's
+    rows as match_labels_by reads its probabilities: by name reordered, by id as numbered (a learning rate of 1e-12
+    leaves the trained heads where they started)."""
+    as_task, other = _renumbered(tiny_model_dir, tmp_path, ["negative", "positive"], [1, 0])
+    expected = load_file(Path(as_task if match_by == "name" else other) / "model.safetensors")["classifier.weight"]
+    run(load_config(_config_file(tmp_path, {
+        **tiny_config, "model_name_or_path": other, "diversity_checker_model": other,
+        "quality_checker_warm_start": True, "problem_type": "single_label_classification_imp", "num_train_epochs": 1,
+        "learning_rate": 1e-12, "checker_learning_rate": 1e-12, "match_labels_by": match_by})))
+    for folder in (tmp_path / "out", tmp_path / "checkers" / "quality"):
+        head = load_file(folder / "model.safetensors")["classifier.weight"]
+        assert torch.allclose(head, expected, atol=1e-6), folder.name
 
 
 def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):

@@ -64,14 +64,16 @@ def load_classifier(
     cache_dir: str | None = None,
     ignore_mismatched_sizes: bool = False,
     allow_pickle: bool = False,
+    match_by: str = "name",
 ):
     """A classifier of the task's labels, from a base model (its head drawn new) or from a classifier, whose head is
-    reordered where it numbers the same labels otherwise."""
+    reordered where it numbers the same labels otherwise (unless `match_by` is "id", as for a checker's
+    probabilities: match_labels_by)."""
     with loading(source, "model config"):
         config = AutoConfig.from_pretrained(source.location, revision=revision, cache_dir=cache_dir,
                                             local_files_only=source.local_files_only,
                                             trust_remote_code=source.trust_remote_code)
-    order = label_order(config, label_names)
+    order = label_order(config, label_names) if match_by == "name" else None
     config.id2label = dict(enumerate(label_names))  # num_labels follows
     config.label2id = {name: i for i, name in enumerate(label_names)}
     try:
