@@ -102,8 +102,10 @@ def _describe(cfg: RunConfig, task: TaskData, what: str, probabilities: dict) ->
 
 def _model_source(cfg: RunConfig) -> ModelSource:
     """Where the model to train (and, by default, the checkers to build) comes from."""
-    return replace(resolve_model(cfg.model.model_name_or_path, "model_name_or_path", cfg.model.use_wandb_model,
-                                 cfg.model.allow_pickle_checkpoints), trust_remote_code=cfg.model.trust_remote_code)
+    model = cfg.model
+    return replace(resolve_model(model.model_name_or_path, "model_name_or_path", model.use_wandb_model,
+                                 model.allow_pickle_checkpoints, model.cache_dir, model.model_revision),
+                   trust_remote_code=model.trust_remote_code)
 
 
 def _resolved_config(cfg: RunConfig, task: TaskData) -> dict:
@@ -123,8 +125,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
-    task = load_task(cfg)
     source = _model_source(cfg)
+    task = load_task(cfg)
     resolved = _resolved_config(cfg, task)
     tracker = Tracker()  # none yet: a refused resume starts no W&B run
     try:
@@ -169,8 +171,8 @@ def score(cfg: RunConfig) -> Path:
     args = cfg.training
     out = Path(args.output_dir)
     check_output_dir(cfg, "score")
-    task = load_task(cfg)
     source = _model_source(cfg)
+    task = load_task(cfg)
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
     try:
@@ -194,13 +196,12 @@ def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
     """The tokenizer and the classifier to train; the new head is drawn from the run's seed."""
     model_args = cfg.model
     set_seed(cfg.training.seed)
-    tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer, model_args.model_revision, model_args.cache_dir)
+    tokenizer = load_tokenizer(source, model_args.use_fast_tokenizer)
     if cfg.data.max_seq_length > tokenizer.model_max_length:
         logger.warning("max_seq_length %d is more than the model reads; texts are cut at its %d tokens",
                        cfg.data.max_seq_length, tokenizer.model_max_length)
-    model = load_classifier(source, task.label_names, model_args.model_revision, model_args.cache_dir,
-                            model_args.ignore_mismatched_sizes, allow_pickle=model_args.allow_pickle_checkpoints,
-                            match_by=cfg.checkers.match_labels_by)
+    model = load_classifier(source, task.label_names, model_args.ignore_mismatched_sizes,
+                            model_args.allow_pickle_checkpoints, cfg.checkers.match_labels_by)
     return tokenizer, model
 
 

@@ -94,8 +94,8 @@ class _Checkers:
 
     def __init__(self, cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker):
         self.cfg, self.task, self.tracker = cfg, task, tracker
-        self.base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model") \
-            if cfg.checkers.checker_base_model else model_source
+        self.base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model",
+                                  cache_dir=cfg.model.cache_dir) if cfg.checkers.checker_base_model else model_source
         self.recipes = recipes(cfg, task)
         self.prefix = f"{dataset_label(cfg, task)}_{short_name(cfg.model.model_name_or_path)}"
 
@@ -117,7 +117,8 @@ class _Checkers:
                 **recipe.description, "train_data": digest(recipe.train), "validation_data": digest(recipe.validation),
                 "base_model": base.name})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build,
-                              self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers)
+                              self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers,
+                              cache_dir=self.cfg.model.cache_dir)
         return replace(found, trust_remote_code=self.cfg.model.trust_remote_code)
 
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:

@@ -24,16 +24,18 @@ def find_or_build(
     build: Callable[[Path, CheckerRecipe], None],
     allow_pickle: bool = False,
     rebuild_stale: bool = False,
+    cache_dir: str | None = None,
 ) -> ModelSource:
     """A W&B reference or local path that does not exist yet is built from `recipe` (when there is one) and cached
     where the next run looks for it; a hub id is always loaded from the hub. A cached checker trained otherwise than
-    `recipe` says is reused with a warning, or with `rebuild_stale` (the run's own default cache) built again."""
+    `recipe` says is reused with a warning, or with `rebuild_stale` (the run's own default cache) built again; a hub
+    id's files are cached in `cache_dir`."""
     if looks_like_artifact_ref(reference):
         folder = local_artifact_dir(parse_artifact_ref(reference, field))
     elif is_local_path(reference):
         folder = Path(reference).expanduser()
     else:
-        return resolve_model(reference, field, allow_pickle=allow_pickle)
+        return resolve_model(reference, field, allow_pickle=allow_pickle, cache_dir=cache_dir)
     with _one_job_at_a_time(folder, field) if recipe is not None else nullcontext():
         return _cached_or_built(reference, folder, field, recipe, build, allow_pickle, rebuild_stale)
 

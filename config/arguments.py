@@ -30,7 +30,10 @@ class ModelArguments:
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Not supported (null): the model's own tokenizer is used. Kept because the "
                                 "authors' configs set it null."})
-    cache_dir: str | None = field(default=None, metadata={"help": "Where hub downloads are cached."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where the model's and the checkers' hub downloads are cached, and looked for "
+                                "when the hub is unreachable. Default: the hub's own cache."}
+    )
     use_fast_tokenizer: bool = field(default=True, metadata={"help": "Use a fast (Rust) tokenizer."})
     model_revision: str = field(default="main", metadata={"help": "Hub revision: branch, tag or commit."})
     ignore_mismatched_sizes: bool = field(

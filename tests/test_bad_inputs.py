@@ -397,7 +397,7 @@ CASES: list[tuple] = [
     ("model-path-is-file", lambda c: [c.write_config({"model_name_or_path": str(c.data / "toy" / "train.jsonl")})],
      r"model_name_or_path: .*train.jsonl is a file; expected a model folder or a hub id"),
     ("hub-id-not-cached-offline", lambda c: [c.write_config({"model_name_or_path": "someone/not-a-cached-model"})],
-     r"model_name_or_path: could not load the tokenizer from someone/not-a-cached-model"),
+     r"model_name_or_path: someone/not-a-cached-model is neither a folder nor in the local hub cache"),
     # Data files: duplicate keys, encodings, labels that are not labels.
     ("duplicate-key-in-data", _training_data("dupkey.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "text": "c"}\n'),
      r"dupkey.jsonl: line 2: key 'text' appears twice"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from config.loading import load_config
 from conftest import weights_rows
 from data.task import build_task, split_from_file
 from trainer.modeling import load_classifier
+from app.cli import main
 from app.pipeline import run, score
 
 
@@ -329,6 +331,29 @@ def test_offline_minilm_is_recorded_by_its_hub_id_not_the_packaged_folder(tiny_m
     source = resolve_model(MINILM_HUB_ID, "checker_base_model")
     assert source.location == str(packaged_minilm()) and source.name == MINILM_HUB_ID
     assert resolve_model(str(tiny_model_dir), "model_name_or_path").name == str(tiny_model_dir)
+
+
+def test_offline_a_hub_id_must_be_in_the_local_hub_cache(tiny_config, tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """Offline, a hub id loads from the local hub cache (`cache_dir`) or stops the run at once: before the data is
+    read, a checker's lock taken or W&B started."""
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    snapshot = tmp_path / "hub" / "models--someone--cached" / "snapshots" / "abc"
+    shutil.copytree(tiny_model_dir, snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("abc")
+    source = resolve_model("someone/cached", "model_name_or_path", cache_dir=str(tmp_path / "hub"))
+    assert source == ModelSource("someone/cached", local_files_only=True, cache_dir=str(tmp_path / "hub"))
+    work = tmp_path / "work"
+    config = _config_file(tmp_path, {**tiny_config, "model_name_or_path": "someone/cached", "data_work_dir": str(work),
+                                     "problem_type": "single_label_classification_dimp"})
+    assert main([config]) == 2
+    assert re.search(r"^error: model_name_or_path: someone/cached is neither a folder nor in the local hub cache "
+                     r"\(.*\), and the hub is unreachable", capsys.readouterr().err, re.M)
+    assert not work.exists() and not (tmp_path / "checkers").exists()
+    # From the cache: the model, the checker built from it, and a checker named by its hub id.
+    hub = ["--cache_dir", str(tmp_path / "hub")]
+    assert main([config, *hub, "--checker_base_model", "someone/cached"]) == 0
+    assert main([config, *hub, "--quality_checker_model", "someone/cached", "--output_dir", str(tmp_path / "o2")]) == 0
 
 
 def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):

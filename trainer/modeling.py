@@ -23,12 +23,9 @@ logger = logging.getLogger(__name__)
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 
-def load_tokenizer(source: ModelSource, use_fast: bool = True, revision: str = "main", cache_dir: str | None = None):
+def load_tokenizer(source: ModelSource, use_fast: bool = True):
     with loading(source, "tokenizer"):
-        tokenizer = AutoTokenizer.from_pretrained(
-            source.location, use_fast=use_fast, revision=revision, cache_dir=cache_dir,
-            local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
-        )
+        tokenizer = AutoTokenizer.from_pretrained(source.location, use_fast=use_fast, **source.loading_options)
     # Without its vocabulary files, transformers builds a tokenizer that knows only the special tokens and turns
     # every word into [UNK]: training would go on, on nothing.
     if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
@@ -60,8 +57,6 @@ def label_order(config, task_labels: list[str]) -> list[int] | None:
 def load_classifier(
     source: ModelSource,
     label_names: list[str],
-    revision: str = "main",
-    cache_dir: str | None = None,
     ignore_mismatched_sizes: bool = False,
     allow_pickle: bool = False,
     match_by: str = "name",
@@ -70,9 +65,7 @@ def load_classifier(
     reordered where it numbers the same labels otherwise (unless `match_by` is "id", as for a checker's
     probabilities: match_labels_by)."""
     with loading(source, "model config"):
-        config = AutoConfig.from_pretrained(source.location, revision=revision, cache_dir=cache_dir,
-                                            local_files_only=source.local_files_only,
-                                            trust_remote_code=source.trust_remote_code)
+        config = AutoConfig.from_pretrained(source.location, **source.loading_options)
     order = label_order(config, label_names) if match_by == "name" else None
     config.id2label = dict(enumerate(label_names))  # num_labels follows
     config.label2id = {name: i for i, name in enumerate(label_names)}
@@ -81,13 +74,10 @@ def load_classifier(
             model, info = AutoModelForSequenceClassification.from_pretrained(
                 source.location,
                 config=config,
-                revision=revision,
-                cache_dir=cache_dir,
                 ignore_mismatched_sizes=ignore_mismatched_sizes,
-                local_files_only=source.local_files_only,
-                trust_remote_code=source.trust_remote_code,
                 use_safetensors=None if allow_pickle else True,
                 output_loading_info=True,
+                **source.loading_options,
             )
     except ArtifactError as err:
         if "ignore_mismatched_sizes" not in str(err):  # transformers' message when a weight's shape differs
@@ -118,9 +108,8 @@ def load_trained_classifier(source: ModelSource, what: str = "model"):
     """A classifier saved with its head (a checker, or a run's output_dir), as it is. A model without one (a base
     model such as MiniLM) is refused: transformers would draw the head at random, and its labels would mean nothing."""
     with loading(source, what), _load_report_held() as held:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            source.location, local_files_only=source.local_files_only, trust_remote_code=source.trust_remote_code,
-            output_loading_info=True)
+        model, info = AutoModelForSequenceClassification.from_pretrained(source.location, output_loading_info=True,
+                                                                         **source.loading_options)
     if info["missing_keys"]:
         raise ArtifactError(f"{source.field}: {source.location} is not a trained classifier: its weights lack "
                             f"{', '.join(sorted(info['missing_keys'])[:4])}; give a classifier fine-tuned on the task "
