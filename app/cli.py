@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import transformers
 from transformers.training_args import trainer_log_levels
@@ -20,6 +21,12 @@ from data.files import DataError
 from trainer.weighted_trainer import TrainingDiverged
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
+
+
+class Terminated(BaseException):
+    """SIGTERM (`kill`, `timeout`, a scheduler's preemption), raised where the process is: the run then ends as on
+    Ctrl-C, its finally blocks and exit handlers removing its temporary data, where the signal's default would end
+    it on the spot and leave them behind."""
 
 
 def _setup_logging() -> None:
@@ -41,7 +48,8 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     argv = [a for a in argv if a != "--debug"]
     _setup_logging()
     try:
-        _run(command, argv)
+        with _sigterm_raises():
+            _run(command, argv)
     except USER_ERRORS as err:
         if debug:
             raise
@@ -51,9 +59,32 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     finally:
         _end_process_group()
     return 0
+
+
+@contextmanager
+def _sigterm_raises():
+    """SIGTERM raises Terminated in this process while the command runs. A process forked meanwhile (a DataLoader
+    worker) keeps the signal's default."""
+    pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(command: str, argv: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""Run by tests/test_faults.py: `python run.py`, but the process SIGKILLs itself right after optimizer step N."""
+"""Run by tests/test_faults.py: `python run.py`, but the process sends itself KILL_SIGNAL (default SIGKILL) right
+after optimizer step KILL_AT_STEP."""
 
 import os
 import signal
@@ -14,12 +15,13 @@ import app.pipeline  # noqa: E402
 from app.cli import main  # noqa: E402
 
 KILL_AT = int(os.environ["KILL_AT_STEP"])
+SIGNAL = signal.Signals[os.environ.get("KILL_SIGNAL", "SIGKILL")]
 
 
 class KillAt(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step == KILL_AT:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), SIGNAL)
 
 
 def make_trainer_that_dies(*args, **kwargs):

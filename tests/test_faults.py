@@ -59,6 +59,21 @@ def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, ext
         assert results[key] == pytest.approx(reference[key], rel=1e-5, abs=1e-7), key
 
 
+def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
+    """SIGTERM (`kill`, `timeout`, a scheduler's preemption) mid-training: the run ends as on Ctrl-C, status 143 and
+    one line, removing the Arrow and token files of its data (the signal's default would leave them behind)."""
+    work = tmp_path / "work"
+    config = _write(tmp_path, {**tiny_config, "problem_type": "single_label_classification_dimp",
+                               "data_work_dir": str(work)})
+    ended = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at_step.py"), config],
+                           env=_env(KILL_AT_STEP="3", KILL_SIGNAL="SIGTERM"), capture_output=True, text=True,
+                           timeout=300)
+    assert ended.returncode == 128 + signal.SIGTERM, ended.stderr[-2000:]
+    assert ended.stderr.splitlines()[-1] == "terminated" and "Traceback" not in ended.stderr
+    assert work.is_dir() and not any(work.iterdir())
+    assert not (tmp_path / "out" / "all_results.json").exists()
+
+
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
     import wandb
 
