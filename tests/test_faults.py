@@ -40,8 +40,10 @@ def _write(tmp_path, config: dict, name="config.json") -> str:
 @pytest.mark.parametrize("extra, kill_at, last_checkpoint", [({}, 11, 9), ({"real_set_in_training": True}, 17, 15)],
                          ids=["dimp", "dimp_real_set_joined"])
 def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, extra, kill_at, last_checkpoint):
+    # data_work_dir: the killed run's data files, which a SIGKILL leaves behind, go to tmp_path, not $TMPDIR.
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
-              "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch", **extra}
+              "save_strategy": "steps", "save_steps": 3, "save_total_limit": 2, "eval_strategy": "epoch",
+              "data_work_dir": str(tmp_path / "work"), **extra}
     reference = run(load_config(_write(tmp_path, {**config, "output_dir": str(tmp_path / "whole")}, "whole.json")))
 
     interrupted = _write(tmp_path, {**config, "output_dir": str(tmp_path / "killed")}, "killed.json")
