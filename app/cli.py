@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -21,6 +22,14 @@ from data.files import DataError
 from trainer.weighted_trainer import TrainingDiverged
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
+# What a command writes, for the error of a full disk: the OSError rarely names the file.
+DISK_FULL_HINTS = {
+    "run": "a run writes its data files to data_work_dir (default: the system's temporary folder; about twice the "
+           "data's size), its model and checkpoints to output_dir and its checkers to their folders; free space "
+           "there, or set data_work_dir to a folder with room",
+    "predict": "predict.py writes its output (and --metrics_output) through a temporary file beside it; free "
+               "space in that folder, or write to another",
+}
 
 
 class Terminated(BaseException):
@@ -55,6 +64,12 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
             raise
         message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or debug:
+            raise
+        print(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: "
+              f"{DISK_FULL_HINTS.get(command, DISK_FULL_HINTS['run'])}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,6 +4,7 @@ build a checker they share once."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -74,6 +75,25 @@ def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
     assert ended.stderr.splitlines()[-1] == "terminated" and "Traceback" not in ended.stderr
     assert work.is_dir() and not any(work.iterdir())
     assert not (tmp_path / "out" / "all_results.json").exists()
+
+
+def test_a_full_disk_is_one_error_line(tiny_config, tmp_path, monkeypatch, capsys):
+    """No space left while the data files are written (data_work_dir on a small tmpfs, as measured by hand): one
+    line saying what the run writes where, not pyarrow's traceback. The disk is made full by the writer raising
+    what pyarrow raises then."""
+    from app.cli import main
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr("data.store.TextColumns._flush", full)
+    config = _write(tmp_path, {**tiny_config, "data_work_dir": str(tmp_path / "work")})
+    assert main([config]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("error:")]
+    assert err.startswith("error: No space left on device: a run writes its data files to data_work_dir")
+    with pytest.raises(OSError):
+        main([config, "--debug"])
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
