@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -97,3 +98,43 @@ def test_an_output_dir_named_like_the_fine_tunings_folder_resumes_from_its_own_c
     cfg = load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(out),
                                                    "resume_from_checkpoint": str(out / "checkpoint-2")}))
     assert check_output_dir(cfg) == str(out / "checkpoint-2")
+
+
+def _deny_writes(monkeypatch, folder: Path) -> None:
+    """`folder` becomes one this process may not write in, as on a read-only mount or without permission (checked by
+    hand on a read-only tmpfs; root writes through permissions, so os.access says it here)."""
+    access = os.access
+    monkeypatch.setattr("trainer.atomic.os.access",
+                        lambda path, mode: access(path, mode) and (Path(path) != folder or not mode & os.W_OK))
+
+
+def test_an_output_in_a_folder_that_cannot_be_written_is_refused_before_any_work(tiny_config, tmp_path, capsys,
+                                                                                  monkeypatch):
+    share = tmp_path / "share"
+    share.mkdir()
+    _deny_writes(monkeypatch, share)
+    config = _write(tmp_path / "config.json", {**tiny_config, "output_dir": str(share / "out")})
+    assert main([config]) == 2
+    assert capsys.readouterr().err == (f"error: output_dir: cannot write in {share} (a read-only file system, or no "
+                                       "permission); give a folder this user can write to\n")
+    assert not (tmp_path / "checkers").exists()  # refused before the checker was built
+    (tmp_path / "in.csv").write_text("text\ngood day\n")
+    assert main(["--model", str(tmp_path / "model"), "--input", str(tmp_path / "in.csv"), "--output",
+                 str(share / "p.csv")], command="predict") == 2
+    assert "error: output: cannot write in" in capsys.readouterr().err
+
+
+def test_a_checker_on_a_read_only_share_is_read_and_none_is_built_there(tiny_config, tmp_path, capsys, monkeypatch):
+    share = tmp_path / "share"
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp",
+              "quality_checker_model": str(share / "quality")}
+    assert main([_write(tmp_path / "config.json", config)]) == 0
+    (share / "quality.lock").unlink()
+    _deny_writes(monkeypatch, share)
+    assert main([_write(tmp_path / "config.json", {**config, "output_dir": str(tmp_path / "again")})]) == 0
+    assert sorted(p.name for p in share.iterdir()) == ["quality"]  # read as it is, no lock taken
+    other = _write(tmp_path / "config.json", {**config, "quality_checker_model": str(share / "other"),
+                                              "output_dir": str(tmp_path / "third")})
+    assert main([other]) == 2
+    assert capsys.readouterr().err.startswith(f"error: quality_checker_model: cannot build the checker in "
+                                              f"{share / 'other'}: cannot write in {share}")

@@ -38,6 +38,13 @@ def open_atomic(path: Path, newline: str | None = None, mode: str = "w") -> Iter
         raise
 
 
+def read_only_folder(path: Path) -> Path | None:
+    """The folder `path` (or the nearest existing one above it) when this process cannot write in it: a read-only
+    file system, or no permission. Found before any work, rather than when the first result is written."""
+    folder = next(f for f in (path.absolute(), *path.absolute().parents) if f.exists())
+    return None if os.access(folder, os.W_OK | os.X_OK) else folder
+
+
 def _new_file_beside(path: Path, suffix: str) -> tuple[int, str]:
     """A new hidden file in `path`'s folder, open for writing, created as open() creates files: tempfile's are
     0600, and os.replace would hand that on to `path`, unreadable to anyone else."""
