@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
 import json
 import logging
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
+from accelerate import PartialState
+from filelock import FileLock, Timeout
 from transformers import TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -115,6 +120,23 @@ def _refuse_inputs(out: Path, cfg: RunConfig, command: str) -> None:
     if config is not None and config.parent == out and is_own(config.name):
         raise ConfigError(f"output_dir: {out} is where the config file {cfg.source} lies, and the run writes its own "
                           f"{config.name} there; keep the config outside output_dir or give it another name")
+
+
+def claim_output_dir(output_dir: str) -> Callable[[], None]:
+    """Held while this run writes `output_dir`: another run started into it meanwhile (a sweep that did not change
+    it) is refused, where both would pass check_output_dir and mix their results. The lock file lies in the system's
+    temporary folder, so that nothing is written to output_dir before the run writes its results; the lock ends with
+    the run, or its process. Returns what releases it."""
+    if not PartialState().is_main_process:
+        return lambda: None
+    out = Path(output_dir).expanduser().resolve()
+    digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    lock = FileLock(str(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir") from None
+    return lock.release
 
 
 def _refuse_foreign(out: Path, config: Path | None) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
-from app.output_dir import check_output_dir, refuse_other_recipe
+from app.output_dir import check_output_dir, claim_output_dir, refuse_other_recipe
 from checkers.filtering import keep_mask
 from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
@@ -129,6 +129,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
     task = load_task(cfg)
     resolved = _resolved_config(cfg, task)
     tracker = Tracker()  # none yet: a refused resume starts no W&B run
+    release = claim_output_dir(args.output_dir)
     try:
         if resume:
             refuse_other_recipe(resume, resolved)
@@ -163,6 +164,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
     finally:
         tracker.finish()
         task.close()
+        release()
 
 
 def score(cfg: RunConfig) -> Path:
@@ -173,6 +175,7 @@ def score(cfg: RunConfig) -> Path:
     check_output_dir(cfg, "score")
     source = _model_source(cfg)
     task = load_task(cfg)
+    release = claim_output_dir(args.output_dir)
     tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
                             [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
     try:
@@ -190,6 +193,7 @@ def score(cfg: RunConfig) -> Path:
     finally:
         tracker.finish()
         task.close()
+        release()
 
 
 def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.output_dir import OWN_FILES, check_output_dir, is_own, refuse_other_recipe
+from app.output_dir import OWN_FILES, check_output_dir, claim_output_dir, is_own, refuse_other_recipe
 from config.loading import ConfigError, load_config
 
 
@@ -138,3 +138,18 @@ def test_a_checker_on_a_read_only_share_is_read_and_none_is_built_there(tiny_con
     assert main([other]) == 2
     assert capsys.readouterr().err.startswith(f"error: quality_checker_model: cannot build the checker in "
                                               f"{share / 'other'}: cannot write in {share}")
+
+
+def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config, tmp_path, capsys):
+    """Two runs into one output_dir (a sweep that did not change it) would both pass the checks and mix their results:
+    while one holds it, the other is refused, and nothing is written there; score.py alike."""
+    config = _write(tmp_path / "config.json", {**tiny_config, "problem_type": "single_label_classification_dimp"})
+    release = claim_output_dir(tiny_config["output_dir"])  # as the first run does
+    for command in ("run", "score"):
+        assert main([config], command) == 2
+        assert capsys.readouterr().err == (f"error: output_dir: another run is writing to {tmp_path / 'out'}; give "
+                                           "this one another output_dir\n")
+    assert not (tmp_path / "out").exists()
+    release()
+    assert main([config]) == 0
+    assert main([config, "--overwrite_output_dir", "true"]) == 0  # the run's own claim ended with it
