@@ -26,7 +26,7 @@ from references.models import corrupt_checkpoint, is_local_path
 from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
 from reports.model_card import CARD_FILE
 from reports.weight_report import CSV_FILE, REPORT_FILE
-from trainer.atomic import read_only_folder
+from trainer.atomic import unwritable
 from trainer.fitting import FINETUNE_DIR
 from trainer.selection import PREDICTIONS_FILE
 
@@ -159,10 +159,9 @@ def _refuse_non_folder(out: Path) -> None:
     if blocking is not None:
         what = f"{out} is a file" if blocking == out else f"{blocking} is a file, so {out} cannot be created"
         raise ConfigError(f"output_dir: {what}; give a folder (created when missing)")
-    locked = read_only_folder(out)
-    if locked is not None:
-        raise ConfigError(f"output_dir: cannot write in {locked} (a read-only file system, or no permission); give "
-                          "a folder this user can write to")
+    problem = unwritable(out)
+    if problem:
+        raise ConfigError(f"output_dir: {problem}; give a folder this user can write to")
 
 
 def _last_checkpoint(out: Path) -> str:

@@ -29,7 +29,7 @@ from data.files import SUFFIXES, DataError, iter_text_lines
 from data.task import LABEL, SplitSource, column_near_miss, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
-from trainer.atomic import open_atomic, read_only_folder, write_json_atomic
+from trainer.atomic import open_atomic, unwritable, write_json_atomic
 from trainer.fitting import FINETUNE_DIR
 from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
@@ -175,10 +175,9 @@ def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path,
     blocking = file_in_the_way(file)
     if blocking is not None:
         raise ConfigError(f"{key}: {blocking} is a file, so {file} cannot be created; give a file in a folder")
-    locked = read_only_folder(file.parent)
-    if locked is not None:
-        raise ConfigError(f"{key}: cannot write in {locked} (a read-only file system, or no permission); give a file "
-                          "in a folder this user can write to")
+    problem = unwritable(file.parent)
+    if problem:
+        raise ConfigError(f"{key}: {problem}; give a file in a folder this user can write to")
     return file
 
 

@@ -13,7 +13,7 @@ from filelock import FileLock, Timeout
 from references.models import ModelSource, is_local_path, resolve_model
 from references.wandb_refs import ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
 from checkers.build import CheckerRecipe, recipe_differs
-from trainer.atomic import read_only_folder
+from trainer.atomic import unwritable
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,10 @@ def _one_job_at_a_time(folder: Path, field: str):
     Under torchrun the main process holds it for the whole job."""
     state = PartialState()
     lock = FileLock(str(folder.with_name(folder.name + ".lock"))) if state.is_main_process else None
-    if lock is not None and read_only_folder(folder.parent) is not None:
+    problem = unwritable(folder.parent) if lock is not None else None
+    if problem:
         if not folder.is_dir():
-            raise ArtifactError(f"{field}: cannot build the checker in {folder}: cannot write in "
-                                f"{read_only_folder(folder.parent)} (a read-only file system, or no permission)")
+            raise ArtifactError(f"{field}: cannot build the checker in {folder}: {problem}")
         lock = None  # a checker on a read-only share: read as it is, no lock needed
     if lock is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)

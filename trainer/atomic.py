@@ -38,11 +38,14 @@ def open_atomic(path: Path, newline: str | None = None, mode: str = "w") -> Iter
         raise
 
 
-def read_only_folder(path: Path) -> Path | None:
-    """The folder `path` (or the nearest existing one above it) when this process cannot write in it: a read-only
-    file system, or no permission. Found before any work, rather than when the first result is written."""
+def unwritable(path: Path) -> str | None:
+    """Why this process cannot write in the folder `path` (or the nearest existing one above it): a read-only file
+    system, or no permission; None when it can. Checked before any work, rather than when the first result is
+    written."""
     folder = next(f for f in (path.absolute(), *path.absolute().parents) if f.exists())
-    return None if os.access(folder, os.W_OK | os.X_OK) else folder
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    return f"cannot write in {folder} (a read-only file system, or no permission)"
 
 
 def _new_file_beside(path: Path, suffix: str) -> tuple[int, str]:
