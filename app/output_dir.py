@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from accelerate import PartialState
+from accelerate.utils import broadcast_object_list
 from filelock import FileLock, Timeout
 from transformers import TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -126,17 +127,23 @@ def claim_output_dir(output_dir: str) -> Callable[[], None]:
     """Held while this run writes `output_dir`: another run started into it meanwhile (a sweep that did not change
     it) is refused, where both would pass check_output_dir and mix their results. The lock file lies in the system's
     temporary folder, so that nothing is written to output_dir before the run writes its results; the lock ends with
-    the run, or its process. Returns what releases it."""
-    if not PartialState().is_main_process:
-        return lambda: None
+    the run, or its process. Returns what releases it. Under torchrun the main process holds it, and every process
+    is told whether it got it."""
+    state = PartialState()
     out = Path(output_dir).expanduser().resolve()
-    digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    lock = FileLock(str(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir") from None
-    return lock.release
+    lock, refused = None, [False]
+    if state.is_main_process:
+        digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        lock = FileLock(str(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            refused = [True]
+    if state.num_processes > 1:
+        broadcast_object_list(refused)
+    if refused[0]:
+        raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir")
+    return lock.release if lock is not None else lambda: None
 
 
 def _refuse_foreign(out: Path, config: Path | None) -> None:
