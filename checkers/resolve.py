@@ -47,12 +47,11 @@ def _one_job_at_a_time(folder: Path, field: str):
     one; so a job finds or builds it holding a lock beside it, and one that waited finds what the other built.
     Under torchrun the main process holds it for the whole job."""
     state = PartialState()
-    lock = FileLock(str(folder.with_name(folder.name + ".lock"))) if state.is_main_process else None
-    problem = unwritable(folder.parent) if lock is not None else None
-    if problem:
-        if not folder.is_dir():
-            raise ArtifactError(f"{field}: cannot build the checker in {folder}: {problem}")
-        lock = None  # a checker on a read-only share: read as it is, no lock needed
+    problem = unwritable(folder.parent)  # checked by every process, so that under torchrun all of them stop
+    if problem and not folder.is_dir():
+        raise ArtifactError(f"{field}: cannot build the checker in {folder}: {problem}")
+    # A checker on a read-only share is read as it is, without a lock.
+    lock = FileLock(str(folder.with_name(folder.name + ".lock"))) if state.is_main_process and not problem else None
     if lock is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
