@@ -45,7 +45,7 @@ PATH_KEYS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir",
              "wandb_augmented_dataset", "wandb_generalization_dataset", "noise_unrelated_file",
              "quality_checker_model", "diversity_checker_model", "quality_checker_train_file",
              "quality_checker_validation_file", "checker_base_model", "output_dir", "resume_from_checkpoint",
-             "data_work_dir")
+             "data_work_dir", "model", "input", "output", "metrics_output")  # the last four: predict.py's
 
 
 class ConfigError(ValueError):
@@ -472,6 +472,8 @@ def load_arguments(cls, argv: list[str]):
     values = {key: _coerce(key, raw, field_types) for key, raw in overrides.items()}
     for key, value in values.items():
         _check_value(key, value, "command line: ", field_types)
+        if key in PATH_KEYS and isinstance(value, str) and value:  # an empty one: the dataclass says it is required
+            _check_path(key, value)
     try:
         return HfArgumentParser(cls).parse_dict(values)[0]
     except (ValueError, TypeError) as err:
