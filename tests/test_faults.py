@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 from config.loading import load_config
+from conftest import write_long_texts
 from app.pipeline import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +95,34 @@ def test_a_full_disk_is_one_error_line(tiny_config, tmp_path, monkeypatch, capsy
     assert err.startswith("error: No space left on device: a run writes its data files to data_work_dir")
     with pytest.raises(OSError):
         main([config, "--debug"])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 200 KB file system (tmpfs), where this process may mount one (root with CAP_SYS_ADMIN, as in CI)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)], capture_output=True,
+                      check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)  # the failed save may leave a file open here
+
+
+@pytest.mark.parametrize("where", ["data_work_dir", "output_dir"])
+def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, small_disk, where):
+    """A real full disk: data_work_dir while the data's Arrow files are written (pyarrow's OSError), output_dir
+    while the first checkpoint is saved (torch.save reports it as a RuntimeError, without its errno)."""
+    from app.cli import main
+
+    changes = {"data_work_dir": str(small_disk), "train_file": str(write_long_texts(tmp_path / "long.jsonl", 1000))} \
+        if where == "data_work_dir" else {"output_dir": str(small_disk / "out"), "save_strategy": "epoch"}
+    assert main([_write(tmp_path, {**tiny_config, **changes})]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.startswith("error: No space left on device")
+    if where == "output_dir":
+        assert err.startswith(f"error: No space left on device ({small_disk / 'out'}): a run writes")
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):

@@ -3,9 +3,11 @@ permissions any other file gets (the umask's)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
@@ -46,6 +48,32 @@ def unwritable(path: Path) -> str | None:
     if os.access(folder, os.W_OK | os.X_OK):
         return None
     return f"cannot write in {folder} (a read-only file system, or no permission)"
+
+
+@contextmanager
+def full_disk_named(folder: Path) -> Iterator[None]:
+    """torch.save and safetensors report a full disk (or quota) as errors of their own, without its errno: when
+    writing into `folder` fails, a probe write there tells whether that was the cause, and then the OSError it is
+    raised, naming the folder."""
+    try:
+        yield
+    except Exception as err:
+        full = None if isinstance(err, OSError) else _no_room(Path(folder))
+        if full is None:
+            raise
+        raise OSError(full.errno, os.strerror(full.errno), str(folder)) from err
+
+
+def _no_room(folder: Path) -> OSError | None:
+    """The OSError of writing a megabyte into `folder`, when it is a full disk or quota."""
+    try:
+        with tempfile.TemporaryFile(dir=folder) as f:
+            f.write(bytes(2**20))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        return err if err.errno in (errno.ENOSPC, errno.EDQUOT) else None
+    return None
 
 
 def _new_file_beside(path: Path, suffix: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
-from trainer.atomic import as_umask_allows, write_json_atomic, write_text_atomic
+from trainer.atomic import as_umask_allows, full_disk_named, write_json_atomic, write_text_atomic
 from trainer.metrics import class_metrics, predicted_ids
 from trainer.modeling import label_names_of
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
@@ -102,17 +102,20 @@ class WeightedTrainer(Trainer):
         return result
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        with full_disk_named(folder.parent):
+            super()._save_checkpoint(model, trial)
         if self.weight_history is not None:
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
 
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
-        super()._save(output_dir, state_dict)
+        folder = Path(output_dir if output_dir is not None else self.args.output_dir)
+        with full_disk_named(folder):
+            super()._save(output_dir, state_dict)
         if self.args.should_save:
-            as_umask_allows(Path(output_dir if output_dir is not None else self.args.output_dir))
+            as_umask_allows(folder)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
         if metric_key_prefix != REPORT_ONLY_PREFIX:
