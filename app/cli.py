@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
 @contextmanager
 def _sigterm_raises():
     """SIGTERM raises Terminated in this process while the command runs. A process forked meanwhile (a DataLoader
-    worker) keeps the signal's default."""
+    worker) keeps the signal's default; so does a process whose SIGTERM is ignored or handled already."""
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
     pid = os.getpid()
 
     def handler(signum, frame):

@@ -76,6 +76,13 @@ def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
     assert ended.stderr.splitlines()[-1] == "terminated" and "Traceback" not in ended.stderr
     assert work.is_dir() and not any(work.iterdir())
     assert not (tmp_path / "out" / "all_results.json").exists()
+    # Started with SIGTERM ignored (as nohup does with SIGHUP), it stays ignored: the run goes on to its end.
+    ignored = subprocess.run([sys.executable, str(ROOT / "tests" / "kill_at_step.py"), config,
+                              "--overwrite_output_dir", "true"],
+                             env=_env(KILL_AT_STEP="3", KILL_SIGNAL="SIGTERM"), capture_output=True, text=True,
+                             timeout=300, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    assert ignored.returncode == 0, ignored.stderr[-2000:]
+    assert (tmp_path / "out" / "all_results.json").exists()
 
 
 def test_a_full_disk_is_one_error_line(tiny_config, tmp_path, monkeypatch, capsys):
