@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     """`command` is run (train) or score, the app.pipeline function called with the config, or predict."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--help" in argv or "-h" in argv:
-        print(render(command))
+        try:
+            print(render(command), flush=True)
+        except BrokenPipeError:  # read by `head` or a pager that was closed: no traceback, and none at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -64,3 +65,13 @@ def test_the_real_command_prints_help_and_exits_0():
     # transformers itself prints this line on import whenever WANDB_MODE=offline (as in CI)
     out = done.stdout.removeprefix("[INFO] Running in WANDB offline mode\n")
     assert out.startswith("usage: python run.py") and "error" not in done.stderr
+
+
+def test_help_into_a_closed_pipe_ends_quietly():
+    """`python run.py --help | head` (or a pager quit early): the reader is gone before the help is written, as
+    `true` is; exit status 0 and no BrokenPipeError traceback. (Without WANDB_MODE=offline, under which
+    transformers prints a line to stdout when imported, before any of this code runs.)"""
+    env = {key: value for key, value in os.environ.items() if key != "WANDB_MODE"}
+    shown = subprocess.run(["bash", "-c", f"{sys.executable} {ROOT / 'run.py'} --help | true; echo ${{PIPESTATUS[0]}}"],
+                           capture_output=True, text=True, timeout=120, env=env)
+    assert (shown.stdout, shown.stderr) == ("0\n", "")
