@@ -204,8 +204,7 @@ def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
     if cfg.data.max_seq_length > tokenizer.model_max_length:
         logger.warning("max_seq_length %d is more than the model reads; texts are cut at its %d tokens",
                        cfg.data.max_seq_length, tokenizer.model_max_length)
-    model = load_classifier(source, task.label_names, model_args.ignore_mismatched_sizes,
-                            model_args.allow_pickle_checkpoints, cfg.checkers.match_labels_by)
+    model = load_classifier(source, task.label_names, model_args.ignore_mismatched_sizes, cfg.checkers.match_labels_by)
     return tokenizer, model
 
 

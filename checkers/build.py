@@ -57,8 +57,10 @@ def build_checker(
     options: CheckerArguments,
     main_args: WeightedTrainingArguments,
     max_length: int,
+    ignore_mismatched_sizes: bool = False,
 ) -> dict:
-    """Train the checker and save it into `folder`; a half-built checker is never left there."""
+    """Train the checker and save it into `folder`; a half-built checker is never left there. A base whose head has
+    another size gets a new one with `ignore_mismatched_sizes`, the model's option."""
     partial = folder.with_name(folder.name + ".partial")
     state = PartialState()  # under torchrun every process trains the checker; only the main one touches files
     if state.is_main_process:
@@ -68,7 +70,7 @@ def build_checker(
     # The new classifier head is drawn here, before the Trainer seeds anything: seed it so that a recipe gives one
     # checker whichever command builds it and whatever that command drew from the RNG before.
     set_seed(main_args.seed)
-    model = load_classifier(base, label_names, match_by=options.match_labels_by)
+    model = load_classifier(base, label_names, ignore_mismatched_sizes, options.match_labels_by)
     trained = training_recipe(recipe.role, options, max_length)
     args = WeightedTrainingArguments(
         output_dir=str(partial / "checkpoints"),

@@ -95,7 +95,8 @@ class _Checkers:
     def __init__(self, cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker):
         self.cfg, self.task, self.tracker = cfg, task, tracker
         self.base = resolve_model(cfg.checkers.checker_base_model, "checker_base_model",
-                                  cache_dir=cfg.model.cache_dir) if cfg.checkers.checker_base_model else model_source
+                                  allow_pickle=cfg.model.allow_pickle_checkpoints, cache_dir=cfg.model.cache_dir) \
+            if cfg.checkers.checker_base_model else model_source
         self.recipes = recipes(cfg, task)
         self.prefix = f"{dataset_label(cfg, task)}_{short_name(cfg.model.model_name_or_path)}"
 
@@ -103,7 +104,7 @@ class _Checkers:
              artifact: str) -> ModelSource:
         def build(folder, recipe):
             build_checker(folder, recipe, base, self.task.label_names, self.task.text_columns, self.cfg.checkers,
-                          self.cfg.training, self.cfg.data.max_seq_length)
+                          self.cfg.training, self.cfg.data.max_seq_length, self.cfg.model.ignore_mismatched_sizes)
             release_freed_memory()  # the build's Trainer, model and optimizer state, before the next phase
             self.tracker.log_artifact(folder, artifact, "model")
 

@@ -37,7 +37,8 @@ class ModelArguments:
     use_fast_tokenizer: bool = field(default=True, metadata={"help": "Use a fast (Rust) tokenizer."})
     model_revision: str = field(default="main", metadata={"help": "Hub revision: branch, tag or commit."})
     ignore_mismatched_sizes: bool = field(
-        default=False, metadata={"help": "Load a checkpoint whose classification head has another size."}
+        default=False, metadata={"help": "Load a checkpoint whose classification head has another size, drawing a "
+                                "new head (for the checkers built from it too)."}
     )
     use_wandb_model: bool = field(
         default=False, metadata={"help": "Treat model_name_or_path as a W&B artifact reference."}

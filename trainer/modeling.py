@@ -58,7 +58,6 @@ def load_classifier(
     source: ModelSource,
     label_names: list[str],
     ignore_mismatched_sizes: bool = False,
-    allow_pickle: bool = False,
     match_by: str = "name",
 ):
     """A classifier of the task's labels, from a base model (its head drawn new) or from a classifier, whose head is
@@ -75,7 +74,7 @@ def load_classifier(
                 source.location,
                 config=config,
                 ignore_mismatched_sizes=ignore_mismatched_sizes,
-                use_safetensors=None if allow_pickle else True,
+                use_safetensors=None if source.allow_pickle else True,
                 output_loading_info=True,
                 **source.loading_options,
             )
