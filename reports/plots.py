@@ -8,6 +8,9 @@ import numpy as np
 
 # Weights spanning more than this ratio (IMP's P'/Q, DIMP's P'/P) are drawn on a log scale.
 LOG_SCALE_SPAN = 100.0
+# Groups drawn side by side in one histogram; beyond, the largest are drawn and the rest pooled (a task of 200 labels
+# drew 200 bars a bin and a legend taller than the plot).
+MAX_GROUPS = 10
 
 
 def _pyplot():
@@ -46,11 +49,12 @@ def histogram_by_group(values: np.ndarray, groups: list[str], order: list[str], 
     bins = _bins(values[seen], log)
     # Zeros cannot sit on a log axis: they are counted in the first bin.
     parts = [np.clip(values[seen & (groups == group)], bins[0], None) for group in order]
-    shown = [(group, part) for group, part in zip(order, parts) if len(part)]
+    shown = drawn_groups([(group, part) for group, part in zip(order, parts) if len(part)])
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.hist([part for _, part in shown], bins=bins, weights=[np.full(len(part), 1 / len(part)) for _, part in shown],
-            color=[f"C{order.index(group)}" for group, _ in shown],
+            # A group keeps its colour from plot to plot, its place in `order`, where there are few enough.
+            color=[f"C{order.index(group) if len(order) <= MAX_GROUPS else i}" for i, (group, _) in enumerate(shown)],
             label=[f"{group} (n={len(part)}, mean {part.mean():.3g})" for group, part in shown])
     if log:
         ax.set_xscale("log")
@@ -63,6 +67,17 @@ def histogram_by_group(values: np.ndarray, groups: list[str], order: list[str], 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def drawn_groups(groups: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """The (name, values) groups a histogram draws: all of them, in their order, up to MAX_GROUPS; beyond, the
+    largest MAX_GROUPS - 1, in their order, and the others pooled into one."""
+    if len(groups) <= MAX_GROUPS:
+        return groups
+    largest = sorted(range(len(groups)), key=lambda i: -len(groups[i][1]))[:MAX_GROUPS - 1]
+    kept = [groups[i] for i in sorted(largest)]
+    rest = [groups[i] for i in range(len(groups)) if i not in largest]
+    return kept + [(f"the other {len(rest)}", np.concatenate([part for _, part in rest]))]
 
 
 def weights_by_epoch(model_prob: dict[int, np.ndarray], weight: dict[int, np.ndarray], loss_name: str,

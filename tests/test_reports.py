@@ -13,6 +13,7 @@ from conftest import file_backed_mb, write_long_texts
 from data.task import build_task, split_from_file
 from reports.example_weights import ExampleWeights, from_training_set, write_csv
 from reports.markdown import cell, render
+from reports.plots import drawn_groups
 from reports.weight_report import log_to_wandb, write_weight_report
 from trainer.weight_history import Seen
 
@@ -141,3 +142,14 @@ def test_wandb_failure_is_logged_not_raised(caplog):
     with caplog.at_level(logging.WARNING):
         log_to_wandb(BrokenRun(), known_weights(), {})
     assert "could not log the example weights" in caplog.text
+
+
+def test_a_histogram_of_many_groups_draws_the_largest_and_pools_the_rest():
+    """200 labels would draw 200 bars a bin and a legend taller than the plot: the 9 largest groups, in their order,
+    and one for the other 191."""
+    groups = [(f"class_{i}", np.full(1 + (i % 7 == 3) * 5 + (i == 150) * 9, 0.5)) for i in range(200)]
+    drawn = drawn_groups(groups)
+    assert [name for name, _ in drawn] == [f"class_{i}" for i in (3, 10, 17, 24, 31, 38, 45, 52, 150)] + \
+        ["the other 191"]
+    assert sum(len(part) for _, part in drawn) == sum(len(part) for _, part in groups)
+    assert drawn_groups(groups[:10]) == groups[:10]
