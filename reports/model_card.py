@@ -127,11 +127,17 @@ def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> li
     return [{"name": name, "results": results}]
 
 
+def label_list(names: list[str], shown: int = 10) -> str:
+    """The labels for the card's first line: all of them, or the first `shown` of a long list."""
+    listed = ", ".join(f"`{label}`" for label in names[:shown])
+    more = len(names) - shown
+    return listed if more <= 0 else f"{listed} and {more} more (config.json's `id2label` names them all)"
+
+
 def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_hub: bool) -> str:
     base = cfg.model.model_name_or_path
     base = f"[{base}](https://huggingface.co/{base})" if on_hub else f"`{base}`"
-    labels = ", ".join(f"`{label}`" for label in task.label_names)
-    text = (f"# {name}\n\nA text classifier ({task.num_labels} labels: {labels}; input: "
+    text = (f"# {name}\n\nA text classifier ({task.num_labels} labels: {label_list(task.label_names)}; input: "
             f"{' + '.join(f'`{c}`' for c in task.text_columns)}) fine-tuned from {base} with "
             f"{loss_name(cfg.training.loss_kind.value)} loss ({PAPER}).")
     if "test_accuracy" in metrics:

@@ -20,7 +20,7 @@ from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import _history_for_table, _results
+from reports.model_card import _history_for_table, _results, label_list
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -205,3 +205,11 @@ def test_push_to_hub_refuses_before_any_work(tiny_config, tmp_path, monkeypatch,
     assert message in err
     assert not Path(tiny_config["output_dir"]).exists()
     assert not Path(tiny_config["quality_checker_model"]).exists()  # no checker was built either
+
+
+def test_the_cards_first_line_lists_a_long_label_list_in_part():
+    assert label_list(["a", "b"]) == "`a`, `b`"
+    names = [f"class_{i}" for i in range(200)]
+    assert label_list(names) == ", ".join(f"`class_{i}`" for i in range(10)) + \
+        " and 190 more (config.json's `id2label` names them all)"
+    assert label_list(names[:10]) == ", ".join(f"`class_{i}`" for i in range(10))
