@@ -112,7 +112,8 @@ class GoldLabels:
         if self.ids is None:
             return
         raw = record.get(self.column)
-        label = self.read(raw) if raw not in (None, "") else None
+        missing = raw is None or (isinstance(raw, str) and not raw.strip())
+        label = None if missing else self.read(raw)
         if label is not None:
             self.ids.append(label)
             return
@@ -123,7 +124,7 @@ class GoldLabels:
                                "--label_column_name %s scores them against its %r column", where, self.column,
                                LABEL, LABEL)
             return
-        problem = (f"{where}: no label in column {self.column!r}" if raw in (None, "") else
+        problem = (f"{where}: no label in column {self.column!r}" if missing else
                    f"{where}: label {raw!r} in column {self.column!r} is not one of the model's labels")
         if self.required:
             raise DataError(f"{problem}; expected a label name or id in every record ({self.required})")

@@ -159,6 +159,8 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     try:
         if not reader.fieldnames:
             return
+        # A header written "text, label" names " label": spaces around a name are not part of it, as around a label.
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
         repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
         if repeated:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")

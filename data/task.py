@@ -226,6 +226,8 @@ def label_reader(names: list[str], file_names: list[str] | None) -> Callable[[ob
     ids_are_names = any(_as_int(name) is not None for name in names)
 
     def read(raw) -> int | None:
+        if isinstance(raw, str):
+            raw = raw.strip()  # as training reads it: "positive " from a spreadsheet is that label
         number = _as_int(raw)
         if file_names is not None and number is not None:
             return ids.get(file_names[number]) if 0 <= number < len(file_names) else None

@@ -258,8 +258,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.csv", "text;label\na;0\n", r"t.csv: line 2: missing label column 'label' \(record has \['text;label'\]; "
      r"its one column's name holds ';': a .csv file is read comma-separated, a .tsv tab-separated; label_column_name"),
     ("t.tsv", "text,label\na,0\n", r"t.tsv: line 2: missing label column 'label' .*its one column's name holds ','"),
-    ("t.csv", "text, label\na,0\n", r"line 2: missing label column 'label' \(record has \[' label', 'text'\]; "
-     r"' label' differs from 'label' only in case or spaces; label_column_name names another\)"),
+    ("t.jsonl", '{"text": "a", " label": 0}\n', r"line 1: missing label column 'label' \(record has \[' label', "
+     r"'text'\]; ' label' differs from 'label' only in case or spaces; label_column_name names another\)"),
     ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
      r"\(record has \['label', 'text'\]; 'text' differs from 'Text' only in case or spaces\); every file needs"),
 ])
@@ -269,6 +269,14 @@ def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, 
     path.write_text(content)
     with pytest.raises(DataError, match=message):
         build_task([split_from_file("train", path)], None)
+
+
+def test_a_csv_headers_names_are_read_without_the_spaces_around_them(tmp_path):
+    """A header written "text, label" (as a person types one) names the columns text and label."""
+    path = tmp_path / "t.csv"
+    path.write_text("text , label\ngood,1\nbad,0\n")
+    task = build_task([split_from_file("train", path)], None)
+    assert task.text_columns == ["text"] and task.label_names == ["0", "1"]
 
 
 def test_csv_line_numbers_count_the_header(tmp_path):
@@ -530,9 +538,9 @@ def test_a_trained_models_labels_are_read_by_name_then_by_id():
 
 
 @pytest.mark.parametrize("values", [[False, True], ["no", "yes"], [3, 7], [0.5, 1.5], ["1", "2"], [1.0, "x"],
-                                    [1, "1", "x"], [10, 9, "1.0"]],
+                                    [1, "1", "x"], [10, 9, "1.0"], ["no", " no", "yes "]],
                          ids=["bools", "names", "numbers", "fractions", "numbered-names", "mixed", "one-spelt-twice",
-                              "numbers-spelt-otherwise"])
+                              "numbers-spelt-otherwise", "names-with-spaces"])
 def test_a_trained_model_reads_its_training_files_labels_as_the_training_did(tmp_path, values):
     """predict.py scores the model's own test file: each raw label value gets the id the run gave it."""
     records = [{"text": f"text {i}", "label": values[i % len(values)]} for i in range(2 * len(values))]

@@ -194,6 +194,20 @@ def test_metrics_output_holds_the_score_of_the_written_predictions(tiny_model_di
     assert 0 < metrics["predict_f1"] <= 1
 
 
+def test_a_spreadsheets_spaces_are_read_as_training_reads_them(tiny_model_dir, tmp_path, capsys):
+    """A header "text , label" and labels " positive" (a spreadsheet's csv): the model's text column and labels are
+    found and scored, as training finds them; a label of spaces only is a missing one."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    path = tmp_path / "new.csv"
+    path.write_text("text , label\ngood day, positive\nbad day,negative \n")
+    argv = ["--model", str(model), "--input", str(path), "--metrics_output", str(tmp_path / "scores.json")]
+    assert main([*argv, "--output", str(tmp_path / "out.csv")], command="predict") == 0
+    assert json.loads((tmp_path / "scores.json").read_text())["predict_samples"] == 2
+    path.write_text("text,label\ngood day,positive\nbad day,  \n")
+    assert main([*argv, "--output", str(tmp_path / "again.csv"), "--overwrite_output", "true"], command="predict") == 2
+    assert "new.csv: line 3: no label in column 'label'; expected a label" in capsys.readouterr().err
+
+
 def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_model_dir, tmp_path, caplog):
     model = _trained(tiny_model_dir, tmp_path / "model")
     path = _write_csv(tmp_path / "new.csv", [{"text": "good day", "label": "positive"},
