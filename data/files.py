@@ -161,7 +161,8 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
             return
         # A header written "text, label" names " label": spaces around a name are not part of it, as around a label.
         reader.fieldnames = [name.strip() for name in reader.fieldnames]
-        repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+        # Columns without a name (a spreadsheet's trailing ",,") are never read, however many there are.
+        repeated = sorted({name for name in reader.fieldnames if name and reader.fieldnames.count(name) > 1})
         if repeated:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
         for row in reader:

@@ -268,7 +268,8 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                     raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected "
                                     f"text in the text columns {columns_from}")
                 if not text.strip():
-                    raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+                    raise DataError(f"{where}: column {column!r} is empty; expected non-empty text in the text "
+                                    f"columns {columns_from}")
                 if not is_unicode(text):
                     raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             if label_column not in record:

@@ -277,12 +277,16 @@ def test_a_csv_headers_names_are_read_without_the_spaces_around_them(tmp_path):
     path.write_text("text , label\ngood,1\nbad,0\n")
     task = build_task([split_from_file("train", path)], None)
     assert task.text_columns == ["text"] and task.label_names == ["0", "1"]
+    path.write_text("text,label,,\r\ngood,1,,\r\nbad,0,,\r\n")  # a spreadsheet's stray empty columns
+    assert build_task([split_from_file("train", path)], None).text_columns == ["text"]
 
 
 def test_csv_line_numbers_count_the_header(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\ngood,1\n,0\n")
-    with pytest.raises(DataError, match=r"t.csv: line 3: column 'text' is empty"):
+    message = (r"t.csv: line 3: column 'text' is empty; expected non-empty text in the text columns taken from the "
+               r"first non-label columns of .*t.csv \(text_column_names")
+    with pytest.raises(DataError, match=message):
         build_task([split_from_file("train", path)], None)
 
 
