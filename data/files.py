@@ -165,10 +165,15 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
         repeated = sorted({name for name in reader.fieldnames if name and reader.fieldnames.count(name) > 1})
         if repeated:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
+        first = reader.fieldnames[0]
         for row in reader:
             if None in row:
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
                                 f"{len(reader.fieldnames)}")
+            # The header again (files joined with `cat`) would be a record whose label is "label".
+            if (row[first] or "").strip() == first and all((v or "").strip() == k for k, v in row.items()):
+                raise DataError(f"{path}: line {reader.line_num}: repeats the header (files joined together?); remove "
+                                "the line")
             yield reader.line_num, row
     except csv.Error as err:  # a field over csv's size limit, a quote the parser cannot close
         if "new-line character seen in unquoted field" in str(err):  # lines split on "\n" only
