@@ -186,6 +186,12 @@ def _check_label_names(names: list[str], origin: str) -> None:
     if len(names) < 2:
         raise DataError(f"{origin}: every example has the label {names[0] if names else None!r}; a classifier "
                         "needs at least two labels (give a labels.json beside the data to name them all)")
+    spellings: dict[str, list[str]] = {}
+    for name in names:
+        spellings.setdefault(name.casefold(), []).append(name)
+    for alike in (group for group in spellings.values() if len(group) > 1):
+        logger.warning("%s: the labels %s differ only in case, so they are different classes; spell them alike "
+                       "where they mean one", origin, " and ".join(map(repr, alike)))
 
 
 def _label_space(values: list) -> tuple[list[str], dict]:

@@ -554,3 +554,12 @@ def test_a_trained_model_reads_its_training_files_labels_as_the_training_did(tmp
     assert [read(r["label"]) for r in records] == list(task.splits["train"]["label"])
     assert len(set(task.label_names)) == len(task.label_names) == len({read(v) for v in values})
 
+
+def test_labels_that_differ_only_in_case_are_pointed_out(tmp_path, caplog):
+    """'Positive' in a few rows beside 'positive': two classes, as written, but likely one meant; the log says so."""
+    records = [{"text": f"t{i}", "label": label} for i, label in enumerate(["positive", "negative"] * 5 + ["Positive"])]
+    with caplog.at_level(logging.WARNING):
+        task = build_task([split_from_file("train", write_jsonl(tmp_path / "t.jsonl", records))], None)
+    assert task.label_names == ["Positive", "negative", "positive"]
+    assert "t.jsonl: the labels 'Positive' and 'positive' differ only in case, so they are different classes" \
+        in caplog.text
