@@ -226,7 +226,10 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
                 raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
                                 f"{column_near_miss(column, record)}); name the input's text column(s) with "
                                 "--text_column_names")
-            if not isinstance(record[column], str) or not record[column].strip():
+            value = record[column]
+            if not isinstance(value, str):
+                raise DataError(f"{where}: column {column!r} holds {type(value).__name__} {value!r}; expected text")
+            if not value.strip():
                 raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
         for column, value in record.items():  # JSON may escape one; the output, UTF-8, cannot hold it
             if not is_unicode(column) or _holds_surrogate(value):
