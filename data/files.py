@@ -165,8 +165,14 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
         repeated = sorted({name for name in reader.fieldnames if name and reader.fieldnames.count(name) > 1})
         if repeated:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
-        first = reader.fieldnames[0]
+        first, ended = reader.fieldnames[0], 1
         for row in reader:
+            if delimiter == "\t" and any("\t" in v and "\n" in v for v in row.values() if isinstance(v, str)):
+                raise DataError(f"{path}: lines {ended + 1}-{reader.line_num} were read as one record: a field "
+                                "that starts with a quote mark (\") is read as quoted up to the next one; write such "
+                                "texts quoted, their own quote marks doubled (as csv.writer and pandas do), or save "
+                                "the data as JSON lines")
+            ended = reader.line_num
             if None in row:
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
                                 f"{len(reader.fieldnames)}")

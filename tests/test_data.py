@@ -259,6 +259,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
      r"its one column's name holds ';': a .csv file is read comma-separated, a .tsv tab-separated; label_column_name"),
     ("t.tsv", "text,label\na,0\n", r"t.tsv: line 2: missing label column 'label' .*its one column's name holds ','"),
     ("t.csv", "text,label\na,0\ntext , label\nb,1\n", r"t.csv: line 3: repeats the header \(files joined "),
+    ("t.tsv", 'text\tlabel\n"Wow" she said\t1\n"no end\t0\nplain\t1\nsaid "hi" then\t0\n',
+     r't.tsv: lines 3-5 were read as one record: a field that starts with a quote mark \(\"\) is read as quoted'),
     ("t.jsonl", '{"text": "a", " label": 0}\n', r"line 1: missing label column 'label' \(record has \[' label', "
      r"'text'\]; ' label' differs from 'label' only in case or spaces; label_column_name names another\)"),
     ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
