@@ -167,6 +167,7 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
         first, ended = reader.fieldnames[0], 1
         for row in reader:
+            # In a tsv, a tab and a line break in one field come only from a quote mark that opened a quoted field.
             if delimiter == "\t" and any("\t" in v and "\n" in v for v in row.values() if isinstance(v, str)):
                 raise DataError(f"{path}: lines {ended + 1}-{reader.line_num} were read as one record: a field "
                                 "that starts with a quote mark (\") is read as quoted up to the next one; write such "
