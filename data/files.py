@@ -128,7 +128,8 @@ def _is_object(line: str) -> bool:
 
 
 def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
-    """A .json file: JSON lines (streamed), or one document, a list of records or {"data": [...]}, read whole."""
+    """A .json file: JSON lines (streamed), or one document, read whole: a list of records, {"data": [...]}, or
+    columns ({"text": [...], "label": [...]}, as a Dataset's to_dict() writes)."""
     with closing(_lines(path)) as lines:
         filled = (line for _, line in lines if line.strip())
         first, second = next(filled, None), next(filled, None)
@@ -147,10 +148,26 @@ def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         document = document["data"]
     if isinstance(document, dict):
-        document = [document]
+        document = _columns_as_records(path, document)
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):
         raise DataError(f"{path}: expected a list of JSON objects (or one object per line)")
     yield from enumerate(document, start=1)
+
+
+def _columns_as_records(path: Path, document: dict) -> list[dict]:
+    """One JSON object: columns of equal length, read as their rows; pandas' default to_json() (each column an object
+    keyed by row) refused with how to write records; else a single record."""
+    values = list(document.values())
+    if values and all(isinstance(v, dict) for v in values):
+        raise DataError(f"{path}: each column is an object keyed by row, as pandas' DataFrame.to_json() writes by "
+                        "default; write the records instead: to_json(path, orient='records', lines=True)")
+    if not values or not all(isinstance(v, list) for v in values):
+        return [document]
+    lengths = {len(v) for v in values}
+    if len(lengths) > 1:
+        counts = ", ".join(f"{key!r} {len(column)}" for key, column in document.items())
+        raise DataError(f"{path}: columns of different lengths ({counts}); expected one value per row in each")
+    return [dict(zip(document, row)) for row in zip(*values)]
 
 
 def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:

@@ -565,3 +565,19 @@ def test_labels_that_differ_only_in_case_are_pointed_out(tmp_path, caplog):
     assert task.label_names == ["Positive", "negative", "positive"]
     assert "t.jsonl: the labels 'Positive' and 'positive' differ only in case, so they are different classes" \
         in caplog.text
+
+
+def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
+    """{"text": [...], "label": [...]}, as a Dataset's to_dict() writes: its rows; pandas' default to_json(), each
+    column an object keyed by row, and columns of different lengths are refused with what to do."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"text": ["good day", "bad day", "fine"], "label": [1, 0, 1]}))
+    assert read_records(path) == [{"text": "good day", "label": 1}, {"text": "bad day", "label": 0},
+                                  {"text": "fine", "label": 1}]
+    path.write_text(json.dumps({"text": {"0": "good day", "1": "bad day"}, "label": {"0": 1, "1": 0}}))
+    with pytest.raises(DataError, match=r"t.json: each column is an object keyed by row, as pandas' "
+                                        r"DataFrame.to_json\(\) writes by default; write the records instead"):
+        read_records(path)
+    path.write_text(json.dumps({"text": ["good day", "bad day"], "label": [1]}))
+    with pytest.raises(DataError, match=r"t.json: columns of different lengths \('text' 2, 'label' 1\)"):
+        read_records(path)
