@@ -7,8 +7,11 @@ import atexit
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import mmap
+import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -19,20 +22,47 @@ from datasets import Dataset
 from data.files import DataError
 
 BATCH_ROWS = 10_000  # rows per Arrow record batch: a few MB of text held while writing
+logger = logging.getLogger(__name__)
+
+
+SCRATCH_PREFIX = "dimp-data-"
 
 
 def scratch_folder(parent: str | None = None) -> Path:
     """A new folder for a run's Arrow files, in `parent` (default: the system's temporary folder). Removed by
-    `remove_scratch` when the run ends, or at the latest when the process exits."""
+    `remove_scratch` when the run ends, or at the latest when the process exits; those of runs on this machine that
+    were killed (SIGKILL, out of memory), which nothing removed, are removed here. Its name says whose it is."""
     try:
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="dimp-data-", dir=parent))
+        # "+" is in no host name nor pid, nor in the random part mkdtemp adds.
+        folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}+{socket.gethostname()}+", dir=parent))
     except OSError as err:  # a file in the way, no permission, a full disk
         raise DataError(f"data_work_dir: cannot make a folder for the run's data in {parent or tempfile.gettempdir()} "
                         f"({err.strerror or err})") from None
     atexit.register(remove_scratch, folder)
+    _remove_orphans(folder.parent)
     return folder
+
+
+def _remove_orphans(parent: Path) -> None:
+    """The scratch folders in `parent` of this machine's processes that no longer run. (Another machine's, on a
+    shared folder, are left alone: their processes cannot be seen from here.)"""
+    for folder in parent.glob(f"{SCRATCH_PREFIX}*+*+*"):
+        pid, host, _ = folder.name[len(SCRATCH_PREFIX):].split("+", 2)
+        if host == socket.gethostname() and pid.isdecimal() and not _running(int(pid)):
+            logger.info("Removing %s: the data files of a run that was killed", folder)
+            remove_scratch(folder)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def remove_scratch(folder: Path) -> None:

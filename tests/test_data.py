@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,7 @@ import pytest
 
 from conftest import file_backed_mb, write_jsonl, write_long_texts
 from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
+from data.store import SCRATCH_PREFIX, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
 RECORDS = [
@@ -581,3 +586,17 @@ def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
     path.write_text(json.dumps({"text": ["good day", "bad day"], "label": [1]}))
     with pytest.raises(DataError, match=r"t.json: columns of different lengths \('text' 2, 'label' 1\)"):
         read_records(path)
+
+
+def test_the_data_files_a_killed_run_left_are_removed_by_the_next_run(tmp_path):
+    """SIGKILL (or the kernel's out-of-memory killer) leaves a run's scratch folder behind; the next run on this
+    machine removes it, and leaves those of running processes and of other machines."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = {name: tmp_path / f"{SCRATCH_PREFIX}{name}+abc" for name in (
+        f"{dead.pid}+{socket.gethostname()}", f"{os.getppid()}+{socket.gethostname()}", f"{dead.pid}+elsewhere")}
+    for folder in left.values():
+        folder.mkdir()
+        (folder / "0-train.arrow").write_bytes(b"data")
+    assert scratch_folder(str(tmp_path)).is_dir()
+    assert [folder.exists() for folder in left.values()] == [False, True, True]
