@@ -22,10 +22,8 @@ from datasets import Dataset
 from data.files import DataError
 
 BATCH_ROWS = 10_000  # rows per Arrow record batch: a few MB of text held while writing
-logger = logging.getLogger(__name__)
-
-
 SCRATCH_PREFIX = "dimp-data-"
+logger = logging.getLogger(__name__)
 
 
 def scratch_folder(parent: str | None = None) -> Path:
@@ -57,11 +55,11 @@ def _remove_orphans(parent: Path) -> None:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # no signal: only whether the process exists
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's
-        return True
+        pass
     return True
 
 
