@@ -127,8 +127,8 @@ def claim_output_dir(output_dir: str) -> Callable[[], None]:
     """Held while this run writes `output_dir`: another run started into it meanwhile (a sweep that did not change
     it) is refused, where both would pass check_output_dir and mix their results. The lock file lies in the system's
     temporary folder, so that nothing is written to output_dir before the run writes its results: runs on other
-    machines, or with another $TMPDIR, are not seen. The lock ends with the run, or its process. Returns what releases it. Under torchrun the main process holds it, and every process
-    is told whether it got it."""
+    machines, or with another $TMPDIR, are not seen. The lock ends with the run, or its process. Returns what
+    releases it. Under torchrun the main process holds it, and every process is told whether it got it."""
     state = PartialState()
     out = Path(output_dir).expanduser().resolve()
     lock, refused = None, [False]
