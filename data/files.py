@@ -246,7 +246,8 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
         empty = False
         yield numbered
     if empty:
-        raise DataError(f"{path}: no records (the file is empty)")
+        what = "the file is empty" + (", or holds only its header" if suffix in (".csv", ".tsv") else "")
+        raise DataError(f"{path}: no records ({what})")
 
 
 def read_records(path: Path) -> list[dict]:

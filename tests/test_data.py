@@ -289,6 +289,13 @@ def test_a_csv_headers_names_are_read_without_the_spaces_around_them(tmp_path):
     assert build_task([split_from_file("train", path)], None).text_columns == ["text"]
 
 
+def test_a_csv_of_a_header_alone_says_so(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\n")
+    with pytest.raises(DataError, match=r"t.csv: no records \(the file is empty, or holds only its header\)"):
+        read_records(path)
+
+
 def test_csv_line_numbers_count_the_header(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\ngood,1\n,0\n")
