@@ -279,8 +279,10 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                 if not is_unicode(text):
                     raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
             if label_column not in record:
+                unlabelled = "; predict.py labels texts that have none" if source.name.startswith("test") else ""
                 raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}"
-                                f"{column_near_miss(label_column, record)}; label_column_name names another)")
+                                f"{column_near_miss(label_column, record)}; label_column_name names another)"
+                                f"{unlabelled}")
             label = record[label_column]
             if isinstance(label, str):  # "positive " from a spreadsheet, or ", negative" in a csv, is that label
                 label = label.strip()

@@ -607,3 +607,13 @@ def test_the_data_files_a_killed_run_left_are_removed_by_the_next_run(tmp_path):
         (folder / "0-train.arrow").write_bytes(b"data")
     assert scratch_folder(str(tmp_path)).is_dir()
     assert [folder.exists() for folder in left.values()] == [False, True, True]
+
+
+def test_a_test_file_without_labels_points_to_predict_py(tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "c"}])
+    with pytest.raises(DataError, match=r"texts.jsonl: line 1: missing label column 'label' .*; predict.py labels "
+                                        r"texts that have none$"):
+        build_task([split_from_file("train", train), split_from_file("test", texts)], None)
+    with pytest.raises(DataError, match=r"label_column_name names another\)$"):  # training data must have labels
+        build_task([split_from_file("train", texts)], None)
