@@ -373,6 +373,8 @@ def read_json_config(path: str | Path) -> dict:
             raise ConfigError(f"{path}: is a folder; expected a JSON config file")
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            raise ConfigError(f"{path}: a config file is JSON, as the authors' are; write it as a .json file")
     except OSError as err:  # a name too long, a symlink loop
         raise ConfigError(f"{str(path)[:80]}: {err.strerror}") from None
     try:

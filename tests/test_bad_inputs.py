@@ -246,6 +246,9 @@ CASES: list[tuple] = [
     ("malformed-json", lambda c: [c.write_config(text='{\n "seed": 1,\n}')], r"config.json: invalid JSON at line 3"),
     ("json-not-object", lambda c: [c.write_config(text="[1, 2]")], r"expected a JSON object of key/value pairs"),
     ("config-missing", lambda c: [str(c.tmp / "nope.json")], r"nope.json: config file not found"),
+    ("config-in-yaml", lambda c: [(c.tmp / "config.yaml").write_text("learning_rate: 1e-4\n")
+                                  and str(c.tmp / "config.yaml")],
+     r"config.yaml: a config file is JSON, as the authors' are; write it as a .json file"),
     ("config-not-utf8", lambda c: [(c.tmp / "latin.json").write_bytes(b'{"name": "caf\xe9"}') and str(c.tmp / "latin.json")],
      r"latin.json: not UTF-8"),
     ("unknown-key", lambda c: [c.write_config({"learnig_rate": 1e-4})], r"unknown config key 'learnig_rate'; did you mean 'learning_rate'"),
