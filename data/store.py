@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
+import fcntl
 import hashlib
 import logging
 import mmap
@@ -23,47 +24,54 @@ from data.files import DataError
 
 BATCH_ROWS = 10_000  # rows per Arrow record batch: a few MB of text held while writing
 SCRATCH_PREFIX = "dimp-data-"
+ALIVE_FILE = ".alive"  # locked by the process whose scratch folder it is, until it ends; the kernel drops the lock
+_alive: dict[Path, int] = {}  # this process's scratch folders, and the descriptor holding each one's lock
 logger = logging.getLogger(__name__)
 
 
 def scratch_folder(parent: str | None = None) -> Path:
     """A new folder for a run's Arrow files, in `parent` (default: the system's temporary folder). Removed by
     `remove_scratch` when the run ends, or at the latest when the process exits; those of runs on this machine that
-    were killed (SIGKILL, out of memory), which nothing removed, are removed here. Its name says whose it is."""
+    were killed (SIGKILL, out of memory), which nothing removed, are removed here."""
     try:
         if parent:
             Path(parent).mkdir(parents=True, exist_ok=True)
-        # "+" is in no host name nor pid, nor in the random part mkdtemp adds.
-        folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}+{socket.gethostname()}+", dir=parent))
+        # "+" is in no host name, nor in the random part mkdtemp adds.
+        folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{socket.gethostname()}+", dir=parent))
+        alive = os.open(folder / ALIVE_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+        fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:  # a file in the way, no permission, a full disk
         raise DataError(f"data_work_dir: cannot make a folder for the run's data in {parent or tempfile.gettempdir()} "
                         f"({err.strerror or err})") from None
+    _alive[folder] = alive
     atexit.register(remove_scratch, folder)
     _remove_orphans(folder.parent)
     return folder
 
 
 def _remove_orphans(parent: Path) -> None:
-    """The scratch folders in `parent` of this machine's processes that no longer run. (Another machine's, on a
-    shared folder, are left alone: their processes cannot be seen from here.)"""
-    for folder in parent.glob(f"{SCRATCH_PREFIX}*+*+*"):
-        pid, host, _ = folder.name[len(SCRATCH_PREFIX):].split("+", 2)
-        if host == socket.gethostname() and pid.isdecimal() and not _running(int(pid)):
+    """The scratch folders in `parent` whose process no longer holds their lock: it was killed. Only this machine's:
+    another machine's, on a shared disk, may hold its lock where this one cannot see it."""
+    for folder in parent.glob(f"{SCRATCH_PREFIX}{socket.gethostname()}+*"):
+        try:
+            alive = os.open(folder / ALIVE_FILE, os.O_WRONLY)
+        except OSError:  # not locked yet (a run starting), or another user's: left alone
+            continue
+        try:
+            fcntl.flock(alive, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its run goes on
+            continue
+        else:
             logger.info("Removing %s: the data files of a run that was killed", folder)
-            remove_scratch(folder)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # no signal: only whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        pass
-    return True
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(alive)
 
 
 def remove_scratch(folder: Path) -> None:
+    alive = _alive.pop(folder, None)
+    if alive is not None:
+        os.close(alive)
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from conftest import file_backed_mb, write_jsonl, write_long_texts
 from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
-from data.store import SCRATCH_PREFIX, scratch_folder
+from data.store import ALIVE_FILE, SCRATCH_PREFIX, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
 RECORDS = [
@@ -596,17 +595,26 @@ def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
 
 
 def test_the_data_files_a_killed_run_left_are_removed_by_the_next_run(tmp_path):
-    """SIGKILL (or the kernel's out-of-memory killer) leaves a run's scratch folder behind; the next run on this
-    machine removes it, and leaves those of running processes and of other machines."""
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    left = {name: tmp_path / f"{SCRATCH_PREFIX}{name}+abc" for name in (
-        f"{dead.pid}+{socket.gethostname()}", f"{os.getppid()}+{socket.gethostname()}", f"{dead.pid}+elsewhere")}
-    for folder in left.values():
+    """SIGKILL (or the kernel's out-of-memory killer) leaves a run's scratch folder behind, its lock dropped by the
+    kernel; the next run on this machine removes it, and leaves one still locked (a run going on, even in another
+    PID namespace), one not locked yet (a run starting) and another machine's."""
+    left = {name: tmp_path / f"{SCRATCH_PREFIX}{name}" for name in (
+        f"{socket.gethostname()}+killed", f"{socket.gethostname()}+running", f"{socket.gethostname()}+starting",
+        "elsewhere+killed")}
+    for name, folder in left.items():
         folder.mkdir()
         (folder / "0-train.arrow").write_bytes(b"data")
-    assert scratch_folder(str(tmp_path)).is_dir()
-    assert [folder.exists() for folder in left.values()] == [False, True, True]
+        if not name.endswith("starting"):
+            (folder / ALIVE_FILE).touch()
+    running = os.open(left[f"{socket.gethostname()}+running"] / ALIVE_FILE, os.O_WRONLY)
+    fcntl.flock(running, fcntl.LOCK_EX)  # as the run that owns it holds it
+    try:
+        mine = scratch_folder(str(tmp_path))
+        assert [folder.exists() for folder in left.values()] == [False, True, True, True]
+        remove_scratch(mine)
+        assert not mine.exists()
+    finally:
+        os.close(running)
 
 
 def test_a_test_file_without_labels_points_to_predict_py(tmp_path):
