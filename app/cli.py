@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     argv = [a for a in argv if a != "--debug"]
     _setup_logging()
     try:
-        with _sigterm_raises():
+        with sigterm_raises():
             _run(command, argv)
     except USER_ERRORS as err:
         if debug:
@@ -86,9 +86,11 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
 
 
 @contextmanager
-def _sigterm_raises():
-    """SIGTERM raises Terminated in this process while the command runs. A process forked meanwhile (a DataLoader
-    worker) keeps the signal's default; so does a process whose SIGTERM is ignored or handled already."""
+def sigterm_raises():
+    """SIGTERM raises Terminated in this process while the command runs, once: a second SIGTERM (sent to the
+    process group and passed on by a parent, as the grid does) would cut the cleanup short. A process forked
+    meanwhile (a DataLoader worker) keeps the signal's default; so does a process whose SIGTERM is ignored or
+    handled already."""
     if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         yield
         return
@@ -99,6 +101,7 @@ def _sigterm_raises():
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        signal.signal(signum, signal.SIG_IGN)
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, handler)

@@ -22,6 +22,7 @@ import argparse
 import json
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
+from app.cli import Terminated, sigterm_raises  # noqa: E402
 from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
@@ -164,9 +166,9 @@ def run_cell(cell: Cell, config: dict) -> bool:
     work.mkdir(parents=True, exist_ok=True)
     (work / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
     started, cpu = time.time(), children_cpu_s()
+    command = [sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")]
     with (work / "run.log").open("w") as log:
-        code = subprocess.run([sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        code = wait_for(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
     spent = {"wall_s": round(time.time() - started, 1), "cpu_s": round(children_cpu_s() - cpu, 1)}
     if code != 0:
         print(f"  FAILED ({code}) after {spent['wall_s']:.0f} s; see {work / 'run.log'}", flush=True)
@@ -192,6 +194,19 @@ def run_cell(cell: Cell, config: dict) -> bool:
     accuracy = f"{test[0]:.1f}" if test else "not tracked"
     print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {rule})", flush=True)
     return True
+
+
+def wait_for(run: subprocess.Popen) -> int:
+    """The cell's exit status. A grid that is stopped stops its cell, which then cleans up as a run stopped alone
+    does: Ctrl-C reaches it from the terminal, and a SIGTERM sent to the grid alone (`kill PID`) is passed on.
+    subprocess.run would kill it outright, leaving its temporary data, or leave it running on its own."""
+    try:
+        return run.wait()
+    except BaseException as stop:
+        if isinstance(stop, Terminated):
+            run.terminate()
+        run.wait()
+        raise
 
 
 def ce_first(methods) -> list[str]:
@@ -237,9 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
     failed = 0
-    for i, (cell, overrides) in enumerate(todo, start=1):
-        print(f"[{i}/{len(todo)}] {cell.path}", flush=True)
-        failed += not run_cell(cell, cell_config(spec, cell, overrides))
+    try:
+        with sigterm_raises():
+            for i, (cell, overrides) in enumerate(todo, start=1):
+                print(f"[{i}/{len(todo)}] {cell.path}", flush=True)
+                failed += not run_cell(cell, cell_config(spec, cell, overrides))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 1 if failed else 0
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +70,47 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch,
         assert (kept / "quality_checker_recipe.json").is_file() == (method == "dimp")
         # The progress line quotes what effect.csv reports (the epoch validation keeps), not the final model.
         assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stop, to_group, status, line", [
+    (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the grid alone
+    (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the grid and its cell
+])
+def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group, status, line):
+    """The cell's run.py then cleans up as a run stopped alone does. The grid used to die on the spot at a SIGTERM,
+    leaving the cell training on its own, and to kill the cell outright 0.25 s after Ctrl-C."""
+    seen = tmp_path / "seen"
+    script = tmp_path / "fake_run.py"
+    script.write_text("import os, pathlib, signal, sys, time\n"
+                      f"seen = pathlib.Path({str(seen)!r})\n"
+                      "def stop(signum, frame):\n"
+                      "    time.sleep(1)  # a cleanup that takes a while\n"
+                      "    seen.write_text(f'cleaned up after {signum}')\n"
+                      "    sys.exit(1)\n"
+                      "signal.signal(signal.SIGTERM, stop)\n"
+                      "signal.signal(signal.SIGINT, stop)\n"
+                      "seen.write_text(f'started {os.getpid()}')\n"
+                      "time.sleep(120)\n")
+    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
+              "from experiments import grid\n"
+              f"grid.SCRIPTS, grid.WORK = {{'run': {str(script)!r}}}, grid.Path({str(tmp_path / 'work')!r})\n"
+              f"grid.RESULTS = grid.Path({str(tmp_path / 'cells')!r})\n"
+              "sys.exit(grid.main(['--benchmarks', 'mrpc_ctrl', '--methods', 'ce', '--seeds', '1']))\n")
+    process = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
+        time.sleep(0.2)
+    cell = int(seen.read_text().split()[1])
+    try:
+        os.killpg(process.pid, stop) if to_group else process.send_signal(stop)
+        assert process.wait(timeout=60) == status
+        assert process.stderr.read().splitlines()[-1] == line
+        assert seen.read_text() == f"cleaned up after {int(stop)}"
+    finally:
+        if seen.read_text().startswith("started"):
+            os.kill(cell, signal.SIGKILL)
 
 
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):

@@ -85,6 +85,23 @@ def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
     assert (tmp_path / "out" / "all_results.json").exists()
 
 
+def test_a_second_sigterm_does_not_cut_the_cleanup_short():
+    """The same signal twice (sent to the process group, and passed on by a parent such as the grid) ends the run
+    once: the second, arriving while the first unwinds it, would raise again inside its cleanup."""
+    from app.cli import Terminated, sigterm_raises
+
+    cleaned = []
+    with pytest.raises(Terminated):
+        with sigterm_raises():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            finally:
+                signal.raise_signal(signal.SIGTERM)
+                cleaned.append(True)
+    assert cleaned == [True]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
 def test_a_full_disk_is_one_error_line(tiny_config, tmp_path, monkeypatch, capsys):
     """No space left while the data files are written (data_work_dir on a small tmpfs, as measured by hand): one
     line saying what the run writes where, not pyarrow's traceback. The disk is made full by the writer raising
