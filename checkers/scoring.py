@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from data.store import release_mapped_pages
 from references.models import ModelSource
-from trainer.modeling import encode, label_order, load_tokenizer, longest_first, named_labels
+from trainer.modeling import encode, label_order, load_tokenizer, longest_first, named_labels, reads_padding_of
 
 # Batches scored between two release_mapped_pages() calls. Longest-first batches gather rows from all over the token
 # file, and each row read maps its neighbours too (the kernel's fault-around): 100 batches mapped the whole file.
@@ -73,6 +73,7 @@ def class_logits(
     `progress`, a progress bar, advances by each batch's examples.
     """
     tokenizer = load_tokenizer(source)
+    reads_padding_of(model, tokenizer)
     encoded = encode(dataset, tokenizer, text_columns, max_length)
     order = longest_first(encoded)
     inputs = encoded.remove_columns([name for name in encoded.column_names if name == "label"])

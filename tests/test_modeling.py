@@ -1,16 +1,27 @@
-"""Evaluation splits are reordered longest first: less padding, the same metrics."""
+"""Evaluation splits are reordered longest first: less padding, the same metrics. A decoder whose tokenizer has
+no padding token trains and classifies as an encoder does."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+import pytest
+import torch
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
+                          PreTrainedTokenizerFast)
 
 from datasets import Dataset
 
+from app.pipeline import run
+from checkers.scoring import class_logits
 from conftest import toy_records
 from config.arguments import WeightedTrainingArguments
+from config.loading import load_config
+from references.models import ModelSource
 from trainer.fitting import make_trainer
-from trainer.modeling import encode, for_evaluation, longest_first
+from references.wandb_refs import ArtifactError
+from trainer.modeling import encode, for_evaluation, load_tokenizer, load_trained_classifier, longest_first
 
 
 def varied_lengths(tokenizer, n: int = 40) -> Dataset:
@@ -41,3 +52,41 @@ def test_evaluating_longest_first_gives_the_same_metrics(tiny_model_dir, tmp_pat
     as_given, sorted_ = trainer.evaluate(encoded), trainer.evaluate(for_evaluation(encoded))
     assert as_given["eval_accuracy"] == sorted_["eval_accuracy"] and as_given["eval_f1"] == sorted_["eval_f1"]
     assert np.isclose(as_given["eval_loss"], sorted_["eval_loss"], rtol=1e-5)
+
+
+def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_batch_as_alone(tiny_config,
+                                                                                             tiny_model_dir, tmp_path):
+    """GPT-2, Llama and Qwen ship no padding token, and batches of unequal texts need one: the end-of-text token
+    pads, and the classifier, which reads a text's last token that is not padding, is told which token that is (it
+    was a ValueError from the tokenizer). DIMP trains its checker and itself from such a model, and such a classifier
+    scores as a checker or in predict.py."""
+    decoder = tmp_path / "decoder"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(tiny_model_dir / "tokenizer.json"), eos_token="[SEP]",
+                                        unk_token="[UNK]", model_max_length=64)
+    assert tokenizer.pad_token is None
+    tokenizer.save_pretrained(decoder)
+    torch.manual_seed(0)
+    GPT2ForSequenceClassification(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2,
+                                             n_head=2, num_labels=2)).save_pretrained(decoder)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**tiny_config, "model_name_or_path": str(decoder),
+                                  "problem_type": "single_label_classification_dimp"}))
+    run(load_config(str(config)))
+    trained = tmp_path / "out"
+    sep = tokenizer.convert_tokens_to_ids("[SEP]")
+    assert json.loads((trained / "config.json").read_text())["pad_token_id"] == sep
+    assert json.loads((tmp_path / "checkers" / "quality" / "config.json").read_text())["pad_token_id"] == sep
+    texts = Dataset.from_list([{"text": r["text"] + " the" * (i % 5)} for i, r in enumerate(toy_records(12, seed=2))])
+    # The trained model, and the decoder as a classifier that never trained here (its config names no padding).
+    for folder in (trained, decoder):
+        source = ModelSource(str(folder), field="model")
+        model = load_trained_classifier(source)
+        batched, alone = (class_logits(model, source, texts, ["text"], 32, batch) for batch in (12, 1))
+        np.testing.assert_allclose(batched, alone, atol=1e-5)
+
+
+def test_a_tokenizer_without_a_padding_or_end_of_text_token_is_refused_in_one_line(tiny_model_dir, tmp_path):
+    PreTrainedTokenizerFast(tokenizer_file=str(tiny_model_dir / "tokenizer.json"), unk_token="[UNK]").save_pretrained(
+        tmp_path)
+    with pytest.raises(ArtifactError, match="neither a padding token nor an end-of-text token"):
+        load_tokenizer(ModelSource(str(tmp_path)))

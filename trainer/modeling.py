@@ -31,7 +31,22 @@ def load_tokenizer(source: ModelSource, use_fast: bool = True):
     if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
         raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has no vocabulary; its files "
                             "(tokenizer.json, or vocab.txt, vocab.json, ... with tokenizer_config.json) are missing")
+    if tokenizer.pad_token is None:  # a decoder's (GPT-2, Llama, Qwen): batches of texts of unequal length need one
+        if tokenizer.eos_token is None:
+            raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has neither a padding token nor "
+                                "an end-of-text token to pad with; name one as pad_token in its tokenizer_config.json")
+        tokenizer.pad_token = tokenizer.eos_token
+        logger.info("%s: the tokenizer of %s has no padding token; its end-of-text token %r pads the batches",
+                    source.field, source.location, tokenizer.eos_token)
     return tokenizer
+
+
+def reads_padding_of(model, tokenizer) -> None:
+    """A decoder classifier (GPT-2, Llama, Qwen) classifies a text by its last token that is not padding, so its
+    config must name the tokenizer's padding token, which it often lacks (load_tokenizer pads with end-of-text).
+    The Trainer sees to it before training; a classifier that only scores (a checker, predict.py's) needs this."""
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
 
 
 def label_names_of(config) -> list[str]:
