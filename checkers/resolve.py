@@ -36,7 +36,14 @@ def find_or_build(
     elif is_local_path(reference):
         folder = Path(reference).expanduser()
     else:
-        return resolve_model(reference, field, allow_pickle=allow_pickle, cache_dir=cache_dir)
+        try:
+            return resolve_model(reference, field, allow_pickle=allow_pickle, cache_dir=cache_dir)
+        except ArtifactError as err:
+            if recipe is None:
+                raise
+            # `checkers/quality` reads as a hub id: a user who meant a folder to build the checker in is told how.
+            raise ArtifactError(f"{err}; a checker is built in a new folder only when its path starts with ./, ../, "
+                                f"/ or ~ (./{reference})") from err
     with _one_job_at_a_time(folder, field) if recipe is not None else nullcontext():
         return _cached_or_built(reference, folder, field, recipe, build, allow_pickle, rebuild_stale)
 

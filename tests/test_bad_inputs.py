@@ -401,6 +401,11 @@ CASES: list[tuple] = [
      r"model_name_or_path: .*train.jsonl is a file; expected a model folder or a hub id"),
     ("hub-id-not-cached-offline", lambda c: [c.write_config({"model_name_or_path": "someone/not-a-cached-model"})],
      r"model_name_or_path: someone/not-a-cached-model is neither a folder nor in the local hub cache"),
+    ("checker-folder-read-as-hub-id",
+     lambda c: [c.write_config({"quality_checker_model": "mycheckers/quality",
+                                "problem_type": "single_label_classification_dimp"})],
+     r"quality_checker_model: mycheckers/quality is neither a folder nor in the local hub cache .*; a checker is built "
+     r"in a new folder only when its path starts with \./, \.\./, / or ~ \(\./mycheckers/quality\)$"),
     # Data files: duplicate keys, encodings, labels that are not labels.
     ("duplicate-key-in-data", _training_data("dupkey.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "text": "c"}\n'),
      r"dupkey.jsonl: line 2: key 'text' appears twice"),
