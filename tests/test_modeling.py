@@ -86,7 +86,24 @@ def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_bat
 
 
 def test_a_tokenizer_without_a_padding_or_end_of_text_token_is_refused_in_one_line(tiny_model_dir, tmp_path):
+    (tmp_path / "config.json").write_bytes((tiny_model_dir / "config.json").read_bytes())
     PreTrainedTokenizerFast(tokenizer_file=str(tiny_model_dir / "tokenizer.json"), unk_token="[UNK]").save_pretrained(
         tmp_path)
     with pytest.raises(ArtifactError, match="neither a padding token nor an end-of-text token"):
         load_tokenizer(ModelSource(str(tmp_path)))
+
+
+def test_a_tokenizer_that_does_not_say_how_long_a_text_the_model_reads_gets_the_model_s_limit(tiny_model_dir, tmp_path):
+    """Saved without model_max_length, a tokenizer let texts of max_seq_length tokens through to a model with fewer
+    positions: a RuntimeError mid-run. The tiny BERT has 64 positions; 2 are kept free for RoBERTa-family models."""
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (tmp_path / name).write_bytes((tiny_model_dir / name).read_bytes())
+    PreTrainedTokenizerFast(tokenizer_file=str(tiny_model_dir / "tokenizer.json"), unk_token="[UNK]",
+                            pad_token="[PAD]").save_pretrained(tmp_path)
+    source = ModelSource(str(tmp_path))
+    tokenizer = load_tokenizer(source)
+    assert tokenizer.model_max_length == 62
+    long = Dataset.from_list([{"text": "good " * 200, "label": 1}, {"text": "bad", "label": 0}])
+    model = load_trained_classifier(source)
+    logits = class_logits(model, source, long, ["text"], max_length=128)
+    assert np.isfinite(logits).all()

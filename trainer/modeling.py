@@ -31,6 +31,8 @@ def load_tokenizer(source: ModelSource, use_fast: bool = True):
     if len(tokenizer) <= len(set(tokenizer.all_special_tokens)):
         raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has no vocabulary; its files "
                             "(tokenizer.json, or vocab.txt, vocab.json, ... with tokenizer_config.json) are missing")
+    if tokenizer.model_max_length > 1_000_000:  # not saved with the tokenizer: texts would outrun the positions
+        tokenizer.model_max_length = _position_limit(source) or tokenizer.model_max_length
     if tokenizer.pad_token is None:  # a decoder's (GPT-2, Llama, Qwen): batches of texts of unequal length need one
         if tokenizer.eos_token is None:
             raise ArtifactError(f"{source.field}: the tokenizer in {source.location} has neither a padding token nor "
@@ -39,6 +41,15 @@ def load_tokenizer(source: ModelSource, use_fast: bool = True):
         logger.info("%s: the tokenizer of %s has no padding token; its end-of-text token %r pads the batches",
                     source.field, source.location, tokenizer.eos_token)
     return tokenizer
+
+
+def _position_limit(source: ModelSource) -> int | None:
+    """The longest input the model's position embeddings take, less 2: RoBERTa-family models number their positions
+    from after the padding id, and 2 tokens fewer costs any other model nothing that matters."""
+    with loading(source, "model config"):
+        config = AutoConfig.from_pretrained(source.location, **source.loading_options)
+    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    return positions - 2 if isinstance(positions, int) and positions > 2 else None
 
 
 def reads_padding_of(model, tokenizer) -> None:
