@@ -242,12 +242,25 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
     else:
         records = _delimited(path, "\t" if suffix == ".tsv" else ",")
     empty = True
-    for numbered in records:
+    for number, record in records:
         empty = False
-        yield numbered
+        if any(key != key.strip() for key in record):
+            record = _stripped_keys(path, number, record)
+        yield number, record
     if empty:
         what = "the file is empty" + (", or holds only its header" if suffix in (".csv", ".tsv") else "")
         raise DataError(f"{path}: no records ({what})")
+
+
+def _stripped_keys(path: Path, number: int, record: dict) -> dict:
+    """A record's keys without spaces around them, as a csv header's names are read: a key "Text " would otherwise
+    name a text column that resolved_config.json's comma-separated text_column_names cannot give back to predict.py."""
+    stripped = {key.strip(): value for key, value in record.items()}
+    if len(stripped) < len(record):
+        twins = sorted(key for key in record if key != key.strip() and key.strip() in record)
+        raise DataError(f"{path}: {position_word(path)} {number}: keys {twins[0].strip()!r} and {twins[0]!r} differ "
+                        "only in the spaces around them; keep one")
+    return stripped
 
 
 def read_records(path: Path) -> list[dict]:

@@ -265,8 +265,10 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.csv", "text,label\na,0\ntext , label\nb,1\n", r"t.csv: line 3: repeats the header \(files joined "),
     ("t.tsv", 'text\tlabel\n"Wow" she said\t1\n"no end\t0\nplain\t1\nsaid "hi" then\t0\n',
      r't.tsv: lines 3-5 were read as one record: a field that starts with a quote mark \(\"\) is read as quoted'),
-    ("t.jsonl", '{"text": "a", " label": 0}\n', r"line 1: missing label column 'label' \(record has \[' label', "
-     r"'text'\]; ' label' differs from 'label' only in case or spaces; label_column_name names another\)"),
+    ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "text ": "c", "label": 1}\n',
+     r"t.jsonl: line 2: keys 'text' and 'text ' differ only in the spaces around them; keep one$"),
+    ("t.jsonl", '{"text": "a", "Label": 0}\n', r"line 1: missing label column 'label' \(record has \['Label', "
+     r"'text'\]; 'Label' differs from 'label' only in case or spaces; label_column_name names another\)"),
     ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
      r"\(record has \['label', 'text'\]; 'text' differs from 'Text' only in case or spaces\); every file needs"),
 ])
@@ -278,14 +280,27 @@ def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, 
         build_task([split_from_file("train", path)], None)
 
 
-def test_a_csv_headers_names_are_read_without_the_spaces_around_them(tmp_path):
-    """A header written "text, label" (as a person types one) names the columns text and label."""
+def test_column_names_are_read_without_the_spaces_around_them_in_every_format(tmp_path):
+    """A header written "text, label" (as a person types one) names the columns text and label; so do JSON keys and
+    parquet columns with spaces around them (a spreadsheet's "Text " through pandas). resolved_config.json keeps
+    the text columns comma-separated and stripped, so predict.py could not have found "Text " again."""
+    import pandas as pd
+
     path = tmp_path / "t.csv"
     path.write_text("text , label\ngood,1\nbad,0\n")
     task = build_task([split_from_file("train", path)], None)
     assert task.text_columns == ["text"] and task.label_names == ["0", "1"]
     path.write_text("text,label,,\r\ngood,1,,\r\nbad,0,,\r\n")  # a spreadsheet's stray empty columns
     assert build_task([split_from_file("train", path)], None).text_columns == ["text"]
+    spaced = [{"Text ": "good", " label": 1}, {"Text ": "bad", " label": 0}]
+    lines = tmp_path / "t.jsonl"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in spaced))
+    table = tmp_path / "t.parquet"
+    pd.DataFrame(spaced).to_parquet(table)
+    for path in (lines, table):
+        task = build_task([split_from_file("train", path)], None)
+        assert task.text_columns == ["Text"] and task.label_names == ["0", "1"], path
+        assert read_records(path)[0] == {"Text": "good", "label": 1}
 
 
 def test_a_csv_of_a_header_alone_says_so(tmp_path):
