@@ -2,7 +2,8 @@
 
 Each cell is one `python run.py` with a config built from experiments/grid.json; its exact config,
 all_results.json and training history are kept in results/cells/. Finished cells are skipped, so the grid can
-be stopped at any point and resumed later, in another session.
+be stopped at any point and resumed later, in another session. Several may run side by side on one machine;
+each cell is run by one of them.
 
     python experiments/grid.py                       # everything still missing
     python experiments/grid.py --benchmarks mrpc_ctrl --seeds 1
@@ -26,8 +27,11 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
@@ -79,6 +83,11 @@ def log_history(result: Path) -> list[dict]:
     return json.loads(state.read_text())["log_history"] if state.is_file() else []
 
 
+def ce_cell(cell: Cell) -> Cell:
+    """The CE cell whose model is an IMP cell's diversity checker."""
+    return Cell(cell.benchmark, "ce", cell.seed, cell.variant)
+
+
 def real_set_only(config: dict) -> dict:
     """The benchmark's quality-checker real set as the whole training data, trained with the checker's recipe: the
     paper's row "CE-Loss (quality checker)". The seeded sample equals the checker's (the same draw from the same
@@ -114,7 +123,7 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
         config["quality_checker_model"] = str(checkers.with_name(checkers.name + suffix) / "quality")
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
-        config["diversity_checker_model"] = str(WORK / Cell(cell.benchmark, "ce", cell.seed, cell.variant).path)
+        config["diversity_checker_model"] = str(WORK / ce_cell(cell).path)
     elif config.get("quality_checker_warm_start"):
         # CE on the generated data with the protocol's epochs, built once per benchmark and seed.
         config["diversity_checker_model"] = str(checkers / "diversity")
@@ -209,6 +218,22 @@ def wait_for(run: subprocess.Popen) -> int:
         raise
 
 
+@contextmanager
+def claimed(cells: list[Cell]):
+    """True while this grid.py holds the cells, False where another one on this machine holds one of them: several
+    can work through the same grid side by side, each cell run once."""
+    with ExitStack() as held:
+        for cell in cells:
+            lock = FileLock(str(WORK / cell.path.parent / f"{cell.path.name}.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                yield False
+                return
+            held.callback(lock.release)
+        yield True
+
+
 def ce_first(methods) -> list[str]:
     """IMP uses the CE cell's model as its diversity checker, so CE runs first."""
     return sorted(methods, key=lambda m: m != "ce")
@@ -234,6 +259,23 @@ def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
     return cells
 
 
+def run_all(spec: dict, todo: list[tuple[Cell, dict]]) -> int:
+    """Runs each cell, but one that another grid.py runs or has finished meanwhile; the number that failed."""
+    failed = 0
+    for i, (cell, overrides) in enumerate(todo, start=1):
+        config = cell_config(spec, cell, overrides)
+        imp = config["problem_type"].endswith("_imp")  # reads (or builds) the CE cell's model: not while it trains
+        with claimed([cell, ce_cell(cell)] if imp else [cell]) as mine:
+            if not mine or cell.done:
+                why = "finished by another grid.py" if mine else "left to another grid.py, which runs it"
+                why += " or its CE cell" if imp and not mine else ""
+                print(f"[{i}/{len(todo)}] {cell.path}: {why}", flush=True)
+                continue
+            print(f"[{i}/{len(todo)}] {cell.path}", flush=True)
+            failed += not run_cell(cell, config)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     spec = load_spec()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,12 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
-    failed = 0
     try:
         with sigterm_raises():
-            for i, (cell, overrides) in enumerate(todo, start=1):
-                print(f"[{i}/{len(todo)}] {cell.path}", flush=True)
-                failed += not run_cell(cell, cell_config(spec, cell, overrides))
+            failed = run_all(spec, todo)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from config.loading import load_config
 from experiments import grid, selection, shipped, summarize
@@ -36,8 +37,10 @@ def test_every_cell_config_parses(spec, tmp_path):
         assert cfg.training.seed == cell.seed
 
 
-def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch, capsys):
-    # Like run.py, the stand-in script saves a model config.json beside its results in the work folder.
+@pytest.fixture
+def fake_grid(tmp_path, monkeypatch):
+    """The grid in tmp_path, each cell run by a stand-in for run.py that, like it, saves a model config.json beside
+    its results in the work folder."""
     script = tmp_path / "fake_run.py"
     script.write_text("import json, pathlib, sys\n"
                       "work = pathlib.Path(sys.argv[1]).parent\n"
@@ -52,7 +55,11 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, monkeypatch,
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
     monkeypatch.setattr(grid, "RESULTS", tmp_path / "cells")
+    monkeypatch.setattr(grid, "CHECKERS", tmp_path / "checkers")
     monkeypatch.setattr(grid, "selection_rule", lambda: "accuracy")  # epoch 1, neither the last nor the final model
+
+
+def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, fake_grid, capsys):
     checker = tmp_path / "checker"
     checker.mkdir()
     (checker / "checker_recipe.json").write_text(json.dumps({"train_examples": 500}))
@@ -111,6 +118,25 @@ def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_pat
     finally:
         if seen.read_text().startswith("started"):
             os.kill(cell, signal.SIGKILL)
+
+
+def test_grids_side_by_side_run_each_cell_once(tmp_path, fake_grid, spec, capsys):
+    """A cell that another grid.py holds is left to it, and so is an IMP cell whose CE cell, its diversity checker,
+    is being trained by another; a cell finished meanwhile is not run again."""
+    todo = [(grid.Cell("mrpc_ctrl", method, 1), {}) for method in ("ce", "imp", "dimp")]
+    finished = grid.RESULTS / "mrpc_ctrl" / "focal" / "seed1" / "all_results.json"
+    finished.parent.mkdir(parents=True)
+    finished.write_text("{}")
+    other = FileLock(str(grid.WORK / "mrpc_ctrl" / "ce" / "seed1.lock"))
+    with other:
+        assert grid.run_all(spec, todo + [(grid.Cell("mrpc_ctrl", "focal", 1), {})]) == 0
+    out = capsys.readouterr().out
+    assert "mrpc_ctrl/ce/seed1: left to another grid.py, which runs it\n" in out
+    assert "mrpc_ctrl/imp/seed1: left to another grid.py, which runs it or its CE cell\n" in out
+    assert "mrpc_ctrl/focal/seed1: finished by another grid.py\n" in out
+    assert [cell.method for cell, _ in todo if cell.done] == ["dimp"]
+    assert grid.run_all(spec, todo) == 0  # once the other is done
+    assert all(cell.done for cell, _ in todo)
 
 
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
