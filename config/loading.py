@@ -48,6 +48,10 @@ PATH_KEYS = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir",
              "data_work_dir", "model", "input", "output", "metrics_output")  # the last four: predict.py's
 
 
+# transformers' error for an enum option's unknown value: "foo is not a valid OptimizerNames, please select ..."
+_NOT_AN_ENUM_VALUE = re.compile(r"(.*) is not a valid \w+, please select one of ", re.S)
+
+
 class ConfigError(ValueError):
     """A configuration problem the user has to fix; the message names the key or file."""
 
@@ -321,6 +325,15 @@ def _shown(value, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
 
 
+def _long_values_shown(detail: str, values: dict) -> str:
+    """`detail` with each long string value it quotes whole (as transformers' checks and the arguments' own do)
+    shown as _shown shows it."""
+    for value in values.values():
+        if isinstance(value, str) and len(repr(value)) > 80:
+            detail = detail.replace(repr(value), _shown(value)).replace(value, _shown(value))
+    return detail
+
+
 def _describe(basics: set) -> str:
     names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return " or ".join(names.get(b, b.__name__) for b in basics)
@@ -443,7 +456,10 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     except Exception as err:  # TrainingArguments checks its values with several exception types
         detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
         named = next((key for key in merged if re.search(rf"\b{re.escape(key)}\b", detail)), None)
-        raise ConfigError(f"{origin(named) if named else where}{detail}") from None
+        if named is None and (enum := _NOT_AN_ENUM_VALUE.match(detail)):  # transformers names the value, not the key
+            named = next((key for key, value in merged.items() if str(value) == enum[1]), None)
+            detail = f"{named}: {detail}" if named else detail
+        raise ConfigError(f"{origin(named) if named else where}{_long_values_shown(detail, merged)}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
         defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
