@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainingArguments
+from transformers.training_args import trainer_log_levels
 
 from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
@@ -345,6 +346,7 @@ class WeightedTrainingArguments(TrainingArguments):
         if self.average_checkpoints:
             self.load_best_model_at_end = False  # the average replaces any single epoch's weights
         self._check_early_stopping()
+        self._check_choices()
         super().__post_init__()
         if not torch.accelerator.is_available():
             self.dataloader_pin_memory = False  # pinning needs an accelerator; on CPU it only warns every epoch
@@ -360,6 +362,19 @@ class WeightedTrainingArguments(TrainingArguments):
                              "the best checkpoint rather than the one after the evaluations that did not improve")
         if self.eval_strategy == "no":
             raise ValueError("early_stopping_patience: needs an evaluation to watch; eval_strategy is 'no'")
+
+    def _check_choices(self) -> None:
+        """Choices transformers reads only later: an unknown log level was a KeyError before training, an unknown
+        compile mode a RuntimeError once the model was compiled."""
+        for key in ("log_level", "log_level_replica"):
+            if getattr(self, key) not in trainer_log_levels:
+                raise ValueError(f"{key}: expected one of {', '.join(trainer_log_levels)}, got {getattr(self, key)!r}")
+        if self.torch_compile_mode is not None:
+            from torch._inductor import list_mode_options  # a second's import, only where a mode is named
+
+            if self.torch_compile_mode not in list_mode_options():
+                raise ValueError(f"torch_compile_mode: expected one of {', '.join(list_mode_options())}, got "
+                                 f"{self.torch_compile_mode!r}")
 
     @property
     def loss_kind(self) -> LossKind:
