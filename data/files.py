@@ -255,11 +255,13 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
 def _stripped_keys(path: Path, number: int, record: dict) -> dict:
     """A record's keys without spaces around them, as a csv header's names are read: a key "Text " would otherwise
     name a text column that resolved_config.json's comma-separated text_column_names cannot give back to predict.py."""
-    stripped = {key.strip(): value for key, value in record.items()}
-    if len(stripped) < len(record):
-        twins = sorted(key for key in record if key != key.strip() and key.strip() in record)
-        raise DataError(f"{path}: {position_word(path)} {number}: keys {twins[0].strip()!r} and {twins[0]!r} differ "
-                        "only in the spaces around them; keep one")
+    stripped = {}
+    for key, value in record.items():
+        if key.strip() in stripped:
+            first = next(other for other in record if other.strip() == key.strip())
+            raise DataError(f"{path}: {position_word(path)} {number}: keys {first!r} and {key!r} differ only in the "
+                            "spaces around them; keep one")
+        stripped[key.strip()] = value
     return stripped
 
 
