@@ -32,6 +32,7 @@ METADATA_COLUMNS = ("noise", "idx", "id")
 PANDAS_INDEX = re.compile(r"(Unnamed: \d+|__index_level_\d+__)?")
 # An id: ASCII digits (int() refuses "²", which str.isdigit() takes), few enough for int() to read.
 _INTEGER = re.compile(r"\s*(-?\d{1,18})(?:\.0*)?\s*", re.ASCII)
+_FRACTION = re.compile(r"-?\d*\.\d*[1-9]\d*", re.ASCII)  # 0.25, not 1.0 (which names the id 1)
 
 
 @dataclass
@@ -192,6 +193,11 @@ def _check_label_names(names: list[str], origin: str) -> None:
     for alike in (group for group in spellings.values() if len(group) > 1):
         logger.warning("%s: the labels %s differ only in case, so they are different classes; spell them alike "
                        "where they mean one", origin, " and ".join(map(repr, alike)))
+    scores = [name for name in names if _FRACTION.fullmatch(name)]
+    if scores:
+        logger.warning("%s: %d of the %d labels are fractional numbers (%s%s), each a class of its own: scores of a "
+                       "regression task? This trains classifiers; bin the scores into classes first", origin,
+                       len(scores), len(names), ", ".join(scores[:5]), ", ..." if len(scores) > 5 else "")
 
 
 def _label_space(values: list) -> tuple[list[str], dict]:

@@ -595,6 +595,20 @@ def test_labels_that_differ_only_in_case_are_pointed_out(tmp_path, caplog):
         in caplog.text
 
 
+@pytest.mark.parametrize("labels, warned", [
+    ([0.25, 3.5, 4.75, 1.0, 2.0, 0.5, 1.5, 4.25], "6 of the 8 labels are fractional numbers (0.25, 0.5, 1.5, 3.5, "
+                                                  "4.25, ...), each a class of its own: scores of a regression task?"),
+    (["0.5", "1", "1", "0"], "1 of the 3 labels are fractional numbers (0.5)"),
+    ([1.0, 0.0, "2.0", "-1"], None),  # whole numbers are ids, as pandas writes a label column with a gap
+])
+def test_labels_that_are_scores_are_pointed_out(tmp_path, caplog, labels, warned):
+    """An STS-like file of similarity scores made one class per distinct score, silently."""
+    records = [{"text": f"t{i}", "label": label} for i, label in enumerate(labels)]
+    with caplog.at_level(logging.WARNING):
+        build_task([split_from_file("train", write_jsonl(tmp_path / "t.jsonl", records))], None)
+    assert (warned in caplog.text) if warned else "fractional" not in caplog.text
+
+
 def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
     """{"text": [...], "label": [...]}, as a Dataset's to_dict() writes: its rows; pandas' default to_json(), each
     column an object keyed by row, and columns of different lengths are refused with what to do."""
