@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import signal
 import sys
 from contextlib import contextmanager, nullcontext
@@ -38,12 +39,22 @@ class Terminated(BaseException):
     it on the spot and leave them behind."""
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Log lines to stdout. Once its reader has gone (`head`, a pager quit early), the run stops with one line
+    (main), where every line would print a 'Logging error' traceback until a print() ended the run mid-epoch."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            raise
+        super().handleError(record)
+
+
 def _setup_logging() -> None:
     # Under torchrun the other processes log at warning from the start, as log_level_replica sets them once the
     # config is read, so that the config's own INFO lines are printed once too.
     replica = int(os.environ.get("LOCAL_RANK", "0")) != 0
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.WARNING if replica else logging.INFO, stream=sys.stdout)
+                        level=logging.WARNING if replica else logging.INFO, handlers=[_StdoutHandler(sys.stdout)])
     transformers.utils.logging.set_verbosity_warning()
 
 
@@ -54,7 +65,7 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         try:
             print(render(command), flush=True)
         except BrokenPipeError:  # read by `head` or a pager that was closed: no traceback, and none at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _stdout_to_devnull()
         return 0
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -68,6 +79,13 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        if debug or not _stdout_closed():
+            raise
+        _stdout_to_devnull()
+        print(f"error: stdout was closed (the program reading it, such as head or a pager, exited), so {command}.py "
+              "stopped; send its output to a file to read it as it goes", file=sys.stderr)
+        return 128 + signal.SIGPIPE
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT) or debug:
             raise
@@ -83,6 +101,18 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     finally:
         _end_process_group()
     return 0
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (its write end polls as an error)."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(event & select.POLLERR for _, event in poller.poll(0))
+
+
+def _stdout_to_devnull() -> None:
+    """No more writes to a closed stdout: the interpreter's last flush would print a traceback of its own."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @contextmanager

@@ -85,6 +85,24 @@ def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
     assert (tmp_path / "out" / "all_results.json").exists()
 
 
+def test_a_run_whose_output_reader_has_gone_stops_in_one_line(tiny_config, tmp_path):
+    """`python run.py ... | head`: once head has exited, each log line printed a 'Logging error' traceback, and the
+    Trainer's first print() ended the run mid-epoch with one more. It now stops at the first line it cannot write,
+    as the shell's default for SIGPIPE would, but cleanly: one line, status 141, its temporary data removed."""
+    work = tmp_path / "work"
+    config = _write(tmp_path, {**tiny_config, "data_work_dir": str(work)})
+    run = subprocess.Popen([sys.executable, str(ROOT / "run.py"), config], env=_env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    run.stdout.readline()
+    run.stdout.close()  # as head does once it has its lines
+    stderr = run.stderr.read()
+    assert run.wait(timeout=300) == 128 + signal.SIGPIPE, stderr[-2000:]
+    assert stderr.splitlines()[-1].startswith("error: stdout was closed (the program reading it, such as head or a "
+                                              "pager, exited), so run.py stopped")
+    assert "Traceback" not in stderr and "Logging error" not in stderr
+    assert work.is_dir() and not any(work.iterdir())
+
+
 def test_a_second_sigterm_does_not_cut_the_cleanup_short():
     """The same signal twice (sent to the process group, and passed on by a parent such as the grid) ends the run
     once: the second, arriving while the first unwinds it, would raise again inside its cleanup."""
