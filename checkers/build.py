@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,48 +67,61 @@ def build_checker(
     if state.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)
     state.wait_for_everyone()
-    tokenizer = load_tokenizer(base)
-    # The new classifier head is drawn here, before the Trainer seeds anything: seed it so that a recipe gives one
-    # checker whichever command builds it and whatever that command drew from the RNG before.
-    set_seed(main_args.seed)
-    model = load_classifier(base, label_names, ignore_mismatched_sizes, options.match_labels_by)
-    trained = training_recipe(recipe.role, options, max_length)
-    args = WeightedTrainingArguments(
-        output_dir=str(partial / "checkpoints"),
-        problem_type="single_label_classification",
-        learning_rate=trained["learning_rate"],
-        num_train_epochs=trained["num_train_epochs"],
-        per_device_train_batch_size=trained["batch_size"],
-        per_device_eval_batch_size=max(trained["batch_size"], 64),
-        seed=main_args.seed,
-        report_to="none",
-        save_only_model=True,  # a checker build is never resumed: its checkpoints need no optimizer state
-        use_cpu=main_args.use_cpu,
-        disable_tqdm=main_args.disable_tqdm,
-    )
-    encoded_train = encode(recipe.train, tokenizer, text_columns, max_length)
-    encoded_validation = (for_evaluation(encode(recipe.validation, tokenizer, text_columns, max_length))
-                          if recipe.validation else None)
-    trainer = make_trainer(model, tokenizer, args, encoded_train, encoded_validation)
-    trainer.train()
-    metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}
-    trainer.save_model(str(partial))
-    record = {**recipe.description, "role": recipe.role, "base_model": base.name, **trained,
-              "validation_metrics": metrics}
-    if recipe.validation is not None:
-        record |= validation_summary(trainer.state.log_history, recipe.validation["label"])
-        warn_if_no_better_than_majority(recipe.role, record)
-    if state.is_main_process:
-        shutil.rmtree(partial / "checkpoints", ignore_errors=True)
-        (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        partial.rename(folder)
+    with _removed_if_unfinished(partial, state):
+        tokenizer = load_tokenizer(base)
+        # The new classifier head is drawn here, before the Trainer seeds anything: seed it so that a recipe gives one
+        # checker whichever command builds it and whatever that command drew from the RNG before.
+        set_seed(main_args.seed)
+        model = load_classifier(base, label_names, ignore_mismatched_sizes, options.match_labels_by)
+        trained = training_recipe(recipe.role, options, max_length)
+        args = WeightedTrainingArguments(
+            output_dir=str(partial / "checkpoints"),
+            problem_type="single_label_classification",
+            learning_rate=trained["learning_rate"],
+            num_train_epochs=trained["num_train_epochs"],
+            per_device_train_batch_size=trained["batch_size"],
+            per_device_eval_batch_size=max(trained["batch_size"], 64),
+            seed=main_args.seed,
+            report_to="none",
+            save_only_model=True,  # a checker build is never resumed: its checkpoints need no optimizer state
+            use_cpu=main_args.use_cpu,
+            disable_tqdm=main_args.disable_tqdm,
+        )
+        encoded_train = encode(recipe.train, tokenizer, text_columns, max_length)
+        encoded_validation = (for_evaluation(encode(recipe.validation, tokenizer, text_columns, max_length))
+                              if recipe.validation else None)
+        trainer = make_trainer(model, tokenizer, args, encoded_train, encoded_validation)
+        trainer.train()
+        metrics = best_validation_metrics(trainer) if encoded_validation is not None else {}
+        trainer.save_model(str(partial))
+        record = {**recipe.description, "role": recipe.role, "base_model": base.name, **trained,
+                  "validation_metrics": metrics}
+        if recipe.validation is not None:
+            record |= validation_summary(trainer.state.log_history, recipe.validation["label"])
+            warn_if_no_better_than_majority(recipe.role, record)
+        if state.is_main_process:
+            shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+            (partial / RECIPE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            partial.rename(folder)
     state.wait_for_everyone()
     logger.info("%s checker saved to %s (validation: %s)", recipe.role, folder,
                 {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
     return record
+
+
+@contextmanager
+def _removed_if_unfinished(partial: Path, state: PartialState):
+    """A build that fails (a full disk, Ctrl-C) takes its half-written files with it: on a full disk they hold the
+    space, and a build never resumes from them."""
+    try:
+        yield
+    except BaseException:
+        if state.is_main_process:
+            shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def best_validation_metrics(trainer) -> dict:

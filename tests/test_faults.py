@@ -151,20 +151,28 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "--lazy", str(folder)], check=True)  # the failed save may leave a file open here
 
 
-@pytest.mark.parametrize("where", ["data_work_dir", "output_dir"])
+@pytest.mark.parametrize("where", ["data_work_dir", "output_dir", "quality_checker_model"])
 def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, small_disk, where):
     """A real full disk: data_work_dir while the data's Arrow files are written (pyarrow's OSError), output_dir
-    while the first checkpoint is saved (torch.save reports it as a RuntimeError, without its errno)."""
+    while the first checkpoint is saved (torch.save reports it as a RuntimeError, without its errno), a checker's
+    folder while it is built, whose half-written files then go, leaving the space they took."""
     from app.cli import main
 
-    changes = {"data_work_dir": str(small_disk), "train_file": str(write_long_texts(tmp_path / "long.jsonl", 1000))} \
-        if where == "data_work_dir" else {"output_dir": str(small_disk / "out"), "save_strategy": "epoch"}
+    changes = {
+        "data_work_dir": {"data_work_dir": str(small_disk),
+                          "train_file": str(write_long_texts(tmp_path / "long.jsonl", 1000))},
+        "output_dir": {"output_dir": str(small_disk / "out"), "save_strategy": "epoch"},
+        "quality_checker_model": {"quality_checker_model": str(small_disk / "quality"),
+                                  "problem_type": "single_label_classification_dimp"},
+    }[where]
     assert main([_write(tmp_path, {**tiny_config, **changes})]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert err.startswith("error: No space left on device")
     if where == "output_dir":
         assert err.startswith(f"error: No space left on device ({small_disk / 'out'}): a run writes")
+    if where == "quality_checker_model":
+        assert [path.name for path in small_disk.iterdir()] == ["quality.lock"]
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
