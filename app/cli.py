@@ -9,6 +9,7 @@ import select
 import signal
 import sys
 from contextlib import contextmanager, nullcontext
+from typing import Callable
 
 import transformers
 from transformers.training_args import trainer_log_levels
@@ -71,8 +72,7 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     argv = [a for a in argv if a != "--debug"]
     _setup_logging()
     try:
-        with sigterm_raises():
-            _run(command, argv)
+        return until_stopped(lambda: _run(command, argv))
     except USER_ERRORS as err:
         if debug:
             raise
@@ -92,15 +92,22 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         print(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: "
               f"{DISK_FULL_HINTS.get(command, DISK_FULL_HINTS['run'])}", file=sys.stderr)
         return 2
+    finally:
+        _end_process_group()
+
+
+def until_stopped(work: Callable[[], int | None]) -> int:
+    """The exit status of `work` (0 for None), or where Ctrl-C or SIGTERM stops it, one line and the shell's status
+    for the signal: it ends through its finally blocks and exit handlers, cleaning up."""
+    try:
+        with sigterm_raises():
+            return work() or 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Terminated:
         print("terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
-    finally:
-        _end_process_group()
-    return 0
 
 
 def _stdout_closed() -> bool:

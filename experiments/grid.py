@@ -23,7 +23,6 @@ import argparse
 import json
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from filelock import FileLock, Timeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
-from app.cli import Terminated, sigterm_raises  # noqa: E402
+from app.cli import Terminated, until_stopped  # noqa: E402
 from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
@@ -293,16 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
     print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
-    try:
-        with sigterm_raises():
-            failed = run_all(spec, todo)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    return 1 if failed else 0
+    return until_stopped(lambda: 1 if run_all(spec, todo) else 0)
 
 
 if __name__ == "__main__":
