@@ -45,9 +45,12 @@ def load_tokenizer(source: ModelSource, use_fast: bool = True):
 
 def _position_limit(source: ModelSource) -> int | None:
     """The longest input the model's position embeddings take, less 2: RoBERTa-family models number their positions
-    from after the padding id, and 2 tokens fewer costs any other model nothing that matters."""
+    from after the padding id, and 2 tokens fewer costs any other model nothing that matters. None for a model
+    without absolute positions (DeBERTa-v3: position_biased_input false), which reads longer texts too."""
     with loading(source, "model config"):
         config = AutoConfig.from_pretrained(source.location, **source.loading_options)
+    if getattr(config, "position_biased_input", True) is False:
+        return None
     positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     return positions - 2 if isinstance(positions, int) and positions > 2 else None
 
