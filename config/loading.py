@@ -397,7 +397,12 @@ def read_json_config(path: str | Path) -> dict:
     try:
         config = loads_unique(text)
     except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+        # What JSONC, JSON5 and YAML allow and JSON does not: comments, a comma before a closing bracket.
+        rest, before = text[err.pos:].lstrip(), text[:err.pos].rstrip()
+        trailing_comma = before.endswith(",") and rest[:1] in ("}", "]")
+        hint = ("; JSON has no comments" if rest.startswith(("//", "/*", "#")) else
+                "; JSON allows no comma before a closing bracket" if trailing_comma else "")
+        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}{hint}") from None
     except DuplicateKey as err:
         line = repeated_key_line(text, err.key)
         raise ConfigError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None

@@ -243,7 +243,10 @@ def _existing_results(ctx: Ctx) -> list[str]:
 
 # (id, argv builder, expected message[, command: run or score]). Messages are regular expressions.
 CASES: list[tuple] = [
-    ("malformed-json", lambda c: [c.write_config(text='{\n "seed": 1,\n}')], r"config.json: invalid JSON at line 3"),
+    ("malformed-json", lambda c: [c.write_config(text='{\n "seed": 1,\n}')],
+     r"config.json: invalid JSON at line 3, column 1: .*; JSON allows no comma before a closing bracket$"),
+    ("json-with-comments", lambda c: [c.write_config(text='{\n  // the seed\n  "seed": 1\n}')],
+     r"config.json: invalid JSON at line 2, column 3: .*; JSON has no comments$"),
     ("json-not-object", lambda c: [c.write_config(text="[1, 2]")], r"expected a JSON object of key/value pairs"),
     ("config-missing", lambda c: [str(c.tmp / "nope.json")], r"nope.json: config file not found"),
     ("config-in-yaml", lambda c: [(c.tmp / "config.yaml").write_text("learning_rate: 1e-4\n")
