@@ -103,7 +103,14 @@ def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
     texts = [c for c in columns if isinstance(first[c], (str, type(None)))]
-    return (texts or columns)[:2]
+    chosen = (texts or columns)[:2]
+    comma = next((c for c in chosen if "," in c), None)
+    # resolved_config.json and predict.py read text_column_names comma-separated. (Without the label column, the
+    # header is likely read with the wrong delimiter, which reading the records explains.)
+    if comma is not None and label_column in first:
+        raise DataError(f"{source.origin}: the text column {comma!r} has a comma in its name, which "
+                        "text_column_names cannot hold; rename the column")
+    return chosen
 
 
 class _Labels:

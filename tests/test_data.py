@@ -267,6 +267,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
      r't.tsv: lines 3-5 were read as one record: a field that starts with a quote mark \(\"\) is read as quoted'),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "text ": "c", "label": 1}\n',
      r"t.jsonl: line 2: keys 'text' and 'text ' differ only in the spaces around them; keep one$"),
+    ("t.csv", '"title, body",label\na,0\n', r"t.csv: the text column 'title, body' has a comma in its name, which "
+     r"text_column_names cannot hold; rename the column$"),
     ("t.jsonl", '{" text": "b", "text ": "c", "label": 1}\n',
      r"t.jsonl: line 1: keys ' text' and 'text ' differ only in the spaces around them; keep one$"),
     ("t.jsonl", '{"text": "a", "Label": 0}\n', r"line 1: missing label column 'label' \(record has \['Label', "
