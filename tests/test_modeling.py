@@ -1,5 +1,5 @@
 """Evaluation splits are reordered longest first: less padding, the same metrics. A decoder whose tokenizer has
-no padding token trains and classifies as an encoder does."""
+no padding token trains and classifies as an encoder does; a tokenizer that sets no length limit gets the model's."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from conftest import toy_records
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
 from references.models import ModelSource
-from trainer.fitting import make_trainer
 from references.wandb_refs import ArtifactError
+from trainer.fitting import make_trainer
 from trainer.modeling import encode, for_evaluation, load_tokenizer, load_trained_classifier, longest_first
 
 
