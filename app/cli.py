@@ -72,20 +72,13 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
     argv = [a for a in argv if a != "--debug"]
     _setup_logging()
     try:
-        return until_stopped(lambda: _run(command, argv))
+        return until_stopped(lambda: _run(command, argv), f"{command}.py")
     except USER_ERRORS as err:
         if debug:
             raise
         message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
         print(f"error: {message}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        if debug or not _stdout_closed():
-            raise
-        _stdout_to_devnull()
-        print(f"error: stdout was closed (the program reading it, such as head or a pager, exited), so {command}.py "
-              "stopped; send its output to a file to read it as it goes", file=sys.stderr)
-        return 128 + signal.SIGPIPE
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT) or debug:
             raise
@@ -96,9 +89,10 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         _end_process_group()
 
 
-def until_stopped(work: Callable[[], int | None]) -> int:
-    """The exit status of `work` (0 for None), or where Ctrl-C or SIGTERM stops it, one line and the shell's status
-    for the signal: it ends through its finally blocks and exit handlers, cleaning up."""
+def until_stopped(work: Callable[[], int | None], name: str) -> int:
+    """The exit status of `work` (0 for None), or where Ctrl-C, SIGTERM or the reader of stdout going away stops
+    it, one line and the shell's status for that signal: it ends through its finally blocks and exit handlers,
+    cleaning up, where SIGPIPE's default would end it on the spot."""
     try:
         with sigterm_raises():
             return work() or 0
@@ -108,6 +102,13 @@ def until_stopped(work: Callable[[], int | None]) -> int:
     except Terminated:
         print("terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        _stdout_to_devnull()
+        print(f"error: stdout was closed (the program reading it, such as head or a pager, exited), so {name} "
+              "stopped; send its output to a file to read it as it goes", file=sys.stderr)
+        return 128 + signal.SIGPIPE
 
 
 def _stdout_closed() -> bool:

@@ -291,8 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         if writes_files(spec["studies"][name]):
             write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
-    print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
-    return until_stopped(lambda: 1 if run_all(spec, todo) else 0)
+
+    def work() -> int:
+        print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
+        return 1 if run_all(spec, todo) else 0
+
+    return until_stopped(work, "grid.py")
 
 
 if __name__ == "__main__":

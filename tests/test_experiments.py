@@ -120,6 +120,28 @@ def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_pat
             os.kill(cell, signal.SIGKILL)
 
 
+def test_a_grid_whose_output_reader_has_gone_stops_in_one_line(tmp_path):
+    """`python experiments/grid.py | head -1`: one line and status 141, as run.py gives, not a traceback. (It stops
+    at its next line: before the cell, or after it where that line had gone into the pipe already.)"""
+    script = tmp_path / "fake_run.py"
+    script.write_text("import json, pathlib, sys\n"
+                      "(pathlib.Path(sys.argv[1]).parent / 'all_results.json').write_text(json.dumps({}))\n")
+    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
+              "from experiments import grid\n"
+              f"grid.SCRIPTS, grid.WORK = {{'run': {str(script)!r}}}, grid.Path({str(tmp_path / 'work')!r})\n"
+              f"grid.RESULTS = grid.Path({str(tmp_path / 'cells')!r})\n"
+              "sys.exit(grid.main(['--benchmarks', 'mrpc_ctrl', '--methods', 'ce', '--seeds', '1', '2']))\n")
+    process = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signal.SIGPIPE, stderr[-2000:]
+    assert stderr.splitlines()[-1].startswith("error: stdout was closed (the program reading it, such as head or a "
+                                              "pager, exited), so grid.py stopped")
+    assert "Traceback" not in stderr
+
+
 def test_grids_side_by_side_run_each_cell_once(tmp_path, fake_grid, spec, capsys):
     """A cell that another grid.py holds is left to it, and so is an IMP cell whose CE cell, its diversity checker,
     is being trained by another; a cell finished meanwhile is not run again."""
