@@ -79,6 +79,16 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, fake_grid, c
         assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
 
 
+def grid_process(tmp_path, script: Path, seeds: list[str], **popen) -> subprocess.Popen:
+    """`python experiments/grid.py` for mrpc_ctrl's CE cells of `seeds`, in tmp_path, each cell run by `script`."""
+    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
+              "from experiments import grid\n"
+              f"grid.SCRIPTS, grid.WORK = {{'run': {str(script)!r}}}, grid.Path({str(tmp_path / 'work')!r})\n"
+              f"grid.RESULTS = grid.Path({str(tmp_path / 'cells')!r})\n"
+              f"sys.exit(grid.main(['--benchmarks', 'mrpc_ctrl', '--methods', 'ce', '--seeds', *{seeds!r}]))\n")
+    return subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True, **popen)
+
+
 @pytest.mark.parametrize("stop, to_group, status, line", [
     (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the grid alone
     (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the grid and its cell
@@ -98,14 +108,8 @@ def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_pat
                       "signal.signal(signal.SIGINT, stop)\n"
                       "seen.write_text(f'started {os.getpid()}')\n"
                       "time.sleep(120)\n")
-    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
-              "from experiments import grid\n"
-              f"grid.SCRIPTS, grid.WORK = {{'run': {str(script)!r}}}, grid.Path({str(tmp_path / 'work')!r})\n"
-              f"grid.RESULTS = grid.Path({str(tmp_path / 'cells')!r})\n"
-              "sys.exit(grid.main(['--benchmarks', 'mrpc_ctrl', '--methods', 'ce', '--seeds', '1']))\n")
-    process = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = grid_process(tmp_path, script, ["1"], stdout=subprocess.DEVNULL, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
         time.sleep(0.2)
@@ -126,13 +130,7 @@ def test_a_grid_whose_output_reader_has_gone_stops_in_one_line(tmp_path):
     script = tmp_path / "fake_run.py"
     script.write_text("import json, pathlib, sys\n"
                       "(pathlib.Path(sys.argv[1]).parent / 'all_results.json').write_text(json.dumps({}))\n")
-    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
-              "from experiments import grid\n"
-              f"grid.SCRIPTS, grid.WORK = {{'run': {str(script)!r}}}, grid.Path({str(tmp_path / 'work')!r})\n"
-              f"grid.RESULTS = grid.Path({str(tmp_path / 'cells')!r})\n"
-              "sys.exit(grid.main(['--benchmarks', 'mrpc_ctrl', '--methods', 'ce', '--seeds', '1', '2']))\n")
-    process = subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = grid_process(tmp_path, script, ["1", "2"], stdout=subprocess.PIPE)
     process.stdout.readline()
     process.stdout.close()
     stderr = process.stderr.read()
