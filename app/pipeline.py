@@ -126,11 +126,11 @@ def run(cfg: RunConfig) -> dict[str, float]:
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     source = _model_source(cfg)
-    task = load_task(cfg)
-    resolved = _resolved_config(cfg, task)
-    tracker = Tracker()  # none yet: a refused resume starts no W&B run
-    release = claim_output_dir(args.output_dir)
+    release = claim_output_dir(args.output_dir)  # before the data is read: a second run into it stops at once
+    tracker, task = Tracker(), None  # no W&B run yet: a refused resume starts none
     try:
+        task = load_task(cfg)
+        resolved = _resolved_config(cfg, task)
         if resume:
             refuse_other_recipe(resume, resolved)
         tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
@@ -163,7 +163,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
                                    checkers)
     finally:
         tracker.finish()
-        task.close()
+        if task is not None:
+            task.close()
         release()
 
 
@@ -174,11 +175,12 @@ def score(cfg: RunConfig) -> Path:
     out = Path(args.output_dir)
     check_output_dir(cfg, "score")
     source = _model_source(cfg)
-    task = load_task(cfg)
-    release = claim_output_dir(args.output_dir)
-    tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
-                            [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
+    release = claim_output_dir(args.output_dir)  # before the data is read: a second run into it stops at once
+    tracker, task = Tracker(), None
     try:
+        task = load_task(cfg)
+        tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
+                                [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
         probabilities = {role: output.probabilities for role, output
                          in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}
         weighed = {role: probabilities[role] for role in cfg.static_weight_roles()}
@@ -192,7 +194,8 @@ def score(cfg: RunConfig) -> Path:
         return out / REPORT_FILE
     finally:
         tracker.finish()
-        task.close()
+        if task is not None:
+            task.close()
         release()
 
 

@@ -149,6 +149,11 @@ def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config,
         assert main([config], command) == 2
         assert capsys.readouterr().err == (f"error: output_dir: another run is writing to {tmp_path / 'out'}; give "
                                            "this one another output_dir\n")
+    # Refused before its data is read (minutes, for a large file): a file that fails only when read is not reached.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "good", "label": 1}\n{"text": \n')
+    assert main([_write(tmp_path / "broken.json", {**tiny_config, "train_file": str(broken)})]) == 2
+    assert capsys.readouterr().err.startswith("error: output_dir: another run is writing to ")
     assert not (tmp_path / "out").exists()
     release()
     assert main([config]) == 0
