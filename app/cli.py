@@ -42,7 +42,8 @@ class Terminated(BaseException):
 
 class _StdoutHandler(logging.StreamHandler):
     """Log lines to stdout. Once its reader has gone (`head`, a pager quit early), the run stops with one line
-    (main), where every line would print a 'Logging error' traceback until a print() ended the run mid-epoch."""
+    (until_stopped), where every line would print a 'Logging error' traceback until a print() ended the run
+    mid-epoch."""
 
     def handleError(self, record: logging.LogRecord) -> None:
         if isinstance(sys.exc_info()[1], BrokenPipeError):
