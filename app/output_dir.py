@@ -3,11 +3,13 @@ file, among its own inputs, among files this project did not write, or over earl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -127,23 +129,57 @@ def claim_output_dir(output_dir: str) -> Callable[[], None]:
     """Held while this run writes `output_dir`: another run started into it meanwhile (a sweep that did not change
     it) is refused, where both would pass check_output_dir and mix their results. The lock file lies in the system's
     temporary folder, so that nothing is written to output_dir before the run writes its results: runs on other
-    machines, or with another $TMPDIR, are not seen. The lock ends with the run, or its process. Returns what
-    releases it. Under torchrun the main process holds it, and every process is told whether it got it."""
+    machines, or with another $TMPDIR, are not seen. The lock ends with the run, or its process, and the run removes
+    its file, so that a sweep leaves none behind. Returns what releases it. Under torchrun the main process holds it,
+    and every process is told whether it got it."""
     state = PartialState()
     out = Path(output_dir).expanduser().resolve()
-    lock, refused = None, [False]
+    release, refused = (lambda: None), [False]
     if state.is_main_process:
         digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        lock = FileLock(str(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock"))
         try:
-            lock.acquire(timeout=0)
+            release = _removed_when_released(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock")
         except Timeout:
             refused = [True]
     if state.num_processes > 1:
         broadcast_object_list(refused)
     if refused[0]:
         raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir")
-    return lock.release if lock is not None else lambda: None
+    return release
+
+
+class _Removed(Exception):
+    """The lock file this run opened was removed, by the run that held it, before this one locked it."""
+
+
+def _is_still(path: Path) -> Callable[[int], None]:
+    def check(fd: int) -> None:
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return
+        except FileNotFoundError:
+            pass
+        raise _Removed(path)
+    return check
+
+
+def _removed_when_released(path: Path) -> Callable[[], None]:
+    """Takes the lock at `path` at once (Timeout when held) and returns what releases it and removes its file. The file
+    goes while still locked: a run that opened it meanwhile then locks a file that is no longer `path`, sees that, and
+    locks `path` anew, so that two runs never both hold it."""
+    lock = FileLock(str(path), on_acquired=_is_still(path))
+    while True:
+        try:
+            lock.acquire(timeout=0)
+            break
+        except _Removed:
+            continue
+
+    def release() -> None:
+        with contextlib.suppress(OSError):  # Windows cannot remove an open file; filelock removes it there
+            path.unlink()
+        lock.release()
+    return release
 
 
 def _refuse_foreign(out: Path, config: Path | None) -> None:

@@ -8,10 +8,13 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock, Timeout
 
+from app import output_dir
 from app.cli import main
 from app.output_dir import OWN_FILES, check_output_dir, claim_output_dir, is_own, refuse_other_recipe
 from config.loading import ConfigError, load_config
@@ -158,3 +161,40 @@ def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config,
     release()
     assert main([config]) == 0
     assert main([config, "--overwrite_output_dir", "true"]) == 0  # the run's own claim ended with it
+
+
+def _lock_files() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("dimp-output-*.lock")}
+
+
+def test_a_run_leaves_no_lock_file_behind(tiny_config, tmp_path):
+    """Each output_dir has its own lock file in the temporary folder: a sweep of runs left one per run, for good."""
+    before = _lock_files()
+    config = _write(tmp_path / "config.json", tiny_config)
+    assert main([config]) == 0
+    release = claim_output_dir(str(tmp_path / "elsewhere"))
+    assert len(_lock_files() - before) == 1  # held while the run writes
+    release()
+    assert _lock_files() == before
+
+
+def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkeypatch):
+    """A run that opened the lock file just before the run holding it removed it and let go would lock a file no
+    longer in the folder, beside a third run that locks the new one: both would write to one output_dir."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    is_still, checked = output_dir._is_still, []
+
+    def removed_once(path):
+        def check(fd):
+            checked.append(fd)
+            if len(checked) == 1:
+                path.unlink()  # by the run that held it, between this run's opening it and locking it
+            is_still(path)(fd)
+        return check
+    monkeypatch.setattr(output_dir, "_is_still", removed_once)
+    release = claim_output_dir(str(tmp_path / "out"))
+    assert len(checked) == 2
+    [path] = tmp_path.glob("dimp-output-*.lock")
+    with pytest.raises(Timeout):
+        FileLock(str(path)).acquire(timeout=0)  # the file in the folder is the one this run holds
+    release()
