@@ -3,13 +3,11 @@ file, among its own inputs, among files this project did not write, or over earl
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fnmatch
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Callable
 
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
-from filelock import FileLock, Timeout
+from filelock import Timeout
 from transformers import TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -30,6 +28,7 @@ from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, p
 from reports.model_card import CARD_FILE
 from reports.weight_report import CSV_FILE, REPORT_FILE
 from trainer.atomic import unwritable
+from trainer.locks import hold
 from trainer.fitting import FINETUNE_DIR
 from trainer.selection import PREDICTIONS_FILE
 
@@ -138,47 +137,13 @@ def claim_output_dir(output_dir: str) -> Callable[[], None]:
     if state.is_main_process:
         digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
         try:
-            release = _removed_when_released(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock")
+            release = hold(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock", timeout=0)
         except Timeout:
             refused = [True]
     if state.num_processes > 1:
         broadcast_object_list(refused)
     if refused[0]:
         raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir")
-    return release
-
-
-class _Removed(Exception):
-    """The lock file this run opened was removed, by the run that held it, before this one locked it."""
-
-
-def _is_still(path: Path) -> Callable[[int], None]:
-    def check(fd: int) -> None:
-        try:
-            if os.path.samestat(os.fstat(fd), os.stat(path)):
-                return
-        except FileNotFoundError:
-            pass
-        raise _Removed(path)
-    return check
-
-
-def _removed_when_released(path: Path) -> Callable[[], None]:
-    """Takes the lock at `path` at once (Timeout when held) and returns what releases it and removes its file. The file
-    goes while still locked: a run that opened it meanwhile then locks a file that is no longer `path`, sees that, and
-    locks `path` anew, so that two runs never both hold it."""
-    lock = FileLock(str(path), on_acquired=_is_still(path))
-    while True:
-        try:
-            lock.acquire(timeout=0)
-            break
-        except _Removed:
-            continue
-
-    def release() -> None:
-        with contextlib.suppress(OSError):  # Windows cannot remove an open file; filelock removes it there
-            path.unlink()
-        lock.release()
     return release
 
 

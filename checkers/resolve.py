@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Callable
 
 from accelerate import PartialState
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from references.models import ModelSource, is_local_path, resolve_model
 from references.wandb_refs import ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
 from checkers.build import CheckerRecipe, recipe_differs
 from trainer.atomic import unwritable
+from trainer.locks import hold
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +58,21 @@ def _one_job_at_a_time(folder: Path, field: str):
     problem = unwritable(folder.parent)  # checked by every process, so that under torchrun all of them stop
     if problem and not folder.is_dir():
         raise ArtifactError(f"{field}: cannot build the checker in {folder}: {problem}")
-    # A checker on a read-only share is read as it is, without a lock.
-    lock = FileLock(str(folder.with_name(folder.name + ".lock"))) if state.is_main_process and not problem else None
-    if lock is not None:
+    release = None
+    if state.is_main_process and not problem:  # a checker on a read-only share is read as it is, without a lock
         folder.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = folder.with_name(folder.name + ".lock")
         try:
-            lock.acquire(timeout=0)
+            release = hold(lock_file, timeout=0)
         except Timeout:
             logger.info("%s: another run is finding or building the checker in %s; waiting for it", field, folder)
-            lock.acquire()
+            release = hold(lock_file)
     try:
         state.wait_for_everyone()
         yield
     finally:
-        if lock is not None:
-            lock.release()
+        if release is not None:
+            release()
 
 
 def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRecipe | None,

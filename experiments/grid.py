@@ -30,7 +30,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/grid.py`
 
@@ -39,6 +39,7 @@ from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
 from experiments.study_files import write_study_files, writes_files  # noqa: E402
+from trainer.locks import hold  # noqa: E402
 
 RESULTS = ROOT / "results" / "cells"
 WORK = ROOT / "experiments" / "work"
@@ -223,13 +224,11 @@ def claimed(cells: list[Cell]):
     can work through the same grid side by side, each cell run once."""
     with ExitStack() as held:
         for cell in cells:
-            lock = FileLock(str(WORK / cell.path.parent / f"{cell.path.name}.lock"))
             try:
-                lock.acquire(timeout=0)
+                held.callback(hold(WORK / cell.path.parent / f"{cell.path.name}.lock", timeout=0))
             except Timeout:
                 yield False
                 return
-            held.callback(lock.release)
         yield True
 
 

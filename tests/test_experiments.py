@@ -157,6 +157,7 @@ def test_grids_side_by_side_run_each_cell_once(tmp_path, fake_grid, spec, capsys
     assert [cell.method for cell, _ in todo if cell.done] == ["dimp"]
     assert grid.run_all(spec, todo) == 0  # once the other is done
     assert all(cell.done for cell, _ in todo)
+    assert not list(grid.WORK.rglob("*.lock"))
 
 
 def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):

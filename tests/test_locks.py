@@ -1,0 +1,37 @@
+"""trainer/locks.py: a lock's file goes with it, and never lets two processes hold one lock."""
+
+from __future__ import annotations
+
+import pytest
+from filelock import FileLock, Timeout
+
+from trainer import locks
+
+
+def test_the_lock_file_goes_when_released_and_the_lock_is_held_meanwhile(tmp_path):
+    release = locks.hold(tmp_path / "a.lock")
+    with pytest.raises(Timeout):
+        locks.hold(tmp_path / "a.lock", timeout=0)
+    release()
+    assert not any(tmp_path.iterdir())
+    locks.hold(tmp_path / "a.lock", timeout=0)()
+
+
+def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkeypatch):
+    """A process that opened the lock file just before the one holding it removed it and let go would lock a file no
+    longer in the folder, beside a third process that locks the new one: both would go on."""
+    is_still, checked = locks._is_still, []
+
+    def removed_once(path):
+        def check(fd):
+            checked.append(fd)
+            if len(checked) == 1:
+                path.unlink()  # by the process that held it, between this one's opening it and locking it
+            is_still(path)(fd)
+        return check
+    monkeypatch.setattr(locks, "_is_still", removed_once)
+    release = locks.hold(tmp_path / "a.lock", timeout=0)
+    assert len(checked) == 2
+    with pytest.raises(Timeout):
+        FileLock(str(tmp_path / "a.lock")).acquire(timeout=0)  # the file in the folder is the one held
+    release()
