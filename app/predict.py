@@ -25,7 +25,7 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.json_strict import is_unicode
 from config.loading import ConfigError
-from data.files import SUFFIXES, DataError, iter_text_lines
+from data.files import COMPRESSIONS, SUFFIXES, DataError, format_suffix, iter_text_lines
 from data.task import LABEL, SplitSource, column_near_miss, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
@@ -101,7 +101,7 @@ class GoldLabels:
     def of(cls, args: PredictArguments, trained: dict, inputs: SplitSource, names: list[str]) -> GoldLabels | None:
         column = args.label_column_name or trained.get("label_column_name") or LABEL
         required = next((f"--{key}" for key in ("label_column_name", "metrics_output") if getattr(args, key)), None)
-        if inputs.origin.lower().endswith(TEXT_SUFFIX):
+        if format_suffix(Path(inputs.origin)) == TEXT_SUFFIX:
             if required:
                 raise DataError(f"{inputs.origin}: a .txt file holds texts only, no {column!r} column to score "
                                 f"against ({required}); give a csv, tsv or jsonl file")
@@ -152,9 +152,9 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path | None, Path]:
         raise DataError(f"input: {args.input!r} is a folder; expected a file ({', '.join(INPUT_SUFFIXES)})")
     if not path.is_file():
         raise DataError(f"input: file {args.input!r} not found")
-    if path.suffix.lower() not in INPUT_SUFFIXES:
-        raise DataError(f"input: {path}: unsupported file type {path.suffix!r}; expected one of "
-                        f"{', '.join(INPUT_SUFFIXES)}")
+    if format_suffix(path) not in INPUT_SUFFIXES:
+        raise DataError(f"input: {path}: unsupported file type {format_suffix(path)!r}; expected one of "
+                        f"{', '.join(INPUT_SUFFIXES)} (the text formats may be compressed: {', '.join(COMPRESSIONS)})")
     output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output)
     metrics = args.metrics_output and _new_file("metrics_output", args.metrics_output, (".json",), path,
                                                 args.overwrite_output)  # never the output: their suffixes differ
@@ -197,14 +197,14 @@ def _training_config(source: ModelSource) -> dict:
 
 
 def _read_inputs(path: Path) -> SplitSource:
-    if path.suffix.lower() == TEXT_SUFFIX:
+    if format_suffix(path) == TEXT_SUFFIX:
         return SplitSource("input", lambda: iter_text_lines(path), str(path))
     return split_from_file("input", path)
 
 
 def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) -> list[str]:
     """The columns asked for, else those the model was trained on, else the training's rule on the input."""
-    if inputs.origin.lower().endswith(TEXT_SUFFIX):
+    if format_suffix(Path(inputs.origin)) == TEXT_SUFFIX:
         wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or ["text"]
         if len(wanted) > 1:
             raise DataError(f"{inputs.origin}: a .txt file holds one text per line, but the model reads text pairs "

@@ -60,7 +60,9 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    train_file: str | None = field(default=None, metadata={"help": "Training data (jsonl, json, csv or tsv)."})
+    train_file: str | None = field(default=None, metadata={
+        "help": "Training data (jsonl, json, csv, tsv or parquet; the text formats may be compressed: .gz, .bz2, "
+                ".xz)."})
     validation_file: str | None = field(default=None, metadata={"help": "Validation data, evaluated each epoch."})
     test_file: str | None = field(default=None, metadata={"help": "Test data, evaluated once at the end."})
     augmented_train_file: str | None = field(
@@ -394,7 +396,8 @@ class PredictArguments:
     )
     input: str | None = field(
         default=None,
-        metadata={"help": "The texts to label: .csv, .tsv, .jsonl, .json, .parquet, or .txt (one text per line).", "required": True},
+        metadata={"help": "The texts to label: .csv, .tsv, .jsonl, .json, .parquet, or .txt (one text per line); all "
+                          "but parquet may be compressed (.gz, .bz2, .xz).", "required": True},
     )
     output: str | None = field(
         default=None,

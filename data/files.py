@@ -1,10 +1,14 @@
-"""Reading data files (jsonl, json, csv, tsv, parquet) record by record, with errors that name the line."""
+"""Reading data files (jsonl, json, csv, tsv, parquet; the text formats also compressed, as train.jsonl.gz) record by
+record, with errors that name the line."""
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
+import gzip
 import json
+import lzma
 import os
 import re
 from contextlib import closing
@@ -16,6 +20,8 @@ from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+# A text format's file may be compressed (as the hub's and pandas' are): train.jsonl.gz reads as train.jsonl.
+COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _ID_KEY = re.compile(r"0|[1-9][0-9]{0,17}")  # a labels.json id as written: "00", "²" or 5,000 digits are not
 PARQUET_BATCH_ROWS = 10_000
 
@@ -69,8 +75,30 @@ def resolve_data_path(path: str, field: str) -> Path:
                     f"set {DATA_ROOT_ENV} to change the data root)")
 
 
+def format_suffix(path: Path) -> str:
+    """The format a file's name gives, whether compressed or not: .jsonl for train.jsonl and train.jsonl.gz."""
+    inner, outer = ([""] + [suffix.lower() for suffix in path.suffixes])[-2:]
+    return inner if outer in COMPRESSIONS and inner not in ("", ".parquet") else outer
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as bytes, decompressed where its name says so; damaged compressed data names its line."""
+    if format_suffix(path) == path.suffix.lower():
+        with path.open("rb") as f:
+            yield from f
+        return
+    number = 0
+    try:
+        with COMPRESSIONS[path.suffix.lower()](path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                yield raw
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        raise DataError(f"{path}: line {number + 1}: cannot decompress ({err}); the file is damaged, cut short, or "
+                        f"not {path.suffix} data") from None
+
+
 def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+    raw = b"".join(_raw_lines(path))
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
     try:
@@ -88,8 +116,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8, or a NUL, names
     its line."""
     offset = 0
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
+    with closing(_raw_lines(path)) as raw_lines:
+        for number, raw in enumerate(raw_lines, start=1):
             if number == 1 and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                 raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
             try:
@@ -223,16 +251,17 @@ def _parquet(path: Path) -> Iterator[tuple[int, dict]]:
 
 def position_word(path: Path) -> str:
     """What a record's number counts in error messages: parquet has rows, the text formats lines."""
-    return "row" if path.suffix.lower() == ".parquet" else "line"
+    return "row" if format_suffix(path) == ".parquet" else "line"
 
 
 def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
     """Each record of a data file with its line number (its row, in parquet), read one at a time, so that memory
     does not grow with the file; a .json document (rather than JSON lines) is the exception, parsed whole. A file
     without records is an error."""
-    suffix = path.suffix.lower()
+    suffix = format_suffix(path)
     if suffix not in SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}")
+        raise DataError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)} (the text "
+                        f"formats may be compressed: {', '.join(COMPRESSIONS)})")
     if suffix == ".jsonl":
         records = _json_lines(path)
     elif suffix == ".json":

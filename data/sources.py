@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from references.wandb_refs import resolve_artifact
-from data.files import SUFFIXES, DataError, resolve_data_path
+from data.files import SUFFIXES, DataError, format_suffix, resolve_data_path
 from data.task import LABEL, SplitSource, split_from_file
 from config.arguments import CheckerArguments, DataArguments
 
@@ -25,7 +25,7 @@ def _artifact_file(folder: Path, split: str, explicit: str | None, field: str) -
             raise DataError(f"{field}: {explicit!r} is not a file inside the artifact folder {folder}")
         return path
     hints = _ARTIFACT_FILE_HINTS[split]
-    matches = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and any(h in p.name for h in hints))
+    matches = sorted(p for p in folder.iterdir() if format_suffix(p) in SUFFIXES and any(h in p.name for h in hints))
     return matches[0] if matches else None
 
 
@@ -141,7 +141,7 @@ def _augmented(data: DataArguments) -> list[SplitSource]:
         extra.append(split_from_file("augmented_train", found))
     if data.wandb_generalization_dataset:
         folder = resolve_artifact(data.wandb_generalization_dataset, "wandb_generalization_dataset")
-        for i, path in enumerate(sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES), start=1):
+        for i, path in enumerate(sorted(p for p in folder.iterdir() if format_suffix(p) in SUFFIXES), start=1):
             extra.append(split_from_file(f"test_{i}", path))
     return extra
 

@@ -3,6 +3,7 @@ line and what was expected, no traceback, and nothing written to the output fold
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -284,6 +285,14 @@ CASES: list[tuple] = [
     ("bad-json-line", _training_data("badline.jsonl", '{"text": "a", "label": 0}\n{"text": "b",\n'),
      r"badline.jsonl: line 2: invalid JSON"),
     ("unsupported-format", _training_data("t.xlsx", "x"), r"unsupported file type '.xlsx'"),
+    ("compressed-data-cut-short",
+     _training_data("cut.jsonl.gz", gzip.compress(b'{"text": "a", "label": 0}\n' * 50)[:40]),
+     r"cut.jsonl.gz: line \d+: cannot decompress \(Compressed file ended before the end-of-stream marker was "
+     r"reached\); the file is damaged, cut short, or not .gz data"),
+    ("not-compressed-as-named", _training_data("plain.jsonl.gz", '{"text": "a", "label": 0}\n'),
+     r"plain.jsonl.gz: line 1: cannot decompress \(Not a gzipped file"),
+    ("compressed-parquet", _training_data("t.parquet.gz", b"x"), r"unsupported file type '.gz'; expected one of "
+     r".jsonl, .json, .csv, .tsv, .parquet \(the text formats may be compressed: .gz, .bz2, .xz\)"),
     ("missing-text-column", lambda c: [c.write_config({"text_column_names": "sentence"})], r"train.jsonl: line 1: missing text column 'sentence'"),
     ("missing-label-column", _training_data("nolabel.jsonl", '{"text": "a", "label": 0}\n{"text": "b"}\n'),
      r"nolabel.jsonl: line 2: missing label column 'label'"),

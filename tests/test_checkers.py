@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -421,9 +422,12 @@ def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model
     for source, target in (("train", "train.jsonl"), ("validation", "dev.jsonl"), ("test", "test.jsonl"), ("labels", "labels.json")):
         suffix = ".json" if source == "labels" else ".jsonl"
         shutil.copy(toy_data_root / "toy" / f"{source}{suffix}", data / target)
+    (data / "dev.jsonl.gz").write_bytes(gzip.compress((data / "dev.jsonl").read_bytes()))  # found compressed too
+    (data / "dev.jsonl").unlink()
     shutil.copytree(tiny_model_dir, root / "tiny-bert:v1")
     config = {k: v for k, v in tiny_config.items() if k not in ("train_file", "validation_file", "test_file")}
     config.update(use_wandb_dataset=True, wandb_dataset="me/proj/toy-data:v0",
                   use_wandb_model=True, model_name_or_path="me/proj/tiny-bert:v1")
     metrics = run(load_config(_config_file(tmp_path, config)))
     assert {"eval_accuracy", "test_accuracy"} <= set(metrics)
+    assert metrics["eval_examples_negative"] + metrics["eval_examples_positive"] == 24  # dev.jsonl.gz's records

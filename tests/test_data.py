@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
 import csv
 import fcntl
+import gzip
 import json
 import logging
+import lzma
 import os
 import socket
 from pathlib import Path
@@ -60,6 +63,17 @@ def test_every_format_gives_the_same_task(tmp_path, fmt, suffix):
     assert train["text_pair"] == ["fine", "grim", "happy"]
     assert train["label"] == [1, 0, 1]
     assert task.label_names == ["0", "1"]
+
+
+@pytest.mark.parametrize("fmt,suffix", [("jsonl", ".jsonl"), ("json", ".json"), ("csv", ".csv"), ("tsv", ".tsv")])
+@pytest.mark.parametrize("compression,opener", [(".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)])
+def test_a_compressed_text_format_reads_as_the_file_itself(tmp_path, fmt, suffix, compression, opener):
+    plain = _write(tmp_path / f"train{suffix}", fmt)
+    packed = tmp_path / f"train{suffix}{compression}"
+    with opener(packed, "wb") as f:
+        f.write(plain.read_bytes())
+    assert list(iter_records(packed)) == list(iter_records(plain))
+    assert read_records(packed)[2]["text"] == "nice food"
 
 
 def test_labels_json_gives_names_and_maps_string_labels(tmp_path):

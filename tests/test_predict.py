@@ -4,6 +4,7 @@ jsonl or plain text, single texts or pairs; bad input gets one clear error line,
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 import json
 import logging
@@ -54,7 +55,8 @@ def _check(rows: list[dict], inputs: list[dict]) -> None:
         assert row["predicted_label"] == max(probs, key=probs.get)
 
 
-@pytest.mark.parametrize("input_suffix, output_suffix", [(".csv", ".jsonl"), (".tsv", ".csv"), (".jsonl", ".tsv")])
+@pytest.mark.parametrize("input_suffix, output_suffix", [(".csv", ".jsonl"), (".tsv", ".csv"), (".jsonl", ".tsv"),
+                                                        (".csv.gz", ".csv")])
 def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, output_suffix):
     model = _trained(tiny_model_dir, tmp_path / "model")
     inputs = [{"id": i, **{k: v for k, v in r.items() if k != "label"}} for i, r in enumerate(toy_records(70, 4))]
@@ -63,6 +65,8 @@ def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, ou
         write_jsonl(path, inputs)
     else:
         _write_csv(path, inputs, "\t" if input_suffix == ".tsv" else ",")
+    if input_suffix.endswith(".gz"):
+        path.write_bytes(gzip.compress(path.read_bytes()))
     out = tmp_path / f"predictions{output_suffix}"
     assert main(["--model", str(model), "--input", str(path), "--output", str(out), "--batch_size", "16"],
                 command="predict") == 0
@@ -72,8 +76,8 @@ def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, ou
 def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
     single = _trained(tiny_model_dir, tmp_path / "single")
     texts = [r["text"] for r in toy_records(10, 5)]
-    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n\n")
-    assert main(["--model", str(single), "--input", str(tmp_path / "texts.txt"), "--output",
+    (tmp_path / "texts.txt.gz").write_bytes(gzip.compress(("\n".join(texts) + "\n\n").encode()))
+    assert main(["--model", str(single), "--input", str(tmp_path / "texts.txt.gz"), "--output",
                  str(tmp_path / "single.csv")], command="predict") == 0
     _check(_rows(tmp_path / "single.csv"), [{"text": t} for t in texts])
 
