@@ -17,7 +17,8 @@ import pytest
 from filelock import FileLock
 
 from config.loading import load_config
-from experiments import grid, selection, shipped, summarize
+from experiments import cells as cell_results
+from experiments import grid, markdown, noise_tables, real_set_tables, selection, shipped, summarize
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +191,9 @@ def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
 
 def test_summary_from_finished_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "RESULTS", tmp_path)
-    monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
+    monkeypatch.setattr(cell_results, "CELLS", tmp_path / "cells")
     # Cells that tracked no per-epoch test F1: only the epoch the run itself kept (the best) reports a test result.
-    monkeypatch.setattr(summarize, "selection_rule", lambda: "accuracy")
+    monkeypatch.setattr(cell_results, "selection_rule", lambda: "accuracy")
     for method, accuracies, validation in (("ce", (0.70, 0.72), (0.58, 0.60, 0.55)),
                                            ("dimp", (0.75, 0.77), (0.62, 0.61, 0.60))):
         for seed, accuracy in enumerate(accuracies, start=1):
@@ -227,7 +228,7 @@ def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
         cell.mkdir()
         (cell / "weights.csv").write_text(f"index,noise,{header}\n0,original,{values[0]}\n1,swap,{values[1]}\n")
         rows.append({"benchmark": "noisy", "method": method, "variant": "", "dir": cell})
-    by = summarize.weights_per_noise_kind({m: summarize.noise_records(rows, m) for m in ("imp", "dimp")})
+    by = noise_tables.weights_per_noise_kind({m: noise_tables.noise_records(rows, m) for m in ("imp", "dimp")})
     assert by[("noisy", "imp")] == {"original": [0.9], "swap": [0.2]}
     assert by[("noisy", "dimp")] == {"original": [1.1], "swap": [0.1]}
 
@@ -244,7 +245,7 @@ def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
         (dimp / "weights.csv").write_text(f"{common},model_prob_epoch2,weight_epoch2,model_prob_epoch10,weight_epoch10\n"
                                           f"0,original,a,a,0.8,0.1,8.0,0.9,0.9\n1,swap,b,{agree},0.2,0.1,2.0,0.4,0.5\n")
         rows += [{"benchmark": "noisy", "method": m, "variant": "", "dir": d} for m, d in (("imp", imp), ("dimp", dimp))]
-    table = summarize.noise_table({m: summarize.noise_records(rows, m) for m in ("imp", "dimp")})
+    table = noise_tables.noise_table({m: noise_tables.noise_records(rows, m) for m in ("imp", "dimp")})
     assert "| noisy | original | 2 | 0.800 | 100 % | 0.500 | 1.600 | 0.900 | 0.900 |" in table
     assert "| noisy | swap | 2 | 0.200 | 50 % | 0.400 | 0.500 | 0.400 | 0.500 |" in table
     assert "duplicate" not in table
@@ -258,7 +259,7 @@ def test_separation_table_scores_each_weight_on_clean_against_swapped_labels(tmp
                                       "0,original,0.9,2.0,0.5\n1,original,0.8,0.1,0.5\n"
                                       "2,swap,0.2,1.0,1.5\n3,swap,0.1,1.0,1.5\n4,real,1.0,1.0,1.0\n")
     rows = [{"benchmark": "noisy", "method": "dimp_plus_real", "variant": "", "dir": cell}]
-    table = summarize.separation_table({"dimp_plus_real": summarize.noise_records(rows, "dimp_plus_real")})
+    table = noise_tables.separation_table({"dimp_plus_real": noise_tables.noise_records(rows, "dimp_plus_real")})
     assert "| noisy | DIMP with the real set joined (w = 1) | 2, 2 | 1.00 | 0.50 | 0.00 | 20 % |" in table
 
 
@@ -406,7 +407,7 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
     for method, seed, saved in [("real_only", 1, unsure), ("real_plus_synthetic", 1, sure),
                                 ("dimp_plus_real", 1, sure), ("dimp_plus_real", 2, sure)]:
         rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "predictions": (saved, labels)})
-    lines = summarize.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
+    lines = real_set_tables.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
     # Seed 2 has no real-set-alone model to average with, so it is left out of both rows.
     averaged = ", averaged with CE on the real set alone | 100.0 | 100.0 |"
     assert lines[2:] == ["| CE on real + generated | 50.0 | 50.0 |", "| CE on real + generated" + averaged,
@@ -418,7 +419,7 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"one": {"seeds": [1]}, "two": {"seeds": [1, 2]}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
-    monkeypatch.setattr(summarize, "REAL_SET_STUDIES", ("one", "two"))
+    monkeypatch.setattr(real_set_tables, "REAL_SET_STUDIES", ("one", "two"))
     labels = np.array([0, 1] * 5)
 
     def cell(method, variant, study, seed, right):
@@ -426,16 +427,16 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
                 "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels), "averaged": False}
     rows = [cell("real_only", "", "", seed, seed == 1) for seed in (1, 2, 3)]
     rows += [cell("dimp", "x", "one", 1, True), cell("real_plus_synthetic", "y", "two", 1, False)]
-    alone, y = summarize.METHOD_NAMES["real_only"], summarize.METHOD_NAMES["real_plus_synthetic"] + " y"
+    alone, y = cell_results.METHOD_NAMES["real_only"], cell_results.METHOD_NAMES["real_plus_synthetic"] + " y"
     # Seed 1 holds both studies; seeds 1-2 only the second, and only its finished seed 1 until seed 2 finishes.
-    assert summarize.real_set_study_table(rows).split("\n\n") == [
+    assert real_set_tables.real_set_study_table(rows).split("\n\n") == [
         "Seed 1 (those every variant finished):",
         f"| variant | b | mean |\n| --- | ---: | ---: |\n| {y} | 0.0 | 0.0 |\n| {alone} | 100.0 | 100.0 |\n"
         "| DIMP x | 100.0 | 100.0 |",
         "Seeds 1, 2 (those every variant finished; so far 1):",
         f"| variant | b | mean |\n| --- | ---: | ---: |\n| {y} | 0.0 | 0.0 |\n| {alone} | 100.0 | 100.0 |"]
     rows.append(cell("real_plus_synthetic", "y", "two", 2, True))
-    label, table = summarize.real_set_study_table(rows).split("\n\n")[-2:]
+    label, table = real_set_tables.real_set_study_table(rows).split("\n\n")[-2:]
     assert label == "Seeds 1, 2 (those every variant finished):"
     assert table.splitlines()[2:] == [f"| {y} | 50.0 | 50.0 |", f"| {alone} | 50.0 | 50.0 |"]
 
@@ -459,7 +460,7 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
             cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"), cell("dimp", "", [0.1])]
     # The kept (best) epoch of each, its recall per class from its predictions (none saved: "–"); seed 2, the other
     # benchmark and DIMP are not the study's.
-    assert summarize.second_validation_table(rows, ["u"]).splitlines()[2:] == [
+    assert real_set_tables.second_validation_table(rows, ["u"]).splitlines()[2:] == [
         "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 | 0 50.0 → 100.0, 1 100.0 → 50.0 |",
         "| b | CE | 1 | 60.0 | 40.0 | 60.0 | – |"]
 
@@ -489,8 +490,8 @@ def test_the_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_runn
             cell("real_plus_synthetic", "", 2, False),
             cell("real_plus_synthetic", "first", 2, False), cell("dimp_plus_real", "first", 2, True),
             cell("real_plus_synthetic", "second", 1, True), cell("dimp_plus_real", "second", 1, True, "other")]
-    seeds, table, pooled, running = summarize.size_table(rows, "dimp_plus_real", study, key, unit).split("\n\n")
-    ce, dimp = summarize.METHOD_NAMES["real_plus_synthetic"], summarize.METHOD_NAMES["dimp_plus_real"]
+    seeds, table, pooled, running = real_set_tables.size_table(rows, "dimp_plus_real", study, key, unit).split("\n\n")
+    ce, dimp = cell_results.METHOD_NAMES["real_plus_synthetic"], cell_results.METHOD_NAMES["dimp_plus_real"]
     assert seeds == "Seeds: b 1."
     assert table.splitlines()[0] == f"| method, {unit} examples | b | mean |"
     assert table.splitlines()[2:] == [
@@ -517,23 +518,25 @@ def test_the_size_table_shows_the_study_s_other_methods_and_waits_for_them(tmp_p
                 "averaged": False}
     rows = [cell(m, v) for v in ("", "real250") for m in ("real_plus_synthetic", "dimp_plus_real")]
     rows.append(cell("real_only", "", right=False))
-    table = summarize.size_table(rows, "dimp_plus_real", "real_set_size", "quality_checker_max_train_samples", "real")
-    alone = summarize.METHOD_NAMES["real_only"]
+    table = real_set_tables.size_table(rows, "dimp_plus_real", "real_set_size",
+                                       "quality_checker_max_train_samples", "real")
+    alone = cell_results.METHOD_NAMES["real_only"]
     assert f"| {alone}, 500 real | 0.0 | 0.0 |" in table.splitlines()
     assert table.endswith("Not finished yet: 250 real (2 of 3 cells).")
     rows.append(cell("real_only", "real250"))
-    table = summarize.size_table(rows, "dimp_plus_real", "real_set_size", "quality_checker_max_train_samples", "real")
+    table = real_set_tables.size_table(rows, "dimp_plus_real", "real_set_size",
+                                       "quality_checker_max_train_samples", "real")
     assert f"| {alone}, 250 real | 100.0 | 100.0 |" in table.splitlines() and "Not finished" not in table
 
 
 def test_a_paired_margin_is_given_with_the_standard_error_of_its_mean():
-    assert summarize._mean_se([1.0, 3.0]) == "+2.00 ± 1.00"  # standard deviation 1.41, over the root of 2 pairs
-    assert summarize._mean_se([-0.5]) == "-0.50 ± 0.00"
+    assert markdown.mean_se([1.0, 3.0]) == "+2.00 ± 1.00"  # standard deviation 1.41, over the root of 2 pairs
+    assert markdown.mean_se([-0.5]) == "-0.50 ± 0.00"
 
 
 @pytest.mark.parametrize("rule, ce", [("accuracy", "65.0 → 65.0"), ("last", "60.0 → 65.0")])
 def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_beside_its_test(monkeypatch, rule, ce):
-    monkeypatch.setattr(summarize, "selection_rule", lambda: rule)
+    monkeypatch.setattr(cell_results, "selection_rule", lambda: rule)
 
     def row(method, seed, curve, test):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
@@ -581,9 +584,10 @@ def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s
     title = "b (no 50 → 75 %, yes 50 → 25 %)"
     # Only seed 1 has all three methods. "real_plus_synthetic": recall 100 % and 50 %, so 75 % on validation's
     # shares and 0.75 * 100 + 0.25 * 50 = 87.5 % on the test split's; the weighted one holds 75 % of its weight on "yes".
-    assert summarize.class_balance_table(rows, "best").splitlines()[2:] == [
-        f"| {title} | {summarize.METHOD_NAMES['real_only']} | 1 | no 100.0, yes 100.0 | 100.0 | 100.0 | – |",
-        f"| {title} | {summarize.METHOD_NAMES['real_plus_synthetic']} | 1 | no 100.0, yes 50.0 | 75.0 | 87.5 | – |",
+    assert real_set_tables.class_balance_table(rows, "best").splitlines()[2:] == [
+        f"| {title} | {cell_results.METHOD_NAMES['real_only']} | 1 | no 100.0, yes 100.0 | 100.0 | 100.0 | – |",
+        f"| {title} | {cell_results.METHOD_NAMES['real_plus_synthetic']} | 1 | no 100.0, yes 50.0 | 75.0 | 87.5 "
+        "| – |",
         f"| {title} | best | 1 | no 50.0, yes 100.0 | 75.0 | 62.5 | no 25 %, yes 75 % |"]
 
 
@@ -629,7 +633,7 @@ def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (accuracy, accuracy)}
     rows = [row("best", 1, 75.0), row("best", 2, 77.0), row("ce", 1, 72.0), row("ce", 2, 73.0),
             row("real_only", 1, 70.0), row("real_plus_synthetic", 1, 74.04), row("real_plus_synthetic", 3, 50.0)]
-    line = summarize.bar_table(rows, "best").splitlines()[2]
+    line = real_set_tables.bar_table(rows, "best").splitlines()[2]
     # 0.96 rounds to the bar at one decimal; the table shows the second one and says "not met". Two seeds give a
     # 95 % interval of 3.5 ± 12.71 * 0.5 (t with one degree of freedom); one seed gives none.
     assert line == ("| b | +3.50 ± 0.71 (n=2) met; 95 % CI -2.85 to +9.85 | +5.00 ± 0.00 (n=1) met "
@@ -641,12 +645,12 @@ def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method
     spec.write_text(json.dumps({"studies": {"a": {"methods": ["dimp"], "variants": {"plain": {}}},
                                             "b": {"methods": ["imp"], "variants": {"plain": {}}}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
-    monkeypatch.setattr(summarize, "CELLS", tmp_path / "cells")
+    monkeypatch.setattr(cell_results, "CELLS", tmp_path / "cells")
     for method in ("dimp", "imp", "ce"):
         cell = tmp_path / "cells" / "bench" / f"{method}__plain" / "seed1"
         cell.mkdir(parents=True)
         (cell / "all_results.json").write_text("{}")
-    assert {r["method"]: r["study"] for r in summarize.finished_cells()} == {"dimp": "a", "imp": "b", "ce": ""}
+    assert {r["method"]: r["study"] for r in cell_results.finished_cells()} == {"dimp": "a", "imp": "b", "ce": ""}
 
 
 @pytest.mark.parametrize("name", list(shipped.RUNS))
@@ -797,6 +801,6 @@ def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_
         return {"benchmark": "b", "study": "h", "variant": variant, "seed": seed, "dir": folder, "metrics": metrics}
     rows = [cell("held", 1, 0.70, 0.60), cell("all", 1, 0.74), cell("held", 2, 0.72, 0.80), cell("all", 2, 0.72),
             cell("held", 3, 0.10, 0.10)]  # seed 3 has not finished every variant: left out
-    assert summarize.real_holdout_table(rows).splitlines()[2:] == [
+    assert real_set_tables.real_holdout_table(rows).splitlines()[2:] == [
         "| b | 20% (100) | 2 | 400 | 71.0 | – | 70.0 |",
         "| b | none | 2 | 500 | 73.0 | +2.0 ± 2.8 (n=2) | – |"]

@@ -1,0 +1,330 @@
+"""The tables of issue 14: the weighted model against the real data alone and against the bar, and the validation
+studies of the ways of using the real set."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from data.files import read_label_names, read_records, resolve_data_path
+from experiments.cells import (METHOD_NAMES, METHOD_ORDER, accuracy_on_test, grid_results, held_out_score,
+                               kept_recall, kept_validation_accuracy, last_epoch_column)
+from experiments.markdown import benchmark_means_table, mean_se, mean_std
+from experiments.selection import held_out_half_ensemble_accuracy
+from experiments.spec import load_spec, selection_rule
+from experiments.study_files import writes_real_set, writes_validation_file
+
+# The validation studies of the ways of using the real set, tabled together.
+REAL_SET_STUDIES = ("real_set", "real_set_checkers", "real_set_losses", "real_set_ce_weight")
+
+
+def _by_method(rows: list[dict], methods) -> dict:
+    """{(benchmark, method): {seed: test accuracy}} of the grid's own cells under the selection rule."""
+    by = defaultdict(dict)
+    for row in grid_results(rows):
+        if row["method"] in methods:
+            by[(row["benchmark"], row["method"])][row["seed"]] = accuracy_on_test(row)
+    return by
+
+
+def real_data_table(rows: list[dict], recommended: str | None) -> str:
+    """The poster's table "against the real data alone": test accuracy, mean over seeds (n), per benchmark."""
+    methods = ["real_only", "ce", "real_plus_synthetic", "imp", "dimp"] + ([recommended] if recommended else [])
+    by = _by_method(rows, methods)
+    benchmarks = sorted({b for b, _ in by})
+    lines = ["| method | " + " | ".join(benchmarks) + " |", "| --- |" + " ---: |" * len(benchmarks)]
+    for method in methods:
+        cells = [f"{statistics.mean(by[(b, method)].values()):.1f} (n={len(by[(b, method)])})" if by.get((b, method))
+                 else "–" for b in benchmarks]
+        name = METHOD_NAMES.get(method, method) + (" (recommended)" if method == recommended else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _interval(values: list[float]) -> str:
+    """The 95 % t interval of the mean (how far more seeds could move it), where there are two values or more."""
+    if len(values) < 2:
+        return ""
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    mean = statistics.mean(values)
+    return f"; 95 % CI {mean - half:+.2f} to {mean + half:+.2f}"
+
+
+def bar_table(rows: list[dict], recommended: str) -> str:
+    """The recommended method's test accuracy minus each baseline's, paired by seed (mean ± std, the 95 % interval
+    of the mean, n), against the bar: +2 over CE, +1 over the real set alone and over real + generated."""
+    bars = {"ce": 2.0, "real_only": 1.0, "real_plus_synthetic": 1.0}
+    by = _by_method(rows, [recommended, *bars])
+    lines = ["| benchmark | " + " | ".join(f"− {METHOD_NAMES[m]} (bar +{bar:g})" for m, bar in bars.items()) + " |",
+             "| --- |" + " ---: |" * len(bars)]
+    for bench in sorted({b for b, m in by if m == recommended}):
+        cells = []
+        for method, bar in bars.items():
+            mine, theirs = by[(bench, recommended)], by.get((bench, method), {})
+            gains = [mine[s] - theirs[s] for s in sorted(mine) if s in theirs]
+            met = "met" if gains and statistics.mean(gains) >= bar else "not met"
+            # Two decimals, so that a mean just under the bar does not print as the bar itself.
+            cells.append(f"{mean_std(gains, signed=True, digits=2)} {met}{_interval(gains)}" if gains else "–")
+        lines.append(f"| {bench} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def real_set_study_table(rows: list[dict]) -> str:
+    """The real-set studies (validation only): each way of using the real set's accuracy on one half of the
+    validation split, selected on the other by the grid's rule, mean over seeds; beside it the grid's baselines and
+    dimp_plus_real, which is the study's `join` run as a grid method (where both ran, their cells are the same).
+    A variant is only compared with baselines of its own seeds: one table per set of seeds the studies ran, each
+    holding the studies that ran at least those seeds, and on each benchmark only the seeds all its variants
+    finished."""
+    studies = load_spec()["studies"]
+    seed_sets = sorted({tuple(sorted(studies[name]["seeds"])) for name in REAL_SET_STUDIES}, key=lambda s: (len(s), s))
+    rule = selection_rule()
+    scored = []
+    for row in rows:
+        in_study = row["study"] in REAL_SET_STUDIES
+        baseline = not row["variant"] and row["method"] in ("real_only", "real_plus_synthetic", "dimp_plus_real")
+        if (in_study or baseline) and any(row["seed"] in seeds for seeds in seed_sets):
+            value = held_out_score(row, rule)
+            if value is not None:
+                ran = set(studies[row["study"]]["seeds"]) if in_study else None  # None: a baseline, every seed
+                scored.append((row, f"{METHOD_NAMES[row['method']]} {row['variant']}".strip(), ran, value))
+    tables = []
+    for seeds in seed_sets:
+        by_seed = defaultdict(dict)
+        for row, name, ran, value in scored:
+            if row["seed"] in seeds and (ran is None or ran >= set(seeds)):
+                by_seed[(row["benchmark"], name, ran is None)][row["seed"]] = value
+        common = defaultdict(lambda: set(seeds))
+        for (benchmark, _, baseline), values in by_seed.items():
+            if not baseline:
+                common[benchmark] &= set(values)
+        entries = {(benchmark, name): [v for seed, v in values.items() if seed in common[benchmark]]
+                   for (benchmark, name, _), values in by_seed.items()}
+        if entries:
+            names = sorted({n for _, n in entries}, key=lambda n: (not n.startswith("CE"), n))
+            so_far = ""  # while a study's seeds still run, which of them each benchmark's means hold
+            if any(c != set(seeds) for c in common.values()):
+                on = defaultdict(list)
+                for benchmark, finished in sorted(common.items()):
+                    on[", ".join(map(str, sorted(finished))) or "none"].append(benchmark)
+                so_far = "; so far " + ("; ".join(on) if len(on) == 1 else
+                                        "; ".join(f"{ran} on {', '.join(b)}" for ran, b in on.items()))
+            label = f"Seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))} (those every variant finished{so_far}):"
+            tables.append(label + "\n\n" + benchmark_means_table("variant", names, entries))
+    return "\n\n".join(tables) or "No finished cell of the study yet."
+
+
+def _class_counts(path: str, field: str) -> np.ndarray:
+    return np.bincount([int(record["label"]) for record in read_records(resolve_data_path(path, field))])
+
+
+def _training_weight_shares(weights: Path, num_labels: int) -> np.ndarray | None:
+    """Each class's share of the training data's total weight at the last epoch, from a cell's weights.csv."""
+    if not weights.is_file():
+        return None
+    with weights.open() as f:
+        records = list(csv.DictReader(f))
+    column = last_epoch_column(records[0], "weight")
+    totals = np.bincount([int(r["label"]) for r in records], [float(r[column]) for r in records], num_labels)
+    return totals / totals.sum()
+
+
+def _label_names(benchmark: dict, count: int) -> list[str]:
+    """The benchmark's label names as its test file names them, else the label ids."""
+    if "test_file" in benchmark:
+        names = read_label_names(resolve_data_path(benchmark["test_file"], "test_file"))
+        if names:
+            return names
+    return [str(label) for label in range(count)]
+
+
+def class_balance_table(rows: list[dict], recommended: str) -> str:
+    """Validation only, set against the test split's class shares (its label counts, never its predictions): each
+    method's recall per class on the whole validation split at the epoch the grid's rule keeps, its validation
+    accuracy, and that accuracy at the test split's class shares; for a weighted method, each class's share of the
+    training weight at the last epoch. Benchmarks with their own validation and test files; mean over the seeds
+    where all the methods saved their validation predictions."""
+    methods = ("real_only", "real_plus_synthetic", recommended)
+    benchmarks, rule = load_spec()["benchmarks"], selection_rule()
+    by = defaultdict(dict)  # (benchmark, method) -> seed -> (recall per class, training weight shares or None)
+    for row in rows:
+        spec = benchmarks.get(row["benchmark"], {})
+        if row["variant"] or row["method"] not in methods or "test_file" not in spec:
+            continue
+        recall = kept_recall(row, rule)
+        if recall is None:
+            continue
+        labels = row["predictions"][1]
+        if not np.array_equal(np.bincount(labels), _class_counts(spec["validation_file"], "validation_file")):
+            raise ValueError(f"{row['dir']}: validation labels do not count as {spec['validation_file']}'s do")
+        by[(row["benchmark"], row["method"])][row["seed"]] = recall, _training_weight_shares(
+            row["dir"] / "weights.csv", len(recall))
+    lines = ["| benchmark (class shares: validation → test) | method | seeds | validation recall per class "
+             "| validation accuracy | at the test split's class shares | training weight per class, last epoch |",
+             "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+    for bench in sorted({b for b, _ in by}):
+        seeds = sorted(set.intersection(*(set(by.get((bench, m), {})) for m in methods)))
+        if not seeds:
+            continue
+        spec = benchmarks[bench]
+        shares = [counts / counts.sum() for counts in (_class_counts(spec["validation_file"], "validation_file"),
+                                                      _class_counts(spec["test_file"], "test_file"))]
+        names = _label_names(spec, len(shares[0]))
+        title = f"{bench} ({', '.join(f'{n} {100 * v:.0f} → {100 * t:.0f} %' for n, v, t in zip(names, *shares))})"
+        for method in methods:
+            recall = np.mean([by[(bench, method)][s][0] for s in seeds], 0)
+            weights = [by[(bench, method)][s][1] for s in seeds]
+            weight = ", ".join(f"{n} {100 * w:.0f} %" for n, w in zip(names, np.mean(weights, 0))) \
+                if all(w is not None for w in weights) else "–"
+            lines.append(f"| {title} | {METHOD_NAMES.get(method, method)} | {len(seeds)} "
+                         f"| {', '.join(f'{n} {100 * r:.1f}' for n, r in zip(names, recall))} "
+                         f"| {100 * recall @ shares[0]:.1f} | {100 * recall @ shares[1]:.1f} | {weight} |")
+    return "\n".join(lines) if len(lines) > 2 else "No benchmark has validation predictions of all the methods yet."
+
+
+def second_validation_table(rows: list[dict], studies: list[str] | None = None) -> str:
+    """Each study's methods on the benchmark's validation split (the grid's cells) and on the study's own validation
+    file (real examples no seed's real set drew), the accuracy of the epoch each run kept, beside the grid cells'
+    test accuracy (reporting only), and the recall per class on the two validation samples; mean over the seeds with
+    all three accuracies. By default the studies that validate on such a file."""
+    spec, rule = load_spec(), selection_rule()
+    by = defaultdict(dict)  # (benchmark, method) -> seed -> split -> accuracy
+    recalls = defaultdict(dict)  # (benchmark, method) -> seed -> split -> recall per class
+    studies = studies if studies is not None else [n for n, s in spec["studies"].items() if writes_validation_file(s)]
+    for name in studies:
+        study = spec["studies"][name]
+        for row in rows:
+            grid_cell = not row["variant"] and row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"]
+            if row["method"] in study["methods"] and (grid_cell or row["study"] == name):
+                key, split = (row["benchmark"], row["method"]), "own" if row["study"] == name else "validation"
+                scores = by[key].setdefault(row["seed"], {})
+                scores[split] = kept_validation_accuracy(row)
+                recalls[key].setdefault(row["seed"], {})[split] = kept_recall(row, rule)
+                if grid_cell:
+                    scores["test"] = accuracy_on_test(row)
+    lines = ["| benchmark | method | seeds | its validation split | the study's real examples | test (reporting only) "
+             "| recall per class: its validation split → the study's real examples |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for bench, method in sorted(by, key=lambda key: (key[0], METHOD_ORDER.index(key[1]))):
+        seeds = [seed for seed, scores in by[(bench, method)].items()
+                 if len(scores) == 3 and None not in scores.values()]
+        if seeds:
+            means = [statistics.mean(by[(bench, method)][seed][split] for seed in seeds)
+                     for split in ("validation", "own", "test")]
+            pairs = [recalls[(bench, method)][seed] for seed in seeds]
+            shift = "–"
+            if all(pair.get(split) is not None for pair in pairs for split in ("validation", "own")):
+                before, after = (np.mean([pair[split] for pair in pairs], 0) for split in ("validation", "own"))
+                names = _label_names(spec.get("benchmarks", {}).get(bench, {}), len(before))
+                shift = ", ".join(f"{n} {100 * b:.1f} → {100 * a:.1f}" for n, b, a in zip(names, before, after))
+            lines.append(f"| {bench} | {METHOD_NAMES[method]} | {len(seeds)} | "
+                         + " | ".join(f"{mean:.1f}" for mean in means) + f" | {shift} |")
+    return "\n".join(lines) if len(lines) > 2 else "No finished cell of the study yet."
+
+
+def checker_ensemble_table(rows: list[dict], recommended: str) -> str:
+    """Validation only: CE on real + generated and the recommended method, alone and with their probabilities
+    averaged with those of CE on the real set alone of the same seed (the quality checker's recipe); each model at
+    the epoch the grid's rule keeps on one validation half, scored on the other; mean over the seeds where both ran."""
+    partner, rule = "real_only", selection_rule()
+    saved = {(r["benchmark"], r["method"], r["seed"]): r["predictions"]
+             for r in rows if not r["variant"] and r["method"] in ("real_plus_synthetic", recommended, partner)
+             and r["predictions"] is not None}
+    with_partner = {m: f"{METHOD_NAMES[m]}, averaged with CE on the real set alone"
+                    for m in ("real_plus_synthetic", recommended)}
+    entries = defaultdict(list)
+    for (bench, method, seed), other in sorted(saved.items()):
+        if method != partner:
+            continue
+        theirs, _ = other
+        for model, averaged in with_partner.items():
+            if (bench, model, seed) in saved:
+                mine, labels = saved[(bench, model, seed)]
+                entries[(bench, METHOD_NAMES[model])].append(held_out_half_ensemble_accuracy([mine], labels, rule))
+                entries[(bench, averaged)].append(held_out_half_ensemble_accuracy([mine, theirs], labels, rule))
+    if not entries:
+        return "No finished cells to average yet."
+    return benchmark_means_table("model", [n for m, a in with_partner.items() for n in (METHOD_NAMES[m], a)], entries)
+
+
+def size_table(rows: list[dict], recommended: str, study_name: str, key: str, unit: str,
+               baseline: str = "real_plus_synthetic") -> str:
+    """Validation only: CE on real + generated, the recommended method and the study's other methods with as many
+    `unit` examples as the grid (the protocol's `key`) and as each variant of `study_name` sets; each model's accuracy
+    on one validation half, selected on the other, and the recommended method's margin paired by seed. A size is
+    shown once every method has finished it for every benchmark and seed of the study, and named below the table
+    until then; on each benchmark, the seeds where every method finished every size shown."""
+    spec, rule = load_spec(), selection_rule()
+    study = spec["studies"][study_name]
+    sizes = {"": spec["protocol"][key], **{variant: overrides[key] for variant, overrides in study["variants"].items()}}
+    methods = (baseline, recommended, *(m for m in study["methods"] if m not in (baseline, recommended)))
+    scores = defaultdict(dict)  # (benchmark, seed) -> (size, method) -> accuracy
+    for row in rows:
+        if (row["benchmark"] in study["benchmarks"] and row["seed"] in study["seeds"] and row["method"] in methods
+                and (row["study"] == study_name or not row["variant"])):
+            value = held_out_score(row, rule)
+            if value is not None:
+                scores[(row["benchmark"], row["seed"])][(sizes[row["variant"]], row["method"])] = value
+    expected = len(study["benchmarks"]) * len(study["seeds"]) * len(methods)
+    finished = {size: sum((size, m) in by for by in scores.values() for m in methods) for size in sizes.values()}
+    shown = [size for variant, size in sizes.items() if not variant or finished[size] == expected]
+    running = "".join(f"\n\nNot finished yet: {size} {unit} ({finished[size]} of {expected} cells)."
+                      for size in sizes.values() if size not in shown)
+    margin = f"{METHOD_NAMES[recommended]} − {METHOD_NAMES[baseline]}"
+    entries, seeds, paired = defaultdict(list), defaultdict(list), defaultdict(list)
+    for (bench, seed), by in sorted(scores.items()):
+        if all((size, method) in by for size in shown for method in methods):
+            seeds[bench].append(seed)
+            for size in shown:
+                for method in methods:
+                    entries[(bench, f"{METHOD_NAMES[method]}, {size} {unit}")].append(by[(size, method)])
+                paired[size].append(by[(size, recommended)] - by[(size, baseline)])
+                entries[(bench, f"{margin}, {size} {unit}")].append(paired[size][-1])
+    if not entries:
+        return f"No seed has finished every method with the grid's {unit} examples yet." + running
+    names = [f"{name}, {size} {unit}" for size in shown for name in (*(METHOD_NAMES[m] for m in methods), margin)]
+    pooled = "; ".join(f"{size} {unit} {mean_se(margins)} ({len(margins)} pairs)" for size, margins in paired.items())
+    return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"
+            + benchmark_means_table(f"method, {unit} examples", names, entries)
+            + f"\n\nThe margin paired by benchmark and seed (mean ± standard error): {pooled}." + running)
+
+
+def real_holdout_table(rows: list[dict]) -> str:
+    """Validation only: the recommended method run as a user with a few hundred real examples and no validation file
+    runs it, holding out a fraction of them to validate on (the flags-only default, 20 %) or none; each model at its
+    last epoch, scored on the benchmark's validation split (the study's test_file). Mean over the seeds where every
+    variant finished, and each variant's difference from the study's first, paired by seed."""
+    studies = {name: study for name, study in load_spec()["studies"].items() if writes_real_set(study)}
+    # (benchmark, study) -> seed -> variant -> (real examples trained on, held out, accuracy, accuracy on the held out)
+    scores = defaultdict(dict)
+    for row in rows:
+        if row["study"] in studies:
+            resolved = json.loads((row["dir"] / "resolved_config.json").read_text())
+            split = resolved.get("validation_from_real_set")
+            real = row["metrics"]["train_samples"] - resolved["max_train_samples"]
+            held, own = (split["validation_examples"], 100 * row["metrics"]["eval_accuracy"]) if split else (0, None)
+            scores[(row["benchmark"], row["study"])].setdefault(row["seed"], {})[row["variant"]] = (
+                real, held, 100 * row["metrics"]["test_accuracy"], own)
+    lines = ["| benchmark | real examples held out | seeds | real examples trained on | accuracy on the benchmark's "
+             "validation split | − the first row (paired by seed) | accuracy on the held-out real examples |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for (bench, study), by_seed in sorted(scores.items()):
+        variants = list(studies[study]["variants"])
+        complete = [by for by in by_seed.values() if set(by) == set(variants)]
+        for variant in variants if complete else []:
+            real, held, accuracy, own = zip(*(by[variant] for by in complete))
+            gain = [by[variant][2] - by[variants[0]][2] for by in complete]
+            paired = mean_std(gain, signed=True) if variant != variants[0] else "–"
+            shown = f"{statistics.mean(own):.1f}" if None not in own else "–"
+            fraction = studies[study]["variants"][variant]["real_validation_fraction"]
+            held_out = f"{fraction:.0%} ({statistics.mean(held):.0f})" if fraction else "none"
+            lines.append(f"| {bench} | {held_out} | {len(complete)} | "
+                         f"{statistics.mean(real):.0f} | {statistics.mean(accuracy):.1f} | {paired} | {shown} |")
+    return "\n".join(lines) if len(lines) > 2 else "No seed has finished every variant of the study yet."
+
