@@ -26,7 +26,7 @@ from config.arguments import PredictArguments, comma_separated
 from config.json_strict import is_unicode
 from config.loading import ConfigError
 from data.files import COMPRESSIONS, SUFFIXES, DataError, format_suffix, iter_text_lines
-from data.task import LABEL, SplitSource, column_near_miss, default_text_columns, label_reader, split_from_file
+from data.task import LABEL, SplitSource, check_texts, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic, unwritable, write_json_atomic
@@ -221,16 +221,7 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
     header, count = {}, 0
     for line, record in inputs.records():
         where = f"{inputs.origin}: {inputs.unit} {line}"
-        for column in columns:
-            if column not in record:
-                raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
-                                f"{column_near_miss(column, record)}); name the input's text column(s) with "
-                                "--text_column_names")
-            value = record[column]
-            if not isinstance(value, str):
-                raise DataError(f"{where}: column {column!r} holds {type(value).__name__} {value!r}; expected text")
-            if not value.strip():
-                raise DataError(f"{where}: column {column!r} is empty; expected non-empty text")
+        check_texts(record, columns, where, "name the input's text column(s) with --text_column_names")
         for column, value in record.items():  # JSON may escape one; the output, UTF-8, cannot hold it
             if not is_unicode(column) or _holds_surrogate(value):
                 raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")

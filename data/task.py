@@ -277,20 +277,8 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
     try:
         for line, record in source.records():
             where = f"{source.origin}: {source.unit} {line}"
-            for column in text_columns:
-                if column not in record:
-                    raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
-                                    f"{column_near_miss(column, record)}); every file needs the text columns "
-                                    f"{columns_from}")
-                text = record[column]
-                if not isinstance(text, str):
-                    raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected "
-                                    f"text in the text columns {columns_from}")
-                if not text.strip():
-                    raise DataError(f"{where}: column {column!r} is empty; expected non-empty text in the text "
-                                    f"columns {columns_from}")
-                if not is_unicode(text):
-                    raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
+            check_texts(record, text_columns, where, f"every file needs the text columns {columns_from}",
+                        f" in the text columns {columns_from}")
             if label_column not in record:
                 unlabelled = "; predict.py labels texts that have none" if source.name.startswith("test") else ""
                 raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}"
@@ -310,6 +298,23 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
         return _Read(writer.finish(), np.frombuffer(codes, dtype=np.int64), np.frombuffer(tagged, dtype=bool))
     finally:
         writer.close()
+
+
+def check_texts(record: dict, columns: list[str], where: str, missing: str, expected_in: str = "") -> None:
+    """Each of `columns` holds non-empty text in `record`; the error names `where`, says `missing` when a column is
+    missing, and what was expected `expected_in` otherwise."""
+    for column in columns:
+        if column not in record:
+            raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
+                            f"{column_near_miss(column, record)}); {missing}")
+        text = record[column]
+        if not isinstance(text, str):
+            raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text"
+                            f"{expected_in}")
+        if not text.strip():
+            raise DataError(f"{where}: column {column!r} is empty; expected non-empty text{expected_in}")
+        if not is_unicode(text):
+            raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
 
 
 def column_near_miss(wanted: str, record: dict) -> str:
