@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
@@ -25,7 +26,7 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.json_strict import is_unicode
 from config.loading import ConfigError
-from data.files import COMPRESSIONS, SUFFIXES, DataError, format_suffix, iter_text_lines
+from data.files import COMPRESSIONS, SUFFIXES, DataError, compression_of, format_suffix, iter_text_lines
 from data.task import LABEL, SplitSource, check_texts, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
@@ -59,8 +60,8 @@ def predict(args: PredictArguments) -> Path:
     logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
     header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))
     # One bar over all texts says how far labelling is; each chunk's own "Tokenizing" bar would cut into it.
-    with open_atomic(output, newline="") as f, tqdm(total=count, unit="text") as progress, library_bars_off():
-        write = _row_writer(f, output.suffix.lower(), header)
+    with _written(output) as f, tqdm(total=count, unit="text") as progress, library_bars_off():
+        write = _row_writer(f, format_suffix(output), header)
         for records in _chunks(inputs, CHUNK_TEXTS):
             texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})
             logits = class_logits(model, source, texts, columns, max_length, args.batch_size, "model", progress)
@@ -155,18 +156,20 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path | None, Path]:
     if format_suffix(path) not in INPUT_SUFFIXES:
         raise DataError(f"input: {path}: unsupported file type {format_suffix(path)!r}; expected one of "
                         f"{', '.join(INPUT_SUFFIXES)} (the text formats may be compressed: {', '.join(COMPRESSIONS)})")
-    output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output)
+    output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output, compressible=True)
     metrics = args.metrics_output and _new_file("metrics_output", args.metrics_output, (".json",), path,
                                                 args.overwrite_output)  # never the output: their suffixes differ
     return output, metrics or None, path
 
 
-def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path, overwrite: bool) -> Path:
-    """The file option `key` names: with one of `suffixes`, not the input, no earlier file unless `overwrite`,
-    and one that can be created."""
+def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path, overwrite: bool,
+              compressible: bool = False) -> Path:
+    """The file option `key` names: with one of `suffixes` (compressed or not, when `compressible`), not the input,
+    no earlier file unless `overwrite`, and one that can be created."""
     file = Path(value).expanduser()
-    if file.suffix.lower() not in suffixes:
-        raise ConfigError(f"{key}: expected a file name ending in {', '.join(suffixes)}, got {value!r}")
+    if (format_suffix(file) if compressible else file.suffix.lower()) not in suffixes:
+        also = f" (or compressed: {', '.join(COMPRESSIONS)})" if compressible else ""
+        raise ConfigError(f"{key}: expected a file name ending in {', '.join(suffixes)}{also}, got {value!r}")
     if file.resolve() == input_path.resolve():
         raise ConfigError(f"{key}: {file} is the input file; choose another name")
     if file.is_dir():
@@ -245,6 +248,18 @@ def _chunks(inputs: SplitSource, size: int) -> Iterator[list[dict]]:
     records = (record for _, record in inputs.records())
     while chunk := list(itertools.islice(records, size)):
         yield chunk
+
+
+@contextmanager
+def _written(output: Path) -> Iterator[TextIO]:
+    """The output's text, compressed as its name says (predictions.csv.gz); the file appears once it is whole."""
+    compress = compression_of(output)
+    if compress is None:
+        with open_atomic(output, newline="") as f:
+            yield f
+        return
+    with open_atomic(output, mode="wb") as raw, compress(raw, "wt", encoding="utf-8", newline="") as f:
+        yield f
 
 
 def _row_writer(f: TextIO, suffix: str, header: list[str]) -> Callable[[dict], None]:

@@ -401,8 +401,9 @@ class PredictArguments:
     )
     output: str | None = field(
         default=None,
-        metadata={"help": "Where the predictions go, one row per input: .csv, .tsv or .jsonl (by the suffix). Each row "
-                  "holds the input's columns, predicted_label and prob_<label> for every class.", "required": True},
+        metadata={"help": "Where the predictions go, one row per input: .csv, .tsv or .jsonl (by the suffix; "
+                  "compressed when it ends in .gz, .bz2 or .xz, as predictions.csv.gz). Each row holds the input's "
+                  "columns, predicted_label and prob_<label> for every class.", "required": True},
     )
     text_column_names: str | None = field(
         default=None,

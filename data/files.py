@@ -13,7 +13,7 @@ import os
 import re
 from contextlib import closing
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
 
@@ -81,15 +81,21 @@ def format_suffix(path: Path) -> str:
     return inner if outer in COMPRESSIONS and inner not in ("", ".parquet") else outer
 
 
+def compression_of(path: Path) -> Callable | None:
+    """What opens the file `path` names compressed (gzip.open for train.jsonl.gz), or None when it is not."""
+    return COMPRESSIONS[path.suffix.lower()] if format_suffix(path) != path.suffix.lower() else None
+
+
 def _raw_lines(path: Path) -> Iterator[bytes]:
     """The file's lines as bytes, decompressed where its name says so; damaged compressed data names its line."""
-    if format_suffix(path) == path.suffix.lower():
+    opener = compression_of(path)
+    if opener is None:
         with path.open("rb") as f:
             yield from f
         return
     number = 0
     try:
-        with COMPRESSIONS[path.suffix.lower()](path, "rb") as f:
+        with opener(path, "rb") as f:
             for number, raw in enumerate(f, start=1):
                 yield raw
     except (OSError, EOFError, lzma.LZMAError) as err:

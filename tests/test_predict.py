@@ -32,6 +32,9 @@ def _trained(tiny_model_dir, folder: Path, text_columns: str = "text") -> Path:
 
 
 def _rows(path: Path) -> list[dict]:
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+            return list(csv.DictReader(f))
     if path.suffix == ".jsonl":
         return [json.loads(line) for line in path.read_text().splitlines()]
     with path.open(newline="") as f:
@@ -56,7 +59,7 @@ def _check(rows: list[dict], inputs: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("input_suffix, output_suffix", [(".csv", ".jsonl"), (".tsv", ".csv"), (".jsonl", ".tsv"),
-                                                        (".csv.gz", ".csv")])
+                                                        (".csv.gz", ".csv.gz")])
 def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, output_suffix):
     model = _trained(tiny_model_dir, tmp_path / "model")
     inputs = [{"id": i, **{k: v for k, v in r.items() if k != "label"}} for i, r in enumerate(toy_records(70, 4))]
@@ -136,7 +139,8 @@ def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, 
     assert list(rows[0]) == ["text", "note", "predicted_label", "prob_negative", "prob_positive"]
 
 
-def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("output", ["out.csv", "out.csv.gz"])
+def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeypatch, output):
     import app.predict
 
     model = _trained(tiny_model_dir, tmp_path / "model")
@@ -151,7 +155,7 @@ def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeyp
 
     monkeypatch.setattr(app.predict, "CHUNK_TEXTS", 10)
     monkeypatch.setattr(app.predict, "class_logits", stopped_at_the_second_chunk)
-    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / "out.csv")],
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / output)],
                 command="predict") == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.jsonl"]  # no half file, no temporary one
 
@@ -268,6 +272,10 @@ BAD = [
      r"metrics_output: '.*mmm\.\.\.': File name too long"),
     ("output-suffix", lambda t: t.csv("text\ngood\n", output="out.xlsx"), [],
      r"output: expected a file name ending in .csv, .tsv, .jsonl"),
+    ("output-compressed-without-format", lambda t: t.csv("text\ngood\n", output="out.gz"), [],
+     r"output: expected a file name ending in .csv, .tsv, .jsonl \(or compressed: .gz, .bz2, .xz\), got '.*out.gz'"),
+    ("metrics-output-compressed", lambda t: t.csv("text,label\ngood,positive\n", metrics="scores.json.gz"), [],
+     r"metrics_output: expected a file name ending in .json, got '.*scores.json.gz'"),
     ("input-missing", lambda t: t.absent(), [],
      r"input: file '.*absent.csv' not found"),
     ("input-is-a-folder", lambda t: t.folder(), [], r"input: '.*data' is a folder; expected a file \(.jsonl, "),
