@@ -28,8 +28,8 @@ from references.wandb_refs import local_artifact_dir, looks_like_artifact_ref, p
 from reports.model_card import CARD_FILE
 from reports.weight_report import CSV_FILE, REPORT_FILE
 from trainer.atomic import unwritable
-from trainer.locks import hold
 from trainer.fitting import FINETUNE_DIR
+from trainer.locks import hold
 from trainer.selection import PREDICTIONS_FILE
 
 logger = logging.getLogger(__name__)
