@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import file_backed_mb, write_jsonl, write_long_texts
-from data.files import DataError, as_configured, iter_records, read_records, resolve_data_path
+from data.files import DataError, as_configured, iter_records, read_label_names, read_records, resolve_data_path
 from data.store import ALIVE_FILE, SCRATCH_PREFIX, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
@@ -342,6 +342,20 @@ def test_non_utf8_file(tmp_path):
     path.write_bytes(b'{"text": "ok", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')
     with pytest.raises(DataError, match=r"line 2: not valid UTF-8"):
         read_records(path)
+
+
+def test_a_json_document_read_whole_names_the_line_of_a_byte_that_is_not_text(tmp_path):
+    """A .json document is parsed whole, past the lines read one at a time to tell it from JSON lines."""
+    document = b'[\n{"text": "ok", "label": 0},\n{"text": "caf\xe9", "label": 1}\n]\n'
+    (tmp_path / "t.json").write_bytes(document)
+    with pytest.raises(DataError, match=r"t.json: line 3: not valid UTF-8 \(byte 43\)"):
+        read_records(tmp_path / "t.json")
+    (tmp_path / "n.json").write_bytes(document.replace(b"\xe9", b"\x00"))
+    with pytest.raises(DataError, match=r"n.json: line 3: a NUL character"):
+        read_records(tmp_path / "n.json")
+    (tmp_path / "labels.json").write_text('{"0": "no", "1": "yes"}', encoding="utf-16")
+    with pytest.raises(DataError, match=r"labels.json: UTF-16 text; re-save the file as UTF-8"):
+        read_label_names(tmp_path / "t.json")
 
 
 def test_unsupported_suffix(tmp_path):
