@@ -21,7 +21,7 @@ from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_art
 from checkers.build import CheckerRecipe, recipe_differs, warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
-from conftest import weights_rows
+from conftest import toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
 from trainer.modeling import load_classifier
 from app.cli import main
@@ -425,9 +425,18 @@ def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model
     (data / "dev.jsonl.gz").write_bytes(gzip.compress((data / "dev.jsonl").read_bytes()))  # found compressed too
     (data / "dev.jsonl").unlink()
     shutil.copytree(tiny_model_dir, root / "tiny-bert:v1")
+    # The authors' extra artifacts: training data appended to the training file, and each file of another a test set.
+    (root / "more:v0").mkdir()
+    shutil.copy(toy_data_root / "toy" / "real.jsonl", root / "more:v0" / "train_more.jsonl")
+    (root / "other:v0").mkdir()
+    write_jsonl(root / "other:v0" / "a.jsonl", toy_records(5, seed=7))
+    write_jsonl(root / "other:v0" / "b.jsonl", toy_records(7, seed=8))
     config = {k: v for k, v in tiny_config.items() if k not in ("train_file", "validation_file", "test_file")}
     config.update(use_wandb_dataset=True, wandb_dataset="me/proj/toy-data:v0",
-                  use_wandb_model=True, model_name_or_path="me/proj/tiny-bert:v1")
+                  use_wandb_model=True, model_name_or_path="me/proj/tiny-bert:v1",
+                  wandb_augmented_dataset="me/proj/more:v0", wandb_generalization_dataset="me/proj/other:v0")
     metrics = run(load_config(_config_file(tmp_path, config)))
     assert {"eval_accuracy", "test_accuracy"} <= set(metrics)
     assert metrics["eval_examples_negative"] + metrics["eval_examples_positive"] == 24  # dev.jsonl.gz's records
+    assert metrics["train_samples"] == 64 + 32
+    assert [metrics[f"test_{i}_examples_negative"] + metrics[f"test_{i}_examples_positive"] for i in (1, 2)] == [5, 7]
