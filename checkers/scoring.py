@@ -9,6 +9,7 @@ import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
 
+from data.files import listed
 from data.store import release_mapped_pages
 from references.models import ModelSource
 from trainer.modeling import encode, label_order, load_tokenizer, longest_first, named_labels, reads_padding_of
@@ -29,16 +30,19 @@ def task_label_order(config, task_labels: list[str], field: str, match_by: str =
     is an error."""
     names = named_labels(config)
     if config.num_labels != len(task_labels):
-        raise CheckerError(f"{field}: the checker has {config.num_labels} labels {names}, the task has "
-                           f"{len(task_labels)} {task_labels}")
+        shown = f" [{listed(names)}]" if names else ""  # generic LABEL_i names say nothing
+        raise CheckerError(f"{field}: the checker has {config.num_labels} labels{shown}, the task has "
+                           f"{len(task_labels)} [{listed(task_labels)}]")
     order = label_order(config, task_labels)
     if match_by == "id":
         if order is not None:  # as asked; but the names say the ids mean other labels
-            logger.warning("%s: the checker names the task's labels in another order, %s; match_labels_by id reads "
-                           "its probabilities by id, as the task's %s", field, names, task_labels)
+            logger.warning("%s: the checker names the task's labels in another order, [%s]; match_labels_by id "
+                           "reads its probabilities by id, as the task's [%s]", field, listed(names),
+                           listed(task_labels))
         return None
     if order is None and names not in (None, task_labels) and not all(n.isdigit() for n in task_labels):
-        raise CheckerError(f"{field}: the checker's labels {names} differ from the task's {task_labels} "
+        raise CheckerError(f"{field}: the checker's labels [{listed(names)}] differ from the task's "
+                           f"[{listed(task_labels)}] "
                            "(set match_labels_by to 'id' if they mean the same classes in the same order)")
     return order
 

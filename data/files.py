@@ -30,6 +30,14 @@ class DataError(ValueError):
     """A data problem the user has to fix; the message names the file and, where it can, the line."""
 
 
+def listed(values, limit: int = 10) -> str:
+    """Values (labels, mostly) as a message lists them: all of them, or the first `limit` and how many there are, so
+    that a task of 150 intents does not fill the screen with every error."""
+    values = list(values)
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return ", ".join(map(repr, values[:limit])) + more
+
+
 def data_root() -> Path:
     return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data")
 
@@ -337,10 +345,10 @@ def read_label_names(data_file: Path) -> list[str] | None:
         raise DataError(f"{labels_file}: {expected}")
     ids = [int(k) if _ID_KEY.fullmatch(k) else None for k in mapping]
     if None in ids or sorted(ids) != list(range(len(ids))):
-        raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got {sorted(mapping)}")
+        raise DataError(f"{labels_file}: label ids must be 0..{len(ids) - 1}, got [{listed(sorted(mapping))}]")
     names = [mapping[str(i)] for i in range(len(ids))]
     if not all(isinstance(name, str) and name.strip() for name in names):
-        raise DataError(f"{labels_file}: label names must be non-empty strings, got {names}")
+        raise DataError(f"{labels_file}: label names must be non-empty strings, got [{listed(names)}]")
     if len(set(names)) != len(names):
-        raise DataError(f"{labels_file}: label names must differ, got {names}")
+        raise DataError(f"{labels_file}: label names must differ, got [{listed(names)}]")
     return names

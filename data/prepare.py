@@ -11,7 +11,7 @@ import numpy as np
 
 from config.arguments import DataArguments
 from config.loading import RunConfig
-from data.files import DataError, read_records, resolve_data_path
+from data.files import DataError, listed, read_records, resolve_data_path
 from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.store import column_array, iter_texts, remove_scratch, scratch_folder
 from data.sources import collect_sources, quality_held_out_of_train
@@ -126,20 +126,19 @@ def check_label_coverage(task: TaskData) -> None:
         absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
         if absent:
             logger.warning("%s: no example of label %s among its %d %s examples; check its labels (their spelling, "
-                           "too)", task.origins.get(name, f"the {kind} data"), ", ".join(map(repr, absent)), len(split),
-                           kind)
+                           "too)", task.origins.get(name, f"the {kind} data"), listed(absent), len(split), kind)
     if len(shown) == 2 and not set(shown["train"]) & set(shown["quality_train"]):
         raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
-                        f"labels {shown['quality_train']} is one of the training data's {shown['train']}; a label must be "
-                        "spelt the same in every file")
+                        f"labels [{listed(shown['quality_train'])}] is one of the training data's "
+                        f"[{listed(shown['train'])}]; a label must be spelt the same in every file")
     learnt = {label for labels in shown.values() for label in labels}
     for name in [n for n in task.splits if n == "validation" or n.startswith("test")]:
         unknown = [task.label_names[i] for i in np.flatnonzero(task.label_counts(name))
                    if task.label_names[i] not in learnt]
         if unknown:
-            raise DataError(f"{task.origins.get(name, f'the {name} split')}: label {', '.join(map(repr, unknown))} "
+            raise DataError(f"{task.origins.get(name, f'the {name} split')}: label {listed(unknown)} "
                             "is in neither the training data nor the real set, so no model could learn it; expected "
-                            f"one of {sorted(learnt)} (a label must be spelt the same in every file)")
+                            f"one of [{listed(sorted(learnt))}] (a label must be spelt the same in every file)")
 
 
 def hold_out_validation(task: TaskData, fraction: float, seed: int) -> None:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from datasets import Dataset
 
 from config.json_strict import is_unicode
-from data.files import DataError, as_configured, iter_records, position_word, read_label_names
+from data.files import DataError, as_configured, iter_records, listed, position_word, read_label_names
 from data.store import TextColumns, column_array, remove_scratch, scratch_folder
 
 logger = logging.getLogger(__name__)
@@ -138,19 +138,19 @@ class _Labels:
         """Another file's labels.json: the same names in another order are read by name, other names by id."""
         theirs = other.label_names
         if len(theirs) != len(self.names):
-            raise DataError(f"{other.origin}: its labels.json has {len(theirs)} labels {theirs}, but {named.origin} "
-                            f"has {len(self.names)} {self.names}")
+            raise DataError(f"{other.origin}: its labels.json has {len(theirs)} labels [{listed(theirs)}], but "
+                            f"{named.origin} has {len(self.names)} [{listed(self.names)}]")
         if sorted(theirs) == sorted(self.names):
             self.own_names[other.origin] = theirs
-            logger.info("%s: its labels.json numbers the labels %s, that of %s %s; its label ids are read by name.",
-                        other.origin, theirs, named.origin, self.names)
+            logger.info("%s: its labels.json numbers the labels [%s], that of %s [%s]; its label ids are read by name.",
+                        other.origin, listed(theirs), named.origin, listed(self.names))
             return
         for i, name in enumerate(theirs):
             if name in self.names and self.names.index(name) != i:
                 raise DataError(f"{other.origin}: its labels.json gives {name!r} the id {i}, {named.origin}'s the id "
                                 f"{self.names.index(name)}; expected the same label names in both, or the same ids")
-        logger.warning("Label names differ: %s has %s, %s has %s; matching them by id.",
-                       named.origin, self.names, other.origin, theirs)
+        logger.warning("Label names differ: %s has [%s], %s has [%s]; matching them by id.",
+                       named.origin, listed(self.names), other.origin, listed(theirs))
 
     def in_task_terms(self, raw, source: SplitSource):
         """A label as the task reads it: an id from a file whose labels.json orders the names otherwise, by name."""
@@ -164,7 +164,7 @@ class _Labels:
         try:
             code = self.codes.get(raw)
         except TypeError:  # a list or an object
-            raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}") from None
+            raise DataError(f"{where}: label {raw!r} is not in the label set [{listed(self.names)}]") from None
         if code is None:
             if self.to_id is not None:
                 self._id(raw, where)
@@ -177,7 +177,7 @@ class _Labels:
         for key in (raw, _as_int(raw)):  # a name, else an id however spelt ("1.0" is the id 1)
             if key in self.to_id:
                 return self.to_id[key]
-        raise DataError(f"{where}: label {raw!r} is not in the label set {self.names}")
+        raise DataError(f"{where}: label {raw!r} is not in the label set [{listed(self.names)}]")
 
     def ids(self, origin: str) -> np.ndarray:
         """Each code's label id; sets `names` first (from the values of `origin` and the other splits) where no
@@ -190,7 +190,8 @@ class _Labels:
 
 def _check_label_names(names: list[str], origin: str) -> None:
     if not all(is_unicode(name) for name in names):
-        raise DataError(f"{origin}: a label name holds an unpaired surrogate, which is not text: {names}")
+        raise DataError(f"{origin}: a label name holds an unpaired surrogate, which is not text: "
+                        f"[{listed(names)}]")
     if len(names) < 2:
         raise DataError(f"{origin}: every example has the label {names[0] if names else None!r}; a classifier "
                         "needs at least two labels (give a labels.json beside the data to name them all)")

@@ -85,6 +85,17 @@ def test_labels_json_gives_names_and_maps_string_labels(tmp_path):
     assert task.text_columns == ["text"]
 
 
+def test_an_error_lists_the_first_labels_of_a_large_label_set_and_counts_them(tmp_path):
+    """A task of 150 intents (CLINC150-like): a label outside the set named every one of them, 2 KB in one line."""
+    (tmp_path / "labels.json").write_text(json.dumps({str(i): f"intent_{i}" for i in range(150)}))
+    records = [{"text": "book a flight", "label": "intent_3"}, {"text": "hi", "label": "greeting"}]
+    with pytest.raises(DataError) as raised:
+        build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    shown = ", ".join(f"'intent_{i}'" for i in range(10))
+    assert str(raised.value).endswith(f"t.jsonl: line 2: label 'greeting' is not in the label set [{shown}, ... "
+                                      "(150 in all)]")
+
+
 def test_a_column_of_numbers_or_metadata_is_not_taken_for_a_second_text(tmp_path):
     records = [{"text": f"text {i}", "score": 0.5 * i, "tags": ["a"], "meta": {"n": i}, "label": i % 2}
                for i in range(4)]
