@@ -369,7 +369,7 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
         _warn_if_not_a_text(read[id(sources[0].whole or sources[0])].dataset, columns, sources[0].origin)
     label_ids = labels.ids(sources[0].origin)
     splits = {s.name: _split(read[id(s.whole or s)], label_ids, columns, s.rows) for s in sources}
-    logger.info("Task: %d labels %s, text columns %s, splits %s", len(labels.names), labels.names, columns,
+    logger.info("Task: %d labels [%s], text columns %s, splits %s", len(labels.names), listed(labels.names), columns,
                 {k: len(v) for k, v in splits.items()})
     return TaskData(splits, labels.names, columns, {s.name: s.origin for s in sources}, scratch=scratch)
 

@@ -97,3 +97,39 @@ def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_pat
     printed = "".join(capfd.readouterr())
     assert "Tokenizing" not in printed and "Loading weights" not in printed and "%|" not in printed
     assert not datasets.are_progress_bars_disabled() and transformers.utils.logging.is_progress_bar_enabled()
+
+
+def test_per_class_metrics_of_many_labels_are_saved_not_printed(tiny_config, tmp_path, capfd, caplog):
+    """Twelve intents: each label's precision, recall, F1 and examples (48 per evaluation, 600 for 150 intents) go to
+    the results files; the console shows the overall metrics and where the per-class ones are. Two labels print them."""
+    import json
+
+    from app.cli import main
+    from conftest import toy_records, write_jsonl
+
+    records = [{"text": r["text"], "label": f"intent_{i % 12}"} for i, r in enumerate(toy_records(96, seed=4))]
+    for name in ("train", "validation", "real"):
+        write_jsonl(tmp_path / f"{name}.jsonl", records)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "train_file": str(tmp_path / "train.jsonl"), "test_file": None,
+                                "validation_file": str(tmp_path / "validation.jsonl"),
+                                "quality_checker_train_file": str(tmp_path / "real.jsonl"),
+                                "ignore_mismatched_sizes": True}))  # the tiny model's head has two labels
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO):
+        assert main([str(path)]) == 0
+    printed = "".join(capfd.readouterr()) + caplog.text
+    assert "eval_accuracy" in printed and "recall_intent_" not in printed and "f1_intent_" not in printed
+    assert "Each of the 12 labels' precision, recall, F1 and examples: eval_results.json" in caplog.text
+    saved = json.loads((tmp_path / "out" / "eval_results.json").read_text())
+    assert sum(key.startswith("eval_recall_intent_") for key in saved) == 12
+    caplog.clear()
+    with caplog.at_level(logging.INFO):  # predict.py's score of a labelled input alike
+        assert main(["--model", str(tmp_path / "out"), "--input", str(tmp_path / "validation.jsonl"), "--output",
+                     str(tmp_path / "p.csv")], command="predict") == 0
+    assert ", intent_7 0" in caplog.text and ", ... (12 labels, each in --metrics_output)" in caplog.text
+    assert "intent_8 0" not in caplog.text  # labels in order: intent_0, intent_1, intent_10, intent_11, intent_2, ...
+    assert main([str(tmp_path / "config.json"), "--output_dir", str(tmp_path / "two"), "--max_train_samples", "8",
+                 "--train_file", "toy/train.jsonl", "--validation_file", "toy/validation.jsonl",
+                 "--quality_checker_train_file", "toy/real.jsonl"]) == 0
+    assert "eval_recall_negative" in "".join(capfd.readouterr())

@@ -11,6 +11,7 @@ from transformers import EvalPrediction
 
 logger = logging.getLogger(__name__)
 CLASS_METRICS = ("precision", "recall", "f1", "examples")
+PRINTED_CLASSES = 10  # above it, the per-class metrics are saved and sent to W&B's summary, not printed
 
 
 def predicted_ids(predictions) -> np.ndarray:
@@ -37,6 +38,16 @@ def class_metrics(predicted, labels, names: list[str], prefix: str) -> dict[str,
     columns = precision_recall_fscore_support(labels, predicted, labels=list(range(len(names))), zero_division=0)
     return {f"{prefix}_{metric}_{name}": float(values[i]) if metric != "examples" else int(values[i])
             for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)}
+
+
+def printable(metrics: dict[str, float], names: list[str]) -> dict[str, float]:
+    """`metrics` as the console shows them: without the per-class ones of a task of more than PRINTED_CLASSES labels,
+    which would print hundreds of lines (150 intents: 600 per evaluation)."""
+    if len(names) <= PRINTED_CLASSES:
+        return metrics
+    names = set(names)
+    return {key: value for key, value in metrics.items()
+            if not any(f"_{metric}_" in key and key.split(f"_{metric}_", 1)[1] in names for metric in CLASS_METRICS)}
 
 
 def majority_accuracy(labels) -> float:

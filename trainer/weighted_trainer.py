@@ -15,7 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
 from trainer.atomic import as_umask_allows, full_disk_named, write_json_atomic, write_text_atomic
-from trainer.metrics import class_metrics, predicted_ids
+from trainer.metrics import class_metrics, predicted_ids, printable
 from trainer.modeling import label_names_of
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
 from trainer.weight_history import WeightHistory
@@ -193,7 +193,14 @@ class WeightedTrainer(Trainer):
         if "loss" in logs and self._weight_count:
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
-        super().log(logs, *args, **kwargs)
+        super().log(printable(logs, label_names_of(self.model.config)), *args, **kwargs)
+
+    def log_metrics(self, split, metrics) -> None:
+        shown = printable(metrics, label_names_of(self.model.config))
+        super().log_metrics(split, shown)
+        if len(shown) < len(metrics) and self.is_world_process_zero():
+            logger.info("Each of the %d labels' precision, recall, F1 and examples: %s_results.json",
+                        self.model.config.num_labels, split)
 
     def create_model_card(self, *args, **kwargs) -> None:
         """The run's own card once there is one, also when push_to_hub writes the card before uploading;
