@@ -282,7 +282,7 @@ def _read(source: SplitSource, text_columns: list[str], columns_from: str, label
                         f" in the text columns {columns_from}")
             if label_column not in record:
                 unlabelled = "; predict.py labels texts that have none" if source.name.startswith("test") else ""
-                raise DataError(f"{where}: missing label column {label_column!r} (record has {sorted(record)}"
+                raise DataError(f"{where}: missing label column {label_column!r} (record has [{listed(sorted(record))}]"
                                 f"{column_near_miss(label_column, record)}; label_column_name names another)"
                                 f"{unlabelled}")
             label = record[label_column]
@@ -306,7 +306,7 @@ def check_texts(record: dict, columns: list[str], where: str, missing: str, expe
     missing, and what was expected `expected_in` otherwise."""
     for column in columns:
         if column not in record:
-            raise DataError(f"{where}: missing text column {column!r} (record has {sorted(record)}"
+            raise DataError(f"{where}: missing text column {column!r} (record has [{listed(sorted(record))}]"
                             f"{column_near_miss(column, record)}); {missing}")
         text = record[column]
         if not isinstance(text, str):

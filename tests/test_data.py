@@ -10,6 +10,7 @@ import json
 import logging
 import lzma
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -94,6 +95,11 @@ def test_an_error_lists_the_first_labels_of_a_large_label_set_and_counts_them(tm
     shown = ", ".join(f"'intent_{i}'" for i in range(10))
     assert str(raised.value).endswith(f"t.jsonl: line 2: label 'greeting' is not in the label set [{shown}, ... "
                                       "(150 in all)]")
+    wide = {f"c{i:02}": "x" for i in range(30)}  # a spreadsheet's export, without the text column asked for
+    first = ", ".join(f"'c{i:02}'" for i in range(10))
+    with pytest.raises(DataError, match=re.escape(f"w.jsonl: line 1: missing text column 'text' (record has [{first}, "
+                                                  "... (30 in all)]")):
+        build_task([split_from_file("train", _write(tmp_path / "w.jsonl", "jsonl", [wide]))], ["text"])
 
 
 def test_a_column_of_numbers_or_metadata_is_not_taken_for_a_second_text(tmp_path):
