@@ -88,4 +88,3 @@ def last_epoch_column(record: dict, prefix: str) -> str:
     """The column of the last epoch's `prefix` ("weight" or "model_prob") in a weights.csv record."""
     epochs = sorted((k for k in record if k.startswith(f"{prefix}_epoch")), key=lambda k: int(k.rpartition("epoch")[2]))
     return epochs[-1]
-

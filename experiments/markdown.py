@@ -31,4 +31,3 @@ def benchmark_means_table(first_column: str, names: list[str], entries: dict) ->
         shown = " | ".join(f"{v:.1f}" if v is not None else "–" for v in values)
         lines.append(f"| {name} | {shown} | {mean} |")
     return "\n".join(lines)
-

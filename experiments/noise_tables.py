@@ -114,4 +114,3 @@ def plot_noise_reaction(by_method: dict, folder: Path) -> list[str]:
     fig.savefig(folder / "noise_reaction.png", dpi=120)
     plt.close(fig)
     return ["noise_reaction.png"]
-

@@ -327,4 +327,3 @@ def real_holdout_table(rows: list[dict]) -> str:
             lines.append(f"| {bench} | {held_out} | {len(complete)} | "
                          f"{statistics.mean(real):.0f} | {statistics.mean(accuracy):.1f} | {paired} | {shown} |")
     return "\n".join(lines) if len(lines) > 2 else "No seed has finished every variant of the study yet."
-
