@@ -35,3 +35,19 @@ def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkey
     with pytest.raises(Timeout):
         FileLock(str(tmp_path / "a.lock")).acquire(timeout=0)  # the file in the folder is the one held
     release()
+
+
+def test_a_file_system_whose_files_change_identity_keeps_the_lock_file(tmp_path, monkeypatch):
+    """Where the file never looks like the one locked (inode numbers made up anew, as on some FUSE mounts), the lock
+    is still taken, once, and its file kept, rather than retried for ever."""
+    def never(path):
+        def check(fd):
+            raise locks._Removed(path)
+        return check
+    monkeypatch.setattr(locks, "_is_still", never)
+    release = locks.hold(tmp_path / "a.lock", timeout=0)
+    with pytest.raises(Timeout):
+        FileLock(str(tmp_path / "a.lock")).acquire(timeout=0)
+    release()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.lock"]
+    locks.hold(tmp_path / "a.lock", timeout=0)()
