@@ -66,7 +66,8 @@ def noise_table(by_method: dict) -> str:
             agrees = statistics.mean(r["quality_label"] == r["label_name"] for r in quality)
             cells = [f"{_mean_of(quality, 'quality_prob'):.3f}", f"{100 * agrees:.0f} %"]
             cells += [f"{_mean_of(i, c):.3f}" if i else "–" for c in ("diversity_prob", "static_weight")]
-            cells += [f"{_mean_of(d, last_epoch_column(d[0], c)):.3f}" if d else "–" for c in ("model_prob", "weight")]
+            cells += [f"{_mean_of(d, last_epoch_column(d[0], c)):.3f}" if d else "–"
+                      for c in ("model_prob", "weight")]
             lines.append(f"| {bench} | {kind} | {len(quality)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
