@@ -112,7 +112,8 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
 
 
 def _read_text(path: Path) -> str:
-    raw = b"".join(_raw_lines(path))
+    # A plain file in one read: joining its lines is far slower, and holds the text several times over.
+    raw = path.read_bytes() if compression_of(path) is None else b"".join(_raw_lines(path))
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(f"{path}: UTF-16 text; re-save the file as UTF-8")
     try:
