@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
@@ -38,6 +39,40 @@ def test_gradient_accumulation_gives_the_same_updates(tiny_model_dir, tmp_path, 
     losses_one = [h["loss"] for h in one.state.log_history if "loss" in h]
     losses_two = [h["loss"] for h in two.state.log_history if "loss" in h]
     assert losses_one == pytest.approx(losses_two, rel=1e-4)
+
+
+def test_a_model_without_loss_kwargs_gets_the_same_updates(tiny_model_dir, tmp_path):
+    """Without num_items_in_batch, compute_loss scales the loss for gradient accumulation itself."""
+    one = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1)
+    two = train_steps(tiny_model_dir, tmp_path / "b", batch_size=4, accumulation=2, accepts_loss_kwargs=False)
+    assert not two.model_accepts_loss_kwargs
+    _assert_same_update(tiny_model_dir, _params(one), _params(two))
+    losses = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (one, two)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_the_logged_weight_mean_is_that_of_the_steps_examples(tiny_model_dir, tmp_path):
+    # w = P' in sequential batches: each optimizer step's 8 examples (two micro-batches of 4) are known.
+    trainer = train_steps(tiny_model_dir, tmp_path / "a", batch_size=4, accumulation=2,
+                          problem_type="single_label_classification_quality_only")
+    quality = np.asarray(trainer.train_dataset["quality_prob"])
+    logged = [h["train_weight_mean"] for h in trainer.state.log_history if "train_weight_mean" in h]
+    assert logged == pytest.approx([quality[8 * step:8 * step + 8].mean() for step in range(3)], abs=1e-4)
+
+
+def test_evaluation_reports_the_plain_cross_entropy(tiny_model_dir, tmp_path):
+    """Whatever the training loss weighs or smooths, eval_loss is the mean cross-entropy, comparable across losses."""
+    trainer = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1,
+                          extra={"label_smoothing_factor": 0.3})
+    with torch.no_grad():
+        trainer.model.classifier.bias.copy_(torch.tensor([2.0, -1.0]))  # sure of its answers: smoothing would show
+    labels = trainer.train_dataset["label"]
+    data = trainer.train_dataset.select([i for i, label in enumerate(labels) if label == 0] + [labels.index(1)])
+    batch = trainer.data_collator([{k: example[k] for k in ("input_ids", "attention_mask")} for example in data])
+    with torch.no_grad():
+        logits = trainer.model.eval()(**batch).logits
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor(data["label"])).item()
+    assert trainer.evaluate(data)["eval_loss"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_weights_change_the_update(tiny_model_dir, tmp_path):

@@ -117,3 +117,10 @@ def test_copies_of_a_held_out_text_are_held_out_with_it(data_root_env, tmp_path)
     kept = {" ".join(t.lower().split()) for t in task.splits["quality_train"]["text"]}
     assert held and kept and not held & kept
     assert len(task.splits["validation"]) == 2 * len(held)  # both copies of each held-out text
+
+
+def test_each_label_keeps_an_example_however_large_the_fraction(data_root_env, tmp_path):
+    _real_set(data_root_env, negatives=30, positives=2)
+    task = _task(tmp_path, real_validation_fraction=0.9)
+    assert Counter(task.splits["validation"]["label"]) == {0: 27, 1: 1}  # round(0.9 * 2) would take both positives
+    assert Counter(task.splits["quality_train"]["label"]) == {0: 3, 1: 1}

@@ -23,9 +23,13 @@ def toy_train_set(tokenizer, n: int = 24) -> Dataset:
 
 
 def train_steps(model_dir: Path, out: Path, batch_size: int, accumulation: int, extra: dict | None = None,
-                problem_type: str = "single_label_classification_dimp"):
+                problem_type: str = "single_label_classification_dimp", accepts_loss_kwargs: bool | None = None):
+    """`accepts_loss_kwargs` False stands for a classifier whose forward takes no **kwargs (as remote code may): the
+    Trainer then passes compute_loss no num_items_in_batch."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    if accepts_loss_kwargs is not None:
+        model.accepts_loss_kwargs = accepts_loss_kwargs
     args = WeightedTrainingArguments(
         output_dir=str(out), problem_type=problem_type, per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=accumulation, learning_rate=1e-2, num_train_epochs=1, max_steps=3,
