@@ -18,7 +18,7 @@ from transformers import AutoModelForSequenceClassification
 from app.pipeline import run
 from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
-from checkers.scoring import class_probabilities
+from checkers.scoring import class_logits, class_probabilities
 from config.loading import ConfigError, load_config
 from references.models import ModelSource
 
@@ -47,6 +47,10 @@ def test_folds_cover_every_example_once_and_spread_each_label():
         counts = [Counter(labels[i] for i in fold)[label] for fold in folds]
         assert max(counts) - min(counts) <= 1
     assert [f.tolist() for f in fold_indices(labels, 4, seed=3)] == [f.tolist() for f in folds]
+    assert [f.tolist() for f in fold_indices(labels, 4, seed=4)] != [f.tolist() for f in folds]
+    alternating = [i % 2 for i in range(20)]  # where a fold by position would hold one label only
+    spread = [Counter(alternating[i] for i in fold) for fold in fold_indices(alternating, 2, seed=0)]
+    assert spread == [{0: 5, 1: 5}] * 2
 
 
 def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_them(tiny_config, tmp_path, caplog):
@@ -101,6 +105,7 @@ def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
 
 
 def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_recorded_temperature(tiny_config,
+                                                                                                   data_root_env,
                                                                                                    tmp_path):
     run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "plain"), problem_type="single_label_classification_imp"))
     run(_config(tiny_config, tmp_path, output_dir=str(tmp_path / "calibrated"), checker_calibration="temperature",
@@ -125,6 +130,13 @@ def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_r
         # (large where a near-chance checker fits a small T), plus the calibrated value's own; twice, for float32
         rounding = 5e-7 * (1 + calibrated * (1 - calibrated) / (plain * (1 - plain) * temperature))
         assert (np.abs(calibrated - 1 / (1 + np.exp(-log_odds))) <= 2 * rounding).all()
+        # fitted on the validation split, which neither checker trained on
+        folder = tmp_path / "checkers" / role
+        validation = Dataset.from_list([json.loads(line) for line in
+                                        (data_root_env / "toy" / "validation.jsonl").read_text().splitlines()])
+        logits = class_logits(AutoModelForSequenceClassification.from_pretrained(folder), ModelSource(str(folder)),
+                              validation, ["text"], 32)
+        assert temperature == pytest.approx(fit_temperature(logits, np.array(validation["label"])), rel=1e-4)
 
 
 @pytest.mark.parametrize("changes, message", [
