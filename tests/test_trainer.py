@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from trainer.metrics import majority_accuracy, scores
 from trainer_helpers import train_steps
 
 
@@ -106,3 +107,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_
     )
     assert result.returncode == 0, result.stderr[-3000:]
     _assert_same_update(tiny_model_dir, _params(single), torch.load(out))
+
+
+def test_metrics_and_the_majority_baseline_on_known_predictions():
+    assert scores([0, 0, 0, 1], [0, 0, 1, 1]) == {"accuracy": 0.75, "f1": pytest.approx((0.8 + 2 / 3) / 2)}
+    assert majority_accuracy(np.array([2, 0, 2, 1, 2])) == 0.6

@@ -17,6 +17,7 @@ from conftest import toy_records
 from config.arguments import WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode
+from trainer.weight_history import Seen
 from trainer.weighted_trainer import EXAMPLE_INDEX, QUALITY_PROB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,20 @@ def test_recorded_weights_are_the_losss_and_survive_gradient_accumulation(tiny_m
         np.testing.assert_allclose(seen["weight"], quality / seen["model_prob"], rtol=1e-5)
     # The model learns, so the second epoch's probabilities are not the first's: each epoch is recorded anew.
     assert not np.allclose(_history(one)[1]["model_prob"], _history(one)[2]["model_prob"])
+
+
+def test_a_run_stopped_by_max_steps_mid_epoch_records_that_epoch_as_its_first(tiny_model_dir, tmp_path):
+    trainer = train_dimp(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1, extra={"max_steps": 2})
+    assert trainer.state.epoch == pytest.approx(2 / 3)
+    assert {epoch: seen["index"].tolist() for epoch, seen in _history(trainer).items()} == {1: list(range(16))}
+
+
+def test_an_example_gathered_twice_keeps_its_first_values():
+    # Several processes pad the last batch with examples seen already.
+    seen = Seen(np.array([3, 1, 3, 0]), np.array([0.3, 0.1, 0.9, 0.0]), np.array([1.3, 1.1, 1.9, 1.0]))
+    first = seen.first_of_each()
+    assert (first.index.tolist(), first.model_prob.tolist(), first.weight.tolist()) == \
+        ([0, 1, 3], [0.0, 0.1, 0.3], [1.0, 1.1, 1.3])
 
 
 @pytest.mark.slow
