@@ -364,6 +364,8 @@ def test_each_selection_rule_keeps_what_it_says():
     assert selection.choose("last", predictions, labels, rows, averaged=True) == "epoch3"
     assert selection.choose("average", predictions, labels, rows, averaged=True) == "final"
     assert selection.choose("average", predictions, labels, rows, averaged=False) is None
+    # ties go to the earlier epoch, as the Trainer's do
+    assert [selection.pick_epoch(rule, [0.7, 0.8, 0.8], [0.6, 0.5, 0.5]) for rule in ("accuracy", "loss")] == [1, 1]
 
 
 def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
@@ -374,6 +376,7 @@ def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
     right1[first], right2[second] = True, True
     predictions, labels = _predictions({"epoch1": right1, "epoch2": right2}, {"epoch1": 0.9, "epoch2": 0.9})
     assert selection.held_out_half_accuracy(predictions, labels, "accuracy", averaged=False) == 0.0
+    assert selection.held_out_half_accuracy(predictions, labels, "loss", averaged=False) == 0.0  # the loss too
     assert selection.held_out_half_accuracy(predictions, labels, "last", averaged=False) == 50.0
     assert selection.held_out_half_accuracy(predictions, labels, "average", averaged=False) is None
 

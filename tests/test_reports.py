@@ -98,6 +98,16 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
         assert f"({name})" in text
 
 
+def test_the_summary_describes_all_weights_and_each_labels():
+    static = np.array([1.0, 2, 3, 4, 5, 10, 20, 30, 40, 50])
+    weights = ExampleWeights(texts={"text": [str(i) for i in range(10)]}, labels=np.repeat([0, 1], 5),
+                             label_names=["a", "b"], quality=static / 100, static=static, loss="quality_only")
+    summary = render(weights, "Known.", {}).split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "| **all** | 10 | 16.5 | 1 | 1.9 | 7.5 | 41 | 50 |" in summary
+    assert "| label a | 5 | 3 | 1 | 1.4 | 3 | 4.6 | 5 |" in summary  # 10%, median, 90%: linear between values
+    assert "| label b | 5 | 30 | 10 | 14 | 30 | 46 | 50 |" in summary
+
+
 def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
     weights = ExampleWeights(texts={"text": ["a", "b", "c"]}, labels=np.array([0, 1, 0]), label_names=["no", "yes"],
                              loss="focal")
