@@ -98,11 +98,15 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
         assert f"({name})" in text
 
 
-def test_the_summary_describes_all_weights_and_each_labels():
+def test_the_summary_and_noise_tables_describe_the_weights():
     static = np.array([1.0, 2, 3, 4, 5, 10, 20, 30, 40, 50])
+    noise = ["swap", "swap", "original", "original", "original", "swap", "original", "original", "original", "original"]
     weights = ExampleWeights(texts={"text": [str(i) for i in range(10)]}, labels=np.repeat([0, 1], 5),
-                             label_names=["a", "b"], quality=static / 100, static=static, loss="quality_only")
-    summary = render(weights, "Known.", {}).split("## Summary", 1)[1].split("\n## ", 1)[0]
+                             label_names=["a", "b"], noise=noise, quality=static / 100, static=static,
+                             loss="quality_only")
+    text = render(weights, "Known.", {})
+    assert "| swap | 3 | 4.33 | 2 | 1 (33%) |" in text  # weights 1, 2 and 10; the lowest 10% is the 1
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert "| **all** | 10 | 16.5 | 1 | 1.9 | 7.5 | 41 | 50 |" in summary
     assert "| label a | 5 | 3 | 1 | 1.4 | 3 | 4.6 | 5 |" in summary  # 10%, median, 90%: linear between values
     assert "| label b | 5 | 30 | 10 | 14 | 30 | 46 | 50 |" in summary
