@@ -109,6 +109,18 @@ def test_old_name_of_a_key_is_translated(tmp_path, caplog):
     assert cfg.training.per_device_train_batch_size == 4
 
 
+def test_a_key_under_its_old_and_new_names_keeps_the_new_ones_value(tmp_path):
+    path = _write(tmp_path, {"quality_checker_model": "./new", "twomodelloss_wandb_model2": "./old",
+                             "per_device_train_batch_size": 8, "per_gpu_train_batch_size": 4})
+    cfg = load_config(path)
+    assert (cfg.checkers.quality_checker_model, cfg.training.per_device_train_batch_size) == ("./new", 8)
+
+
+def test_a_warmup_ratio_of_one_is_refused_not_read_as_one_step(tmp_path):
+    with pytest.raises(ConfigError, match=r"warmup_ratio: expected a fraction in \[0, 1\), got 1"):
+        load_config(_write(tmp_path, {"warmup_ratio": 1}))
+
+
 def test_defaults_are_the_authors(tmp_path):
     cfg = load_config(_write(tmp_path, {}), ["--report_to", "none"])
     t = cfg.training
