@@ -37,9 +37,12 @@ def _front_matter(text: str) -> dict:
 
 
 def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config, data_root_env, tmp_path):
-    # The test split in a folder of its own, as MRPC's test split is beside generated training data.
+    # The test split in a folder of its own, as MRPC's test split is beside generated training data; four of its
+    # negatives left out, so that its majority class is not the training data's share.
     (tmp_path / "heldout").mkdir()
-    (tmp_path / "heldout" / "test.jsonl").write_bytes((data_root_env / "toy" / "test.jsonl").read_bytes())
+    lines = (data_root_env / "toy" / "test.jsonl").read_text().splitlines(keepends=True)
+    kept = [line for i, line in enumerate(lines) if i >= 8 or i % 2]  # the toy labels alternate 0, 1
+    (tmp_path / "heldout" / "test.jsonl").write_text("".join(kept))
     metrics = _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
                    save_strategy="epoch", load_best_model_at_end=True, test_file=str(tmp_path / "heldout" / "test.jsonl"))
     out = tmp_path / "out"
@@ -75,13 +78,14 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert [float(mean), float(low), float(high)] == pytest.approx([last.mean(), last.min(), last.max()], rel=6e-3)
     assert f"- quality checker `{tiny_config['quality_checker_model']}`: " in text and "32 examples" in text
     # results, the kept epoch, and how to reproduce (no secret)
-    # beside what always answering the most common label scores: the toy splits are half positive
-    assert f"| test | 24 | {metrics['test_accuracy']:.4f} | {metrics['test_f1']:.4f} | 0.5000 |" in text
+    # beside what always answering the most common label scores on that split: 12 of the 20 test texts are positive
+    assert f"| test | 20 | {metrics['test_accuracy']:.4f} | {metrics['test_f1']:.4f} | 0.6000 |" in text
     # and class by class: recall weighted by the class's examples is accuracy, the mean F1 macro-F1
-    for prefix in ("eval", "test"):
+    for prefix, counts in (("eval", [12, 12]), ("test", [8, 12])):
         examples, recall, f1 = ([metrics[f"{prefix}_{metric}_{name}"] for name in ("negative", "positive")]
                                 for metric in ("examples", "recall", "f1"))
-        assert examples == [12, 12] and np.dot(recall, examples) / 24 == pytest.approx(metrics[f"{prefix}_accuracy"])
+        assert examples == counts
+        assert np.dot(recall, examples) / sum(counts) == pytest.approx(metrics[f"{prefix}_accuracy"])
         assert np.mean(f1) == pytest.approx(metrics[f"{prefix}_f1"])
     precision, recall = metrics["test_precision_positive"], metrics["test_recall_positive"]
     assert f"| test | positive | 12 | {precision:.4f} | {recall:.4f} |" in text
