@@ -9,6 +9,7 @@ import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from transformers import AutoModelForSequenceClassification, BertModel
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
-from checkers.build import CheckerRecipe, recipe_differs, warn_if_no_better_than_majority
+from checkers.build import CheckerRecipe, best_validation_metrics, recipe_differs, warn_if_no_better_than_majority
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
 from conftest import toy_records, weights_rows, write_jsonl
@@ -165,6 +166,14 @@ def test_checker_recipe_records_each_epoch_and_keeps_the_best(tiny_config, data_
     assert recipe["validation_metrics"]["eval_accuracy"] == best
     labels = [json.loads(line)["label"] for line in (data_root_env / "toy" / "validation.jsonl").open()]
     assert recipe["validation_majority_accuracy"] == max(labels.count(k) for k in set(labels)) / len(labels)
+
+
+def test_the_recorded_metrics_are_the_kept_epochs_as_logged_then():
+    history = [{"epoch": 1.0, "step": 4, "eval_accuracy": 0.6, "eval_loss": 0.7}, {"step": 4, "loss": 0.5},
+               {"epoch": 2.0, "step": 8, "eval_accuracy": 0.8, "eval_loss": 0.6},
+               {"epoch": 3.0, "step": 12, "eval_accuracy": 0.7, "eval_loss": 0.5}]
+    trainer = SimpleNamespace(state=SimpleNamespace(log_history=history, best_global_step=8))
+    assert best_validation_metrics(trainer) == {"epoch": 2.0, "eval_accuracy": 0.8, "eval_loss": 0.6}
 
 
 @pytest.mark.parametrize("role, accuracy, warned", [
