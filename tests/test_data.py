@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasets import Dataset
 
 from conftest import file_backed_mb, write_jsonl, write_long_texts
 from data.files import DataError, as_configured, iter_records, read_label_names, read_records, resolve_data_path
-from data.store import ALIVE_FILE, SCRATCH_PREFIX, remove_scratch, scratch_folder
+from data.store import ALIVE_FILE, SCRATCH_PREFIX, content_digest, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
 RECORDS = [
@@ -422,6 +423,8 @@ def test_subsample_is_seeded_and_bounded(tmp_path):
     a = subsample(task.splits["train"], 10, seed=1)
     b = subsample(task.splits["train"], 10, seed=1)
     assert len(a) == 10 and a["text"] == b["text"]
+    assert a["text"] == sorted(a["text"], key=lambda text: int(text[1:]))  # in the file's order
+    assert subsample(task.splits["train"], 10, seed=2)["text"] != a["text"]
     assert subsample(task.splits["train"], 10)["text"] == [f"t{i}" for i in range(10)]
     assert len(subsample(task.splits["train"], 100, seed=1)) == 50
 
@@ -443,6 +446,8 @@ def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
         assert len(parts[name]) == pytest.approx(100 * fraction, abs=2)
     again = build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=3), None).splits
     assert {name: list(s["text"]) for name, s in again.items()} == {name: list(s["text"]) for name, s in parts.items()}
+    other = build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=4), None).splits
+    assert set(other["test"]["text"]) != texts["test"]
 
 
 @pytest.mark.parametrize("label_column", ["label", "sentiment"])
@@ -703,3 +708,11 @@ def test_a_test_file_without_labels_points_to_predict_py(tmp_path):
         build_task([split_from_file("train", train), split_from_file("test", texts)], None)
     with pytest.raises(DataError, match=r"label_column_name names another\)$"):  # training data must have labels
         build_task([split_from_file("train", texts)], None)
+
+
+def test_the_content_digest_tells_where_one_text_ends_and_the_next_begins():
+    def digest(first: str, second: str) -> str:
+        return content_digest(Dataset.from_dict({"a": [first], "b": [second], "label": [0]}), ["a", "b"], ["x"])
+
+    assert digest("ab", "c") != digest("a", "bc")
+    assert digest("ab", "c") == digest("ab", "c")
