@@ -14,6 +14,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from trainer.metrics import majority_accuracy, scores
+from trainer.weighted_trainer import SeededLengthGroupedSampler
 from trainer_helpers import train_steps
 
 
@@ -112,3 +113,16 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_
 def test_metrics_and_the_majority_baseline_on_known_predictions():
     assert scores([0, 0, 0, 1], [0, 0, 1, 1]) == {"accuracy": 0.75, "f1": pytest.approx((0.8 + 2 / 3) / 2)}
     assert majority_accuracy(np.array([2, 0, 2, 1, 2])) == 0.6
+
+
+def test_the_length_grouped_order_is_drawn_from_the_seed_and_the_epoch():
+    """A resumed run must see the batches of the run it continues, and each epoch an order of its own."""
+    lengths = [(7 * i) % 23 + 1 for i in range(64)]
+
+    def order(seed: int, epoch: int) -> list[int]:
+        sampler = SeededLengthGroupedSampler(4, lengths, seed)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert sorted(order(0, 0)) == list(range(64))
+    assert order(0, 1) == order(0, 1) and order(0, 1) != order(0, 0) and order(1, 0) != order(0, 0)
