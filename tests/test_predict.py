@@ -368,3 +368,15 @@ def test_bad_input_fails_clearly(tiny_model_dir, tmp_path, capsys, build, extra,
     assert len(lines) == 1 and "Traceback" not in err, err
     assert re.search(message, lines[0]), lines[0]
     assert files() == before  # nothing written, nothing replaced
+
+
+def test_texts_are_cut_where_the_training_cut_them_unless_asked_otherwise(tiny_model_dir, tmp_path):
+    model = _trained(tiny_model_dir, tmp_path / "model")  # trained with max_seq_length 32
+    write_jsonl(tmp_path / "long.jsonl", [{"text": " ".join(r["text"] for r in toy_records(20, 3))}])  # 100 words
+    probabilities = {}
+    for name, given in (("default", []), ("32", ["--max_seq_length", "32"]), ("128", ["--max_seq_length", "128"])):
+        out = tmp_path / f"{name}.csv"
+        assert main(["--model", str(model), "--input", str(tmp_path / "long.jsonl"), "--output", str(out), *given],
+                    command="predict") == 0
+        probabilities[name] = _rows(out)[0]["prob_positive"]
+    assert probabilities["default"] == probabilities["32"] != probabilities["128"]

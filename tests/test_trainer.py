@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from config.arguments import WeightedTrainingArguments
+from trainer.fitting import make_trainer
 from trainer.metrics import majority_accuracy, scores
 from trainer.weighted_trainer import SeededLengthGroupedSampler
-from trainer_helpers import train_steps
+from trainer_helpers import toy_train_set, train_steps
 
 
 def _params(trainer) -> dict[str, torch.Tensor]:
@@ -126,3 +128,13 @@ def test_the_length_grouped_order_is_drawn_from_the_seed_and_the_epoch():
 
     assert sorted(order(0, 0)) == list(range(64))
     assert order(0, 1) == order(0, 1) and order(0, 1) != order(0, 0) and order(1, 0) != order(0, 0)
+
+
+def test_data_seed_draws_the_length_grouped_order_when_given(tiny_model_dir, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    args = WeightedTrainingArguments(output_dir=str(tmp_path), train_sampling_strategy="group_by_length", seed=1,
+                                     data_seed=7, report_to="none", use_cpu=True, eval_strategy="no",
+                                     save_strategy="no", load_best_model_at_end=False)
+    trainer = make_trainer(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), tokenizer, args,
+                           toy_train_set(tokenizer), None)
+    assert trainer._get_train_sampler().seed == 7
