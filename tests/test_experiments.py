@@ -352,6 +352,12 @@ def _predictions(correct_by_epoch: dict[str, list[bool]], confidence: dict[str, 
     return arrays, labels
 
 
+def test_the_grids_results_are_its_own_cells_that_report_a_test():
+    rows = [{"method": "ce", "variant": "", "test": (70.0, 60.0)}, {"method": "ce", "variant": "lr3e-5",
+            "test": (71.0, 61.0)}, {"method": "dimp", "variant": "", "test": None}]
+    assert cell_results.grid_results(rows) == rows[:1]  # a study's variant, and a cell without a test, are not
+
+
 def test_each_selection_rule_keeps_what_it_says():
     predictions, labels = _predictions(
         {"epoch1": [True] * 6 + [False] * 2, "epoch2": [True] * 7 + [False], "epoch3": [True] * 5 + [False] * 3,
