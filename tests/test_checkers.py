@@ -14,8 +14,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, BertModel
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertModel
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
@@ -386,11 +387,16 @@ def test_offline_a_hub_id_must_be_in_the_local_hub_cache(tiny_config, tiny_model
 
 def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir, toy_data_root):
     task = build_task([split_from_file("train", toy_data_root / "toy" / "train.jsonl")], None)
-    data = task.splits["train"].select(range(20))
+    # texts of different lengths, which are scored longest first
+    texts = [text + " good" * (i % 4) for i, text in enumerate(task.splits["train"]["text"][:20])]
+    data = Dataset.from_dict({"text": texts, "label": task.splits["train"]["label"][:20]})
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
     source = ModelSource(str(tiny_model_dir))
     batched = class_probabilities(model, source, data, ["text"], 32, batch_size=7)
-    single = class_probabilities(model, source, data, ["text"], 32, batch_size=1)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        single = np.concatenate([model(**tokenizer(text, return_tensors="pt")).logits.softmax(-1).numpy()
+                                 for text in texts])
     assert batched.shape == (20, model.config.num_labels)
     assert np.allclose(batched, single, atol=1e-5)
     assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
