@@ -72,6 +72,16 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
     assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-2 from checkpoint-2, then 3 to 6 trained again
 
 
+def test_the_last_checkpoint_is_that_of_the_highest_step(tiny_config, tmp_path):
+    config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 2, "max_steps": 10,
+              "eval_strategy": "no"}
+    assert main([_write(tmp_path / "c.json", config)]) == 0
+    out = Path(config["output_dir"])
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-10", "checkpoint-8"]
+    assert check_output_dir(load_config(_write(tmp_path / "c.json", config), ["--resume_from_checkpoint", "last"])) \
+        == str(out / "checkpoint-10")  # not checkpoint-8, last by name
+
+
 def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny_config, tmp_path):
     """The recipe a resume must keep is every option of this project's own but those listed as resumable, so that a
     new option is compared unless listed. text_column_names, once missing from a hand-kept list, is compared as
