@@ -165,6 +165,8 @@ def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config,
     assert main([_write(tmp_path / "broken.json", {**tiny_config, "train_file": str(broken)})]) == 2
     assert capsys.readouterr().err.startswith("error: output_dir: another run is writing to ")
     assert not (tmp_path / "out").exists()
+    elsewhere = claim_output_dir(str(tmp_path / "elsewhere"))  # a run into another folder goes on meanwhile
+    elsewhere()
     release()
     assert main([config]) == 0
     assert main([config, "--overwrite_output_dir", "true"]) == 0  # the run's own claim ended with it
