@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import random
 import sys
@@ -147,3 +148,19 @@ def tiny_config(tiny_model_dir, data_root_env, tmp_path) -> dict:
         "checker_num_train_epochs": 1,
         "checker_learning_rate": 1e-3,
     }
+
+
+@pytest.fixture
+def transformers_records():
+    """Every record transformers' loggers emit (their own handler does not propagate to pytest's)."""
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    library = logging.getLogger("transformers")
+    library.addHandler(handler)
+    yield records
+    library.removeHandler(handler)

@@ -20,22 +20,6 @@ from references.models import ModelSource
 from trainer.modeling import load_classifier
 
 
-@pytest.fixture
-def transformers_records():
-    """Every record transformers' loggers emit (their own handler does not propagate to pytest's)."""
-    records: list[logging.LogRecord] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    handler = Collect(level=logging.DEBUG)
-    library = logging.getLogger("transformers")
-    library.addHandler(handler)
-    yield records
-    library.removeHandler(handler)
-
-
 def _base_model(tiny_model_dir, folder):
     """The tiny BERT without a classification head, as a pretrained encoder is published."""
     BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(folder)

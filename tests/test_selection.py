@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from types import SimpleNamespace
 
@@ -101,23 +100,15 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_
     assert "Early stopping (patience 1) ended training after epoch 2 of 5" in (tmp_path / "out" / "README.md").read_text()
 
 
-def test_early_stopping_passes_over_the_test_splits_evaluations_without_a_warning():
+def test_early_stopping_passes_over_the_test_splits_evaluations_without_a_warning(transformers_records):
     """transformers' own callback warns at every evaluation without the watched metric that early stopping is off."""
-    warnings: list[logging.LogRecord] = []
-    collect = logging.Handler(logging.WARNING)
-    collect.emit = warnings.append
-    library = logging.getLogger("transformers")
-    library.addHandler(collect)
-    try:
-        callback = ValidationEarlyStopping(1, 0.0)
-        args = SimpleNamespace(metric_for_best_model="validation_accuracy", greater_is_better=True)
-        state, control = SimpleNamespace(best_metric=0.8), SimpleNamespace(should_training_stop=False)
-        callback.on_evaluate(args, state, control, {"eval_test_accuracy": 0.5})
-        assert warnings == [] and not control.should_training_stop
-        callback.on_evaluate(args, state, control, {"eval_validation_accuracy": 0.7})
-        assert control.should_training_stop
-    finally:
-        library.removeHandler(collect)
+    callback = ValidationEarlyStopping(1, 0.0)
+    args = SimpleNamespace(metric_for_best_model="validation_accuracy", greater_is_better=True)
+    state, control = SimpleNamespace(best_metric=0.8), SimpleNamespace(should_training_stop=False)
+    callback.on_evaluate(args, state, control, {"eval_test_accuracy": 0.5})
+    assert transformers_records == [] and not control.should_training_stop
+    callback.on_evaluate(args, state, control, {"eval_validation_accuracy": 0.7})
+    assert control.should_training_stop
 
 
 def test_tracking_the_test_split_leaves_training_as_it_is(tiny_config, tiny_model_dir, tmp_path):
