@@ -355,10 +355,19 @@ def test_csv_line_numbers_count_the_header(tmp_path):
         build_task([split_from_file("train", path)], None)
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column_or_record(tmp_path):
+    # Excel's "CSV UTF-8" and some editors start the file with one.
+    (tmp_path / "t.csv").write_bytes(b"\xef\xbb\xbftext,label\nhello,1\n")
+    (tmp_path / "t.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "hello", "label": 1}\n')
+    for name in ("t.csv", "t.jsonl"):
+        assert [str(v) for v in read_records(tmp_path / name)[0].values()] == ["hello", "1"]
+        assert list(read_records(tmp_path / name)[0]) == ["text", "label"]
+
+
 def test_non_utf8_file(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_bytes(b'{"text": "ok", "label": 0}\n{"text": "caf\xe9", "label": 1}\n')
-    with pytest.raises(DataError, match=r"line 2: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"line 2: not valid UTF-8 \(byte 40\)"):  # counted from the file's start
         read_records(path)
 
 
