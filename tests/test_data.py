@@ -355,6 +355,11 @@ def test_csv_line_numbers_count_the_header(tmp_path):
         build_task([split_from_file("train", path)], None)
 
 
+def test_labels_json_names_the_labels_by_id_whatever_the_order_of_its_keys(tmp_path):
+    (tmp_path / "labels.json").write_text('{"1": "positive", "2": "neutral", "0": "negative"}')
+    assert read_label_names(tmp_path / "train.jsonl") == ["negative", "positive", "neutral"]
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_or_record(tmp_path):
     # Excel's "CSV UTF-8" and some editors start the file with one.
     (tmp_path / "t.csv").write_bytes(b"\xef\xbb\xbftext,label\nhello,1\n")
