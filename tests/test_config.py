@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config import recommended
-from config.loading import ConfigError, load_config, parse_overrides
+from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_config, parse_overrides
 from trainer.tracking import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +107,17 @@ def test_old_name_of_a_key_is_translated(tmp_path, caplog):
     assert cfg.training.use_cpu is True
     assert cfg.training.warmup_steps == 0.1
     assert cfg.training.per_device_train_batch_size == 4
+
+
+def test_under_torchrun_without_an_accelerator_the_processes_train_together_on_cpu(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    config = {}
+    _cpu_only_multiprocess_defaults(config)
+    assert config == {"use_cpu": True, "ddp_backend": "gloo"}
+    config = {"ddp_backend": "mpi"}
+    _cpu_only_multiprocess_defaults(config)
+    assert config == {"use_cpu": True, "ddp_backend": "mpi"}  # what the config says stays
 
 
 def test_a_key_under_its_old_and_new_names_keeps_the_new_ones_value(tmp_path):
