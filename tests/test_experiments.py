@@ -182,6 +182,18 @@ def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
         ("e3", "noisy_mrpc", "ce"), ("e3", "noisy_mrpc", "dimp"), ("e3", "noisy_fpb", "ce")]
 
 
+def test_real_only_trains_on_the_checkers_real_set_with_its_recipe_and_no_noise(spec):
+    alone = grid.cell_config(spec, grid.Cell("noisy_irony", "real_only", 1))
+    dimp = grid.cell_config(spec, grid.Cell("noisy_irony", "dimp", 1))
+    assert any(key in dimp for key in grid.NOISE_KEYS) and not any(key in alone for key in grid.NOISE_KEYS)
+    recipe = ("quality_checker_train_file", "quality_checker_max_train_samples", "checker_num_train_epochs",
+              "checker_learning_rate")
+    assert [alone[key] for key in ("train_file", "max_train_samples", "num_train_epochs", "learning_rate")] == \
+        [dimp[key] for key in recipe]
+    # irony_gpt's real_only is the same run, whose results it takes
+    assert grid._same_run(alone) == grid._same_run(grid.cell_config(spec, grid.Cell("irony_gpt", "real_only", 1)))
+
+
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
     cells = [c for c, _ in grid.grid_cells(spec, ["mrpc_ctrl"], ["imp", "ce"], [1])]
     assert [c.method for c in cells] == ["ce", "imp"]
