@@ -26,13 +26,13 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.json_strict import is_unicode
 from config.loading import ConfigError
-from data.files import COMPRESSIONS, SUFFIXES, DataError, compression_of, format_suffix, iter_text_lines
+from data.files import COMPRESSIONS, SHOWN_LABELS, SUFFIXES, DataError, compression_of, format_suffix, iter_text_lines
 from data.task import LABEL, SplitSource, check_texts, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.atomic import open_atomic, unwritable, write_json_atomic
 from trainer.fitting import FINETUNE_DIR
-from trainer.metrics import PRINTED_CLASSES, class_metrics, majority_accuracy, predicted_ids, scores
+from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, scores
 from trainer.modeling import label_names_of, load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -139,8 +139,8 @@ class GoldLabels:
         metrics = {**{f"predict_{key}": value for key, value in scores(gold, predicted).items()},
                    "predict_majority_accuracy": majority_accuracy(gold), "predict_samples": len(gold),
                    **class_metrics(predicted, gold, names, "predict")}
-        recall = ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in names[:PRINTED_CLASSES])
-        if len(names) > PRINTED_CLASSES:
+        recall = ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in names[:SHOWN_LABELS])
+        if len(names) > SHOWN_LABELS:
             recall += f", ... ({len(names)} labels, each in --metrics_output)"
         logger.info("Against the input's %r column (%d texts): accuracy %.4f (always the most common label: %.4f), "
                     "macro-F1 %.4f; recall %s", self.column, len(gold), metrics["predict_accuracy"],

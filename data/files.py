@@ -30,12 +30,16 @@ class DataError(ValueError):
     """A data problem the user has to fix; the message names the file and, where it can, the line."""
 
 
-def listed(values, limit: int = 10) -> str:
-    """Values (labels, mostly) as a message lists them: all of them, or the first `limit` and how many there are, so
-    that a task of 150 intents does not fill the screen with every error."""
+# The most labels a message or a log line shows one by one: a task of 150 intents must not fill the screen.
+SHOWN_LABELS = 10
+
+
+def listed(values) -> str:
+    """Values (labels, mostly) as a message lists them: all of them, or the first SHOWN_LABELS and how many there
+    are."""
     values = list(values)
-    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
-    return ", ".join(map(repr, values[:limit])) + more
+    more = f", ... ({len(values)} in all)" if len(values) > SHOWN_LABELS else ""
+    return ", ".join(map(repr, values[:SHOWN_LABELS])) + more
 
 
 def data_root() -> Path:

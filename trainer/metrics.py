@@ -9,9 +9,10 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from transformers import EvalPrediction
 
+from data.files import SHOWN_LABELS
+
 logger = logging.getLogger(__name__)
 CLASS_METRICS = ("precision", "recall", "f1", "examples")
-PRINTED_CLASSES = 10  # above it, the per-class metrics are saved and sent to W&B's summary, not printed
 
 
 def predicted_ids(predictions) -> np.ndarray:
@@ -41,9 +42,10 @@ def class_metrics(predicted, labels, names: list[str], prefix: str) -> dict[str,
 
 
 def printable(metrics: dict[str, float], names: list[str]) -> dict[str, float]:
-    """`metrics` as the console shows them: without the per-class ones of a task of more than PRINTED_CLASSES labels,
-    which would print hundreds of lines (150 intents: 600 per evaluation)."""
-    if len(names) <= PRINTED_CLASSES:
+    """`metrics` as the console shows them: without the per-class ones of a task of more than SHOWN_LABELS labels,
+    which would print hundreds of lines (150 intents: 600 per evaluation); they are saved, and sent to W&B's
+    summary."""
+    if len(names) <= SHOWN_LABELS:
         return metrics
     names = set(names)
     return {key: value for key, value in metrics.items()
