@@ -158,6 +158,12 @@ class DataArguments:
     def text_columns(self) -> list[str] | None:
         return comma_separated(self.text_column_names)
 
+    @property
+    def reads_wandb_dataset(self) -> bool:
+        """Whether the splits come from the wandb_dataset artifact: when asked, or when no train_file is given;
+        train_file, validation_file and test_file then name files inside it."""
+        return self.use_wandb_dataset or bool(self.wandb_dataset and not self.train_file)
+
 
 @dataclass
 class CheckerArguments:

@@ -118,10 +118,14 @@ class RunConfig:
         if data.use_wandb_dataset and not data.wandb_dataset:
             raise ConfigError("use_wandb_dataset: true, but wandb_dataset is not set")
         check_training_data_given(data)
-        # split_file and dataset_name bring every split; files beside them would be silently ignored.
+        # split_file, dataset_name and wandb_dataset bring every split; another source beside one would be silently
+        # ignored (train_file, validation_file and test_file then name files inside wandb_dataset).
         whole = [key for key in ("split_file", "dataset_name") if getattr(data, key)]
         files = [key for key in ("train_file", "validation_file", "test_file") if getattr(data, key)]
-        if whole and (len(whole) > 1 or files) and not data.wandb_dataset:
+        if whole and data.reads_wandb_dataset:
+            raise ConfigError(f"{whole[0]}: the splits are read from wandb_dataset, so {whole[0]} would be ignored; "
+                              "give one data source")
+        if whole and (len(whole) > 1 or files):
             raise ConfigError(f"{whole[0]}: brings all the splits, so {(whole[1:] + files)[0]} would be ignored; "
                               "give one data source")
         checkers, training = self.checkers, self.training

@@ -76,7 +76,7 @@ def _rows(dataset) -> Iterator[tuple[int, dict]]:
 
 def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
     """The run's splits, train first; plus the quality checker's real data as extra splits."""
-    if data.use_wandb_dataset or (data.wandb_dataset and not data.train_file):  # RunConfig.check: one source is set
+    if data.reads_wandb_dataset:  # RunConfig.check: one source is set
         files = _from_wandb(data)
         sources = [split_from_file(split, path) for split, path in files.items()]
     elif data.split_file:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from config import recommended
+from config.arguments import DataArguments
 from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_config, parse_overrides
+from references.wandb_refs import ArtifactError
 from trainer.tracking import Tracker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +74,12 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
     assert [r.getMessage() for r in caplog.records] == [
         "command line: weight_epsilon 0.001 is not read by this run; it needs IMP or DIMP, whose weights divide by a "
         "probability"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="config.loading"):
+        load_config(_write(tmp_path, {"report_to": "none"}), ["--problem_type", "single_label_classification_dimp",
+                                                              "--quality_checker_model", "./q",
+                                                              "--weight_epsilon", "1e-3"])
+    assert caplog.records == []
 
 
 def _write(tmp_path, config: dict) -> str:
@@ -160,6 +168,59 @@ def test_unknown_key_suggests_the_closest(tmp_path):
 def test_bad_values_name_the_key(tmp_path, config, message):
     with pytest.raises(ConfigError, match=message):
         load_config(_write(tmp_path, config))
+
+
+def test_values_a_key_takes_beside_its_own_type(tmp_path):
+    cfg = load_config(_write(tmp_path, {"do_train": 0, "lr_scheduler_type": "polynomial",
+                                        "lr_scheduler_kwargs": '{"power": 2}', "report_to": "none"}))
+    assert cfg.training.do_train is not True and not cfg.training.do_train
+    assert cfg.training.lr_scheduler_kwargs == {"power": 2}  # a dict option that also takes its JSON as a string
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"split_file": "s.jsonl", "dataset_name": "glue", "train_file": None},
+     r"split_file: brings all the splits, so dataset_name would be ignored"),
+    ({"use_wandb_dataset": True, "wandb_dataset": "me/proj/data:v1", "split_file": "s.jsonl"},
+     r"split_file: the splits are read from wandb_dataset, so split_file would be ignored"),
+    ({"wandb_dataset": "me/proj/data:v1", "dataset_name": "glue"},
+     r"dataset_name: the splits are read from wandb_dataset, so dataset_name would be ignored"),
+    ({"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "split_file": "s.jsonl"},
+     r"split_file: brings all the splits, so train_file would be ignored"),
+    ({"real_set_finetune_epochs": 1}, r"real_set_finetune_epochs: needs quality_checker_train_file"),
+    ({"quality_checker_folds": 2}, r"quality_checker_folds: cross-fitting builds the quality checkers, so it needs "
+                                   r"quality_checker_train_file"),
+    ({"checker_calibration": "temperature", "quality_checker_model": "./q",
+      "problem_type": "single_label_classification_dimp"},
+     r"checker_calibration: temperature scaling needs held-out real data"),
+    ({"noise_unrelated_ratio": 0.1}, r"noise_unrelated_ratio: > 0 needs noise_unrelated_file"),
+    ({"quality_checker_model": "me/proj/checker v1:v0", "problem_type": "single_label_classification_dimp"},
+     r"quality_checker_model: 'me/proj/checker v1:v0' is not a valid W&B artifact reference"),
+    ({"wandb_generalization_dataset": "me/proj/../data:v1"},
+     r"wandb_generalization_dataset: 'me/proj/../data:v1' is not a valid W&B artifact reference"),
+])
+def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path, changes, message):
+    with pytest.raises((ConfigError, ArtifactError), match=message):
+        load_config(_write(tmp_path, changes))
+
+
+@pytest.mark.parametrize("config", [
+    {"use_wandb_dataset": True, "wandb_dataset": "me/proj/data:v1", "train_file": "mine.jsonl"},  # a file inside it
+    {"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": False},
+    {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
+     "problem_type": "single_label_classification_dimp"},
+])
+def test_settings_that_work_together_load(tmp_path, config):
+    load_config(_write(tmp_path, config))
+
+
+@pytest.mark.parametrize("data, reads", [
+    ({"wandb_dataset": "me/proj/data:v1"}, True),  # the only source named
+    ({"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": True}, True),  # a file in it
+    ({"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl"}, False),  # the local file
+    ({"train_file": "t.jsonl"}, False),
+])
+def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
+    assert DataArguments(**data).reads_wandb_dataset is reads
 
 
 def test_malformed_json_names_the_line(tmp_path):
