@@ -278,8 +278,8 @@ def allowed_types(tp) -> tuple[set, bool]:
         return set(), True
     if origin in (list, tuple):
         return {list}, False
-    if origin is dict or tp is dict:
-        return {dict, str}, False
+    if origin is dict or tp is dict:  # a string only where the type allows one too (dict | str: a JSON object)
+        return {dict}, False
     if isinstance(tp, type) and issubclass(tp, str):  # str and str-valued enums
         return {str}, False
     if tp in (bool, int, float):

@@ -164,6 +164,7 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"problem_type": "dimp"}, r"problem_type: unknown value 'dimp'"),
     ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
     ({"do_train": "yes"}, r"do_train: expected true/false"),
+    ({"liger_kernel_config": "{}"}, r"liger_kernel_config: expected an object, got str"),  # transformers reads a dict
 ])
 def test_bad_values_name_the_key(tmp_path, config, message):
     with pytest.raises(ConfigError, match=message):
