@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from config import recommended
-from config.arguments import DataArguments
-from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_config, parse_overrides
+from config.arguments import DataArguments, PredictArguments
+from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_arguments, load_config, parse_overrides
 from references.wandb_refs import ArtifactError
 from trainer.tracking import Tracker
 
@@ -164,7 +164,11 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"problem_type": "dimp"}, r"problem_type: unknown value 'dimp'"),
     ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
     ({"do_train": "yes"}, r"do_train: expected true/false"),
+    ({"do_train": 2}, r"do_train: expected true/false, got int 2"),  # 0 and 1 are taken
+    ({"learning_rate": None}, r"learning_rate: expected a number, got null"),
     ({"liger_kernel_config": "{}"}, r"liger_kernel_config: expected an object, got str"),  # transformers reads a dict
+    ({"lr_scheduler_kwargs": {"\ud800": 1}}, r"lr_scheduler_kwargs: '\\ud800' holds an unpaired surrogate"),
+    ({"lr_scheduler_kwargs": {"power": [float("nan")]}}, r"lr_scheduler_kwargs: expected finite numbers, got nan"),
 ])
 def test_bad_values_name_the_key(tmp_path, config, message):
     with pytest.raises(ConfigError, match=message):
@@ -214,6 +218,24 @@ def test_settings_that_work_together_load(tmp_path, config):
     load_config(_write(tmp_path, config))
 
 
+@pytest.mark.parametrize("config, needed", [
+    ({"quality_checker_warm_start": True, "quality_checker_train_file": "r.jsonl"}, {}),  # CE: no checker to warm
+    ({"quality_checker_warm_start": True, "quality_checker_model": "./q", "diversity_checker_model": "./d",
+      "problem_type": "single_label_classification_dimp"},
+     {"quality": "problem_type single_label_classification_dimp", "diversity": "quality_checker_warm_start"}),
+    ({"filter_min_weight": 0.5, "quality_checker_model": "./q", "diversity_checker_model": "./d"},
+     {"quality": "filter_min_weight", "diversity": "filter_min_weight"}),  # filtered on P'/Q, both built on demand
+    ({"filter_keep_top_fraction": 0.5, "quality_checker_model": "./q"}, {"quality": "filter_keep_top_fraction"}),
+])
+def test_the_checkers_a_run_needs_and_why(tmp_path, config, needed):
+    assert load_config(_write(tmp_path, {**config, "report_to": "none"})).needed_checkers() == needed
+
+
+def test_predict_options_naming_files_are_checked_as_paths():
+    with pytest.raises(ConfigError, match=r"^output: 'o\\x00.csv' holds a NUL character"):
+        load_arguments(PredictArguments, ["--model", "m", "--input", "in.csv", "--output", "o\x00.csv"])
+
+
 @pytest.mark.parametrize("data, reads", [
     ({"wandb_dataset": "me/proj/data:v1"}, True),  # the only source named
     ({"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": True}, True),  # a file in it
@@ -224,17 +246,32 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
 
 
-def test_malformed_json_names_the_line(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ('{\n  "learning_rate": 1e-4,\n  "seed": 1,\n}\n', r"invalid JSON at line 4, .*; JSON allows no comma before a "),
+    ('{"report_to": ["none",]}', r"invalid JSON at line 1, .*; JSON allows no comma before a closing bracket"),
+    ('{"seed": 1,\n /* a note */\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
+    ('{"seed": 1,\n # a note\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
+])
+def test_malformed_json_names_the_line(tmp_path, text, message):
     path = tmp_path / "bad.json"
-    path.write_text('{\n  "learning_rate": 1e-4,\n  "seed": 1,\n}\n')
-    with pytest.raises(ConfigError, match=r"bad.json: invalid JSON at line 4"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"bad.json: {message}"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize("name", ["c.yaml", "c.yml", "C.YML"])
+def test_a_yaml_config_is_refused_by_its_name(tmp_path, name):
+    (tmp_path / name).write_text("train_file: t.jsonl\n")
+    with pytest.raises(ConfigError, match=r"a config file is JSON, as the authors' are; write it as a .json file"):
+        load_config(str(tmp_path / name))
 
 
 def test_override_syntax():
     assert parse_overrides(["--a", "1", "--b=2", "--flag"]) == {"a": "1", "b": "2", "flag": "true"}
-    with pytest.raises(ConfigError, match="expected --key value"):
-        parse_overrides(["oops"])
+    assert parse_overrides(["--flag", "--b", "2"]) == {"flag": "true", "b": "2"}
+    for wrong in (["oops"], ["--"], ["--a", "1", "--"]):
+        with pytest.raises(ConfigError, match=f"command line: expected --key value, got {wrong[-1]!r}"):
+            parse_overrides(wrong)
 
 
 @pytest.mark.parametrize("name,problem_type", [
@@ -267,6 +304,9 @@ def test_shipped_configs_share_data_and_protocol(name, problem_type):
     (["--report_to", "none"], "training", "report_to", []),  # list: off
     (["--report_to", "wandb"], "training", "report_to", ["wandb"]),
     (["--report_to", "null"], "training", "report_to", ["wandb"]),  # as in a config file: the authors' meaning
+    (["--no_cuda", "no"], "training", "use_cpu", False),  # an old key's value read as its new key's type
+    (["--pad_to_max_length", "no"], "data", "pad_to_max_length", False),
+    (["--pad_to_max_length", "yes"], "data", "pad_to_max_length", True),
 ])
 def test_command_line_values_mean_what_they_say(tmp_path, argv, part, key, expected):
     cfg = load_config(_write(tmp_path, {"report_to": "wandb"}), argv)

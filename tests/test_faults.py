@@ -120,6 +120,22 @@ def test_a_second_sigterm_does_not_cut_the_cleanup_short():
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
+def test_a_process_forked_while_sigterm_raises_keeps_the_signals_default():
+    """A DataLoader worker, forked from the run, ends on SIGTERM as a process does: raising Terminated there would
+    unwind a copy of the run's stack, cleaning up what the run still uses."""
+    from app.cli import sigterm_raises
+
+    with sigterm_raises():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            finally:
+                os._exit(3)  # only when the signal raised instead of ending the process
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
 def test_a_full_disk_is_one_error_line(tiny_config, tmp_path, monkeypatch, capsys):
     """No space left while the data files are written (data_work_dir on a small tmpfs, as measured by hand): one
     line saying what the run writes where, not pyarrow's traceback. The disk is made full by the writer raising
