@@ -226,9 +226,23 @@ def test_settings_that_work_together_load(tmp_path, config):
     ({"filter_min_weight": 0.5, "quality_checker_model": "./q", "diversity_checker_model": "./d"},
      {"quality": "filter_min_weight", "diversity": "filter_min_weight"}),  # filtered on P'/Q, both built on demand
     ({"filter_keep_top_fraction": 0.5, "quality_checker_model": "./q"}, {"quality": "filter_keep_top_fraction"}),
+    ({"init_from_quality_checker": True, "quality_checker_model": "./q"}, {"quality": "init_from_quality_checker"}),
 ])
 def test_the_checkers_a_run_needs_and_why(tmp_path, config, needed):
     assert load_config(_write(tmp_path, {**config, "report_to": "none"})).needed_checkers() == needed
+
+
+@pytest.mark.parametrize("config, roles", [
+    ({"problem_type": "single_label_classification_imp", "diversity_checker_model": "./d"}, ("quality", "diversity")),
+    ({"problem_type": "single_label_classification_dimp"}, ("quality",)),  # P'/P(y|x; θ_t): P' alone is static
+    ({"filter_min_weight": 0.5}, ("quality",)),
+    ({"filter_min_weight": 0.5, "diversity_checker_model": "./d"}, ("quality", "diversity")),
+    ({"problem_type": "single_label_classification_dimp", "quality_checker_warm_start": True,
+      "diversity_checker_model": "./d"}, ("quality",)),  # a diversity checker built only to warm-start P'
+])
+def test_the_checkers_whose_probabilities_make_the_static_weight(tmp_path, config, roles):
+    config = {"quality_checker_model": "./q", "diversity_checker_model": None, "report_to": "none", **config}
+    assert load_config(_write(tmp_path, config)).static_weight_roles() == roles
 
 
 def test_predict_options_naming_files_are_checked_as_paths():
