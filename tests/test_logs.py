@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -63,6 +64,23 @@ def test_other_processes_log_at_warning_before_the_config_is_read(local_rank, pr
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={**os.environ, "LOCAL_RANK": local_rank})
     assert ("INFO config.loading: read" in done.stdout) == printed and "WARNING data: warned" in done.stdout
+
+
+@pytest.mark.parametrize("should_log, level", [(True, logging.DEBUG), (False, logging.ERROR)])
+def test_once_the_config_is_read_the_projects_logs_follow_the_trainers_levels(should_log, level):
+    """log_level in the main process, log_level_replica in the others (torchrun's); passive leaves it as it was."""
+    from app.cli import _process_log_level
+
+    root = logging.getLogger()
+    before = root.level
+    try:
+        _process_log_level(SimpleNamespace(log_level="debug", log_level_replica="error", should_log=should_log))
+        assert root.level == level
+        root.setLevel(logging.INFO)
+        _process_log_level(SimpleNamespace(log_level="passive", log_level_replica="passive", should_log=should_log))
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before)
 
 
 def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_path, capfd):
