@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from datasets import Dataset
 
 from conftest import run_with, weights_rows
 from checkers.filtering import keep_mask, static_weights
 from config.loading import ConfigError, load_config
-from app.pipeline import score
+from app.pipeline import keep_examples, score
+from config.arguments import CheckerArguments
+from data.task import REAL_EXAMPLE
 
 
 def test_static_weight_is_imps_or_the_quality_checkers():
@@ -66,6 +70,27 @@ def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path
     with pytest.raises(ConfigError, match=r"filter_min_weight: .* drops them all"):
         run_with(tiny_config, tmp_path, filter_min_weight=1e7)  # P'/Q is at most 1 / weight_epsilon
     assert not (tmp_path / "out").exists()
+
+
+def test_a_threshold_only_the_real_examples_pass_is_refused_too():
+    """The real set joined to the training data is always kept: a threshold that keeps nothing else would train on
+    the real set alone."""
+    train = Dataset.from_dict({"label": [0, 1, 0, 1], REAL_EXAMPLE: [False, False, True, True]})
+    weights = SimpleNamespace(static=np.array([0.1, 0.2, 1.0, 1.0]))
+    with pytest.raises(ConfigError, match=r"filter_min_weight: .* 0.5 drops them all \(highest static weight 0.2\)"):
+        keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.5))
+    keep, metrics = keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15))
+    assert keep.tolist() == [False, True, True, True] and metrics == {"train_filtered_out": 1}
+    assert keep_examples(train, {}, weights, CheckerArguments()) == (None, {})  # nothing asked: no mask
+
+
+def test_cleanlab_never_drops_a_real_example():
+    labels = np.array([0, 1] * 10)
+    quality = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
+    quality[[0, 1, 10, 11]] = quality[[0, 1, 10, 11], ::-1]  # the checker disagrees with four labels: 0 and 1 real
+    train = Dataset.from_dict({"label": labels, REAL_EXAMPLE: np.arange(20) < 2})
+    keep, metrics = keep_examples(train, {"quality": quality}, None, CheckerArguments(drop_label_issues=True))
+    assert np.flatnonzero(~keep).tolist() == [10, 11] and metrics == {"train_label_issues_dropped": 2}
 
 
 def test_score_py_marks_the_examples_a_run_would_keep_cleanlab_included(tiny_config, tmp_path):
