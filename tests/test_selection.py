@@ -89,9 +89,11 @@ def test_a_run_without_a_metric_to_select_by_tracks_the_test_split(tiny_config, 
 
 
 def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_path):
-    # A threshold no accuracy gain can pass: every evaluation after the first counts as no improvement.
+    # A threshold no accuracy gain can pass: every evaluation after the first counts as no improvement. The metric
+    # named as transformers' logs name it: the validation split's once the test split is evaluated too.
     run_with(tiny_config, tmp_path, num_train_epochs=5, early_stopping_patience=1, early_stopping_threshold=1.0,
-             save_strategy="epoch", load_best_model_at_end=True, track_test_each_epoch=True)
+             save_strategy="epoch", load_best_model_at_end=True, track_test_each_epoch=True,
+             metric_for_best_model="eval_accuracy")
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     evaluations = [h for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert [h["epoch"] for h in evaluations] == [1.0, 2.0]  # the test split's evaluations neither count nor stop it
