@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from types import SimpleNamespace
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
-from references.models import hub_reachable, is_local_path, packaged_minilm, short_name
+from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hub_reachable, is_local_path, loading,
+                               packaged_minilm, resolve_model, short_name)
+from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured
 
 
 @pytest.mark.parametrize("value, name", [
@@ -74,3 +79,77 @@ def test_the_packaged_minilm_is_used_only_when_its_model_files_are_there(tmp_pat
     assert packaged_minilm() is None  # an install whose model folder lost its files
     (tmp_path / "model" / "config.json").write_text("{}")
     assert packaged_minilm() == tmp_path / "model"
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "rng_state.pth", "training_args.bin", "weights.npz"])
+def test_a_torch_or_numpy_archive_cut_short_is_damaged_where_asked(tmp_path, name):
+    (tmp_path / name).write_bytes(b"PK\x03\x04 cut")
+    assert damaged_file(tmp_path, torch_files=True) == f"{name} is truncated or corrupt (not a complete archive)"
+    assert damaged_file(tmp_path) is None  # a model folder's own files are JSON and safetensors
+    torch.save({"step": 1}, tmp_path / name)
+    assert damaged_file(tmp_path, torch_files=True) is None
+
+
+def test_why_a_checkpoint_cannot_be_resumed_from(tmp_path):
+    assert corrupt_checkpoint(tmp_path) == "trainer_state.json is missing"
+    (tmp_path / "trainer_state.json").write_text("[]")
+    assert corrupt_checkpoint(tmp_path) == "model.safetensors is missing"
+    save_file({"w": torch.zeros(2)}, tmp_path / "model.safetensors")
+    assert corrupt_checkpoint(tmp_path) == "trainer_state.json is not a JSON object"
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
+    (tmp_path / "optimizer.pt").write_bytes(b"cut")
+    assert corrupt_checkpoint(tmp_path) == "optimizer.pt is truncated or corrupt (not a complete archive)"
+    torch.save({}, tmp_path / "optimizer.pt")
+    assert corrupt_checkpoint(tmp_path) is None
+
+
+def test_a_failure_to_load_is_one_error_naming_the_option_and_folder():
+    source = ModelSource("./models/x", field="quality_checker_model")
+    with pytest.raises(ArtifactError, match=r"^quality_checker_model: could not load the tokenizer from ./models/x: "
+                                            r"x{300}\.\.\.$"):
+        with loading(source, "tokenizer"):
+            raise OSError("x" * 400 + "\nits traceback")
+    with pytest.raises(ArtifactError, match=r"could not load the model from ./models/x: KeyError$"):
+        with loading(source, "model"):
+            raise KeyError()  # no message: its type says what failed
+    with pytest.raises(ArtifactError, match=r"^already named$"):  # an error that names its option passes unchanged
+        with loading(source, "model"):
+            raise ArtifactError("already named")
+
+
+def test_a_reference_with_two_slashes_is_a_folder_not_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArtifactError, match=r"^model_name_or_path: model folder models/bert/base not found$"):
+        resolve_model("models/bert/base", "model_name_or_path")
+
+
+@pytest.mark.parametrize("value, artifact", [("me/proj/checker:v0", True), ("me/checker:v0", False),
+                                             ("me/proj/checker", False), ("me/proj:v0/checker", False),
+                                             ("./me/proj/checker:v0", False)])
+def test_the_shape_of_a_w_and_b_reference(value, artifact):
+    assert looks_like_artifact_ref(value) is artifact
+
+
+@pytest.fixture
+def no_api_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+
+
+def test_a_w_and_b_api_key_in_netrc_counts(tmp_path, no_api_key):
+    assert not wandb_api_key_configured()
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
+    netrc.chmod(0o600)
+    assert wandb_api_key_configured()
+
+
+def test_an_empty_artifact_folder_is_not_the_artifact(tmp_path, no_api_key):
+    (tmp_path / "artifacts" / "checker:v0").mkdir(parents=True)  # a download that was interrupted
+    with pytest.raises(ArtifactError, match=r"W&B artifact me/proj/checker:v0 is not in .*checker:v0 and no W&B API"):
+        resolve_artifact("me/proj/checker:v0", "quality_checker_model")
+    (tmp_path / "artifacts" / "checker:v0" / "config.json").write_text("{}")
+    assert resolve_artifact("me/proj/checker:v0", "quality_checker_model") == tmp_path / "artifacts" / "checker:v0"
+    with pytest.raises(ArtifactError, match=r"quality_checker_model: .*checker:v0 has no model weights"):
+        resolve_model("me/proj/checker:v0", "quality_checker_model")  # an artifact's folder is checked as any other
