@@ -16,7 +16,7 @@ import pytest
 import torch
 from datasets import Dataset
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertModel
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
@@ -455,3 +455,18 @@ def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model
     assert metrics["eval_examples_negative"] + metrics["eval_examples_positive"] == 24  # dev.jsonl.gz's records
     assert metrics["train_samples"] == 64 + 32
     assert [metrics[f"test_{i}_examples_negative"] + metrics[f"test_{i}_examples_positive"] for i in (1, 2)] == [5, 7]
+
+
+def test_a_run_trains_the_same_model_whether_its_checker_was_built_or_cached(tiny_config, tiny_model_dir, tmp_path):
+    """Building a checker draws from the random generators; the model's new head is drawn from the run's seed after
+    it, so a grid cell that finds its benchmark's checker cached trains the model of the cell that built it."""
+    base = tmp_path / "encoder"  # a pretrained encoder without a classification head, as published
+    BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(base)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, base)
+    for name in ("built", "cached"):
+        config = {**tiny_config, "model_name_or_path": str(base), "problem_type": "single_label_classification_dimp",
+                  "num_train_epochs": 1, "output_dir": str(tmp_path / name)}
+        run(load_config(_config_file(tmp_path, config)))
+    built, cached = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("built", "cached"))
+    assert all(torch.equal(built[key], cached[key]) for key in built)
