@@ -67,6 +67,8 @@ def test_scoring_never_filters_a_real_example_either(tiny_config, tmp_path):
     rows = weights_rows(tmp_path / "out")
     kept = {kind: sum(r["kept"] == "True" for r in rows if r["noise"] == kind) for kind in ("original", "real")}
     assert kept == {"original": 16, "real": 32}  # the fraction counts the generated examples only
+    # weighed as the run weighs them: the real examples at their fixed weight, not ranked by the checker's
+    assert all(r["static_weight"] == "" for r in rows if r["noise"] == "real")
     assert ("would keep **16 of 64** training examples (the 32 real examples joined to them are never dropped)"
             in (tmp_path / "out" / "weights_report.md").read_text(encoding="utf-8"))
 
