@@ -25,7 +25,7 @@ from reports.model_card import _history_for_table, _results, label_list
 
 def _run(config: dict, tmp_path, **changes):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({**config, **changes}))
+    path.write_text(json.dumps({**config, "hub_token": "hf_secret", **changes}))
     cfg = load_config(str(path))
     cfg.command = ["python", "run.py", str(path), "--hub_token", "hf_secret"]
     return run(cfg)
@@ -93,7 +93,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert saved["test_recall_negative"] == metrics["test_recall_negative"]
     assert "The model is the checkpoint of epoch" in text
     assert "--hub_token '<hidden>'" in text
-    assert "hf_secret" not in text
+    assert "hf_secret" not in text and '"hub_token"' not in text  # a config to reproduce the run has no token at all
     assert '"problem_type": "single_label_classification_dimp"' in text
     assert "### Training hyperparameters" in text  # the Trainer's own summary
 
