@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from conftest import file_backed_mb, write_jsonl, write_long_texts
+from conftest import file_backed_mb, toy_records, write_jsonl, write_long_texts
+from config.loading import load_config
+from data.prepare import load_task
 from data.files import DataError, as_configured, iter_records, read_label_names, read_records, resolve_data_path
 from data.store import ALIVE_FILE, SCRATCH_PREFIX, content_digest, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
@@ -730,3 +732,42 @@ def test_the_content_digest_tells_where_one_text_ends_and_the_next_begins():
 
     assert digest("ab", "c") != digest("a", "bc")
     assert digest("ab", "c") == digest("ab", "c")
+
+
+def _prepared(root: Path, tmp_path: Path, **changes):
+    """The task a run of toy/numbered.jsonl (40 examples, each text ending in its line number) would train on."""
+    write_jsonl(root / "toy" / "numbered.jsonl",
+                [{**r, "text": f"{r['text']} {i + 1}"} for i, r in enumerate(toy_records(40, seed=5))])
+    config = {"train_file": "toy/numbered.jsonl", "validation_file": "toy/validation.jsonl", "report_to": "none",
+              "output_dir": str(tmp_path / "out"), "data_work_dir": str(tmp_path / "work"), **changes}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return load_task(load_config(str(path)))
+
+
+def _lines(dataset) -> list[int]:
+    return [int(text.rsplit(" ", 1)[1]) for text in dataset["text"]]
+
+
+def test_a_real_set_that_is_the_training_file_is_held_out_of_it(data_root_env, tmp_path):
+    task = _prepared(data_root_env, tmp_path, quality_checker_train_file="toy/numbered.jsonl")
+    held, train = _lines(task.splits["quality_train"]), _lines(task.splits["train"])
+    assert len(held) == 4 and held == sorted(held)  # a tenth, in the file's order
+    assert sorted(held + train) == list(range(1, 41))  # each example on one side only
+    assert task.origins["quality_train"] == task.origins["train"]
+    at_most = _prepared(data_root_env, tmp_path, quality_checker_train_file="toy/numbered.jsonl",
+                        quality_checker_max_train_samples=100)
+    assert len(at_most.splits["quality_train"]) == 39 and len(at_most.splits["train"]) == 1  # one left to train on
+
+
+def test_data_seed_draws_the_data_and_seed_only_when_it_is_unset(data_root_env, tmp_path):
+    def drawn(**seeds) -> list[int]:
+        return _lines(_prepared(data_root_env, tmp_path, max_train_samples=10, **seeds).splits["train"])
+
+    assert drawn(seed=1, data_seed=7) == drawn(seed=2, data_seed=7) != drawn(seed=1, data_seed=8)
+    assert drawn(seed=1) != drawn(seed=2)
+
+
+def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
+    task = _prepared(data_root_env, tmp_path, augmented_train_file="toy/real.jsonl")
+    assert len(task.splits["train"]) == 40 + 32 and _lines(task.splits["train"].select(range(40))) == list(range(1, 41))
