@@ -771,3 +771,14 @@ def test_data_seed_draws_the_data_and_seed_only_when_it_is_unset(data_root_env, 
 def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
     task = _prepared(data_root_env, tmp_path, augmented_train_file="toy/real.jsonl")
     assert len(task.splits["train"]) == 40 + 32 and _lines(task.splits["train"].select(range(40))) == list(range(1, 41))
+
+
+def test_the_evaluated_splits_are_cut_by_their_own_limits_and_the_real_set_by_the_seed(data_root_env, tmp_path):
+    task = _prepared(data_root_env, tmp_path, test_file="toy/test.jsonl", max_eval_samples=5, max_predict_samples=7)
+    assert (len(task.splits["validation"]), len(task.splits["test"])) == (5, 7)
+
+    def real_sample(seed: int) -> list[str]:
+        return _prepared(data_root_env, tmp_path, quality_checker_train_file="toy/real.jsonl", seed=seed,
+                         quality_checker_max_train_samples=12).splits["quality_train"]["text"]
+
+    assert len(real_sample(1)) == 12 and real_sample(1) != real_sample(2)

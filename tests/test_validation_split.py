@@ -124,3 +124,9 @@ def test_each_label_keeps_an_example_however_large_the_fraction(data_root_env, t
     task = _task(tmp_path, real_validation_fraction=0.9)
     assert Counter(task.splits["validation"]["label"]) == {0: 27, 1: 1}  # round(0.9 * 2) would take both positives
     assert Counter(task.splits["quality_train"]["label"]) == {0: 3, 1: 1}
+
+
+def test_each_labels_share_is_rounded_to_the_nearest_count(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    validation = _task(tmp_path, real_validation_fraction=0.26).splits["validation"]
+    assert Counter(validation["label"]) == {0: 8, 1: 3}  # 7.8 of 30 negatives, 2.6 of 10 positives
