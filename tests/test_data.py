@@ -782,3 +782,16 @@ def test_the_evaluated_splits_are_cut_by_their_own_limits_and_the_real_set_by_th
                          quality_checker_max_train_samples=12).splits["quality_train"]["text"]
 
     assert len(real_sample(1)) == 12 and real_sample(1) != real_sample(2)
+
+
+def test_unrelated_noise_never_takes_the_other_files_label_for_a_text(data_root_env, tmp_path):
+    names = ["negative", "positive"]
+    write_jsonl(data_root_env / "toy" / "named.jsonl",
+                [{"sentiment": names[r["label"]], "text": r["text"]} for r in toy_records(20, seed=6)])
+    write_jsonl(data_root_env / "toy" / "other.jsonl",
+                [{"sentiment": "neutral", "text": f"other {i}"} for i in range(5)])
+    train = _prepared(data_root_env, tmp_path, train_file="toy/named.jsonl", validation_file=None,
+                      label_column_name="sentiment", noise_unrelated_ratio=0.5,
+                      noise_unrelated_file="toy/other.jsonl").splits["train"]
+    unrelated = [text for text, noise in zip(train["text"], train["noise"]) if noise == "unrelated"]
+    assert len(unrelated) == 10 and all(text.startswith("other ") for text in unrelated)
