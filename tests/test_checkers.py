@@ -20,7 +20,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
-from checkers.build import CheckerRecipe, best_validation_metrics, recipe_differs, warn_if_no_better_than_majority
+from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_differs, training_recipe,
+                            warn_if_no_better_than_majority)
+from config.arguments import CheckerArguments
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
 from conftest import toy_records, weights_rows, write_jsonl
@@ -42,6 +44,7 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
         run(load_config(_config_file(tmp_path, config)))
     checker = tmp_path / "checkers" / "quality"
     assert (checker / "model.safetensors").is_file() and (checker / "tokenizer.json").is_file()
+    assert not (checker / "checkpoints").exists()  # the build's own epochs are not kept in the cache
     recipe = json.loads((checker / "checker_recipe.json").read_text())
     assert recipe["role"] == "quality" and recipe["train_examples"] == 32
     assert "does not exist yet; training the quality checker" in caplog.text
@@ -470,3 +473,10 @@ def test_a_run_trains_the_same_model_whether_its_checker_was_built_or_cached(tin
         run(load_config(_config_file(tmp_path, config)))
     built, cached = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("built", "cached"))
     assert all(torch.equal(built[key], cached[key]) for key in built)
+
+
+def test_diversity_checker_num_train_epochs_is_the_diversity_checkers_alone():
+    options = CheckerArguments(checker_num_train_epochs=2, diversity_checker_num_train_epochs=7)
+    assert training_recipe("quality", options, 32)["num_train_epochs"] == 2
+    assert training_recipe("diversity", options, 32)["num_train_epochs"] == 7
+    assert training_recipe("diversity", CheckerArguments(checker_num_train_epochs=2), 32)["num_train_epochs"] == 2
