@@ -21,7 +21,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
 from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_differs, training_recipe,
-                            warn_if_no_better_than_majority)
+                            validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
@@ -130,6 +130,8 @@ def test_the_default_cache_is_rebuilt_when_the_checkers_training_recipe_changed(
 
 
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
+    anything = CheckerRecipe("quality", None, None, {"train_examples": 32})
+    assert recipe_differs(tmp_path, anything) == []  # a checker trained elsewhere records no recipe: used as it is
     (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "real.csv", "train_examples": 32}))
     cold = CheckerRecipe("quality", None, None, {"train_source": "real.csv", "train_examples": 32, "seed": 42})
     warm = CheckerRecipe("quality", None, None, {**cold.description, "warm_start": "cache/diversity"})
@@ -483,3 +485,11 @@ def test_diversity_checker_num_train_epochs_is_the_diversity_checkers_alone():
     assert training_recipe("quality", options, 32)["num_train_epochs"] == 2
     assert training_recipe("diversity", options, 32)["num_train_epochs"] == 7
     assert training_recipe("diversity", CheckerArguments(checker_num_train_epochs=2), 32)["num_train_epochs"] == 2
+
+
+def test_the_checkers_record_of_its_validation_epochs_and_majority_class():
+    history = [{"loss": 0.7, "epoch": 1.0}, {"eval_accuracy": 0.7, "eval_f1": 0.6, "epoch": 1.0},
+               {"eval_accuracy": 0.8, "epoch": 2.0}]
+    assert validation_summary(history, [0, 0, 0, 1]) == {
+        "validation_history": [{"epoch": 1.0, "accuracy": 0.7, "f1": 0.6}, {"epoch": 2.0, "accuracy": 0.8, "f1": None}],
+        "validation_majority_accuracy": 0.75}
