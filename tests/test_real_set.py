@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_with, weights_rows
 from config.loading import ConfigError, load_config
@@ -98,8 +99,13 @@ def test_real_set_needs_a_real_set(tiny_config, tmp_path):
 def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     metrics = run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
                        real_set_finetune_epochs=2, save_validation_predictions=True, track_test_each_epoch=True,
-                       save_strategy="epoch", load_best_model_at_end=True)
+                       save_strategy="epoch", load_best_model_at_end=True, real_set_finetune_learning_rate=5e-4)
     out = tmp_path / "out"
+    checkpoints = sorted((out / "real_set_finetune").glob("checkpoint-*"))
+    assert checkpoints
+    for checkpoint in checkpoints:  # the second phase at its own learning rate, with CE
+        tuned_args = torch.load(checkpoint / "training_args.bin", weights_only=False)
+        assert (tuned_args.learning_rate, tuned_args.problem_type) == (5e-4, "single_label_classification")
     state = json.loads((out / "trainer_state.json").read_text())
     epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert epochs == [1.0, 2.0, 3.0, 4.0]

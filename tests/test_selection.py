@@ -14,6 +14,7 @@ from transformers import AutoModelForSequenceClassification
 
 from conftest import run_with
 from config.arguments import WeightedTrainingArguments
+from config.loading import ConfigError
 from trainer import fitting
 from trainer.selection import CheckpointAverage, ValidationEarlyStopping
 
@@ -125,3 +126,10 @@ def test_tracking_the_test_split_leaves_training_as_it_is(tiny_config, tiny_mode
                  track_test_each_epoch=track, output_dir=str(tmp_path / f"track-{track}"))
         models[track] = load_file(str(tmp_path / f"track-{track}" / "model.safetensors"))
     assert all(torch.equal(models[False][name], models[True][name]) for name in models[False])
+
+
+def test_early_stopping_without_a_validation_split_at_run_time_is_refused():
+    """The config promised one (a share of the real set), but the real set was too small to hold any out."""
+    args = WeightedTrainingArguments(output_dir="unused", report_to="none", early_stopping_patience=2)
+    with pytest.raises(ConfigError, match=r"^early_stopping_patience: the run has no validation split to watch$"):
+        fitting.without_validation(args)
