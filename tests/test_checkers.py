@@ -23,6 +23,7 @@ from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_art
 from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_differs, training_recipe,
                             validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
+from checkers.resolve import find_or_build
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
 from conftest import toy_records, weights_rows, write_jsonl
@@ -493,3 +494,28 @@ def test_the_checkers_record_of_its_validation_epochs_and_majority_class():
     assert validation_summary(history, [0, 0, 0, 1]) == {
         "validation_history": [{"epoch": 1.0, "accuracy": 0.7, "f1": 0.6}, {"epoch": 2.0, "accuracy": 0.8, "f1": None}],
         "validation_majority_accuracy": 0.75}
+
+
+def _never_built(folder, recipe):
+    raise AssertionError(f"built a checker in {folder}")
+
+
+def test_a_checker_on_a_read_only_share_is_read_as_it_is(tiny_model_dir, tmp_path, monkeypatch):
+    checker = tmp_path / "share" / "quality"
+    shutil.copytree(tiny_model_dir, checker)
+    monkeypatch.setattr("checkers.resolve.unwritable", lambda path: "cannot write in it (read-only)")
+    recipe = CheckerRecipe("quality", None, None, {"train_examples": 32})
+    assert find_or_build(str(checker), "quality_checker_model", recipe, _never_built).location == str(checker)
+    with pytest.raises(ArtifactError, match=r"quality_checker_model: cannot build the checker in .*absent: cannot "
+                                            r"write in it \(read-only\)"):
+        find_or_build(str(tmp_path / "share" / "absent"), "quality_checker_model", recipe, _never_built)
+
+
+def test_a_damaged_artifact_download_is_reported_not_built_over(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    downloaded = tmp_path / "artifacts" / "checker:v0"
+    downloaded.mkdir(parents=True)
+    (downloaded / "config.json").write_text("{cut")
+    recipe = CheckerRecipe("quality", None, None, {"train_examples": 32})
+    with pytest.raises(ArtifactError, match=r"config.json is not valid JSON"):
+        find_or_build("me/proj/checker:v0", "quality_checker_model", recipe, _never_built)
