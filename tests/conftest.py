@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import sys
 from pathlib import Path
 
@@ -58,6 +59,17 @@ def weights_rows(out: Path) -> list[dict]:
     """The rows of a run's weights.csv."""
     with (out / "weights.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def encoder_without_head(model_dir: Path, folder: Path) -> Path:
+    """The model of `model_dir` (the tiny BERT) without its classification head, with its tokenizer, saved in
+    `folder` as a pretrained encoder is published: a run that loads it draws a new head."""
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig.from_pretrained(model_dir)).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(model_dir / name, folder)
+    return folder
 
 
 def write_long_texts(path: Path, n: int = 30_000) -> Path:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from datasets import Dataset
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
@@ -26,7 +26,7 @@ from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
 from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
 from config.loading import load_config
-from conftest import toy_records, weights_rows, write_jsonl
+from conftest import encoder_without_head, toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
 from trainer.modeling import load_classifier
 from app.cli import main
@@ -151,9 +151,7 @@ def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
 
 def test_one_recipe_gives_one_checker_whichever_command_builds_it(tiny_config, tiny_model_dir, tmp_path):
     # A base model without a classification head, like MiniLM: the checker's head is drawn at random.
-    headless = tmp_path / "headless"
-    shutil.copytree(tiny_model_dir, headless)
-    BertModel.from_pretrained(tiny_model_dir).save_pretrained(headless)
+    headless = encoder_without_head(tiny_model_dir, tmp_path / "headless")
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "model_name_or_path": str(headless)}
     run(load_config(_config_file(tmp_path, config)))
     checker = tmp_path / "checkers" / "quality"
@@ -469,10 +467,7 @@ def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model
 def test_a_run_trains_the_same_model_whether_its_checker_was_built_or_cached(tiny_config, tiny_model_dir, tmp_path):
     """Building a checker draws from the random generators; the model's new head is drawn from the run's seed after
     it, so a grid cell that finds its benchmark's checker cached trains the model of the cell that built it."""
-    base = tmp_path / "encoder"  # a pretrained encoder without a classification head, as published
-    BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(base)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(tiny_model_dir / name, base)
+    base = encoder_without_head(tiny_model_dir, tmp_path / "encoder")
     for name in ("built", "cached"):
         config = {**tiny_config, "model_name_or_path": str(base), "problem_type": "single_label_classification_dimp",
                   "num_train_epochs": 1, "output_dir": str(tmp_path / name)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -13,20 +12,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertModel
 
-from conftest import ROOT
+from conftest import ROOT, encoder_without_head
 from config.arguments import WeightedTrainingArguments
 from references.models import ModelSource
 from trainer.modeling import load_classifier
-
-
-def _base_model(tiny_model_dir, folder):
-    """The tiny BERT without a classification head, as a pretrained encoder is published."""
-    BertModel(BertConfig.from_pretrained(tiny_model_dir)).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(tiny_model_dir / name, folder)
-    return folder
 
 
 def _reports(records) -> list[str]:
@@ -39,14 +29,14 @@ def test_no_pin_memory_without_an_accelerator(tmp_path):
 
 
 def test_the_new_classification_head_loads_without_a_report(tiny_model_dir, tmp_path, transformers_records):
-    folder = _base_model(tiny_model_dir, tmp_path / "base")
+    folder = encoder_without_head(tiny_model_dir, tmp_path / "base")
     model = load_classifier(ModelSource(str(folder)), ["negative", "positive"])
     assert model.config.id2label == {0: "negative", 1: "positive"}
     assert _reports(transformers_records) == []
 
 
 def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transformers_records):
-    folder = _base_model(tiny_model_dir, tmp_path / "broken")
+    folder = encoder_without_head(tiny_model_dir, tmp_path / "broken")
     weights = load_file(folder / "model.safetensors")
     missing = next(key for key in weights if "layer.0.output.dense.weight" in key)
     del weights[missing]
