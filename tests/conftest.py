@@ -163,6 +163,19 @@ def tiny_config(tiny_model_dir, data_root_env, tmp_path) -> dict:
 
 
 @pytest.fixture
+def wandb_artifacts_without_key(tmp_path, monkeypatch) -> Path:
+    """W&B artifacts looked for in tmp_path/artifacts, with no W&B API key to download one: none in WANDB_API_KEY
+    nor in ~/.netrc (HOME an empty folder, for Python's netrc; NETRC a missing file, for the wandb client)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("NETRC", str(home / ".netrc"))
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    return tmp_path / "artifacts"
+
+
+@pytest.fixture
 def transformers_records():
     """Every record transformers' loggers emit (their own handler does not propagate to pytest's)."""
     records: list[logging.LogRecord] = []

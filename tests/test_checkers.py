@@ -202,10 +202,8 @@ def test_a_fold_checker_near_the_majority_class_is_named_by_its_fold(caplog):
     assert "The quality checker of fold 2/3's validation accuracy 0.500 is below" in caplog.text
 
 
-def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path,
+                                                                      wandb_artifacts_without_key):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp",
               "quality_checker_model": "me/proj/quality-checker_toy_tiny:v0"}
     run(load_config(_config_file(tmp_path, config)))
@@ -214,10 +212,7 @@ def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_confi
     assert resolve_artifact("me/proj/quality-checker_toy_tiny:v0", "quality_checker_model") == folder.resolve()
 
 
-def test_missing_artifact_without_api_key_says_where_to_put_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+def test_missing_artifact_without_api_key_says_where_to_put_it(tmp_path, wandb_artifacts_without_key):
     with pytest.raises(ArtifactError, match=r"quality_checker_model: W&B artifact hsunyu/p/q:v0 is not in .*q:v0"):
         resolve_artifact("hsunyu/p/q:v0", "quality_checker_model")
 

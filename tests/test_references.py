@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -130,26 +131,20 @@ def test_the_shape_of_a_w_and_b_reference(value, artifact):
     assert looks_like_artifact_ref(value) is artifact
 
 
-@pytest.fixture
-def no_api_key(tmp_path, monkeypatch):
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
-
-
-def test_a_w_and_b_api_key_in_netrc_counts(tmp_path, no_api_key):
+def test_a_w_and_b_api_key_in_netrc_counts(wandb_artifacts_without_key):
     assert not wandb_api_key_configured()
-    netrc = tmp_path / ".netrc"
+    netrc = Path.home() / ".netrc"
     netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
     netrc.chmod(0o600)
     assert wandb_api_key_configured()
 
 
-def test_an_empty_artifact_folder_is_not_the_artifact(tmp_path, no_api_key):
-    (tmp_path / "artifacts" / "checker:v0").mkdir(parents=True)  # a download that was interrupted
+def test_an_empty_artifact_folder_is_not_the_artifact(wandb_artifacts_without_key):
+    folder = wandb_artifacts_without_key / "checker:v0"
+    folder.mkdir(parents=True)  # a download that was interrupted
     with pytest.raises(ArtifactError, match=r"W&B artifact me/proj/checker:v0 is not in .*checker:v0 and no W&B API"):
         resolve_artifact("me/proj/checker:v0", "quality_checker_model")
-    (tmp_path / "artifacts" / "checker:v0" / "config.json").write_text("{}")
-    assert resolve_artifact("me/proj/checker:v0", "quality_checker_model") == tmp_path / "artifacts" / "checker:v0"
+    (folder / "config.json").write_text("{}")
+    assert resolve_artifact("me/proj/checker:v0", "quality_checker_model") == folder
     with pytest.raises(ArtifactError, match=r"quality_checker_model: .*checker:v0 has no model weights"):
         resolve_model("me/proj/checker:v0", "quality_checker_model")  # an artifact's folder is checked as any other
