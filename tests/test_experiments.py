@@ -232,6 +232,17 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert "| bench | – | – | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
 
 
+def test_the_committed_tables_are_what_summarize_writes_from_the_committed_cells(tmp_path, monkeypatch):
+    """results/README.md's generated tables and effect.csv come from the cells beside them: a change to a table's
+    code, or a cell committed without summarizing again, shows here."""
+    for name in ("README.md", "recommended.json"):
+        (tmp_path / name).write_bytes((summarize.RESULTS / name).read_bytes())
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    summarize.main([])
+    for name in ("README.md", "effect.csv"):
+        assert (tmp_path / name).read_text() == (cell_results.RESULTS / name).read_text(), name
+
+
 def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
     rows = []
     for method, header, values in (("imp", "static_weight", ("0.9", "0.2")),
