@@ -1,0 +1,73 @@
+"""W&B logging never blocks or stops a run: without a key or a network it logs offline and says how to upload;
+a W&B that fails to start or to take an artifact leaves the run going without it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from trainer import tracking
+from trainer.tracking import Tracker
+
+
+@pytest.fixture
+def wandb_dir(tmp_path, monkeypatch):
+    import wandb
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    yield tmp_path
+    wandb.teardown()  # its process-wide settings (the folder among them) are read once; the next test reads its own
+
+
+@pytest.mark.parametrize("key, reachable", [(None, True), ("k" * 40, False)], ids=["no_key", "no_network"])
+def test_without_a_key_or_a_network_wandb_logs_offline_and_says_how_to_upload(
+        wandb_dir, wandb_artifacts_without_key, monkeypatch, caplog, key, reachable):
+    if key:
+        monkeypatch.setenv("WANDB_API_KEY", key)
+    monkeypatch.setattr(tracking, "_wandb_reachable", lambda: reachable)
+    with caplog.at_level(logging.WARNING):
+        tracker = Tracker.start(["wandb"], "a-run", {"learning_rate": 1e-4}, ["x" * 100, ""])
+        assert tracker.run is not None and tracker.run.settings.mode == "offline"
+        assert tracker.run.project == tracking.PROJECT
+        assert list(tracker.run.tags) == ["x" * 64]  # W&B refuses tags over 64 characters; empty ones are dropped
+        tracker.log_summary({"test_accuracy": 0.5})
+        assert tracker.run.summary["test_accuracy"] == 0.5
+        saved = Path(tracker.run.dir).parent
+        tracker.finish()
+    assert "no API key or no network, so logging offline" in caplog.text
+    assert f"W&B run saved offline. Upload it with: wandb sync {saved}" in caplog.messages
+    assert saved.parent == wandb_dir / "wandb" and saved.name.startswith("offline-run-")
+
+
+@pytest.mark.parametrize("report_to, mode", [(["tensorboard"], "offline"), (["wandb"], "disabled")])
+def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mode):
+    monkeypatch.setenv("WANDB_MODE", mode)
+    tracker = Tracker.start(report_to, None, {}, [])
+    assert tracker.run is None and not (wandb_dir / "wandb").exists()
+    tracker.log_artifact(wandb_dir, "checker", "model")
+    tracker.log_summary({"test_accuracy": 0.5})
+    tracker.finish()  # each a no-op
+
+
+def test_wandb_failing_to_start_or_to_take_an_artifact_leaves_the_run_going(wandb_dir, monkeypatch, caplog):
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("wandb.init timed out")
+
+    with caplog.at_level(logging.WARNING), monkeypatch.context() as patched:
+        patched.setattr(wandb, "init", refuse)
+        assert Tracker.start(["wandb"], None, {}, []).run is None
+    assert "could not start a run (wandb.init timed out); continuing without W&B" in caplog.text
+    tracker = Tracker.start(["wandb"], None, {}, [])
+    with caplog.at_level(logging.WARNING):
+        tracker.log_artifact(wandb_dir / "no-such-folder", "checker", "model")
+    tracker.finish()
+    assert "could not log artifact checker" in caplog.text
