@@ -53,6 +53,31 @@ def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
     assert main([config]) == 0
 
 
+@pytest.mark.parametrize("key, extra", [
+    ("train_file", {}), ("validation_file", {}), ("test_file", {}), ("augmented_train_file", {}),
+    ("split_file", {"train_file": None, "validation_file": None, "test_file": None}),
+    ("noise_unrelated_file", {"noise_unrelated_ratio": 0.1}), ("quality_checker_train_file", {}),
+    ("quality_checker_validation_file", {}),
+    ("wandb_dataset", {"train_file": None, "validation_file": None, "test_file": None}),
+    ("wandb_augmented_dataset", {}), ("wandb_generalization_dataset", {}),
+])
+def test_an_output_dir_holding_any_input_of_the_run_is_refused(tiny_config, toy_data_root, tmp_path, monkeypatch, key,
+                                                               extra):
+    """Every option naming data the run reads, a file or a W&B artifact's folder: the run must not write among it."""
+    out = tmp_path / "out"
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(out / "artifacts"))
+    if key.endswith("_file"):
+        value = str(out / "data.jsonl")
+        (out / "data.jsonl").parent.mkdir(parents=True)
+        shutil.copy(toy_data_root / "toy" / "train.jsonl", value)
+    else:
+        value = "me/data/toy:v0"
+    config = {**tiny_config, "problem_type": "single_label_classification_imp", **extra, key: value}
+    cfg = load_config(_write(tmp_path / "c.json", {k: v for k, v in config.items() if v is not None}))
+    with pytest.raises(ConfigError, match=rf"^output_dir: {out} holds (the )?{key} "):
+        check_output_dir(cfg)
+
+
 def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_path, caplog):
     config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 3, "max_steps": 4,
               "eval_strategy": "no", "logging_strategy": "steps", "logging_steps": 1}
