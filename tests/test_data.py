@@ -12,13 +12,15 @@ import lzma
 import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from datasets import Dataset
 
-from conftest import file_backed_mb, toy_records, write_jsonl, write_long_texts
+from conftest import ROOT, file_backed_mb, toy_records, write_jsonl, write_long_texts
 from config.loading import load_config
 from data.prepare import load_task
 from data.files import DataError, as_configured, iter_records, read_label_names, read_records, resolve_data_path
@@ -714,6 +716,19 @@ def test_the_data_files_a_killed_run_left_are_removed_by_the_next_run(tmp_path):
         assert not mine.exists()
     finally:
         os.close(running)
+
+
+@pytest.mark.slow
+def test_a_runs_data_files_last_while_it_runs_beside_another_and_go_when_its_process_exits(tmp_path):
+    mine = scratch_folder(str(tmp_path))
+    other = scratch_folder(str(tmp_path))  # another run starting on this machine looks for killed runs' folders
+    assert mine.is_dir() and other.is_dir()
+    remove_scratch(other)
+    remove_scratch(mine)
+    script = "import sys; from data.store import scratch_folder; print(scratch_folder(sys.argv[1]))"
+    left = subprocess.run([sys.executable, "-c", script, str(tmp_path / "exits")], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.splitlines()[-1]  # (transformers may print a line first)
+    assert not Path(left).exists()  # a run that ends without removing its folder (an error) leaves none
 
 
 def test_a_test_file_without_labels_points_to_predict_py(tmp_path):
