@@ -124,6 +124,19 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
 
 
+@pytest.mark.parametrize("key, other", [
+    ("learning_rate", 0.5), ("per_device_train_batch_size", 3), ("gradient_accumulation_steps", 2),
+    ("weight_decay", 0.1), ("adam_beta1", 0.5), ("adam_beta2", 0.5), ("adam_epsilon", 0.1), ("max_grad_norm", 0.5),
+    ("lr_scheduler_type", "constant"), ("warmup_steps", 3), ("optim", "sgd"), ("seed", 7), ("data_seed", 7),
+    ("train_sampling_strategy", "random"), ("label_smoothing_factor", 0.1),
+])
+def test_resume_keeps_the_trainers_settings_that_shape_the_model(tiny_config, tmp_path, key, other):
+    resolved = json.loads(json.dumps(load_config(_write(tmp_path / "c.json", tiny_config)).to_dict(), default=str))
+    _write(tmp_path / "out" / "resolved_config.json", {**resolved, key: other})
+    with pytest.raises(ConfigError, match=rf"started with other settings: {key} \("):
+        refuse_other_recipe(str(tmp_path / "out" / "checkpoint-4"), resolved)
+
+
 def test_an_output_dir_named_like_the_fine_tunings_folder_resumes_from_its_own_checkpoint(tiny_config, tiny_model_dir,
                                                                                          tmp_path):
     """A checkpoint in output_dir/real_set_finetune is refused (its model went through the fine-tuning); one in an
