@@ -9,6 +9,7 @@ import gzip
 import json
 import logging
 import lzma
+import mmap
 import os
 import re
 import socket
@@ -628,6 +629,26 @@ def test_release_mapped_pages_lets_go_of_data_read_and_keeps_it_readable(tmp_pat
     release_mapped_pages()
     assert touched - before > 15 and file_backed_mb() < touched - 15, (before, touched, file_backed_mb())
     assert train[29_999]["text"].startswith("29999 word")
+
+
+def test_release_mapped_pages_leaves_a_writable_mapping_alone(tmp_path):
+    """Dropping a private writable mapping's pages would drop what was written to them: only read-only ones go."""
+    from data.store import release_mapped_pages
+
+    path = tmp_path / "x.arrow"
+    path.write_bytes(b"a" * mmap.PAGESIZE)
+    with path.open("r+b") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) as mapped:
+        mapped[0:1] = b"b"
+        release_mapped_pages()
+        assert mapped[0:1] == b"b"
+
+
+def test_iter_texts_yields_every_example_in_order_across_its_slices():
+    from data.store import iter_texts
+
+    data = Dataset.from_dict({"a": [f"a{i}" for i in range(7)], "b": [f"b{i}" for i in range(7)]})
+    assert list(iter_texts(data, ["b", "a"], batch=3)) == [(f"b{i}", f"a{i}") for i in range(7)]
+    assert list(iter_texts(data.select([5, 1]), ["a"], batch=1)) == [("a5",), ("a1",)]
 
 
 def test_a_trained_models_labels_are_read_by_name_then_by_id():
