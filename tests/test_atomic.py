@@ -1,0 +1,68 @@
+"""Result files are written whole or not at all, with the umask's permissions, and a full disk is named as such."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from trainer import atomic
+from trainer.atomic import as_umask_allows, full_disk_named, open_atomic, write_json_atomic
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("a bug"), KeyboardInterrupt()], ids=["error", "ctrl_c"])
+def test_a_write_stopped_midway_leaves_the_old_file_and_nothing_beside_it(tmp_path, stop):
+    path = tmp_path / "all_results.json"
+    path.write_text("old\n")
+    with pytest.raises(type(stop)):
+        with open_atomic(path) as f:
+            f.write("half of the new")
+            raise stop
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["all_results.json"]
+
+
+def test_a_written_file_has_the_umasks_permissions_and_json_takes_paths(tmp_path):
+    before = os.umask(0o027)
+    try:
+        write_json_atomic(tmp_path / "sub" / "r.json", {"b": Path("/x"), "a": 1})
+    finally:
+        os.umask(before)
+    assert (tmp_path / "sub" / "r.json").stat().st_mode & 0o777 == 0o640
+    assert json.loads((tmp_path / "sub" / "r.json").read_text()) == {"a": 1, "b": "/x"}
+
+
+def test_model_files_safetensors_writes_0600_get_the_umasks_permissions(tmp_path):
+    (tmp_path / "model.safetensors").touch(mode=0o600)
+    before = os.umask(0o022)
+    try:
+        as_umask_allows(tmp_path)
+    finally:
+        os.umask(before)
+    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_save_failing_on_a_full_disk_or_quota_is_named_as_such(tmp_path, monkeypatch, code):
+    def no_room(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(atomic.tempfile, "TemporaryFile", no_room)
+    with pytest.raises(OSError) as raised:
+        with full_disk_named(tmp_path):
+            raise RuntimeError("safetensors: Error while serializing: IoError")
+    assert raised.value.errno == code and raised.value.filename == str(tmp_path)
+
+
+def test_a_save_failing_for_another_reason_is_reported_as_it_was(tmp_path, monkeypatch):
+    probes = []
+    monkeypatch.setattr(atomic, "_no_room", lambda folder: probes.append(folder))
+    with pytest.raises(RuntimeError, match="a bug"):
+        with full_disk_named(tmp_path):
+            raise RuntimeError("a bug")  # the disk has room: the probe finds nothing
+    with pytest.raises(PermissionError):
+        with full_disk_named(tmp_path):
+            raise PermissionError(errno.EACCES, "denied")  # an OSError already says what it is: no probe
+    assert probes == [tmp_path]
