@@ -770,6 +770,14 @@ def test_the_content_digest_tells_where_one_text_ends_and_the_next_begins():
     assert digest("ab", "c") == digest("ab", "c")
 
 
+def test_the_content_digest_changes_with_any_label():
+    """A checker trained on the same texts under other labels (a relabelled file) is stale."""
+    def digest(labels: list[int]) -> str:
+        return content_digest(Dataset.from_dict({"text": ["good", "bad"], "label": labels}), ["text"], ["neg", "pos"])
+
+    assert len({digest([1, 0]), digest([1, 1]), digest([0, 1])}) == 3
+
+
 def _prepared(root: Path, tmp_path: Path, **changes):
     """The task a run of toy/numbered.jsonl (40 examples, each text ending in its line number) would train on."""
     write_jsonl(root / "toy" / "numbered.jsonl",
