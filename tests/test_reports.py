@@ -13,7 +13,7 @@ from conftest import file_backed_mb, write_long_texts
 from data.task import build_task, split_from_file
 from reports.example_weights import ExampleWeights, from_training_set, write_csv
 from reports.markdown import cell, render
-from reports.plots import drawn_groups
+from reports.plots import drawn_groups, histogram_by_group
 from reports.weight_report import log_to_wandb, write_weight_report
 from trainer.weight_history import Seen
 
@@ -167,3 +167,49 @@ def test_a_histogram_of_many_groups_draws_the_largest_and_pools_the_rest():
         ["the other 191"]
     assert sum(len(part) for _, part in drawn) == sum(len(part) for _, part in groups)
     assert drawn_groups(groups[:10]) == groups[:10]
+
+
+@pytest.fixture
+def drawn_histograms(monkeypatch) -> list[dict]:
+    """What each histogram drawn hands matplotlib: its values, bins, bar weights, labels and x scale."""
+    from matplotlib.axes import Axes
+
+    drawn, hist, set_xscale = [], Axes.hist, Axes.set_xscale
+
+    def recording_hist(ax, data, **kwargs):
+        drawn.append({"data": data, **kwargs, "xscale": "linear"})
+        return hist(ax, data, **kwargs)
+
+    def recording_xscale(ax, scale, **kwargs):
+        drawn[-1]["xscale"] = scale
+        return set_xscale(ax, scale, **kwargs)
+
+    monkeypatch.setattr(Axes, "hist", recording_hist)
+    monkeypatch.setattr(Axes, "set_xscale", recording_xscale)
+    return drawn
+
+
+def test_a_histogram_draws_each_group_as_a_share_of_its_own_examples(tmp_path, drawn_histograms):
+    """Probabilities on the whole of [0, 1]; a group's bars sum to 1 whatever its size; unset values left out."""
+    values = np.array([0.2, 0.4, np.nan, 0.6, 0.9])
+    path = histogram_by_group(values, ["a", "a", "a", "b", "a"], ["b", "a"], "P′", "t", tmp_path / "h.png")
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    (drawn,) = drawn_histograms
+    assert drawn["xscale"] == "linear" and drawn["bins"][0] == 0 and drawn["bins"][-1] == 1 and len(drawn["bins"]) == 26
+    assert [list(part) for part in drawn["data"]] == [[0.6], [0.2, 0.4, 0.9]]
+    assert [sum(w) for w in drawn["weights"]] == pytest.approx([1, 1])
+    assert drawn["label"] == ["b (n=1, mean 0.6)", "a (n=3, mean 0.5)"]
+
+
+def test_weights_spanning_more_than_a_hundredfold_are_drawn_on_a_log_scale_with_zeros_in_the_first_bin(
+        tmp_path, drawn_histograms):
+    histogram_by_group(np.array([0.0, 0.01, 0.5, 3.0]), ["a"] * 4, ["a"], "P′/Q", "t", tmp_path / "h.png")
+    histogram_by_group(np.array([0.05, 0.5, 3.0]), ["a"] * 3, ["a"], "P′/Q", "t", tmp_path / "h.png")
+    for zeros in ([0.0, 0.5, 1.0], [0.0, 0.0]):  # a zero is no span; nor is a single positive value, or none
+        histogram_by_group(np.array(zeros), ["a"] * len(zeros), ["a"], "P′", "t", tmp_path / "h.png")
+    log, linear, *with_zeros = drawn_histograms
+    assert [drawn["xscale"] for drawn in with_zeros] == ["linear", "linear"]
+    assert log["xscale"] == "log" and log["bins"][0] == pytest.approx(0.01) and log["bins"][-1] == pytest.approx(3)
+    assert list(log["data"][0]) == pytest.approx([0.01, 0.01, 0.5, 3.0])  # the zero counted in the first bin
+    assert linear["xscale"] == "linear" and linear["bins"][0] == pytest.approx(0.05)
+    assert linear["bins"][-1] == pytest.approx(3)
