@@ -78,6 +78,16 @@ def test_an_output_dir_holding_any_input_of_the_run_is_refused(tiny_config, toy_
         check_output_dir(cfg)
 
 
+def test_a_checker_folder_in_output_dir_is_refused_only_where_the_run_reads_it(tiny_config, tmp_path):
+    """CE reads no checker, so the checker folders its config names (as the authors' configs all do) are no inputs."""
+    out = tmp_path / "out"
+    config = {**tiny_config, "quality_checker_model": str(out / "quality"), "diversity_checker_model": str(out / "q")}
+    assert check_output_dir(load_config(_write(tmp_path / "ce.json", config))) is None
+    dimp = load_config(_write(tmp_path / "dimp.json", {**config, "problem_type": "single_label_classification_dimp"}))
+    with pytest.raises(ConfigError, match=rf"^output_dir: {out} holds the quality_checker_model folder"):
+        check_output_dir(dimp)
+
+
 def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_path, caplog):
     config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 3, "max_steps": 4,
               "eval_strategy": "no", "logging_strategy": "steps", "logging_steps": 1}
