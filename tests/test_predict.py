@@ -76,7 +76,41 @@ def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, ou
     _check(_rows(out), inputs)
 
 
-def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
+def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_not_repeated(tiny_model_dir, tmp_path):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    inputs = [{"text": r["text"], "predicted_label": "stale", "prob_negative": 2.0} for r in toy_records(6, 4)]
+    _write_csv(tmp_path / "earlier.csv", inputs)
+    assert main(["--model", str(model), "--input", str(tmp_path / "earlier.csv"), "--output",
+                 str(tmp_path / "again.csv")], command="predict") == 0
+    header = (tmp_path / "again.csv").read_text().splitlines()[0]
+    assert header == "text,predicted_label,prob_negative,prob_positive"
+    _check(_rows(tmp_path / "again.csv"), [{"text": r["text"]} for r in inputs])
+
+
+def test_a_jsonl_output_keeps_its_texts_as_written(tiny_model_dir, tmp_path):
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    write_jsonl(tmp_path / "new.jsonl", [{"text": "café ☕ naïve"}])
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output",
+                 str(tmp_path / "out.jsonl")], command="predict") == 0
+    assert '"text": "café ☕ naïve"' in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+
+
+def test_the_runs_label_column_is_never_read_as_text(tiny_model_dir, tmp_path):
+    """A model trained with label_column_name gold and no text_column_names: the input's texts are found by the
+    training's rule, which passes over the label column."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    (model / "resolved_config.json").write_text(json.dumps({"label_column_name": "gold", "max_seq_length": 32}))
+    texts = [r["text"] for r in toy_records(6, 4)]
+    for name, rows in (("labelled", [{"sentence": t, "gold": "positive"} for t in texts]),
+                       ("plain", [{"sentence": t} for t in texts])):
+        _write_csv(tmp_path / f"{name}.csv", rows)
+        assert main(["--model", str(model), "--input", str(tmp_path / f"{name}.csv"), "--output",
+                     str(tmp_path / f"{name}_out.csv")], command="predict") == 0
+    assert [{k: v for k, v in row.items() if k != "gold"} for row in _rows(tmp_path / "labelled_out.csv")] == \
+        _rows(tmp_path / "plain_out.csv")
+
+
+def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path, capsys):
     single = _trained(tiny_model_dir, tmp_path / "single")
     texts = [r["text"] for r in toy_records(10, 5)]
     (tmp_path / "texts.txt.gz").write_bytes(gzip.compress(("\n".join(texts) + "\n\n").encode()))
@@ -90,6 +124,10 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path):
     assert main(["--model", str(pairs), "--input", str(tmp_path / "pairs.jsonl"), "--output",
                  str(tmp_path / "pairs_out.jsonl"), "--text_column_names", "first,second"], command="predict") == 0
     _check(_rows(tmp_path / "pairs_out.jsonl"), inputs)
+    assert main(["--model", str(pairs), "--input", str(tmp_path / "texts.txt.gz"), "--output",
+                 str(tmp_path / "pairs.csv")], command="predict") == 2  # the model's text pairs, as its run recorded
+    assert "a .txt file holds one text per line, but the model reads text pairs (text, text_pair)" in \
+        capsys.readouterr().err
 
 
 def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model_dir, tmp_path):
@@ -107,6 +145,11 @@ def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model
                      str(tmp_path / output)], command="predict") == 0
     assert (tmp_path / "checkpoint.csv").read_bytes() == (tmp_path / "run.csv").read_bytes()
     assert (tmp_path / "finetune.csv").read_bytes() == (tmp_path / "run.csv").read_bytes()
+    # Any other folder is a model of its own: its texts are the input's first two columns, as training reads them.
+    shutil.copytree(run, run / "exported", ignore=unrecorded)
+    assert main(["--model", str(run / "exported"), "--input", str(tmp_path / "pairs.jsonl"), "--output",
+                 str(tmp_path / "exported.csv")], command="predict") == 0
+    assert _rows(tmp_path / "exported.csv") != _rows(tmp_path / "run.csv")
 
 
 def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, tmp_path, monkeypatch, capfd):
@@ -227,6 +270,13 @@ def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_mode
     assert "new.csv: line 3: label 'meh' in column 'label' is not one of the model's labels, so the predictions " \
         "are not scored" in caplog.text
     assert "Against the input's" not in caplog.text
+    caplog.clear()
+    write_jsonl(tmp_path / "new.jsonl", [{"text": "good day", "label": "positive"}, {"text": "bad day"}])
+    with caplog.at_level(logging.INFO):  # a record without the column, after labelled ones
+        assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output",
+                     str(tmp_path / "out.jsonl")], command="predict") == 0
+    assert "new.jsonl: line 2: no label in column 'label', so the predictions are not scored" in caplog.text
+    assert "Against the input's" not in caplog.text
 
 
 def test_labels_under_another_name_than_the_models_are_pointed_out(tiny_model_dir, tmp_path, caplog):
@@ -252,6 +302,10 @@ BAD = [
      r"new.json: line 1: column 'id' holds an unpaired surrogate, which is not text"),
     ("surrogate-in-the-text", lambda t: t.json('[{"text": "good \\ud800"}]'), [],
      r"new.json: line 1: column 'text' holds an unpaired surrogate, which is not text"),
+    ("surrogate-in-a-nested-key", lambda t: t.json('[{"text": "good", "meta": {"\\ud800": 1}}]'), [],
+     r"new.json: line 1: column 'meta' holds an unpaired surrogate, which is not text"),
+    ("surrogate-in-a-list", lambda t: t.json('[{"text": "good", "tags": ["a", ["\\ud800"]]}]'), [],
+     r"new.json: line 1: column 'tags' holds an unpaired surrogate, which is not text"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
     ("number-for-text", lambda t: t.json('[{"text": "good"}, {"text": 5}]'), [],
      r"new.json: line 2: column 'text' holds int 5; expected text"),
