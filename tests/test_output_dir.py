@@ -78,6 +78,16 @@ def test_an_output_dir_holding_any_input_of_the_run_is_refused(tiny_config, toy_
         check_output_dir(cfg)
 
 
+def test_files_this_project_did_not_write_are_named_three_at_most(tiny_config, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("e.txt", "a.txt", "d.txt", "c.txt", "b.txt", ".DS_Store", "all_results.json"):
+        (out / name).write_text("mine")
+    cfg = load_config(_write(tmp_path / "c.json", {**tiny_config, "overwrite_output_dir": True}))
+    with pytest.raises(ConfigError, match=r"did not write \(a.txt, b.txt, c.txt and 2 more\); choose a new"):
+        check_output_dir(cfg)
+
+
 def test_a_checker_folder_in_output_dir_is_refused_only_where_the_run_reads_it(tiny_config, tmp_path):
     """CE reads no checker, so the checker folders its config names (as the authors' configs all do) are no inputs."""
     out = tmp_path / "out"
