@@ -509,3 +509,39 @@ def test_a_damaged_artifact_download_is_reported_not_built_over(tmp_path, monkey
     recipe = CheckerRecipe("quality", None, None, {"train_examples": 32})
     with pytest.raises(ArtifactError, match=r"config.json is not valid JSON"):
         find_or_build("me/proj/checker:v0", "quality_checker_model", recipe, _never_built)
+
+
+def test_each_checker_trains_on_its_data_and_picks_its_epoch_on_its_own_held_out_split(tiny_config, tmp_path):
+    """The quality checker: the real set, its epoch picked on real held-out data (quality_checker_validation_file
+    where given); the diversity checker: the generated data alone (not the real examples joined to it), on the
+    validation split. Each recipe records the run's seed."""
+    from checkers.for_task import checker_validation, recipes
+    from data.prepare import load_task
+
+    held_out = write_jsonl(tmp_path / "held_out.jsonl", toy_records(12, seed=9))
+    cfg = load_config(_config_file(tmp_path, {**tiny_config, "real_set_in_training": True, "seed": 5,
+                                              "quality_checker_validation_file": str(held_out)}))
+    task = load_task(cfg)
+    try:
+        made = recipes(cfg, task)
+        quality, diversity = made["quality"], made["diversity"]
+        assert checker_validation(task) is task.splits["quality_validation"] is quality.validation
+        assert quality.train is task.splits["quality_train"] and quality.description["seed"] == 5
+        assert diversity.validation is task.splits["validation"] and diversity.description["seed"] == 5
+        assert len(diversity.train) == diversity.description["train_examples"] == 64  # toy/train.jsonl's, no more
+        assert len(task.splits["train"]) == 64 + len(quality.train)
+    finally:
+        task.close()
+
+
+def test_checkers_are_named_by_the_data_they_trained_on(tiny_config, tmp_path):
+    from checkers.for_task import dataset_label
+
+    cfg = load_config(_config_file(tmp_path, tiny_config))
+    task = SimpleNamespace(origins={"train": "/data/toy/train.jsonl", "test": "/data/mrpc/test.jsonl"})
+    assert (dataset_label(cfg, task), dataset_label(cfg, task, "test"), dataset_label(cfg, task, "quality")) == \
+        ("toy", "mrpc", "toy")
+    cfg.data.wandb_dataset = "me/proj/mrpc-generated:v3"
+    assert dataset_label(cfg, task) == "mrpc-generated"
+    cfg.data.dataset_name = "nyu-mll/glue"
+    assert dataset_label(cfg, task) == "glue"
