@@ -46,6 +46,7 @@ def test_folds_cover_every_example_once_and_spread_each_label():
     for label in (0, 1, 2):
         counts = [Counter(labels[i] for i in fold)[label] for fold in folds]
         assert max(counts) - min(counts) <= 1
+    assert [len(fold) for fold in folds] == [12] * 4  # each label's remainder goes on where the last one's stopped
     assert [f.tolist() for f in fold_indices(labels, 4, seed=3)] == [f.tolist() for f in folds]
     assert [f.tolist() for f in fold_indices(labels, 4, seed=4)] != [f.tolist() for f in folds]
     alternating = [i % 2 for i in range(20)]  # where a fold by position would hold one label only
