@@ -42,8 +42,9 @@ def known_weights(n: int = 60) -> ExampleWeights:
 def test_cells_are_one_line_short_and_escaped():
     assert cell("a | b\nc") == "a \\| b c"
     assert cell("<b>bold</b>") == "&lt;b>bold&lt;/b>"
-    long = cell("word " * 40, width=30)
-    assert len(long) <= 30 and long.endswith("…") and not long.endswith(" …")
+    assert cell("word " * 40, width=30) == "word word word word word…"  # cut at a word
+    assert cell("ab " + "x" * 50, width=30) == "ab " + "x" * 26 + "…"  # unless that leaves less than half
+    assert cell("C:\\data\\|x") == "C:\\\\data\\\\\\|x"  # a backslash cannot escape the next character
 
 
 def test_weights_csv_holds_every_example_and_every_value(tmp_path):
@@ -88,6 +89,7 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
     rows = [line for line in lowest.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 20
     assert all("| swap |" in row for row in rows[:6]) and not any("| swap |" in row for row in rows[6:])
+    assert all("| **no** |" in row for row in rows[:6]) and all("| yes |" in row for row in rows[6:])  # kept or not
     assert "text 0 \\| with a pipe" in lowest  # a pipe in a text does not break the table
     assert "| swap | 6 |" in text and "6 (100%)" in text  # the noise table: every swap in the lowest 10%
     assert "## By noise kind" in text and "gives the injected kinds a lower" in text
@@ -110,6 +112,7 @@ def test_the_summary_and_noise_tables_describe_the_weights():
     assert "| **all** | 10 | 16.5 | 1 | 1.9 | 7.5 | 41 | 50 |" in summary
     assert "| label a | 5 | 3 | 1 | 1.4 | 3 | 4.6 | 5 |" in summary  # 10%, median, 90%: linear between values
     assert "| label b | 5 | 30 | 10 | 14 | 30 | 46 | 50 |" in summary
+    assert "| # | index | label | noise | P′ |" in text and "P′/Q" not in text  # no diversity checker: no ratio
 
 
 def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
@@ -145,7 +148,39 @@ def test_a_kind_no_example_of_which_was_seen_in_an_epoch_shows_a_dash(recwarn):
     weights.with_history({1: Seen(np.arange(2), np.array([0.9, 0.5]), np.array([1.0, 0.8]))})
     text = render(weights, "DIMP, stopped early.", {})
     assert "| real | 2 | 0.75 | 0.75 | 0 (0%) | – |" in text  # P′ ranks them; epoch 1 has no weight of theirs
+    assert "| original | 2 | 0.65 | 0.65 | 1 (50%) | 0.9 |" in text  # of 4 examples, the lowest 10% is one: 0.4
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # no "Mean of empty slice"
+
+
+def test_the_epochs_table_leaves_out_the_real_examples_at_a_fixed_weight_and_dashes_what_was_not_seen():
+    quality = np.array([0.9, 0.4, 0.8, 0.7, 0.6])
+    weights = ExampleWeights(texts={"text": ["a", "b", "c", "d", "e"]}, labels=np.array([0, 1, 0, 2, 2]),
+                             label_names=["no", "yes", "maybe"], noise=["original"] * 3 + ["real"] * 2, loss="dimp",
+                             quality=quality, static=np.r_[quality[:3], np.nan, np.nan],
+                             real=np.array([False, False, False, True, True]), real_weight=1.0)
+    weights.with_history({1: Seen(np.array([0, 1, 3, 4]), np.array([0.9, 0.5, 0.2, 0.1]), np.array([1, 0.8, 1, 1]))})
+    text = render(weights, "DIMP with the real set, stopped early.", {}, epoch_plot="weights_by_epoch.png")
+    epochs = text.split("## Across epochs", 1)[1].split("\n## ", 1)[0]
+    assert "| 1 | 2 | 0.7 | 0.9 |" in epochs  # examples 0 and 1: seen, and not real
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "| label yes | 1 | 0.4 |" in summary and "| label maybe | 0 | – | – | – | – | – | – |" in summary
+    lowest = text.split("lowest-weighted examples", 1)[1].split("\n## ", 1)[0]
+    assert "| 2 | 2 | no | original | 0.8 | – | c |" in lowest  # not seen in epoch 1: a dash, not nan
+
+
+def test_training_data_tagged_original_alone_is_reported_by_noise_kind():
+    weights = ExampleWeights(texts={"text": ["a", "b"]}, labels=np.array([0, 1]), label_names=["no", "yes"],
+                             noise=["original", "original"], quality=np.array([0.9, 0.4]),
+                             static=np.array([0.9, 0.4]), loss="quality_only")
+    assert "## By noise kind" in render(weights, "No noise injected.", {})
+
+
+def test_a_text_pair_shares_a_rows_width():
+    weights = ExampleWeights(texts={"text": ["first " * 40], "text_pair": ["second " * 40]}, labels=np.array([0]),
+                             label_names=["no", "yes"], quality=np.array([0.5]), static=np.array([0.5]),
+                             loss="quality_only")
+    row = render(weights, "Pairs.", {}).split("## The 1 lowest-weighted examples", 1)[1].splitlines()[4]
+    assert row.endswith(f"| {' '.join(['first'] * 13)}… | {' '.join(['second'] * 11)}… |")  # 80 characters each
 
 
 def test_wandb_failure_is_logged_not_raised(caplog):
