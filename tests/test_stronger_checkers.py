@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from transformers import AutoModelForSequenceClassification
 from app.pipeline import run
 from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
-from checkers.scoring import class_logits, class_probabilities
+from checkers.scoring import class_logits
 from config.loading import ConfigError, load_config
 from references.models import ModelSource
 
@@ -54,9 +55,22 @@ def test_folds_cover_every_example_once_and_spread_each_label():
     assert spread == [{0: 5, 1: 5}] * 2
 
 
+def _fold_logits(quality: Path, folds: list[np.ndarray], real: Dataset, others: Dataset) -> tuple[np.ndarray, list]:
+    """Each real example's logits from the fold checker that did not train on it; each fold checker's of `others`."""
+    out_of_fold, on_others = np.zeros((len(real), 2)), []
+    for i, held in enumerate(folds, start=1):
+        model = AutoModelForSequenceClassification.from_pretrained(quality / f"fold{i}")
+        source = ModelSource(str(quality / f"fold{i}"))
+        out_of_fold[held] = class_logits(model, source, real.select(held), ["text"], 32)
+        on_others.append(class_logits(model, source, others, ["text"], 32))
+    return out_of_fold, on_others
+
+
 def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_them(tiny_config, tmp_path, caplog):
+    """A real example's P′ is that of the fold checker that did not train on it, a generated example's the mean of
+    the fold checkers'. (The checkers train longer and faster than the tiny default, so that they differ.)"""
     cfg = _config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", real_set_in_training=True,
-                  real_set_weight=None, quality_checker_folds=2)
+                  real_set_weight=None, quality_checker_folds=2, checker_num_train_epochs=3, checker_learning_rate=1e-2)
     caplog.set_level(logging.INFO, logger="data.prepare")  # pytest fails a test whose log message cannot be formatted
     run(cfg)
     assert "Training on 32 real examples too (real_set_in_training), the loss's own weight" in caplog.text
@@ -64,22 +78,39 @@ def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_t
     recipes = [json.loads((quality / f"fold{i}" / "checker_recipe.json").read_text()) for i in (1, 2)]
     assert [r["fold"] for r in recipes] == ["1/2", "2/2"] and [r["train_examples"] for r in recipes] == [16, 16]
     with (tmp_path / "out" / "weights.csv").open(encoding="utf-8") as f:
-        real = [r for r in csv.DictReader(f) if r["noise"] == "real"]
+        rows = list(csv.DictReader(f))
+    real, generated = [r for r in rows if r["noise"] == "real"], [r for r in rows if r["noise"] != "real"]
     # the real rows follow the real set's order, which the folds are drawn from
     texts = Dataset.from_dict({"text": [r["text"] for r in real], "label": [int(r["label"]) for r in real]})
     folds = fold_indices(texts["label"], 2, seed=cfg.training.seed)
-    for i, held in enumerate(folds, start=1):
-        folder = quality / f"fold{i}"
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
-        probs = class_probabilities(model, ModelSource(str(folder)), texts.select(held), ["text"], 32)
-        gold = probs[np.arange(len(held)), np.asarray(texts["label"])[held]]
-        assert np.allclose(gold, [float(real[j]["quality_prob"]) for j in held], atol=1e-5)
+    out_of_fold, on_generated = _fold_logits(quality, folds, texts, Dataset.from_dict({"text": [r["text"] for r in
+                                                                                               generated]}))
+    gold = softmax(out_of_fold)[np.arange(len(real)), texts["label"]]
+    assert np.allclose(gold, [float(r["quality_prob"]) for r in real], atol=1e-5)
+    mean = np.mean([softmax(logits) for logits in on_generated], axis=0)
+    gold = mean[np.arange(len(generated)), [int(r["label"]) for r in generated]]
+    assert np.allclose(gold, [float(r["quality_prob"]) for r in generated], atol=1e-5)
+    assert np.abs(softmax(on_generated[0]) - softmax(on_generated[1])).max() > 1e-3  # the checkers differ
     # the real examples get DIMP's own weight, not a constant, and are ranked with the others
     assert len({r["weight_epoch1"] for r in real}) > 5
     assert all(r["static_weight"] == r["quality_prob"] for r in real)
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "P′ is cross-fitted (`quality_checker_folds` 2)" in card
     assert "joined to the training data were weighted as the others (`real_set_weight` null)" in card
+
+
+def test_cross_fitted_checkers_are_calibrated_on_each_real_example_as_its_fold_checker_scores_it(tiny_config,
+                                                                                                 data_root_env,
+                                                                                                 tmp_path):
+    cfg = _config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", quality_checker_folds=2,
+                  checker_calibration="temperature")
+    run(cfg)
+    real = Dataset.from_list([json.loads(line) for line in
+                              (data_root_env / "toy" / "real.jsonl").read_text().splitlines()])
+    out_of_fold, _ = _fold_logits(tmp_path / "checkers" / "quality", fold_indices(real["label"], 2, cfg.training.seed),
+                                  real, real)
+    temperature = json.loads((tmp_path / "out" / "train_results.json").read_text())["quality_checker_temperature"]
+    assert temperature == pytest.approx(fit_temperature(out_of_fold, np.array(real["label"])), rel=1e-4)
 
 
 def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny_config, tmp_path):
