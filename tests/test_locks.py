@@ -17,6 +17,21 @@ def test_the_lock_file_goes_when_released_and_the_lock_is_held_meanwhile(tmp_pat
     locks.hold(tmp_path / "a.lock", timeout=0)()
 
 
+def test_the_lock_file_is_removed_before_the_lock_is_let_go(tmp_path, monkeypatch):
+    """Removed after, it could be a file another process had just locked: a third would then lock a new one."""
+    from filelock import BaseFileLock
+
+    let_go, seen = BaseFileLock.release, []
+
+    def release(lock, *args, **kwargs):
+        seen.append((tmp_path / "a.lock").exists())
+        return let_go(lock, *args, **kwargs)
+
+    monkeypatch.setattr(BaseFileLock, "release", release)
+    locks.hold(tmp_path / "a.lock")()
+    assert seen and not any(seen)
+
+
 def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkeypatch):
     """A process that opened the lock file just before the one holding it removed it and let go would lock a file no
     longer in the folder, beside a third process that locks the new one: both would go on."""
