@@ -24,6 +24,11 @@ def _write(path: Path, config: dict) -> str:
     return str(path)
 
 
+def _resolved(config: dict, tmp_path: Path) -> dict:
+    """The settings as resolved_config.json records them."""
+    return json.loads(json.dumps(load_config(_write(tmp_path / "c.json", config)).to_dict(), default=str))
+
+
 def test_grid_cell_config_inside_its_output_dir_runs_again_with_overwrite(tiny_config, tmp_path):
     """experiments/grid.py writes cell_config.json and run.log into the cell's folder, then runs run.py there with
     overwrite_output_dir; a second run of the same cell replaces the first one's results."""
@@ -132,8 +137,7 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
     new option is compared unless listed. text_column_names, once missing from a hand-kept list, is compared as
     resolved (the columns read); the test file may change. The settings compared are those of the run that wrote
     the checkpoint, in its folder, which is not output_dir when another run's checkpoint is named."""
-    resolved = {**json.loads(json.dumps(load_config(_write(tmp_path / "c.json", tiny_config)).to_dict(), default=str)),
-                "text_column_names": "text"}
+    resolved = {**_resolved(tiny_config, tmp_path), "text_column_names": "text"}
     for run in (Path(tiny_config["output_dir"]), tmp_path / "another_run"):
         record = run / "resolved_config.json"
         _write(record, {**resolved, "text_column_names": "s2,s1", "test_file": "toy/other.jsonl"})
@@ -153,7 +157,7 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
     ("train_sampling_strategy", "random"), ("label_smoothing_factor", 0.1),
 ])
 def test_resume_keeps_the_trainers_settings_that_shape_the_model(tiny_config, tmp_path, key, other):
-    resolved = json.loads(json.dumps(load_config(_write(tmp_path / "c.json", tiny_config)).to_dict(), default=str))
+    resolved = _resolved(tiny_config, tmp_path)
     _write(tmp_path / "out" / "resolved_config.json", {**resolved, key: other})
     with pytest.raises(ConfigError, match=rf"started with other settings: {key} \("):
         refuse_other_recipe(str(tmp_path / "out" / "checkpoint-4"), resolved)
