@@ -545,3 +545,20 @@ def test_checkers_are_named_by_the_data_they_trained_on(tiny_config, tmp_path):
     assert dataset_label(cfg, task) == "mrpc-generated"
     cfg.data.dataset_name = "nyu-mll/glue"
     assert dataset_label(cfg, task) == "glue"
+
+
+def test_a_checker_is_loaded_as_trust_remote_code_says(tiny_config, tmp_path):
+    """A checker of a model with code of its own is loaded as the run's model is: with trust_remote_code."""
+    from checkers.for_task import checker_probabilities
+    from data.prepare import load_task
+    from trainer.tracking import Tracker
+
+    cfg = load_config(_config_file(tmp_path, {**tiny_config, "problem_type": "single_label_classification_dimp",
+                                              "trust_remote_code": True}))
+    task = load_task(cfg)
+    try:
+        out = checker_probabilities(cfg, task, resolve_model(cfg.model.model_name_or_path, "model_name_or_path"),
+                                    Tracker(), {"quality": "problem_type"})
+    finally:
+        task.close()
+    assert out["quality"].sources[0].trust_remote_code is True and out["quality"].probabilities.shape == (64, 2)
