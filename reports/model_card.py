@@ -19,7 +19,8 @@ from config.loading import RunConfig
 from data.files import as_configured
 from data.store import column_array
 from data.task import TaskData, real_examples
-from references.models import ModelSource
+from references.models import ModelSource, is_local_path
+from references.wandb_refs import looks_like_artifact_ref
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
 from trainer.metrics import majority_accuracy
@@ -66,7 +67,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     summary.eval_lines = parse_log_history(_history_for_table(trainer.state.log_history))[1]
     metadata = summary.create_metadata()
     base = cfg.model.model_name_or_path
-    on_hub = not Path(base).expanduser().exists() and not base.startswith((".", "/", "~"))
+    on_hub = not (cfg.model.use_wandb_model or looks_like_artifact_ref(base) or is_local_path(base))
     metadata = {"library_name": "transformers", **({"base_model": base} if on_hub else {}), **metadata,
                 "pipeline_tag": "text-classification", "model-index": _model_index(name, cfg, task, metrics)}
     if cfg.data.dataset_name:

@@ -457,6 +457,8 @@ def test_dataset_and_model_from_w_and_b_artifact_folders(tiny_config, tiny_model
     assert metrics["eval_examples_negative"] + metrics["eval_examples_positive"] == 24  # dev.jsonl.gz's records
     assert metrics["train_samples"] == 64 + 32
     assert [metrics[f"test_{i}_examples_negative"] + metrics[f"test_{i}_examples_positive"] for i in (1, 2)] == [5, 7]
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")  # a W&B model is no hub model
+    assert "base_model:" not in card and "fine-tuned from `me/proj/tiny-bert:v1` with" in card
 
 
 def test_a_run_trains_the_same_model_whether_its_checker_was_built_or_cached(tiny_config, tiny_model_dir, tmp_path):
