@@ -118,6 +118,9 @@ def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     assert f"Weighted training's model was the checkpoint of epoch {best[0]:g}, the best validation `accuracy`" in card
     assert ("Then 2 epoch(s) of CE on the real set fine-tuned that model (`real_set_finetune_epochs`): the model is "
             f"the checkpoint of epoch {best[1]:g}, the best validation `accuracy`") in card
+    # the hyperparameters the card lists are the fine-tuning's
+    assert ("were used during the fine-tuning on the real set (`real_set_finetune_epochs`; the weighted training's are "
+            "in `resolved_config.json`):\n- learning_rate: 0.0005") in card
     assert [h["step"] for h in tuned] == [20, 24]  # numbered after the weighted training's 16 steps
     with np.load(out / "validation_predictions.npz") as saved:
         assert set(saved.files) == {"epoch1", "epoch2", "epoch3", "epoch4", "final", "labels"}
