@@ -21,6 +21,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
 from checkers.scoring import class_logits
 from config.loading import ConfigError, load_config
+from conftest import toy_records, write_jsonl
 from references.models import ModelSource
 
 
@@ -180,3 +181,13 @@ def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_r
 def test_options_that_cannot_work_together_are_refused_before_reading_data(tiny_config, tmp_path, changes, message):
     with pytest.raises(ConfigError, match=message):
         _config(tiny_config, tmp_path, train_file="toy/missing.jsonl", **changes)
+
+
+def test_calibration_without_a_validation_split_at_run_time_stops_before_any_checker_scores(tiny_config, tmp_path):
+    """The config promised one (a share of the real set), but the real set was too small to hold any out."""
+    real = write_jsonl(tmp_path / "two.jsonl", toy_records(2, seed=9))
+    config = {k: v for k, v in tiny_config.items() if k != "validation_file"}
+    cfg = _config(config, tmp_path, problem_type="single_label_classification_dimp", checker_calibration="temperature",
+                  quality_checker_train_file=str(real), eval_strategy="no")
+    with pytest.raises(ConfigError, match=r"^checker_calibration: temperature scaling needs a validation split"):
+        run(cfg)
