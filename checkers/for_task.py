@@ -143,11 +143,11 @@ class _Checkers:
 
     def single(self, role: str, reference: str, base: ModelSource) -> CheckerOutput:
         field = f"{role}_checker_model"
-        source = self.find(role, reference, self.recipes[role], base, f"{role}-checker_{self.prefix}")
         held_out = checker_validation(self.task)
         calibrate = self.cfg.checkers.checker_calibration == "temperature"
-        if calibrate and held_out is None:
+        if calibrate and held_out is None:  # before a checker is built for nothing
             raise ConfigError("checker_calibration: temperature scaling needs a validation split to fit on")
+        source = self.find(role, reference, self.recipes[role], base, f"{role}-checker_{self.prefix}")
         train_logits, *held_logits = self.logits(source, field, [self.task.splits["train"]]
                                                  + ([held_out] if calibrate else []))
         temperature = self.temperature(held_logits[0], held_out["label"], role, "the validation split") \

@@ -183,7 +183,7 @@ def test_options_that_cannot_work_together_are_refused_before_reading_data(tiny_
         _config(tiny_config, tmp_path, train_file="toy/missing.jsonl", **changes)
 
 
-def test_calibration_without_a_validation_split_at_run_time_stops_before_any_checker_scores(tiny_config, tmp_path):
+def test_calibration_without_a_validation_split_at_run_time_stops_before_any_checker_is_built(tiny_config, tmp_path):
     """The config promised one (a share of the real set), but the real set was too small to hold any out."""
     real = write_jsonl(tmp_path / "two.jsonl", toy_records(2, seed=9))
     config = {k: v for k, v in tiny_config.items() if k != "validation_file"}
@@ -191,3 +191,4 @@ def test_calibration_without_a_validation_split_at_run_time_stops_before_any_che
                   quality_checker_train_file=str(real), eval_strategy="no")
     with pytest.raises(ConfigError, match=r"^checker_calibration: temperature scaling needs a validation split"):
         run(cfg)
+    assert not (tmp_path / "checkers").exists()  # no checker built for nothing
