@@ -52,8 +52,8 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert {"text-classification", "dimp-loss", "generated_from_trainer"} <= set(meta["tags"])
     results = {r["dataset"]["split"]: {m["type"]: m["value"] for m in r["metrics"]}
                for r in meta["model-index"][0]["results"]}
-    assert results["test"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-4)
-    assert results["validation"]["f1"] == pytest.approx(metrics["eval_f1"], abs=1e-4)
+    assert results["test"]["accuracy"] == round(metrics["test_accuracy"], 4)  # as the hub shows them
+    assert results["validation"]["f1"] == round(metrics["eval_f1"], 4)
     # each result names the data it was measured on, not the training data's; a file in the data root as configs
     # name it, one outside it by its whole path
     assert {r["dataset"]["split"]: (r["dataset"]["type"], r["dataset"]["name"])
@@ -112,6 +112,9 @@ def test_the_cards_weights_are_those_the_method_gave(tiny_config, tmp_path, real
     examples, mean = line.strip("| ").split(" | ")[1:3]
     assert (int(examples), len(weights)) == (counted, counted)
     assert float(mean) == pytest.approx(weights.mean(), rel=6e-3)
+    card = (out / "README.md").read_text()
+    assert "| training data | 64 | toy/train.jsonl |" in card  # the training file's, the real examples apart
+    assert "| real examples joined to it (`real_set_in_training`) | 32 | toy/real.jsonl |" in card
     report = (out / "weights_report.md").read_text()  # its table across epochs, likewise
     assert f"| 1 | {counted} | " in report
     assert ("The 32 real examples joined at the fixed weight 1 are left out." in report) == (real_set_weight == 1.0)
@@ -182,9 +185,11 @@ def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
     assert [list(line) for line in lines] == [["Training Loss", "Epoch", "Step", "Accuracy", "Validation Loss"]] * 3
     assert [list(line.values()) for line in lines] == [[0.7, 1.0, 8, 0.6, 0.69], [0.6, 2.0, 16, 0.7, 0.65],
                                                        [0.5, 3.0, 4, 0.8, 0.6]]
-    tracked = [{"epoch": 1.0, "loss": 0.7, "step": 8}, {"epoch": 1.0, "eval_validation_loss": 0.69, "step": 8},
+    tracked = [{"epoch": 1.0, "loss": 0.7, "step": 8},
+               {"epoch": 1.0, "eval_validation_accuracy": 0.6, "eval_validation_loss": 0.69, "step": 8},
                {"epoch": 1.0, "eval_test_loss": 0.5, "step": 8}, {"train_runtime": 1.0, "epoch": 1.0, "step": 8}]
-    assert [list(line.values()) for line in parse_log_history(_history_for_table(tracked))[1]] == [[0.7, 1.0, 8, 0.69]]
+    (line,) = parse_log_history(_history_for_table(tracked))[1]
+    assert line == {"Training Loss": 0.7, "Epoch": 1.0, "Step": 8, "Accuracy": 0.6, "Validation Loss": 0.69}
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:
