@@ -77,6 +77,10 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     assert (int(examples), int(below)) == (64, int((last < 0.5).sum()))
     assert [float(mean), float(low), float(high)] == pytest.approx([last.mean(), last.min(), last.max()], rel=6e-3)
     assert f"- quality checker `{tiny_config['quality_checker_model']}`: " in text and "32 examples" in text
+    checker = next(line for line in text.splitlines() if line.startswith("- quality checker"))
+    recipe = json.loads((Path(tiny_config["quality_checker_model"]) / "checker_recipe.json").read_text())
+    assert checker.endswith(f"; validation accuracy {recipe['validation_metrics']['eval_accuracy']:.4f} (always "
+                            "answering the most common label: 0.5000).")
     # results, the kept epoch, and how to reproduce (no secret)
     # beside what always answering the most common label scores on that split: 12 of the 20 test texts are positive
     assert f"| test | 20 | {metrics['test_accuracy']:.4f} | {metrics['test_f1']:.4f} | 0.6000 |" in text
