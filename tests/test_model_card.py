@@ -20,7 +20,7 @@ from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import _history_for_table, _results, label_list
+from reports.model_card import _history_for_table, _results, _without_tokens, label_list
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -194,6 +194,12 @@ def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
                {"epoch": 1.0, "eval_test_loss": 0.5, "step": 8}, {"train_runtime": 1.0, "epoch": 1.0, "step": 8}]
     (line,) = parse_log_history(_history_for_table(tracked))[1]
     assert line == {"Training Loss": 0.7, "Epoch": 1.0, "Step": 8, "Accuracy": 0.6, "Validation Loss": 0.69}
+
+
+def test_the_cards_command_hides_every_token_given_either_way():
+    command = ["python", "run.py", "c.json", "--hub_token=hf_a", "--push_to_hub", "--hub_token", "hf_b", "--seed", "1"]
+    assert _without_tokens(command) == ["python", "run.py", "c.json", "--hub_token=<hidden>", "--push_to_hub",
+                                        "--hub_token", "<hidden>", "--seed", "1"]
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:
