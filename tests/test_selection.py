@@ -30,6 +30,8 @@ def test_the_final_model_is_the_mean_of_the_epochs(tiny_config, tmp_path):
     name = "classifier.weight"
     assert torch.allclose(final[name], sum(e[name] for e in epochs) / 3, atol=1e-6)
     assert not torch.allclose(final[name], epochs[-1][name])
+    card = (out / "README.md").read_text(encoding="utf-8")  # not the best checkpoint load_best_model_at_end names
+    assert "The model is the mean of its weights at the end of every epoch (`average_checkpoints`)." in card
 
 
 def test_the_running_sum_survives_a_checkpoint(tiny_model_dir, tmp_path):
