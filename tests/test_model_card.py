@@ -69,6 +69,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     # the method and its weights, from the run's weights.csv
     last = np.array([float(row["weight_epoch2"]) for row in weights_rows(out)])
     assert "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ)" in text
+    assert "The loss is the batch mean of weight × cross-entropy; weights are not normalised." in text
     assert "label-smoothed" not in text
     # The card gives 3 significant digits (at most half a unit in the third off, 0.5 %), computed from the weights
     # themselves; weights.csv holds them to 6, so a value on a rounding boundary may round either way.
