@@ -20,8 +20,11 @@ def wandb_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    # W&B keeps process-wide settings (the folder among them) from its first setup, which an earlier test may have
+    # made (after test_faults' W&B run, a new run here came back without its tags): each test starts afresh.
+    wandb.teardown()
     yield tmp_path
-    wandb.teardown()  # its process-wide settings (the folder among them) are read once; the next test reads its own
+    wandb.teardown()
 
 
 @pytest.mark.parametrize("key, reachable", [(None, True), ("k" * 40, False)], ids=["no_key", "no_network"])
