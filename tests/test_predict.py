@@ -11,6 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from transformers import AutoConfig, AutoModel
 
@@ -277,6 +278,20 @@ def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_mode
                      str(tmp_path / "out.jsonl")], command="predict") == 0
     assert "new.jsonl: line 2: no label in column 'label', so the predictions are not scored" in caplog.text
     assert "Against the input's" not in caplog.text
+
+
+def test_the_score_of_many_labels_names_the_first_ten_and_points_to_the_file_for_the_rest(caplog):
+    from app.predict import GoldLabels
+
+    names = [f"l{i}" for i in range(12)]
+    gold = GoldLabels("label", int, None)
+    gold.ids.extend(range(12))
+    gold.predicted.append(np.arange(12))
+    with caplog.at_level(logging.INFO):
+        metrics = gold.report(names)
+    assert metrics["predict_recall_l11"] == 1.0 and metrics["predict_samples"] == 12
+    shown = ", ".join(f"l{i} 1.0000" for i in range(10))
+    assert f"recall {shown}, ... (12 labels, each in --metrics_output)" in caplog.text
 
 
 def test_labels_under_another_name_than_the_models_are_pointed_out(tiny_model_dir, tmp_path, caplog):
