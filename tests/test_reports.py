@@ -168,6 +168,15 @@ def test_the_epochs_table_leaves_out_the_real_examples_at_a_fixed_weight_and_das
     assert "| 2 | 2 | no | original | 0.8 | – | c |" in lowest  # not seen in epoch 1: a dash, not nan
 
 
+def test_examples_of_equal_weight_are_listed_in_training_order_in_both_tables():
+    weights = ExampleWeights(texts={"text": ["a", "b", "c"]}, labels=np.array([0, 1, 0]), label_names=["no", "yes"],
+                             quality=np.array([0.5, 0.5, 0.9]), static=np.array([0.5, 0.5, 0.9]), loss="quality_only")
+    text = render(weights, "Ties.", {})
+    lowest, highest = text.split("lowest-weighted examples", 1)[1].split("highest-weighted examples", 1)
+    assert "| 1 | 0 | no |" in lowest and "| 2 | 1 | yes |" in lowest
+    assert "| 2 | 0 | no |" in highest and "| 3 | 1 | yes |" in highest
+
+
 def test_training_data_tagged_original_alone_is_reported_by_noise_kind():
     weights = ExampleWeights(texts={"text": ["a", "b"]}, labels=np.array([0, 1]), label_names=["no", "yes"],
                              noise=["original", "original"], quality=np.array([0.9, 0.4]),
