@@ -22,6 +22,7 @@ from checkers.for_task import fold_indices
 from checkers.scoring import class_logits
 from config.loading import ConfigError, load_config
 from conftest import toy_records, write_jsonl
+from data.files import read_records
 from references.models import ModelSource
 
 
@@ -106,8 +107,7 @@ def test_cross_fitted_checkers_are_calibrated_on_each_real_example_as_its_fold_c
     cfg = _config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", quality_checker_folds=2,
                   checker_calibration="temperature")
     run(cfg)
-    real = Dataset.from_list([json.loads(line) for line in
-                              (data_root_env / "toy" / "real.jsonl").read_text().splitlines()])
+    real = Dataset.from_list(read_records(data_root_env / "toy" / "real.jsonl"))
     out_of_fold, _ = _fold_logits(tmp_path / "checkers" / "quality", fold_indices(real["label"], 2, cfg.training.seed),
                                   real, real)
     temperature = json.loads((tmp_path / "out" / "train_results.json").read_text())["quality_checker_temperature"]
@@ -165,8 +165,7 @@ def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_r
         assert (np.abs(calibrated - 1 / (1 + np.exp(-log_odds))) <= 2 * rounding).all()
         # fitted on the validation split, which neither checker trained on
         folder = tmp_path / "checkers" / role
-        validation = Dataset.from_list([json.loads(line) for line in
-                                        (data_root_env / "toy" / "validation.jsonl").read_text().splitlines()])
+        validation = Dataset.from_list(read_records(data_root_env / "toy" / "validation.jsonl"))
         logits = class_logits(AutoModelForSequenceClassification.from_pretrained(folder), ModelSource(str(folder)),
                               validation, ["text"], 32)
         assert temperature == pytest.approx(fit_temperature(logits, np.array(validation["label"])), rel=1e-4)
