@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig
 
 from app.cli import main
-from conftest import toy_records, write_jsonl
+from conftest import encoder_without_head, toy_records, write_jsonl
 
 LABELS = ["negative", "positive"]
 
@@ -403,11 +403,7 @@ class Inputs:
 
     def headless(self) -> str:
         """A base model without a classification head, as a hub encoder is."""
-        folder = self.tmp / "headless"
-        AutoModel.from_pretrained(self.model).save_pretrained(folder)
-        for file in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(self.model / file, folder)
-        return str(folder)
+        return str(encoder_without_head(self.model, self.tmp / "headless"))
 
     def absent(self) -> list[str]:
         return self._argv(self.tmp / "absent.csv", False, "out.csv", None)
