@@ -18,6 +18,7 @@ from losses import (
     loss_kind,
     weighted_nll,
     weighted_nll_sum,
+    with_fixed_weight,
 )
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.5, 0.5], [3.0, -1.0]])
@@ -73,6 +74,20 @@ def test_label_smoothing_smooths_each_term_and_keeps_the_weights():
     assert weighted_nll_sum(LOGITS, LABELS, None, 0.0).item() == pytest.approx(_nll().sum().item())
 
 
+def test_half_precision_logits_give_a_float32_loss():
+    # Under bf16 mixed precision the logits come in bf16; the loss is still summed in float32.
+    total = weighted_nll_sum(LOGITS.bfloat16(), LABELS, QUALITY)
+    assert total.dtype == torch.float32
+    assert total.item() == pytest.approx((QUALITY * _nll()).sum().item(), rel=1e-2)
+
+
+def test_a_fixed_weight_replaces_the_weights_of_the_masked_examples_only():
+    real = torch.tensor([False, True, False, True])
+    weights = QUALITY / DIVERSITY
+    assert torch.equal(with_fixed_weight(weights, real, 1.0), torch.where(real, 1.0, weights))
+    assert torch.equal(with_fixed_weight(None, real, 2.0), torch.tensor([1.0, 2.0, 1.0, 2.0]))  # CE: 1 elsewhere
+
+
 def test_imp_with_equal_checkers_is_ce():
     loss = weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, QUALITY.clone())
     assert loss.item() == pytest.approx(F.cross_entropy(LOGITS, LABELS).item())
@@ -100,9 +115,10 @@ def test_no_gradient_flows_through_model_dependent_weights(kind):
     assert torch.allclose(logits.grad, expected, atol=1e-6)
 
 
-def test_weights_are_detached_from_checker_tensors():
+@pytest.mark.parametrize("kind", [LossKind.IMP, LossKind.DIMP, LossKind.QUALITY_ONLY])
+def test_weights_are_detached_from_checker_tensors(kind):
     quality = QUALITY.clone().requires_grad_(True)
-    weights = example_weights(LossKind.IMP, LOGITS, LABELS, quality, DIVERSITY)
+    weights = example_weights(kind, LOGITS, LABELS, quality, DIVERSITY)
     assert not weights.requires_grad
 
 
@@ -110,7 +126,7 @@ def test_zero_probability_gives_finite_weight():
     weights = imp_weights(torch.tensor([0.5]), torch.tensor([0.0]), epsilon=1e-6)
     assert torch.isfinite(weights).all() and weights.item() == pytest.approx(0.5 / 1e-6)
     dimp = dimp_weights(torch.tensor([0.5]), torch.tensor([0.0]))
-    assert torch.isfinite(dimp).all()
+    assert dimp.item() == pytest.approx(0.5 / 1e-6)  # the default epsilon, weight_epsilon's default too
 
 
 def test_missing_checker_probabilities_are_an_error():
