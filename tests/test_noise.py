@@ -31,6 +31,28 @@ def test_counts_tags_and_labels():
             assert row["label"] == truth[row["text"]]
 
 
+def test_unrelated_examples_draw_texts_and_labels_at_random_and_the_noise_is_shuffled_in():
+    texts = [f"other {i}" for i in range(10)]
+    pairs = Dataset.from_list([{**row, "text_b": row["text"]} for row in _clean().to_list()])
+    noisy = inject_noise(pairs, ["text", "text_b"], 3, NoiseSpec(unrelated_ratio=0.3, seed=2),
+                         unrelated=texts).to_list()
+    unrelated = [row for row in noisy if row["noise"] == "unrelated"]
+    assert len({row["text"] for row in unrelated}) > 5 and len({row["label"] for row in unrelated}) == 3
+    assert any(row["text"] != row["text_b"] for row in unrelated)  # a pair's two texts are drawn apart
+    assert any(row["noise"] == "unrelated" for row in noisy[:70])  # not all appended after the clean examples
+
+
+def test_ratios_are_rounded_to_the_nearest_example():
+    noisy = inject_noise(_clean(), ["text"], 3, NoiseSpec(swap_ratio=0.29, seed=1))  # 0.29 * 100 = 28.999...
+    assert Counter(noisy["noise"])["swap"] == 29
+
+
+def test_each_noise_ratio_alone_turns_noise_on():
+    assert not NoiseSpec(seed=3).active
+    for ratio in ("duplicate_ratio", "swap_ratio", "unrelated_ratio"):
+        assert NoiseSpec(**{ratio: 0.1}).active, ratio
+
+
 def test_same_seed_same_noise():
     spec = NoiseSpec(swap_ratio=0.3, seed=7)
     assert inject_noise(_clean(), ["text"], 3, spec).to_list() == inject_noise(_clean(), ["text"], 3, spec).to_list()
@@ -40,8 +62,9 @@ def test_unrelated_texts_are_neither_labels_nor_ids():
     from data.noise import unrelated_texts
 
     records = [{"sentiment": "positive", "id": "a1", "sentence": "Sales rose."},
-               {"": "0", "label": "negative", "text": "Costs fell."}]
-    assert unrelated_texts(records, "other.csv", "sentiment") == ["Sales rose.", "Costs fell."]
+               {"": "0", "label": "negative", "text": "Costs fell."},
+               {"title": "  ", "text": "Prices held."}]  # a blank field is no text
+    assert unrelated_texts(records, "other.csv", "sentiment") == ["Sales rose.", "Costs fell.", "Prices held."]
 
 
 def test_unrelated_needs_a_source():
