@@ -32,13 +32,14 @@ def _config(config: dict, tmp_path, **changes):
     return load_config(str(path))
 
 
-def test_temperature_scaling_recovers_a_known_temperature():
+@pytest.mark.parametrize("temperature", [0.5, 2.0, 5.0])  # an unsure checker, a sure one, a very sure one
+def test_temperature_scaling_recovers_a_known_temperature(temperature):
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, size=(20000, 3))
-    probs = softmax(logits, 2.0)
+    probs = softmax(logits, temperature)
     labels = np.array([rng.choice(3, p=p) for p in probs])
-    assert fit_temperature(logits, labels) == pytest.approx(2.0, rel=0.05)
-    assert (softmax(logits, 2.0).argmax(1) == logits.argmax(1)).all()  # classes never change
+    assert fit_temperature(logits, labels) == pytest.approx(temperature, rel=0.05)
+    assert (softmax(logits, temperature).argmax(1) == logits.argmax(1)).all()  # classes never change
 
 
 def test_folds_cover_every_example_once_and_spread_each_label():
