@@ -231,8 +231,10 @@ def test_label_space_must_match(tiny_model_dir, caplog):
     with pytest.raises(CheckerError, match=r"checker's labels \['negative', 'positive'\] differ from the task's "
                                            r"\['literal', 'sarcastic'\]"):
         task_label_order(config, ["literal", "sarcastic"], "quality_checker_model")
-    assert task_label_order(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id") is None
+    assert task_label_order(config, ["0", "1"], "quality_checker_model") is None  # labels the data only numbers
     with caplog.at_level(logging.WARNING):
+        assert task_label_order(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id") is None
+        assert "another order" not in caplog.text  # names that match nothing say nothing of an order
         assert task_label_order(config, ["positive", "negative"], "quality_checker_model", match_by="id") is None
     assert "the checker names the task's labels in another order, ['negative', 'positive']; match_labels_by id" \
         in caplog.text
