@@ -23,7 +23,7 @@ from config.ranges import RangeError, numeric_fields
 from config.training_setup import check_training_setup
 from losses.weighting import LossKind
 from references.models import is_local_path
-from references.wandb_refs import looks_like_artifact_ref, parse_artifact_ref
+from references.wandb_refs import names_artifact, parse_artifact_ref
 from config.arguments import (
     ARGUMENT_CLASSES,
     CheckerArguments,
@@ -204,7 +204,7 @@ class RunConfig:
                       "quality_checker_model": checkers.quality_checker_model,
                       "diversity_checker_model": checkers.diversity_checker_model}
         for key, value in references.items():
-            if value and (looks_like_artifact_ref(value) or (key == "model_name_or_path" and model.use_wandb_model)):
+            if value and names_artifact(value, key == "model_name_or_path" and model.use_wandb_model):
                 parse_artifact_ref(value, key)
         for key in ("wandb_dataset", "wandb_augmented_dataset", "wandb_generalization_dataset"):
             if getattr(data, key):

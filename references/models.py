@@ -18,7 +18,7 @@ from huggingface_hub import try_to_load_from_cache
 from huggingface_hub.constants import HF_HUB_CACHE
 from safetensors import safe_open
 
-from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact
+from references.wandb_refs import ArtifactError, names_artifact, resolve_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def loading(source: ModelSource, what: str):
 def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pickle: bool = False,
                   cache_dir: str | None = None, revision: str | None = None) -> ModelSource:
     """A local folder or artifact, checked; a hub id, which offline must be in the local hub cache (`cache_dir`)."""
-    if use_wandb or looks_like_artifact_ref(reference):
+    if names_artifact(reference, use_wandb):
         folder = resolve_artifact(reference, field)
         check_model_folder(folder, field, allow_pickle)
         return ModelSource(str(folder), field=field, allow_pickle=allow_pickle)

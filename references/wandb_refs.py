@@ -44,6 +44,12 @@ def looks_like_artifact_ref(value: str) -> bool:
     return not value.startswith((".", "/", "~")) and value.count("/") >= 2 and ":" in value.rsplit("/", 1)[-1]
 
 
+def names_artifact(reference: str, use_wandb: bool = False) -> bool:
+    """Whether a model `reference` is read as a W&B artifact: `use_wandb_model` says so, or it has an artifact's
+    shape."""
+    return use_wandb or looks_like_artifact_ref(reference)
+
+
 def parse_artifact_ref(value: str, field: str) -> ArtifactRef:
     match = _REF.match(value)
     if not match or ".." in value:

@@ -20,7 +20,7 @@ from data.files import as_configured
 from data.store import column_array
 from data.task import TaskData, real_examples
 from references.models import ModelSource, is_local_path
-from references.wandb_refs import looks_like_artifact_ref
+from references.wandb_refs import names_artifact
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
 from trainer.metrics import majority_accuracy
@@ -67,7 +67,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     summary.eval_lines = parse_log_history(_history_for_table(trainer.state.log_history))[1]
     metadata = summary.create_metadata()
     base = cfg.model.model_name_or_path
-    on_hub = not (cfg.model.use_wandb_model or looks_like_artifact_ref(base) or is_local_path(base))
+    on_hub = not (names_artifact(base, cfg.model.use_wandb_model) or is_local_path(base))
     metadata = {"library_name": "transformers", **({"base_model": base} if on_hub else {}), **metadata,
                 "pipeline_tag": "text-classification", "model-index": _model_index(name, cfg, task, metrics)}
     if cfg.data.dataset_name:
