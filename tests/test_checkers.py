@@ -32,6 +32,9 @@ from trainer.modeling import load_classifier
 from app.cli import main
 from app.pipeline import run, score
 
+# A recipe for checkers these tests find rather than build, or whose recorded recipe they compare against it.
+ANY_RECIPE = CheckerRecipe("quality", None, None, {"train_examples": 32})
+
 
 def _config_file(tmp_path, config: dict) -> str:
     path = tmp_path / "config.json"
@@ -131,8 +134,7 @@ def test_the_default_cache_is_rebuilt_when_the_checkers_training_recipe_changed(
 
 
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
-    anything = CheckerRecipe("quality", None, None, {"train_examples": 32})
-    assert recipe_differs(tmp_path, anything) == []  # a checker trained elsewhere records no recipe: used as it is
+    assert recipe_differs(tmp_path, ANY_RECIPE) == []  # a checker trained elsewhere records no recipe: used as it is
     (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "real.csv", "train_examples": 32}))
     cold = CheckerRecipe("quality", None, None, {"train_source": "real.csv", "train_examples": 32, "seed": 42})
     warm = CheckerRecipe("quality", None, None, {**cold.description, "warm_start": "cache/diversity"})
@@ -498,11 +500,10 @@ def test_a_checker_on_a_read_only_share_is_read_as_it_is(tiny_model_dir, tmp_pat
     checker = tmp_path / "share" / "quality"
     shutil.copytree(tiny_model_dir, checker)
     monkeypatch.setattr("checkers.resolve.unwritable", lambda path: "cannot write in it (read-only)")
-    recipe = CheckerRecipe("quality", None, None, {"train_examples": 32})
-    assert find_or_build(str(checker), "quality_checker_model", recipe, _never_built).location == str(checker)
+    assert find_or_build(str(checker), "quality_checker_model", ANY_RECIPE, _never_built).location == str(checker)
     with pytest.raises(ArtifactError, match=r"quality_checker_model: cannot build the checker in .*absent: cannot "
                                             r"write in it \(read-only\)"):
-        find_or_build(str(tmp_path / "share" / "absent"), "quality_checker_model", recipe, _never_built)
+        find_or_build(str(tmp_path / "share" / "absent"), "quality_checker_model", ANY_RECIPE, _never_built)
 
 
 def test_a_damaged_artifact_download_is_reported_not_built_over(tmp_path, monkeypatch):
@@ -510,9 +511,8 @@ def test_a_damaged_artifact_download_is_reported_not_built_over(tmp_path, monkey
     downloaded = tmp_path / "artifacts" / "checker:v0"
     downloaded.mkdir(parents=True)
     (downloaded / "config.json").write_text("{cut")
-    recipe = CheckerRecipe("quality", None, None, {"train_examples": 32})
     with pytest.raises(ArtifactError, match=r"config.json is not valid JSON"):
-        find_or_build("me/proj/checker:v0", "quality_checker_model", recipe, _never_built)
+        find_or_build("me/proj/checker:v0", "quality_checker_model", ANY_RECIPE, _never_built)
 
 
 def test_each_checker_trains_on_its_data_and_picks_its_epoch_on_its_own_held_out_split(tiny_config, tmp_path):
