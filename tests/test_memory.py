@@ -1,0 +1,43 @@
+"""Memory that a phase of a run freed goes back to the operating system (glibc's malloc_trim), also what only a
+reference cycle held."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+
+from trainer.memory import _malloc_trim, release_freed_memory, trim_heap
+
+pytestmark = pytest.mark.skipif(_malloc_trim() is None, reason="malloc_trim is glibc's")
+BLOCKS, BLOCK = 1000, 100_000  # 100 MB in blocks below glibc's mmap threshold: on the heap
+
+
+def _resident_bytes() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_trim_heap_hands_back_the_heap_pages_freed_below_a_block_still_in_use():
+    blocks = [bytearray(BLOCK) for _ in range(BLOCKS)]
+    in_use = bytearray(BLOCK)  # above them on the heap: free() alone cannot shrink the heap past it
+    del blocks
+    freed = _resident_bytes()
+    trim_heap()
+    assert freed - _resident_bytes() > BLOCKS * BLOCK // 2
+    del in_use
+
+
+def test_release_freed_memory_also_frees_what_only_a_reference_cycle_held():
+    gc.disable()  # no collection may happen on its own in between
+    try:
+        cycle = {"blocks": [bytearray(BLOCK) for _ in range(BLOCKS)]}
+        cycle["self"] = cycle  # as a Trainer and its model hold each other
+        in_use = bytearray(BLOCK)
+        del cycle
+        held = _resident_bytes()
+        release_freed_memory()
+        assert held - _resident_bytes() > BLOCKS * BLOCK // 2
+        del in_use
+    finally:
+        gc.enable()
