@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ import pytest
 import torch
 from datasets import Dataset
 from safetensors.torch import load_file
+from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
@@ -24,7 +26,7 @@ from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_diffe
                             validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
-from checkers.scoring import CheckerError, at_gold, class_probabilities, task_label_order
+from checkers.scoring import CheckerError, at_gold, class_logits, class_probabilities, task_label_order
 from config.loading import load_config
 from conftest import encoder_without_head, toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
@@ -405,8 +407,26 @@ def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir,
                                  for text in texts])
     assert batched.shape == (20, model.config.num_labels)
     assert np.allclose(batched, single, atol=1e-5)
+    with tqdm(file=io.StringIO()) as progress:  # a checker's scoring bar counts examples, not batches
+        class_logits(model, source, data, ["text"], 32, batch_size=7, progress=progress)
+        assert progress.n == 20
     assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
     assert ((batched > 0) & (batched < 1)).all()
+
+
+def test_a_checker_giving_an_infinite_logit_for_some_examples_is_refused_by_the_first(tiny_model_dir):
+    data = Dataset.from_dict({"text": ["one", "good", "one two", "good good"], "label": [0, 1, 0, 1]})
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    good = AutoTokenizer.from_pretrained(tiny_model_dir).convert_tokens_to_ids("good")
+
+    def overflow(module, args, kwargs, output):  # as fp16 weights that overflow on some inputs
+        output.logits[(kwargs["input_ids"] == good).any(1), 1] = float("inf")
+
+    model.register_forward_hook(overflow, with_kwargs=True)
+    with pytest.raises(CheckerError, match=r"^quality_checker_model: the checker gave 2 non-finite outputs \(first at "
+                                           r"training example 1\)"):
+        class_logits(model, ModelSource(str(tiny_model_dir)), data, ["text"], 32, batch_size=3,
+                     field="quality_checker_model")
 
 
 def test_at_gold_picks_each_rows_label_column():
