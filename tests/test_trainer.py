@@ -3,6 +3,7 @@ accumulation and under several processes."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -14,8 +15,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from config.arguments import WeightedTrainingArguments
+from data.files import SHOWN_LABELS
 from trainer.fitting import make_trainer
-from trainer.metrics import majority_accuracy, scores
+from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, printable, scores, warn_if_near_majority
 from trainer.weighted_trainer import SeededLengthGroupedSampler
 from trainer_helpers import toy_train_set, train_steps
 
@@ -112,9 +114,24 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_model_dir, tmp_
     _assert_same_update(tiny_model_dir, _params(single), torch.load(out))
 
 
-def test_metrics_and_the_majority_baseline_on_known_predictions():
+def test_metrics_and_the_majority_baseline_on_known_predictions(caplog):
     assert scores([0, 0, 0, 1], [0, 0, 1, 1]) == {"accuracy": 0.75, "f1": pytest.approx((0.8 + 2 / 3) / 2)}
     assert majority_accuracy(np.array([2, 0, 2, 1, 2])) == 0.6
+    logits = np.array([[0.1, 0.9], [2.0, -1.0]])
+    assert predicted_ids((logits, np.zeros((2, 4)))).tolist() == [1, 0]  # a model that also returns hidden states
+    with caplog.at_level(logging.WARNING):
+        warn_if_near_majority("The model", 0.6, 0.6, "look at the data")
+    assert "validation accuracy 0.600 is within 1 point(s) of always answering the most common class" in caplog.text
+
+
+def test_class_metrics_count_each_class_and_print_only_for_a_few_labels():
+    names = [f"c{i}" for i in range(SHOWN_LABELS)]
+    metrics = class_metrics([0, 1, 1], [0, 1, 0], names, "eval")
+    assert metrics["eval_examples_c0"] == 2 and type(metrics["eval_examples_c0"]) is int  # 2 in the JSON, not 2.0
+    assert metrics["eval_recall_c0"] == 0.5 and metrics["eval_examples_c9"] == 0  # a class never seen: 0, no error
+    assert printable(metrics, names) == metrics  # up to SHOWN_LABELS labels, every class on the console
+    many = class_metrics([0, 1, 1], [0, 1, 0], [*names, "extra"], "eval")
+    assert printable({"eval_accuracy": 0.5, **many}, [*names, "extra"]) == {"eval_accuracy": 0.5}
 
 
 def test_the_length_grouped_order_is_drawn_from_the_seed_and_the_epoch():
