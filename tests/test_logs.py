@@ -93,7 +93,8 @@ def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_pat
 
 def test_per_class_metrics_of_many_labels_are_saved_not_printed(tiny_config, tmp_path, capfd, caplog):
     """Twelve intents: each label's precision, recall, F1 and examples (48 per evaluation, 600 for 150 intents) go to
-    the results files; the console shows the overall metrics and where the per-class ones are. Two labels print them."""
+    the results files; the console shows the overall metrics and where the per-class ones are. Two labels print them,
+    for the final model only: each epoch's evaluation logs the overall metrics."""
     import json
 
     from app.cli import main
@@ -125,3 +126,6 @@ def test_per_class_metrics_of_many_labels_are_saved_not_printed(tiny_config, tmp
                  "--train_file", "toy/train.jsonl", "--validation_file", "toy/validation.jsonl",
                  "--quality_checker_train_file", "toy/real.jsonl"]) == 0
     assert "eval_recall_negative" in "".join(capfd.readouterr())
+    history = json.loads((tmp_path / "two" / "trainer_state.json").read_text())["log_history"]
+    epochs = [entry for entry in history if "eval_accuracy" in entry]  # each epoch's: the overall metrics only
+    assert len(epochs) == 2 and not any("_recall_" in key for entry in epochs for key in entry)
