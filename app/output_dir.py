@@ -52,6 +52,10 @@ OWN_FILES = (
     ".*.tmp", f".{PREDICTIONS_FILE}.*.npz",  # an atomic write interrupted before its rename
     "run.log",  # experiments/grid.py's log of the cell, opened before run.py starts
 )
+# Results a run writes only in some configurations (a test split, a weighted loss, save_validation_predictions), and
+# all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
+# otherwise stand beside its own as if they were its.
+EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE)
 # What an operating system leaves in any folder a file browser opened.
 SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 # Options naming a data file the run reads.
@@ -122,6 +126,15 @@ def _refuse_inputs(out: Path, cfg: RunConfig, command: str) -> None:
     if config is not None and config.parent == out and is_own(config.name):
         raise ConfigError(f"output_dir: {out} is where the config file {cfg.source} lies, and the run writes its own "
                           f"{config.name} there; keep the config outside output_dir or give it another name")
+
+
+def remove_earlier_results(out: Path) -> None:
+    """Once a run started over (overwrite_output_dir) is past its checks, the earlier run's EARLIER_RESULTS go."""
+    earlier = sorted(path for pattern in EARLIER_RESULTS for path in out.glob(pattern) if path.is_file())
+    for path in earlier:
+        path.unlink()
+    if earlier:
+        logger.info("Removed the earlier run's results from %s: %s", out, ", ".join(p.name for p in earlier))
 
 
 def claim_output_dir(output_dir: str) -> Callable[[], None]:

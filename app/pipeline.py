@@ -10,7 +10,7 @@ import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
-from app.output_dir import check_output_dir, claim_output_dir, refuse_other_recipe
+from app.output_dir import check_output_dir, claim_output_dir, refuse_other_recipe, remove_earlier_results
 from checkers.filtering import keep_mask
 from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
@@ -156,6 +156,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
         if mismatch:
             raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint of this run's model: {mismatch}")
         if state.is_main_process:
+            if not resume:  # a resumed run adds to its own predictions file and writes every result again
+                remove_earlier_results(Path(args.output_dir))
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
         checkers = {role: output.sources for role, output in checked.items()}

@@ -31,19 +31,35 @@ def _resolved(config: dict, tmp_path: Path) -> dict:
 
 def test_grid_cell_config_inside_its_output_dir_runs_again_with_overwrite(tiny_config, tmp_path):
     """experiments/grid.py writes cell_config.json and run.log into the cell's folder, then runs run.py there with
-    overwrite_output_dir; a second run of the same cell replaces the first one's results."""
+    overwrite_output_dir; a second run of the same cell replaces the first one's results (here with fewer examples)."""
     work = tmp_path / "work" / "cell"
     config = _write(work / "cell_config.json", {**tiny_config, "output_dir": str(work), "overwrite_output_dir": True,
                                                 "num_train_epochs": 1})
     (work / "run.log").write_text("the grid's log\n")
     (work / ".DS_Store").write_bytes(b"\0")
     assert main([config]) == 0
-    first = json.loads((work / "all_results.json").read_text())
-    assert main([config]) == 0
-    assert json.loads((work / "all_results.json").read_text())["test_accuracy"] == first["test_accuracy"]
+    assert json.loads((work / "all_results.json").read_text())["train_samples"] == 64
+    assert main([config, "--max_train_samples", "16"]) == 0
+    assert json.loads((work / "all_results.json").read_text())["train_samples"] == 16
     assert (work / "cell_config.json").read_text() == Path(config).read_text()
     assert (work / "run.log").read_text() == "the grid's log\n"
     assert all(is_own(p.name) or p.name in ("cell_config.json", ".DS_Store") for p in work.iterdir())
+
+
+def test_a_run_started_over_leaves_none_of_the_earlier_runs_results(tiny_config, tmp_path):
+    """A DIMP run with a test split, then a CE run without one into the same folder (overwrite_output_dir): the
+    folder holds the CE run's results only, not the DIMP run's test accuracy or weights beside the CE model."""
+    config = _write(tmp_path / "c.json", {**tiny_config, "problem_type": "single_label_classification_dimp",
+                                          "overwrite_output_dir": True, "num_train_epochs": 1,
+                                          "save_validation_predictions": True})
+    assert main([config]) == 0
+    out = tmp_path / "out"
+    assert {"test_results.json", "weights.csv", "validation_predictions.npz"} <= {p.name for p in out.iterdir()}
+    assert main([config, "--problem_type", "single_label_classification", "--test_file", "null",
+                 "--save_validation_predictions", "false"]) == 0
+    left = {p.name for p in out.iterdir()}
+    assert not {"test_results.json", "weights.csv", "weights_report.md", "validation_predictions.npz"} & left
+    assert not any(key.startswith("test_") for key in json.loads((out / "all_results.json").read_text()))
 
 
 def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
