@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -21,6 +22,7 @@ from safetensors.torch import load_file
 from config.loading import load_config
 from conftest import write_long_texts
 from app.pipeline import run
+from trainer.selection import PREDICTIONS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,9 +40,11 @@ def _write(tmp_path, config: dict, name="config.json") -> str:
 
 @pytest.mark.slow
 # Killed in the middle of the second epoch: 8 steps an epoch, or 12 with the 32 real examples joined (the recommended
-# config's method).
-@pytest.mark.parametrize("extra, kill_at, last_checkpoint", [({}, 11, 9), ({"real_set_in_training": True}, 17, 15)],
-                         ids=["dimp", "dimp_real_set_joined"])
+# config's method). The first also keeps what a run carries from epoch to epoch beside its checkpoints: the sum of the
+# epochs' weights (average_checkpoints) and each epoch's validation predictions.
+@pytest.mark.parametrize("extra, kill_at, last_checkpoint", [
+    ({"average_checkpoints": True, "save_validation_predictions": True}, 11, 9),
+    ({"real_set_in_training": True}, 17, 15)], ids=["dimp_averaged", "dimp_real_set_joined"])
 def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, extra, kill_at, last_checkpoint):
     # data_work_dir: the killed run's data files, which a SIGKILL leaves behind, go to tmp_path, not $TMPDIR.
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
@@ -61,6 +65,12 @@ def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, ext
     results = json.loads((tmp_path / "killed" / "all_results.json").read_text())
     for key in ("test_accuracy", "test_f1", "test_loss", "eval_loss"):
         assert results[key] == pytest.approx(reference[key], rel=1e-5, abs=1e-7), key
+    if extra.get("save_validation_predictions"):
+        with np.load(tmp_path / "whole" / PREDICTIONS_FILE) as whole, \
+                np.load(tmp_path / "killed" / PREDICTIONS_FILE) as continued:
+            assert set(continued.files) == set(whole.files) == {"epoch1", "epoch2", "epoch3", "final", "labels"}
+            for name in whole.files:
+                assert np.allclose(continued[name], whole[name], atol=1e-6), name
 
 
 def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):
