@@ -216,9 +216,9 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
     monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", broken_log)
     with caplog.at_level(logging.WARNING):
         metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb"})))
-    assert calls, "the W&B callback never logged"
+    assert len(calls) == 1, "the W&B callback never logged, or tried again after it failed"
     assert "test_accuracy" in metrics
-    assert "W&B failed during on_log" in caplog.text
+    assert caplog.text.count("W&B failed during") == 1 and "W&B failed during on_log" in caplog.text
     assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
 
 
