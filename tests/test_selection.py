@@ -114,6 +114,10 @@ def test_early_stopping_passes_over_the_test_splits_evaluations_without_a_warnin
     assert transformers_records == [] and not control.should_training_stop
     callback.on_evaluate(args, state, control, {"eval_validation_accuracy": 0.7})
     assert control.should_training_stop
+    named_as_logged = SimpleNamespace(metric_for_best_model="eval_accuracy", greater_is_better=True)
+    state, control = SimpleNamespace(best_metric=0.8), SimpleNamespace(should_training_stop=False)
+    ValidationEarlyStopping(1, 0.0).on_evaluate(named_as_logged, state, control, {"eval_accuracy": 0.7})
+    assert control.should_training_stop  # the metric named with its eval_ prefix counts too
 
 
 def test_tracking_the_test_split_leaves_training_as_it_is(tiny_config, tiny_model_dir, tmp_path):
