@@ -34,7 +34,7 @@ def keep_mask(weights: np.ndarray, min_weight: float | None, keep_top_fraction: 
     if min_weight is not None:
         keep &= weighed >= min_weight
     if keep_top_fraction is not None:
-        count = max(1, math.ceil(keep_top_fraction * len(weighed) - 1e-9))  # 0.7 * 10 is 7.000000000000001
+        count = max(1, math.ceil(keep_top_fraction * len(weighed) - 1e-9))  # 0.07 * 100 is 7.000000000000001
         top = np.zeros(len(weighed), dtype=bool)
         top[np.argsort(-weighed, kind="stable")[:count]] = True
         keep &= top

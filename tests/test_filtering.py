@@ -26,12 +26,17 @@ def test_static_weight_is_imps_or_the_quality_checkers():
 def test_keep_mask_by_threshold_by_top_fraction_and_both():
     weights = np.array([0.1, 0.9, 0.5, 0.7, 0.3, 0.8, 0.2, 0.6, 0.4, 1.0])
     assert keep_mask(weights, 0.5, None).tolist() == (weights >= 0.5).tolist()
-    top = keep_mask(weights, None, 0.7)  # 0.7 * 10 is 7.000000000000001 in floating point: still 7 examples
+    top = keep_mask(weights, None, 0.7)
     assert top.sum() == 7 and weights[top].min() == pytest.approx(0.4)
+    assert keep_mask(np.arange(100.0), None, 0.07).sum() == 7  # 0.07 * 100 is 7.000000000000001 in floating point
+    assert keep_mask(weights, None, 0.25).sum() == 3  # 2.5 examples: rounded up
     both = keep_mask(weights, 0.65, 0.5)
     assert both.tolist() == (weights >= 0.7).tolist()
     assert keep_mask(np.ones(4), None, 0.5).tolist() == [True, True, False, False]  # ties: the first ones
-    assert keep_mask(weights, None, 1e-9).sum() == 1
+    tied = np.random.default_rng(0).integers(0, 3, size=100).astype(float)  # beyond the sizes sorted stably anyway
+    first = sorted(range(100), key=lambda i: (-tied[i], i))[:30]
+    assert np.flatnonzero(keep_mask(tied, None, 0.3)).tolist() == sorted(first)
+    assert keep_mask(weights, None, 1e-9).sum() == keep_mask(weights, None, 1e-12).sum() == 1  # never none
 
 
 def test_keep_mask_keeps_the_trusted_examples_and_counts_the_fraction_without_them():
