@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import io
 import json
@@ -236,6 +237,9 @@ def test_label_space_must_match(tiny_model_dir, caplog):
                                            r"\['literal', 'sarcastic'\]"):
         task_label_order(config, ["literal", "sarcastic"], "quality_checker_model")
     assert task_label_order(config, ["0", "1"], "quality_checker_model") is None  # labels the data only numbers
+    numbered = copy.deepcopy(config)
+    numbered.id2label = {0: "0", 1: "1"}  # a checker that only numbers its labels is read by id
+    assert task_label_order(numbered, ["negative", "positive"], "quality_checker_model") is None
     with caplog.at_level(logging.WARNING):
         assert task_label_order(config, ["literal", "sarcastic"], "quality_checker_model", match_by="id") is None
         assert "another order" not in caplog.text  # names that match nothing say nothing of an order

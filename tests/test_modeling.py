@@ -1,5 +1,6 @@
 """Evaluation splits are reordered longest first: less padding, the same metrics. A decoder whose tokenizer has
-no padding token trains and classifies as an encoder does; a tokenizer that sets no length limit gets the model's."""
+no padding token trains and classifies as an encoder does; a tokenizer that sets no length limit gets the model's.
+A checkpoint of another model is told apart from one of this run's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
                           PreTrainedTokenizerFast)
 
@@ -21,7 +23,8 @@ from config.loading import load_config
 from references.models import ModelSource
 from references.wandb_refs import ArtifactError
 from trainer.fitting import make_trainer
-from trainer.modeling import encode, for_evaluation, load_tokenizer, load_trained_classifier, longest_first
+from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_tokenizer, load_trained_classifier,
+                              longest_first)
 
 
 def varied_lengths(tokenizer, n: int = 40) -> Dataset:
@@ -111,3 +114,16 @@ def test_a_tokenizer_that_does_not_say_how_long_a_text_the_model_reads_gets_the_
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "position_biased_input": False}))
     assert load_tokenizer(source).model_max_length > 10**6
+
+
+def test_a_checkpoint_of_another_model_is_told_apart_from_one_of_this_runs(tiny_model_dir, tmp_path):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    assert checkpoint_mismatch(model, tmp_path) is None  # sharded or absent: left to transformers
+    own = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    save_file(own, tmp_path / "model.safetensors")
+    assert checkpoint_mismatch(model, tmp_path) is None
+    save_file({**own, "classifier.bias": torch.zeros(3)}, tmp_path / "model.safetensors")
+    assert checkpoint_mismatch(model, tmp_path) == "its classifier.bias has shape [3], this run's model [2]"
+    save_file({"decoder.weight": torch.zeros(2)}, tmp_path / "model.safetensors")
+    assert checkpoint_mismatch(model, tmp_path) == \
+        "none of its weights belong to this run's model (BertForSequenceClassification)"
