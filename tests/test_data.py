@@ -119,17 +119,18 @@ def test_a_column_of_numbers_or_metadata_is_not_taken_for_a_second_text(tmp_path
         build_task([split_from_file("train", numbers_only)], None)
 
 
-@pytest.mark.parametrize("second, warned", [(lambda i: "gpt-4o", True), (lambda i: f"a second text {i}", False)],
-                         ids=["a-tag", "a-text"])
+@pytest.mark.parametrize("second, warned", [(lambda i: "gpt-4o", 1), (lambda i: f"model {i % 3}", 3),
+                                            (lambda i: f"a second text {i}", None)],
+                         ids=["a-tag", "a-tag-in-a-tenth", "a-text"])
 def test_a_second_text_column_with_few_values_is_pointed_out(tmp_path, caplog, second, warned):
     records = [{"text": f"text {i}", "model": second(i), "label": i % 2} for i in range(30)]
     with caplog.at_level(logging.WARNING):
         task = build_task([split_from_file("train", _write(tmp_path / "t.csv", "csv", records))], None)
     assert task.text_columns == ["text", "model"]
     message = ("t.csv: the texts are read as pairs from its first two columns that may hold text, ['text', "
-               "'model'], but 'model' holds 1 distinct value(s) in 30 records, unlike a text; if each example is one "
-               "text, give text_column_names text")
-    assert (message in caplog.text) == warned, caplog.text
+               f"'model'], but 'model' holds {warned} distinct value(s) in 30 records, unlike a text; if each "
+               "example is one text, give text_column_names text")
+    assert (message in caplog.text) == bool(warned), caplog.text
     with caplog.at_level(logging.WARNING):
         caplog.clear()
         build_task([split_from_file("train", _write(tmp_path / "t.csv", "csv", records))], ["text", "model"])
@@ -160,8 +161,9 @@ def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
     """str.isdigit() takes "²", which int() refuses: such a label is a name, such a labels.json id an error; and so
     is a number too long for int() to read."""
     task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", [
-        {"text": "a", "label": "²"}, {"text": "b", "label": "x"}, {"text": "c", "label": "9" * 5000}]))], None)
-    assert task.label_names == ["9" * 5000, "x", "²"] and task.splits["train"]["label"] == [2, 1, 0]
+        {"text": "a", "label": "²"}, {"text": "b", "label": "x"}, {"text": "c", "label": "9" * 5000},
+        {"text": "d", "label": "\u0663"}]))], None)  # an Arabic-Indic 3, which int() reads as 3: a name too
+    assert task.label_names == ["9" * 5000, "x", "²", "\u0663"] and task.splits["train"]["label"] == [2, 1, 0, 3]
     (tmp_path / "odd").mkdir()
     odd = _write(tmp_path / "odd" / "t.jsonl", "jsonl", [{"text": "a", "label": 1}])
     for key in ("²", "9" * 5000):
@@ -182,6 +184,9 @@ def test_ids_of_a_file_whose_labels_json_orders_the_labels_otherwise_are_read_by
     assert task.label_names == ["negative", "neutral", "positive"]
     assert task.splits["quality_train"]["label"] == [2, 1, 0, 0, 0]
     assert task.splits["train"]["label"] == [0, 1, 2]
+    stray = _labelled_folder(tmp_path / "stray", ["positive", "neutral", "negative"], [0, -1])
+    with pytest.raises(DataError, match=r"stray/t.jsonl: line 2: label -1 is not in the label set"):
+        build_task([split_from_file("train", generated), split_from_file("quality_train", stray)], None)
 
 
 def test_other_label_names_are_matched_by_id_unless_a_shared_name_has_another_id(tmp_path, caplog):
@@ -194,6 +199,12 @@ def test_other_label_names_are_matched_by_id_unless_a_shared_name_has_another_id
     with pytest.raises(DataError, match=r"clash/t.jsonl: its labels.json gives 'pos' the id 0, .*gen/t.jsonl's the id "
                                         r"1; expected the same label names in both, or the same ids"):
         build_task([split_from_file("train", generated), split_from_file("quality_train", clash)], None)
+
+
+def test_numbered_labels_keep_their_numbers_order(tmp_path):
+    records = [{"text": f"t{i}", "label": label} for i, label in enumerate([10, 2, 1, 9, 0])]
+    task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    assert task.label_names == ["0", "1", "2", "9", "10"] and task.splits["train"]["label"] == [4, 2, 1, 3, 0]
 
 
 def test_string_labels_without_labels_json_are_sorted(tmp_path):
@@ -209,6 +220,8 @@ def test_text_columns_from_config_and_noise_tag_kept(tmp_path):
     assert task.splits["train"]["noise"] == ["swap", "original"]
     default = build_task([split_from_file("train", tmp_path / "t.jsonl")], None)
     assert default.text_columns == ["a", "b"]  # the noise tag is never a text column
+    untagged = _write(tmp_path / "u.jsonl", "jsonl", [{k: v for k, v in r.items() if k != "noise"} for r in records])
+    assert "noise" not in build_task([split_from_file("train", untagged)], None).splits["train"].column_names
 
 
 @pytest.mark.parametrize("index", ["", "Unnamed: 0"])
@@ -308,6 +321,11 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
      r"text_column_names cannot hold; rename the column$"),
     ("t.jsonl", '{" text": "b", "text ": "c", "label": 1}\n',
      r"t.jsonl: line 1: keys ' text' and 'text ' differ only in the spaces around them; keep one$"),
+    ("t.jsonl", '{"title": null, "text": "a", "label": 0}\n{"title": "x", "text": "b", "label": 1}\n',  # a text missing
+     r"t.jsonl: line 1: column 'title' holds NoneType None; expected text in the text columns taken from"),
+    ("t.csv", "text\tlabel\na\t0\n",
+     r"t.csv: line 2: missing label column 'label' .*its one column's name holds '\\t'"),
+    ("t.csv", "text|label\na|0\n", r"t.csv: line 2: missing label column 'label' .*its one column's name holds '\|'"),
     ("t.jsonl", '{"text": "a", "Label": 0}\n', r"line 1: missing label column 'label' \(record has \['Label', "
      r"'text'\]; 'Label' differs from 'label' only in case or spaces; label_column_name names another\)"),
     ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
@@ -660,7 +678,7 @@ def test_a_trained_models_labels_are_read_by_name_then_by_id():
     numbered = label_reader(["1", "2"], None)
     assert [numbered(v) for v in (1, "2", 2.0, 0, 3)] == [0, 1, 1, None, None]
     own_order = label_reader(["negative", "positive"], ["positive", "negative"])
-    assert [own_order(v) for v in (0, 1, "negative", 2)] == [1, 0, 0, None]
+    assert [own_order(v) for v in (0, 1, "negative", 2, -1)] == [1, 0, 0, None, None]
 
 
 @pytest.mark.parametrize("values", [[False, True], ["no", "yes"], [3, 7], [0.5, 1.5], ["1", "2"], [1.0, "x"],
