@@ -45,6 +45,11 @@ def test_the_real_set_is_split_stratified_and_disjoint(data_root_env, tmp_path):
                                      "split_seed": 0, "validation_examples": 8, "remaining_real_examples": 32}
 
 
+def test_a_tiny_fraction_still_holds_out_one_example_of_each_label(data_root_env, tmp_path):
+    _real_set(data_root_env)
+    assert Counter(_task(tmp_path, real_validation_fraction=0.01).splits["validation"]["label"]) == {0: 1, 1: 1}
+
+
 def test_the_split_depends_on_split_seed_not_on_the_training_seed(data_root_env, tmp_path):
     _real_set(data_root_env)
     first = _texts(_task(tmp_path, seed=1).splits["validation"])
@@ -94,6 +99,7 @@ def test_a_cap_on_the_real_set_samples_what_is_left_after_the_validation_split(d
 def test_texts_of_the_evaluation_splits_in_the_training_data_are_reported(data_root_env, tmp_path, caplog):
     validation = [json.loads(line) for line in (data_root_env / "toy" / "validation.jsonl").read_text().splitlines()]
     train = [json.loads(line) for line in (data_root_env / "toy" / "train.jsonl").read_text().splitlines()]
+    test = [json.loads(line) for line in (data_root_env / "toy" / "test.jsonl").read_text().splitlines()]
     copied = [{**record, "text": f"  {record['text'].upper()} "} for record in validation[:5]]  # case and spacing aside
     write_jsonl(data_root_env / "toy" / "leaky_train.jsonl", train + copied)
     caplog.set_level("WARNING")
@@ -103,6 +109,12 @@ def test_texts_of_the_evaluation_splits_in_the_training_data_are_reported(data_r
     assert (f"The validation split: 5 of its {distinct} distinct texts are in the training data too"
             in caplog.text)
     assert "The test split" not in caplog.text
+    caplog.clear()
+    write_jsonl(data_root_env / "toy" / "leaky_train.jsonl", train + test[:3])
+    _task(tmp_path, train_file="toy/leaky_train.jsonl", validation_file="toy/validation.jsonl",
+          quality_checker_train_file=None)
+    distinct = len({" ".join(r["text"].lower().split()) for r in test})
+    assert f"The test split: 3 of its {distinct} distinct texts are in the training data too" in caplog.text
     caplog.clear()
     _task(tmp_path, validation_file="toy/validation.jsonl", quality_checker_train_file=None)
     assert "in the training data too" not in caplog.text
