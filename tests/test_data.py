@@ -487,6 +487,34 @@ def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
     assert set(other["test"]["text"]) != texts["test"]
 
 
+def test_split_file_as_the_real_set_is_held_out_of_its_training_part_and_a_zero_ratio_gives_no_split(tmp_path):
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources, quality_held_out_of_train
+
+    path = _write(tmp_path / "all.jsonl", "jsonl", [{"text": f"t{i}", "label": i % 2} for i in range(40)])
+    data = DataArguments(split_file=str(path), split_ratios="0.8,0.2,0")
+    checkers = CheckerArguments(quality_checker_train_file=str(path))
+    assert quality_held_out_of_train(data, checkers)  # the real set leaves the training part, see data.prepare
+    assert [s.name for s in collect_sources(data, checkers)] == ["train", "validation"]  # no quality_train, no test
+
+
+def test_a_w_and_b_datasets_files_are_its_data_files_inside_its_folder(tmp_path, monkeypatch):
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    folder = tmp_path / "artifacts" / "data:v0"
+    for name in ("train.jsonl", "dev-notes.md", "validation.jsonl", "../outside.jsonl"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text('{"text": "a", "label": 0}\n')
+    data = DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v0")
+    found = {s.name: Path(s.origin).name for s in collect_sources(data, CheckerArguments())}
+    assert found == {"train": "train.jsonl", "validation": "validation.jsonl"}  # not the notes
+    with pytest.raises(DataError, match=r"^train_file: '../outside.jsonl' is not a file inside the artifact folder"):
+        collect_sources(DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v0",
+                                      train_file="../outside.jsonl"), CheckerArguments())
+
+
 @pytest.mark.parametrize("label_column", ["label", "sentiment"])
 def test_split_file_is_stratified_by_the_label_column_it_is_given(tmp_path, label_column):
     from config.arguments import CheckerArguments, DataArguments
