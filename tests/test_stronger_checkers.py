@@ -3,7 +3,6 @@ from the diversity checker, and training that starts from the quality checker.""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections import Counter
@@ -21,7 +20,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
 from checkers.scoring import class_logits
 from config.loading import ConfigError, load_config
-from conftest import toy_records, write_jsonl
+from conftest import toy_records, weights_rows, write_jsonl
 from data.files import read_records
 from references.models import ModelSource
 
@@ -80,8 +79,7 @@ def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_t
     quality = tmp_path / "checkers" / "quality"
     recipes = [json.loads((quality / f"fold{i}" / "checker_recipe.json").read_text()) for i in (1, 2)]
     assert [r["fold"] for r in recipes] == ["1/2", "2/2"] and [r["train_examples"] for r in recipes] == [16, 16]
-    with (tmp_path / "out" / "weights.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = weights_rows(tmp_path / "out")
     real, generated = [r for r in rows if r["noise"] == "real"], [r for r in rows if r["noise"] != "real"]
     # the real rows follow the real set's order, which the folds are drawn from
     texts = Dataset.from_dict({"text": [r["text"] for r in real], "label": [int(r["label"]) for r in real]})
@@ -122,8 +120,7 @@ def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny
     diversity = str(tmp_path / "checkers" / "diversity")
     assert recipe["warm_start"] == diversity and recipe["base_model"] == diversity
     # Q only started the quality checker: DIMP's weights, and so the report's, are P' and not P'/Q
-    with (tmp_path / "out" / "weights.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = weights_rows(tmp_path / "out")
     assert "diversity_prob" not in rows[0] and all(r["static_weight"] == r["quality_prob"] for r in rows)
     assert "| P′ (the quality checker's factor) | 64 |" in (tmp_path / "out" / "README.md").read_text()
 
@@ -146,8 +143,7 @@ def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_r
                 problem_type="single_label_classification_imp"))
 
     def column(out, name):
-        with (tmp_path / out / "weights.csv").open(encoding="utf-8") as f:
-            return np.array([float(r[name]) for r in csv.DictReader(f)])
+        return np.array([float(r[name]) for r in weights_rows(tmp_path / out)])
 
     metrics = json.loads((tmp_path / "calibrated" / "train_results.json").read_text())
     assert "quality_checker_temperature" not in json.loads((tmp_path / "plain" / "train_results.json").read_text())
