@@ -3,7 +3,6 @@ clean real data gives them a lower weight than the original examples, and the re
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -11,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import FILLER, toy_records, write_jsonl
+from conftest import FILLER, toy_records, weights_rows, write_jsonl
 from config.loading import load_config
 from app.pipeline import score
 
@@ -67,8 +66,7 @@ def test_checker_distrusts_swapped_and_unrelated_examples(tiny_model_dir, noisy_
     path.write_text(json.dumps(config))
     report = score(load_config(str(path)))
 
-    with (tmp_path / "scores" / "weights.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = weights_rows(tmp_path / "scores")
     by_kind = defaultdict(list)
     for row in rows:
         by_kind[row["noise"]].append(float(row["static_weight"]))

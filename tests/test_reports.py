@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import file_backed_mb, write_long_texts
+from conftest import file_backed_mb, weights_rows, write_long_texts
 from data.task import build_task, split_from_file
 from reports.example_weights import ExampleWeights, from_training_set, write_csv
 from reports.markdown import cell, render
@@ -50,8 +49,7 @@ def test_cells_are_one_line_short_and_escaped():
 def test_weights_csv_holds_every_example_and_every_value(tmp_path):
     weights = known_weights()
     write_weight_report(tmp_path, weights, "Known weights.")
-    with (tmp_path / "weights.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = weights_rows(tmp_path)
     assert len(rows) == 60
     assert list(rows[0]) == ["index", "text", "text_pair", "label", "label_name", "noise", "quality_label", "quality_prob",
                              "diversity_prob", "static_weight", "kept", "model_prob_epoch1", "weight_epoch1",

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
 
 from config.loading import load_config
+from conftest import weights_rows
 from app.pipeline import run
-
-
-def _weights_csv(folder: Path) -> list[dict]:
-    with (folder / "weights.csv").open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def test_dimp_run_writes_per_epoch_weights_and_resumes_them(tiny_config, tmp_path):
@@ -24,7 +18,7 @@ def test_dimp_run_writes_per_epoch_weights_and_resumes_them(tiny_config, tmp_pat
     path.write_text(json.dumps(config))
     run(load_config(str(path)))
     out = tmp_path / "out"
-    rows = _weights_csv(out)
+    rows = weights_rows(out)
     assert len(rows) == 64
     assert {"index", "text", "label", "label_name", "quality_prob", "static_weight", "model_prob_epoch1",
             "weight_epoch1", "model_prob_epoch2", "weight_epoch2"} <= set(rows[0])
@@ -47,7 +41,7 @@ def test_focal_run_reports_the_weights_it_used_without_any_checker(tiny_config, 
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     run(load_config(str(path)))
-    rows = _weights_csv(tmp_path / "out")
+    rows = weights_rows(tmp_path / "out")
     assert len(rows) == 64 and "quality_prob" not in rows[0]
     for row in rows:
         assert float(row["weight_epoch2"]) == pytest.approx((1 - float(row["model_prob_epoch2"])) ** 2, rel=1e-4)
