@@ -37,10 +37,14 @@ logger = logging.getLogger(__name__)
 # Files whose presence means the folder holds a finished (or started) run's results; the model card is among them,
 # so that a README.md already in output_dir is never replaced unasked.
 RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json", "resolved_config.json", CARD_FILE)
+# Results a run writes only in some configurations (a test split, a weighted loss, save_validation_predictions), and
+# all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
+# otherwise stand beside its own as if they were its.
+EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE)
 # Every name this project writes into an output_dir (shell patterns). overwrite_output_dir may replace these and
 # nothing else: a folder holding anything more is not a run's output folder.
 OWN_FILES = (
-    *RESULT_MARKERS, "*_results.json", "trainer_state.json",  # run.py's results (eval_, test_1_, ...)
+    *RESULT_MARKERS, *EARLIER_RESULTS, "trainer_state.json",  # results (eval_, test_1_, ...), the weights report
     f"{PREFIX_CHECKPOINT_DIR}-*", "runs",  # checkpoints; TensorBoard's logs when report_to names it
     FINETUNE_DIR,  # the checkpoints of real_set_finetune_epochs' second phase
     # the trained model, as save_model writes it (the tokenizer files depend on the tokenizer's kind)
@@ -48,14 +52,9 @@ OWN_FILES = (
     "model.safetensors.index.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
     "spm.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
-    CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE,  # weights report (run.py and score.py)
     ".*.tmp", f".{PREDICTIONS_FILE}.*.npz",  # an atomic write interrupted before its rename
     "run.log",  # experiments/grid.py's log of the cell, opened before run.py starts
 )
-# Results a run writes only in some configurations (a test split, a weighted loss, save_validation_predictions), and
-# all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
-# otherwise stand beside its own as if they were its.
-EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE)
 # What an operating system leaves in any folder a file browser opened.
 SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
 # Options naming a data file the run reads.
