@@ -35,7 +35,7 @@ class Range:
     def describe(self, integer: bool, finite: bool = False) -> str:
         special = f"{self.special} or " if self.special is not None else ""
         if integer:
-            if self.high in (math.inf, INT_LIMIT):
+            if self.high == math.inf:
                 return f"{special}{'a positive integer' if self.low == 1 else f'an integer >= {_number(self.low)}'}"
             return f"{special}an integer in [{_number(self.low)}, {_number(self.high)}]"
         what = "a finite number " if finite else ""
