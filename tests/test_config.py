@@ -163,6 +163,7 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"focal_gamma": -1}, r"focal_gamma: expected >= 0"),
     ({"problem_type": "dimp"}, r"problem_type: unknown value 'dimp'"),
     ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
+    ({"dataloader_num_workers": -1}, r"dataloader_num_workers: expected an integer >= 0, got -1$"),
     ({"do_train": "yes"}, r"do_train: expected true/false"),
     ({"do_train": 2}, r"do_train: expected true/false, got int 2"),  # 0 and 1 are taken
     ({"learning_rate": None}, r"learning_rate: expected a number, got null"),
@@ -192,6 +193,8 @@ def test_values_a_key_takes_beside_its_own_type(tmp_path):
     ({"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "split_file": "s.jsonl"},
      r"split_file: brings all the splits, so train_file would be ignored"),
     ({"real_set_finetune_epochs": 1}, r"real_set_finetune_epochs: needs quality_checker_train_file"),
+    ({"real_set_in_training": True, "real_set_weight": None, "quality_checker_train_file": "r.jsonl"},
+     r"real_set_weight: null \(the loss's own weight for real examples\) needs quality_checker_folds >= 2"),
     ({"quality_checker_folds": 2}, r"quality_checker_folds: cross-fitting builds the quality checkers, so it needs "
                                    r"quality_checker_train_file"),
     ({"checker_calibration": "temperature", "quality_checker_model": "./q",
@@ -227,6 +230,7 @@ def test_settings_that_work_together_load(tmp_path, config):
      {"quality": "filter_min_weight", "diversity": "filter_min_weight"}),  # filtered on P'/Q, both built on demand
     ({"filter_keep_top_fraction": 0.5, "quality_checker_model": "./q"}, {"quality": "filter_keep_top_fraction"}),
     ({"init_from_quality_checker": True, "quality_checker_model": "./q"}, {"quality": "init_from_quality_checker"}),
+    ({"drop_label_issues": True, "quality_checker_model": "./q"}, {"quality": "drop_label_issues"}),  # its predictions
 ])
 def test_the_checkers_a_run_needs_and_why(tmp_path, config, needed):
     assert load_config(_write(tmp_path, {**config, "report_to": "none"})).needed_checkers() == needed
