@@ -201,6 +201,9 @@ def test_values_a_key_takes_beside_its_own_type(tmp_path):
       "problem_type": "single_label_classification_dimp"},
      r"checker_calibration: temperature scaling needs held-out real data"),
     ({"noise_unrelated_ratio": 0.1}, r"noise_unrelated_ratio: > 0 needs noise_unrelated_file"),
+    ({"init_from_quality_checker": True, "quality_checker_folds": 2, "quality_checker_train_file": "r.jsonl",
+      "quality_checker_model": "./q"},
+     r"init_from_quality_checker: needs one quality checker; quality_checker_folds is 2"),
     ({"quality_checker_model": "me/proj/checker v1:v0", "problem_type": "single_label_classification_dimp"},
      r"quality_checker_model: 'me/proj/checker v1:v0' is not a valid W&B artifact reference"),
     ({"wandb_generalization_dataset": "me/proj/../data:v1"},
@@ -216,6 +219,11 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": False},
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
      "problem_type": "single_label_classification_dimp"},
+    # use_wandb_model says the model is a W&B artifact, not the checkers' base, here a hub id
+    {"use_wandb_model": True, "model_name_or_path": "me/proj/model:v1", "checker_base_model": "prajjwal1/bert-tiny"},
+    # cross-fitting holds out each fold's real examples from its checker: they calibrate it, without a validation split
+    {"checker_calibration": "temperature", "quality_checker_folds": 2, "quality_checker_train_file": "r.jsonl",
+     "real_validation_fraction": 0, "quality_checker_model": "./q", "problem_type": "single_label_classification_dimp"},
 ])
 def test_settings_that_work_together_load(tmp_path, config):
     load_config(_write(tmp_path, config))
@@ -459,3 +467,12 @@ def test_a_later_override_of_the_same_key_wins(tmp_path):
     """Unlike a key given twice in one JSON object (an error), the command line is read left to right."""
     cfg = load_config(_write(tmp_path, {"report_to": "none", "train_file": "t.jsonl"}), ["--seed", "1", "--seed", "2"])
     assert cfg.training.seed == 2
+
+
+def test_the_settings_that_reproduce_a_run_leave_out_its_tokens(tmp_path):
+    """non_default() is the config the model card gives to reproduce the run: no secret in it."""
+    cfg = load_config(_write(tmp_path, {"learning_rate": 1e-4, "hub_token": "hf_secret", "report_to": "none"}))
+    assert cfg.training.hub_token == "hf_secret"
+    reproduced = cfg.non_default()
+    assert reproduced["learning_rate"] == 1e-4 and reproduced["train_file"] == "t.jsonl"
+    assert "hub_token" not in reproduced and "hf_secret" not in json.dumps(reproduced, default=str)

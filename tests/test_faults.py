@@ -256,6 +256,8 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
         assert torch.allclose(tensor, two_weights[name], atol=1e-6), name
     results = json.loads((tmp_path / "two" / "all_results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
+    # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself
+    assert '"use_cpu"' not in (tmp_path / "two" / "README.md").read_text()
 
 
 @pytest.mark.slow
