@@ -290,7 +290,7 @@ def allowed_types(tp) -> tuple[set, bool]:
 def _check_value(key: str, value, where: str, field_types=FIELD_TYPES) -> None:
     basics, nullable = allowed_types(field_types[key])
     if value is None:
-        if not nullable and object not in basics:
+        if not nullable:
             raise ConfigError(f"{where}{key}: expected {_describe(basics)}, got null")
         return
     if object in basics:
