@@ -164,6 +164,9 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"problem_type": "dimp"}, r"problem_type: unknown value 'dimp'"),
     ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
     ({"dataloader_num_workers": -1}, r"dataloader_num_workers: expected an integer >= 0, got -1$"),
+    ({"filter_keep_top_fraction": 0}, r"filter_keep_top_fraction: expected a value in \(0, 1\], got 0"),
+    ({"seed": 2**32}, r"seed: 4294967296 is too large; expected at most 4294967295"),  # numpy's seeds are unsigned
+    ({"lr_scheduler_type": 5}, r"lr_scheduler_type: expected a string, got int 5"),  # a str-valued enum
     ({"do_train": "yes"}, r"do_train: expected true/false"),
     ({"do_train": 2}, r"do_train: expected true/false, got int 2"),  # 0 and 1 are taken
     ({"learning_rate": None}, r"learning_rate: expected a number, got null"),
@@ -449,6 +452,10 @@ def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
     extra = {"output_dir": str(tmp_path)} if cls is WeightedTrainingArguments else {}
     with pytest.raises(ValueError, match=f"^{key}: "):
         cls(**{key: value}, **extra)
+
+
+def test_a_seed_takes_numpys_whole_range(tmp_path):
+    assert load_config(_write(tmp_path, {"seed": 2**32 - 1, "report_to": "none"})).training.seed == 2**32 - 1
 
 
 def test_integers_given_to_float_options_become_floats(tmp_path):
