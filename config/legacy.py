@@ -58,7 +58,7 @@ REWRITTEN = {
 
 def _ratio(key: str, value) -> float:
     """A fraction of the training steps: warmup_steps below 1 means the same."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not isinstance(value, (int, float)) or not 0 <= value < 1:  # true reads as 1: refused too
         raise ValueError(f"{key}: expected a fraction in [0, 1), got {value!r}")
     return float(value)
 
