@@ -222,6 +222,8 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": False},
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
      "problem_type": "single_label_classification_dimp"},
+    # the authors' configs leave these null: not set, as transformers 4.x read them
+    {"per_gpu_train_batch_size": None, "per_gpu_eval_batch_size": None, "warmup_ratio": None},
     # use_wandb_model says the model is a W&B artifact, not the checkers' base, here a hub id
     {"use_wandb_model": True, "model_name_or_path": "me/proj/model:v1", "checker_base_model": "prajjwal1/bert-tiny"},
     # cross-fitting holds out each fold's real examples from its checker: they calibrate it, without a validation split
@@ -280,6 +282,8 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     ('{"report_to": ["none",]}', r"invalid JSON at line 1, .*; JSON allows no comma before a closing bracket"),
     ('{"seed": 1,\n /* a note */\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
     ('{"seed": 1,\n # a note\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
+    ('{"seed": 1,, "learning_rate": 1e-4}', r"invalid JSON at line 1, column 12: Expecting property name enclosed in "
+                                            r"double quotes$"),  # a comma too many, but not before a bracket
 ])
 def test_malformed_json_names_the_line(tmp_path, text, message):
     path = tmp_path / "bad.json"
@@ -336,6 +340,8 @@ def test_shipped_configs_share_data_and_protocol(name, problem_type):
     (["--no_cuda", "no"], "training", "use_cpu", False),  # an old key's value read as its new key's type
     (["--pad_to_max_length", "no"], "data", "pad_to_max_length", False),
     (["--pad_to_max_length", "yes"], "data", "pad_to_max_length", True),
+    (["--pad_to_max_length", "1"], "data", "pad_to_max_length", True),
+    (["--pad_to_max_length", "0"], "data", "pad_to_max_length", False),
 ])
 def test_command_line_values_mean_what_they_say(tmp_path, argv, part, key, expected):
     cfg = load_config(_write(tmp_path, {"report_to": "wandb"}), argv)
