@@ -460,6 +460,17 @@ def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
         cls(**{key: value}, **extra)
 
 
+def test_an_error_is_placed_by_the_key_it_names_not_by_a_key_its_name_contains(tmp_path):
+    with pytest.raises(ConfigError, match=r"^command line: log_level_replica: expected one of .*got 'loud'"):
+        load_config(_write(tmp_path, {"log_level": "info"}), ["--log_level_replica", "loud"])
+
+
+@pytest.mark.parametrize("given, expected", [(True, ["inputs"]), (False, [])])
+def test_the_authors_include_inputs_for_metrics_is_read_as_include_for_metrics(tmp_path, given, expected):
+    config = {"include_inputs_for_metrics": given, "report_to": "none"}
+    assert load_config(_write(tmp_path, config)).training.include_for_metrics == expected
+
+
 def test_a_seed_takes_numpys_whole_range(tmp_path):
     assert load_config(_write(tmp_path, {"seed": 2**32 - 1, "report_to": "none"})).training.seed == 2**32 - 1
 
