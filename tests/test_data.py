@@ -452,6 +452,11 @@ def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch
     assert as_configured(f"{work}/bench/train.jsonl") == f"{work}/bench/train.jsonl"
     assert as_configured(f"{tmp_path}/elsewhere.jsonl") == f"{tmp_path}/elsewhere.jsonl"
     assert as_configured("glue") == "glue"  # a hub dataset
+    # a data root set through a symlink (as ../shared often is) still names a file given by its real path
+    (tmp_path / "link").symlink_to(root)
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path / "link"))
+    assert as_configured(f"{root}/bench/train.jsonl") == "bench/train.jsonl"
+    assert as_configured(f"{tmp_path}/link/bench/train.jsonl") == "bench/train.jsonl"
 
 
 def test_subsample_is_seeded_and_bounded(tmp_path):
