@@ -436,6 +436,8 @@ def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
     assert resolve_data_path("bench/train.jsonl", "train_file") == target
     with pytest.raises(DataError, match=r"train_file: file 'bench/missing.jsonl' not found"):
         resolve_data_path("bench/missing.jsonl", "train_file")
+    monkeypatch.setenv("HOME", str(tmp_path / "bench"))
+    assert resolve_data_path("~/train.jsonl", "train_file") == target  # a home folder, as a shell would read it
 
 
 def test_files_are_shown_by_the_name_that_finds_them_again(tmp_path, monkeypatch):
