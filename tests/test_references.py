@@ -80,6 +80,9 @@ def test_the_packaged_minilm_is_used_only_when_its_model_files_are_there(tmp_pat
     assert packaged_minilm() is None  # an install whose model folder lost its files
     (tmp_path / "model" / "config.json").write_text("{}")
     assert packaged_minilm() == tmp_path / "model"
+    assert ModelSource(str(tmp_path / "model")).name == "sentence-transformers/all-MiniLM-L6-v2"  # recorded by its id
+    spec.origin = None  # a namespace package of that name, without the package's files
+    assert packaged_minilm() is None
 
 
 @pytest.mark.parametrize("name", ["optimizer.pt", "rng_state.pth", "training_args.bin", "weights.npz"])
