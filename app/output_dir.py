@@ -8,6 +8,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -41,12 +42,14 @@ RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json",
 # all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
 # otherwise stand beside its own as if they were its.
 EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE)
+# The earlier run's checkpoints go too: resume_from_checkpoint true takes the highest-numbered checkpoint, which would
+# be the earlier run's wherever it trained more steps, and resume it in place of this run.
+EARLIER_CHECKPOINTS = (f"{PREFIX_CHECKPOINT_DIR}-*", FINETUNE_DIR)  # FINETUNE_DIR: real_set_finetune_epochs' phase
 # Every name this project writes into an output_dir (shell patterns). overwrite_output_dir may replace these and
 # nothing else: a folder holding anything more is not a run's output folder.
 OWN_FILES = (
     *RESULT_MARKERS, *EARLIER_RESULTS, "trainer_state.json",  # results (eval_, test_1_, ...), the weights report
-    f"{PREFIX_CHECKPOINT_DIR}-*", "runs",  # checkpoints; TensorBoard's logs when report_to names it
-    FINETUNE_DIR,  # the checkpoints of real_set_finetune_epochs' second phase
+    *EARLIER_CHECKPOINTS, "runs",  # checkpoints; TensorBoard's logs when report_to names it
     # the trained model, as save_model writes it (the tokenizer files depend on the tokenizer's kind)
     "config.json", "generation_config.json", "model.safetensors", "model-*-of-*.safetensors",
     "model.safetensors.index.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",
@@ -128,12 +131,18 @@ def _refuse_inputs(out: Path, cfg: RunConfig, command: str) -> None:
 
 
 def remove_earlier_results(out: Path) -> None:
-    """Once a run started over (overwrite_output_dir) is past its checks, the earlier run's EARLIER_RESULTS go."""
-    earlier = sorted(path for pattern in EARLIER_RESULTS for path in out.glob(pattern) if path.is_file())
+    """Once a run started over (overwrite_output_dir) is past its checks, the earlier run's EARLIER_RESULTS and
+    EARLIER_CHECKPOINTS go."""
+    earlier = sorted([path for pattern in EARLIER_RESULTS for path in out.glob(pattern) if path.is_file()]
+                     + [path for pattern in EARLIER_CHECKPOINTS for path in out.glob(pattern) if path.is_dir()])
     for path in earlier:
-        path.unlink()
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:  # a file, or a link (removed, not what it points to)
+            path.unlink()
     if earlier:
-        logger.info("Removed the earlier run's results from %s: %s", out, ", ".join(p.name for p in earlier))
+        logger.info("Removed the earlier run's results and checkpoints from %s: %s", out,
+                    ", ".join(p.name for p in earlier))
 
 
 def claim_output_dir(output_dir: str) -> Callable[[], None]:

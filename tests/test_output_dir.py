@@ -62,6 +62,20 @@ def test_a_run_started_over_leaves_none_of_the_earlier_runs_results(tiny_config,
     assert not any(key.startswith("test_") for key in json.loads((out / "all_results.json").read_text()))
 
 
+def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs(tiny_config, tmp_path):
+    """resume_from_checkpoint true takes the highest-numbered checkpoint: the earlier run's checkpoint-32 would be
+    resumed in place of this run's checkpoint-8, giving its model as this run's."""
+    out = tmp_path / "out"
+    config = _write(tmp_path / "c.json", {**tiny_config, "overwrite_output_dir": True, "save_strategy": "epoch",
+                                          "save_total_limit": None})
+    assert main([config, "--per_device_train_batch_size", "4"]) == 0  # 16 steps an epoch
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-16", "checkpoint-32"]
+    assert main([config, "--num_train_epochs", "1"]) == 0  # 8
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-8"]
+    assert main([config, "--num_train_epochs", "1", "--resume_from_checkpoint", "true"]) == 0
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 8
+
+
 def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
     """overwrite_output_dir accepts a folder a DIMP run (model, checkpoints, weights report, predictions) wrote."""
     out = tmp_path / "out"
