@@ -68,10 +68,11 @@ def test_recorded_weights_are_the_losss_and_survive_gradient_accumulation(tiny_m
     assert not np.allclose(_history(one)[1]["model_prob"], _history(one)[2]["model_prob"])
 
 
-def test_a_run_stopped_by_max_steps_mid_epoch_records_that_epoch_as_its_first(tiny_model_dir, tmp_path):
-    trainer = train_dimp(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1, extra={"max_steps": 2})
-    assert trainer.state.epoch == pytest.approx(2 / 3)
-    assert {epoch: seen["index"].tolist() for epoch, seen in _history(trainer).items()} == {1: list(range(16))}
+@pytest.mark.parametrize("steps", [1, 2])  # a third and two thirds of the 3 steps of an epoch
+def test_a_run_stopped_by_max_steps_mid_epoch_records_that_epoch_as_its_first(tiny_model_dir, tmp_path, steps):
+    trainer = train_dimp(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1, extra={"max_steps": steps})
+    assert trainer.state.epoch == pytest.approx(steps / 3)
+    assert {epoch: seen["index"].tolist() for epoch, seen in _history(trainer).items()} == {1: list(range(8 * steps))}
 
 
 def test_an_example_gathered_twice_keeps_its_first_values():
