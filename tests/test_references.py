@@ -121,6 +121,24 @@ def test_a_failure_to_load_is_one_error_naming_the_option_and_folder():
             raise ArtifactError("already named")
 
 
+def test_a_reference_resolves_with_the_options_that_load_it(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin").write_bytes(b"pickle")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_model("~/model", "m", allow_pickle=True) == ModelSource(str(folder), field="m", allow_pickle=True)
+    artifact = tmp_path / "artifacts" / "model:v1"
+    artifact.parent.mkdir()
+    folder.rename(artifact)
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(artifact.parent))
+    assert resolve_model("me/proj/model:v1", "m", allow_pickle=True) == \
+        ModelSource(str(artifact), field="m", allow_pickle=True)
+    monkeypatch.setattr("references.models.hub_reachable", lambda: True)
+    assert resolve_model("org/name", "m", cache_dir="c", revision="v2") == \
+        ModelSource("org/name", field="m", cache_dir="c", revision="v2")
+
+
 def test_a_reference_with_two_slashes_is_a_folder_not_a_hub_id(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ArtifactError, match=r"^model_name_or_path: model folder models/bert/base not found$"):
