@@ -24,7 +24,8 @@ from datasets import Dataset
 from conftest import ROOT, file_backed_mb, toy_records, write_jsonl, write_long_texts
 from config.loading import load_config
 from data.prepare import load_task
-from data.files import DataError, as_configured, iter_records, read_label_names, read_records, resolve_data_path
+from data.files import (DataError, as_configured, iter_records, iter_text_lines, read_label_names, read_records,
+                        resolve_data_path)
 from data.store import ALIVE_FILE, SCRATCH_PREFIX, content_digest, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
@@ -892,3 +893,9 @@ def test_unrelated_noise_never_takes_the_other_files_label_for_a_text(data_root_
                       noise_unrelated_file="toy/other.jsonl").splits["train"]
     unrelated = [text for text, noise in zip(train["text"], train["noise"]) if noise == "unrelated"]
     assert len(unrelated) == 10 and all(text.startswith("other ") for text in unrelated)
+
+
+def test_a_plain_text_file_is_one_text_per_line_whatever_its_line_ends(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_bytes(b"first\r\n\r\nthird\n\n\n")  # Windows line ends, a blank line inside, blank lines at the end
+    assert list(iter_text_lines(path)) == [(1, {"text": "first"}), (2, {"text": ""}), (3, {"text": "third"})]
