@@ -173,6 +173,12 @@ def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
             build_task([split_from_file("train", odd)], None)
 
 
+def test_a_labels_json_whose_ids_skip_one_is_refused(tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps({"2": "negative", "1": "positive"}))
+    with pytest.raises(DataError, match=r"labels.json: label ids must be 0..1, got \['1', '2'\]$"):
+        read_label_names(tmp_path / "t.jsonl")
+
+
 def test_with_digit_label_names_a_number_is_an_id_and_a_string_a_name(tmp_path):
     stars = _labelled_folder(tmp_path / "stars", ["1", "2", "3"], [1, "1", "3"])
     assert build_task([split_from_file("train", stars)], None).splits["train"]["label"] == [1, 0, 2]
