@@ -173,9 +173,13 @@ def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
             build_task([split_from_file("train", odd)], None)
 
 
-def test_a_labels_json_whose_ids_skip_one_is_refused(tmp_path):
-    (tmp_path / "labels.json").write_text(json.dumps({"2": "negative", "1": "positive"}))
-    with pytest.raises(DataError, match=r"labels.json: label ids must be 0..1, got \['1', '2'\]$"):
+@pytest.mark.parametrize("names, message", [
+    ({"2": "negative", "1": "positive"}, r"label ids must be 0..1, got \['1', '2'\]$"),  # no 0
+    ({"0": "negative", "1": "  "}, r"label names must be non-empty strings, got \['negative', '  '\]$"),
+])
+def test_a_labels_json_that_does_not_name_each_id_is_refused(tmp_path, names, message):
+    (tmp_path / "labels.json").write_text(json.dumps(names))
+    with pytest.raises(DataError, match=rf"labels.json: {message}"):
         read_label_names(tmp_path / "t.jsonl")
 
 
