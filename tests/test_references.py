@@ -152,11 +152,16 @@ def test_the_shape_of_a_w_and_b_reference(value, artifact):
     assert looks_like_artifact_ref(value) is artifact
 
 
-def test_a_w_and_b_api_key_in_netrc_counts(wandb_artifacts_without_key):
+def test_a_w_and_b_api_key_in_netrc_or_the_environment_counts(wandb_artifacts_without_key, monkeypatch):
     assert not wandb_api_key_configured()
     netrc = Path.home() / ".netrc"
+    netrc.write_text("machine api.wandb.ai\n  login")  # unreadable: no key, and no error either
+    assert not wandb_api_key_configured()
     netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
     netrc.chmod(0o600)
+    assert wandb_api_key_configured()
+    netrc.unlink()
+    monkeypatch.setenv("WANDB_API_KEY", "0123456789")  # or in the environment
     assert wandb_api_key_configured()
 
 
