@@ -176,11 +176,17 @@ def test_digits_other_than_ascii_are_names_not_ids(tmp_path):
 @pytest.mark.parametrize("names, message", [
     ({"2": "negative", "1": "positive"}, r"label ids must be 0..1, got \['1', '2'\]$"),  # no 0
     ({"0": "negative", "1": "  "}, r"label names must be non-empty strings, got \['negative', '  '\]$"),
+    ({}, r"expected a JSON object mapping label ids to names"),
 ])
 def test_a_labels_json_that_does_not_name_each_id_is_refused(tmp_path, names, message):
     (tmp_path / "labels.json").write_text(json.dumps(names))
     with pytest.raises(DataError, match=rf"labels.json: {message}"):
         read_label_names(tmp_path / "t.jsonl")
+
+
+def test_a_labels_json_saved_with_a_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "labels.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"0": "negative", "1": "positive"}).encode())
+    assert read_label_names(tmp_path / "t.jsonl") == ["negative", "positive"]
 
 
 def test_with_digit_label_names_a_number_is_an_id_and_a_string_a_name(tmp_path):
