@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -17,7 +19,7 @@ from conftest import toy_records
 from config.arguments import WeightedTrainingArguments
 from trainer.fitting import make_trainer
 from trainer.modeling import encode
-from trainer.weight_history import Seen
+from trainer.weight_history import Seen, WeightHistory
 from trainer.weighted_trainer import EXAMPLE_INDEX, QUALITY_PROB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,17 @@ def test_a_run_stopped_by_max_steps_mid_epoch_records_that_epoch_as_its_first(ti
     trainer = train_dimp(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1, extra={"max_steps": steps})
     assert trainer.state.epoch == pytest.approx(steps / 3)
     assert {epoch: seen["index"].tolist() for epoch, seen in _history(trainer).items()} == {1: list(range(8 * steps))}
+
+
+def test_values_recorded_in_half_precision_are_kept_as_float32():
+    """Under bf16 the loss's probabilities and weights are bf16 tensors, which numpy cannot hold."""
+    history = WeightHistory()
+    history.record(torch.tensor([1, 0]), torch.tensor([0.25, 0.5], dtype=torch.bfloat16),
+                   torch.tensor([2.0, 1.0], dtype=torch.bfloat16))
+    history.on_epoch_end(SimpleNamespace(process_index=0), SimpleNamespace(epoch=1.0), None)
+    seen = history.epochs[1]
+    assert (seen.index.tolist(), seen.model_prob.tolist(), seen.weight.tolist()) == ([0, 1], [0.5, 0.25], [1.0, 2.0])
+    assert seen.model_prob.dtype == seen.weight.dtype == np.float32
 
 
 def test_an_example_gathered_twice_keeps_its_first_values():
