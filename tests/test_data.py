@@ -379,9 +379,10 @@ def test_column_names_are_read_without_the_spaces_around_them_in_every_format(tm
         assert read_records(path)[0] == {"Text": "good", "label": 1}
 
 
-def test_a_csv_of_a_header_alone_says_so(tmp_path):
+@pytest.mark.parametrize("text", ["text,label\n", ""])
+def test_a_csv_of_a_header_alone_or_nothing_says_so(tmp_path, text):
     path = tmp_path / "t.csv"
-    path.write_text("text,label\n")
+    path.write_text(text)
     with pytest.raises(DataError, match=r"t.csv: no records \(the file is empty, or holds only its header\)"):
         read_records(path)
 
