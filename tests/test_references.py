@@ -174,3 +174,30 @@ def test_an_empty_artifact_folder_is_not_the_artifact(wandb_artifacts_without_ke
     assert resolve_artifact("me/proj/checker:v0", "quality_checker_model") == folder
     with pytest.raises(ArtifactError, match=r"quality_checker_model: .*checker:v0 has no model weights"):
         resolve_model("me/proj/checker:v0", "quality_checker_model")  # an artifact's folder is checked as any other
+
+
+def test_with_an_api_key_a_missing_artifact_is_downloaded_into_its_folder(wandb_artifacts_without_key, monkeypatch):
+    import wandb
+
+    class Artifact:
+        def download(self, root):
+            Path(root).mkdir(parents=True)
+            (Path(root) / "config.json").write_text("{}")
+            return root
+
+    class Api:  # the W&B client, offline: one artifact to download, every other one not found
+        def __init__(self, timeout):
+            pass
+
+        def artifact(self, name):
+            if name != "me/proj/checker:v0":
+                raise ValueError(f"artifact {name} not found")
+            return Artifact()
+
+    monkeypatch.setenv("WANDB_API_KEY", "0123456789")
+    monkeypatch.setattr(wandb, "Api", Api)
+    folder = resolve_artifact("me/proj/checker:v0", "quality_checker_model")
+    assert folder == (wandb_artifacts_without_key / "checker:v0").resolve() and (folder / "config.json").is_file()
+    failed = r"^quality_checker_model: could not download W&B artifact me/proj/other:v0: artifact me/proj/other:v0 not "
+    with pytest.raises(ArtifactError, match=failed + r"found\. Put its files in .*other:v0 to use it offline"):
+        resolve_artifact("me/proj/other:v0", "quality_checker_model")
