@@ -380,6 +380,9 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
                              "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny"])
     assert cfg.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny"
     assert cfg.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_tiny"
+    split = load_config(None, ["--split_file", "gen/all.jsonl", "--problem_type", "single_label_classification_imp",
+                               "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny"])
+    assert split.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-all_tiny"
     warm = load_config(None, ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl",
                               "--model_name_or_path", "./models/tiny", "--quality_checker_warm_start", "true"])
     assert warm.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_warm"
