@@ -113,6 +113,21 @@ def test_the_summary_and_noise_tables_describe_the_weights():
     assert "| # | index | label | noise | P′ |" in text and "P′/Q" not in text  # no diversity checker: no ratio
 
 
+def test_the_ranking_and_the_kinds_follow_what_the_run_had():
+    """P′/Q with a diversity checker, P′ without; `original` first among the noise kinds; real examples the loss
+    weighs as the others (real_set_weight null) are not set apart."""
+    weights = known_weights()
+    assert weights.ranking().name == "P′/Q"
+    weights.diversity, weights.static = None, weights.quality
+    assert weights.ranking().name == "P′"
+    tags = ExampleWeights(texts={"text": list("abcd")}, labels=np.zeros(4, dtype=int), label_names=["x"],
+                          noise=["swap", "unrelated", "original", "duplicate"])
+    assert tags.noise_kinds() == ["original", "duplicate", "swap", "unrelated"]
+    weighed = ExampleWeights(texts={"text": ["a", "b"]}, labels=np.zeros(2, dtype=int), label_names=["x"],
+                             real=np.array([False, True]), real_weight=None)
+    assert weighed.fixed == 0 and weighed.without_fixed(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+
+
 def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
     weights = ExampleWeights(texts={"text": ["a", "b", "c"]}, labels=np.array([0, 1, 0]), label_names=["no", "yes"],
                              loss="focal")
