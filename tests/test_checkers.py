@@ -524,10 +524,23 @@ def test_a_checker_on_a_read_only_share_is_read_as_it_is(tiny_model_dir, tmp_pat
     checker = tmp_path / "share" / "quality"
     shutil.copytree(tiny_model_dir, checker)
     monkeypatch.setattr("checkers.resolve.unwritable", lambda path: "cannot write in it (read-only)")
+
+    def no_lock_file(path, timeout=None):  # as root here, a real read-only share cannot be made
+        raise PermissionError(13, "Read-only file system", str(path))
+
+    monkeypatch.setattr("checkers.resolve.hold", no_lock_file)
     assert find_or_build(str(checker), "quality_checker_model", ANY_RECIPE, _never_built).location == str(checker)
     with pytest.raises(ArtifactError, match=r"quality_checker_model: cannot build the checker in .*absent: cannot "
                                             r"write in it \(read-only\)"):
         find_or_build(str(tmp_path / "share" / "absent"), "quality_checker_model", ANY_RECIPE, _never_built)
+
+
+def test_a_hub_id_that_cannot_be_built_is_not_told_how_to_build_it(tmp_path, monkeypatch):
+    """Without a recipe (a checker only read, never built) the hint on naming a folder to build in would mislead."""
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    with pytest.raises(ArtifactError, match=r"someone/absent is neither a folder nor in the local hub cache .* "
+                                            r"run once with the hub reachable$"):
+        find_or_build("someone/absent", "quality_checker_model", None, _never_built, cache_dir=str(tmp_path))
 
 
 def test_a_damaged_artifact_download_is_reported_not_built_over(tmp_path, monkeypatch):
