@@ -126,6 +126,9 @@ def test_the_ranking_and_the_kinds_follow_what_the_run_had():
     weighed = ExampleWeights(texts={"text": ["a", "b"]}, labels=np.zeros(2, dtype=int), label_names=["x"],
                              real=np.array([False, True]), real_weight=None)
     assert weighed.fixed == 0 and weighed.without_fixed(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+    weighed.real_weight, weighed.static = 0.0, np.array([0.5, np.nan])  # real_set_weight 0: a fixed weight too
+    assert "The 1 real examples joined to the training data (noise `real`) train at the fixed weight 0 and are not " \
+           "ranked" in weighed.ranking().meaning
 
 
 def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
