@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasets import Dataset
 
 from conftest import file_backed_mb, weights_rows, write_long_texts
 from data.task import build_task, split_from_file
@@ -68,6 +69,16 @@ def test_weights_csv_written_in_chunks_is_the_same_file(tmp_path, monkeypatch):
     monkeypatch.setattr(example_weights, "CSV_CHUNK_ROWS", 7)  # 60 rows: 8 full chunks and a partial one
     write_weight_report(tmp_path / "chunked", known_weights(), "Known weights.")
     assert (tmp_path / "chunked" / "weights.csv").read_bytes() == (tmp_path / "whole" / "weights.csv").read_bytes()
+
+
+def test_the_table_of_a_training_set_takes_each_checkers_probability_of_the_gold_label():
+    train = Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 1]})
+    quality = np.array([[0.9, 0.1], [0.3, 0.7], [0.8, 0.2]])
+    weights = from_training_set(train, ["text"], ["no", "yes"], {"quality": quality, "diversity": np.full((3, 2), 0.5)},
+                                epsilon=1e-9)
+    assert weights.quality.tolist() == [0.9, 0.7, 0.2] and weights.diversity.tolist() == [0.5, 0.5, 0.5]
+    assert weights.quality_label.tolist() == [0, 1, 0]  # the label the quality checker finds most likely
+    assert weights.static == pytest.approx([1.8, 1.4, 0.4])
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
