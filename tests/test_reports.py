@@ -166,6 +166,26 @@ def test_real_examples_at_a_fixed_weight_are_counted_but_not_ranked():
     assert "| 1 | 1 | yes |" in highest and "| real |" not in highest
 
 
+def test_the_epochs_plot_leaves_out_the_real_examples_at_a_fixed_weight(tmp_path, monkeypatch):
+    from reports import plots
+
+    drawn, draw = [], plots.weights_by_epoch
+
+    def recording(model_prob, weight, *args):
+        drawn.append((model_prob, weight))
+        return draw(model_prob, weight, *args)
+
+    monkeypatch.setattr(plots, "weights_by_epoch", recording)
+    weights = ExampleWeights(texts={"text": ["a", "b", "c", "d"]}, labels=np.array([0, 1, 0, 1]),
+                             label_names=["no", "yes"], loss="focal", real=np.array([False, False, True, True]),
+                             real_weight=1.0)
+    weights.with_history({1: Seen(np.arange(4), np.array([0.9, 0.5, 0.2, 0.1]), np.array([0.1, 0.5, 1.0, 1.0]))})
+    write_weight_report(tmp_path, weights, "Focal with the real set.")
+    ((model_prob, weight),) = drawn
+    assert model_prob[1][:2].tolist() == [0.9, 0.5] and np.isnan(model_prob[1][2:]).all()
+    assert weight[1][:2].tolist() == [0.1, 0.5] and np.isnan(weight[1][2:]).all()
+
+
 def test_a_kind_no_example_of_which_was_seen_in_an_epoch_shows_a_dash(recwarn):
     # max_steps can end an epoch before every example was seen: the real ones here have no weight in epoch 1
     quality = np.array([0.9, 0.4, 0.8, 0.7])
