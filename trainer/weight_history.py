@@ -35,7 +35,7 @@ class Seen(NamedTuple):
 
     @classmethod
     def concatenate(cls, parts: list["Seen"]) -> "Seen":
-        return cls(*(np.concatenate(column) for column in zip(*parts))) if parts else cls.empty()
+        return cls(*(np.concatenate(column) for column in zip(*parts)))
 
     def first_of_each(self) -> "Seen":
         """One entry per example, sorted by index. Several processes pad the last batch with repeated examples,
