@@ -249,6 +249,25 @@ def test_wandb_failure_is_logged_not_raised(caplog):
     assert "could not log the example weights" in caplog.text
 
 
+def test_wandb_gets_the_table_and_every_plot_and_no_table_wandb_cannot_hold(tmp_path, monkeypatch):
+    import wandb
+
+    class Run:
+        def __init__(self):
+            self.logged = []
+
+        def log(self, values):
+            self.logged.append(values)
+
+    run = Run()
+    write_weight_report(tmp_path, known_weights(), "Known weights.", wandb_run=run)
+    assert sorted(run.logged[0]) == ["example_weights/table", "example_weights/weights_by_epoch",
+                                     "example_weights/weights_by_label", "example_weights/weights_by_noise"]
+    monkeypatch.setattr(wandb.Table, "MAX_ROWS", 59)  # known_weights() has 60 examples
+    log_to_wandb(run, known_weights(), {})
+    assert run.logged[1] == {}
+
+
 def test_a_histogram_of_many_groups_draws_the_largest_and_pools_the_rest():
     """200 labels would draw 200 bars a bin and a legend taller than the plot: the 9 largest groups, in their order,
     and one for the other 191."""
