@@ -222,6 +222,7 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": False},
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
      "problem_type": "single_label_classification_dimp"},
+    {"metric_for_best_model": "eval_accuracy", "eval_strategy": "epoch", "validation_file": "v.jsonl"},  # Trainer's
     # the authors' configs leave these null: not set, as transformers 4.x read them
     {"per_gpu_train_batch_size": None, "per_gpu_eval_batch_size": None, "warmup_ratio": None},
     # use_wandb_model says the model is a W&B artifact, not the checkers' base, here a hub id

@@ -379,6 +379,12 @@ def test_column_names_are_read_without_the_spaces_around_them_in_every_format(tm
         assert read_records(path)[0] == {"Text": "good", "label": 1}
 
 
+def test_a_csv_row_whose_text_is_the_columns_name_is_a_record_not_the_header_again(tmp_path):
+    path = tmp_path / "T.CSV"  # a suffix in capitals names the format as well
+    path.write_text("text,label\ntext,1\n")
+    assert read_records(path) == [{"text": "text", "label": "1"}]
+
+
 @pytest.mark.parametrize("text", ["text,label\n", ""])
 def test_a_csv_of_a_header_alone_or_nothing_says_so(tmp_path, text):
     path = tmp_path / "t.csv"
