@@ -139,6 +139,18 @@ def test_a_reference_resolves_with_the_options_that_load_it(tmp_path, monkeypatc
         ModelSource("org/name", field="m", cache_dir="c", revision="v2")
 
 
+def test_offline_a_hub_id_the_cache_knows_to_have_no_config_is_refused(tmp_path, monkeypatch):
+    """The hub cache records a file it found missing (.no_exist/): no model to load from it."""
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    repo = tmp_path / "models--someone--gone"
+    (repo / ".no_exist" / "abc").mkdir(parents=True)
+    (repo / ".no_exist" / "abc" / "config.json").touch()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc")
+    with pytest.raises(ArtifactError, match=r"^m: someone/gone is neither a folder nor in the local hub cache"):
+        resolve_model("someone/gone", "m", cache_dir=str(tmp_path))
+
+
 def test_a_reference_with_two_slashes_is_a_folder_not_a_hub_id(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ArtifactError, match=r"^model_name_or_path: model folder models/bert/base not found$"):
