@@ -223,6 +223,8 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
      "problem_type": "single_label_classification_dimp"},
     {"metric_for_best_model": "eval_accuracy", "eval_strategy": "epoch", "validation_file": "v.jsonl"},  # Trainer's
+    {"prediction_loss_only": True, "metric_for_best_model": "eval_loss", "eval_strategy": "epoch",
+     "validation_file": "v.jsonl"},
     # the authors' configs leave these null: not set, as transformers 4.x read them
     {"per_gpu_train_batch_size": None, "per_gpu_eval_batch_size": None, "warmup_ratio": None},
     # use_wandb_model says the model is a W&B artifact, not the checkers' base, here a hub id
