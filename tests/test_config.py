@@ -204,6 +204,7 @@ def test_values_a_key_takes_beside_its_own_type(tmp_path):
       "problem_type": "single_label_classification_dimp"},
      r"checker_calibration: temperature scaling needs held-out real data"),
     ({"noise_unrelated_ratio": 0.1}, r"noise_unrelated_ratio: > 0 needs noise_unrelated_file"),
+    ({"batch_eval_metrics": True}, r"batch_eval_metrics: not supported; accuracy and F1 are computed over the whole"),
     ({"init_from_quality_checker": True, "quality_checker_folds": 2, "quality_checker_train_file": "r.jsonl",
       "quality_checker_model": "./q"},
      r"init_from_quality_checker: needs one quality checker; quality_checker_folds is 2"),
@@ -225,6 +226,7 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"metric_for_best_model": "eval_accuracy", "eval_strategy": "epoch", "validation_file": "v.jsonl"},  # Trainer's
     {"prediction_loss_only": True, "metric_for_best_model": "eval_loss", "eval_strategy": "epoch",
      "validation_file": "v.jsonl"},
+    {"label_names": ["labels"]},  # what the models here take, said out loud
     # the authors' configs leave these null: not set, as transformers 4.x read them
     {"per_gpu_train_batch_size": None, "per_gpu_eval_batch_size": None, "warmup_ratio": None},
     # use_wandb_model says the model is a W&B artifact, not the checkers' base, here a hub id
