@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -478,6 +479,13 @@ def test_an_error_is_placed_by_the_key_it_names_not_by_a_key_its_name_contains(t
 def test_the_authors_include_inputs_for_metrics_is_read_as_include_for_metrics(tmp_path, given, expected):
     config = {"include_inputs_for_metrics": given, "report_to": "none"}
     assert load_config(_write(tmp_path, config)).training.include_for_metrics == expected
+
+
+def test_a_negative_integer_of_as_many_digits_as_python_reads_is_read():
+    from config.json_strict import loads_unique
+
+    digits = "1" * sys.get_int_max_str_digits()
+    assert loads_unique(f"-{digits}") == -int(digits)  # the sign is no digit
 
 
 def test_a_seed_takes_numpys_whole_range(tmp_path):
