@@ -486,6 +486,12 @@ def test_a_negative_integer_of_as_many_digits_as_python_reads_is_read():
 
     digits = "1" * sys.get_int_max_str_digits()
     assert loads_unique(f"-{digits}") == -int(digits)  # the sign is no digit
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # no limit, as PYTHONINTMAXSTRDIGITS=0 sets it
+    try:
+        assert loads_unique("12") == 12
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 def test_a_seed_takes_numpys_whole_range(tmp_path):
