@@ -288,6 +288,8 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     ('{"report_to": ["none",]}', r"invalid JSON at line 1, .*; JSON allows no comma before a closing bracket"),
     ('{"seed": 1,\n /* a note */\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
     ('{"seed": 1,\n # a note\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
+    # the key's second place, not where its name first appears, as a value
+    ('{"run_name": "seed",\n "seed": 1,\n "seed": 2}', r"line 3: key 'seed' appears twice"),
     ('{"seed": 1,, "learning_rate": 1e-4}', r"invalid JSON at line 1, column 12: Expecting property name enclosed in "
                                             r"double quotes$"),  # a comma too many, but not before a bracket
 ])
