@@ -486,9 +486,9 @@ def test_the_authors_include_inputs_for_metrics_is_read_as_include_for_metrics(t
 def test_a_negative_integer_of_as_many_digits_as_python_reads_is_read():
     from config.json_strict import loads_unique
 
-    digits = "1" * sys.get_int_max_str_digits()
-    assert loads_unique(f"-{digits}") == -int(digits)  # the sign is no digit
     limit = sys.get_int_max_str_digits()
+    digits = "1" * limit
+    assert loads_unique(f"-{digits}") == -int(digits)  # the sign is no digit
     sys.set_int_max_str_digits(0)  # no limit, as PYTHONINTMAXSTRDIGITS=0 sets it
     try:
         assert loads_unique("12") == 12
