@@ -8,7 +8,6 @@ import json
 import shutil
 import textwrap
 import typing
-from enum import Enum
 
 from config import recommended
 from config.arguments import (
@@ -70,28 +69,24 @@ def groups(command: str) -> list[tuple[str, type, list[str]]]:
 
 
 def _shown(value) -> str:
-    if isinstance(value, Enum):
-        value = value.value
-    if value is None or isinstance(value, (bool, list, dict)):
-        return json.dumps(value)
-    return str(value)
+    """A value as a config file gives it."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _metavar(tp) -> str:
     basics, _ = allowed_types(tp)
     names = {bool: "true|false", int: "INT", float: "NUMBER", str: "TEXT", list: "LIST", dict: "JSON"}
-    return "|".join(sorted({names.get(b, "VALUE") for b in basics})) or "VALUE"
+    return "|".join(sorted(names[b] for b in basics))
 
 
 def _option(cls, name: str, width: int, flags_only: dict) -> list[str]:
     field = _fields(cls)[name]
-    text = " ".join(str(field.metadata.get("help", "")).split())
+    text = str(field.metadata.get("help", ""))
     if field.metadata.get("required"):
         text += " (required)"
     else:
-        default = field.default if field.default is not dataclasses.MISSING else None
-        text += f" (default: {_shown(default)}"
-        if name in flags_only and flags_only[name] != default:
+        text += f" (default: {_shown(field.default)}"
+        if name in flags_only and flags_only[name] != field.default:
             text += f"; without a config file: {_shown(flags_only[name])}"
         text += ")"
     metavar = _metavar(typing.get_type_hints(cls)[name])
