@@ -57,6 +57,15 @@ def test_predict_help(capsys):
     for f in dataclasses.fields(PredictArguments):
         assert f"--{f.name} " in text
     assert "--model TEXT The trained model" in text and "(required)" in text
+    assert TRAINING_ARGUMENTS_DOCS not in text  # predict.py takes no training option
+
+
+@pytest.mark.parametrize("columns, widest", [(60, 60), (300, 110)])
+def test_help_fits_the_terminal_up_to_a_readable_width(capsys, monkeypatch, columns, widest):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    lines = _help(capsys, "run").splitlines()[1:]  # the usage line and option names are not wrapped
+    assert max(len(line) for line in lines if not line.startswith("  --")) <= widest
+    assert all(line.startswith(("  --", " " * 6)) for line in lines if line.startswith(" "))  # help under its option
 
 
 def test_the_real_command_prints_help_and_exits_0():
