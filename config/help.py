@@ -44,20 +44,16 @@ COMMANDS = {
 }
 
 
-def _own_fields(cls) -> list[str]:
-    """The fields a class declares itself (not those it inherits unchanged)."""
-    return [name for name in cls.__dict__.get("__annotations__", {}) if name in _fields(cls)]
-
-
 def _fields(cls) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return {f.name: f for f in dataclasses.fields(cls)}
 
 
 def groups(command: str) -> list[tuple[str, type, list[str]]]:
     """(title, dataclass, option names) in the order --help shows them."""
     if command == "predict":
         return [("Options", PredictArguments, list(_fields(PredictArguments)))]
-    training = [name for name in _own_fields(WeightedTrainingArguments) if name not in LOSS_OPTIONS + HUB_OPTIONS]
+    # the fields it declares itself, not the TrainingArguments ones it inherits unchanged
+    training = [name for name in WeightedTrainingArguments.__annotations__ if name not in LOSS_OPTIONS + HUB_OPTIONS]
     return [
         ("Model", ModelArguments, list(_fields(ModelArguments))),
         ("Data", DataArguments, list(_fields(DataArguments))),
