@@ -19,7 +19,7 @@ import torch
 from datasets import Dataset
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
@@ -61,6 +61,30 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
         run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
     assert "reusing the checker cached in" in caplog.text
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
+
+
+def test_a_failed_checker_build_leaves_nothing_and_a_killed_ones_files_are_not_taken(tiny_config, tmp_path,
+                                                                                      monkeypatch):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    partial = tmp_path / "checkers" / "quality.partial"
+    partial.mkdir(parents=True)
+    (partial / "stale.bin").write_bytes(b"left by a build killed midway")
+    save_model = Trainer.save_model
+
+    def save_then_fail(self, *args, **kwargs):
+        save_model(self, *args, **kwargs)
+        raise RuntimeError("the disk filled up")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Trainer, "save_model", save_then_fail)
+        with pytest.raises(RuntimeError, match="the disk filled up"):
+            run(load_config(_config_file(tmp_path, config)))
+    assert not partial.exists() and not (tmp_path / "checkers" / "quality").exists()
+    partial.mkdir()
+    (partial / "stale.bin").write_bytes(b"left by a build killed midway")
+    run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
+    assert (tmp_path / "checkers" / "quality" / "model.safetensors").is_file()
+    assert not (tmp_path / "checkers" / "quality" / "stale.bin").exists() and not partial.exists()
 
 
 def test_a_real_set_edited_in_place_makes_its_cached_checker_stale(tiny_config, data_root_env, tmp_path, caplog):
