@@ -219,7 +219,14 @@ def _columns_as_records(path: Path, document: dict) -> list[dict]:
 
 def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
     """Each row with the line it ends on (the header is line 1)."""
-    reader = csv.DictReader((line for _, line in _lines(path)), delimiter=delimiter)
+    record_lines: list[str] = []  # the lines the row being read came from
+
+    def lines() -> Iterator[str]:
+        for _, line in _lines(path):
+            record_lines.append(line)
+            yield line
+
+    reader = csv.DictReader(lines(), delimiter=delimiter)
     try:
         if not reader.fieldnames:
             return
@@ -230,13 +237,15 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
         if repeated:
             raise DataError(f"{path}: line 1: column {repeated[0]!r} appears twice in the header")
         first, ended = reader.fieldnames[0], 1
+        record_lines.clear()
         for row in reader:
-            # In a tsv, a tab and a line break in one field come only from a quote mark that opened a quoted field.
-            if delimiter == "\t" and any("\t" in v and "\n" in v for v in row.values() if isinstance(v, str)):
-                raise DataError(f"{path}: lines {ended + 1}-{reader.line_num} were read as one record: a field "
-                                "that starts with a quote mark (\") is read as quoted up to the next one; write such "
-                                "texts quoted, their own quote marks doubled (as csv.writer and pandas do), or save "
-                                "the data as JSON lines")
+            if _rows_run_together(row, record_lines, delimiter):
+                where = f"lines {ended + 1}-{reader.line_num} were read as one record" \
+                    if reader.line_num > ended + 1 else f"line {reader.line_num}"
+                raise DataError(f"{path}: {where}: a field that starts with a quote mark (\") is read as quoted "
+                                "up to the next one, or to the file's end; write such texts quoted, their own quote "
+                                "marks doubled (as csv.writer and pandas do), or save the data as JSON lines")
+            record_lines.clear()
             ended = reader.line_num
             if None in row:
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
@@ -251,6 +260,20 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
             err = ("a line ends in a bare carriage return (CR), as in old Mac files; re-save the file with LF or "
                    "CRLF line endings")
         raise DataError(f"{path}: line {reader.line_num + 1}: {err}") from None
+
+
+def _rows_run_together(row: dict, lines: list[str], delimiter: str) -> bool:
+    """Whether a quote mark that starts a field but was not meant as quoting (`"Wow" she said`, a text cut short)
+    ran the lines after it into one record: csv's lenient reading keeps going to the next quote mark, or the file's
+    end. Only a field holding a line break can have taken lines, and it did when csv's strict reading finds its
+    quote never closed, or closed mid-text; a text quoted as csv.writer and pandas quote it passes."""
+    if not any(isinstance(v, str) and "\n" in v for v in row.values()):
+        return False
+    try:
+        list(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error:
+        return True
+    return False
 
 
 def _parquet(path: Path) -> Iterator[tuple[int, dict]]:

@@ -84,6 +84,17 @@ def test_a_compressed_text_format_reads_as_the_file_itself(tmp_path, fmt, suffix
     assert read_records(packed)[2]["text"] == "nice food"
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_texts_quoted_as_csv_writers_quote_them_are_read_back_whole(tmp_path, suffix, newline):
+    texts = ['"Wow", she said', "two\nlines", 'a "quoted"\r\nword', "tab\tand\nbreak", 'ends in a quote"', "plain"]
+    path = tmp_path / f"t{suffix}"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t" if suffix == ".tsv" else ",", lineterminator=newline)
+        writer.writerows([("text", "label"), *((text, i % 2) for i, text in enumerate(texts))])
+    assert [r["text"] for r in read_records(path)] == texts
+
+
 def test_labels_json_gives_names_and_maps_string_labels(tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
     records = [{"text": "a", "label": "positive"}, {"text": "b", "label": 0}, {"text": "c", "label": "1"}]
@@ -332,6 +343,10 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.csv", "text,label\na,0\ntext , label\nb,1\n", r"t.csv: line 3: repeats the header \(files joined "),
     ("t.tsv", 'text\tlabel\n"Wow" she said\t1\n"no end\t0\nplain\t1\nsaid "hi" then\t0\n',
      r't.tsv: lines 3-5 were read as one record: a field that starts with a quote mark \(\"\) is read as quoted'),
+    ("t.csv", 'text,label\n"Wow" she said,1\n"cut short,0\nplain,1\nsaid "hi" then,0\n',
+     r't.csv: lines 3-5 were read as one record: a field that starts with a quote mark \(\"\) is read as quoted'),
+    ("t.csv", 'text,label\nplain,1\n"cut short,0\n', r't.csv: line 3: a field that starts with a quote mark \(\"\) is '
+     r"read as quoted up to the next one, or to the file's end; write such texts quoted"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "text ": "c", "label": 1}\n',
      r"t.jsonl: line 2: keys 'text' and 'text ' differ only in the spaces around them; keep one$"),
     ("t.csv", '"title, body",label\na,0\n', r"t.csv: the text column 'title, body' has a comma in its name, which "

@@ -322,6 +322,8 @@ BAD = [
     ("surrogate-in-a-list", lambda t: t.json('[{"text": "good", "tags": ["a", ["\\ud800"]]}]'), [],
      r"new.json: line 1: column 'tags' holds an unpaired surrogate, which is not text"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
+    ("rows-run-together", lambda t: t.csv('text\n"good day\nbad day\nfine day\n'), [],  # one output row, not three
+     r'new.csv: lines 2-4 were read as one record: a field that starts with a quote mark \(\"\)'),
     ("number-for-text", lambda t: t.json('[{"text": "good"}, {"text": 5}]'), [],
      r"new.json: line 2: column 'text' holds int 5; expected text"),
     ("null-text", lambda t: t.json('[{"text": null}]'), [], r"new.json: line 1: column 'text' holds NoneType None"),
