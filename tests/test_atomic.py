@@ -36,12 +36,12 @@ def test_a_written_file_has_the_umasks_permissions_and_json_takes_paths(tmp_path
 
 def test_model_files_safetensors_writes_0600_get_the_umasks_permissions(tmp_path):
     (tmp_path / "model.safetensors").touch(mode=0o600)
-    before = os.umask(0o022)
+    before = os.umask(0o027)
     try:
         as_umask_allows(tmp_path)
     finally:
         os.umask(before)
-    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o640
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
