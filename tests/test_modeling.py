@@ -5,6 +5,7 @@ A checkpoint of another model is told apart from one of this run's."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from references.models import ModelSource
 from references.wandb_refs import ArtifactError
 from trainer.fitting import make_trainer
 from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_tokenizer, load_trained_classifier,
-                              longest_first)
+                              longest_first, reads_padding_of)
 
 
 def varied_lengths(tokenizer, n: int = 40) -> Dataset:
@@ -86,6 +87,13 @@ def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_bat
         model = load_trained_classifier(source)
         batched, alone = (class_logits(model, source, texts, ["text"], 32, batch) for batch in (12, 1))
         np.testing.assert_allclose(batched, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("named, read", [(None, 3), (7, 7)])
+def test_a_classifier_is_told_the_tokenizers_padding_unless_its_config_names_its_own(named, read):
+    model = SimpleNamespace(config=SimpleNamespace(pad_token_id=named))
+    reads_padding_of(model, SimpleNamespace(pad_token_id=3))
+    assert model.config.pad_token_id == read
 
 
 def test_a_tokenizer_without_a_padding_or_end_of_text_token_is_refused_in_one_line(tiny_model_dir, tmp_path):
