@@ -18,7 +18,7 @@ from config.arguments import WeightedTrainingArguments
 from data.files import SHOWN_LABELS
 from trainer.fitting import make_trainer
 from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, printable, scores, warn_if_near_majority
-from trainer.weighted_trainer import SeededLengthGroupedSampler
+from trainer.weighted_trainer import SeededLengthGroupedSampler, TrainingDiverged
 from trainer_helpers import toy_train_set, train_steps
 
 
@@ -45,6 +45,24 @@ def test_gradient_accumulation_gives_the_same_updates(tiny_model_dir, tmp_path, 
     losses_one = [h["loss"] for h in one.state.log_history if "loss" in h]
     losses_two = [h["loss"] for h in two.state.log_history if "loss" in h]
     assert losses_one == pytest.approx(losses_two, rel=1e-4)
+
+
+@pytest.mark.parametrize("extreme, shown", [(3e38, "inf"), (float("nan"), "nan")])
+def test_a_loss_that_is_not_finite_stops_training_before_its_gradient_is_taken(tiny_model_dir, tmp_path, extreme,
+                                                                                shown):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    args = WeightedTrainingArguments(output_dir=str(tmp_path), problem_type="single_label_classification",
+                                     eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+                                     report_to="none", use_cpu=True)
+    trainer = make_trainer(model, tokenizer, args, toy_train_set(tokenizer), None)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():  # logits of +-3e38: a log-probability of -inf for the second class
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([extreme, -extreme]))
+    model.train()
+    with pytest.raises(TrainingDiverged, match=rf"the training loss became {shown} at step 1 "):
+        trainer.compute_loss(model, batch, num_items_in_batch=batch["labels"].numel())
 
 
 def test_a_model_without_loss_kwargs_gets_the_same_updates(tiny_model_dir, tmp_path):
