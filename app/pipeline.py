@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,15 +127,16 @@ def run(cfg: RunConfig) -> dict[str, float]:
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir
     set_seed(args.seed)
     source = _model_source(cfg)
-    release = claim_output_dir(args.output_dir)  # before the data is read: a second run into it stops at once
-    tracker, task = Tracker(), None  # no W&B run yet: a refused resume starts none
-    try:
+    with ExitStack() as opened:  # closed in reverse order, however the run ends
+        opened.callback(claim_output_dir(args.output_dir))  # before the data is read: a second run into it stops
         task = load_task(cfg)
+        opened.callback(task.close)
         resolved = _resolved_config(cfg, task)
         if resume:
-            refuse_other_recipe(resume, resolved)
+            refuse_other_recipe(resume, resolved)  # before the W&B run: a refused resume starts none
         tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
                                 [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
+        opened.callback(tracker.finish)
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
         release_freed_memory()  # what building and running the checkers freed, before the model trains
         probabilities = {role: output.probabilities for role, output in checked.items()}
@@ -163,11 +165,6 @@ def run(cfg: RunConfig) -> dict[str, float]:
         checkers = {role: output.sources for role, output in checked.items()}
         return _train_and_evaluate(cfg, task, train, tokenizer, model, tracker, resume, extra, weights, description,
                                    checkers)
-    finally:
-        tracker.finish()
-        if task is not None:
-            task.close()
-        release()
 
 
 def score(cfg: RunConfig) -> Path:
@@ -177,12 +174,13 @@ def score(cfg: RunConfig) -> Path:
     out = Path(args.output_dir)
     check_output_dir(cfg, "score")
     source = _model_source(cfg)
-    release = claim_output_dir(args.output_dir)  # before the data is read: a second run into it stops at once
-    tracker, task = Tracker(), None
-    try:
+    with ExitStack() as opened:  # closed in reverse order, however the scoring ends
+        opened.callback(claim_output_dir(args.output_dir))  # before the data is read: a second run into it stops
         task = load_task(cfg)
+        opened.callback(task.close)
         tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
                                 [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
+        opened.callback(tracker.finish)
         probabilities = {role: output.probabilities for role, output
                          in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}
         weighed = {role: probabilities[role] for role in cfg.static_weight_roles()}
@@ -194,11 +192,6 @@ def score(cfg: RunConfig) -> Path:
             write_weight_report(out, weights, description, _filter_note(cfg.checkers, weights, "would keep"),
                                 tracker.run)
         return out / REPORT_FILE
-    finally:
-        tracker.finish()
-        if task is not None:
-            task.close()
-        release()
 
 
 def _load_model(cfg: RunConfig, task: TaskData, source: ModelSource) -> tuple:
