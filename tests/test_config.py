@@ -283,6 +283,12 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
 
 
+@pytest.mark.parametrize("given, columns", [("sentence1, sentence2", ["sentence1", "sentence2"]), ("text,", ["text"])])
+def test_text_column_names_are_read_as_a_person_types_them(given, columns):
+    assert DataArguments(text_column_names=given).text_columns == columns
+    assert PredictArguments(model="m", input="i.csv", output="o.csv", text_column_names=given).text_columns == columns
+
+
 @pytest.mark.parametrize("text, message", [
     ('{\n  "learning_rate": 1e-4,\n  "seed": 1,\n}\n', r"invalid JSON at line 4, .*; JSON allows no comma before a "),
     ('{"report_to": ["none",]}', r"invalid JSON at line 1, .*; JSON allows no comma before a closing bracket"),
