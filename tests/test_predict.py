@@ -4,11 +4,14 @@ jsonl or plain text, single texts or pairs; bad input gets one clear error line,
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import re
 import json
 import logging
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +205,27 @@ def test_a_run_stopped_midway_leaves_no_output(tiny_model_dir, tmp_path, monkeyp
     assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / output)],
                 command="predict") == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new.jsonl"]  # no half file, no temporary one
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_or_quota_is_one_error_line_saying_what_predict_writes(tiny_model_dir, tmp_path, monkeypatch,
+                                                                          capsys, code):
+    import app.predict
+
+    @contextmanager
+    def no_room(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+        yield
+
+    monkeypatch.setattr(app.predict, "open_atomic", no_room)
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    write_jsonl(tmp_path / "new.jsonl", [{"text": r["text"]} for r in toy_records(4, 8)])
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / "out.csv")],
+                command="predict") == 2
+    err = capsys.readouterr().err  # after transformers' bar of loading the weights
+    assert err.endswith(f"\nerror: {os.strerror(code)}: predict.py writes its output (and --metrics_output) through a "
+                        "temporary file beside it; free space in that folder, or write to another\n")
+    assert "Traceback" not in err and err.count("error:") == 1
 
 
 def test_a_labelled_input_is_scored_against_its_labels(tiny_model_dir, tmp_path, caplog):
