@@ -283,6 +283,12 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
 
 
+@pytest.mark.parametrize("ratios", ["1.5,-0.5,0", "0.5,0.5", "0.5,0.3,0.1", "0.5,0.3,0.199"])
+def test_split_ratios_are_three_fractions_summing_to_1(ratios):
+    with pytest.raises(ValueError, match=r"^split_ratios: expected three fractions in \[0, 1\] summing to 1, got '"):
+        DataArguments(split_ratios=ratios)
+
+
 @pytest.mark.parametrize("given, columns", [("sentence1, sentence2", ["sentence1", "sentence2"]), ("text,", ["text"])])
 def test_text_column_names_are_read_as_a_person_types_them(given, columns):
     assert DataArguments(text_column_names=given).text_columns == columns
