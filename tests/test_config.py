@@ -283,9 +283,10 @@ def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
 
 
-@pytest.mark.parametrize("ratios", ["1.5,-0.5,0", "0.5,0.5", "0.5,0.3,0.1", "0.5,0.3,0.199"])
+@pytest.mark.parametrize("ratios", ["1.5,-0.5,0", "0.5,0.5", "0.5,0.3,0.1", "0.5,0.3,0.199", "0.8,0.1,a"])
 def test_split_ratios_are_three_fractions_summing_to_1(ratios):
-    with pytest.raises(ValueError, match=r"^split_ratios: expected three fractions in \[0, 1\] summing to 1, got '"):
+    with pytest.raises(ValueError, match=r"^split_ratios: expected (three fractions in \[0, 1\] summing to 1|"
+                                         rf"comma-separated numbers), got '{ratios}'$"):
         DataArguments(split_ratios=ratios)
 
 
