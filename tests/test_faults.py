@@ -113,6 +113,19 @@ def test_a_run_whose_output_reader_has_gone_stops_in_one_line(tiny_config, tmp_p
     assert work.is_dir() and not any(work.iterdir())
 
 
+def test_a_broken_pipe_other_than_stdout_is_not_taken_for_a_closed_output(capfd):
+    """Only stdout's reader going away stops a run in one line; a pipe the run itself writes (a worker's, a
+    socket's) breaking is an error of its own, with its traceback."""
+    from app.cli import until_stopped
+
+    def work():
+        raise BrokenPipeError(errno.EPIPE, "a worker's pipe")
+
+    with pytest.raises(BrokenPipeError, match="a worker's pipe"):
+        until_stopped(work, "run.py")
+    assert "stdout was closed" not in capfd.readouterr().err
+
+
 def test_a_second_sigterm_does_not_cut_the_cleanup_short():
     """The same signal twice (sent to the process group, and passed on by a parent such as the grid) ends the run
     once: the second, arriving while the first unwinds it, would raise again inside its cleanup."""
