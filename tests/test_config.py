@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import recommended
-from config.arguments import DataArguments, PredictArguments
+from config.arguments import DataArguments, PredictArguments, WeightedTrainingArguments
 from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_arguments, load_config, parse_overrides
 from references.wandb_refs import ArtifactError
 from trainer.tracking import Tracker
@@ -281,6 +281,18 @@ def test_predict_options_naming_files_are_checked_as_paths():
 ])
 def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
+
+
+def test_zero_epochs_are_refused_unless_max_steps_sets_the_length(tmp_path):
+    with pytest.raises(ValueError, match=r"^num_train_epochs: expected > 0 \(or set max_steps\), got 0$"):
+        WeightedTrainingArguments(output_dir=str(tmp_path), num_train_epochs=0)
+    assert WeightedTrainingArguments(output_dir=str(tmp_path), num_train_epochs=0, max_steps=5).max_steps == 5
+
+
+def test_the_checkpoint_average_is_the_final_model_not_a_best_epoch_reloaded(tmp_path):
+    args = WeightedTrainingArguments(output_dir=str(tmp_path), average_checkpoints=True, load_best_model_at_end=True,
+                                     eval_strategy="epoch", save_strategy="epoch")
+    assert args.load_best_model_at_end is False
 
 
 @pytest.mark.parametrize("ratios", ["1.5,-0.5,0", "0.5,0.5", "0.5,0.3,0.1", "0.5,0.3,0.199", "0.8,0.1,a"])
