@@ -73,6 +73,25 @@ def test_once_the_config_is_read_the_projects_logs_follow_the_trainers_levels(sh
         root.setLevel(before)
 
 
+def test_a_run_logs_at_its_log_level_from_its_start(tiny_config, tmp_path, monkeypatch):
+    import json
+
+    import app.pipeline
+    from app.cli import main
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(tiny_config))
+    levels = []
+    monkeypatch.setattr(app.pipeline, "run", lambda cfg: levels.append(logging.getLogger().level))
+    root = logging.getLogger()
+    before = root.level
+    try:
+        assert main([str(path), "--log_level", "error"]) == 0
+    finally:
+        root.setLevel(before)
+    assert levels == [logging.ERROR]
+
+
 def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_path, capfd):
     """datasets' and transformers' own bars (tokenizing, loading and saving weights) go too, and only for the run."""
     import json
