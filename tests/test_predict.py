@@ -346,6 +346,10 @@ BAD = [
     ("surrogate-in-a-list", lambda t: t.json('[{"text": "good", "tags": ["a", ["\\ud800"]]}]'), [],
      r"new.json: line 1: column 'tags' holds an unpaired surrogate, which is not text"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
+    ("batch-size-0", lambda t: t.csv("text\ngood\n"), ["--batch_size", "0"],
+     r"batch_size: expected a positive integer, got 0$"),
+    ("max-seq-length-0", lambda t: t.csv("text\ngood\n"), ["--max_seq_length", "0"],
+     r"max_seq_length: expected a positive integer, got 0$"),
     ("rows-run-together", lambda t: t.csv('text\n"good day\nbad day\nfine day\n'), [],  # one output row, not three
      r'new.csv: lines 2-4 were read as one record: a field that starts with a quote mark \(\"\)'),
     ("number-for-text", lambda t: t.json('[{"text": "good"}, {"text": 5}]'), [],
