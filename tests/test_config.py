@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import recommended
-from config.arguments import DataArguments, PredictArguments, WeightedTrainingArguments
+from config.arguments import CheckerArguments, DataArguments, PredictArguments, WeightedTrainingArguments
 from config.loading import ConfigError, _cpu_only_multiprocess_defaults, load_arguments, load_config, parse_overrides
 from references.wandb_refs import ArtifactError
 from trainer.tracking import Tracker
@@ -281,6 +281,13 @@ def test_predict_options_naming_files_are_checked_as_paths():
 ])
 def test_the_splits_come_from_wandb_dataset_when_asked_or_alone(data, reads):
     assert DataArguments(**data).reads_wandb_dataset is reads
+
+
+@pytest.mark.parametrize("key, value, choices", [("checker_calibration", "platt", "'none' or 'temperature'"),
+                                                  ("match_labels_by", "order", "'name' or 'id'")])
+def test_checker_options_with_choices_refuse_others(key, value, choices):
+    with pytest.raises(ValueError, match=rf"^{key}: expected {choices}, got '{value}'$"):
+        CheckerArguments(**{key: value})
 
 
 def test_zero_epochs_are_refused_unless_max_steps_sets_the_length(tmp_path):
