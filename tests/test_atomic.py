@@ -35,13 +35,15 @@ def test_a_written_file_has_the_umasks_permissions_and_json_takes_paths(tmp_path
 
 
 def test_model_files_safetensors_writes_0600_get_the_umasks_permissions(tmp_path):
-    (tmp_path / "model.safetensors").touch(mode=0o600)
+    shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]  # a large model's
+    for name in ["model.safetensors", *shards]:
+        (tmp_path / name).touch(mode=0o600)
     before = os.umask(0o027)
     try:
         as_umask_allows(tmp_path)
     finally:
         os.umask(before)
-    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o640
+    assert all((tmp_path / name).stat().st_mode & 0o777 == 0o640 for name in ["model.safetensors", *shards])
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
