@@ -395,6 +395,11 @@ def test_each_selection_rule_keeps_what_it_says():
     assert selection.choose("average", predictions, labels, rows, averaged=False) is None
     # ties go to the earlier epoch, as the Trainer's do
     assert [selection.pick_epoch(rule, [0.7, 0.8, 0.8], [0.6, 0.5, 0.5]) for rule in ("accuracy", "loss")] == [1, 1]
+    # epochs in their order, not their names' (epoch10 after epoch9)
+    names = [f"epoch{n}" for n in range(1, 12)]
+    eleven, _ = _predictions({name: [name == "epoch10"] * 8 for name in names}, dict.fromkeys(names, 0.9))
+    assert selection.choose("last", eleven, labels, rows, averaged=False) == "epoch11"
+    assert selection.choose("accuracy", eleven, labels, rows, averaged=False) == "epoch10"
 
 
 def test_a_rule_is_scored_on_the_half_it_did_not_select_on():
