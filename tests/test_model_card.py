@@ -197,6 +197,18 @@ def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
     assert line == {"Training Loss": 0.7, "Epoch": 1.0, "Step": 8, "Accuracy": 0.6, "Validation Loss": 0.69}
 
 
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_the_command_to_reproduce_a_run_is_the_one_it_was_given(tiny_config, tmp_path, monkeypatch, command):
+    import app.pipeline
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(tiny_config))
+    given = []
+    monkeypatch.setattr(app.pipeline, command, lambda cfg: given.append(cfg.command))
+    assert main([str(path), "--seed", "7", "--debug"], command=command) == 0
+    assert given == [["python", f"{command}.py", str(path), "--seed", "7"]]
+
+
 def test_the_cards_command_hides_every_token_given_either_way():
     command = ["python", "run.py", "c.json", "--hub_token=hf_a", "--push_to_hub", "--hub_token", "hf_b", "--seed", "1"]
     assert _without_tokens(command) == ["python", "run.py", "c.json", "--hub_token=<hidden>", "--push_to_hub",
