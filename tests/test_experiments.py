@@ -395,6 +395,11 @@ def test_each_selection_rule_keeps_what_it_says():
     assert selection.choose("average", predictions, labels, rows, averaged=False) is None
     # ties go to the earlier epoch, as the Trainer's do
     assert [selection.pick_epoch(rule, [0.7, 0.8, 0.8], [0.6, 0.5, 0.5]) for rule in ("accuracy", "loss")] == [1, 1]
+    # a loss curve that misses an epoch cannot choose one
+    assert selection.pick_epoch("loss", [0.7, 0.8, 0.9], [0.5, 0.4]) is None
+    # a gold probability of 0 counts as a large loss, not an infinite one that ties every such epoch
+    sure = {"epoch1": np.array([[0.6, 0.4]] * 7 + [[0.0, 1.0]]), "epoch2": np.array([[1.0, 0.0]] * 7 + [[0.0, 1.0]])}
+    assert selection.choose("loss", sure, labels, rows, averaged=False) == "epoch2"
     # epochs in their order, not their names' (epoch10 after epoch9)
     names = [f"epoch{n}" for n in range(1, 12)]
     eleven, _ = _predictions({name: [name == "epoch10"] * 8 for name in names}, dict.fromkeys(names, 0.9))
