@@ -643,6 +643,10 @@ def test_the_reported_test_follows_the_rule():
     assert selection.reported_test(history, final, "average", "average") == pytest.approx((66.0, 55.0))
     assert selection.reported_test(history, final, "average", "accuracy") is None
     assert [selection.kept_epoch(history, rule) for rule in selection.RULES] == [1, 0, 2, None]
+    # a test tracked in some epochs only is not matched to the epochs by position: only the run's own model reports
+    partial = history[:2] + [{k: v for k, v in history[2].items() if not k.startswith("eval_test_")}]
+    assert selection.reported_test(partial, final, "accuracy", "accuracy") == pytest.approx((66.0, 55.0))
+    assert selection.reported_test(partial, final, "last", "accuracy") is None
 
 
 @pytest.mark.parametrize("config, run_rule", [
