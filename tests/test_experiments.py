@@ -199,6 +199,9 @@ def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
     assert [c.method for c in cells] == ["ce", "imp"]
     config = grid.cell_config(spec, cells[1])
     assert config["diversity_checker_model"] == str(grid.WORK / cells[0].path)
+    # a warm-started quality checker starts from CE on the generated data, trained as the grid's CE cells are
+    warm = grid.cell_config(spec, grid.Cell("mrpc_ctrl", "dimp", 1, "join_warm"), {"quality_checker_warm_start": True})
+    assert warm["diversity_checker_num_train_epochs"] == spec["protocol"]["num_train_epochs"]
 
 
 def test_summary_from_finished_cells(tmp_path, monkeypatch):
