@@ -80,6 +80,18 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, fake_grid, c
         assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
 
 
+def test_a_failed_cell_keeps_nothing_and_is_run_again_next_time(tmp_path, fake_grid, monkeypatch, capsys):
+    script = tmp_path / "failing_run.py"  # writes its results, then fails as run.py does on bad input
+    script.write_text("import pathlib, sys\n"
+                      "(pathlib.Path(sys.argv[1]).parent / 'all_results.json').write_text('{}')\n"
+                      "sys.exit(2)\n")
+    monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
+    cell = grid.Cell("bench", "ce", 3)
+    assert not grid.run_cell(cell, {"seed": 3, "problem_type": "single_label_classification"})
+    assert not cell.done and not (tmp_path / "cells").exists()
+    assert "FAILED (2)" in capsys.readouterr().out
+
+
 def grid_process(tmp_path, script: Path, seeds: list[str], **popen) -> subprocess.Popen:
     """`python experiments/grid.py` for mrpc_ctrl's CE cells of `seeds`, in tmp_path, each cell run by `script`."""
     driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
