@@ -690,15 +690,26 @@ def test_a_run_without_a_validation_split_reports_its_test_under_a_rule_that_nee
 
 
 def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
-    def row(method, seed, accuracy):
-        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (accuracy, accuracy)}
+    def row(method, seed, accuracy, benchmark="b"):
+        return {"benchmark": benchmark, "method": method, "variant": "", "seed": seed, "test": (accuracy, accuracy)}
     rows = [row("best", 1, 75.0), row("best", 2, 77.0), row("ce", 1, 72.0), row("ce", 2, 73.0),
-            row("real_only", 1, 70.0), row("real_plus_synthetic", 1, 74.04), row("real_plus_synthetic", 3, 50.0)]
-    line = real_set_tables.bar_table(rows, "best").splitlines()[2]
+            row("real_only", 1, 70.0), row("real_plus_synthetic", 1, 74.04), row("real_plus_synthetic", 3, 50.0),
+            row("best", 1, 73.5, "c"), row("ce", 1, 71.5, "c"), row("ce", 1, 60.0, "without the method")]
+    table = real_set_tables.bar_table(rows, "best").splitlines()
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| b", "| c"]  # only where the method ran
+    assert table[3].startswith("| c | +2.00 ± 0.00 (n=1) met |")  # a gain of exactly the bar meets it
+    line = table[2]
     # 0.96 rounds to the bar at one decimal; the table shows the second one and says "not met". Two seeds give a
     # 95 % interval of 3.5 ± 12.71 * 0.5 (t with one degree of freedom); one seed gives none.
     assert line == ("| b | +3.50 ± 0.71 (n=2) met; 95 % CI -2.85 to +9.85 | +5.00 ± 0.00 (n=1) met "
                     "| +0.96 ± 0.00 (n=1) not met |")
+
+
+def test_a_mean_over_the_benchmarks_needs_every_benchmark():
+    entries = {("x", "a"): [70.0, 72.0], ("y", "a"): [80.0], ("x", "b"): [60.0]}
+    assert markdown.benchmark_means_table("method", ["a", "b"], entries).splitlines() == [
+        "| method | x | y | mean |", "| --- | ---: | ---: | ---: |",
+        "| a | 71.0 | 80.0 | 75.5 |", "| b | 60.0 | – | – |"]
 
 
 def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method(tmp_path, monkeypatch):
