@@ -238,6 +238,7 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert len(rows) == 4 and rows[0].keys() == {"benchmark", "method", "seed", "test_accuracy", "test_f1"}
     readme = (tmp_path / "README.md").read_text()
     assert "| bench | CE | 71.0 ± 1.4 (n=2) |" in readme and "| bench | DIMP | 76.0 ± 1.4 (n=2) |" in readme
+    assert readme.split("###")[0].count("| bench |") == 2  # no row for a method that never ran
     assert "STALE" not in readme and readme.endswith("tail\n")
     assert (tmp_path / "dynamics_bench.png").is_file()
     gains = readme.split("### Gain over CE")[1:]
@@ -245,6 +246,26 @@ def test_summary_from_finished_cells(tmp_path, monkeypatch):
     assert "| all | 2 | 0.30 | 0.17 | 9.0 |" in readme and "2 earlier cells did not record their time" in readme
     assert gains[1].startswith(" on the validation split")  # the kept (best) epochs' validation accuracies
     assert "| bench | – | – | – | – | – | +2.0 ± 0.0 (n=2) | – |" in gains[1]
+
+
+def test_the_dynamics_plot_draws_the_grid_s_cells_of_each_method_not_a_study_s(tmp_path, monkeypatch):
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    axes, subplots = [], summarize.plt.subplots
+
+    def recording(**kwargs):
+        fig, ax = subplots(**kwargs)
+        axes.append(ax)
+        return fig, ax
+    monkeypatch.setattr(summarize.plt, "subplots", recording)
+
+    def row(seed, variant, curve):
+        return {"benchmark": "b", "method": "ce", "seed": seed, "variant": variant,
+                "history": [{"eval_test_accuracy": a} for a in curve]}
+    rows = [row(1, "", [0.5, 0.6]), row(2, "", [0.7, 0.8, 0.9]), row(1, "lr3e-5", [0.1, 0.1])]
+    assert summarize.plot_dynamics(rows) == ["dynamics_b.png"] and (tmp_path / "dynamics_b.png").is_file()
+    line, = axes[0].lines
+    # The grid's two seeds, over the epochs both have.
+    assert line.get_label() == "CE (n=2)" and list(line.get_ydata()) == pytest.approx([60.0, 70.0])
 
 
 def test_the_committed_tables_are_what_summarize_writes_from_the_committed_cells(tmp_path, monkeypatch):
@@ -369,6 +390,22 @@ def test_validation_table_reads_runs_that_did_not_track_the_test_and_names_the_d
                      "| b | IMP | 1 | temperature | 60.0 70.0 | 50.0 60.0 | 70.0 (epoch 2) |"]
 
 
+def test_validation_table_sets_a_null_setting_before_the_numbers(tmp_path, monkeypatch):
+    spec = tmp_path / "grid.json"
+    variants = {"w2": {"real_set_weight": 2.0}, "w05": {"real_set_weight": 0.5}, "plain": {"real_set_weight": None}}
+    spec.write_text(json.dumps({"studies": {"w": {"benchmarks": ["b"], "methods": ["dimp"], "seeds": [1],
+                                                  "variants": variants}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    rows = []
+    for variant, config in variants.items():
+        (tmp_path / variant).mkdir()
+        (tmp_path / variant / "resolved_config.json").write_text(json.dumps(config))
+        rows.append({"benchmark": "b", "method": "dimp", "seed": 1, "variant": variant, "study": "w",
+                     "history": [{"eval_accuracy": 0.5, "eval_f1": 0.5}], "dir": tmp_path / variant})
+    settings = [line.split(" | ")[3] for line in summarize.validation_table(rows, "w").splitlines()[2:]]
+    assert settings == ["None", "0.5", "2"]
+
+
 def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, monkeypatch):
     monkeypatch.setattr(summarize, "CELLS", tmp_path)
     cell = tmp_path / "bench" / "checker__e5" / "seed1"
@@ -378,6 +415,10 @@ def test_checker_recipe_table_shows_the_curve_and_the_class_balance(tmp_path, mo
     (cell / "quality_checker_recipe.json").write_text(json.dumps(recipe))
     (cell / "weights.csv").write_text("index,label_name,quality_prob\n0,a,0.2\n1,a,0.4\n2,b,0.9\n")
     assert "| bench | e5 | 1 | 60.0 70.0 | 70.0 (epoch 2) | 65.0 | a 0.30, b 0.90 |" in summarize.checker_recipe_table()
+    unscored = tmp_path / "bench" / "checker__e5" / "seed2"  # a checker built, its weights.csv not yet written
+    unscored.mkdir()
+    (unscored / "quality_checker_recipe.json").write_text(json.dumps(recipe))
+    assert "| bench | e5 | 2 | 60.0 70.0 | 70.0 (epoch 2) | 65.0 |  |" in summarize.checker_recipe_table()
 
 
 def _predictions(correct_by_epoch: dict[str, list[bool]], confidence: dict[str, float]) -> dict:
@@ -464,12 +505,14 @@ def test_the_averaging_table_pairs_each_model_with_the_real_set_alone_of_its_see
     for method, seed, saved in [("real_only", 1, unsure), ("real_plus_synthetic", 1, sure),
                                 ("dimp_plus_real", 1, sure), ("dimp_plus_real", 2, sure)]:
         rows.append({"benchmark": "b", "method": method, "variant": "", "seed": seed, "predictions": (saved, labels)})
+    rows.append({"benchmark": "b", "method": "real_only", "variant": "", "seed": 2, "predictions": None})
     lines = real_set_tables.checker_ensemble_table(rows, "dimp_plus_real").splitlines()
-    # Seed 2 has no real-set-alone model to average with, so it is left out of both rows.
+    # Seed 2 has no real-set-alone model to average with (its run kept no predictions), so it is left out of both rows.
     averaged = ", averaged with CE on the real set alone | 100.0 | 100.0 |"
     assert lines[2:] == ["| CE on real + generated | 50.0 | 50.0 |", "| CE on real + generated" + averaged,
                          "| DIMP with the real set joined (w = 1) | 50.0 | 50.0 |",
                          "| DIMP with the real set joined (w = 1)" + averaged]
+    assert real_set_tables.checker_ensemble_table(rows[-1:], "dimp_plus_real") == "No finished cells to average yet."
 
 
 def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_own_seeds(tmp_path, monkeypatch):
@@ -496,11 +539,17 @@ def test_the_real_set_study_table_compares_each_variant_with_baselines_of_its_ow
     label, table = real_set_tables.real_set_study_table(rows).split("\n\n")[-2:]
     assert label == "Seeds 1, 2 (those every variant finished):"
     assert table.splitlines()[2:] == [f"| {y} | 50.0 | 50.0 |", f"| {alone} | 50.0 | 50.0 |"]
+    # A baseline's missing seed leaves the variants' seeds as they are.
+    rows = [row for row in rows if (row["method"], row["seed"]) != ("real_only", 2)]
+    label, table = real_set_tables.real_set_study_table(rows).split("\n\n")[-2:]
+    assert label == "Seeds 1, 2 (those every variant finished):"
+    assert table.splitlines()[2:] == [f"| {y} | 50.0 | 50.0 |", f"| {alone} | 100.0 | 100.0 |"]
 
 
 def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_own(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
-    spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b"], "methods": ["ce", "real_only"], "seeds": [1]}}}))
+    spec.write_text(json.dumps({"studies": {"u": {"benchmarks": ["b", "c"], "methods": ["ce", "real_only"],
+                                                  "seeds": [1]}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
 
     def cell(method, study, curve, benchmark="b", seed=1, test=50.0, predicted=None):
@@ -514,9 +563,10 @@ def test_the_second_validation_table_sets_the_study_s_split_beside_the_grid_s_ow
     rows = [cell("ce", "", [0.5, 0.6], test=60.0), cell("ce", "u", [0.4, 0.3]),
             cell("real_only", "", [0.7], test=70.0, predicted=[[0, 1, 1, 1]]),
             cell("real_only", "u", [0.6, 0.8], predicted=[[1, 1, 1, 1], [0, 0, 0, 1]]),
-            cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"), cell("dimp", "", [0.1])]
+            cell("real_only", "", [0.1], seed=2), cell("ce", "", [0.1], benchmark="o"), cell("dimp", "", [0.1]),
+            cell("ce", "", [0.5], benchmark="c"), cell("ce", "u", [], benchmark="c")]
     # The kept (best) epoch of each, its recall per class from its predictions (none saved: "–"); seed 2, the other
-    # benchmark and DIMP are not the study's.
+    # benchmark and DIMP are not the study's; on c, the study's run has no validation accuracy to show.
     assert real_set_tables.second_validation_table(rows, ["u"]).splitlines()[2:] == [
         "| b | CE on the real set alone (quality checker) | 1 | 70.0 | 80.0 | 70.0 | 0 50.0 → 100.0, 1 100.0 → 50.0 |",
         "| b | CE | 1 | 60.0 | 40.0 | 60.0 | – |"]
@@ -598,8 +648,35 @@ def test_the_validation_test_table_sets_each_method_s_kept_validation_accuracy_b
     def row(method, seed, curve, test):
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "test": (test, test),
                 "history": [{"epoch": e + 1, "eval_accuracy": a} for e, a in enumerate(curve)]}
-    rows = [row("ce", 1, [0.5, 0.6], 70.0), row("ce", 2, [0.7, 0.6], 60.0), row("dimp", 1, [0.8], 90.0)]
+    rows = [row("ce", 1, [0.5, 0.6], 70.0), row("ce", 2, [0.7, 0.6], 60.0), row("dimp", 1, [0.8], 90.0),
+            row("dimp", 2, [], 50.0)]  # a run without a validation split: nothing to set beside its test
     assert summarize.validation_test_table(rows).splitlines()[2:] == [f"| CE | {ce} |", "| DIMP | 80.0 → 90.0 |"]
+
+
+def test_a_gain_over_ce_pairs_each_seed_with_ce_of_that_seed_and_leaves_out_cells_without_a_score():
+    def row(method, seed, accuracy):
+        return {"benchmark": "b", "method": method, "variant": "", "seed": seed,
+                "test": None if accuracy is None else (accuracy, accuracy)}
+    rows = [row("ce", 1, 70.0), row("dimp", 1, 75.0), row("dimp", 2, 90.0)]  # seed 2's CE has not run
+    assert "| b | – | – | – | – | – | +5.0 ± 0.0 (n=1) | – |" in summarize.gain_table(rows)
+    rows.append(row("ce", 2, None))  # nor reported a test
+    assert "| b | – | – | – | – | – | +5.0 ± 0.0 (n=1) | – |" in summarize.gain_table(rows)
+
+
+def test_the_selection_table_holds_the_cells_every_rule_scores(tmp_path):
+    right, wrong = np.ones(10, bool), np.zeros(10, bool)
+    averaged, labels = _predictions({"epoch1": wrong, "epoch2": right, "final": right},
+                                    {"epoch1": 0.9, "epoch2": 0.9, "final": 0.9})
+    single = {key: averaged[key] for key in ("epoch1", "epoch2")}  # no checkpoint average to score
+    rows = [{"benchmark": "b", "dir": tmp_path / name, "predictions": (predictions, labels), "averaged": name == "a"}
+            for name, predictions in (("a", averaged), ("s", single))]
+    lines = summarize.selection_table(rows).splitlines()
+    assert lines[2].startswith("| b | 1 | 100.00 |") and lines[3].startswith("| all | 1 |")
+    assert summarize.selection_table(rows[1:]) == "No finished cell keeps its validation predictions yet."
+
+
+def test_the_compute_table_says_so_when_no_cell_recorded_its_time(tmp_path):
+    assert summarize.compute_table([{"benchmark": "b", "dir": tmp_path}]) == "No cell has recorded its time yet."
 
 
 def test_a_study_key_the_grid_does_not_read_and_an_unknown_rule_are_refused(tmp_path, monkeypatch):
@@ -621,31 +698,39 @@ def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s
         (data / f"{name}.jsonl").write_text("".join(json.dumps({"text": "t", "label": y}) + "\n" for y in labels))
     monkeypatch.setenv("DIMP_DATA_ROOT", str(data))
     spec = tmp_path / "grid.json"
-    spec.write_text(json.dumps({"benchmarks": {"b": {"validation_file": "validation.jsonl",
-                                                     "test_file": "test.jsonl"}}}))
+    files = {"validation_file": "validation.jsonl", "test_file": "test.jsonl"}
+    spec.write_text(json.dumps({"benchmarks": {"b": files, "c": files}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
     labels = np.array([0, 0, 1, 1])
 
-    def cell(method, seed, predicted, weights=None):
-        path = tmp_path / method / f"seed{seed}"
+    def cell(method, seed, predicted, weights=None, benchmark="b"):
+        path = tmp_path / benchmark / method / f"seed{seed}"
         path.mkdir(parents=True)
         if weights:
             with (path / "weights.csv").open("w") as f:
                 f.write("label,weight_epoch1,weight_epoch2\n" + "".join(f"{y},9,{w}\n" for y, w in weights))
         # Epoch 2 gets every example wrong, so the rule keeps epoch 1, whose predictions are given.
         predictions = {"epoch1": np.eye(2)[predicted], "epoch2": np.eye(2)[1 - labels]}
-        return {"benchmark": "b", "method": method, "variant": "", "seed": seed, "dir": path, "averaged": False,
-                "predictions": (predictions, labels)}
+        return {"benchmark": benchmark, "method": method, "variant": "", "seed": seed, "dir": path,
+                "averaged": False, "predictions": (predictions, labels)}
     rows = [cell("real_only", 1, [0, 0, 1, 1]), cell("real_plus_synthetic", 1, [0, 0, 0, 1]),
-            cell("best", 1, [0, 1, 1, 1], weights=[(0, 1.0), (1, 3.0)]), cell("best", 2, [0, 1, 1, 1])]
+            cell("best", 1, [0, 1, 1, 1], weights=[(0, 1.0), (1, 3.0)]), cell("best", 2, [0, 1, 1, 1]),
+            cell("real_only", 1, [0, 0, 1, 1], benchmark="c")]
     title = "b (no 50 → 75 %, yes 50 → 25 %)"
-    # Only seed 1 has all three methods. "real_plus_synthetic": recall 100 % and 50 %, so 75 % on validation's
-    # shares and 0.75 * 100 + 0.25 * 50 = 87.5 % on the test split's; the weighted one holds 75 % of its weight on "yes".
+    # Only seed 1 has all three methods, and only on b. "real_plus_synthetic": recall 100 % and 50 %, so 75 % on
+    # validation's shares and 0.75 * 100 + 0.25 * 50 = 87.5 % on the test split's; the weighted one holds 75 % of its
+    # weight on "yes".
     assert real_set_tables.class_balance_table(rows, "best").splitlines()[2:] == [
         f"| {title} | {cell_results.METHOD_NAMES['real_only']} | 1 | no 100.0, yes 100.0 | 100.0 | 100.0 | – |",
         f"| {title} | {cell_results.METHOD_NAMES['real_plus_synthetic']} | 1 | no 100.0, yes 50.0 | 75.0 | 87.5 "
         "| – |",
         f"| {title} | best | 1 | no 50.0, yes 100.0 | 75.0 | 62.5 | no 25 %, yes 75 % |"]
+    (data / "labels.json").unlink()  # without label names, the label ids
+    assert real_set_tables.class_balance_table(rows, "best").splitlines()[2].startswith(
+        "| b (0 50 → 75 %, 1 50 → 25 %) | CE on the real set alone (quality checker) | 1 | 0 100.0, 1 100.0 |")
+    rows[0]["predictions"] = (rows[0]["predictions"][0], np.array([0, 1, 1, 1]))  # not the validation file's labels
+    with pytest.raises(ValueError, match="validation labels do not count as validation.jsonl's do"):
+        real_set_tables.class_balance_table(rows, "best")
 
 
 def test_the_reported_test_follows_the_rule():
@@ -757,6 +842,38 @@ def test_the_readme_table_of_shipped_runs_is_written_from_results_shipped_json(t
     assert readme.read_text(encoding="utf-8") == (
         "# R\n<!-- SHIPPED -->\n" + shipped.readme_table({"ce": done["ce"]}) + "\n<!-- /SHIPPED -->\ntail\n")
     assert "| `config_baseline.json` | CE | 67.2 | 44.4 | 69.1 |" in readme.read_text(encoding="utf-8")
+
+
+def test_shipped_runs_what_results_shipped_json_lacks_or_what_runs_names(tmp_path, monkeypatch):
+    work = tmp_path / "experiments" / "work" / "shipped"
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- SHIPPED -->\n<!-- /SHIPPED -->\n", encoding="utf-8")
+    for name, value in (("ROOT", tmp_path), ("WORK", work), ("OUTPUT", tmp_path / "shipped.json"), ("README", readme),
+                        ("RUNS", {name: shipped.RUNS[name] for name in ("recommended", "ce")})):
+        monkeypatch.setattr(shipped, name, value)
+    ran = []
+
+    def run_py(command, cwd, check):  # stands in for run.py: its results, and nothing else
+        out = Path(command[command.index("--output_dir") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        metrics = dict.fromkeys(("eval_accuracy", "eval_f1", "test_accuracy", "test_f1"), 0.1 * (len(ran) + 1))
+        (out / "all_results.json").write_text(json.dumps(metrics))
+        ran.append(out.name)
+    monkeypatch.setattr(shipped.subprocess, "run", run_py)
+    monkeypatch.setattr(shipped, "children_cpu_s", iter([100.0, 130.0, 200.0, 205.0]).__next__)  # before, after
+    earlier = {"command": "python run.py configs/config_baseline.json", "test_accuracy": 0.9, "test_f1": 0.9,
+               "eval_accuracy": 0.9}
+    shipped.OUTPUT.write_text(json.dumps({"ce": earlier}))
+    shipped.main([])
+    done = json.loads(shipped.OUTPUT.read_text())
+    assert ran == ["recommended"] and done["ce"] == earlier  # only what was missing
+    assert done["recommended"]["command"] == ("python run.py configs/config_recommended.json --output_dir "
+                                              "experiments/work/shipped/recommended --overwrite_output_dir true "
+                                              "--report_to none")  # as a user types it in the repository
+    assert done["recommended"]["cpu_s"] == 30.0  # its own CPU time, not every earlier child's
+    shipped.main(["--runs", "ce"])
+    assert ran == ["recommended", "ce"] and json.loads(shipped.OUTPUT.read_text())["ce"]["test_accuracy"] == 0.2
+    assert "| `config_baseline.json` | CE | 20.0 | 20.0 | 20.0 |" in readme.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "study_files.py"])
