@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer
 
@@ -329,6 +329,23 @@ def test_a_classifier_numbering_the_labels_otherwise_starts_a_model_as_the_task_
     assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[0][:, order])
     by_id = load_classifier(resolve_model(other, "model_name_or_path"), names, match_by="id")(**inputs).logits
     assert torch.allclose(by_id, logits[0][:, order], atol=1e-6)  # match_labels_by id: the rows as numbered
+
+
+def test_a_classifier_saved_without_its_pooler_still_has_its_head_reordered(tiny_model_dir, tmp_path):
+    """Weights of the base model missing (drawn new, here the pooler, the same draw for both) leave the classifier's
+    own head: it is reordered as a whole classifier's is."""
+    names = ["negative", "neutral", "positive"]
+    folders = _renumbered(tiny_model_dir, tmp_path, names, [1, 2, 0])
+    logits = []
+    for folder in folders:
+        weights = load_file(f"{folder}/model.safetensors")
+        save_file({k: v for k, v in weights.items() if ".pooler." not in k}, f"{folder}/model.safetensors",
+                  metadata={"format": "pt"})
+        torch.manual_seed(1)
+        logits.append(load_classifier(resolve_model(folder, "model_name_or_path"), names)(
+            input_ids=torch.tensor([[2, 10, 20, 3]])).logits)
+    assert len(weights) > len(load_file(f"{folder}/model.safetensors"))  # a pooler was there to leave out
+    assert torch.allclose(logits[0], logits[1], atol=1e-6)
 
 
 @pytest.mark.parametrize("match_by", ["name", "id"])

@@ -116,7 +116,8 @@ def load_classifier(
     base = f"{model.base_model_prefix}."
     if info["unexpected_keys"] or info["mismatched_keys"] or any(k.startswith(base) for k in info["missing_keys"]):
         held.release()
-    if order is not None and not info["missing_keys"]:
+    # Only a head drawn new has nothing to reorder: one read with base weights missing (a pooler) is the classifier's.
+    if order is not None and all(k.startswith(base) for k in info["missing_keys"]):
         _reorder_head(model, order)
         logger.info("%s: %s numbers the labels otherwise; its classification head is reordered to the task's %s",
                     source.field, source.location, label_names)
