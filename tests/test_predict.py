@@ -78,6 +78,8 @@ def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, ou
     assert main(["--model", str(model), "--input", str(path), "--output", str(out), "--batch_size", "16"],
                 command="predict") == 0
     _check(_rows(out), inputs)
+    written = gzip.decompress(out.read_bytes()) if output_suffix.endswith(".gz") else out.read_bytes()
+    assert written.count(b"\n") == len(inputs) + (output_suffix != ".jsonl") and b"\r" not in written  # Unix lines
 
 
 def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_not_repeated(tiny_model_dir, tmp_path):
@@ -249,6 +251,7 @@ def test_a_labelled_input_is_scored_against_its_labels(tiny_model_dir, tmp_path,
                            r"common label: 0.5000\), macro-F1 [\d.]+; recall negative [\d.]+, positive [\d.]+$",
                            caplog.text, re.M)
         assert scored and float(scored[1]) == pytest.approx(right / len(records), abs=1e-4), caplog.text
+        assert [p.name for p in path.parent.glob("*.out.*")] == [f"{path.stem}.out.csv"]  # no score file unasked
 
 
 def test_metrics_output_holds_the_score_of_the_written_predictions(tiny_model_dir, tmp_path):
@@ -345,6 +348,8 @@ BAD = [
      r"new.json: line 1: column 'meta' holds an unpaired surrogate, which is not text"),
     ("surrogate-in-a-list", lambda t: t.json('[{"text": "good", "tags": ["a", ["\\ud800"]]}]'), [],
      r"new.json: line 1: column 'tags' holds an unpaired surrogate, which is not text"),
+    ("surrogate-in-a-column-name", lambda t: t.json('[{"text": "good", "\\ud800": 1}]'), [],
+     r"new.json: line 1: column '\\ud800' holds an unpaired surrogate, which is not text"),
     ("empty-text", lambda t: t.csv("text\ngood day\n \n"), [], r"new.csv: line 3: column 'text' is empty"),
     ("batch-size-0", lambda t: t.csv("text\ngood\n"), ["--batch_size", "0"],
      r"batch_size: expected a positive integer, got 0$"),
@@ -365,6 +370,8 @@ BAD = [
     ("output-under-a-file", lambda t: t.csv("text\ngood\n", output="new.csv/out.csv"), [],
      r"output: .*new.csv is a file, so .*out.csv cannot be created"),
     ("output-is-input", lambda t: t.csv("text\ngood\n", output="new.csv"), [], r"output: .*new.csv is the input file"),
+    ("output-is-input-spelled-otherwise", lambda t: t.csv("text\ngood\n", output="data/../new.csv"), [],
+     r"output: .*data/../new.csv is the input file"),
     ("output-name-too-long", lambda t: t.csv("text\ngood\n", output="o" * 300 + ".csv"), [],
      r"output: '.*ooo\.\.\.': File name too long"),
     ("metrics-output-name-too-long", lambda t: t.csv("text,label\ngood,positive\n", metrics="m" * 300 + ".json"), [],
