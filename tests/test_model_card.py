@@ -13,7 +13,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from conftest import weights_rows
+from conftest import toy_records, weights_rows, write_jsonl
 
 from app.cli import main
 from app.pipeline import run
@@ -66,6 +66,7 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     report = (out / "weights_report.md").read_text()
     assert "training examples from `toy/train.jsonl`" in report and str(data_root_env) not in report
     assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
+    assert "joined" not in text  # no real example was joined to the training data
     # the method and its weights, from the run's weights.csv
     last = np.array([float(row["weight_epoch2"]) for row in weights_rows(out)])
     assert "DIMP-Loss: each example's cross-entropy is multiplied by P′(y|x) / P(y|x; θ)" in text
@@ -120,6 +121,7 @@ def test_the_cards_weights_are_those_the_method_gave(tiny_config, tmp_path, real
     card = (out / "README.md").read_text()
     assert "| training data | 64 | toy/train.jsonl |" in card  # the training file's, the real examples apart
     assert "| real examples joined to it (`real_set_in_training`) | 32 | toy/real.jsonl |" in card
+    assert "Labels of the training data and the real examples joined to it: `negative` 48, `positive` 48." in card
     report = (out / "weights_report.md").read_text()  # its table across epochs, likewise
     assert f"| 1 | {counted} | " in report
     assert ("The 32 real examples joined at the fixed weight 1 are left out." in report) == (real_set_weight == 1.0)
@@ -129,6 +131,7 @@ def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(
     _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
     text = (tmp_path / "out" / "README.md").read_text()
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
+    assert "plain cross-entropy: every training example counts the same." in text and "weights are not" not in text
 
 
 def test_the_card_says_the_loss_was_label_smoothed(tiny_config, tmp_path):
@@ -213,6 +216,17 @@ def test_the_cards_command_hides_every_token_given_either_way():
     command = ["python", "run.py", "c.json", "--hub_token=hf_a", "--push_to_hub", "--hub_token", "hf_b", "--seed", "1"]
     assert _without_tokens(command) == ["python", "run.py", "c.json", "--hub_token=<hidden>", "--push_to_hub",
                                         "--hub_token", "<hidden>", "--seed", "1"]
+    assert _without_tokens(["python", "run.py", "my_token", "--seed", "1"])[3:] == ["--seed", "1"]  # a file's name
+
+
+def test_the_card_shows_a_text_pair_task_used_from_its_hub_id(tiny_config, tmp_path):
+    files = {key: str(write_jsonl(tmp_path / f"{key}.jsonl", toy_records(16, seed, pairs=True)))
+             for seed, key in enumerate(("train_file", "validation_file", "test_file", "quality_checker_train_file"))}
+    _run(tiny_config, tmp_path, num_train_epochs=1, hub_model_id="someone/pairs", **files)
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert 'classifier = pipeline("text-classification", model="someone/pairs")' in text
+    assert 'classifier({"text": "first text", "text_pair": "second text"}, top_k=None)' in text
+    assert "python predict.py --model someone/pairs --input texts.csv" in text
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:
