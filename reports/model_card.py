@@ -95,13 +95,12 @@ def _history_for_table(log_history: list[dict]) -> list[dict]:
     """The log as the Trainer's per-epoch table can read it. That table takes its columns from the first row and each
     row's values in their own order, but a resumed run's log holds the entries read back from the checkpoint (keys
     sorted) before the new ones; it ends at the first end-of-training entry, which a fine-tuning on the real set
-    follows; and it reads only `eval_*` keys, which track_test_each_epoch names `eval_validation_*` (its test entries
-    stay out of the table: the card shows the history the model was selected on). So keys are sorted, only the last
-    end-of-training entry is kept, and the validation entries are renamed."""
+    follows; and it reads only entries with an `eval_loss`, which track_test_each_epoch names `eval_validation_loss`
+    (its test entries, `eval_test_*`, stay out of the table: the card shows the history the model was selected on).
+    So keys are sorted, only the last end-of-training entry is kept, and the validation entries are renamed."""
     ends = [i for i, entry in enumerate(log_history) if "train_runtime" in entry]
     return [dict(sorted((key.replace("eval_validation_", "eval_", 1), value) for key, value in entry.items()))
-            for i, entry in enumerate(log_history)
-            if ("train_runtime" not in entry or i == ends[-1]) and not any(k.startswith("eval_test_") for k in entry)]
+            for i, entry in enumerate(log_history) if "train_runtime" not in entry or i == ends[-1]]
 
 
 def _evaluated_splits(task: TaskData, metrics: dict) -> list[tuple[str, str]]:
