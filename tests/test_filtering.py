@@ -69,6 +69,9 @@ def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path)
     dropped = [float(r["static_weight"]) for r in rows if r["kept"] == "False"]
     assert min(kept) >= max(dropped)
     assert "kept **48 of 64**" in (out / "weights_report.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "16 training examples were dropped by the checkers' static-weight filter before training." in card
+    assert "## Reproduce\n\nThe settings that differ" in card  # started from Python: no command line to show
 
 
 def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path):

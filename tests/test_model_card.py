@@ -20,7 +20,7 @@ from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import _history_for_table, _results, _without_tokens, label_list
+from reports.model_card import _history_for_table, _model_index, _results, _without_tokens, label_list
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -128,10 +128,36 @@ def test_the_cards_weights_are_those_the_method_gave(tiny_config, tmp_path, real
 
 
 def test_the_card_says_the_model_is_the_last_epoch_when_no_best_one_is_reloaded(tiny_config, tmp_path):
-    _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False)
+    _run(tiny_config, tmp_path, num_train_epochs=2, load_best_model_at_end=False, quality_checker_folds=2)
     text = (tmp_path / "out" / "README.md").read_text()
     assert "The model is that of the last epoch (2)." in text and "The model is the checkpoint of epoch" not in text
     assert "plain cross-entropy: every training example counts the same." in text and "weights are not" not in text
+    assert "cross-fitted" not in text  # quality_checker_folds set, as a grid's protocol may, but no checker used
+
+
+def test_the_card_of_a_run_without_a_validation_split_gives_its_test_result(tiny_config, tmp_path):
+    metrics = _run(tiny_config, tmp_path, num_train_epochs=1, validation_file=None, quality_checker_train_file=None,
+                   eval_strategy="no", load_best_model_at_end=False)
+    assert "eval_accuracy" not in metrics
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert f" Test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_f1']:.4f}.\n" in text
+    assert "| validation |" not in text and "| test | 24 |" in text
+
+
+def test_the_card_of_dimp_without_diversity_checker_names_its_fixed_weight(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_quality_only", num_train_epochs=1)
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert "DIMP-Loss without diversity checker: each example's cross-entropy is multiplied by P′(y|x)" in text
+    assert "| weight P′ (fixed) | 64 |" in text
+
+
+def test_the_card_of_a_checker_built_without_a_validation_split_gives_no_validation_accuracy(tiny_config, tmp_path):
+    _run(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
+         validation_file=None, real_validation_fraction=0, eval_strategy="no", load_best_model_at_end=False,
+         quality_checker_model=str(tmp_path / "checker"))
+    checker = next(line for line in (tmp_path / "out" / "README.md").read_text().splitlines()
+                   if line.startswith("- quality checker"))
+    assert checker.endswith("examples of `toy/real.jsonl` (`num_train_epochs` 1.0).")
 
 
 def test_the_card_says_the_loss_was_label_smoothed(tiny_config, tmp_path):
@@ -251,6 +277,15 @@ def test_push_to_hub_refuses_before_any_work(tiny_config, tmp_path, monkeypatch,
     assert message in err
     assert not Path(tiny_config["output_dir"]).exists()
     assert not Path(tiny_config["quality_checker_model"]).exists()  # no checker was built either
+
+
+def test_the_model_index_names_a_hub_dataset_and_its_configuration():
+    cfg = SimpleNamespace(data=SimpleNamespace(dataset_name="nyu-mll/glue", dataset_config_name="mrpc"))
+    task = SimpleNamespace(splits={"train": None, "validation": None}, origins={"validation": "nyu-mll/glue"})
+    (result,) = _model_index("m", cfg, task, {"eval_accuracy": 0.71234, "eval_f1": 0.6})[0]["results"]
+    assert result["dataset"] == {"name": "nyu-mll/glue", "type": "nyu-mll/glue", "split": "validation",
+                                 "config": "mrpc"}
+    assert result["metrics"][0] == {"type": "accuracy", "value": 0.7123, "name": "Accuracy"}
 
 
 def test_the_cards_first_line_lists_a_long_label_list_in_part():
