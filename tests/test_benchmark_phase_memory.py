@@ -1,0 +1,77 @@
+"""benchmarks/phase_memory.py on this tree: the functions it wraps exist under the names it wraps, and a DIMP run
+through it records each phase once at its outermost level (a checker build's own training is the build's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from benchmarks import phase_memory
+from benchmarks.measure import reset_peak_rss
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def recorder(monkeypatch) -> phase_memory.Recorder:
+    """A recorder without its sampling thread: memory is read only where a phase begins and ends."""
+    monkeypatch.setattr(phase_memory.threading, "Thread", lambda **kwargs: SimpleNamespace(start=lambda: None))
+    recorder = phase_memory.Recorder()
+    recorder.end()  # of the imports
+    return recorder
+
+
+def test_a_phase_sums_its_calls_and_a_call_inside_another_phase_is_that_phase_s(recorder):
+    jobs = SimpleNamespace(inner=lambda: time.sleep(0.02))
+    jobs.outer = lambda: (jobs.inner(), time.sleep(0.03))
+    recorder.wrap(jobs, "outer", "outer phase")
+    recorder.wrap(jobs, "inner", "inner phase")
+    jobs.outer(), jobs.outer(), jobs.inner()
+    phases = recorder.phases  # unrounded
+    assert [phase["phase"] for phase in recorder.result()] == ["imports", "outer phase", "inner phase"]
+    assert (phases["outer phase"]["calls"], phases["inner phase"]["calls"]) == (2, 1)
+    assert phases["outer phase"]["wall_s"] >= 0.1 and phases["inner phase"]["wall_s"] >= 0.02
+    assert recorder.current is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peak is reset through /proc")
+def test_a_peak_between_two_samples_is_still_the_phase_s_peak(recorder):
+    reset_peak_rss()  # the process's peak from here: only a rise this test makes raises it
+
+    def spike():
+        block = bytearray(300 * 2**20)
+        block[::4096] = b"\x01" * len(block[::4096])
+
+    jobs = SimpleNamespace(spike=spike)
+    recorder.wrap(jobs, "spike", "spike")
+    jobs.spike()
+    phase = recorder.phases["spike"]
+    assert phase["peak_rss_mb"] - max(phase["rss_start_mb"], phase["rss_end_mb"]) > 250
+
+
+@pytest.mark.slow
+def test_a_run_is_recorded_phase_by_phase(tiny_config, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**tiny_config, "problem_type": "single_label_classification_dimp"}))
+    out = tmp_path / "phases.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phase_memory.py"), str(ROOT), str(out), "run",
+                           str(config)], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads(out.read_text())
+    assert record["exit_code"] == 0 and (Path(tiny_config["output_dir"]) / "all_results.json").is_file()
+    phases = {phase["phase"]: phase for phase in record["phases"]}
+    assert set(phases) == {"imports", "reading", "checker build", "checker scoring", "weights table", "model loading",
+                           "tokenization", "training", "evaluation", "saving"}
+    assert phases["checker build"]["calls"] == phases["training"]["calls"] == phases["reading"]["calls"] == 1
+    assert sum(phase["wall_s"] for phase in phases.values()) <= record["wall_s"]
+    for phase in phases.values():  # /proc's counters and getrusage's may differ by a few pages
+        assert phase["rss_start_mb"] <= phase["peak_rss_mb"] <= record["peak_rss_mb"] + 1, phase
+        assert phase["peak_anon_mb"] + phase["peak_file_mb"] >= phase["peak_rss_mb"] - 1, phase
