@@ -253,7 +253,7 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
                 made = json.loads(recipe.read_text(encoding="utf-8"))
                 line += (f": `{made.get('base_model')}` fine-tuned with CE on {made.get('train_examples')} examples of "
                          f"`{as_configured(str(made.get('train_source')))}` (`num_train_epochs` "
-                         f"{made.get('num_train_epochs')})")
+                         f"{made.get('num_train_epochs', float('nan')):g})")
                 accuracy = made.get("validation_metrics", {}).get("eval_accuracy")
                 if accuracy is not None:
                     line += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "

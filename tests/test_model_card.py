@@ -157,7 +157,7 @@ def test_the_card_of_a_checker_built_without_a_validation_split_gives_no_validat
          quality_checker_model=str(tmp_path / "checker"))
     checker = next(line for line in (tmp_path / "out" / "README.md").read_text().splitlines()
                    if line.startswith("- quality checker"))
-    assert checker.endswith("examples of `toy/real.jsonl` (`num_train_epochs` 1.0).")
+    assert checker.endswith("examples of `toy/real.jsonl` (`num_train_epochs` 1).")
 
 
 def test_the_card_says_the_loss_was_label_smoothed(tiny_config, tmp_path):
