@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification
 
-from config.arguments import WeightedTrainingArguments
 from data.files import SHOWN_LABELS
-from trainer.fitting import make_trainer
 from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, printable, scores, warn_if_near_majority
 from trainer.weighted_trainer import SeededLengthGroupedSampler, TrainingDiverged
-from trainer_helpers import toy_train_set, train_steps
+from trainer_helpers import toy_trainer, train_steps
 
 
 def _params(trainer) -> dict[str, torch.Tensor]:
@@ -50,13 +48,9 @@ def test_gradient_accumulation_gives_the_same_updates(tiny_model_dir, tmp_path, 
 @pytest.mark.parametrize("extreme, shown", [(3e38, "inf"), (float("nan"), "nan")])
 def test_a_loss_that_is_not_finite_stops_training_before_its_gradient_is_taken(tiny_model_dir, tmp_path, extreme,
                                                                                 shown):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
-    args = WeightedTrainingArguments(output_dir=str(tmp_path), problem_type="single_label_classification",
-                                     eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
-                                     report_to="none", use_cpu=True)
-    trainer = make_trainer(model, tokenizer, args, toy_train_set(tokenizer), None)
-    batch = next(iter(trainer.get_train_dataloader()))
+    trainer = toy_trainer(tiny_model_dir, tmp_path, batch_size=8, accumulation=1,
+                          problem_type="single_label_classification")
+    model, batch = trainer.model, next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():  # logits of +-3e38: a log-probability of -inf for the second class
         model.classifier.weight.zero_()
         model.classifier.bias.copy_(torch.tensor([extreme, -extreme]))
@@ -166,10 +160,6 @@ def test_the_length_grouped_order_is_drawn_from_the_seed_and_the_epoch():
 
 
 def test_data_seed_draws_the_length_grouped_order_when_given(tiny_model_dir, tmp_path):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    args = WeightedTrainingArguments(output_dir=str(tmp_path), train_sampling_strategy="group_by_length", seed=1,
-                                     data_seed=7, report_to="none", use_cpu=True, eval_strategy="no",
-                                     save_strategy="no", load_best_model_at_end=False)
-    trainer = make_trainer(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), tokenizer, args,
-                           toy_train_set(tokenizer), None)
+    trainer = toy_trainer(tiny_model_dir, tmp_path, batch_size=8, accumulation=1,
+                          extra={"train_sampling_strategy": "group_by_length", "seed": 1, "data_seed": 7})
     assert trainer._get_train_sampler().seed == 7
