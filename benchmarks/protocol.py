@@ -28,7 +28,7 @@ class Protocol:
     real_examples: int = field(default=300, metadata={"help": "Real pairs the quality checker is trained on (paper: 200-400)."})
     epochs: float = field(default=7.0, metadata={"help": "Training epochs of the protocol (the authors' MRPC configs: 7)."})
     checker_epochs: float = field(default=5.0, metadata={"help": "Epochs of each checker build (the project's default)."})
-    batch_size: int = field(default=32, metadata={"help": "Training batch size."})
+    batch_size: int = field(default=32, metadata={"help": "Batch size of training and of the checker builds."})
     max_length: int = field(default=128, metadata={"help": "Truncation length; the authors' style also pads to it."})
     rounds: int = field(default=6, metadata={"help": "Rounds; each times every training variant once, in serpentine order."})
     timed_steps: int = field(default=6, metadata={"help": "Timed training steps per variant and round (after 1 warm-up)."})
@@ -61,8 +61,9 @@ class Protocol:
             ModelArguments(model_name_or_path=self.model),
             DataArguments(train_file=self.train_file, validation_file=self.validation_file,
                           max_train_samples=self.train_examples, max_seq_length=self.max_length),
+            # The diversity build's unrun steps are estimated at CE's step time: the same batch size, as by default.
             CheckerArguments(quality_checker_train_file=self.real_file, quality_checker_max_train_samples=self.real_examples,
-                             checker_num_train_epochs=self.checker_epochs),
+                             checker_num_train_epochs=self.checker_epochs, checker_batch_size=self.batch_size),
             self.training_args(str(work / "checker-runs")),
         )
 

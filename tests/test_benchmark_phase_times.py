@@ -1,0 +1,75 @@
+"""benchmarks/phase_times.py end to end on the tiny model: every round times every variant on the same batches in
+serpentine order; the checkers score each training example once, and the project's variants read those scores where
+the authors' style pads every input and forwards the checkers; the diversity build runs only the steps it is told;
+nothing is written outside the scratch folder and the results file."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from benchmarks import phase_times
+from benchmarks.seed_style import SeedStyleTrainer
+from checkers.scoring import at_gold, class_probabilities
+from trainer.modeling import encode
+
+
+def _spy(monkeypatch, name: str, calls: list) -> list:
+    """phase_times.<name>, still called, with each call's arguments and result appended to `calls`."""
+    real = getattr(phase_times, name)
+
+    def recorded(*args):
+        calls.append((args, real(*args)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(phase_times, name, recorded)
+    return calls
+
+
+@pytest.mark.slow
+def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data_root_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where ./cache, ./checkers and ./output of a run would go
+    benches, plans = _spy(monkeypatch, "Bench", []), _spy(monkeypatch, "plan_rounds", [])
+    trainers = _spy(monkeypatch, "make_seed_style_trainer", _spy(monkeypatch, "make_trainer", []))
+    results = phase_times.main([
+        "--model", str(tiny_model_dir), "--train_file", "toy/train.jsonl", "--real_file", "toy/real.jsonl",
+        "--validation_file", "toy/validation.jsonl", "--train_examples", "64", "--real_examples", "32",
+        "--epochs", "1", "--checker_epochs", "1", "--batch_size", "4", "--max_length", "32", "--rounds", "2",
+        "--timed_steps", "2", "--diversity_build_steps", "3", "--work_dir", "work", "--output", "times.json"])
+    assert json.loads((tmp_path / "times.json").read_text()) == json.loads(json.dumps(results))
+    assert sorted(os.listdir(tmp_path)) == ["times.json", "work"]
+
+    segments = results["raw"]["segments"]
+    names = [variant.name for variant in phase_times.VARIANTS]
+    assert [(s["round"], s["variant"]) for s in segments] == [(0, n) for n in names] + [(1, n) for n in names[::-1]]
+    assert all(len(s["step_wall_s"]) == len(s["step_cpu_s"]) == 2 for s in segments)  # the warm-up is not timed
+    assert sum(chunk["quality"]["examples"] for chunk in results["raw"]["precompute_chunks"]) == 64
+
+    # Each example's P(gold) under each checker, at its own index, as scoring the whole set at once gives them.
+    bench, rounds = benches[0][1], plans[0][1]
+    for role, column in phase_times.COLUMNS.items():
+        whole = class_probabilities(bench.checkers[column], bench.checker_sources[role], bench.train,
+                                    bench.task.text_columns, 32)
+        np.testing.assert_allclose(bench.probs[column], at_gold(whole, bench.train["label"]), rtol=1e-5)
+    probability_columns = set(phase_times.COLUMNS.values())
+    unpadded = encode(bench.train, bench.tokenizer, bench.task.text_columns, 32)["input_ids"]
+    for ((_, _, _, train, *checkers), trainer), segment in zip(trainers, segments):
+        variant = phase_times.VARIANTS[names.index(segment["variant"])]
+        assert isinstance(trainer, SeedStyleTrainer) == variant.seed_style
+        if variant.seed_style:  # the authors' way: the checkers forwarded, every input padded to max_length
+            assert len(checkers) == len(variant.columns) and not probability_columns & set(train.column_names)
+            assert {len(ids) for ids in train["input_ids"]} == {32}
+        else:
+            assert probability_columns & set(train.column_names) == set(variant.columns)
+            assert train["input_ids"] == [unpadded[i] for batch in rounds[segment["round"]] for i in batch]
+
+    # The diversity build ran 3 of its 16 steps (64 examples in batches of 4), at the protocol's batch size.
+    recipe = json.loads((tmp_path / "work" / "checkers" / "diversity" / "checker_recipe.json").read_text())
+    assert recipe["batch_size"] == 4 and recipe["validation_history"][-1]["epoch"] == 3 / 16
+    assert results["protocol"]["diversity_build_total_steps"] == 16
+    assert set(results["bars"]) == {"dimp_total_over_ce", "imp_train_over_ce", "throughput_over_seed_style",
+                                    "peak_rss_mb"}
+    assert results["wall_clock"]["phases_s"]["ce"]["total_over_ce"] == 1.0
