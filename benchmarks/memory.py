@@ -55,10 +55,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# Started by this process, a job would inherit its peak: on exec the kernel records the launching memory's high-water
+# mark in the new program's ru_maxrss. So a small launcher starts it and reports its usage, as /usr/bin/time does.
+LAUNCHER = """import json, os, subprocess, sys
+job = subprocess.Popen(sys.argv[2:])
+os.write(int(sys.argv[1]), b"%d\\n" % job.pid)
+_, status, usage = os.wait4(job.pid, 0)
+used = [status, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, usage.ru_minflt]
+os.write(int(sys.argv[1]), json.dumps(used).encode())
+"""
+
+
 class Job:
-    """A subprocess: its peak resident memory (ru_maxrss, exact), the peaks of its anonymous and file-backed parts
-    (sampled from /proc/PID/status 5 times a second), its wall and CPU time, and how busy the shared machine was: the
-    load average and the share of the machine's CPU time that other processes used meanwhile (from /proc/stat)."""
+    """A subprocess, started by LAUNCHER: its peak resident memory (ru_maxrss, exact), the peaks of its anonymous and
+    file-backed parts (sampled from /proc/PID/status 5 times a second), its wall and CPU time, and how busy the shared
+    machine was: the load average and the share of the machine's CPU time that other processes used meanwhile (from
+    /proc/stat)."""
 
     def __init__(self, command: list[str], cwd: Path, log: Path, env: dict | None = None):
         self.command, self.cwd, self.log, self.env = command, cwd, log, env
@@ -78,21 +90,28 @@ class Job:
     def run(self) -> dict:
         load = os.getloadavg()[0]
         busy_start, wall = _busy_jiffies(), time.perf_counter()
-        with self.log.open("w") as log:
-            process = subprocess.Popen(self.command, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, **(self.env or {})})
+        report, write_end = os.pipe()
+        with self.log.open("w") as log, os.fdopen(report, "rb") as reported:
+            launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(write_end), *self.command], cwd=self.cwd,
+                                        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})},
+                                        pass_fds=(write_end,))
+            os.close(write_end)
+            pid = reported.readline()
+            if not pid:
+                launcher.wait()
+                raise RuntimeError(f"{self.command[0]} did not start: {self.log} says why")
             done = threading.Event()
-            sampler = threading.Thread(target=self._sample, args=(process.pid, done), daemon=True)
+            sampler = threading.Thread(target=self._sample, args=(int(pid), done), daemon=True)
             sampler.start()
-            _, status, usage = os.wait4(process.pid, 0)
+            status, maxrss_kb, own_cpu, minor_faults = json.loads(reported.read())
+            launcher.wait()
             done.set()
             sampler.join()
         wall = time.perf_counter() - wall
         machine_cpu = (_busy_jiffies() - busy_start) / os.sysconf("SC_CLK_TCK")
-        own_cpu = usage.ru_utime + usage.ru_stime
         return {"exit_code": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 1), "cpu_s": round(own_cpu, 1),
-                "minor_faults": usage.ru_minflt,
-                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "minor_faults": minor_faults,
+                "peak_rss_mb": round(maxrss_kb / 1024, 1),
                 "peak_anon_mb_sampled": round(self.peaks["RssAnon"] / 1024, 1),
                 "peak_file_mb_sampled": round(self.peaks["RssFile"] / 1024, 1),
                 "other_processes_cpu_share": round(max(machine_cpu - own_cpu, 0) / (wall * os.cpu_count()), 2),
