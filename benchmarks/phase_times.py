@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -91,7 +90,6 @@ class Bench:
         }
         for role, (recipe, role_options, phase) in builds.items():
             folder = self.work / "checkers" / role
-            shutil.rmtree(folder, ignore_errors=True)
             logger.info("Building the %s checker", role)
             with measured(self.phases.setdefault(phase, {})):
                 build_checker(folder, recipe, self.source, self.task.label_names, self.task.text_columns, role_options,

@@ -6,10 +6,13 @@ nothing is written outside the scratch folder and the results file."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 
+import datasets
 import numpy as np
 import pytest
+import transformers
 
 from benchmarks import phase_times
 from benchmarks.seed_style import SeedStyleTrainer
@@ -29,7 +32,24 @@ def _spy(monkeypatch, name: str, calls: list) -> list:
     return calls
 
 
+@pytest.fixture
+def libraries_as_they_were():
+    """main() quiets the libraries for the whole process, as a script's main may: the tests after it get them back."""
+    root = logging.getLogger()
+    bars = not datasets.are_progress_bars_disabled(), transformers.utils.logging.is_progress_bar_enabled()
+    state = transformers.logging.get_verbosity(), root.level, list(root.handlers)
+    yield
+    transformers.logging.set_verbosity(state[0])
+    root.setLevel(state[1])
+    root.handlers[:] = state[2]
+    if bars[0]:
+        datasets.enable_progress_bars()
+    if bars[1]:
+        transformers.utils.logging.enable_progress_bar()
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("libraries_as_they_were")
 def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data_root_env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where ./cache, ./checkers and ./output of a run would go
     benches, plans = _spy(monkeypatch, "Bench", []), _spy(monkeypatch, "plan_rounds", [])
