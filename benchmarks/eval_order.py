@@ -26,6 +26,7 @@ from benchmarks.measure import machine  # noqa: E402
 from data.files import data_root  # noqa: E402
 from references.models import resolve_model  # noqa: E402
 from config.arguments import WeightedTrainingArguments  # noqa: E402
+from trainer.atomic import write_text_atomic  # noqa: E402
 from trainer.fitting import make_trainer  # noqa: E402
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer  # noqa: E402
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                 "same_accuracy": metrics["as_given"]["eval_accuracy"] == metrics["longest_first"]["eval_accuracy"],
             }
     result["machine"] = machine()
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["samplers"]))
 
 
