@@ -844,6 +844,15 @@ def test_a_runs_data_files_last_while_it_runs_beside_another_and_go_when_its_pro
     assert not Path(left).exists()  # a run that ends without removing its folder (an error) leaves none
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts this process's open files in /proc")
+def test_a_removed_scratch_folder_leaves_no_file_open(tmp_path):
+    """Its lock's descriptor is closed with it: runs one after another in one process (a notebook) keep none."""
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        remove_scratch(scratch_folder(str(tmp_path)))
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_a_test_file_without_labels_points_to_predict_py(tmp_path):
     train = write_jsonl(tmp_path / "train.jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
     texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "c"}])
@@ -868,6 +877,12 @@ def test_the_content_digest_changes_with_any_label():
         return content_digest(Dataset.from_dict({"text": ["good", "bad"], "label": labels}), ["text"], ["neg", "pos"])
 
     assert len({digest([1, 0]), digest([1, 1]), digest([0, 1])}) == 3
+
+
+def test_the_content_digest_reads_labels_by_name():
+    """The same ids under a labels.json that names them the other way round are other labels."""
+    data = Dataset.from_dict({"text": ["good", "bad"], "label": [1, 0]})
+    assert content_digest(data, ["text"], ["neg", "pos"]) != content_digest(data, ["text"], ["pos", "neg"])
 
 
 def _prepared(root: Path, tmp_path: Path, **changes):
