@@ -24,8 +24,8 @@ from datasets import Dataset
 from conftest import ROOT, file_backed_mb, toy_records, write_jsonl, write_long_texts
 from config.loading import load_config
 from data.prepare import load_task
-from data.files import (DataError, as_configured, iter_records, iter_text_lines, read_label_names, read_records,
-                        resolve_data_path)
+from data.files import (DataError, as_configured, iter_records, iter_text_lines, listed, read_label_names,
+                        read_records, resolve_data_path)
 from data.store import ALIVE_FILE, SCRATCH_PREFIX, content_digest, remove_scratch, scratch_folder
 from data.task import build_task, label_reader, split_from_file, subsample
 
@@ -118,6 +118,8 @@ def test_an_error_lists_the_first_labels_of_a_large_label_set_and_counts_them(tm
     with pytest.raises(DataError, match=re.escape(f"w.jsonl: line 1: missing text column 'text' (record has [{first}, "
                                                   "... (30 in all)]")):
         build_task([split_from_file("train", _write(tmp_path / "w.jsonl", "jsonl", [wide]))], ["text"])
+    assert listed(range(10)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9"  # ten are shown whole, without a count
+    assert listed(range(11)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (11 in all)"
 
 
 def test_a_column_of_numbers_or_metadata_is_not_taken_for_a_second_text(tmp_path):
