@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.output_dir import OWN_FILES, check_output_dir, claim_output_dir, is_own, refuse_other_recipe
+from app.output_dir import (OWN_FILES, check_output_dir, claim_output_dir, is_own, refuse_other_recipe,
+                             remove_earlier_results)
 from config.loading import ConfigError, load_config
 
 
@@ -133,6 +134,41 @@ def test_a_checker_folder_in_output_dir_is_refused_only_where_the_run_reads_it(t
         check_output_dir(dimp)
 
 
+def test_an_output_dir_holding_only_checkpoints_is_not_trained_into_unasked(tiny_config, tmp_path):
+    """A later resume_from_checkpoint last would take the higher-numbered one, of the run before."""
+    (tmp_path / "out" / "checkpoint-3").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"already holds results \(checkpoint-3\); choose another folder"):
+        check_output_dir(load_config(_write(tmp_path / "c.json", tiny_config)))
+
+
+def test_a_run_started_over_removes_a_linked_checkpoint_and_not_what_it_links_to(tmp_path):
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "model.safetensors").write_bytes(b"weights")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint-2").symlink_to(kept, target_is_directory=True)
+    remove_earlier_results(out)
+    assert not os.path.lexists(out / "checkpoint-2") and (kept / "model.safetensors").read_bytes() == b"weights"
+
+
+def test_score_py_writes_over_its_earlier_weights_only_when_asked(tiny_config, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "weights.csv").write_text("index,weight\n")
+    dimp = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    with pytest.raises(ConfigError, match=r"already holds weights.csv; choose another folder or set overwrite_"):
+        check_output_dir(load_config(_write(tmp_path / "c.json", dimp)), "score")
+    again = load_config(_write(tmp_path / "c.json", {**dimp, "overwrite_output_dir": True}))
+    assert check_output_dir(again, "score") is None
+
+
+def test_a_hub_id_is_no_folder_the_run_reads(tiny_config, tmp_path, monkeypatch):
+    """"someone/model" is downloaded, not read from ./someone/model: an output_dir ./someone holds none of it."""
+    monkeypatch.chdir(tmp_path)
+    config = {**tiny_config, "model_name_or_path": "someone/model", "output_dir": "someone"}
+    assert check_output_dir(load_config(_write(tmp_path / "c.json", config))) is None
+
+
 def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_path, caplog):
     config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 3, "max_steps": 4,
               "eval_strategy": "no", "logging_strategy": "steps", "logging_steps": 1}
@@ -175,6 +211,9 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
                                               r'text_column_names \("s2,s1"; this run "text"\); resume'):
             refuse_other_recipe(str(run / "checkpoint-4"), resolved)
         _write(record, {**resolved, "test_file": "toy/other.jsonl"})
+        refuse_other_recipe(str(run / "checkpoint-4"), resolved)
+        # written before checker_calibration existed: an option the record lacks is not compared
+        _write(record, {key: value for key, value in resolved.items() if key != "checker_calibration"})
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
         record.write_text('{"learning_rate": 0.1, ')  # cut short (the run stopped writing it): nothing to compare
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
@@ -264,6 +303,15 @@ def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config,
     release()
     assert main([config]) == 0
     assert main([config, "--overwrite_output_dir", "true"]) == 0  # the run's own claim ended with it
+
+
+def test_one_output_dir_spelled_two_ways_is_one_claim(tmp_path):
+    release = claim_output_dir(str(tmp_path / "out"))
+    try:
+        with pytest.raises(ConfigError, match="another run is writing to"):
+            claim_output_dir(f"{tmp_path}/elsewhere/../out/")
+    finally:
+        release()
 
 
 def _lock_files() -> set[str]:
