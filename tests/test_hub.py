@@ -28,6 +28,13 @@ def test_nothing_is_checked_without_push_to_hub(monkeypatch):
     check_hub_access(_args(push_to_hub=False, hub_token=None))
 
 
+def test_an_unreachable_hub_is_said_to_be_unreachable_before_the_token_is_sent(monkeypatch):
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    monkeypatch.setattr(hub.HfApi, "whoami", lambda self, token: pytest.fail("asked the hub"))
+    with pytest.raises(ConfigError, match=r"^push_to_hub: the Hugging Face hub is unreachable \(no network"):
+        check_hub_access(_args())
+
+
 @pytest.mark.parametrize("error", [PermissionError("401 Unauthorized"), ValueError("Invalid user token.")])
 def test_a_token_the_hub_refuses_stops_the_run_before_any_work(online, error):
     def refuse(self, token):

@@ -34,10 +34,11 @@ def test_without_a_key_or_a_network_wandb_logs_offline_and_says_how_to_upload(
         monkeypatch.setenv("WANDB_API_KEY", key)
     monkeypatch.setattr(tracking, "_wandb_reachable", lambda: reachable)
     with caplog.at_level(logging.WARNING):
-        tracker = Tracker.start(["wandb"], "a-run", {"learning_rate": 1e-4}, ["x" * 100, ""])
+        tracker = Tracker.start(["wandb"], "a-run", {"learning_rate": 1e-4}, ["x" * 40 + "y" * 60, ""])
         assert tracker.run is not None and tracker.run.settings.mode == "offline"
         assert tracker.run.project == tracking.PROJECT
-        assert list(tracker.run.tags) == ["x" * 64]  # W&B refuses tags over 64 characters; empty ones are dropped
+        # W&B refuses tags over 64 characters: a long one keeps its end (a model path's last part); empty ones go
+        assert list(tracker.run.tags) == ["x" * 4 + "y" * 60]
         tracker.log_summary({"test_accuracy": 0.5})
         assert tracker.run.summary["test_accuracy"] == 0.5
         saved = Path(tracker.run.dir).parent
@@ -55,6 +56,17 @@ def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mo
     tracker.log_artifact(wandb_dir, "checker", "model")
     tracker.log_summary({"test_accuracy": 0.5})
     tracker.finish()  # each a no-op
+
+
+def test_a_project_the_user_named_is_kept(wandb_dir, monkeypatch):
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_PROJECT", "my-project")
+    started = {}
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: started.update(kwargs))
+    Tracker.start(["wandb"], None, {}, [])
+    assert started["project"] == "my-project"
 
 
 def test_wandb_failing_to_start_or_to_take_an_artifact_leaves_the_run_going(wandb_dir, monkeypatch, caplog):
