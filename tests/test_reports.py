@@ -209,6 +209,7 @@ def test_the_epochs_table_leaves_out_the_real_examples_at_a_fixed_weight_and_das
     text = render(weights, "DIMP with the real set, stopped early.", {}, epoch_plot="weights_by_epoch.png")
     epochs = text.split("## Across epochs", 1)[1].split("\n## ", 1)[0]
     assert "| 1 | 2 | 0.7 | 0.9 |" in epochs  # examples 0 and 1: seen, and not real
+    assert "The 2 real examples joined at the fixed weight 1 are left out." in epochs
     summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert "| label yes | 1 | 0.4 |" in summary and "| label maybe | 0 | – | – | – | – | – | – |" in summary
     lowest = text.split("lowest-weighted examples", 1)[1].split("\n## ", 1)[0]
@@ -229,6 +230,15 @@ def test_training_data_tagged_original_alone_is_reported_by_noise_kind():
                              noise=["original", "original"], quality=np.array([0.9, 0.4]),
                              static=np.array([0.9, 0.4]), loss="quality_only")
     assert "## By noise kind" in render(weights, "No noise injected.", {})
+
+
+def test_noisy_training_data_with_the_real_set_joined_is_reported_by_noise_kind():
+    weights = ExampleWeights(texts={"text": ["a", "b", "c"]}, labels=np.array([0, 1, 0]), label_names=["no", "yes"],
+                             noise=["swap", "original", "real"], quality=np.array([0.2, 0.9, 0.8]),
+                             static=np.array([0.2, 0.9, np.nan]), loss="quality_only",
+                             real=np.array([False, False, True]), real_weight=1.0)
+    text = render(weights, "Swapped labels, the real set joined.", {})
+    assert "## By noise kind" in text and "| swap | 1 |" in text and "| real | 1 |" in text
 
 
 def test_a_text_pair_shares_a_rows_width():
