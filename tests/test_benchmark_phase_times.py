@@ -9,11 +9,11 @@ import json
 import logging
 import os
 
-import datasets
 import numpy as np
 import pytest
 import transformers
 
+from app.progress import library_bars_off
 from benchmarks import phase_times
 from benchmarks.seed_style import SeedStyleTrainer
 from checkers.scoring import at_gold, class_probabilities
@@ -36,16 +36,12 @@ def _spy(monkeypatch, name: str, calls: list) -> list:
 def libraries_as_they_were():
     """main() quiets the libraries for the whole process, as a script's main may: the tests after it get them back."""
     root = logging.getLogger()
-    bars = not datasets.are_progress_bars_disabled(), transformers.utils.logging.is_progress_bar_enabled()
     state = transformers.logging.get_verbosity(), root.level, list(root.handlers)
-    yield
+    with library_bars_off():  # the progress bars come back as they were when it ends
+        yield
     transformers.logging.set_verbosity(state[0])
     root.setLevel(state[1])
     root.handlers[:] = state[2]
-    if bars[0]:
-        datasets.enable_progress_bars()
-    if bars[1]:
-        transformers.utils.logging.enable_progress_bar()
 
 
 @pytest.mark.slow
