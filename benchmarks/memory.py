@@ -92,10 +92,12 @@ class Job:
         busy_start, wall = _busy_jiffies(), time.perf_counter()
         report, write_end = os.pipe()
         with self.log.open("w") as log, os.fdopen(report, "rb") as reported:
-            launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(write_end), *self.command], cwd=self.cwd,
-                                        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})},
-                                        pass_fds=(write_end,))
-            os.close(write_end)
+            try:
+                launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(write_end), *self.command],
+                                            cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                                            env={**os.environ, **(self.env or {})}, pass_fds=(write_end,))
+            finally:  # the launcher holds its own copy; this one would keep the pipe open
+                os.close(write_end)
             pid = reported.readline()
             if not pid:
                 launcher.wait()
