@@ -28,7 +28,8 @@ from data.prepare import load_task
 from data.files import (DataError, as_configured, iter_records, iter_text_lines, listed, read_label_names,
                         read_records, resolve_data_path)
 from data.store import ALIVE_FILE, SCRATCH_PREFIX, content_digest, remove_scratch, scratch_folder
-from data.task import build_task, label_reader, split_from_file, subsample
+from data.task import (build_task, generated_part, join_real_set, label_reader, real_examples, split_from_file,
+                       subsample)
 
 RECORDS = [
     {"text": "good day", "text_pair": "fine", "label": 1},
@@ -232,6 +233,22 @@ def test_other_label_names_are_matched_by_id_unless_a_shared_name_has_another_id
         build_task([split_from_file("train", generated), split_from_file("quality_train", clash)], None)
 
 
+def test_labels_jsons_of_different_sizes_are_refused(tmp_path):
+    generated = _labelled_folder(tmp_path / "gen", ["neg", "pos"], [0, 1])
+    real = _labelled_folder(tmp_path / "real", ["neg", "pos", "neutral"], [1, 0])
+    with pytest.raises(DataError, match=r"real/t.jsonl: its labels.json has 3 labels \['neg', 'pos', 'neutral'\], but "
+                                        r"\S+gen/t.jsonl has 2 \['neg', 'pos'\]$"):
+        build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
+
+
+def test_a_label_outside_a_labels_json_is_refused_on_its_line_before_the_file_is_read_on(tmp_path):
+    folder = _labelled_folder(tmp_path / "gen", ["neg", "pos"], [0, 1])
+    with folder.open("a") as f:
+        f.write('{"text": "c", "label": "neutral"}\n{"text": "d", "label": \n')
+    with pytest.raises(DataError, match=r"t.jsonl: line 3: label 'neutral' is not in the label set \['neg', 'pos'\]$"):
+        build_task([split_from_file("train", folder)], None)
+
+
 def test_numbered_labels_keep_their_numbers_order(tmp_path):
     records = [{"text": f"t{i}", "label": label} for i, label in enumerate([10, 2, 1, 9, 0])]
     task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
@@ -253,6 +270,17 @@ def test_text_columns_from_config_and_noise_tag_kept(tmp_path):
     assert default.text_columns == ["a", "b"]  # the noise tag is never a text column
     untagged = _write(tmp_path / "u.jsonl", "jsonl", [{k: v for k, v in r.items() if k != "noise"} for r in records])
     assert "noise" not in build_task([split_from_file("train", untagged)], None).splits["train"].column_names
+
+
+def test_the_real_set_joined_to_training_data_is_tagged_real_and_the_training_data_keeps_its_tags(tmp_path):
+    train = _write(tmp_path / "t.jsonl", "jsonl", [{"text": "a", "label": 0, "noise": "swap"},
+                                                    {"text": "b", "label": 1}])
+    real = _write(tmp_path / "r.jsonl", "jsonl", [{"text": "c", "label": 1}])
+    task = build_task([split_from_file("train", train), split_from_file("quality_train", real)], None)
+    assert task.splits["train"]["noise"] == ["swap", "original"]  # a record without a tag is an original one
+    joined = join_real_set(task.splits["train"], task.splits["quality_train"])
+    assert joined["noise"] == ["swap", "original", "real"] and joined["label"] == [0, 1, 1]
+    assert real_examples(joined).tolist() == [False, False, True] and generated_part(joined)["text"] == ["a", "b"]
 
 
 @pytest.mark.parametrize("index", ["", "Unnamed: 0"])
@@ -365,6 +393,11 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
      r"'text'\]; 'Label' differs from 'label' only in case or spaces; label_column_name names another\)"),
     ("t.jsonl", '{"Text": "a", "label": 0}\n{"text": "b", "label": 1}\n', r"line 2: missing text column 'Text' "
      r"\(record has \['label', 'text'\]; 'text' differs from 'Text' only in case or spaces\); every file needs"),
+    # a ';' in one of several column names is no sign of a header read with the wrong delimiter
+    ("t.jsonl", '{"a;b": "x", "text": "y", "lbl": 0}\n', r"t.jsonl: line 1: missing label column 'label' \(record has "
+     r"\['a;b', 'lbl', 'text'\]; label_column_name names another\)$"),
+    ("t.jsonl", '{"text": "a", "label": "\\ud800"}\n{"text": "b", "label": "ok"}\n',
+     r"t.jsonl: a label name holds an unpaired surrogate, which is not text"),
 ])
 def test_hostile_records_are_refused_as_they_stream_by(tmp_path, name, content, message):
     """Issue 16's checks hold on the streaming reader too, without a labels.json."""
@@ -928,6 +961,7 @@ def test_data_seed_draws_the_data_and_seed_only_when_it_is_unset(data_root_env, 
 def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
     task = _prepared(data_root_env, tmp_path, augmented_train_file="toy/real.jsonl")
     assert len(task.splits["train"]) == 40 + 32 and _lines(task.splits["train"].select(range(40))) == list(range(1, 41))
+    assert task.training_files() == "toy/numbered.jsonl + toy/real.jsonl"  # as the model card names them
 
 
 def test_the_evaluated_splits_are_cut_by_their_own_limits_and_the_real_set_by_the_seed(data_root_env, tmp_path):

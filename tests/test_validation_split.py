@@ -43,6 +43,8 @@ def test_the_real_set_is_split_stratified_and_disjoint(data_root_env, tmp_path):
     assert not _texts(validation) & _texts(task.splits["train"])
     assert task.validation_split == {"source": task.origins["quality_train"], "real_validation_fraction": 0.2,
                                      "split_seed": 0, "validation_examples": 8, "remaining_real_examples": 32}
+    # the model card and the errors name it so, not as the real set, on which the checker trained
+    assert task.origins["validation"] == f"{task.origins['quality_train']} (held-out part)"
 
 
 def test_a_tiny_fraction_still_holds_out_one_example_of_each_label(data_root_env, tmp_path):
