@@ -310,15 +310,16 @@ def drawn_histograms(monkeypatch) -> list[dict]:
 
 
 def test_a_histogram_draws_each_group_as_a_share_of_its_own_examples(tmp_path, drawn_histograms):
-    """Probabilities on the whole of [0, 1]; a group's bars sum to 1 whatever its size; unset values left out."""
+    """Probabilities on the whole of [0, 1]; a group's bars sum to 1 whatever its size; unset values left out; a
+    group without examples is not drawn, and the others keep their colours, those of their places in the order."""
     values = np.array([0.2, 0.4, np.nan, 0.6, 0.9])
-    path = histogram_by_group(values, ["a", "a", "a", "b", "a"], ["b", "a"], "P′", "t", tmp_path / "h.png")
+    path = histogram_by_group(values, ["a", "a", "a", "b", "a"], ["b", "c", "a"], "P′", "t", tmp_path / "h.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
     (drawn,) = drawn_histograms
     assert drawn["xscale"] == "linear" and drawn["bins"][0] == 0 and drawn["bins"][-1] == 1 and len(drawn["bins"]) == 26
     assert [list(part) for part in drawn["data"]] == [[0.6], [0.2, 0.4, 0.9]]
     assert [sum(w) for w in drawn["weights"]] == pytest.approx([1, 1])
-    assert drawn["label"] == ["b (n=1, mean 0.6)", "a (n=3, mean 0.5)"]
+    assert drawn["label"] == ["b (n=1, mean 0.6)", "a (n=3, mean 0.5)"] and drawn["color"] == ["C0", "C2"]
 
 
 def test_weights_spanning_more_than_a_hundredfold_are_drawn_on_a_log_scale_with_zeros_in_the_first_bin(
@@ -327,9 +328,39 @@ def test_weights_spanning_more_than_a_hundredfold_are_drawn_on_a_log_scale_with_
     histogram_by_group(np.array([0.05, 0.5, 3.0]), ["a"] * 3, ["a"], "P′/Q", "t", tmp_path / "h.png")
     for zeros in ([0.0, 0.5, 1.0], [0.0, 0.0]):  # a zero is no span; nor is a single positive value, or none
         histogram_by_group(np.array(zeros), ["a"] * len(zeros), ["a"], "P′", "t", tmp_path / "h.png")
-    log, linear, *with_zeros = drawn_histograms
+    histogram_by_group(np.array([2.0, 2.0]), ["a"] * 2, ["a"], "P′/Q", "t", tmp_path / "h.png")  # a single value
+    log, linear, *with_zeros, constant = drawn_histograms
     assert [drawn["xscale"] for drawn in with_zeros] == ["linear", "linear"]
+    assert constant["bins"][0] == 2 < constant["bins"][-1] and list(constant["data"][0]) == [2, 2]  # a visible bar
     assert log["xscale"] == "log" and log["bins"][0] == pytest.approx(0.01) and log["bins"][-1] == pytest.approx(3)
+    assert len(log["bins"]) == 26  # as many bins as on a linear scale
     assert list(log["data"][0]) == pytest.approx([0.01, 0.01, 0.5, 3.0])  # the zero counted in the first bin
     assert linear["xscale"] == "linear" and linear["bins"][0] == pytest.approx(0.05)
     assert linear["bins"][-1] == pytest.approx(3)
+
+
+def test_the_epochs_plot_draws_each_epochs_quantiles_and_mean_of_the_values_it_has(tmp_path, monkeypatch):
+    """Unset values (an example not seen, a real one at a fixed weight) are left out; weights spanning more than a
+    hundredfold are drawn on a log scale, P(y|x; θ) here on a linear one."""
+    from matplotlib.axes import Axes
+
+    from reports.plots import weights_by_epoch
+
+    calls: dict[Axes, list] = {}
+    for name in ("plot", "fill_between", "set_yscale"):
+        def recording(ax, *args, _name=name, _draw=getattr(Axes, name), **kwargs):
+            calls.setdefault(ax, []).append((_name, *args))
+            return _draw(ax, *args, **kwargs)
+
+        monkeypatch.setattr(Axes, name, recording)
+    weight = {1: np.array([0.01, 0.1, 1.0, 10.0, np.nan]), 2: np.array([0.5, 1.0, 2.0, 4.0, np.nan])}
+    model_prob = {1: np.array([0.2, 0.4, 0.6, 0.8, np.nan]), 2: np.array([0.5, 0.6, 0.7, 0.9, np.nan])}
+    weights_by_epoch(model_prob, weight, "DIMP", tmp_path / "e.png")
+    for (ax, drawn), series, scale in zip(calls.items(), (weight, model_prob), (["log"], [])):
+        values = [series[e][:4] for e in (1, 2)]
+        quantiles = np.array([np.quantile(v, [0.1, 0.25, 0.5, 0.75, 0.9]) for v in values])
+        wide, narrow, median, mean = drawn[:4]
+        assert wide[:2] == ("fill_between", [1, 2]) and narrow[:2] == ("fill_between", [1, 2])
+        assert np.allclose(wide[2:], quantiles[:, [0, 4]].T) and np.allclose(narrow[2:], quantiles[:, [1, 3]].T)
+        assert np.allclose(median[2], quantiles[:, 2]) and np.allclose(mean[2], [v.mean() for v in values])
+        assert [call[1] for call in drawn[4:]] == scale
