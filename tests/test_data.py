@@ -958,6 +958,15 @@ def test_data_seed_draws_the_data_and_seed_only_when_it_is_unset(data_root_env, 
     assert drawn(seed=1) != drawn(seed=2)
 
 
+def test_the_noise_injected_is_drawn_by_noise_seed_alone(data_root_env, tmp_path):
+    """Runs of several seeds train on the same noisy data."""
+    def noisy(**seeds) -> list:
+        train = _prepared(data_root_env, tmp_path, noise_swap_ratio=0.25, **seeds).splits["train"]
+        return list(zip(train["noise"], train["label"]))
+
+    assert noisy(seed=1, noise_seed=3) == noisy(seed=2, noise_seed=3) != noisy(seed=1, noise_seed=4)
+
+
 def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
     task = _prepared(data_root_env, tmp_path, augmented_train_file="toy/real.jsonl")
     assert len(task.splits["train"]) == 40 + 32 and _lines(task.splits["train"].select(range(40))) == list(range(1, 41))
