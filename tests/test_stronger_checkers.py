@@ -41,6 +41,14 @@ def test_temperature_scaling_recovers_a_known_temperature(temperature):
     assert (softmax(logits, temperature).argmax(1) == logits.argmax(1)).all()  # classes never change
 
 
+def test_a_temperature_stays_finite_when_held_out_data_would_push_it_without_end():
+    """A checker wrong on every held-out example is least wrong at T → ∞ (every P′ 1/k, every weight alike): the
+    fit stops at T = 100. One right on every example is made surer, not past T = 0.01."""
+    logits = np.array([[2.0, -2.0], [-1.0, 1.0], [3.0, 0.0]])
+    assert fit_temperature(logits, 1 - logits.argmax(1)) == pytest.approx(100)
+    assert 0.01 <= fit_temperature(logits, logits.argmax(1)) < 1
+
+
 def test_folds_cover_every_example_once_and_spread_each_label():
     labels = [0] * 30 + [1] * 11 + [2] * 7
     folds = fold_indices(labels, 4, seed=3)
