@@ -110,24 +110,6 @@ def test_disable_tqdm_leaves_no_progress_bar_of_any_library(tiny_config, tmp_pat
     assert not datasets.are_progress_bars_disabled() and transformers.utils.logging.is_progress_bar_enabled()
 
 
-def test_library_bars_turned_off_before_a_run_stay_off_after_it():
-    """As a notebook that turned them off keeps them."""
-    import datasets
-    import transformers
-
-    from app.progress import library_bars_off
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    try:
-        with library_bars_off():
-            pass
-        assert datasets.are_progress_bars_disabled() and not transformers.utils.logging.is_progress_bar_enabled()
-    finally:
-        datasets.enable_progress_bars()
-        transformers.utils.logging.enable_progress_bar()
-
-
 def test_per_class_metrics_of_many_labels_are_saved_not_printed(tiny_config, tmp_path, capfd, caplog):
     """Twelve intents: each label's precision, recall, F1 and examples (48 per evaluation, 600 for 150 intents) go to
     the results files; the console shows the overall metrics and where the per-class ones are. Two labels print them,
