@@ -43,8 +43,9 @@ def test_unrelated_examples_draw_texts_and_labels_at_random_and_the_noise_is_shu
 
 
 def test_ratios_are_rounded_to_the_nearest_example():
-    noisy = inject_noise(_clean(), ["text"], 3, NoiseSpec(swap_ratio=0.29, seed=1))  # 0.29 * 100 = 28.999...
-    assert Counter(noisy["noise"])["swap"] == 29
+    spec = NoiseSpec(duplicate_ratio=0.29, swap_ratio=0.29, unrelated_ratio=0.29, seed=1)  # 0.29 * 100 = 28.999...
+    noisy = inject_noise(_clean(), ["text"], 3, spec, unrelated=["other"])
+    assert Counter(noisy["noise"]) == {"original": 71, "swap": 29, "duplicate": 29, "unrelated": 29}
 
 
 def test_each_noise_ratio_alone_turns_noise_on():
@@ -63,8 +64,11 @@ def test_unrelated_texts_are_neither_labels_nor_ids():
 
     records = [{"sentiment": "positive", "id": "a1", "sentence": "Sales rose."},
                {"": "0", "label": "negative", "text": "Costs fell."},
-               {"title": "  ", "text": "Prices held."}]  # a blank field is no text
+               {"title": "  ", "text": "Prices held."},  # a blank field is no text
+               {"label": "positive", "score": 3}]  # a record without text gives none
     assert unrelated_texts(records, "other.csv", "sentiment") == ["Sales rose.", "Costs fell.", "Prices held."]
+    with pytest.raises(DataError, match=r"^noise_unrelated_file: other.csv has no text to draw unrelated examples "):
+        unrelated_texts(records[3:], "other.csv", "sentiment")
 
 
 def test_unrelated_needs_a_source():
