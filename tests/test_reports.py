@@ -273,9 +273,22 @@ def test_wandb_gets_the_table_and_every_plot_and_no_table_wandb_cannot_hold(tmp_
     write_weight_report(tmp_path, known_weights(), "Known weights.", wandb_run=run)
     assert sorted(run.logged[0]) == ["example_weights/table", "example_weights/weights_by_epoch",
                                      "example_weights/weights_by_label", "example_weights/weights_by_noise"]
-    monkeypatch.setattr(wandb.Table, "MAX_ROWS", 59)  # known_weights() has 60 examples
+    monkeypatch.setattr(wandb.Table, "MAX_ROWS", 60)  # known_weights() has 60 examples: a full table
     log_to_wandb(run, known_weights(), {})
-    assert run.logged[1] == {}
+    assert list(run.logged[1]) == ["example_weights/table"]
+    monkeypatch.setattr(wandb.Table, "MAX_ROWS", 59)
+    log_to_wandb(run, known_weights(), {})
+    assert run.logged[2] == {}
+
+
+def test_a_run_without_weights_says_so_and_draws_nothing(tmp_path):
+    """Neither a checker nor a model-dependent loss: the report has no ranking, and weights.csv the examples."""
+    weights = ExampleWeights(texts={"text": ["a", "b"]}, labels=np.array([0, 1]), label_names=["no", "yes"], loss="ce")
+    report = write_weight_report(tmp_path, weights, "CE training.")
+    assert "No weights: this run used neither a checker nor a model-dependent loss." in report.read_text()
+    assert (tmp_path / "weights.csv").read_text().splitlines() == ["index,text,label,label_name", "0,a,0,no",
+                                                                    "1,b,1,yes"]
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_a_histogram_of_many_groups_draws_the_largest_and_pools_the_rest():
