@@ -139,3 +139,14 @@ def test_early_stopping_without_a_validation_split_at_run_time_is_refused():
     args = WeightedTrainingArguments(output_dir="unused", report_to="none", early_stopping_patience=2)
     with pytest.raises(ConfigError, match=r"^early_stopping_patience: the run has no validation split to watch$"):
         fitting.without_validation(args)
+
+
+@pytest.mark.parametrize("changes, warned", [({}, True), ({"eval_strategy": "no", "load_best_model_at_end": False},
+                                                           False)])
+def test_without_a_validation_split_evaluating_and_selecting_are_turned_off_and_said_so_when_asked_for(
+        caplog, changes, warned):
+    args = WeightedTrainingArguments(**{"output_dir": "unused", "report_to": "none", "eval_strategy": "epoch",
+                                        "save_strategy": "epoch", "load_best_model_at_end": True, **changes})
+    turned_off = fitting.without_validation(args)
+    assert (turned_off.eval_strategy, turned_off.load_best_model_at_end) == ("no", False)
+    assert ("No validation data: evaluating and selecting the best checkpoint are turned off." in caplog.text) == warned
