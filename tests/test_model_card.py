@@ -64,7 +64,8 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     # data and real set, with sizes and sources
     assert "| training data | 64 | toy/train.jsonl |" in text and str(data_root_env) not in text
     report = (out / "weights_report.md").read_text()
-    assert "training examples from `toy/train.jsonl`" in report and str(data_root_env) not in report
+    assert "training examples from `toy/train.jsonl`; quality checker `" in report  # the checker DIMP used
+    assert str(data_root_env) not in report
     assert "| real set for the quality checker (`quality_checker_train_file`) | 32 | " in text
     assert "joined" not in text  # no real example was joined to the training data
     # the method and its weights, from the run's weights.csv
