@@ -39,6 +39,7 @@ from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
 from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
 from experiments.study_files import write_study_files, writes_files  # noqa: E402
+from trainer.atomic import open_atomic, write_text_atomic  # noqa: E402
 from trainer.locks import hold  # noqa: E402
 
 RESULTS = ROOT / "results" / "cells"
@@ -149,14 +150,20 @@ def finished_twin(config: dict) -> Path | None:
     return None
 
 
+def keep(sources: dict[str, Path], cell: Cell) -> None:
+    """Copy each file (its name in the cell's results: its source) into the cell's results, each whole or not at
+    all, and last the one whose presence marks the cell finished: a grid stopped while copying (Ctrl-C, a full
+    disk) leaves a cell that runs again, not one that counts as finished without its history."""
+    for name in sorted(sources, key=lambda name: name == FINISHED[cell.command]):
+        with sources[name].open("rb") as source, open_atomic(RESULTS / cell.path / name, mode="wb") as target:
+            shutil.copyfileobj(source, target)
+
+
 def copy_twin(cell: Cell, config: dict, twin: Path) -> None:
     result = RESULTS / cell.path
-    result.mkdir(parents=True, exist_ok=True)
-    for name in KEPT:
-        if (twin / name).is_file() and name != "cell_config.json":
-            shutil.copy(twin / name, result / name)
-    (result / "cell_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (result / "twin_of.txt").write_text(f"{twin.relative_to(RESULTS)}: the same config, so the same results\n")
+    write_text_atomic(result / "cell_config.json", json.dumps(config, indent=2) + "\n")
+    write_text_atomic(result / "twin_of.txt", f"{twin.relative_to(RESULTS)}: the same config, so the same results\n")
+    keep({name: twin / name for name in KEPT if (twin / name).is_file() and name != "cell_config.json"}, cell)
     print(f"  same config as {twin.relative_to(RESULTS)}: results copied", flush=True)
 
 
@@ -183,14 +190,13 @@ def run_cell(cell: Cell, config: dict) -> bool:
         print(f"  FAILED ({code}) after {spent['wall_s']:.0f} s; see {work / 'run.log'}", flush=True)
         return False
     result = RESULTS / cell.path
-    result.mkdir(parents=True, exist_ok=True)
-    (result / TIME_FILE).write_text(json.dumps(spent) + "\n")  # checker builds included: they run inside run.py
-    for name in KEPT + (("weights_report.md",) if cell.command == "score" else ()):
-        if (work / name).is_file():
-            shutil.copy(work / name, result / name)
+    write_text_atomic(result / TIME_FILE, json.dumps(spent) + "\n")  # checker builds included: they run inside run.py
+    kept = {name: work / name for name in KEPT + (("weights_report.md",) if cell.command == "score" else ())
+            if (work / name).is_file()}
     recipe = Path(config.get("quality_checker_model", work / "none")) / "checker_recipe.json"
     if recipe.is_file() and uses_quality_checker(cell, work / "cell_config.json"):
-        shutil.copy(recipe, result / "quality_checker_recipe.json")  # what it was trained on, its validation accuracy
+        kept["quality_checker_recipe.json"] = recipe  # what it was trained on, its validation accuracy
+    keep(kept, cell)
     for checkpoint in work.glob("checkpoint-*"):
         shutil.rmtree(checkpoint)
     if cell.command == "score":

@@ -80,6 +80,43 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, fake_grid, c
         assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
 
 
+def test_a_grid_stopped_while_keeping_a_cell_s_results_runs_the_cell_again(tmp_path, fake_grid, monkeypatch):
+    """A full disk (or Ctrl-C) while the results are copied: the cell does not count as finished without its
+    history, and no file is left half-written."""
+    written, whole = [], grid.open_atomic
+
+    def disk_fills_at_the_history(path, *args, **kwargs):
+        written.append(path.name)
+        if path.name == "trainer_state.json":
+            raise OSError(28, "No space left on device")
+        return whole(path, *args, **kwargs)
+
+    cell = grid.Cell("bench", "ce", 1)
+    with monkeypatch.context() as full:
+        full.setattr(grid, "open_atomic", disk_fills_at_the_history)
+        with pytest.raises(OSError, match="No space left"):
+            grid.run_cell(cell, {"seed": 1})
+    assert not cell.done and "all_results.json" not in written
+    assert not list((tmp_path / "cells").rglob("*.tmp"))
+    assert grid.run_cell(cell, {"seed": 1}) and cell.done
+    assert json.loads((tmp_path / "cells" / cell.path / "trainer_state.json").read_text())["log_history"]
+
+
+def test_a_cell_that_runs_a_finished_cells_very_config_copies_its_results(tmp_path, fake_grid, capsys):
+    """real_only on two benchmarks that share their real set: one run, the same results under both names."""
+    first, second = grid.Cell("irony_gpt", "real_only", 1), grid.Cell("noisy_irony", "real_only", 1)
+    config = {"seed": 1, "train_file": "irony/real.jsonl"}
+    assert grid.run_cell(first, {**config, "output_dir": "a", "name": "a"})
+    assert grid.run_cell(second, {**config, "output_dir": "b", "name": "b"}) and second.done
+    ran, copied = (tmp_path / "cells" / cell.path for cell in (first, second))
+    assert "same config as irony_gpt/real_only/seed1: results copied" in capsys.readouterr().out
+    assert (copied / "twin_of.txt").read_text().startswith("irony_gpt/real_only/seed1: the same config")
+    assert json.loads((copied / "cell_config.json").read_text())["output_dir"] == "b"  # its own config
+    assert all((copied / name).read_bytes() == (ran / name).read_bytes()
+               for name in ("all_results.json", "trainer_state.json"))
+    assert not (tmp_path / "work" / second.path).exists()  # nothing ran
+
+
 def test_a_failed_cell_keeps_nothing_and_is_run_again_next_time(spec, tmp_path, fake_grid, monkeypatch, capsys):
     script = tmp_path / "failing_run.py"  # writes its results, then fails as run.py does on bad input
     script.write_text("import pathlib, sys\n"
