@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 from experiments.grid import children_cpu_s  # noqa: E402
 from experiments.spec import ROOT  # noqa: E402
-from trainer.atomic import write_json_atomic  # noqa: E402
+from trainer.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 OUTPUT = ROOT / "results" / "shipped.json"
 README = ROOT / "README.md"
@@ -81,7 +81,7 @@ def write_readme_table(done: dict) -> None:
     start, end = text.index("<!-- SHIPPED -->\n") + len("<!-- SHIPPED -->\n"), text.index("<!-- /SHIPPED -->")
     updated = text[:start] + readme_table(done) + "\n" + text[end:]
     if updated != text:
-        README.write_text(updated, encoding="utf-8")
+        write_text_atomic(README, updated)  # the hand-written rest is never lost
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,10 +32,11 @@ from experiments.real_set_tables import (bar_table, checker_ensemble_table, clas
                                          second_validation_table, size_table)
 from experiments.selection import RULE_NAMES, RULES, kept_epoch  # noqa: E402
 from experiments.spec import load_spec, selection_rule  # noqa: E402
+from trainer.atomic import open_atomic, write_text_atomic  # noqa: E402
 
 
 def write_effect_csv(rows: list[dict]) -> None:
-    with (RESULTS / "effect.csv").open("w", newline="") as f:
+    with open_atomic(RESULTS / "effect.csv", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["benchmark", "method", "seed", "test_accuracy", "test_f1"])
         for row in grid_results(rows):
@@ -242,7 +243,7 @@ def update_readme(sections: list[tuple[str, str]], plots: list[str]) -> None:
     generated = ("<!-- TABLE -->\n" + first + "\n\n" + "".join(f"### {title}\n\n{table}\n\n" for title, table in rest)
                  + "".join(f"![{p}]({p})\n" for p in plots) + "<!-- /TABLE -->")
     start, end = text.index("<!-- TABLE -->"), text.index("<!-- /TABLE -->") + len("<!-- /TABLE -->")
-    readme.write_text(text[:start] + generated + text[end:])
+    write_text_atomic(readme, text[:start] + generated + text[end:])  # the hand-written rest is never lost
 
 
 def recommended_method() -> str | None:
