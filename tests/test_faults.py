@@ -215,9 +215,15 @@ def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, s
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
+    """And the run's final metrics still reach the W&B run's summary."""
     import wandb
 
+    from trainer.tracking import Tracker
+
     monkeypatch.chdir(tmp_path)
+    summaries, log_summary = [], Tracker.log_summary
+    monkeypatch.setattr(Tracker, "log_summary", lambda self, metrics: summaries.append(dict(metrics))
+                        or log_summary(self, metrics))
     monkeypatch.setenv("WANDB_MODE", "offline")
     calls = []
 
@@ -230,7 +236,7 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
     with caplog.at_level(logging.WARNING):
         metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb"})))
     assert len(calls) == 1, "the W&B callback never logged, or tried again after it failed"
-    assert "test_accuracy" in metrics
+    assert "test_accuracy" in metrics and summaries[0]["test_accuracy"] == metrics["test_accuracy"]
     assert caplog.text.count("W&B failed during") == 1 and "W&B failed during on_log" in caplog.text
     assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
 
