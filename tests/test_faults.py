@@ -215,15 +215,17 @@ def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, s
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
-    """And the run's final metrics still reach the W&B run's summary."""
+    """And the run's final metrics still reach the W&B run's summary, and its model (save_model) its artifacts."""
     import wandb
 
     from trainer.tracking import Tracker
 
     monkeypatch.chdir(tmp_path)
-    summaries, log_summary = [], Tracker.log_summary
+    summaries, log_summary, artifacts, log_artifact = [], Tracker.log_summary, [], Tracker.log_artifact
     monkeypatch.setattr(Tracker, "log_summary", lambda self, metrics: summaries.append(dict(metrics))
                         or log_summary(self, metrics))
+    monkeypatch.setattr(Tracker, "log_artifact", lambda self, *args: artifacts.append(args)
+                        or log_artifact(self, *args))
     monkeypatch.setenv("WANDB_MODE", "offline")
     calls = []
 
@@ -234,9 +236,10 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
     # wandb.init rebinds the module-level wandb.log to the run's method, so break it on the class.
     monkeypatch.setattr(wandb.sdk.wandb_run.Run, "log", broken_log)
     with caplog.at_level(logging.WARNING):
-        metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb"})))
+        metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb", "save_model": True})))
     assert len(calls) == 1, "the W&B callback never logged, or tried again after it failed"
     assert "test_accuracy" in metrics and summaries[0]["test_accuracy"] == metrics["test_accuracy"]
+    assert [(Path(folder), kind) for folder, _, kind in artifacts[-1:]] == [(Path(tiny_config["output_dir"]), "model")]
     assert caplog.text.count("W&B failed during") == 1 and "W&B failed during on_log" in caplog.text
     assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
 
