@@ -46,7 +46,8 @@ def test_a_max_seq_length_beyond_the_model_is_warned_of(tiny_config, tmp_path, c
     with caplog.at_level("WARNING"):
         run_with(tiny_config, tmp_path, problem_type="single_label_classification", max_steps=1, max_seq_length=length)
     # the tiny model's tokenizer reads 64 tokens
-    assert ("max_seq_length 100 is more than the model reads; texts are cut at its 64 tokens" in caplog.text) == warned
+    assert (f"max_seq_length {length} is more than the model reads; texts are cut at its 64 tokens" in caplog.text) \
+        == warned
 
 
 def test_quality_set_taken_from_the_training_file_is_held_out(tiny_config, tmp_path):
