@@ -50,13 +50,15 @@ def test_the_running_sum_survives_a_checkpoint(tiny_model_dir, tmp_path):
 
 def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_path):
     metrics = run_with(tiny_config, tmp_path, num_train_epochs=2, save_validation_predictions=True,
-                       track_test_each_epoch=True)
+                       track_test_each_epoch=True, max_predict_samples=10)  # a test split unlike the validation's
     with np.load(tmp_path / "out" / "validation_predictions.npz") as saved:
-        names = set(saved.files)
-        final, labels = saved["final"], saved["labels"]
-    assert names == {"epoch1", "epoch2", "final", "labels"}
+        arrays = {name: saved[name] for name in saved.files}
+    assert set(arrays) == {"epoch1", "epoch2", "final", "labels"}
+    final, labels = arrays["final"], arrays["labels"]
     assert final.shape == (24, 2) and np.allclose(final.sum(axis=1), 1, atol=1e-5)
     assert (final.argmax(axis=1) == labels).mean() == pytest.approx(metrics["eval_accuracy"])
+    # each epoch's are the validation split's, not the test split's evaluated after it
+    assert arrays["epoch1"].shape == arrays["epoch2"].shape == labels.shape + (2,) == (24, 2)
 
 
 @pytest.mark.parametrize("load_best", [False, True])
