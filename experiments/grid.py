@@ -151,9 +151,9 @@ def finished_twin(config: dict) -> Path | None:
 
 
 def keep(sources: dict[str, Path], cell: Cell) -> None:
-    """Copy each file (its name in the cell's results: its source) into the cell's results, each whole or not at
-    all, and last the one whose presence marks the cell finished: a grid stopped while copying (Ctrl-C, a full
-    disk) leaves a cell that runs again, not one that counts as finished without its history."""
+    """Copy `sources` (name in the cell's results -> file) into the cell's results, each file whole or not at all,
+    and last the one whose presence marks the cell finished: a grid stopped while copying (Ctrl-C, a full disk)
+    leaves a cell that runs again, not one that counts as finished without its history."""
     for name in sorted(sources, key=lambda name: name == FINISHED[cell.command]):
         with sources[name].open("rb") as source, open_atomic(RESULTS / cell.path / name, mode="wb") as target:
             shutil.copyfileobj(source, target)
