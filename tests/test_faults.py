@@ -215,7 +215,8 @@ def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, s
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):
-    """And the run's final metrics still reach the W&B run's summary, and its model (save_model) its artifacts."""
+    """Nor what the run sends W&B at its end: the final metrics to the run's summary, and with save_model the
+    model as an artifact."""
     import wandb
 
     from trainer.tracking import Tracker

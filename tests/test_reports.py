@@ -369,6 +369,7 @@ def test_the_epochs_plot_draws_each_epochs_quantiles_and_mean_of_the_values_it_h
     weight = {1: np.array([0.01, 0.1, 1.0, 10.0, np.nan]), 2: np.array([0.5, 1.0, 2.0, 4.0, np.nan])}
     model_prob = {1: np.array([0.2, 0.4, 0.6, 0.8, np.nan]), 2: np.array([0.5, 0.6, 0.7, 0.9, np.nan])}
     weights_by_epoch(model_prob, weight, "DIMP", tmp_path / "e.png")
+    assert len(calls) == 2  # the weights' axes, then P(y|x; θ)'s
     for (ax, drawn), series, scale in zip(calls.items(), (weight, model_prob), (["log"], [])):
         values = [series[e][:4] for e in (1, 2)]
         quantiles = np.array([np.quantile(v, [0.1, 0.25, 0.5, 0.75, 0.9]) for v in values])
