@@ -470,6 +470,9 @@ def test_class_probabilities_batched_and_sorted_match_one_by_one(tiny_model_dir,
         assert progress.n == 20
     assert np.allclose(batched.sum(axis=1), 1.0, atol=1e-5)
     assert ((batched > 0) & (batched < 1)).all()
+    # a model left in training mode, with dropout: scoring turns dropout off
+    dropping = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, hidden_dropout_prob=0.5).train()
+    assert np.allclose(class_probabilities(dropping, source, data, ["text"], 32, batch_size=7), batched, atol=1e-5)
 
 
 def test_a_checker_giving_an_infinite_logit_for_some_examples_is_refused_by_the_first(tiny_model_dir):
