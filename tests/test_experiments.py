@@ -316,7 +316,7 @@ def test_the_committed_tables_are_what_summarize_writes_from_the_committed_cells
         assert (tmp_path / name).read_text() == (cell_results.RESULTS / name).read_text(), name
 
 
-def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
+def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path, monkeypatch):
     rows = []
     for method, header, values in (("imp", "static_weight", ("0.9", "0.2")),
                                    ("dimp", "weight_epoch1,weight_epoch2", ("0.5,1.1", "0.5,0.1"))):
@@ -324,9 +324,16 @@ def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path):
         cell.mkdir()
         (cell / "weights.csv").write_text(f"index,noise,{header}\n0,original,{values[0]}\n1,swap,{values[1]}\n")
         rows.append({"benchmark": "noisy", "method": method, "variant": "", "dir": cell})
-    by = noise_tables.weights_per_noise_kind({m: noise_tables.noise_records(rows, m) for m in ("imp", "dimp")})
+    by_method = {m: noise_tables.noise_records(rows, m) for m in ("imp", "dimp")}
+    by = noise_tables.weights_per_noise_kind(by_method)
     assert by[("noisy", "imp")] == {"original": [0.9], "swap": [0.2]}
     assert by[("noisy", "dimp")] == {"original": [1.1], "swap": [0.1]}
+    bars, bar = [], noise_tables.plt.Axes.bar
+    monkeypatch.setattr(noise_tables.plt.Axes, "bar", lambda ax, x, height, *args, **kwargs: bars.append(height)
+                        or bar(ax, x, height, *args, **kwargs))
+    assert noise_tables.plot_noise_reaction(by_method, tmp_path) == ["noise_reaction.png"]
+    # DIMP's bars, then IMP's, over original, duplicate, swap, unrelated: a kind the data lacks at 0
+    assert bars == [[1.1, 0, 0.1, 0], [0.9, 0, 0.2, 0]]
 
 
 def test_noise_table_pools_seeds_and_reads_each_methods_columns(tmp_path):
