@@ -316,7 +316,7 @@ def test_the_committed_tables_are_what_summarize_writes_from_the_committed_cells
         assert (tmp_path / name).read_text() == (cell_results.RESULTS / name).read_text(), name
 
 
-def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights(tmp_path, monkeypatch):
+def test_noise_reaction_reads_imp_static_and_dimp_last_epoch_weights_and_draws_their_means(tmp_path, monkeypatch):
     rows = []
     for method, header, values in (("imp", "static_weight", ("0.9", "0.2")),
                                    ("dimp", "weight_epoch1,weight_epoch2", ("0.5,1.1", "0.5,0.1"))):
