@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from experiments.cells import METHOD_NAMES, last_epoch_column  # noqa: E402
+from trainer.atomic import save_figure_atomic  # noqa: E402
 
 NOISE_KINDS = ("original", "duplicate", "swap", "unrelated")
 
@@ -112,6 +113,6 @@ def plot_noise_reaction(by_method: dict, folder: Path) -> list[str]:
     ax.set(title="Checkers' reaction on noisy data: average weight per kind", ylabel="average weight")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "noise_reaction.png", dpi=120)
+    save_figure_atomic(fig, folder / "noise_reaction.png", dpi=120)
     plt.close(fig)
     return ["noise_reaction.png"]

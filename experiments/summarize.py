@@ -32,7 +32,7 @@ from experiments.real_set_tables import (bar_table, checker_ensemble_table, clas
                                          second_validation_table, size_table)
 from experiments.selection import RULE_NAMES, RULES, kept_epoch  # noqa: E402
 from experiments.spec import load_spec, selection_rule  # noqa: E402
-from trainer.atomic import open_atomic, write_text_atomic  # noqa: E402
+from trainer.atomic import open_atomic, save_figure_atomic, write_text_atomic  # noqa: E402
 
 
 def write_effect_csv(rows: list[dict]) -> None:
@@ -149,7 +149,7 @@ def plot_dynamics(rows: list[dict]) -> list[str]:
         ax.legend(fontsize=7)
         fig.tight_layout()
         name = f"dynamics_{bench}.png"
-        fig.savefig(RESULTS / name, dpi=120)
+        save_figure_atomic(fig, RESULTS / name, dpi=120)
         plt.close(fig)
         written.append(name)
     return written

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trainer.atomic import save_figure_atomic
+
 # Weights spanning more than this ratio (IMP's P'/Q, DIMP's P'/P) are drawn on a log scale.
 LOG_SCALE_SPAN = 100.0
 # Groups drawn side by side in one histogram; beyond, the largest are drawn and the rest pooled (a task of 200 labels
@@ -64,7 +66,7 @@ def histogram_by_group(values: np.ndarray, groups: list[str], order: list[str], 
     ax.legend(fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -102,6 +104,6 @@ def weights_by_epoch(model_prob: dict[int, np.ndarray], weight: dict[int, np.nda
         ax.legend(fontsize=8)
     fig.suptitle("As the loss used them during each epoch")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
     return path

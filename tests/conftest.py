@@ -189,3 +189,19 @@ def transformers_records():
     library.addHandler(handler)
     yield records
     library.removeHandler(handler)
+
+
+@pytest.fixture
+def savefig_fails_after_writing(monkeypatch):
+    """matplotlib writes the whole plot, then the disk fills: a plot saved in place would be left half-replaced."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    save = Figure.savefig
+
+    def fails_after_writing(fig, *args, **kwargs):
+        save(fig, *args, **kwargs)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Figure, "savefig", fails_after_writing)

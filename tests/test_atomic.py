@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainer import atomic
-from trainer.atomic import as_umask_allows, full_disk_named, open_atomic, write_json_atomic
+from trainer.atomic import as_umask_allows, full_disk_named, open_atomic, save_figure_atomic, write_json_atomic
 
 
 @pytest.mark.parametrize("stop", [RuntimeError("a bug"), KeyboardInterrupt()], ids=["error", "ctrl_c"])
@@ -22,6 +22,23 @@ def test_a_write_stopped_midway_leaves_the_old_file_and_nothing_beside_it(tmp_pa
             f.write("half of the new")
             raise stop
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["all_results.json"]
+
+
+def test_a_figure_whose_save_fails_leaves_the_old_plot_and_one_that_succeeds_is_in_its_suffixs_format(
+        tmp_path, monkeypatch, savefig_fails_after_writing):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1])
+    (tmp_path / "plot.png").write_bytes(b"old")
+    with pytest.raises(OSError):
+        save_figure_atomic(fig, tmp_path / "plot.png", dpi=50)
+    assert (tmp_path / "plot.png").read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+    monkeypatch.undo()
+    save_figure_atomic(fig, tmp_path / "plot.png", dpi=50)
+    save_figure_atomic(fig, tmp_path / "plot.svg", dpi=50)
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+    assert b"<svg" in (tmp_path / "plot.svg").read_bytes()
 
 
 def test_a_written_file_has_the_umasks_permissions_and_json_takes_paths(tmp_path):

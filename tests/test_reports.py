@@ -352,6 +352,22 @@ def test_weights_spanning_more_than_a_hundredfold_are_drawn_on_a_log_scale_with_
     assert linear["bins"][-1] == pytest.approx(3)
 
 
+@pytest.mark.parametrize("draw", ["histogram", "epochs"])
+def test_a_plot_whose_save_fails_leaves_the_old_one_whole(tmp_path, savefig_fails_after_writing, draw):
+    """A rerun into the same output_dir that stops while saving a plot keeps the last run's plot, not half of it."""
+    from reports.plots import weights_by_epoch
+
+    path = tmp_path / "plot.png"
+    path.write_bytes(PNG_MAGIC + b"the last run's plot")
+    with pytest.raises(OSError):
+        if draw == "histogram":
+            histogram_by_group(np.array([0.2, 0.6]), ["a", "b"], ["a", "b"], "P′", "t", path)
+        else:
+            weights_by_epoch({1: np.array([0.2, 0.6])}, {1: np.array([1.0, 0.5])}, "DIMP", path)
+    assert path.read_bytes() == PNG_MAGIC + b"the last run's plot"
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
 def test_the_epochs_plot_draws_each_epochs_quantiles_and_mean_of_the_values_it_has(tmp_path, monkeypatch):
     """Unset values (an example not seen, a real one at a fixed weight) are left out; weights spanning more than a
     hundredfold are drawn on a log scale, P(y|x; θ) here on a linear one."""

@@ -22,6 +22,12 @@ def write_text_atomic(path: Path, text: str) -> None:
         f.write(text)
 
 
+def save_figure_atomic(fig, path: Path, dpi: int) -> None:
+    """A matplotlib figure saved as `path`, in the format its suffix names, through open_atomic."""
+    with open_atomic(path, mode="wb") as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip("."), dpi=dpi)
+
+
 @contextmanager
 def open_atomic(path: Path, newline: str | None = None, mode: str = "w") -> Iterator[IO]:
     """A file to write `path` through: a temporary file beside it, renamed over `path` once the block ends without
