@@ -339,8 +339,10 @@ def _long_values_shown(detail: str, values: dict) -> str:
 
 
 def _describe(basics: set) -> str:
-    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return " or ".join(names.get(b, b.__name__) for b in basics)
+    """What a field takes, in words, in one order (a set's order of types could change from run to run)."""
+    names = {bool: "true/false", int: "an integer", float: "a number", list: "a list", dict: "an object",
+             str: "a string"}
+    return " or ".join(name for basic, name in names.items() if basic in basics)
 
 
 def _coerce(key: str, raw: str, field_types=FIELD_TYPES):

@@ -172,6 +172,9 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"do_train": 2}, r"do_train: expected true/false, got int 2"),  # 0 and 1 are taken
     ({"learning_rate": None}, r"learning_rate: expected a number, got null"),
     ({"liger_kernel_config": "{}"}, r"liger_kernel_config: expected an object, got str"),  # transformers reads a dict
+    ({"lr_scheduler_kwargs": 5}, r"lr_scheduler_kwargs: expected an object or a string, got int 5"),
+    ({"optim_target_modules": 5}, r"optim_target_modules: expected a list or a string, got int 5"),
+    ({"include_num_input_tokens_seen": 5}, r"include_num_input_tokens_seen: expected true/false or a string, got int"),
     ({"lr_scheduler_kwargs": {"\ud800": 1}}, r"lr_scheduler_kwargs: '\\ud800' holds an unpaired surrogate"),
     ({"lr_scheduler_kwargs": {"power": [float("nan")]}}, r"lr_scheduler_kwargs: expected finite numbers, got nan"),
 ])
@@ -182,9 +185,11 @@ def test_bad_values_name_the_key(tmp_path, config, message):
 
 def test_values_a_key_takes_beside_its_own_type(tmp_path):
     cfg = load_config(_write(tmp_path, {"do_train": 0, "lr_scheduler_type": "polynomial",
-                                        "lr_scheduler_kwargs": '{"power": 2}', "report_to": "none"}))
+                                        "lr_scheduler_kwargs": '{"power": 2}', "report_to": "none",
+                                        "trackio_static_space_id": False}))
     assert cfg.training.do_train is not True and not cfg.training.do_train
     assert cfg.training.lr_scheduler_kwargs == {"power": 2}  # a dict option that also takes its JSON as a string
+    assert cfg.training.trackio_static_space_id is False  # str | Literal[False]: a type left to transformers
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -211,6 +216,10 @@ def test_values_a_key_takes_beside_its_own_type(tmp_path):
      r"init_from_quality_checker: needs one quality checker; quality_checker_folds is 2"),
     ({"quality_checker_model": "me/proj/checker v1:v0", "problem_type": "single_label_classification_dimp"},
      r"quality_checker_model: 'me/proj/checker v1:v0' is not a valid W&B artifact reference"),
+    ({"diversity_checker_model": "me/proj/checker v1:v0", "quality_checker_model": "./q",
+      "problem_type": "single_label_classification_imp"},
+     r"diversity_checker_model: 'me/proj/checker v1:v0' is not a valid W&B artifact reference"),
+    ({"checker_base_model": "me/proj/base v1:v0"}, r"checker_base_model: 'me/proj/base v1:v0' is not a valid W&B"),
     ({"wandb_generalization_dataset": "me/proj/../data:v1"},
      r"wandb_generalization_dataset: 'me/proj/../data:v1' is not a valid W&B artifact reference"),
 ])
