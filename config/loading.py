@@ -467,8 +467,10 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     except Exception as err:  # TrainingArguments checks its values with several exception types
         detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
         named = next((key for key in merged if re.search(rf"\b{re.escape(key)}\b", detail)), None)
-        if named is None and (enum := _NOT_AN_ENUM_VALUE.match(detail)):  # transformers names the value, not the key
-            named = next((key for key, value in merged.items() if str(value) == enum[1]), None)
+        if named is None:  # transformers names the value, not the key: an enum's unknown value, a file not found
+            enum = _NOT_AN_ENUM_VALUE.match(detail)
+            shown = enum[1] if enum else getattr(err, "filename", None)
+            named = next((key for key, value in merged.items() if shown and str(value) == shown), None)
             detail = f"{named}: {detail}" if named else detail
         raise ConfigError(f"{origin(named) if named else where}{_long_values_shown(detail, merged)}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)

@@ -81,6 +81,9 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
                                                               "--quality_checker_model", "./q",
                                                               "--weight_epsilon", "1e-3"])
     assert caplog.records == []
+    with caplog.at_level(logging.WARNING, logger="config.loading"):  # score.py trains nothing: none goes unread
+        load_config(path, ["--real_set_weight", "null", "--quality_checker_model", "./q"], "score")
+    assert caplog.records == []
 
 
 def _write(tmp_path, config: dict) -> str:
@@ -174,6 +177,8 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"liger_kernel_config": "{}"}, r"liger_kernel_config: expected an object, got str"),  # transformers reads a dict
     ({"lr_scheduler_kwargs": 5}, r"lr_scheduler_kwargs: expected an object or a string, got int 5"),
     ({"optim_target_modules": 5}, r"optim_target_modules: expected a list or a string, got int 5"),
+    ({"accelerator_config": "missing.json"},  # a file transformers reads, and names without the key
+     r"accelerator_config: FileNotFoundError: \[Errno 2\] No such file or directory: 'missing.json'$"),
     ({"include_num_input_tokens_seen": 5}, r"include_num_input_tokens_seen: expected true/false or a string, got int"),
     ({"lr_scheduler_kwargs": {"\ud800": 1}}, r"lr_scheduler_kwargs: '\\ud800' holds an unpaired surrogate"),
     ({"lr_scheduler_kwargs": {"power": [float("nan")]}}, r"lr_scheduler_kwargs: expected finite numbers, got nan"),
@@ -422,6 +427,16 @@ def test_a_run_without_config_file_starts_from_the_recommended_method(tmp_path):
     # with a config file, the dataclasses' defaults apply instead
     assert load_config(_write(tmp_path, {"train_file": "mine/generated.csv"})).training.problem_type == \
         "single_label_classification"
+
+
+def test_a_run_without_config_file_logs_the_recommended_settings_it_takes(caplog):
+    shipped = recommended.method_settings()
+    with caplog.at_level(logging.INFO, logger="config.loading"):
+        load_config(None, ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl",
+                           "--num_train_epochs", "4"])
+    (message,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("No config file")]
+    assert f"problem_type {shipped['problem_type']}" in message
+    assert "num_train_epochs" not in message  # the command line's value is the one used
 
 
 def test_a_run_without_config_file_names_the_checkers_it_needs():
