@@ -153,6 +153,18 @@ def test_defaults_are_the_authors(tmp_path):
     assert t.load_best_model_at_end and t.metric_for_best_model == "accuracy"
 
 
+def test_the_projects_own_defaults(tmp_path):
+    """What a config that leaves these keys out gets, where the project departs from transformers' defaults or has
+    options of its own: changing one changes every such run."""
+    cfg = load_config(_write(tmp_path, {}))
+    t, c, d = cfg.training, cfg.checkers, cfg.data
+    assert (t.per_device_eval_batch_size, t.save_total_limit, t.logging_strategy, t.report_to,
+            t.train_sampling_strategy) == (64, 1, "epoch", ["wandb"], "group_by_length")
+    assert (c.checker_num_train_epochs, c.checker_learning_rate, c.checker_batch_size) == (5, 6e-5, 32)
+    assert (t.real_set_weight, d.real_validation_fraction, d.split_fractions) == (1.0, 0.2, [0.7, 0.1, 0.2])
+    assert PredictArguments(model="m", input="i.csv", output="o.csv").batch_size == 64
+
+
 def test_unknown_key_suggests_the_closest(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown config key 'learnig_rate'.*'learning_rate'"):
         load_config(_write(tmp_path, {"learnig_rate": 1e-4}))
