@@ -55,7 +55,7 @@ OWN_FILES = (
     "model.safetensors.index.json", "training_args.bin", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "spiece.model",
     "spm.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
-    ".*.tmp", f".{PREDICTIONS_FILE}.*.npz",  # an atomic write interrupted before its rename
+    ".*.tmp",  # an atomic write interrupted before its rename (trainer/atomic.py)
     "run.log",  # experiments/grid.py's log of the cell, opened before run.py starts
 )
 # What an operating system leaves in any folder a file browser opened.

@@ -532,6 +532,9 @@ CASES: list[tuple] = [
         _checkpoints(c, lambda folder: None, 2) / "real_set_finetune" / "checkpoint-4")})],
      r"resume_from_checkpoint: .*real_set_finetune.checkpoint-4 is a checkpoint of the real-set fine-tuning "
      r"\(real_set_finetune_epochs\), and a resume continues the weighted training before it; name one of "),
+    ("resume-named-checkpoint-missing",
+     lambda c: [c.write_config({"resume_from_checkpoint": str(c.tmp / "checkpoint-7")})],
+     r"resume_from_checkpoint: .*checkpoint-7: not a checkpoint folder$"),
     ("resume-named-checkpoint-damaged", lambda c: [c.write_config({"resume_from_checkpoint": str(
         _checkpoints(c, _delete("trainer_state.json"), 3) / "checkpoint-3")})],
      r"resume_from_checkpoint: .*checkpoint-3: trainer_state.json is missing"),

@@ -17,6 +17,7 @@ from app.cli import main
 from app.output_dir import (OWN_FILES, check_output_dir, claim_output_dir, is_own, refuse_other_recipe,
                              remove_earlier_results)
 from config.loading import ConfigError, load_config
+from trainer.fitting import FINETUNE_DIR
 
 
 def _write(path: Path, config: dict) -> str:
@@ -37,14 +38,15 @@ def test_grid_cell_config_inside_its_output_dir_runs_again_with_overwrite(tiny_c
     config = _write(work / "cell_config.json", {**tiny_config, "output_dir": str(work), "overwrite_output_dir": True,
                                                 "num_train_epochs": 1})
     (work / "run.log").write_text("the grid's log\n")
-    (work / ".DS_Store").write_bytes(b"\0")
+    for name in ("Thumbs.db", ".DS_Store"):  # what a file browser leaves
+        (work / name).write_bytes(b"\0")
     assert main([config]) == 0
     assert json.loads((work / "all_results.json").read_text())["train_samples"] == 64
     assert main([config, "--max_train_samples", "16"]) == 0
     assert json.loads((work / "all_results.json").read_text())["train_samples"] == 16
     assert (work / "cell_config.json").read_text() == Path(config).read_text()
     assert (work / "run.log").read_text() == "the grid's log\n"
-    assert all(is_own(p.name) or p.name in ("cell_config.json", ".DS_Store") for p in work.iterdir())
+    assert all(is_own(p.name) or p.name in ("cell_config.json", "Thumbs.db", ".DS_Store") for p in work.iterdir())
 
 
 def test_a_run_started_over_leaves_none_of_the_earlier_runs_results(tiny_config, tmp_path):
@@ -150,6 +152,19 @@ def test_a_run_started_over_removes_a_linked_checkpoint_and_not_what_it_links_to
     (out / "checkpoint-2").symlink_to(kept, target_is_directory=True)
     remove_earlier_results(out)
     assert not os.path.lexists(out / "checkpoint-2") and (kept / "model.safetensors").read_bytes() == b"weights"
+
+
+def test_a_run_started_over_removes_every_kind_of_earlier_result_and_checkpoint_and_nothing_else(tmp_path):
+    """What only some configurations write (a weighted loss's report and plots, validation predictions, the real-set
+    fine-tuning's checkpoints) goes with the rest; the model's files stay, for the new run to write over."""
+    out = tmp_path / "out"
+    for name in ("eval_results.json", "weights.csv", "weights_report.md", "weights_by_noise.png",
+                 "validation_predictions.npz", "checkpoint-4/model.safetensors",
+                 f"{FINETUNE_DIR}/checkpoint-2/model.safetensors", "model.safetensors", "config.json"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(b"earlier")
+    remove_earlier_results(out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
 
 
 def test_score_py_writes_over_its_earlier_weights_only_when_asked(tiny_config, tmp_path):
@@ -318,13 +333,13 @@ def _lock_files() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("dimp-output-*.lock")}
 
 
-def test_a_run_leaves_no_lock_file_behind(tiny_config, tmp_path):
+def test_a_run_leaves_no_lock_file_behind(tiny_config, tmp_path, monkeypatch):
     """Each output_dir has its own lock file in the temporary folder: a sweep of runs left one per run, for good."""
-    before = _lock_files()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # not the machine's, where other runs hold theirs
     config = _write(tmp_path / "config.json", tiny_config)
     assert main([config]) == 0
-    assert _lock_files() == before
+    assert _lock_files() == set()
     release = claim_output_dir(str(tmp_path / "elsewhere"))
-    assert len(_lock_files() - before) == 1  # as while a run writes
+    assert len(_lock_files()) == 1  # as while a run writes
     release()
-    assert _lock_files() == before
+    assert _lock_files() == set()
