@@ -597,12 +597,63 @@ def test_a_w_and_b_datasets_files_are_its_data_files_inside_its_folder(tmp_path,
                                       train_file="../outside.jsonl"), CheckerArguments())
 
 
+def test_a_w_and_b_datasets_splits_are_found_by_the_authors_names_and_a_training_file_is_required(tmp_path,
+                                                                                                monkeypatch):
+    """As the authors' code finds them: a validation file named dev; of two training files, the first by name."""
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    for artifact, names in (("data:v1", ("train_more.jsonl", "train.jsonl", "dev.jsonl", "test.jsonl")),
+                            ("data:v2", ("dev.jsonl", "test.jsonl"))):
+        (tmp_path / "artifacts" / artifact).mkdir(parents=True)
+        for name in names:
+            _write(tmp_path / "artifacts" / artifact / name, "jsonl", [{"text": "a", "label": 0}])
+    data = DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v1")
+    found = {s.name: Path(s.origin).name for s in collect_sources(data, CheckerArguments())}
+    assert found == {"train": "train.jsonl", "validation": "dev.jsonl", "test": "test.jsonl"}
+    with pytest.raises(DataError, match=r"^wandb_dataset: no training file \(name containing 'train'\) in .*data:v2$"):
+        collect_sources(DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v2"), CheckerArguments())
+    with pytest.raises(DataError, match=r"^wandb_augmented_dataset: no training file in .*data:v2$"):
+        collect_sources(DataArguments(wandb_dataset="me/proj/data:v1", wandb_augmented_dataset="me/proj/data:v2"),
+                        CheckerArguments())
+
+
+def test_a_w_and_b_generalization_datasets_data_files_are_test_splits_no_training_file_may_be(tmp_path, monkeypatch):
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    (tmp_path / "artifacts" / "more-tests:v0").mkdir(parents=True)
+    other = _write(tmp_path / "artifacts" / "more-tests:v0" / "other.jsonl", "jsonl")
+    (tmp_path / "artifacts" / "more-tests:v0" / "README.md").write_text("not data")
+    data = DataArguments(train_file=str(_write(tmp_path / "train.jsonl", "jsonl")),
+                         wandb_generalization_dataset="me/proj/more-tests:v0")
+    assert [s.name for s in collect_sources(data, CheckerArguments())] == ["train", "test_1"]  # the data file only
+    data.augmented_train_file = str(other)
+    with pytest.raises(DataError, match=r"^augmented_train_file: \S+other.jsonl is the test_1 split; nothing may"):
+        collect_sources(data, CheckerArguments())
+
+
+def test_the_real_set_may_be_trained_on_where_none_of_it_is_held_out(tmp_path):
+    """With real_validation_fraction 0 the real set gives no validation split, so training on it takes nothing from
+    evaluation (tests/test_bad_inputs.py refuses it where a part of it is held out)."""
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    real = _write(tmp_path / "real.jsonl", "jsonl")
+    data = DataArguments(train_file=str(_write(tmp_path / "train.jsonl", "jsonl")), augmented_train_file=str(real),
+                         real_validation_fraction=0)
+    sources = collect_sources(data, CheckerArguments(quality_checker_train_file=str(real)))
+    assert [s.name for s in sources] == ["train", "augmented_train", "quality_train"]
+
+
 @pytest.mark.parametrize("label_column", ["label", "sentiment"])
 def test_split_file_is_stratified_by_the_label_column_it_is_given(tmp_path, label_column):
     from config.arguments import CheckerArguments, DataArguments
     from data.sources import collect_sources
 
-    counts = {"a": 50, "b": 10, "c": 40}
+    counts = {"a": 50, "b": 15, "c": 40}  # b: 10.5 training and 1.5 validation examples, rounded
     records = [{"text": f"{name}{i}", label_column: f"{name} " if i % 2 else name}
                for name, count in counts.items() for i in range(count)]
     path = _write(tmp_path / "all.jsonl", "jsonl", records)
@@ -724,6 +775,20 @@ def test_a_hub_split_whose_labels_are_hidden_is_not_evaluated(tmp_path, caplog):
     assert task.text_columns == ["sentence"]
     assert "[test] holds no labels (every one is -1, the hub's mark of a hidden label)" in caplog.text
     task.close()
+
+
+def test_a_hub_splits_errors_name_the_row(tmp_path):
+    from datasets import Dataset
+
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    Dataset.from_dict({"sentence": ["a", "b", " ", "d"], "label": [0, 1, 0, 1]}).to_parquet(
+        tmp_path / "hub" / "data" / "train-00000-of-00001.parquet")
+    cfg = load_config(None, ["--dataset_name", str(tmp_path / "hub"), "--problem_type", "single_label_classification",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    with pytest.raises(DataError, match=r"hub\[train\]: row 3: column 'sentence' is empty"):
+        load_task(cfg)
 
 
 def test_split_file_errors_name_the_line_in_the_file(tmp_path):
