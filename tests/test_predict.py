@@ -385,6 +385,8 @@ BAD = [
     ("input-missing", lambda t: t.absent(), [],
      r"input: file '.*absent.csv' not found"),
     ("input-is-a-folder", lambda t: t.folder(), [], r"input: '.*data' is a folder; expected a file \(.jsonl, "),
+    ("input-suffix", lambda t: t.named("new.xlsx", "text\ngood\n"), [],
+     r"input: .*new.xlsx: unsupported file type '.xlsx'; expected one of .*, .txt \(the text formats may be"),
     ("model-missing", lambda t: t.csv("text\ngood\n", model="./no-such-model"), [], r"model: model folder ./no-such-model not found"),
     ("model-without-head", lambda t: t.csv("text\ngood\n", model=t.headless()), [],
      r"model: .*headless is not a trained classifier: its weights lack classifier.bias, classifier.weight"),
@@ -448,6 +450,10 @@ class Inputs:
     def folder(self) -> list[str]:
         (self.tmp / "data").mkdir()
         return self._argv(self.tmp / "data", False, "out.csv", None)
+
+    def named(self, name: str, text: str) -> list[str]:
+        (self.tmp / name).write_text(text)
+        return self._argv(self.tmp / name, False, "out.csv", None)
 
     def txt(self, text: str, metrics: str | None = None) -> list[str]:
         path = self.tmp / "texts.txt"
