@@ -97,6 +97,9 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
     lowest = text.split("## The 20 lowest-weighted examples", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in lowest.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 20
+    header = ("| # | index | label | checker's label | noise | P′ | Q | P′/Q | weight, epoch 2 | kept | text | "
+              "text_pair |")
+    assert header in lowest.splitlines()  # a column per value each row gives
     assert all("| swap |" in row for row in rows[:6]) and not any("| swap |" in row for row in rows[6:])
     assert all("| **no** |" in row for row in rows[:6]) and all("| yes |" in row for row in rows[6:])  # kept or not
     assert "text 0 \\| with a pipe" in lowest  # a pipe in a text does not break the table
@@ -122,6 +125,10 @@ def test_the_summary_and_noise_tables_describe_the_weights():
     assert "| label a | 5 | 3 | 1 | 1.4 | 3 | 4.6 | 5 |" in summary  # 10%, median, 90%: linear between values
     assert "| label b | 5 | 30 | 10 | 14 | 30 | 46 | 50 |" in summary
     assert "| # | index | label | noise | P′ |" in text and "P′/Q" not in text  # no diversity checker: no ratio
+    weights.diversity, weights.static, weights.loss = np.full(10, 0.5), static / 50, "imp"
+    text = render(weights, "Known.", {})  # ranked by P′/Q: the noise table shows P′ and Q apart too
+    assert "| noise | examples | mean P′ | mean Q | mean P′/Q |" in text
+    assert "| swap | 3 | 0.0433 | 0.5 | 0.0867 |" in text
 
 
 def test_the_ranking_and_the_kinds_follow_what_the_run_had():
