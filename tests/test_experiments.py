@@ -52,6 +52,8 @@ def fake_grid(tmp_path, monkeypatch):
                       "           {'eval_validation_accuracy': 0.6, 'eval_validation_loss': 0.5},\n"
                       "           {'eval_test_accuracy': 0.9, 'eval_test_f1': 0.9}]\n"
                       "(work / 'trainer_state.json').write_text(json.dumps({'log_history': history}))\n"
+                      "(work / 'checkpoint-8').mkdir(exist_ok=True)\n"
+                      "(work / 'weights_report.md').write_text('# Training-example weights\\n')\n"
                       "sum(i * i for i in range(3_000_000))\n")  # some CPU time to record
     monkeypatch.setattr(grid, "SCRIPTS", {"run": str(script)})
     monkeypatch.setattr(grid, "WORK", tmp_path / "work")
@@ -72,12 +74,28 @@ def test_a_finished_cell_keeps_the_config_it_was_run_with(tmp_path, fake_grid, c
         kept = tmp_path / "cells" / cell.path
         assert json.loads((kept / "cell_config.json").read_text()) == config
         assert not (kept / "config.json").exists() and cell.done
+        assert not (tmp_path / "work" / cell.path / "checkpoint-8").exists()  # 90 MB a cell, never read again
         spent = json.loads((kept / grid.TIME_FILE).read_text())
         assert 0.05 < spent["cpu_s"] <= spent["wall_s"] + 0.1  # its own CPU time, not every earlier child's too
         # Only a cell that reads the quality checker records its recipe: CE names the cached checker, never loads it.
         assert (kept / "quality_checker_recipe.json").is_file() == (method == "dimp")
         # The progress line quotes what effect.csv reports (the epoch validation keeps), not the final model.
         assert "test accuracy 70.0 (epoch kept by accuracy)" in capsys.readouterr().out
+
+
+def test_a_score_cell_keeps_its_weights_report_and_the_checkers_recipe(tmp_path, fake_grid, monkeypatch, capsys):
+    monkeypatch.setitem(grid.SCRIPTS, "score", grid.SCRIPTS["run"])
+    checker = tmp_path / "checker"
+    checker.mkdir()
+    recipe = {"train_examples": 500, "validation_metrics": {"eval_accuracy": 0.75}}
+    (checker / "checker_recipe.json").write_text(json.dumps(recipe))
+    cell = grid.Cell("bench", "dimp", 3, "r1", "score")
+    assert grid.run_cell(cell, {"seed": 3, "problem_type": "single_label_classification_dimp",
+                                "quality_checker_model": str(checker), "train_file": "toy/train.jsonl"})
+    kept = tmp_path / "cells" / cell.path
+    assert cell.done and json.loads((kept / "quality_checker_recipe.json").read_text()) == recipe
+    assert (kept / "weights_report.md").read_text() == "# Training-example weights\n"
+    assert "quality checker validation accuracy 75.0" in capsys.readouterr().out
 
 
 def test_a_grid_stopped_while_keeping_a_cell_s_results_runs_the_cell_again(tmp_path, fake_grid, monkeypatch):
@@ -220,6 +238,7 @@ def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
 
 def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
     grid_checker = grid.cell_config(spec, grid.Cell("noisy_mrpc", "dimp", 1))["quality_checker_model"]
+    assert grid_checker == str(grid.CHECKERS / "noisy_mrpc" / "seed1" / "quality")  # the seed's own, unsuffixed
     (longer, overrides), = [c for c in grid.study_cells(spec, ["epochs"]) if c[0].path.parts[:2] == ("noisy_mrpc", "dimp__e6")]
     config = grid.cell_config(spec, longer, overrides)
     assert config["quality_checker_model"] == grid_checker and config["num_train_epochs"] == 6
@@ -239,6 +258,9 @@ def test_real_only_trains_on_the_checkers_real_set_with_its_recipe_and_no_noise(
               "checker_learning_rate")
     assert [alone[key] for key in ("train_file", "max_train_samples", "num_train_epochs", "learning_rate")] == \
         [dimp[key] for key in recipe]
+    other = {"checker_learning_rate": 3e-4, "checker_num_train_epochs": 2}  # the grid's equal the protocol's
+    assert [grid.cell_config(spec, grid.Cell("noisy_irony", "real_only", 1), other)[key]
+            for key in ("learning_rate", "num_train_epochs")] == [3e-4, 2]
     # irony_gpt's real_only is the same run, whose results it takes
     assert grid._same_run(alone) == grid._same_run(grid.cell_config(spec, grid.Cell("irony_gpt", "real_only", 1)))
 
@@ -251,6 +273,9 @@ def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
     # a warm-started quality checker starts from CE on the generated data, trained as the grid's CE cells are
     warm = grid.cell_config(spec, grid.Cell("mrpc_ctrl", "dimp", 1, "join_warm"), {"quality_checker_warm_start": True})
     assert warm["diversity_checker_num_train_epochs"] == spec["protocol"]["num_train_epochs"]
+    # seed by seed, so that a grid stopped partway has covered every benchmark
+    order = [(c.seed, c.benchmark) for c, _ in grid.grid_cells(spec, ["mrpc_ctrl", "noisy_fpb"], ["ce"], [1, 2])]
+    assert order == [(1, "mrpc_ctrl"), (1, "noisy_fpb"), (2, "mrpc_ctrl"), (2, "noisy_fpb")]
 
 
 def test_summary_from_finished_cells(tmp_path, monkeypatch):
