@@ -1,10 +1,11 @@
 """W&B logging never blocks or stops a run: without a key or a network it logs offline and says how to upload;
-a W&B that fails to start or to take an artifact leaves the run going without it."""
+a W&B that fails to start, to take an artifact or at the run's end leaves the run going without it."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -86,3 +87,19 @@ def test_wandb_failing_to_start_or_to_take_an_artifact_leaves_the_run_going(wand
         tracker.log_artifact(wandb_dir / "no-such-folder", "checker", "model")
     tracker.finish()
     assert "could not log artifact checker" in caplog.text
+
+
+def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, caplog):
+    """The final metrics go to W&B once they are saved, and the run is finished as the job ends: a W&B whose
+    background process has gone fails there, and the run must still end well (the model card comes after)."""
+    def gone(*args, **kwargs):
+        raise BrokenPipeError("the W&B service has gone")
+
+    tracker = Tracker(SimpleNamespace(settings=SimpleNamespace(mode="offline"), dir=str(tmp_path / "run" / "files"),
+                                      summary=SimpleNamespace(update=gone), finish=gone))
+    with caplog.at_level(logging.WARNING):
+        tracker.log_summary({"test_accuracy": 0.5})
+        tracker.finish()
+    assert caplog.messages == [
+        "W&B: could not record the final metrics in the run's summary (the W&B service has gone)",
+        f"W&B: could not finish the run (the W&B service has gone); what it logged so far is in {tmp_path / 'run'}"]

@@ -63,14 +63,22 @@ class Tracker:
             logger.warning("W&B: could not log artifact %s (%s)", name, err)
 
     def log_summary(self, metrics: dict) -> None:
-        if self.run is not None:
+        if self.run is None:
+            return
+        try:
             self.run.summary.update(metrics)
+        except Exception as err:  # the results are written by now: W&B failing must not fail the run
+            logger.warning("W&B: could not record the final metrics in the run's summary (%s)", err)
 
     def finish(self) -> None:
         if self.run is None:
             return
         offline = self.run.settings.mode == "offline" if hasattr(self.run, "settings") else False
         run_dir = Path(self.run.dir).parent
-        self.run.finish()
+        try:
+            self.run.finish()
+        except Exception as err:
+            logger.warning("W&B: could not finish the run (%s); what it logged so far is in %s", err, run_dir)
+            return
         if offline:
             logger.warning("W&B run saved offline. Upload it with: wandb sync %s", run_dir)
