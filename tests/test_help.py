@@ -49,6 +49,10 @@ def test_help_shows_each_option_help_and_default(capsys):
     assert re.search(r"--num_train_epochs NUMBER Training epochs\. \(default: 5\.0; without a config file: \d", text)
     assert "--real_validation_fraction NUMBER Without a validation split" in text and "(default: 0.2)" in text
     assert "--seed INT Random seed" in text  # a Hugging Face option, with transformers' own help
+    # defaults as a config file writes them; every type an option takes
+    assert "--test_file TEXT Test data, evaluated once at the end. (default: null)" in text
+    assert "(default: false)" in text.split("--pad_to_max_length ", 1)[1].split(" --", 1)[0]
+    assert "--report_to LIST|TEXT Loggers" in text
 
 
 def test_predict_help(capsys):
