@@ -59,3 +59,21 @@ def test_the_protocol_reads_its_options_with_their_types():
     assert (cfg.data.max_train_samples, cfg.checkers.quality_checker_max_train_samples) == (1000, 300)
     assert cfg.training.train_sampling_strategy == "group_by_length"  # as a real run samples
     assert protocol.training_args("out", max_steps=5).train_sampling_strategy == "sequential"
+
+
+def test_a_partial_epoch_s_steps_count_as_the_trainer_counts_them():
+    protocol = parse_protocol(["--epochs", "2.5", "--checker_epochs", "1.5", "--train_examples", "1000",
+                               "--batch_size", "16"])
+    assert (protocol.training_steps, protocol.diversity_build_total_steps) == (158, 95)  # 157.5 and 94.5, rounded up
+
+
+def test_the_run_config_and_the_segments_arguments_carry_every_option_they_take():
+    protocol = parse_protocol(["--model", "models/tiny", "--validation_file", "v.jsonl", "--max_length", "64",
+                               "--checker_epochs", "2", "--batch_size", "16", "--epochs", "3", "--seed", "7"])
+    cfg = protocol.run_config()
+    assert (cfg.model.model_name_or_path, cfg.data.validation_file, cfg.data.max_seq_length) == \
+        ("models/tiny", "v.jsonl", 64)
+    assert (cfg.checkers.checker_num_train_epochs, cfg.checkers.checker_batch_size) == (2.0, 16)
+    args = protocol.training_args("out", "single_label_classification_dimp", max_steps=5)
+    assert (args.problem_type, args.per_device_train_batch_size, args.num_train_epochs, args.max_steps, args.seed) == \
+        ("single_label_classification_dimp", 16, 3.0, 5, 7)
