@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from benchmarks.protocol import parse_protocol, plan_rounds, precompute_chunks
 
@@ -28,6 +30,9 @@ def test_every_round_warms_up_on_the_longest_batch_then_times_its_own_full_batch
     assert all(len(batch) == 8 for batch in timed) and len(set(timed)) == len(timed)
     examples = [i for batch in [warm_up, *timed] for i in batch]
     assert len(set(examples)) == len(examples)  # batches of one epoch: no example twice
+    # the batches of the length-grouped sampler's epoch, under the protocol's seed
+    order = get_length_grouped_indices(lengths, 8, generator=torch.Generator().manual_seed(protocol.seed))
+    assert set(timed) <= {tuple(order[i:i + 8]) for i in range(0, len(order), 8)}
     assert plan_rounds(lengths, protocol) == rounds  # seeded
 
 
