@@ -11,6 +11,7 @@ import json
 import lzma
 import os
 import re
+import zlib
 from contextlib import closing
 from pathlib import Path
 from typing import Callable, Iterator
@@ -110,7 +111,7 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
         with opener(path, "rb") as f:
             for number, raw in enumerate(f, start=1):
                 yield raw
-    except (OSError, EOFError, lzma.LZMAError) as err:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as err:
         raise DataError(f"{path}: line {number + 1}: cannot decompress ({err}); the file is damaged, cut short, or "
                         f"not {path.suffix} data") from None
 

@@ -289,6 +289,10 @@ CASES: list[tuple] = [
      _training_data("cut.jsonl.gz", gzip.compress(b'{"text": "a", "label": 0}\n' * 50)[:40]),
      r"cut.jsonl.gz: line \d+: cannot decompress \(Compressed file ended before the end-of-stream marker was "
      r"reached\); the file is damaged, cut short, or not .gz data"),
+    ("compressed-data-damaged",  # a deflate block of a type gzip does not have: zlib's own error, not an OSError
+     _training_data("damaged.jsonl.gz", gzip.compress(b"", mtime=0)[:10] + b"\x07" + bytes(16)),
+     r"damaged.jsonl.gz: line 1: cannot decompress \(Error -3 while decompressing data: invalid block type\); the "
+     r"file is damaged"),
     ("not-compressed-as-named", _training_data("plain.jsonl.gz", '{"text": "a", "label": 0}\n'),
      r"plain.jsonl.gz: line 1: cannot decompress \(Not a gzipped file"),
     ("compressed-parquet", _training_data("t.parquet.gz", b"x"), r"unsupported file type '.gz'; expected one of "

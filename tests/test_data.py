@@ -86,6 +86,32 @@ def test_a_compressed_text_format_reads_as_the_file_itself(tmp_path, fmt, suffix
     assert read_records(packed)[2]["text"] == "nice food"
 
 
+def test_a_compressed_file_named_in_capitals_reads_as_the_file_itself(tmp_path):
+    plain = _write(tmp_path / "train.jsonl", "jsonl")
+    packed = tmp_path / "TRAIN.JSONL.GZ"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert list(iter_records(packed)) == list(iter_records(plain))
+
+
+def _damaged_in_the_middle(packed: bytes) -> bytes:
+    middle = len(packed) // 2
+    return packed[:middle] + bytes(64) + packed[middle + 64:]
+
+
+@pytest.mark.parametrize("compression,damaged,reason", [
+    # a first deflate block of a type gzip does not have: zlib's own error, which is not an OSError
+    (".gz", lambda data: gzip.compress(b"", mtime=0)[:10] + b"\x07" + bytes(16), "Error -3 while decompressing data"),
+    (".bz2", lambda data: _damaged_in_the_middle(bz2.compress(data)), "Invalid data stream"),
+    (".xz", lambda data: _damaged_in_the_middle(lzma.compress(data)), "Corrupt input data"),  # lzma's own error
+])
+def test_damaged_compressed_data_is_named_with_the_line_it_stopped_at(tmp_path, compression, damaged, reason):
+    data = b"".join(b'{"text": "example %d", "label": %d}\n' % (i, i % 2) for i in range(20_000))
+    path = tmp_path / f"train.jsonl{compression}"
+    path.write_bytes(damaged(data))
+    with pytest.raises(DataError, match=rf"train.jsonl{compression}: line \d+: cannot decompress \({reason}"):
+        read_records(path)
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".tsv"])
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_texts_quoted_as_csv_writers_quote_them_are_read_back_whole(tmp_path, suffix, newline):
