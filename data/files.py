@@ -193,8 +193,9 @@ def _json_file(path: Path) -> Iterator[tuple[int, dict]]:
     except DuplicateKey as err:
         line = repeated_key_line(text, err.key)
         raise DataError(f"{path}: {f'line {line}: ' if line else ''}{err}") from None
-    if isinstance(document, dict) and isinstance(document.get("data"), list):
-        document = document["data"]
+    wrapped = document.get("data") if isinstance(document, dict) else None
+    if isinstance(wrapped, list) and all(isinstance(r, dict) for r in wrapped):  # not a column named "data"
+        document = wrapped
     if isinstance(document, dict):
         document = _columns_as_records(path, document)
     if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):

@@ -926,6 +926,8 @@ def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
     path.write_text(json.dumps({"text": ["good day", "bad day", "fine"], "label": [1, 0, 1]}))
     assert read_records(path) == [{"text": "good day", "label": 1}, {"text": "bad day", "label": 0},
                                   {"text": "fine", "label": 1}]
+    path.write_text(json.dumps({"data": ["good day", "bad day"], "label": [1, 0]}))  # a column, not {"data": records}
+    assert read_records(path) == [{"data": "good day", "label": 1}, {"data": "bad day", "label": 0}]
     path.write_text(json.dumps({"text": {"0": "good day", "1": "bad day"}, "label": {"0": 1, "1": 0}}))
     with pytest.raises(DataError, match=r"t.json: each column is an object keyed by row, as pandas' "
                                         r"DataFrame.to_json\(\) writes by default; write the records instead"):
