@@ -391,6 +391,7 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
+    ("t.csv", "text,label, text\na,0,b\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
     ("t.csv", "text,label\ra,0\rb,1\r", r"t.csv: line 1: a line ends in a bare carriage return \(CR\), as in old Mac "
      r"files; re-save the file with LF or CRLF line endings$"),
@@ -491,6 +492,10 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_or_record(tmp_path):
     for name in ("t.csv", "t.jsonl"):
         assert [str(v) for v in read_records(tmp_path / name)[0].values()] == ["hello", "1"]
         assert list(read_records(tmp_path / name)[0]) == ["text", "label"]
+    # only the file's first: one starting a later line (files joined with `cat`) is no text, and is named
+    (tmp_path / "joined.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "hello", "label": 1}\n' * 2)
+    with pytest.raises(DataError, match=r"joined.jsonl: line 2: invalid JSON \(Unexpected UTF-8 BOM"):
+        read_records(tmp_path / "joined.jsonl")
 
 
 def test_non_utf8_file(tmp_path):
@@ -528,6 +533,13 @@ def test_bad_parquet_rows_and_files(tmp_path):
     (tmp_path / "u.parquet").write_text("not parquet")
     with pytest.raises(DataError, match=r"u.parquet: not a readable parquet file"):
         read_records(tmp_path / "u.parquet")
+    # damaged inside: pyarrow's error is then a plain OSError, not one of its own
+    records = [{"text": f"text {i}" * 20, "label": i % 2} for i in range(5000)]
+    packed = _write(tmp_path / "v.parquet", "parquet", records)
+    damaged = packed.read_bytes()
+    packed.write_bytes(damaged[:len(damaged) // 2] + bytes(200) + damaged[len(damaged) // 2 + 200:])
+    with pytest.raises(DataError, match=r"v.parquet: not a readable parquet file \(Corrupt snappy compressed data"):
+        read_records(packed)
 
 
 def test_relative_paths_resolve_against_the_data_root(tmp_path, monkeypatch):
@@ -928,6 +940,10 @@ def test_a_json_document_of_columns_is_read_as_its_rows(tmp_path):
                                   {"text": "fine", "label": 1}]
     path.write_text(json.dumps({"data": ["good day", "bad day"], "label": [1, 0]}))  # a column, not {"data": records}
     assert read_records(path) == [{"data": "good day", "label": 1}, {"data": "bad day", "label": 0}]
+    path.write_text(json.dumps({"text": ["good day", "bad day"], "label": 1}))  # one record, its text a list
+    assert read_records(path) == [{"text": ["good day", "bad day"], "label": 1}]
+    path.write_text(json.dumps({"text": "good day", "label": 1, "meta": {"0": "gpt"}}))  # one record, not pandas'
+    assert read_records(path) == [{"text": "good day", "label": 1, "meta": {"0": "gpt"}}]
     path.write_text(json.dumps({"text": {"0": "good day", "1": "bad day"}, "label": {"0": 1, "1": 0}}))
     with pytest.raises(DataError, match=r"t.json: each column is an object keyed by row, as pandas' "
                                         r"DataFrame.to_json\(\) writes by default; write the records instead"):
@@ -1094,3 +1110,7 @@ def test_a_plain_text_file_is_one_text_per_line_whatever_its_line_ends(tmp_path)
     path = tmp_path / "texts.txt"
     path.write_bytes(b"first\r\n\r\nthird\n\n\n")  # Windows line ends, a blank line inside, blank lines at the end
     assert list(iter_text_lines(path)) == [(1, {"text": "first"}), (2, {"text": ""}), (3, {"text": "third"})]
+    for content in (b"", b"\n \n"):  # nothing to predict: refused, not an empty output file
+        path.write_bytes(content)
+        with pytest.raises(DataError, match=r"texts.txt: no records \(the file is empty\)"):
+            list(iter_text_lines(path))
