@@ -181,6 +181,7 @@ def test_unknown_key_suggests_the_closest(tmp_path):
     ({"max_seq_length": 0}, r"max_seq_length: expected a positive integer"),
     ({"dataloader_num_workers": -1}, r"dataloader_num_workers: expected an integer >= 0, got -1$"),
     ({"filter_keep_top_fraction": 0}, r"filter_keep_top_fraction: expected a value in \(0, 1\], got 0"),
+    ({"label_smoothing_factor": 1}, r"label_smoothing_factor: expected a value in \[0, 1\), got 1"),  # no label left
     ({"seed": 2**32}, r"seed: 4294967296 is too large; expected at most 4294967295"),  # numpy's seeds are unsigned
     ({"lr_scheduler_type": 5}, r"lr_scheduler_type: expected a string, got int 5"),  # a str-valued enum
     ({"do_train": "yes"}, r"do_train: expected true/false"),
@@ -526,6 +527,11 @@ def test_every_numeric_option_has_a_range():
     assert set(RANGES) - numeric == set()
     assert {"learning_rate", "adam_beta1", "seed", "max_grad_norm", "noise_swap_ratio", "checker_batch_size",
             "weight_epsilon"} <= numeric
+
+
+def test_a_zero_that_turns_an_option_off_is_accepted(tmp_path):
+    cfg = load_config(_write(tmp_path, {"max_grad_norm": 0, "report_to": "none"}))  # transformers: no clipping
+    assert cfg.training.max_grad_norm == 0
 
 
 @pytest.mark.parametrize("key,value", [("learning_rate", float("nan")), ("focal_gamma", float("inf")),
