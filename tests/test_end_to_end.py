@@ -70,6 +70,9 @@ def test_test_split_tracked_each_epoch_but_never_selects(tiny_config, tmp_path):
                                     if "eval_validation_accuracy" in h]
     results = json.loads((tmp_path / "out" / "all_results.json").read_text())
     assert "eval_accuracy" in results and "test_accuracy" in results
+    # without a test split there is nothing to track: the run trains and evaluates as without the option
+    metrics = run_with({**config, "test_file": None, "overwrite_output_dir": True}, tmp_path)
+    assert "eval_accuracy" in metrics and not any(key.startswith("test") for key in metrics)
 
 
 def test_cleanlab_baseline_drops_flagged_examples_then_trains(tiny_config, tmp_path):
