@@ -41,6 +41,23 @@ def test_a_phase_sums_its_calls_and_a_call_inside_another_phase_is_that_phase_s(
     assert recorder.current is None
 
 
+def test_a_phase_s_peaks_are_the_highest_of_its_readings_and_a_phase_that_raises_ends(recorder, monkeypatch):
+    readings = iter([{"VmRSS": 100, "VmHWM": 100, "RssAnon": 60, "RssFile": 40},  # as the phase begins
+                     {"VmRSS": 80, "VmHWM": 100, "RssAnon": 70, "RssFile": 10}])  # as it ends
+    monkeypatch.setattr(phase_memory, "status", lambda: next(readings))
+
+    def fails():
+        raise RuntimeError("stopped")
+
+    jobs = SimpleNamespace(fails=fails)
+    recorder.wrap(jobs, "fails", "failing phase")
+    with pytest.raises(RuntimeError):
+        jobs.fails()
+    phase = recorder.phases["failing phase"]
+    assert (phase["peak_rss_mb"], phase["peak_anon_mb"], phase["peak_file_mb"]) == (100, 70, 40)
+    assert (phase["rss_start_mb"], phase["rss_end_mb"], recorder.current) == (100, 80, None)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peak is reset through /proc")
 def test_a_peak_between_two_samples_is_still_the_phase_s_peak(recorder):
     reset_peak_rss()  # the process's peak from here: only a rise this test makes raises it
@@ -71,7 +88,19 @@ def test_a_run_is_recorded_phase_by_phase(tiny_config, tmp_path):
     assert set(phases) == {"imports", "reading", "checker build", "checker scoring", "weights table", "model loading",
                            "tokenization", "training", "evaluation", "saving"}
     assert phases["checker build"]["calls"] == phases["training"]["calls"] == phases["reading"]["calls"] == 1
+    assert phases["evaluation"]["calls"] == 2  # the validation split's evaluate, the test split's predict
+    assert all(value == round(value, 1) for phase in phases.values() for value in phase.values()
+               if isinstance(value, float))
     assert sum(phase["wall_s"] for phase in phases.values()) <= record["wall_s"]
     for phase in phases.values():  # /proc's counters and getrusage's may differ by a few pages
         assert phase["rss_start_mb"] <= phase["peak_rss_mb"] <= record["peak_rss_mb"] + 1, phase
         assert phase["peak_anon_mb"] + phase["peak_file_mb"] >= phase["peak_rss_mb"] - 1, phase
+
+
+def test_a_job_that_fails_is_recorded_with_its_exit_status(tiny_config, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**tiny_config, "train_file": "toy/missing.jsonl"}))
+    out = tmp_path / "phases.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phase_memory.py"), str(ROOT), str(out), "run",
+                           str(config)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and json.loads(out.read_text())["exit_code"] == 2, done.stderr[-2000:]
