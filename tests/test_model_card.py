@@ -295,3 +295,24 @@ def test_the_cards_first_line_lists_a_long_label_list_in_part():
     assert label_list(names) == ", ".join(f"`class_{i}`" for i in range(10)) + \
         " and 190 more (config.json's `id2label` names them all)"
     assert label_list(names[:10]) == ", ".join(f"`class_{i}`" for i in range(10))
+
+
+def test_a_run_with_push_to_hub_pushes_at_the_end_with_its_own_model_card(tiny_config, tmp_path, monkeypatch):
+    """The hub is out of reach here: the Trainer's hub calls are stood in for, recording each push and the card it
+    would upload. The Trainer's save_model pushes too ("Model save"); the run's last push is the finished run."""
+    from transformers import Trainer
+
+    pushed = []
+    monkeypatch.setattr("app.pipeline.check_hub_access", lambda args: None)
+    monkeypatch.setattr(Trainer, "init_hf_repo", lambda self, token=None: None)
+    monkeypatch.setattr(Trainer, "_push_from_checkpoint", lambda self, folder: None)
+
+    def push_to_hub(self, commit_message, **kwargs):
+        card = Path(self.args.output_dir) / "README.md"
+        pushed.append((commit_message, card.read_text() if card.is_file() else None))
+
+    monkeypatch.setattr(Trainer, "push_to_hub", push_to_hub)
+    assert main(_hub_argv(tiny_config, tmp_path)) == 0
+    card = (Path(tiny_config["output_dir"]) / "README.md").read_text()
+    assert [message for message, _ in pushed].count("End of training") == 1
+    assert pushed[-1] == ("End of training", card)
