@@ -115,10 +115,16 @@ def test_cross_fitted_checkers_are_calibrated_on_each_real_example_as_its_fold_c
                   checker_calibration="temperature")
     run(cfg)
     real = Dataset.from_list(read_records(data_root_env / "toy" / "real.jsonl"))
-    out_of_fold, _ = _fold_logits(tmp_path / "checkers" / "quality", fold_indices(real["label"], 2, cfg.training.seed),
-                                  real, real)
+    rows = weights_rows(tmp_path / "out")
+    out_of_fold, on_train = _fold_logits(tmp_path / "checkers" / "quality",
+                                         fold_indices(real["label"], 2, cfg.training.seed), real,
+                                         Dataset.from_dict({"text": [r["text"] for r in rows]}))
     temperature = json.loads((tmp_path / "out" / "train_results.json").read_text())["quality_checker_temperature"]
     assert temperature == pytest.approx(fit_temperature(out_of_fold, np.array(real["label"])), rel=1e-4)
+    # each training example's P′: the mean of the fold checkers' probabilities, each divided by the temperature
+    mean = np.mean([softmax(logits, temperature) for logits in on_train], axis=0)
+    gold = mean[np.arange(len(rows)), [int(r["label"]) for r in rows]]
+    assert np.allclose(gold, [float(r["quality_prob"]) for r in rows], atol=1e-5)
 
 
 def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny_config, tmp_path):
