@@ -121,7 +121,7 @@ def test_cross_fitted_checkers_are_calibrated_on_each_real_example_as_its_fold_c
                                          Dataset.from_dict({"text": [r["text"] for r in rows]}))
     temperature = json.loads((tmp_path / "out" / "train_results.json").read_text())["quality_checker_temperature"]
     assert temperature == pytest.approx(fit_temperature(out_of_fold, np.array(real["label"])), rel=1e-4)
-    # each training example's P′: the mean of the fold checkers' probabilities, each divided by the temperature
+    # each training example's P′: the fold checkers' mean probability, their logits divided by the temperature
     mean = np.mean([softmax(logits, temperature) for logits in on_train], axis=0)
     gold = mean[np.arange(len(rows)), [int(r["label"]) for r in rows]]
     assert np.allclose(gold, [float(r["quality_prob"]) for r in rows], atol=1e-5)
