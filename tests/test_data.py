@@ -93,9 +93,9 @@ def test_a_compressed_file_named_in_capitals_reads_as_the_file_itself(tmp_path):
     assert list(iter_records(packed)) == list(iter_records(plain))
 
 
-def _damaged_in_the_middle(packed: bytes) -> bytes:
+def _damaged_in_the_middle(packed: bytes, length: int = 64) -> bytes:
     middle = len(packed) // 2
-    return packed[:middle] + bytes(64) + packed[middle + 64:]
+    return packed[:middle] + bytes(length) + packed[middle + length:]
 
 
 @pytest.mark.parametrize("compression,damaged,reason", [
@@ -536,8 +536,7 @@ def test_bad_parquet_rows_and_files(tmp_path):
     # damaged inside: pyarrow's error is then a plain OSError, not one of its own
     records = [{"text": f"text {i}" * 20, "label": i % 2} for i in range(5000)]
     packed = _write(tmp_path / "v.parquet", "parquet", records)
-    damaged = packed.read_bytes()
-    packed.write_bytes(damaged[:len(damaged) // 2] + bytes(200) + damaged[len(damaged) // 2 + 200:])
+    packed.write_bytes(_damaged_in_the_middle(packed.read_bytes(), 200))
     with pytest.raises(DataError, match=r"v.parquet: not a readable parquet file \(Corrupt snappy compressed data"):
         read_records(packed)
 
