@@ -73,16 +73,20 @@ def test_a_peak_between_two_samples_is_still_the_phase_s_peak(recorder):
     assert phase["peak_rss_mb"] - max(phase["rss_start_mb"], phase["rss_end_mb"]) > 250
 
 
+def _recorded_run(config: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """run.py on `config` under benchmarks/phase_memory.py, in a process of its own; what it recorded."""
+    path, out = tmp_path / "config.json", tmp_path / "phases.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phase_memory.py"), str(ROOT), str(out), "run",
+                           str(path)], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    return done, json.loads(out.read_text()) if out.is_file() else {}  # none: the assertion shows stderr
+
+
 @pytest.mark.slow
 def test_a_run_is_recorded_phase_by_phase(tiny_config, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({**tiny_config, "problem_type": "single_label_classification_dimp"}))
-    out = tmp_path / "phases.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phase_memory.py"), str(ROOT), str(out), "run",
-                           str(config)], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    done, record = _recorded_run({**tiny_config, "problem_type": "single_label_classification_dimp"}, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    record = json.loads(out.read_text())
     assert record["exit_code"] == 0 and (Path(tiny_config["output_dir"]) / "all_results.json").is_file()
     phases = {phase["phase"]: phase for phase in record["phases"]}
     assert set(phases) == {"imports", "reading", "checker build", "checker scoring", "weights table", "model loading",
@@ -98,9 +102,5 @@ def test_a_run_is_recorded_phase_by_phase(tiny_config, tmp_path):
 
 
 def test_a_job_that_fails_is_recorded_with_its_exit_status(tiny_config, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({**tiny_config, "train_file": "toy/missing.jsonl"}))
-    out = tmp_path / "phases.json"
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "phase_memory.py"), str(ROOT), str(out), "run",
-                           str(config)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2 and json.loads(out.read_text())["exit_code"] == 2, done.stderr[-2000:]
+    done, record = _recorded_run({**tiny_config, "train_file": "toy/missing.jsonl"}, tmp_path)
+    assert done.returncode == 2 and record["exit_code"] == 2, done.stderr[-2000:]
