@@ -239,8 +239,12 @@ def _check_path(key: str, value: str) -> None:
     except (FileNotFoundError, NotADirectoryError):
         pass  # not there (yet): whether it must be is for the step that reads it to say
     except OSError as err:
-        shown = value if len(value) <= 80 else f"{value[:80]}..."
-        raise ConfigError(f"{key}: {shown!r}: {err.strerror}") from None
+        raise ConfigError(f"{key}: {_shortened(value)!r}: {err.strerror}") from None
+
+
+def _shortened(path: str) -> str:
+    """A path of over 80 characters as its start and its end: the end names the file that is wrong."""
+    return path if len(path) <= 80 else f"{path[:38]}...{path[-39:]}"
 
 
 def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
@@ -395,7 +399,7 @@ def read_json_config(path: str | Path) -> dict:
         if path.suffix.lower() in (".yaml", ".yml"):
             raise ConfigError(f"{path}: a config file is JSON, as the authors' are; write it as a .json file")
     except OSError as err:  # a name too long, a symlink loop
-        raise ConfigError(f"{str(path)[:80]}: {err.strerror}") from None
+        raise ConfigError(f"{_shortened(str(path))}: {err.strerror}") from None
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark, as some editors write, is not content
     except UnicodeDecodeError as err:

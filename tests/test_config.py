@@ -359,6 +359,16 @@ def test_malformed_json_names_the_line(tmp_path, text, message):
         load_config(str(path))
 
 
+def test_a_long_path_in_an_error_keeps_its_start_and_its_file_name(tmp_path):
+    deep = tmp_path / ("d" * 80)
+    deep.mkdir()
+    (deep / "loop").symlink_to(deep / "loop")
+    with pytest.raises(ConfigError, match=r"^output_dir: '/.{37}\.\.\..{30}/loop/out': Too many levels of symbolic"):
+        load_config(_write(tmp_path, {"output_dir": str(deep / "loop" / "out"), "report_to": "none"}))
+    with pytest.raises(ConfigError, match=r"^/.{37}\.\.\.x{34}\.json: File name too long$"):
+        load_config(str(deep / f"{'x' * 300}.json"))
+
+
 @pytest.mark.parametrize("name", ["c.yaml", "c.yml", "C.YML"])
 def test_a_yaml_config_is_refused_by_its_name(tmp_path, name):
     (tmp_path / name).write_text("train_file: t.jsonl\n")
