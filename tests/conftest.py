@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if "PYTEST_XDIST_WORKER" in os.environ:  # pytest.ini's workers share the cores: one thread each, none oversubscribed
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 POSITIVE = ["good", "great", "fine", "nice", "happy", "bright"]
 NEGATIVE = ["bad", "awful", "poor", "sad", "grim", "dull"]
