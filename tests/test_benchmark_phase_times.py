@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import transformers
 
 from app.progress import library_bars_off
 from benchmarks import phase_times
+from benchmarks.report import estimate
 from benchmarks.seed_style import SeedStyleTrainer
 from checkers.scoring import at_gold, class_probabilities
 from trainer.modeling import encode
@@ -50,11 +52,12 @@ def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data
     monkeypatch.chdir(tmp_path)  # where ./cache, ./checkers and ./output of a run would go
     benches, plans = _spy(monkeypatch, "Bench", []), _spy(monkeypatch, "plan_rounds", [])
     trainers = _spy(monkeypatch, "make_seed_style_trainer", _spy(monkeypatch, "make_trainer", []))
-    results = phase_times.main([
-        "--model", str(tiny_model_dir), "--train_file", "toy/train.jsonl", "--real_file", "toy/real.jsonl",
-        "--validation_file", "toy/validation.jsonl", "--train_examples", "64", "--real_examples", "32",
-        "--epochs", "1", "--checker_epochs", "1", "--batch_size", "4", "--max_length", "32", "--rounds", "2",
-        "--timed_steps", "2", "--diversity_build_steps", "3", "--work_dir", "work", "--output", "times.json"])
+    headlines = _spy(monkeypatch, "headline", [])
+    argv = ["--model", str(tiny_model_dir), "--train_file", "toy/train.jsonl", "--real_file", "toy/real.jsonl",
+            "--validation_file", "toy/validation.jsonl", "--train_examples", "64", "--real_examples", "32",
+            "--epochs", "1", "--checker_epochs", "1", "--batch_size", "4", "--max_length", "32", "--rounds", "2",
+            "--timed_steps", "2", "--diversity_build_steps", "3", "--work_dir", "work", "--output", "times.json"]
+    results = phase_times.main(argv)
     assert json.loads((tmp_path / "times.json").read_text()) == json.loads(json.dumps(results))
     assert sorted(os.listdir(tmp_path)) == ["times.json", "work"]
 
@@ -89,3 +92,33 @@ def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data
     assert set(results["bars"]) == {"dimp_total_over_ce", "imp_train_over_ce", "throughput_over_seed_style",
                                     "peak_rss_mb"}
     assert results["wall_clock"]["phases_s"]["ce"]["total_over_ce"] == 1.0
+
+    # Beside the timings: both clocks' estimates and the peaks from the raw measurements, the headline from the wall
+    # clock, what the run read and the command that runs it again.
+    protocol, raw = plans[0][0][1], results["raw"]
+    assert results["wall_clock"] == estimate(protocol, raw["phases"], raw["precompute_chunks"], segments, "wall")
+    assert results["cpu_clock_crosscheck"] == estimate(protocol, raw["phases"], raw["precompute_chunks"], segments,
+                                                       "cpu")
+    assert headlines[0][0][0] is results["wall_clock"]  # one thread's CPU time can match its wall time to the digit
+    assert (results["peak_rss_mb"], results["peak_rss_mb_seed_style"]) == phase_times.peak_rss(
+        raw["phases"], raw["precompute_chunks"], segments)
+    validation = (data_root_env / "toy" / "validation.jsonl").read_text().splitlines()
+    assert results["protocol"]["quality_checker_validation_examples"] == len(validation)
+    assert results["protocol"]["data_root"] == str(data_root_env)
+    assert results["protocol"]["model_location"] == str(tiny_model_dir)
+    assert results["command"] == "python " + shlex.join(["benchmarks/phase_times.py", *argv])
+    assert results["benchmark_wall_s"] >= sum(s["wall_s"] for s in segments)
+
+
+@pytest.mark.parametrize("highest", ["phase", "quality_chunk", "diversity_chunk", "ce_segment"])
+def test_the_peak_is_the_highest_of_this_projects_phases_and_the_authors_style_has_its_own(highest):
+    """The authors' style pads every input to max_length: its training peaks higher, and is reported apart."""
+    def mb(name: str) -> dict:
+        return {"peak_rss_mb": 100.0 if name == highest else 1.0}
+
+    phases = {"build_quality_checker": mb("phase"), "load_quality_checker": {"peak_rss_mb": 2.0}}
+    chunks = [{"quality": {"peak_rss_mb": 3.0}, "diversity": {"peak_rss_mb": 4.0}},
+              {"quality": mb("quality_chunk"), "diversity": mb("diversity_chunk")}]
+    segments = [{"variant": "ce", **mb("ce_segment")}, {"variant": "dimp", "peak_rss_mb": 5.0},
+                {"variant": "seed_dimp", "peak_rss_mb": 150.0}, {"variant": "seed_imp", "peak_rss_mb": 160.0}]
+    assert phase_times.peak_rss(phases, chunks, segments) == (100.0, 160.0)
