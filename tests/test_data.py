@@ -1026,6 +1026,15 @@ def test_the_content_digest_changes_with_any_label():
     assert len({digest([1, 0]), digest([1, 1]), digest([0, 1])}) == 3
 
 
+def test_the_content_digest_changes_with_the_examples_order():
+    """The same examples in another order make other seeded batches, so another checker: one cached from the old
+    order is not the checker a build would make now. Here two examples of one class swap places."""
+    def digest(texts: list[str]) -> str:
+        return content_digest(Dataset.from_dict({"text": texts, "label": [1, 1, 0]}), ["text"], ["neg", "pos"])
+
+    assert digest(["good", "fine", "bad"]) != digest(["fine", "good", "bad"])
+
+
 def test_the_content_digest_reads_labels_by_name():
     """The same ids under a labels.json that names them the other way round are other labels."""
     data = Dataset.from_dict({"text": ["good", "bad"], "label": [1, 0]})
