@@ -122,6 +122,22 @@ def test_weights_are_detached_from_checker_tensors(kind):
     assert not weights.requires_grad
 
 
+def test_each_weight_function_detaches_what_it_is_given():
+    """The method's weights are constants of the step, also when a caller hands the functions tensors with grad."""
+    model = gold_probabilities(LOGITS.clone().requires_grad_(True), LABELS)
+    checker = QUALITY.clone().requires_grad_(True)
+    for weights in (dimp_weights(QUALITY, model), imp_weights(QUALITY, checker), focal_weights(model, 2.0)):
+        assert not weights.requires_grad
+
+
+def test_a_model_probability_rounded_above_one_gives_focal_weight_zero_not_nan():
+    assert focal_weights(torch.tensor([1.0 + 2**-23, 0.75]), gamma=0.5).tolist() == [0.0, 0.5]
+
+
+def test_a_fixed_weight_of_one_leaves_ce_without_weights():
+    assert with_fixed_weight(None, torch.tensor([False, True]), 1.0) is None  # CE stays the plain CE loss
+
+
 def test_zero_probability_gives_finite_weight():
     weights = imp_weights(torch.tensor([0.5]), torch.tensor([0.0]), epsilon=1e-6)
     assert torch.isfinite(weights).all() and weights.item() == pytest.approx(0.5 / 1e-6)
