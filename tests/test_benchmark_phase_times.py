@@ -53,6 +53,7 @@ def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data
     benches, plans = _spy(monkeypatch, "Bench", []), _spy(monkeypatch, "plan_rounds", [])
     trainers = _spy(monkeypatch, "make_seed_style_trainer", _spy(monkeypatch, "make_trainer", []))
     headlines = _spy(monkeypatch, "headline", [])
+    builds = _spy(monkeypatch, "build_checker", [])
     argv = ["--model", str(tiny_model_dir), "--train_file", "toy/train.jsonl", "--real_file", "toy/real.jsonl",
             "--validation_file", "toy/validation.jsonl", "--train_examples", "64", "--real_examples", "32",
             "--epochs", "1", "--checker_epochs", "1", "--batch_size", "4", "--max_length", "32", "--rounds", "2",
@@ -88,6 +89,9 @@ def test_the_benchmark_times_every_phase_on_a_tiny_protocol(tiny_model_dir, data
     # The diversity build ran 3 of its 16 steps (64 examples in batches of 4), at the protocol's batch size.
     recipe = json.loads((tmp_path / "work" / "checkers" / "diversity" / "checker_recipe.json").read_text())
     assert recipe["batch_size"] == 4 and recipe["validation_history"][-1]["epoch"] == 3 / 16
+    splits = bench.task.splits
+    assert [(args[1].role, args[1].train, args[1].validation) for args, _ in builds] == [
+        ("quality", splits["quality_train"], splits["validation"]), ("diversity", bench.train, splits["validation"])]
     assert results["protocol"]["diversity_build_total_steps"] == 16
     assert set(results["bars"]) == {"dimp_total_over_ce", "imp_train_over_ce", "throughput_over_seed_style",
                                     "peak_rss_mb"}
