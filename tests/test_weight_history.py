@@ -88,6 +88,16 @@ def test_values_recorded_in_half_precision_are_kept_as_float32():
     assert seen.model_prob.dtype == seen.weight.dtype == np.float32
 
 
+def test_an_epoch_is_named_by_the_epochs_done_and_one_that_recorded_nothing_gets_no_entry():
+    """state.epoch may end an epoch a rounding error above its number (2.0000000000000004): that is epoch 2. An epoch
+    in which the loss recorded nothing would be an empty column of weights.csv."""
+    history = WeightHistory()
+    history.on_epoch_end(SimpleNamespace(process_index=0), SimpleNamespace(epoch=1.0), None)
+    history.record(torch.tensor([0]), torch.tensor([0.5]), torch.tensor([1.0]))
+    history.on_epoch_end(SimpleNamespace(process_index=0), SimpleNamespace(epoch=2.0000000000000004), None)
+    assert list(history.epochs) == [2]
+
+
 def test_an_example_gathered_twice_keeps_its_first_values():
     # Several processes pad the last batch with examples seen already.
     seen = Seen(np.array([3, 1, 3, 0]), np.array([0.3, 0.1, 0.9, 0.0]), np.array([1.3, 1.1, 1.9, 1.0]))
