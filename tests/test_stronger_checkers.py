@@ -18,7 +18,7 @@ from transformers import AutoModelForSequenceClassification
 from app.pipeline import run
 from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
-from checkers.scoring import class_logits
+from checkers.scoring import at_gold, class_logits
 from config.loading import ConfigError, load_config
 from conftest import toy_records, weights_rows, write_jsonl
 from data.files import read_records
@@ -123,7 +123,7 @@ def test_cross_fitted_checkers_are_calibrated_on_each_real_example_as_its_fold_c
     assert temperature == pytest.approx(fit_temperature(out_of_fold, np.array(real["label"])), rel=1e-4)
     # each training example's P′: the fold checkers' mean probability, their logits divided by the temperature
     mean = np.mean([softmax(logits, temperature) for logits in on_train], axis=0)
-    gold = mean[np.arange(len(rows)), [int(r["label"]) for r in rows]]
+    gold = at_gold(mean, [int(r["label"]) for r in rows])
     assert np.allclose(gold, [float(r["quality_prob"]) for r in rows], atol=1e-5)
 
 
