@@ -139,8 +139,11 @@ def numeric_fields(cls) -> dict[str, type]:
 
 
 def check_value(key: str, value, kind: type) -> None:
-    """Raise RangeError unless `value` (not None) is finite, of usable size and in the key's range."""
+    """Raise RangeError unless `value` (not None) is a number, finite, of usable size and in the key's range."""
     allowed = RANGES.get(key)
+    if isinstance(value, bool):  # an int to Python; a config file's true is refused before, code's True here
+        wanted = allowed.describe(kind is int) if allowed else ("an integer" if kind is int else "a number")
+        raise RangeError(key, f"{key}: expected {wanted}, got {value}")
     if kind is float:
         try:
             finite = math.isfinite(float(value))
@@ -162,7 +165,7 @@ def check_ranges(arguments) -> None:
     torch refuses some mixed types (AdamW's betas, 0 and 0.999)."""
     for key, kind in numeric_fields(type(arguments)).items():
         value = getattr(arguments, key)
-        if value is not None and not isinstance(value, bool):
+        if value is not None:
             check_value(key, value, kind)
             if kind is float and isinstance(value, int):
                 setattr(arguments, key, float(value))

@@ -545,7 +545,8 @@ def test_a_zero_that_turns_an_option_off_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize("key,value", [("learning_rate", float("nan")), ("focal_gamma", float("inf")),
-                                       ("seed", 2**40), ("quality_checker_folds", 0), ("noise_seed", -3)])
+                                       ("seed", 2**40), ("quality_checker_folds", 0), ("noise_seed", -3),
+                                       ("learning_rate", True), ("max_seq_length", False), ("real_set_weight", True)])
 def test_ranges_hold_for_arguments_made_in_code(key, value, tmp_path):
     """The ranges are checked when an argument dataclass is made, from a config or not."""
     from config.arguments import CheckerArguments, DataArguments, WeightedTrainingArguments
