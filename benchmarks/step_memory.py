@@ -31,7 +31,7 @@ def step_breakdown(model_name: str) -> dict:
     torch.manual_seed(0)
     model = load_classifier(source, ["0", "1"])
     model.train()
-    ids = torch.randint(1000, 20000, (BATCH, LENGTH))
+    ids = torch.randint(model.config.vocab_size, (BATCH, LENGTH))
     mask = torch.ones(BATCH, LENGTH, dtype=torch.long)
     mask[1:, 100:] = 0
     labels = torch.randint(0, 2, (BATCH,))
