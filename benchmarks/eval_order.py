@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import tempfile
@@ -50,14 +51,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--output", default=str(RESULT))
     options = parser.parse_args(argv)
 
-    source = resolve_model("sentence-transformers/all-MiniLM-L6-v2", "model_name_or_path")
+    source = resolve_model(options.model, "model_name_or_path")
     tokenizer = load_tokenizer(source)
     model = load_classifier(source, ["not_equivalent", "equivalent"])
     given = mrpc_pairs(tokenizer)
     variants = {"as_given": given, "longest_first": for_evaluation(given)}
-    result = {"command": "python benchmarks/eval_order.py", "examples": len(given),
+    command = "python " + shlex.join(["benchmarks/eval_order.py", *(argv if argv is not None else sys.argv[1:])])
+    result = {"command": command, "model": options.model, "examples": len(given),
               "eval_batch_size": options.batch_size, "samplers": {},
               "padded_tokens_in_order": {name: padded_tokens(d, options.batch_size) for name, d in variants.items()}}
     with tempfile.TemporaryDirectory() as out:
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
                 "same_accuracy": metrics["as_given"]["eval_accuracy"] == metrics["longest_first"]["eval_accuracy"],
             }
     result["machine"] = machine()
-    write_text_atomic(RESULT, json.dumps(result, indent=2) + "\n")
+    write_text_atomic(Path(options.output), json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["samplers"]))
 
 
