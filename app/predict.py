@@ -83,7 +83,8 @@ def predict(args: PredictArguments) -> Path:
 
 def _load_model(args: PredictArguments, source: ModelSource):
     try:
-        return load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
+        with library_bars_off():  # transformers' "Loading weights" bar would come before predict's own
+            return load_trained_classifier(source).to("cuda" if torch.cuda.is_available() else "cpu")
     except OSError as err:  # not a model folder, or a hub id that is not in the local cache
         raise ArtifactError(f"model: could not load {args.model!r} ({str(err).splitlines()[0]})") from None
 
