@@ -38,7 +38,8 @@ def test_unrelated_examples_draw_texts_and_labels_at_random_and_the_noise_is_shu
                          unrelated=texts).to_list()
     unrelated = [row for row in noisy if row["noise"] == "unrelated"]
     assert len({row["text"] for row in unrelated}) > 5 and len({row["label"] for row in unrelated}) == 3
-    assert any(row["text"] != row["text_b"] for row in unrelated)  # a pair's two texts are drawn apart
+    assert all(row["text"] in texts and row["text_b"] in texts for row in unrelated)  # both texts of a pair
+    assert any(row["text"] != row["text_b"] for row in unrelated)  # drawn apart
     assert any(row["noise"] == "unrelated" for row in noisy[:70])  # not all appended after the clean examples
 
 
