@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from types import SimpleNamespace
 
@@ -16,7 +17,8 @@ from conftest import run_with
 from config.arguments import WeightedTrainingArguments
 from config.loading import ConfigError
 from trainer import fitting
-from trainer.selection import CheckpointAverage, ValidationEarlyStopping
+from trainer.selection import (AVERAGE_FILE, PREDICTIONS_FILE, CheckpointAverage, ValidationEarlyStopping,
+                               ValidationPredictions)
 
 
 def test_the_final_model_is_the_mean_of_the_epochs(tiny_config, tmp_path):
@@ -41,11 +43,26 @@ def test_the_running_sum_survives_a_checkpoint(tiny_model_dir, tmp_path):
     with torch.no_grad():
         model.classifier.weight.add_(1.0)
     average.on_epoch_end(None, None, None, model=model)
-    average.save(tmp_path)
+    before = os.umask(0o027)
+    try:
+        average.save(tmp_path)
+    finally:
+        os.umask(before)
+    assert (tmp_path / AVERAGE_FILE).stat().st_mode & 0o777 == 0o640  # readable as the model files beside it
     resumed = CheckpointAverage()
     resumed.load(tmp_path)
     assert resumed.count == 2
     assert torch.equal(resumed.total["classifier.weight"], average.total["classifier.weight"])
+
+
+def test_a_models_extra_outputs_are_passed_over_when_the_probabilities_are_recorded(tmp_path):
+    """With hidden states or attentions asked for, the evaluation's predictions are a tuple, logits first."""
+    logits = np.array([[2.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    recorded = ValidationPredictions(tmp_path / PREDICTIONS_FILE, resume=False)
+    recorded.record("epoch1", (logits, np.zeros((2, 3, 4), dtype=np.float32)), np.array([0, 1]))
+    with np.load(tmp_path / PREDICTIONS_FILE) as saved:
+        assert np.allclose(saved["epoch1"], torch.tensor(logits).softmax(-1).numpy())
+        assert saved["labels"].tolist() == [0, 1]
 
 
 def test_every_evaluation_of_the_validation_split_is_recorded(tiny_config, tmp_path):
