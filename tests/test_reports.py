@@ -71,6 +71,12 @@ def test_weights_csv_written_in_chunks_is_the_same_file(tmp_path, monkeypatch):
     assert (tmp_path / "chunked" / "weights.csv").read_bytes() == (tmp_path / "whole" / "weights.csv").read_bytes()
 
 
+def test_weights_csv_of_no_example_still_has_its_header(tmp_path):
+    write_csv(tmp_path / "weights.csv", ExampleWeights(texts={"text": []}, labels=np.array([], dtype=np.int64),
+                                                       label_names=["negative", "positive"]))
+    assert (tmp_path / "weights.csv").read_text().splitlines() == ["index,text,label,label_name"]
+
+
 def test_the_table_of_a_training_set_takes_each_checkers_probability_of_the_gold_label():
     train = Dataset.from_dict({"text": ["a", "b", "c"], "label": [0, 1, 1]})
     quality = np.array([[0.9, 0.1], [0.3, 0.7], [0.8, 0.2]])
