@@ -16,6 +16,7 @@ RENAMED = {
     "push_to_hub_token": "hub_token",
     "torchdynamo": "torch_compile_backend",
     "gradient_checkpointing": "activation_checkpointing",
+    "gradient_checkpointing_kwargs": "activation_checkpointing_kwargs",
 }
 
 # Removed with no equivalent, or handled differently now (the value is ignored).

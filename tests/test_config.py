@@ -121,6 +121,15 @@ def test_old_name_of_a_key_is_translated(tmp_path, caplog):
     assert cfg.training.per_device_train_batch_size == 4
 
 
+def test_keys_transformers_5_deprecated_are_read_under_their_new_names_without_its_warning(tmp_path, recwarn):
+    path = _write(tmp_path, {"gradient_checkpointing": True, "gradient_checkpointing_kwargs": {"use_reentrant": False},
+                             "train_file": "t.jsonl", "report_to": "none"})
+    training = load_config(path).training
+    assert training.activation_checkpointing is True
+    assert training.activation_checkpointing_kwargs == {"use_reentrant": False}
+    assert not [w for w in recwarn if "deprecated" in str(w.message)]
+
+
 def test_under_torchrun_without_an_accelerator_the_processes_train_together_on_cpu(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
