@@ -70,6 +70,17 @@ def test_a_project_the_user_named_is_kept(wandb_dir, monkeypatch):
     assert started["project"] == "my-project"
 
 
+def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb_dir, monkeypatch, caplog):
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(tracking, "_wandb_reachable", lambda: pytest.fail("the network was looked for"))
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: SimpleNamespace(**kwargs))
+    with caplog.at_level(logging.WARNING):
+        assert Tracker.start(["wandb"], None, {}, []).run is not None
+    assert "logging offline" not in caplog.text
+
+
 def test_wandb_failing_to_start_or_to_take_an_artifact_leaves_the_run_going(wandb_dir, monkeypatch, caplog):
     import wandb
 
