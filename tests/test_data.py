@@ -1090,9 +1090,13 @@ def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
     assert task.training_files() == "toy/numbered.jsonl + toy/real.jsonl"  # as the model card names them
 
 
-def test_the_evaluated_splits_are_cut_by_their_own_limits_and_the_real_set_by_the_seed(data_root_env, tmp_path):
-    task = _prepared(data_root_env, tmp_path, test_file="toy/test.jsonl", max_eval_samples=5, max_predict_samples=7)
-    assert (len(task.splits["validation"]), len(task.splits["test"])) == (5, 7)
+def test_the_evaluated_splits_are_cut_by_their_own_limits_and_the_real_set_by_the_seed(data_root_env, tmp_path,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    write_jsonl(tmp_path / "artifacts" / "more-tests:v0" / "other.jsonl", toy_records(20, seed=8))
+    task = _prepared(data_root_env, tmp_path, test_file="toy/test.jsonl", max_eval_samples=5, max_predict_samples=7,
+                     wandb_generalization_dataset="me/proj/more-tests:v0")
+    assert [len(task.splits[name]) for name in ("validation", "test", "test_1")] == [5, 7, 7]
 
     def real_sample(seed: int) -> list[str]:
         return _prepared(data_root_env, tmp_path, quality_checker_train_file="toy/real.jsonl", seed=seed,

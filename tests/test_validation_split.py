@@ -144,3 +144,10 @@ def test_each_labels_share_is_rounded_to_the_nearest_count(data_root_env, tmp_pa
     _real_set(data_root_env)
     validation = _task(tmp_path, real_validation_fraction=0.26).splits["validation"]
     assert Counter(validation["label"]) == {0: 8, 1: 3}  # 7.8 of 30 negatives, 2.6 of 10 positives
+
+
+def test_a_real_set_of_one_example_per_label_holds_none_out_and_says_so(data_root_env, tmp_path, caplog):
+    _real_set(data_root_env, negatives=1, positives=1)
+    task = _task(tmp_path)
+    assert "validation" not in task.splits and len(task.splits["quality_train"]) == 2
+    assert "No validation split: the real set (2 examples) is too small to hold one out" in caplog.text
