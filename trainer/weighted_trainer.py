@@ -110,6 +110,11 @@ class WeightedTrainer(Trainer):
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        # With push_to_hub the Trainer would push here too, with its draft card and no metrics; the run pushes once,
+        # at its end, with its own card (app.pipeline).
+        super().save_model(output_dir, _internal_call=True)
+
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
         folder = Path(output_dir if output_dir is not None else self.args.output_dir)
         with full_disk_named(folder):
