@@ -194,6 +194,19 @@ def test_one_recipe_gives_one_checker_whichever_command_builds_it(tiny_config, t
     assert all(torch.equal(built_by_run[name], built_by_score[name]) for name in built_by_run)
 
 
+def test_a_checker_trains_on_batches_in_the_runs_seeded_order(tiny_config, tmp_path):
+    """The tiny BERT keeps its head and has no dropout: only the order of the batches, which the run's seed draws,
+    tells two builds on the same real set apart."""
+    built = []
+    for seed in (1, 2):
+        checker = tmp_path / f"quality-seed{seed}"
+        config = {**tiny_config, "problem_type": "single_label_classification_quality_only", "seed": seed,
+                  "quality_checker_model": str(checker), "output_dir": str(tmp_path / f"scored{seed}")}
+        score(load_config(_config_file(tmp_path, config)))
+        built.append(load_file(checker / "model.safetensors")["classifier.weight"])
+    assert not torch.equal(*built)
+
+
 def test_checker_recipe_records_each_epoch_and_keeps_the_best(tiny_config, data_root_env, tmp_path):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp", "checker_num_train_epochs": 3}
     run(load_config(_config_file(tmp_path, config)))
