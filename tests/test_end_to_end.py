@@ -25,6 +25,11 @@ def test_each_loss_runs_end_to_end(tiny_config, tmp_path, problem_type):
     assert metrics["test_accuracy"] == results["test_accuracy"]
     resolved = json.loads((out / "resolved_config.json").read_text())
     assert resolved["problem_type"] == problem_type
+    # class by class for the final model only, not in every epoch's log
+    epochs = [entry for entry in json.loads((out / "trainer_state.json").read_text())["log_history"]
+              if "eval_accuracy" in entry]
+    assert len(epochs) == 2 and not any("_recall_" in key for entry in epochs for key in entry)
+    assert {"eval_recall_negative", "test_recall_positive"} <= set(results)
 
 
 @pytest.mark.parametrize("one_label", [True, False])

@@ -3,6 +3,7 @@ accumulation and under several processes."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -163,3 +164,13 @@ def test_data_seed_draws_the_length_grouped_order_when_given(tiny_model_dir, tmp
     trainer = toy_trainer(tiny_model_dir, tmp_path, batch_size=8, accumulation=1,
                           extra={"train_sampling_strategy": "group_by_length", "seed": 1, "data_seed": 7})
     assert trainer._get_train_sampler().seed == 7
+
+
+def test_all_results_takes_each_saved_split_and_a_later_value_of_a_key_replaces_the_earlier(tiny_model_dir, tmp_path):
+    """As the Trainer's own save_metrics merges them (each file replaced whole, see test_atomic)."""
+    trainer = toy_trainer(tiny_model_dir, tmp_path, batch_size=8, accumulation=1)
+    trainer.save_metrics("train", {"train_loss": 0.7, "epoch": 1.0})
+    trainer.save_metrics("eval", {"eval_accuracy": 0.5, "epoch": 2.0})
+    assert json.loads((tmp_path / "all_results.json").read_text()) == {"train_loss": 0.7, "eval_accuracy": 0.5,
+                                                                      "epoch": 2.0}
+    assert json.loads((tmp_path / "eval_results.json").read_text()) == {"eval_accuracy": 0.5, "epoch": 2.0}
