@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,9 @@ def test_report_puts_the_distrusted_examples_first(tmp_path):
     header = ("| # | index | label | checker's label | noise | P′ | Q | P′/Q | weight, epoch 2 | kept | text | "
               "text_pair |")
     assert header in lowest.splitlines()  # a column per value each row gives
+    assert {len(re.split(r"(?<!\\)\|", row)) for row in rows} == {len(header.split("|"))}
+    assert all(row.split(" | ")[2:4] in (["equivalent", "not_equivalent"], ["not_equivalent", "equivalent"])
+               for row in rows[:6])  # the checker's label beside the swapped one
     assert all("| swap |" in row for row in rows[:6]) and not any("| swap |" in row for row in rows[6:])
     assert all("| **no** |" in row for row in rows[:6]) and all("| yes |" in row for row in rows[6:])  # kept or not
     assert "text 0 \\| with a pipe" in lowest  # a pipe in a text does not break the table
@@ -197,6 +201,17 @@ def test_the_epochs_plot_leaves_out_the_real_examples_at_a_fixed_weight(tmp_path
     ((model_prob, weight),) = drawn
     assert model_prob[1][:2].tolist() == [0.9, 0.5] and np.isnan(model_prob[1][2:]).all()
     assert weight[1][:2].tolist() == [0.1, 0.5] and np.isnan(weight[1][2:]).all()
+
+
+def test_the_lowest_weighted_tenth_is_of_the_examples_the_ranking_weighed():
+    """Ranked by the last epoch's weight (no checker), 20 examples of which training stopped before seeing 10: the
+    lowest 10% is one example, not two."""
+    weights = ExampleWeights(texts={"text": [f"t{i}" for i in range(20)]}, labels=np.arange(20) % 2,
+                             label_names=["no", "yes"], noise=["swap"] * 4 + ["original"] * 16, loss="focal")
+    weights.with_history({1: Seen(np.arange(10), np.full(10, 0.5), np.linspace(0.1, 1.0, 10))})
+    text = render(weights, "Focal, stopped early.", {})
+    assert "in the lowest-weighted 10% of the 10 examples" in text
+    assert "| swap | 4 | 0.25 | 0.25 | 1 (25%) |" in text and "| original | 16 | 0.75 | 0.75 | 0 (0%) |" in text
 
 
 def test_a_kind_no_example_of_which_was_seen_in_an_epoch_shows_a_dash(recwarn):
