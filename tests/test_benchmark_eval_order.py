@@ -8,7 +8,7 @@ import json
 import pytest
 
 from benchmarks import eval_order
-from tests.conftest import toy_records, write_jsonl
+from conftest import toy_records, write_jsonl
 
 ROUNDS, BATCH = 3, 32
 
