@@ -20,7 +20,7 @@ from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import _history_for_table, _model_index, _results, _without_tokens, label_list
+from reports.model_card import _history_for_table, _model_index, _results, _when, _without_tokens, label_list
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -251,6 +251,9 @@ def test_the_card_shows_a_text_pair_task_used_from_its_hub_id(tiny_config, tmp_p
              for seed, key in enumerate(("train_file", "validation_file", "test_file", "quality_checker_train_file"))}
     _run(tiny_config, tmp_path, num_train_epochs=1, hub_model_id="someone/pairs", **files)
     text = (tmp_path / "out" / "README.md").read_text()
+    meta = _front_matter(text)
+    assert "\n# pairs\n" in text and meta["model-index"][0]["name"] == "pairs"  # named as on the hub, not "out"
+    assert "base_model" not in meta  # a local folder is no hub model to link to
     assert 'classifier = pipeline("text-classification", model="someone/pairs")' in text
     assert 'classifier({"text": "first text", "text_pair": "second text"}, top_k=None)' in text
     assert "python predict.py --model someone/pairs --input texts.csv" in text
@@ -287,6 +290,11 @@ def test_the_model_index_names_a_hub_dataset_and_its_configuration():
     assert result["dataset"] == {"name": "nyu-mll/glue", "type": "nyu-mll/glue", "split": "validation",
                                  "config": "mrpc"}
     assert result["metrics"][0] == {"type": "accuracy", "value": 0.7123, "name": "Accuracy"}
+
+
+def test_a_model_from_mid_epoch_is_named_by_its_step():
+    assert _when(2.0, 16, of=3) == "epoch 2 of 3"
+    assert _when(1.5, 12, of=3) == "step 12 (epoch 1.50 of 3)"  # evaluation by steps, or max_steps
 
 
 def test_the_cards_first_line_lists_a_long_label_list_in_part():
