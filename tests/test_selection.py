@@ -124,6 +124,19 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_
     assert "Early stopping (patience 1) ended training after epoch 2 of 5" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_a_gain_smaller_than_the_threshold_is_no_improvement(tiny_config, tmp_path):
+    """Validation loss falls every epoch here; a threshold of 1 makes each fall count for nothing."""
+    evaluated = {}
+    for threshold in (0.0, 1.0):
+        out = tmp_path / f"threshold{threshold:g}"
+        run_with(tiny_config, tmp_path, num_train_epochs=3, early_stopping_patience=1, output_dir=str(out),
+                 early_stopping_threshold=threshold, metric_for_best_model="eval_loss", save_strategy="epoch",
+                 load_best_model_at_end=True)
+        history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+        evaluated[threshold] = [entry["epoch"] for entry in history if "eval_loss" in entry]
+    assert evaluated == {0.0: [1.0, 2.0, 3.0], 1.0: [1.0, 2.0]}
+
+
 def test_early_stopping_passes_over_the_test_splits_evaluations_without_a_warning(transformers_records):
     """transformers' own callback warns at every evaluation without the watched metric that early stopping is off."""
     callback = ValidationEarlyStopping(1, 0.0)
