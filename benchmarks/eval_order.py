@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import machine  # noqa: E402
+from benchmarks.measure import command_line, machine  # noqa: E402
 from data.files import data_root  # noqa: E402
 from references.models import resolve_model  # noqa: E402
 from config.arguments import WeightedTrainingArguments  # noqa: E402
@@ -60,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     model = load_classifier(source, ["not_equivalent", "equivalent"])
     given = mrpc_pairs(tokenizer)
     variants = {"as_given": given, "longest_first": for_evaluation(given)}
-    command = "python " + shlex.join(["benchmarks/eval_order.py", *(argv if argv is not None else sys.argv[1:])])
-    result = {"command": command, "model": options.model, "examples": len(given),
+    result = {"command": command_line("benchmarks/eval_order.py", argv), "model": options.model, "examples": len(given),
               "eval_batch_size": options.batch_size, "samplers": {},
               "padded_tokens_in_order": {name: padded_tokens(d, options.batch_size) for name, d in variants.items()}}
     with tempfile.TemporaryDirectory() as out:

@@ -7,7 +7,9 @@ import ctypes.util
 import gc
 import os
 import platform
+import shlex
 import resource
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +59,11 @@ class StepTimer(TrainerCallback):
         pairs = list(zip(self.marks, self.marks[1:]))
         return {"step_wall_s": [round(b[0] - a[0], 4) for a, b in pairs],
                 "step_cpu_s": [round(b[1] - a[1], 4) for a, b in pairs]}
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How to run `script` again with the options it was given (the command line's, where `argv` is None)."""
+    return "python " + shlex.join([script, *(sys.argv[1:] if argv is None else argv)])
 
 
 def machine() -> dict:

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.measure import machine  # noqa: E402
+from benchmarks.measure import command_line, machine  # noqa: E402
 from benchmarks.scale import scale  # noqa: E402
 from benchmarks.step_memory import step_breakdown  # noqa: E402
 from data.files import data_root  # noqa: E402
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
         "scale": lambda: scale(work, _env(), Job, {"new": (ROOT, args.sizes), "base": (base, args.base_sizes)},
                                earlier.get("scale", {}).get("runs", [])),
     }
-    command = "python " + " ".join(["benchmarks/memory.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line("benchmarks/memory.py", argv)
     done = {}
     for part in PARTS:
         if part in args.parts:

@@ -13,7 +13,6 @@ import gc
 import json
 import logging
 import os
-import shlex
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ import numpy as np  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForSequenceClassification, set_seed  # noqa: E402
 
-from benchmarks.measure import StepTimer, machine, measured  # noqa: E402
+from benchmarks.measure import StepTimer, command_line, machine, measured  # noqa: E402
 from benchmarks.protocol import Protocol, parse_protocol, plan_rounds, precompute_chunks  # noqa: E402
 from benchmarks.report import estimate, headline, markdown_table  # noqa: E402
 from benchmarks.seed_style import make_seed_style_trainer  # noqa: E402
@@ -187,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
                      "quality_checker_validation_examples": len(bench.task.splits["validation"])},
         "raw": {"phases": bench.phases, "precompute_chunks": chunks, "segments": segments},
         "machine": {**machine(), "load_average_start": load_start, "load_average_end": os.getloadavg()},
-        "command": "python " + shlex.join(["benchmarks/phase_times.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line("benchmarks/phase_times.py", argv),
         "benchmark_wall_s": round(time.perf_counter() - started, 1),
     }
     write_json_atomic(Path(protocol.output), results)
