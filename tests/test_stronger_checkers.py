@@ -94,10 +94,10 @@ def test_cross_fitted_real_examples_are_scored_by_the_checker_that_did_not_see_t
     folds = fold_indices(texts["label"], 2, seed=cfg.training.seed)
     out_of_fold, on_generated = _fold_logits(quality, folds, texts, Dataset.from_dict({"text": [r["text"] for r in
                                                                                                generated]}))
-    gold = softmax(out_of_fold)[np.arange(len(real)), texts["label"]]
+    gold = at_gold(softmax(out_of_fold), texts["label"])
     assert np.allclose(gold, [float(r["quality_prob"]) for r in real], atol=1e-5)
     mean = np.mean([softmax(logits) for logits in on_generated], axis=0)
-    gold = mean[np.arange(len(generated)), [int(r["label"]) for r in generated]]
+    gold = at_gold(mean, [int(r["label"]) for r in generated])
     assert np.allclose(gold, [float(r["quality_prob"]) for r in generated], atol=1e-5)
     assert np.abs(softmax(on_generated[0]) - softmax(on_generated[1])).max() > 1e-3  # the checkers differ
     # the real examples get DIMP's own weight, not a constant, and are ranked with the others
