@@ -133,8 +133,8 @@ def _read_text(path: Path) -> str:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8, or a NUL, names
-    its line."""
+    """The file's lines, decoded one at a time (a leading BOM dropped); a byte that is not UTF-8, a NUL, or a BOM
+    starting a later line names its line."""
     offset = 0
     with closing(_raw_lines(path)) as raw_lines:
         for number, raw in enumerate(raw_lines, start=1):
@@ -147,6 +147,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                                 "file as UTF-8") from None
             if "\x00" in line:
                 raise DataError(f"{path}: line {number}: a NUL character; the file is binary, UTF-16 or damaged")
+            if line.startswith("\ufeff"):  # csv would read it as part of a text, or of a repeated header
+                raise DataError(f"{path}: line {number}: starts with a byte-order mark, which only begins a file "
+                                "(files joined together with `cat`?); remove it")
             offset += len(raw)
             yield number, line
 

@@ -492,10 +492,14 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column_or_record(tmp_path):
     for name in ("t.csv", "t.jsonl"):
         assert [str(v) for v in read_records(tmp_path / name)[0].values()] == ["hello", "1"]
         assert list(read_records(tmp_path / name)[0]) == ["text", "label"]
-    # only the file's first: one starting a later line (files joined with `cat`) is no text, and is named
+    # only the file's first: one starting a later line (files joined with `cat`) is no text, and is named; in a csv
+    # it hid the repeated header, whose "label" was read as a class of its own
     (tmp_path / "joined.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "hello", "label": 1}\n' * 2)
-    with pytest.raises(DataError, match=r"joined.jsonl: line 2: invalid JSON \(Unexpected UTF-8 BOM"):
-        read_records(tmp_path / "joined.jsonl")
+    (tmp_path / "joined.csv").write_bytes(b"\xef\xbb\xbftext,label\nhello,1\n" * 2)
+    for name, line in (("joined.jsonl", 2), ("joined.csv", 3)):
+        with pytest.raises(DataError, match=rf"{name}: line {line}: starts with a byte-order mark, which only begins a "
+                                            r"file \(files joined together with `cat`\?\); remove it$"):
+            read_records(tmp_path / name)
 
 
 def test_non_utf8_file(tmp_path):
