@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 from pathlib import Path
 
@@ -48,7 +47,19 @@ def test_a_written_file_has_the_umasks_permissions_and_json_takes_paths(tmp_path
     finally:
         os.umask(before)
     assert (tmp_path / "sub" / "r.json").stat().st_mode & 0o777 == 0o640
-    assert json.loads((tmp_path / "sub" / "r.json").read_text()) == {"a": 1, "b": "/x"}
+    # keys sorted, four spaces, a final newline: a result file rewritten with the same values is the same file, and
+    # its diff shows only what changed
+    assert (tmp_path / "sub" / "r.json").read_text() == '{\n    "a": 1,\n    "b": "/x"\n}\n'
+
+
+def test_the_new_file_reaches_the_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    """Else a crash of the machine soon after could leave the new name on an empty file, the old one gone."""
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))))
+    replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (calls.append(("replace", str(src))), replace(src, dst)))
+    write_json_atomic(tmp_path / "r.json", {"a": 1})
+    assert [what for what, _ in calls] == ["fsync", "replace"] and calls[0][1] == calls[1][1]
 
 
 def test_model_files_safetensors_writes_0600_get_the_umasks_permissions(tmp_path):
