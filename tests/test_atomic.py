@@ -96,3 +96,14 @@ def test_a_save_failing_for_another_reason_is_reported_as_it_was(tmp_path, monke
         with full_disk_named(tmp_path):
             raise PermissionError(errno.EACCES, "denied")  # an OSError already says what it is: no probe
     assert probes == [tmp_path]
+
+
+def test_the_file_a_killed_write_leaves_is_hidden_and_one_of_a_runs_own(tmp_path):
+    """A process killed mid-write (SIGKILL, out of memory) leaves its temporary file: out of sight in a listing, and
+    not a foreign file that would keep the next run out of output_dir."""
+    from app.output_dir import is_own
+
+    with open_atomic(tmp_path / "all_results.json") as f:
+        f.write("{}")
+        [left] = [p.name for p in tmp_path.iterdir()]
+    assert left.startswith(".all_results.json.") and left.endswith(".tmp") and is_own(left)

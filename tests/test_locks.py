@@ -32,9 +32,11 @@ def test_the_lock_file_is_removed_before_the_lock_is_let_go(tmp_path, monkeypatc
     assert seen and not any(seen)
 
 
-def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkeypatch):
+@pytest.mark.parametrize("created_anew", [False, True], ids=["removed", "removed_and_created_anew"])
+def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkeypatch, created_anew):
     """A process that opened the lock file just before the one holding it removed it and let go would lock a file no
-    longer in the folder, beside a third process that locks the new one: both would go on."""
+    longer in the folder, beside a third process that locks the new one: both would go on. The file may be there
+    again by then, the third process's: the same name, another file."""
     is_still, checked = locks._is_still, []
 
     def removed_once(path):
@@ -42,6 +44,8 @@ def test_a_lock_file_removed_before_it_was_locked_is_not_a_lock(tmp_path, monkey
             checked.append(fd)
             if len(checked) == 1:
                 path.unlink()  # by the process that held it, between this one's opening it and locking it
+                if created_anew:
+                    path.touch()  # by a third process, about to lock it
             is_still(path)(fd)
         return check
     monkeypatch.setattr(locks, "_is_still", removed_once)
