@@ -52,6 +52,16 @@ def test_release_freed_memory_also_frees_what_only_a_reference_cycle_held():
         gc.enable()
 
 
+def test_release_freed_memory_also_lets_go_of_the_data_pages_the_phase_read(monkeypatch):
+    """A phase ends after a pass over its data (a checker scoring the training set): those pages count in RSS until
+    released (data.store.release_mapped_pages, tested in test_data)."""
+    calls = []
+    monkeypatch.setattr(trainer.memory, "trim_heap", lambda: calls.append("trim"))
+    monkeypatch.setattr(trainer.memory, "release_mapped_pages", lambda: calls.append("release"))
+    release_freed_memory()
+    assert calls == ["trim", "release"]
+
+
 def test_each_epoch_and_each_evaluation_ends_by_trimming_the_heap_and_letting_go_of_the_data_read(
         tiny_model_dir, tmp_path, monkeypatch):
     """So that neither heap fragments nor pages of data pile up from epoch to epoch."""
