@@ -483,6 +483,11 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
                               "--model_name_or_path", "./models/tiny", "--quality_checker_warm_start", "true"])
     assert warm.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_warm"
     assert warm.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_tiny"  # not warmed
+    # a checker named on the command line is the one used, and not rebuilt as a default one would be when stale
+    own = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
+                             "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny",
+                             "--quality_checker_model", "mine/checker"])
+    assert own.checkers.quality_checker_model == "mine/checker" and own.default_checkers == {"diversity"}
     with pytest.raises(ConfigError, match=r"quality_checker_train_file: problem_type single_label_classification_dimp "
                                           r"needs a quality checker trained on your real labelled examples"):
         load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_dimp"])
