@@ -358,6 +358,7 @@ def test_text_column_names_are_read_as_a_person_types_them(given, columns):
     ('{"seed": 1,\n # a note\n "learning_rate": 1e-4}', r"invalid JSON at line 2, .*; JSON has no comments"),
     # the key's second place, not where its name first appears, as a value
     ('{"run_name": "seed",\n "seed": 1,\n "seed": 2}', r"line 3: key 'seed' appears twice"),
+    ('{"seed" : 1,\n "seed" : 2}', r"line 2: key 'seed' appears twice"),  # as some formatters lay a file out
     ('{"seed": 1,, "learning_rate": 1e-4}', r"invalid JSON at line 1, column 12: Expecting property name enclosed in "
                                             r"double quotes$"),  # a comma too many, but not before a bracket
 ])
