@@ -118,8 +118,11 @@ def test_a_tokenizer_that_does_not_say_how_long_a_text_the_model_reads_gets_the_
     model = load_trained_classifier(source)
     logits = class_logits(model, source, long, ["text"], max_length=128)
     assert np.isfinite(logits).all()
-    # A model without absolute positions (DeBERTa-v3's relative attention) reads longer texts: no limit is set.
     config = json.loads((tmp_path / "config.json").read_text())
+    # GPT-2's config names them n_positions
+    GPT2Config(vocab_size=config["vocab_size"], n_positions=40).save_pretrained(tmp_path)
+    assert load_tokenizer(source).model_max_length == 38
+    # A model without absolute positions (DeBERTa-v3's relative attention) reads longer texts: no limit is set.
     (tmp_path / "config.json").write_text(json.dumps({**config, "position_biased_input": False}))
     assert load_tokenizer(source).model_max_length > 10**6
 

@@ -51,7 +51,7 @@ def _position_limit(source: ModelSource) -> int | None:
         config = AutoConfig.from_pretrained(source.location, **source.loading_options)
     if getattr(config, "position_biased_input", True) is False:
         return None
-    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    positions = getattr(config, "max_position_embeddings", None)  # GPT-2's n_positions too, by its attribute_map
     return positions - 2 if isinstance(positions, int) and positions > 2 else None
 
 
