@@ -44,6 +44,12 @@ class ModelSource:
                 "cache_dir": self.cache_dir, "revision": self.revision}
 
     @property
+    def weights_options(self) -> dict:
+        """The model's from_pretrained() choice of weight files: safetensors only, unless pickle weights are allowed.
+        A folder was checked for them already (check_model_folder); a hub id is checked only here."""
+        return {"use_safetensors": None if self.allow_pickle else True}
+
+    @property
     def is_local(self) -> bool:
         return Path(self.location).is_dir()
 
@@ -146,6 +152,9 @@ def loading(source: ModelSource, what: str):
         raise
     except Exception as err:
         reason = " ".join(str(err).split()) or type(err).__name__
+        if "cannot be loaded with `safetensors`" in reason:  # transformers' words, which blame use_safetensors
+            reason = ("it has no safetensors weights (model.safetensors); pickle weights (pytorch_model.bin), "
+                      "which can run code when loaded, are read only with allow_pickle_checkpoints true")
         reason = reason if len(reason) <= 300 else f"{reason[:300]}..."
         raise ArtifactError(f"{source.field}: could not load the {what} from {source.location}: {reason}") from err
 

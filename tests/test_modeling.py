@@ -18,14 +18,14 @@ from datasets import Dataset
 
 from app.pipeline import run
 from checkers.scoring import class_logits
-from conftest import toy_records
+from conftest import encoder_without_head, toy_records
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
 from references.models import ModelSource
 from references.wandb_refs import ArtifactError
 from trainer.fitting import make_trainer
-from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_tokenizer, load_trained_classifier,
-                              longest_first, reads_padding_of)
+from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer,
+                              load_trained_classifier, longest_first, reads_padding_of)
 
 
 def varied_lengths(tokenizer, n: int = 40) -> Dataset:
@@ -125,6 +125,39 @@ def test_a_tokenizer_that_does_not_say_how_long_a_text_the_model_reads_gets_the_
     # A model without absolute positions (DeBERTa-v3's relative attention) reads longer texts: no limit is set.
     (tmp_path / "config.json").write_text(json.dumps({**config, "position_biased_input": False}))
     assert load_tokenizer(source).model_max_length > 10**6
+
+
+def test_a_classifier_drawn_from_a_base_model_names_the_tasks_labels_both_ways(tiny_model_dir, tmp_path):
+    """Its saved config.json is what any later user of the model reads (a pipeline, AutoConfig's label2id):
+    id2label alone was set once, leaving the base model's LABEL_0 and LABEL_1 in label2id."""
+    base = encoder_without_head(tiny_model_dir, tmp_path / "base")
+    model = load_classifier(ModelSource(str(base)), ["negative", "neutral", "positive"])
+    model.save_pretrained(tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    assert saved["label2id"] == {"negative": 0, "neutral": 1, "positive": 2}
+
+
+def test_a_hub_model_with_only_pickle_weights_loads_only_when_allowed(tiny_model_dir, tmp_path):
+    """As a folder's are (references.models.check_model_folder): a base model or a checker named by its hub id was
+    loaded as transformers found it, a checker from pytorch_model.bin without allow_pickle_checkpoints."""
+    snapshot = tmp_path / "hub" / "models--someone--pickled" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_bytes((tiny_model_dir / "config.json").read_bytes())
+    torch.save(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).state_dict(),
+               snapshot / "pytorch_model.bin")
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("abc")
+    cached = {"local_files_only": True, "cache_dir": str(tmp_path / "hub")}
+    refused = (r"^{}: could not load the model from someone/pickled: it has no safetensors weights "
+               r"\(model.safetensors\); pickle weights \(pytorch_model.bin\), which can run code when loaded, are "
+               r"read only with allow_pickle_checkpoints true$")
+    with pytest.raises(ArtifactError, match=refused.format("model_name_or_path")):
+        load_classifier(ModelSource("someone/pickled", **cached), ["negative", "positive"])
+    with pytest.raises(ArtifactError, match=refused.format("quality_checker_model")):  # a classifier from the hub
+        load_trained_classifier(ModelSource("someone/pickled", field="quality_checker_model", **cached))
+    load_classifier(ModelSource("someone/pickled", allow_pickle=True, **cached), ["negative", "positive"])
+    load_trained_classifier(ModelSource("someone/pickled", allow_pickle=True, **cached))
 
 
 def test_a_checkpoint_of_another_model_is_told_apart_from_one_of_this_runs(tiny_model_dir, tmp_path):

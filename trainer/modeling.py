@@ -103,9 +103,9 @@ def load_classifier(
                 source.location,
                 config=config,
                 ignore_mismatched_sizes=ignore_mismatched_sizes,
-                use_safetensors=None if source.allow_pickle else True,
                 output_loading_info=True,
                 **source.loading_options,
+                **source.weights_options,
             )
     except ArtifactError as err:
         if "ignore_mismatched_sizes" not in str(err):  # transformers' message when a weight's shape differs
@@ -138,7 +138,8 @@ def load_trained_classifier(source: ModelSource, what: str = "model"):
     model such as MiniLM) is refused: transformers would draw the head at random, and its labels would mean nothing."""
     with loading(source, what), _load_report_held() as held:
         model, info = AutoModelForSequenceClassification.from_pretrained(source.location, output_loading_info=True,
-                                                                         **source.loading_options)
+                                                                         **source.loading_options,
+                                                                         **source.weights_options)
     if info["missing_keys"]:
         raise ArtifactError(f"{source.field}: {source.location} is not a trained classifier: its weights lack "
                             f"{', '.join(sorted(info['missing_keys'])[:4])}; give a classifier fine-tuned on the task "
