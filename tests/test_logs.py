@@ -35,15 +35,21 @@ def test_the_new_classification_head_loads_without_a_report(tiny_model_dir, tmp_
     assert _reports(transformers_records) == []
 
 
-def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transformers_records):
+@pytest.mark.parametrize("change", ["missing", "unexpected"])
+def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transformers_records, change):
+    """A weight of the base model missing, or one the classifier has no place for, is shown with the new head."""
     folder = encoder_without_head(tiny_model_dir, tmp_path / "broken")
     weights = load_file(folder / "model.safetensors")
-    missing = next(key for key in weights if "layer.0.output.dense.weight" in key)
-    del weights[missing]
+    key = next(key for key in weights if "layer.0.output.dense.weight" in key)
+    if change == "missing":
+        del weights[key]
+    else:
+        weights[key.replace("dense", "extra")] = weights[key].clone()
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     load_classifier(ModelSource(str(folder)), ["negative", "positive"])
     reports = _reports(transformers_records)
-    assert len(reports) == 1 and "layer.0.output.dense.weight" in reports[0] and "classifier.weight" in reports[0]
+    shown = "layer.0.output.dense.weight" if change == "missing" else "layer.0.output.extra.weight"
+    assert len(reports) == 1 and shown in reports[0] and "classifier.weight" in reports[0]
 
 
 @pytest.mark.parametrize("local_rank, printed", [("0", True), ("1", False)])

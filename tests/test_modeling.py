@@ -138,6 +138,20 @@ def test_a_classifier_drawn_from_a_base_model_names_the_tasks_labels_both_ways(t
     assert saved["label2id"] == {"negative": 0, "neutral": 1, "positive": 2}
 
 
+def test_a_new_head_is_drawn_alike_whatever_order_the_base_models_config_names_the_labels_in(tiny_model_dir,
+                                                                                             tmp_path):
+    """Only a trained head has rows to put in the task's order; a base model's config may name labels all the same
+    (a model card's example labels), and its new head was reordered as if it meant something."""
+    heads = []
+    for order in (["negative", "positive"], ["positive", "negative"]):
+        base = encoder_without_head(tiny_model_dir, tmp_path / "-".join(order))
+        config = json.loads((base / "config.json").read_text())
+        (base / "config.json").write_text(json.dumps({**config, "id2label": dict(enumerate(order))}))
+        torch.manual_seed(0)
+        heads.append(load_classifier(ModelSource(str(base)), ["negative", "positive"]).classifier.weight)
+    torch.testing.assert_close(heads[0], heads[1])
+
+
 def test_a_hub_model_with_only_pickle_weights_loads_only_when_allowed(tiny_model_dir, tmp_path):
     """As a folder's are (references.models.check_model_folder): a base model or a checker named by its hub id was
     loaded as transformers found it, a checker from pytorch_model.bin without allow_pickle_checkpoints."""
