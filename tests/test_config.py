@@ -260,6 +260,12 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"wandb_dataset": "me/proj/data:v1", "train_file": "t.jsonl", "use_wandb_dataset": False},
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "validation_file": "v.jsonl",
      "problem_type": "single_label_classification_dimp"},
+    # the held-out real data that calibrates may be the quality checker's own validation file, or a split_file's part
+    {"checker_calibration": "temperature", "quality_checker_model": "./q", "quality_checker_train_file": "r.jsonl",
+     "quality_checker_validation_file": "rv.jsonl", "real_validation_fraction": 0,
+     "problem_type": "single_label_classification_dimp"},
+    {"checker_calibration": "temperature", "quality_checker_model": "./q", "split_file": "all.jsonl",
+     "problem_type": "single_label_classification_dimp"},
     {"metric_for_best_model": "eval_accuracy", "eval_strategy": "epoch", "validation_file": "v.jsonl"},  # Trainer's
     {"prediction_loss_only": True, "metric_for_best_model": "eval_loss", "eval_strategy": "epoch",
      "validation_file": "v.jsonl"},
