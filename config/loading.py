@@ -219,13 +219,12 @@ class RunConfig:
         return resolved
 
     def non_default(self) -> dict:
-        """The settings that differ from the dataclasses' defaults: a config file that reproduces this run (tokens
-        left out)."""
+        """The settings that differ from the dataclasses' defaults: a config file that reproduces this run. Tokens
+        stay out: TrainingArguments.to_dict() writes every one as a placeholder, the same as the default's."""
         auto = {}  # under torchrun on CPU, the defaults load_config sets (and a default CPU run would warn there)
         _cpu_only_multiprocess_defaults(auto)
         defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
-        return {key: value for key, value in self.to_dict().items()
-                if value != defaults.get(key) and not key.endswith("_token")}
+        return {key: value for key, value in self.to_dict().items() if value != defaults.get(key)}
 
 
 def _check_path(key: str, value: str) -> None:
