@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from conftest import ROOT, encoder_without_head
 from config.arguments import WeightedTrainingArguments
 from references.models import ModelSource
-from trainer.modeling import load_classifier
+from trainer.modeling import load_classifier, load_trained_classifier
 
 
 def _reports(records) -> list[str]:
@@ -50,6 +50,23 @@ def test_a_real_mismatch_still_shows_its_report(tiny_model_dir, tmp_path, transf
     reports = _reports(transformers_records)
     shown = "layer.0.output.dense.weight" if change == "missing" else "layer.0.output.extra.weight"
     assert len(reports) == 1 and shown in reports[0] and "classifier.weight" in reports[0]
+
+
+def test_a_trained_classifier_loads_without_a_report_unless_its_weights_do_not_fit(tiny_model_dir, tmp_path,
+                                                                                 transformers_records):
+    """A checker or a run's model: its weights are the classifier's, the head included; one more weight than the
+    classifier has a place for is shown."""
+    load_trained_classifier(ModelSource(str(tiny_model_dir)))
+    assert _reports(transformers_records) == []
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_bytes((tiny_model_dir / name).read_bytes())
+    weights = load_file(tiny_model_dir / "model.safetensors")
+    save_file({**weights, "bert.extra.weight": torch.zeros(2)}, folder / "model.safetensors", metadata={"format": "pt"})
+    load_trained_classifier(ModelSource(str(folder)))
+    reports = _reports(transformers_records)
+    assert len(reports) == 1 and "bert.extra.weight" in reports[0]
 
 
 @pytest.mark.parametrize("local_rank, printed", [("0", True), ("1", False)])

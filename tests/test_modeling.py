@@ -46,6 +46,15 @@ def test_longest_first_is_a_stable_permutation_by_decreasing_length(tiny_model_d
         assert (np.diff(tied) > 0).all()
 
 
+def test_pad_to_max_length_pads_every_input_to_the_same_length(tiny_model_dir):
+    """That length is max_seq_length, or the tokenizer's limit where it is shorter (the tiny BERT's 64)."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = Dataset.from_list([{"text": "good " * n, "label": 1} for n in (1, 5, 100)])
+    for asked, padded in ((32, 32), (128, 64)):
+        encoded = encode(texts, tokenizer, ["text"], asked, pad_to_max_length=True)
+        assert [len(ids) for ids in encoded["input_ids"]] == [padded] * 3
+
+
 def test_evaluating_longest_first_gives_the_same_metrics(tiny_model_dir, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
