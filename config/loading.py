@@ -279,7 +279,7 @@ def allowed_types(tp) -> tuple[set, bool]:
         return basics, nullable
     if tp is type(None):
         return set(), True
-    if origin in (list, tuple):
+    if origin is list:
         return {list}, False
     if origin is dict or tp is dict:  # a string only where the type allows one too (dict | str: a JSON object)
         return {dict}, False
