@@ -27,10 +27,10 @@ COMMON_TRAINING_OPTIONS = ("seed", "data_seed", "warmup_steps", "weight_decay", 
 HUB_OPTIONS = ("push_to_hub", "hub_model_id", "hub_private_repo", "hub_token")
 
 RUN_INTRO = ("Every option below is a key of a JSON config file, or `--key value` on the command line (`--key=value`; "
-             "a bare `--flag` means true; `null` means null); the command line wins over the file. Without a config "
-             f"file, the run starts from the recommended method's settings ({recommended.RECOMMENDED_FILE.name}: "
-             "its method keys, not its data), shown below as 'without a config file'. --debug shows a traceback "
-             "for a bad input.")
+             "a bare `--flag` means true; `null` means null; a list is a JSON list); the command line wins over the "
+             "file. Without a config file, the run starts from the recommended method's settings "
+             f"({recommended.RECOMMENDED_FILE.name}: its method keys, not its data), shown below as 'without a config "
+             "file'. --debug shows a traceback for a bad input.")
 COMMANDS = {
     "run": ("python run.py [CONFIG.json] [--key value ...] [--debug]",
             "Train a text classifier on generated (or noisy) labelled data with CE, Focal, IMP or DIMP loss, the "

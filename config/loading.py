@@ -356,8 +356,8 @@ def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
     basics = allowed_types(field_types[key])[0] if key in field_types else {object}
     if raw.lower() == "null" or (raw.lower() == "none" and str not in basics):
         return None
-    if basics == {str} or basics == {str, list}:
-        return raw
+    if basics == {str} or (basics == {str, list} and not raw.lstrip().startswith("[")):
+        return raw  # text; a list option also takes a JSON list, as a config file gives it
     if bool in basics and raw.lower() in ("true", "false", "yes", "no", "1", "0"):
         return raw.lower() in ("true", "yes", "1")
     if float in basics and raw.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):

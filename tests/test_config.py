@@ -430,6 +430,9 @@ def test_shipped_configs_share_data_and_protocol(name, problem_type):
     (["--report_to", "none"], "training", "report_to", []),  # list: off
     (["--report_to", "wandb"], "training", "report_to", ["wandb"]),
     (["--report_to", "null"], "training", "report_to", ["wandb"]),  # as in a config file: the authors' meaning
+    (["--report_to", '["wandb"]'], "training", "report_to", ["wandb"]),  # a list, as a config file writes it
+    (["--optim_target_modules", '["attn", "mlp"]'], "training", "optim_target_modules", ["attn", "mlp"]),
+    (["--optim_target_modules", "attn"], "training", "optim_target_modules", "attn"),
     (["--no_cuda", "no"], "training", "use_cpu", False),  # an old key's value read as its new key's type
     (["--pad_to_max_length", "no"], "data", "pad_to_max_length", False),
     (["--pad_to_max_length", "yes"], "data", "pad_to_max_length", True),
