@@ -499,7 +499,9 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
                              "--quality_checker_model", "mine/checker"])
     assert own.checkers.quality_checker_model == "mine/checker" and own.default_checkers == {"diversity"}
     with pytest.raises(ConfigError, match=r"quality_checker_train_file: problem_type single_label_classification_dimp "
-                                          r"needs a quality checker trained on your real labelled examples"):
+                                          r"needs a quality checker trained on your real labelled examples: give "
+                                          r"--quality_checker_train_file FILE \(or --problem_type "
+                                          r"single_label_classification for plain CE\)$"):
         load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_dimp"])
     # score.py scores with the quality checker whatever the loss; a CE run needs none
     plain = ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl", "--model_name_or_path",
