@@ -59,6 +59,7 @@ def _check(rows: list[dict], inputs: list[dict]) -> None:
         assert all(str(row[key]) == str(value) for key, value in given.items())  # the input's columns, in order
         probs = {name: float(row[f"prob_{name}"]) for name in LABELS}
         assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+        assert all(p == round(p, 6) for p in probs.values())  # six decimals: float32's noise left out
         assert row["predicted_label"] == max(probs, key=probs.get)
 
 
