@@ -88,6 +88,7 @@ def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
     assert main([config]) == 0
     foreign = [p.name for p in out.iterdir() if not is_own(p.name)]
     assert not foreign, f"{foreign} are missing from app/output_dir.py OWN_FILES {OWN_FILES}"
+    (out / "runs" / "Dec06_10-00-00_host").mkdir(parents=True)  # TensorBoard's logs, with report_to tensorboard
     assert main([config]) == 0
 
 
@@ -213,6 +214,14 @@ def test_the_last_checkpoint_is_that_of_the_highest_step(tiny_config, tmp_path):
         == str(out / "checkpoint-10")  # not checkpoint-8, last by name
 
 
+# The project's own options that say what is reported, where things are kept or when training stops: a resume may
+# change them.
+ONLY_REPORTING = ("test_file", "max_predict_samples", "wandb_generalization_dataset", "track_test_each_epoch",
+                  "save_validation_predictions", "early_stopping_patience", "early_stopping_threshold",
+                  "overwrite_output_dir", "pad_to_max_length", "data_work_dir", "cache_dir", "trust_remote_code",
+                  "allow_pickle_checkpoints", "ignore_mismatched_sizes", "name", "save_model")
+
+
 def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny_config, tmp_path):
     """The recipe a resume must keep is every option of this project's own but those listed as resumable, so that a
     new option is compared unless listed. text_column_names, once missing from a hand-kept list, is compared as
@@ -226,6 +235,8 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
                                               r'text_column_names \("s2,s1"; this run "text"\); resume'):
             refuse_other_recipe(str(run / "checkpoint-4"), resolved)
         _write(record, {**resolved, "test_file": "toy/other.jsonl"})
+        refuse_other_recipe(str(run / "checkpoint-4"), resolved)
+        _write(record, {**resolved, **{key: "changed" for key in ONLY_REPORTING}})
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
         # written before checker_calibration existed: an option the record lacks is not compared
         _write(record, {key: value for key, value in resolved.items() if key != "checker_calibration"})
