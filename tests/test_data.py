@@ -633,9 +633,11 @@ def test_a_w_and_b_datasets_files_are_its_data_files_inside_its_folder(tmp_path,
     data = DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v0")
     found = {s.name: Path(s.origin).name for s in collect_sources(data, CheckerArguments())}
     assert found == {"train": "train.jsonl", "validation": "validation.jsonl"}  # not the notes
-    with pytest.raises(DataError, match=r"^train_file: '../outside.jsonl' is not a file inside the artifact folder"):
-        collect_sources(DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v0",
-                                      train_file="../outside.jsonl"), CheckerArguments())
+    for named in ("../outside.jsonl", "absent.jsonl", "."):  # outside it, not in it, not a file
+        with pytest.raises(DataError, match=rf"^train_file: '{re.escape(named)}' is not a file inside the artifact "
+                                            r"folder"):
+            collect_sources(DataArguments(use_wandb_dataset=True, wandb_dataset="me/proj/data:v0", train_file=named),
+                            CheckerArguments())
 
 
 def test_a_w_and_b_datasets_splits_are_found_by_the_authors_names_and_a_training_file_is_required(tmp_path,

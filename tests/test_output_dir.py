@@ -79,6 +79,13 @@ def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 8
 
 
+def test_a_name_is_a_runs_own_only_as_the_run_spells_it():
+    """A user's readme.md or Config.JSON beside a run's files is theirs: overwrite_output_dir must not take it, even
+    on a file system that does not tell case apart."""
+    assert is_own("README.md") and is_own("config.json") and is_own("checkpoint-8")
+    assert not any(is_own(name) for name in ("readme.md", "Config.JSON", "Checkpoint-8", "MODEL.safetensors"))
+
+
 def test_everything_a_run_writes_is_its_own(tiny_config, tmp_path):
     """overwrite_output_dir accepts a folder a DIMP run (model, checkpoints, weights report, predictions) wrote."""
     out = tmp_path / "out"
