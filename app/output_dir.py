@@ -104,7 +104,7 @@ def _inputs(cfg: RunConfig, command: str) -> tuple[list[tuple[str, Path]], list[
         value = options[key]
         if not value or (key.endswith("_checker_model") and key.split("_")[0] not in roles):
             continue  # a checker the config names but this command never reads
-        if looks_like_artifact_ref(value) or key.startswith("wandb_"):
+        if looks_like_artifact_ref(value):  # every wandb_ option is one: RunConfig.check parsed them
             folders.append((key, local_artifact_dir(parse_artifact_ref(value, key))))
         elif is_local_path(value):  # a checker folder that does not exist yet is built there
             folders.append((key, Path(value).expanduser()))
