@@ -608,6 +608,9 @@ def test_split_file_is_stratified_deterministic_and_disjoint(tmp_path):
     assert {name: list(s["text"]) for name, s in again.items()} == {name: list(s["text"]) for name, s in parts.items()}
     other = build_task(split_one_file(path, [0.7, 0.1, 0.2], seed=4), None).splits
     assert set(other["test"]["text"]) != texts["test"]
+    # each label's part is its nearest count: 0.8 of 7 examples is 6 (not 5, the fraction cut off)
+    small = _write(tmp_path / "small.jsonl", "jsonl", [{"text": f"s{i}", "label": i % 2} for i in range(14)])
+    assert [len(s.rows) for s in split_one_file(small, [0.8, 0.2, 0.0], seed=3)] == [12, 2]
 
 
 def test_split_file_as_the_real_set_is_held_out_of_its_training_part_and_a_zero_ratio_gives_no_split(tmp_path):
