@@ -137,8 +137,8 @@ def test_a_tokenizer_that_does_not_say_how_long_a_text_the_model_reads_gets_the_
 
 
 def test_a_classifier_drawn_from_a_base_model_names_the_tasks_labels_both_ways(tiny_model_dir, tmp_path):
-    """Its saved config.json is what any later user of the model reads (a pipeline, AutoConfig's label2id):
-    id2label alone was set once, leaving the base model's LABEL_0 and LABEL_1 in label2id."""
+    """Its saved config.json is what any later user of the model reads (a pipeline, AutoConfig's label2id): with
+    id2label alone set, label2id would keep the base model's LABEL_0 and LABEL_1."""
     base = encoder_without_head(tiny_model_dir, tmp_path / "base")
     model = load_classifier(ModelSource(str(base)), ["negative", "neutral", "positive"])
     model.save_pretrained(tmp_path / "out")
@@ -150,7 +150,7 @@ def test_a_classifier_drawn_from_a_base_model_names_the_tasks_labels_both_ways(t
 def test_a_new_head_is_drawn_alike_whatever_order_the_base_models_config_names_the_labels_in(tiny_model_dir,
                                                                                              tmp_path):
     """Only a trained head has rows to put in the task's order; a base model's config may name labels all the same
-    (a model card's example labels), and its new head was reordered as if it meant something."""
+    (a model card's example labels), and reordering its new head would read a meaning into those names."""
     heads = []
     for order in (["negative", "positive"], ["positive", "negative"]):
         base = encoder_without_head(tiny_model_dir, tmp_path / "-".join(order))

@@ -80,8 +80,8 @@ def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs
 
 
 def test_a_name_is_a_runs_own_only_as_the_run_spells_it():
-    """A user's readme.md or Config.JSON beside a run's files is theirs: overwrite_output_dir must not take it, even
-    on a file system that does not tell case apart."""
+    """A user's readme.md or Config.JSON is theirs, and keeps the run out of the folder: overwrite_output_dir must
+    not replace it (on a file system blind to case, the run's README.md would)."""
     assert is_own("README.md") and is_own("config.json") and is_own("checkpoint-8")
     assert not any(is_own(name) for name in ("readme.md", "Config.JSON", "Checkpoint-8", "MODEL.safetensors"))
 
