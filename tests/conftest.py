@@ -63,6 +63,15 @@ def weights_rows(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def hub_snapshot(cache: Path, repo_id: str) -> Path:
+    """Where `repo_id`'s files go in the hub cache `cache`, laid out as huggingface_hub lays it out (the snapshot its
+    main branch points to), so that the hub id loads offline once they are there."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc")
+    return repo / "snapshots" / "abc"
+
+
 def encoder_without_head(model_dir: Path, folder: Path) -> Path:
     """The model of `model_dir` (the tiny BERT) without its classification head, with its tokenizer, saved in
     `folder` as a pretrained encoder is published: a run that loads it draws a new head."""

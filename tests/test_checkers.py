@@ -29,7 +29,7 @@ from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
 from checkers.scoring import CheckerError, at_gold, class_logits, class_probabilities, task_label_order
 from config.loading import load_config
-from conftest import encoder_without_head, toy_records, weights_rows, write_jsonl
+from conftest import encoder_without_head, hub_snapshot, toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
 from trainer.modeling import load_classifier
 from trainer.tracking import Tracker
@@ -445,10 +445,7 @@ def test_offline_a_hub_id_must_be_in_the_local_hub_cache(tiny_config, tiny_model
     """Offline, a hub id loads from the local hub cache (`cache_dir`) or stops the run at once: before the data is
     read, a checker's lock taken or W&B started."""
     monkeypatch.setattr("references.models.hub_reachable", lambda: False)
-    snapshot = tmp_path / "hub" / "models--someone--cached" / "snapshots" / "abc"
-    shutil.copytree(tiny_model_dir, snapshot)
-    (snapshot.parents[1] / "refs").mkdir()
-    (snapshot.parents[1] / "refs" / "main").write_text("abc")
+    shutil.copytree(tiny_model_dir, hub_snapshot(tmp_path / "hub", "someone/cached"))
     source = resolve_model("someone/cached", "model_name_or_path", cache_dir=str(tmp_path / "hub"))
     assert source == ModelSource("someone/cached", local_files_only=True, cache_dir=str(tmp_path / "hub"))
     work = tmp_path / "work"

@@ -18,7 +18,7 @@ from datasets import Dataset
 
 from app.pipeline import run
 from checkers.scoring import class_logits
-from conftest import encoder_without_head, toy_records
+from conftest import encoder_without_head, hub_snapshot, toy_records
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
 from references.models import ModelSource
@@ -164,13 +164,11 @@ def test_a_new_head_is_drawn_alike_whatever_order_the_base_models_config_names_t
 def test_a_hub_model_with_only_pickle_weights_loads_only_when_allowed(tiny_model_dir, tmp_path):
     """As a folder's are (references.models.check_model_folder): a base model or a checker named by its hub id was
     loaded as transformers found it, a checker from pytorch_model.bin without allow_pickle_checkpoints."""
-    snapshot = tmp_path / "hub" / "models--someone--pickled" / "snapshots" / "abc"
+    snapshot = hub_snapshot(tmp_path / "hub", "someone/pickled")
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_bytes((tiny_model_dir / "config.json").read_bytes())
     torch.save(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).state_dict(),
                snapshot / "pytorch_model.bin")
-    (snapshot.parents[1] / "refs").mkdir()
-    (snapshot.parents[1] / "refs" / "main").write_text("abc")
     cached = {"local_files_only": True, "cache_dir": str(tmp_path / "hub")}
     refused = (r"^{}: could not load the model from someone/pickled: it has no safetensors weights "
                r"\(model.safetensors\); pickle weights \(pytorch_model.bin\), which can run code when loaded, are "

@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import hub_snapshot
 from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hub_reachable, is_local_path, loading,
                                packaged_minilm, resolve_model, short_name)
 from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured
@@ -142,11 +143,9 @@ def test_a_reference_resolves_with_the_options_that_load_it(tmp_path, monkeypatc
 def test_offline_a_hub_id_the_cache_knows_to_have_no_config_is_refused(tmp_path, monkeypatch):
     """The hub cache records a file it found missing (.no_exist/): no model to load from it."""
     monkeypatch.setattr("references.models.hub_reachable", lambda: False)
-    repo = tmp_path / "models--someone--gone"
+    repo = hub_snapshot(tmp_path, "someone/gone").parents[1]
     (repo / ".no_exist" / "abc").mkdir(parents=True)
     (repo / ".no_exist" / "abc" / "config.json").touch()
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text("abc")
     with pytest.raises(ArtifactError, match=r"^m: someone/gone is neither a folder nor in the local hub cache"):
         resolve_model("someone/gone", "m", cache_dir=str(tmp_path))
 
