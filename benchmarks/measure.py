@@ -7,8 +7,8 @@ import ctypes.util
 import gc
 import os
 import platform
-import shlex
 import resource
+import shlex
 import sys
 import time
 from contextlib import contextmanager
