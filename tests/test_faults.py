@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,9 @@ from safetensors.torch import load_file
 
 from config.loading import load_config
 from conftest import write_long_texts
+from app.output_dir import claim_output_dir
 from app.pipeline import run
+from trainer.locks import hold
 from trainer.selection import PREDICTIONS_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,6 +284,59 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
     # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself
     assert '"use_cpu"' not in (tmp_path / "two" / "README.md").read_text()
+
+
+def _torchrun(config: str) -> list[str]:
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), config]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_under_torchrun_an_output_dir_another_run_writes_stops_every_process_in_one_line(tiny_config, tmp_path):
+    """Only the main process can tell that another run holds output_dir; told nothing, the other went on to train
+    alone and ended in a gloo traceback once the main one had stopped."""
+    out = tmp_path / "taken"
+    release = claim_output_dir(str(out))  # this test's process is the other run
+    try:
+        job = subprocess.run(_torchrun(_write(tmp_path, {**tiny_config, "output_dir": str(out)})), env=_env(),
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        release()
+    lines = job.stderr.splitlines()
+    refused = f"error: output_dir: another run is writing to {out.resolve()}; give this one another output_dir"
+    assert job.returncode != 0 and lines.count(refused) == 2, job.stderr[-3000:]
+    assert not any(line.startswith("[rank") for line in lines), job.stderr[-3000:]
+    assert [p.name for p in tmp_path.iterdir() if p.name != "config.json"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_under_torchrun_every_process_waits_for_a_checker_another_run_is_building(tiny_config, tmp_path):
+    """The main process waits for the other run's lock, the others for the main process: one that went on alone
+    found no checker, began to build it and waited forever for the main one, which had gone on to train."""
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    run(load_config(_write(tmp_path, {**config, "output_dir": str(tmp_path / "first")}, "first.json")))
+    quality = Path(config["quality_checker_model"])
+    quality.rename(tmp_path / "built")
+    release = hold(quality.with_name("quality.lock"))  # the other run, building the checker
+    log = tmp_path / "torchrun.log"
+    with log.open("w") as output:
+        job = subprocess.Popen(_torchrun(_write(tmp_path, {**config, "output_dir": str(tmp_path / "second")})),
+                               env=_env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            while "waiting for it" not in log.read_text():
+                assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            (tmp_path / "built").rename(quality)
+            release()
+            assert job.wait(timeout=120) == 0, log.read_text()[-3000:]
+        finally:
+            if job.poll() is None:
+                os.killpg(job.pid, signal.SIGKILL)
+    assert f"reusing the checker cached in {quality}" in log.read_text()
+    assert "training the quality checker" not in log.read_text()
+    assert (tmp_path / "second" / "all_results.json").exists()
 
 
 @pytest.mark.slow
