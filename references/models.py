@@ -50,10 +50,6 @@ class ModelSource:
         return {"use_safetensors": None if self.allow_pickle else True}
 
     @property
-    def is_local(self) -> bool:
-        return Path(self.location).is_dir()
-
-    @property
     def name(self) -> str:
         """What to call it in records and model cards: the hub id, where offline it loads from the packaged copy."""
         return MINILM_HUB_ID if self.location == str(packaged_minilm()) else self.location
