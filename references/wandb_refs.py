@@ -6,14 +6,18 @@ Lookup order: the folder `artifact.download()` writes to (`$WANDB_ARTIFACT_DIR`,
 
 from __future__ import annotations
 
+import configparser
 import logging
 import netrc
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
+
+WANDB_CLOUD = "https://api.wandb.ai"
 
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _REF = re.compile(rf"^(?P<entity>{_PART})/(?P<project>{_PART})/(?P<name>{_PART}):(?P<version>{_PART})$")
@@ -72,13 +76,33 @@ def local_artifact_dir(ref: ArtifactRef) -> Path:
     return folder
 
 
+def wandb_server() -> str:
+    """The W&B server's URL, found as the wandb client finds it: $WANDB_BASE_URL, else the base_url that `wandb login
+    --host` saved in its settings file ($WANDB_CONFIG_DIR/settings, default ~/.config/wandb/settings), else W&B's."""
+    if os.environ.get("WANDB_BASE_URL"):
+        return os.environ["WANDB_BASE_URL"]
+    settings = configparser.ConfigParser()
+    try:
+        settings.read(Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser() / "settings",
+                      encoding="utf-8")
+        return settings.get("default", "base_url", fallback=WANDB_CLOUD)
+    except (configparser.Error, ValueError):  # a damaged file: the client warns and reads none of it
+        return WANDB_CLOUD
+
+
 def wandb_api_key_configured() -> bool:
+    """WANDB_API_KEY, or a netrc entry for the W&B server, found where the wandb client looks: the file $NETRC names,
+    else ~/.netrc (~/_netrc where only that exists)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
+    home = Path.home()
+    only_windows_name = (home / "_netrc").exists() and not (home / ".netrc").exists()
+    file = os.environ.get("NETRC") or home / ("_netrc" if only_windows_name else ".netrc")
     try:
-        return netrc.netrc().authenticators("api.wandb.ai") is not None
+        entry = netrc.netrc(Path(file).expanduser()).authenticators(urlsplit(wandb_server()).netloc)
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         return False
+    return bool(entry and entry[2])  # the key is the entry's password
 
 
 def resolve_artifact(value: str, field: str) -> Path:

@@ -180,6 +180,8 @@ def wandb_artifacts_without_key(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)  # the W&B server's, nor in a settings file of the user's
+    monkeypatch.delenv("WANDB_CONFIG_DIR", raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("NETRC", str(home / ".netrc"))
     monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))

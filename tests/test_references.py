@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from conftest import hub_snapshot
 from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hub_reachable, is_local_path, loading,
                                packaged_minilm, resolve_model, short_name)
-from references.wandb_refs import ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured
+from references.wandb_refs import (ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured,
+                                   wandb_server)
 
 
 @pytest.mark.parametrize("value, name", [
@@ -166,7 +167,7 @@ def test_the_shape_of_a_w_and_b_reference(value, artifact):
 def test_a_w_and_b_api_key_in_netrc_or_the_environment_counts(wandb_artifacts_without_key, monkeypatch):
     assert not wandb_api_key_configured()
     netrc = Path.home() / ".netrc"
-    netrc.write_text("machine api.wandb.ai\n  login")  # unreadable: no key, and no error either
+    netrc.write_text("machine api.wandb.ai\n  login")  # no key (password), and no error either
     assert not wandb_api_key_configured()
     netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
     netrc.chmod(0o600)
@@ -174,6 +175,36 @@ def test_a_w_and_b_api_key_in_netrc_or_the_environment_counts(wandb_artifacts_wi
     netrc.unlink()
     monkeypatch.setenv("WANDB_API_KEY", "0123456789")  # or in the environment
     assert wandb_api_key_configured()
+
+
+def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_artifacts_without_key, monkeypatch,
+                                                                      tmp_path):
+    """In the netrc file $NETRC names, for the server $WANDB_BASE_URL or `wandb login --host` names: a key there was
+    said to be missing (the run stopped, or logged offline), though the wandb client would have used it."""
+    elsewhere = tmp_path / "secrets" / "netrc"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("machine wandb.example.com\n  login user\n  password 0123456789\n")
+    monkeypatch.setenv("NETRC", str(elsewhere))
+    assert wandb_server() == "https://api.wandb.ai" and not wandb_api_key_configured()  # a key for another server
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.com")
+    assert wandb_api_key_configured()
+    monkeypatch.delenv("NETRC")
+    assert not wandb_api_key_configured()  # ~/.netrc: none there
+    (Path.home() / "_netrc").write_text(elsewhere.read_text())  # the name Windows gives it, when there is no ~/.netrc
+    assert wandb_api_key_configured()
+
+    monkeypatch.delenv("WANDB_BASE_URL")
+    settings = Path.home() / ".config" / "wandb" / "settings"
+    settings.parent.mkdir(parents=True)
+    settings.write_text("[default]\nbase_url = https://wandb.example.com\n")  # as `wandb login --host` saves it
+    assert wandb_server() == "https://wandb.example.com" and wandb_api_key_configured()
+    monkeypatch.setenv("WANDB_BASE_URL", "http://localhost:8080")  # the environment first
+    assert wandb_server() == "http://localhost:8080" and not wandb_api_key_configured()
+    monkeypatch.delenv("WANDB_BASE_URL")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path))  # the settings in another folder: none there
+    assert wandb_server() == "https://api.wandb.ai"
+    (tmp_path / "settings").write_text("base_url = https://wandb.example.com\n")  # damaged: no [default] section
+    assert wandb_server() == "https://api.wandb.ai"
 
 
 def test_an_empty_artifact_folder_is_not_the_artifact(wandb_artifacts_without_key):
