@@ -9,15 +9,14 @@ import json
 import logging
 import os
 import re
-import socket
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import try_to_load_from_cache
-from huggingface_hub.constants import HF_HUB_CACHE
+from huggingface_hub import constants, try_to_load_from_cache
 from safetensors import safe_open
 
+from references.network import answers
 from references.wandb_refs import ArtifactError, names_artifact, resolve_artifact
 
 logger = logging.getLogger(__name__)
@@ -66,13 +65,10 @@ def is_local_path(reference: str) -> bool:
 
 @functools.cache
 def hub_reachable() -> bool:
+    """Whether the hub answers: huggingface.co, or the mirror HF_ENDPOINT names."""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("TRANSFORMERS_OFFLINE", "0") not in ("0", ""):
         return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-        return True
-    except OSError:
-        return False
+    return answers(constants.ENDPOINT)
 
 
 def packaged_minilm() -> Path | None:
@@ -179,8 +175,8 @@ def resolve_model(reference: str, field: str, use_wandb: bool = False, allow_pic
     # Checked here, before the run reads data or starts W&B, rather than when the model or tokenizer is loaded.
     if not isinstance(try_to_load_from_cache(reference, "config.json", cache_dir, revision), str):
         raise ArtifactError(f"{field}: {reference} is neither a folder nor in the local hub cache "
-                            f"({cache_dir or HF_HUB_CACHE}), and the hub is unreachable; give a model folder, or run "
-                            "once with the hub reachable")
+                            f"({cache_dir or constants.HF_HUB_CACHE}), and the hub is unreachable; give a model "
+                            "folder, or run once with the hub reachable")
     logger.info("%s: the hub is unreachable; using %s from the local hub cache", field, reference)
     return ModelSource(reference, local_files_only=True, field=field, cache_dir=cache_dir, revision=revision,
                        allow_pickle=allow_pickle)

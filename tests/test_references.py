@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import huggingface_hub.constants
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -14,6 +15,7 @@ from safetensors.torch import save_file
 from conftest import hub_snapshot
 from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hub_reachable, is_local_path, loading,
                                packaged_minilm, resolve_model, short_name)
+from references.network import answers
 from references.wandb_refs import (ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured,
                                    wandb_server)
 
@@ -73,6 +75,24 @@ def test_without_an_offline_variable_the_hub_is_whatever_answers(hub, monkeypatc
     hub_reachable.cache_clear()
     hub.refuse = True
     assert hub_reachable() is False
+
+
+def test_the_hub_looked_for_is_the_mirror_hf_endpoint_names(hub, monkeypatch):
+    """With huggingface.co out of reach and a mirror set (HF_ENDPOINT, read by huggingface_hub when it is imported),
+    the hub was taken to be unreachable: a model not cached stopped the run, though transformers would have
+    downloaded it from the mirror."""
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "https://hf-mirror.example.com")
+    assert hub_reachable() is True and hub.tried == [("hf-mirror.example.com", 443)]
+
+
+@pytest.mark.parametrize("url, address", [
+    ("https://api.wandb.ai", ("api.wandb.ai", 443)), ("https://hf-mirror.example.com/", ("hf-mirror.example.com", 443)),
+    ("http://localhost:8080", ("localhost", 8080)), ("http://wandb.example.com", ("wandb.example.com", 80)),
+    ("wandb.example.com", None), ("http://localhost:port", None)])
+def test_a_server_answers_at_its_urls_host_and_port(hub, url, address):
+    """A value that is not a URL does not answer, where its missing host would be taken for this machine."""
+    assert answers(url) is (address is not None)
+    assert hub.tried == ([address] if address else [])
 
 
 def test_the_packaged_minilm_is_used_only_when_its_model_files_are_there(tmp_path, monkeypatch):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from accelerate import PartialState
 
+from references.network import answers
 from references.wandb_refs import wandb_api_key_configured, wandb_server
 
 logger = logging.getLogger(__name__)
@@ -18,16 +17,7 @@ PROJECT = "DIMP-Loss"
 
 
 def _wandb_reachable() -> bool:
-    """Whether the W&B server (api.wandb.ai, or one's own: wandb_server) answers."""
-    server = urlsplit(wandb_server())
-    if server.hostname is None:  # not a URL; None would be taken for this machine
-        return False
-    try:
-        socket.create_connection((server.hostname, server.port or (80 if server.scheme == "http" else 443)),
-                                 timeout=3).close()
-        return True
-    except (OSError, ValueError):  # ValueError: a port that is not a number
-        return False
+    return answers(wandb_server())
 
 
 class Tracker:
