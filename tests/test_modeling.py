@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
                           PreTrainedTokenizerFast)
 
@@ -21,7 +21,7 @@ from checkers.scoring import class_logits
 from conftest import encoder_without_head, hub_snapshot, toy_records
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
-from references.models import ModelSource
+from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.fitting import make_trainer
 from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer,
@@ -179,6 +179,33 @@ def test_a_hub_model_with_only_pickle_weights_loads_only_when_allowed(tiny_model
         load_trained_classifier(ModelSource("someone/pickled", field="quality_checker_model", **cached))
     load_classifier(ModelSource("someone/pickled", allow_pickle=True, **cached), ["negative", "positive"])
     load_trained_classifier(ModelSource("someone/pickled", allow_pickle=True, **cached))
+
+
+@pytest.mark.parametrize("safetensors", [True, False], ids=["safetensors", "pickle"])
+def test_a_model_saved_in_shards_loads_as_a_whole_one_does(tiny_model_dir, tmp_path, safetensors):
+    """A large model's weights come in shards named by an index file (model.safetensors.index.json): a folder of
+    them is checked as one with model.safetensors is, pickle shards (pytorch_model.bin.index.json) only when
+    allowed."""
+    whole = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    folder = tmp_path / "sharded"
+    whole.save_pretrained(folder, max_shard_size="10KB")
+    if not safetensors:  # transformers 5 saves safetensors only: an older model's pickle shards, written by hand
+        weight_map = json.loads((folder / "model.safetensors.index.json").read_text())["weight_map"]
+        renamed = {shard: f"pytorch_{shard.removesuffix('.safetensors')}.bin" for shard in set(weight_map.values())}
+        for shard, name in renamed.items():
+            torch.save(load_file(folder / shard), folder / name)
+            (folder / shard).unlink()
+        (folder / "model.safetensors.index.json").unlink()
+        (folder / "pytorch_model.bin.index.json").write_text(json.dumps(
+            {"metadata": {}, "weight_map": {key: renamed[shard] for key, shard in weight_map.items()}}))
+    assert len(list(folder.glob("*-of-*"))) > 1 and not (folder / "model.safetensors").exists()
+    if not safetensors:
+        with pytest.raises(ArtifactError, match=r"holds only pickle weights"):
+            resolve_model(str(folder), "model_name_or_path")
+    source = resolve_model(str(folder), "model_name_or_path", allow_pickle=not safetensors)
+    loaded = load_trained_classifier(source)
+    for name, tensor in whole.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], tensor, msg=name)
 
 
 def test_a_checkpoint_of_another_model_is_told_apart_from_one_of_this_runs(tiny_model_dir, tmp_path):
