@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+TRUE_VALUES = ("1", "ON", "YES", "TRUE")  # of an environment variable, for huggingface_hub
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,10 @@ def is_local_path(reference: str) -> bool:
 
 @functools.cache
 def hub_reachable() -> bool:
-    """Whether the hub answers: huggingface.co, or the mirror HF_ENDPOINT names."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or os.environ.get("TRANSFORMERS_OFFLINE", "0") not in ("0", ""):
+    """Whether the hub answers: huggingface.co, or the mirror HF_ENDPOINT names. Not asked in offline mode, read as
+    huggingface_hub reads it (HF_HUB_OFFLINE, else TRANSFORMERS_OFFLINE: 1, on, yes or true), so that where the
+    libraries would download, the run does not stop for want of a cached copy."""
+    if (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper() in TRUE_VALUES:
         return False
     return answers(constants.ENDPOINT)
 

@@ -60,17 +60,24 @@ def hub(monkeypatch):
     hub_reachable.cache_clear()
 
 
-@pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
-def test_either_offline_variable_means_no_hub_without_trying_it(hub, monkeypatch, variable):
-    monkeypatch.setenv(variable, "1")
+@pytest.mark.parametrize("offline", [{"HF_HUB_OFFLINE": "1"}, {"TRANSFORMERS_OFFLINE": "1"}, {"HF_HUB_OFFLINE": "true"},
+                                     {"HF_HUB_OFFLINE": "Yes"}, {"TRANSFORMERS_OFFLINE": "ON"}],
+                         ids=lambda variables: ",".join(f"{k}={v}" for k, v in variables.items()))
+def test_offline_mode_means_no_hub_without_trying_it(hub, monkeypatch, offline):
+    for variable, value in offline.items():
+        monkeypatch.setenv(variable, value)
     assert hub_reachable() is False and hub.tried == []
 
 
-@pytest.mark.parametrize("value", [None, "0", ""])
-def test_without_an_offline_variable_the_hub_is_whatever_answers(hub, monkeypatch, value):
-    if value is not None:
-        monkeypatch.setenv("HF_HUB_OFFLINE", value)
-        monkeypatch.setenv("TRANSFORMERS_OFFLINE", value)
+@pytest.mark.parametrize("online", [
+    {}, {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"}, {"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": ""},
+    {"HF_HUB_OFFLINE": "false"}, {"TRANSFORMERS_OFFLINE": "no"}, {"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "1"}],
+                         ids=lambda variables: ",".join(f"{k}={v}" for k, v in variables.items()) or "unset")
+def test_out_of_offline_mode_the_hub_is_whatever_answers(hub, monkeypatch, online):
+    """Offline mode as huggingface_hub reads it, where the libraries would download: HF_HUB_OFFLINE=false was taken
+    for offline mode, and a model not cached stopped the run (the last case: HF_HUB_OFFLINE, set, decides)."""
+    for variable, value in online.items():
+        monkeypatch.setenv(variable, value)
     assert hub_reachable() is True and hub.tried == [("huggingface.co", 443)]
     hub_reachable.cache_clear()
     hub.refuse = True
