@@ -83,10 +83,11 @@ def test_a_project_the_user_named_is_kept(wandb_dir, monkeypatch):
     assert started["project"] == "my-project"
 
 
-def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb_dir, monkeypatch, caplog):
+@pytest.mark.parametrize("mode", ["offline", "dryrun"])  # dryrun: wandb's older name for offline
+def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb_dir, monkeypatch, caplog, mode):
     import wandb
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setattr(tracking, "_wandb_reachable", lambda: pytest.fail("the network was looked for"))
     monkeypatch.setattr(wandb, "init", lambda **kwargs: SimpleNamespace(**kwargs))
     with caplog.at_level(logging.WARNING):

@@ -32,7 +32,8 @@ class Tracker:
             return cls()
         if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
             return cls()
-        if os.environ.get("WANDB_MODE") != "offline" and not (wandb_api_key_configured() and _wandb_reachable()):
+        offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun")  # dryrun: wandb's older name for offline
+        if not offline and not (wandb_api_key_configured() and _wandb_reachable()):
             os.environ["WANDB_MODE"] = "offline"
             logger.warning("W&B: no API key or no network, so logging offline to ./wandb (upload later with `wandb sync`).")
         os.environ.setdefault("WANDB_PROJECT", PROJECT)
