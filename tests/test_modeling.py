@@ -5,6 +5,7 @@ A checkpoint of another model is told apart from one of this run's."""
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -182,7 +183,7 @@ def test_a_hub_model_with_only_pickle_weights_loads_only_when_allowed(tiny_model
 
 
 @pytest.mark.parametrize("safetensors", [True, False], ids=["safetensors", "pickle"])
-def test_a_model_saved_in_shards_loads_as_a_whole_one_does(tiny_model_dir, tmp_path, safetensors):
+def test_a_model_saved_in_shards_loads_as_a_whole_one_does(tiny_model_dir, tmp_path, caplog, safetensors):
     """A large model's weights come in shards named by an index file (model.safetensors.index.json): a folder of
     them is checked as one with model.safetensors is, pickle shards (pytorch_model.bin.index.json) only when
     allowed."""
@@ -202,7 +203,10 @@ def test_a_model_saved_in_shards_loads_as_a_whole_one_does(tiny_model_dir, tmp_p
     if not safetensors:
         with pytest.raises(ArtifactError, match=r"holds only pickle weights"):
             resolve_model(str(folder), "model_name_or_path")
-    source = resolve_model(str(folder), "model_name_or_path", allow_pickle=not safetensors)
+    with caplog.at_level(logging.WARNING):
+        source = resolve_model(str(folder), "model_name_or_path", allow_pickle=not safetensors)
+    warned = f"model_name_or_path: loading pickle weights from {folder} (allow_pickle_checkpoints is on)"
+    assert (warned in caplog.messages) is not safetensors
     loaded = load_trained_classifier(source)
     for name, tensor in whole.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[name], tensor, msg=name)
