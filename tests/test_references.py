@@ -164,8 +164,21 @@ def test_a_reference_resolves_with_the_options_that_load_it(tmp_path, monkeypatc
     assert resolve_model("me/proj/model:v1", "m", allow_pickle=True) == \
         ModelSource(str(artifact), field="m", allow_pickle=True)
     monkeypatch.setattr("references.models.hub_reachable", lambda: True)
-    assert resolve_model("org/name", "m", cache_dir="c", revision="v2") == \
-        ModelSource("org/name", field="m", cache_dir="c", revision="v2")
+    assert resolve_model("org/name", "m", cache_dir="c", revision="v2", allow_pickle=True) == \
+        ModelSource("org/name", field="m", cache_dir="c", revision="v2", allow_pickle=True)
+
+
+def test_offline_a_hub_id_is_found_in_the_cache_at_the_revision_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    snapshot = hub_snapshot(tmp_path, "org/name")  # the main branch's files only
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    with pytest.raises(ArtifactError, match=r"^m: org/name is neither a folder nor in the local hub cache"):
+        resolve_model("org/name", "m", cache_dir=str(tmp_path), revision="v2")
+    (snapshot.parents[1] / "refs" / "v2").write_text("abc")  # v2: a tag on the same commit
+    assert resolve_model("org/name", "m", cache_dir=str(tmp_path), revision="v2", allow_pickle=True) == \
+        ModelSource("org/name", local_files_only=True, field="m", cache_dir=str(tmp_path), revision="v2",
+                    allow_pickle=True)
 
 
 def test_offline_a_hub_id_the_cache_knows_to_have_no_config_is_refused(tmp_path, monkeypatch):
@@ -178,10 +191,12 @@ def test_offline_a_hub_id_the_cache_knows_to_have_no_config_is_refused(tmp_path,
         resolve_model("someone/gone", "m", cache_dir=str(tmp_path))
 
 
-def test_a_reference_with_two_slashes_is_a_folder_not_a_hub_id(tmp_path, monkeypatch):
+@pytest.mark.parametrize("reference", ["models/bert/base", "./bert", "~/bert", "../bert", "/bert"])
+def test_a_path_or_a_reference_with_two_slashes_is_a_folder_not_a_hub_id(tmp_path, monkeypatch, reference):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ArtifactError, match=r"^model_name_or_path: model folder models/bert/base not found$"):
-        resolve_model("models/bert/base", "model_name_or_path")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ArtifactError, match=rf"^model_name_or_path: model folder {reference} not found$"):
+        resolve_model(reference, "model_name_or_path")
 
 
 @pytest.mark.parametrize("value, artifact", [("me/proj/checker:v0", True), ("me/checker:v0", False),
