@@ -816,6 +816,9 @@ def test_the_reported_test_follows_the_rule():
     partial = history[:2] + [{k: v for k, v in history[2].items() if not k.startswith("eval_test_")}]
     assert selection.reported_test(partial, final, "accuracy", "accuracy") == pytest.approx((66.0, 55.0))
     assert selection.reported_test(partial, final, "last", "accuracy") is None
+    # a loss missing from an epoch's log: the loss rule keeps no epoch, and its run's own final test is no answer
+    lossless = [{k: v for k, v in history[0].items() if k != "eval_validation_loss"}] + history[1:]
+    assert selection.reported_test(lossless, final, "loss", "loss") is None
 
 
 @pytest.mark.parametrize("config, run_rule", [
