@@ -44,7 +44,7 @@ def test_without_a_key_or_a_network_wandb_logs_offline_and_says_how_to_upload(
         assert tracker.run.summary["test_accuracy"] == 0.5
         saved = Path(tracker.run.dir).parent
         tracker.finish()
-    assert "no API key or no network, so logging offline" in caplog.text
+    assert f"no API key or no network, so logging offline to {wandb_dir / 'wandb'} (upload" in caplog.text
     assert f"W&B run saved offline. Upload it with: wandb sync {saved}" in caplog.messages
     assert saved.parent == wandb_dir / "wandb" and saved.name.startswith("offline-run-")
 

@@ -35,7 +35,8 @@ class Tracker:
         offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun")  # dryrun: wandb's older name for offline
         if not offline and not (wandb_api_key_configured() and _wandb_reachable()):
             os.environ["WANDB_MODE"] = "offline"
-            logger.warning("W&B: no API key or no network, so logging offline to ./wandb (upload later with `wandb sync`).")
+            logger.warning("W&B: no API key or no network, so logging offline to %s (upload later with `wandb sync`).",
+                           Path(os.environ.get("WANDB_DIR") or ".") / "wandb")
         os.environ.setdefault("WANDB_PROJECT", PROJECT)
         try:
             import wandb
