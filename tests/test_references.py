@@ -40,11 +40,15 @@ def test_a_reference_is_a_local_path_by_its_form_or_when_it_exists(reference, lo
     assert is_local_path("someone/model")
 
 
+PROXY_VARIABLES = [f"{scheme}_proxy" for scheme in ("http", "https", "all", "no")]
+PROXY_VARIABLES += [variable.upper() for variable in PROXY_VARIABLES]
+
+
 @pytest.fixture
 def hub(monkeypatch):
     """hub_reachable() asked afresh, with neither offline variable set; each connection is recorded in `tried`, and
     fails while `refuse` is set."""
-    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", *PROXY_VARIABLES):
         monkeypatch.delenv(variable, raising=False)
     state = SimpleNamespace(refuse=False, tried=[])
 
@@ -98,6 +102,24 @@ def test_the_hub_looked_for_is_the_mirror_hf_endpoint_names(hub, monkeypatch):
     ("wandb.example.com", None), ("http://localhost:port", None)])
 def test_a_server_answers_at_its_urls_host_and_port(hub, url, address):
     """A value that is not a URL does not answer, where its missing host would be taken for this machine."""
+    assert answers(url) is (address is not None)
+    assert hub.tried == ([address] if address else [])
+
+
+@pytest.mark.parametrize("proxies, url, address", [
+    ({"HTTPS_PROXY": "http://proxy.example.com:3128"}, "https://huggingface.co", ("proxy.example.com", 3128)),
+    ({"https_proxy": "proxy.example.com:8080"}, "https://api.wandb.ai", ("proxy.example.com", 8080)),
+    ({"HTTPS_PROXY": "http://proxy.example.com:3128", "NO_PROXY": "localhost,huggingface.co"},
+     "https://huggingface.co", ("huggingface.co", 443)),
+    ({"HTTP_PROXY": "http://proxy.example.com:3128"}, "https://huggingface.co", ("huggingface.co", 443)),
+    ({"HTTP_PROXY": "http://proxy.example.com:3128"}, "http://localhost:8080", ("proxy.example.com", 3128)),
+    ({"ALL_PROXY": "http://proxy.example.com"}, "https://huggingface.co", ("proxy.example.com", 80)),
+    ({"HTTPS_PROXY": "http://:3128"}, "https://huggingface.co", None)])
+def test_behind_a_proxy_the_proxy_is_what_must_answer(hub, monkeypatch, proxies, url, address):
+    """The hub's and W&B's clients reach their servers through the proxy the environment names (no_proxy aside),
+    where a direct connection may be refused: the hub was taken to be unreachable behind a company's proxy."""
+    for variable, value in proxies.items():
+        monkeypatch.setenv(variable, value)
     assert answers(url) is (address is not None)
     assert hub.tried == ([address] if address else [])
 

@@ -56,6 +56,8 @@ def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_k
     logged offline."""
     if base_url:
         monkeypatch.setenv("WANDB_BASE_URL", base_url)
+    for variable in ("no_proxy", "NO_PROXY"):  # whatever proxy the machine has: direct
+        monkeypatch.setenv(variable, "*")
     tried = []
     monkeypatch.setattr("socket.create_connection", lambda where, timeout: tried.append(where) or
                         SimpleNamespace(close=lambda: None))
