@@ -65,7 +65,9 @@ def parse_artifact_ref(value: str, field: str) -> ArtifactRef:
 
 
 def artifacts_root() -> Path:
-    return Path(os.environ.get("WANDB_ARTIFACT_DIR") or "artifacts")
+    """Where `artifact.download()` puts artifacts: $WANDB_ARTIFACT_DIR, set even if empty (the current folder), as
+    the wandb client reads it, else ./artifacts."""
+    return Path(os.environ.get("WANDB_ARTIFACT_DIR", "artifacts"))
 
 
 def local_artifact_dir(ref: ArtifactRef) -> Path:

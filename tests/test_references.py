@@ -16,8 +16,8 @@ from conftest import hub_snapshot
 from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hub_reachable, is_local_path, loading,
                                packaged_minilm, resolve_model, short_name)
 from references.network import answers
-from references.wandb_refs import (ArtifactError, looks_like_artifact_ref, resolve_artifact, wandb_api_key_configured,
-                                   wandb_server)
+from references.wandb_refs import (ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref,
+                                   resolve_artifact, wandb_api_key_configured, wandb_server)
 
 
 @pytest.mark.parametrize("value, name", [
@@ -269,6 +269,15 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     assert wandb_server() == "https://api.wandb.ai"
     (tmp_path / "settings").write_text("base_url = https://wandb.example.com\n")  # damaged: no [default] section
     assert wandb_server() == "https://api.wandb.ai"
+
+
+def test_artifacts_are_looked_for_where_the_wandb_client_downloads_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WANDB_ARTIFACT_DIR", raising=False)
+    folders = [local_artifact_dir(parse_artifact_ref("me/proj/model:v1", "m"))]
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", "")  # set, and empty: the current folder, for wandb's env.get_artifact_dir
+    folders.append(local_artifact_dir(parse_artifact_ref("me/proj/model:v1", "m")))
+    assert folders == [tmp_path / "artifacts" / "model:v1", tmp_path / "model:v1"]
 
 
 def test_an_empty_artifact_folder_is_not_the_artifact(wandb_artifacts_without_key):
