@@ -802,6 +802,16 @@ def test_the_class_balance_table_reweights_validation_recall_to_the_test_split_s
         real_set_tables.class_balance_table(rows, "best")
 
 
+def test_the_recall_per_class_is_of_the_epoch_the_rule_keeps():
+    labels = np.array([0, 0, 1, 1])
+    predictions = {"epoch1": np.eye(2)[[0, 1, 1, 1]], "epoch2": np.eye(2)[[0, 0, 0, 1]]}
+    row = {"predictions": (predictions, labels), "averaged": False}
+    assert cell_results.kept_recall(row, "last").tolist() == [1.0, 0.5]
+    assert cell_results.kept_recall(row, "accuracy").tolist() == [0.5, 1.0]  # a tie: the earlier epoch
+    assert cell_results.kept_recall(row, "average") is None  # no checkpoint average in this cell
+    assert cell_results.kept_recall({**row, "predictions": None}, "last") is None
+
+
 def test_the_reported_test_follows_the_rule():
     history = [{"epoch": e, "eval_validation_accuracy": a, "eval_validation_loss": loss, "eval_test_accuracy": t,
                 "eval_test_f1": t - 0.1} for e, a, loss, t in ((1, 0.7, 0.5, 0.60), (2, 0.8, 0.6, 0.65), (3, 0.75, 0.7, 0.7))]
