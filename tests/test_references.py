@@ -190,6 +190,13 @@ def test_a_reference_resolves_with_the_options_that_load_it(tmp_path, monkeypatc
         ModelSource("org/name", field="m", cache_dir="c", revision="v2", allow_pickle=True)
 
 
+def test_use_wandb_model_reads_every_reference_as_a_w_and_b_artifact(wandb_artifacts_without_key):
+    """As the authors' configs mean it: a reference that is not an artifact's is refused as one, not looked for on
+    the hub."""
+    with pytest.raises(ArtifactError, match=r"^model_name_or_path: 'bert-base:v1' is not a valid W&B artifact ref"):
+        resolve_model("bert-base:v1", "model_name_or_path", use_wandb=True)
+
+
 def test_offline_a_hub_id_is_found_in_the_cache_at_the_revision_asked_for(tmp_path, monkeypatch):
     monkeypatch.setattr("references.models.hub_reachable", lambda: False)
     snapshot = hub_snapshot(tmp_path, "org/name")  # the main branch's files only
@@ -256,6 +263,9 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     assert not wandb_api_key_configured()  # ~/.netrc: none there
     (Path.home() / "_netrc").write_text(elsewhere.read_text())  # the name Windows gives it, when there is no ~/.netrc
     assert wandb_api_key_configured()
+    (Path.home() / ".netrc").write_text("machine other.example.com\n  login user\n  password 0123456789\n")
+    assert not wandb_api_key_configured()  # where both are, ~/.netrc
+    (Path.home() / ".netrc").unlink()
 
     monkeypatch.delenv("WANDB_BASE_URL")
     settings = Path.home() / ".config" / "wandb" / "settings"
