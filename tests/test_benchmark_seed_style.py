@@ -23,8 +23,9 @@ MAX_LENGTH = 32
 
 def _checker(model_dir, seed: int, scale: float = 10.0):
     """The tiny model with another, sharper head: a checker far from the trained model's P(y|x) ~ 0.5.
-    A negative scale gives the opposite checker (two labels: P becomes 1 - P)."""
-    checker = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    A negative scale gives the opposite checker (two labels: P becomes 1 - P). With dropout, which each way of
+    scoring must turn off."""
+    checker = AutoModelForSequenceClassification.from_pretrained(model_dir, hidden_dropout_prob=0.5)
     torch.manual_seed(seed)
     checker.classifier.reset_parameters()
     checker.classifier.weight.data.mul_(scale)
@@ -55,6 +56,8 @@ def _losses(model_dir, tmp_path, problem_type: str, quality_checker) -> tuple[fl
 
     project = make_trainer(model, tokenizer, args, encode(data, tokenizer, ["text"], MAX_LENGTH,
                                                           keep_columns=("label", *checkers)), None)
+    for checker in checkers.values():
+        checker.train()  # handed over as from training: the seed style must freeze its checkers itself
     padded = encode(data, tokenizer, ["text"], MAX_LENGTH, pad_to_max_length=True)
     seed_style = make_seed_style_trainer(model, tokenizer, args, padded, *checkers.values())
     project_batch, seed_batch = _first_batch(project), _first_batch(seed_style)
