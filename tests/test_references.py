@@ -252,13 +252,17 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
                                                                       tmp_path):
     """In the netrc file $NETRC names, for the server $WANDB_BASE_URL or `wandb login --host` names: a key there was
     said to be missing (the run stopped, or logged offline), though the wandb client would have used it."""
-    elsewhere = tmp_path / "secrets" / "netrc"
+    elsewhere = Path.home() / "secrets" / "netrc"
     elsewhere.parent.mkdir()
     elsewhere.write_text("machine wandb.example.com\n  login user\n  password 0123456789\n")
-    monkeypatch.setenv("NETRC", str(elsewhere))
+    monkeypatch.setenv("NETRC", "~/secrets/netrc")
     assert wandb_server() == "https://api.wandb.ai" and not wandb_api_key_configured()  # a key for another server
     monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.com")
     assert wandb_api_key_configured()
+    monkeypatch.setenv("NETRC", str(tmp_path / "damaged"))
+    (tmp_path / "damaged").write_text("login user\n")  # not a netrc file: no key, and no error either
+    assert not wandb_api_key_configured()
+    monkeypatch.setenv("NETRC", str(elsewhere))
     monkeypatch.delenv("NETRC")
     assert not wandb_api_key_configured()  # ~/.netrc: none there
     (Path.home() / "_netrc").write_text(elsewhere.read_text())  # the name Windows gives it, when there is no ~/.netrc
