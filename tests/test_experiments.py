@@ -873,7 +873,7 @@ def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
 
 
 def test_a_mean_over_the_benchmarks_needs_every_benchmark():
-    entries = {("x", "a"): [70.0, 72.0], ("y", "a"): [80.0], ("x", "b"): [60.0]}
+    entries = {("y", "a"): [80.0], ("x", "a"): [70.0, 72.0], ("x", "b"): [60.0]}  # the columns sorted by name
     assert markdown.benchmark_means_table("method", ["a", "b"], entries).splitlines() == [
         "| method | x | y | mean |", "| --- | ---: | ---: | ---: |",
         "| a | 71.0 | 80.0 | 75.5 |", "| b | 60.0 | – | – |"]
