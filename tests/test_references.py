@@ -262,7 +262,6 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     monkeypatch.setenv("NETRC", str(tmp_path / "damaged"))
     (tmp_path / "damaged").write_text("login user\n")  # not a netrc file: no key, and no error either
     assert not wandb_api_key_configured()
-    monkeypatch.setenv("NETRC", str(elsewhere))
     monkeypatch.delenv("NETRC")
     assert not wandb_api_key_configured()  # ~/.netrc: none there
     (Path.home() / "_netrc").write_text(elsewhere.read_text())  # the name Windows gives it, when there is no ~/.netrc
