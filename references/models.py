@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-TRUE_VALUES = ("1", "ON", "YES", "TRUE")  # of an environment variable, for huggingface_hub
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,8 @@ def hub_reachable() -> bool:
     """Whether the hub answers: huggingface.co, or the mirror HF_ENDPOINT names. Not asked in offline mode, read as
     huggingface_hub reads it (HF_HUB_OFFLINE, else TRANSFORMERS_OFFLINE: 1, on, yes or true), so that where the
     libraries would download, the run does not stop for want of a cached copy."""
-    if (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper() in TRUE_VALUES:
+    offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    if offline.upper() in constants.ENV_VARS_TRUE_VALUES:
         return False
     return answers(constants.ENDPOINT)
 
