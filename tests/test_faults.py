@@ -35,6 +35,10 @@ def _env(**extra) -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **extra}
 
 
+def _torchrun(config: str) -> list[str]:
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), config]
+
+
 def _write(tmp_path, config: dict, name="config.json") -> str:
     path = tmp_path / name
     path.write_text(json.dumps(config))
@@ -263,9 +267,8 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
                                                "output_dir": str(tmp_path / "one")}, "one.json")))
     two = _write(tmp_path, {**config, "per_device_train_batch_size": 4, "output_dir": str(tmp_path / "two"),
                             "report_to": "wandb"}, "two.json")
-    result = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), two],
-                            env=_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path)), capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(_torchrun(two), env=_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path)),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1  # one W&B run for the job, not one per process
     assert (result.stdout + result.stderr).count("INFO data.task: Task: 2 labels") == 1  # the other at warning
@@ -284,10 +287,6 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
     # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself
     assert '"use_cpu"' not in (tmp_path / "two" / "README.md").read_text()
-
-
-def _torchrun(config: str) -> list[str]:
-    return ["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), config]
 
 
 @pytest.mark.slow
