@@ -78,13 +78,13 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         if debug:
             raise
         message = " ".join(str(err).split()).encode("utf-8", "backslashreplace").decode()  # one line of text
-        print(f"error: {message}", file=sys.stderr)
+        _tell(f"error: {message}")
         return 2
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT) or debug:
             raise
-        print(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: "
-              f"{DISK_FULL_HINTS.get(command, DISK_FULL_HINTS['run'])}", file=sys.stderr)
+        _tell(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: "
+              f"{DISK_FULL_HINTS.get(command, DISK_FULL_HINTS['run'])}")
         return 2
     finally:
         _end_process_group()
@@ -98,18 +98,24 @@ def until_stopped(work: Callable[[], int | None], name: str) -> int:
         with sigterm_raises():
             return work() or 0
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _tell("interrupted")
         return 130
     except Terminated:
-        print("terminated", file=sys.stderr)
+        _tell("terminated")
         return 128 + signal.SIGTERM
     except BrokenPipeError:
         if not _stdout_closed():
             raise
         _stdout_to_devnull()
-        print(f"error: stdout was closed (the program reading it, such as head or a pager, exited), so {name} "
-              "stopped; send its output to a file to read it as it goes", file=sys.stderr)
+        _tell(f"error: stdout was closed (the program reading it, such as head or a pager, exited), so {name} "
+              "stopped; send its output to a file to read it as it goes")
         return 128 + signal.SIGPIPE
+
+
+def _tell(line: str) -> None:
+    """One line to stderr in one write, where print makes two (the text, then the newline): under torchrun the
+    processes share stderr, and their lines ran into one another."""
+    sys.stderr.write(line + "\n")
 
 
 def _stdout_closed() -> bool:

@@ -133,6 +133,20 @@ def test_a_broken_pipe_other_than_stdout_is_not_taken_for_a_closed_output(capfd)
     assert "stdout was closed" not in capfd.readouterr().err
 
 
+def test_each_line_to_stderr_is_one_write(tmp_path, monkeypatch):
+    """Processes that share stderr, as torchrun's do, each wrote the text and then the newline (print's two
+    writes, stderr being unbuffered): two processes' errors ran into one line."""
+    from app.cli import main, until_stopped
+
+    writes = []
+    monkeypatch.setattr(sys, "stderr", type("Stderr", (), {"write": staticmethod(writes.append)})())
+    assert main([str(tmp_path / "missing.json")]) == 2
+    assert until_stopped(lambda: signal.raise_signal(signal.SIGINT), "run.py") == 130
+    said = [w for w in writes if w.startswith(("error:", "interrupted"))]
+    assert len(said) == 2 and said[0].endswith("missing.json: config file not found\n"), writes
+    assert said[1] == "interrupted\n"
+
+
 def test_a_second_sigterm_does_not_cut_the_cleanup_short():
     """The same signal twice (sent to the process group, and passed on by a parent such as the grid) ends the run
     once: the second, arriving while the first unwinds it, would raise again inside its cleanup."""
