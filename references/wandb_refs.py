@@ -78,18 +78,38 @@ def local_artifact_dir(ref: ArtifactRef) -> Path:
     return folder
 
 
+def wandb_dir() -> Path:
+    """The wandb client's folder for runs and workspace settings: `wandb` under $WANDB_DIR or the current folder,
+    `.wandb` where that folder exists."""
+    root = Path(os.environ.get("WANDB_DIR") or ".").expanduser()
+    return root / (".wandb" if (root / ".wandb").exists() else "wandb")
+
+
+def wandb_setting(key: str) -> str | None:
+    """`key` in the wandb client's settings files, the workspace's (wandb_dir()/settings, which `wandb offline`
+    writes) over the user's ($WANDB_CONFIG_DIR/settings, default ~/.config/wandb/settings, which `wandb login --host`
+    writes). A damaged file counts as none, as for the client."""
+    user = Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser() / "settings"
+    value = None
+    for file in (user, wandb_dir() / "settings"):
+        settings = configparser.ConfigParser()
+        try:
+            settings.read(file, encoding="utf-8")
+            value = settings.get("default", key, fallback=value)
+        except (configparser.Error, ValueError, OSError):
+            continue
+    return value
+
+
 def wandb_server() -> str:
-    """The W&B server's URL, found as the wandb client finds it: $WANDB_BASE_URL, else the base_url that `wandb login
-    --host` saved in its settings file ($WANDB_CONFIG_DIR/settings, default ~/.config/wandb/settings), else W&B's."""
-    if os.environ.get("WANDB_BASE_URL"):
-        return os.environ["WANDB_BASE_URL"]
-    settings = configparser.ConfigParser()
-    try:
-        settings.read(Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser() / "settings",
-                      encoding="utf-8")
-        return settings.get("default", "base_url", fallback=WANDB_CLOUD)
-    except (configparser.Error, ValueError):  # a damaged file: the client warns and reads none of it
-        return WANDB_CLOUD
+    """The W&B server's URL, found as the wandb client finds it: $WANDB_BASE_URL, else the settings files' base_url,
+    else W&B's."""
+    return os.environ.get("WANDB_BASE_URL") or wandb_setting("base_url") or WANDB_CLOUD
+
+
+def wandb_mode() -> str | None:
+    """online, offline (or its older name dryrun) or disabled: $WANDB_MODE, else the settings files' mode."""
+    return os.environ.get("WANDB_MODE") or wandb_setting("mode")
 
 
 def wandb_api_key_configured() -> bool:

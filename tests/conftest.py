@@ -182,6 +182,7 @@ def wandb_artifacts_without_key(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_BASE_URL", raising=False)  # the W&B server's, nor in a settings file of the user's
     monkeypatch.delenv("WANDB_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))  # nor in a workspace's settings file: none in tmp_path/wandb
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("NETRC", str(home / ".netrc"))
     monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))

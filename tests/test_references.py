@@ -17,7 +17,8 @@ from references.models import (ModelSource, corrupt_checkpoint, damaged_file, hu
                                packaged_minilm, resolve_model, short_name)
 from references.network import answers
 from references.wandb_refs import (ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref,
-                                   resolve_artifact, wandb_api_key_configured, wandb_server)
+                                   resolve_artifact, wandb_api_key_configured, wandb_dir, wandb_mode,
+                                   wandb_server)
 
 
 @pytest.mark.parametrize("value, name", [
@@ -282,6 +283,19 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     assert wandb_server() == "https://api.wandb.ai"
     (tmp_path / "settings").write_text("base_url = https://wandb.example.com\n")  # damaged: no [default] section
     assert wandb_server() == "https://api.wandb.ai"
+
+    monkeypatch.delenv("WANDB_CONFIG_DIR")  # the user's settings again, and a workspace's over them
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "project"))
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    workspace = tmp_path / "project" / "wandb"
+    workspace.mkdir(parents=True)
+    (workspace / "settings").write_text("[default]\nbase_url = https://team.example.com\nmode = offline\n")
+    assert wandb_server() == "https://team.example.com" and wandb_mode() == "offline"
+    (workspace / "settings").write_text("[default]\nbase_url\n")  # damaged: the user's settings still count
+    assert wandb_server() == "https://wandb.example.com" and wandb_mode() is None
+    (workspace.parent / ".wandb").mkdir()  # where .wandb is, wandb's folder is that one
+    (workspace.parent / ".wandb" / "settings").write_text("[default]\nbase_url = https://dot.example.com\n")
+    assert wandb_server() == "https://dot.example.com" and wandb_dir() == workspace.parent / ".wandb"
 
 
 def test_artifacts_are_looked_for_where_the_wandb_client_downloads_them(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ a W&B that fails to start, to take an artifact or at the run's end leaves the ru
 from __future__ import annotations
 
 import logging
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,11 +65,15 @@ def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_k
     assert tracking._wandb_reachable() and tried == [address]
 
 
-@pytest.mark.parametrize("report_to, mode", [(["tensorboard"], "offline"), (["wandb"], "disabled")])
+@pytest.mark.parametrize("report_to, mode", [(["tensorboard"], "offline"), (["wandb"], "disabled"),
+                                             (["wandb"], "wandb disabled")])
 def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mode):
-    monkeypatch.setenv("WANDB_MODE", mode)
+    if mode == "wandb disabled":  # in the workspace's settings file
+        subprocess.run(["wandb", "disabled"], check=True, capture_output=True, cwd=wandb_dir, timeout=120)
+    else:
+        monkeypatch.setenv("WANDB_MODE", mode)
     tracker = Tracker.start(report_to, None, {}, [])
-    assert tracker.run is None and not (wandb_dir / "wandb").exists()
+    assert tracker.run is None and not list(wandb_dir.glob("wandb/*run*"))
     tracker.log_artifact(wandb_dir, "checker", "model")
     tracker.log_summary({"test_accuracy": 0.5})
     tracker.finish()  # each a no-op
@@ -85,11 +90,15 @@ def test_a_project_the_user_named_is_kept(wandb_dir, monkeypatch):
     assert started["project"] == "my-project"
 
 
-@pytest.mark.parametrize("mode", ["offline", "dryrun"])  # dryrun: wandb's older name for offline
+@pytest.mark.parametrize("mode", ["offline", "dryrun", "wandb offline"])  # dryrun: wandb's older name for offline
 def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb_dir, monkeypatch, caplog, mode):
+    """`wandb offline` asks for it in the workspace's settings file, which the run read as asking for nothing."""
     import wandb
 
-    monkeypatch.setenv("WANDB_MODE", mode)
+    if mode == "wandb offline":
+        subprocess.run(["wandb", "offline"], check=True, capture_output=True, cwd=wandb_dir, timeout=120)
+    else:
+        monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setattr(tracking, "_wandb_reachable", lambda: pytest.fail("the network was looked for"))
     monkeypatch.setattr(wandb, "init", lambda **kwargs: SimpleNamespace(**kwargs))
     with caplog.at_level(logging.WARNING):

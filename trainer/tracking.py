@@ -9,7 +9,7 @@ from pathlib import Path
 from accelerate import PartialState
 
 from references.network import answers
-from references.wandb_refs import wandb_api_key_configured, wandb_server
+from references.wandb_refs import wandb_api_key_configured, wandb_dir, wandb_mode, wandb_server
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +28,15 @@ class Tracker:
 
     @classmethod
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str]) -> "Tracker":
-        if "wandb" not in report_to or os.environ.get("WANDB_MODE") == "disabled":
+        mode = wandb_mode()
+        if "wandb" not in report_to or mode == "disabled":
             return cls()
         if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
             return cls()
-        offline = os.environ.get("WANDB_MODE") in ("offline", "dryrun")  # dryrun: wandb's older name for offline
-        if not offline and not (wandb_api_key_configured() and _wandb_reachable()):
+        if mode not in ("offline", "dryrun") and not (wandb_api_key_configured() and _wandb_reachable()):
             os.environ["WANDB_MODE"] = "offline"
             logger.warning("W&B: no API key or no network, so logging offline to %s (upload later with `wandb sync`).",
-                           Path(os.environ.get("WANDB_DIR") or ".") / "wandb")
+                           wandb_dir())
         os.environ.setdefault("WANDB_PROJECT", PROJECT)
         try:
             import wandb
