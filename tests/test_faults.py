@@ -138,10 +138,13 @@ def test_each_line_to_stderr_is_one_write(tmp_path, monkeypatch):
     writes, stderr being unbuffered): two processes' errors ran into one line."""
     from app.cli import main, until_stopped
 
+    def interrupted():
+        raise KeyboardInterrupt  # Ctrl-C's (a pytest-xdist worker ignores SIGINT itself)
+
     writes = []
     monkeypatch.setattr(sys, "stderr", type("Stderr", (), {"write": staticmethod(writes.append)})())
     assert main([str(tmp_path / "missing.json")]) == 2
-    assert until_stopped(lambda: signal.raise_signal(signal.SIGINT), "run.py") == 130
+    assert until_stopped(interrupted, "run.py") == 130
     said = [w for w in writes if w.startswith(("error:", "interrupted"))]
     assert len(said) == 2 and said[0].endswith("missing.json: config file not found\n"), writes
     assert said[1] == "interrupted\n"
