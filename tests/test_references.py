@@ -291,11 +291,19 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     workspace.mkdir(parents=True)
     (workspace / "settings").write_text("[default]\nbase_url = https://team.example.com\nmode = offline\n")
     assert wandb_server() == "https://team.example.com" and wandb_mode() == "offline"
+    monkeypatch.setenv("WANDB_MODE", "online")  # the environment first
+    assert wandb_mode() == "online"
+    monkeypatch.delenv("WANDB_MODE")
     (workspace / "settings").write_text("[default]\nbase_url\n")  # damaged: the user's settings still count
     assert wandb_server() == "https://wandb.example.com" and wandb_mode() is None
     (workspace.parent / ".wandb").mkdir()  # where .wandb is, wandb's folder is that one
     (workspace.parent / ".wandb" / "settings").write_text("[default]\nbase_url = https://dot.example.com\n")
     assert wandb_server() == "https://dot.example.com" and wandb_dir() == workspace.parent / ".wandb"
+    settings.write_text("base_url = https://wandb.example.com\n")  # the user's damaged: the workspace's still counts
+    assert wandb_server() == "https://dot.example.com"
+    monkeypatch.setenv("WANDB_DIR", "~")  # the home folder, to the client too
+    (Path.home() / ".wandb").mkdir()
+    assert wandb_dir() == Path.home() / ".wandb"
 
 
 def test_artifacts_are_looked_for_where_the_wandb_client_downloads_them(tmp_path, monkeypatch):
