@@ -47,7 +47,8 @@ def _from_hub(data: DataArguments) -> list[SplitSource]:
     try:
         loaded = datasets.load_dataset(data.dataset_name, data.dataset_config_name)
     except Exception as err:  # offline, unknown name, ...: `datasets` raises many types
-        raise DataError(f"dataset_name: could not load {data.dataset_name!r} ({data.dataset_config_name}): {err}") from None
+        config = f" (dataset_config_name {data.dataset_config_name!r})" if data.dataset_config_name else ""
+        raise DataError(f"dataset_name: could not load {data.dataset_name!r}{config}: {err}") from None
     sources = []
     for split in ("train", "validation", "test"):
         if split not in loaded:

@@ -355,6 +355,8 @@ def test_labels_are_shared_across_splits(tmp_path):
     ('{"text": "a", "label": 0}\n{"body": "b", "label": 1}\n', r"line 2: missing text column 'text'"),
     ('{"text": "a", "label": 0}\n{"text": "b", "label": 9}\n', r"line 2: label 9 is not in the label set \['negative', 'positive'\]"),
     ('', r"no records"),
+    ('{"id": 1, "noise": true, "label": 0}\n', r"t.jsonl: no text column \(the records hold only \['id', 'noise', "
+                                              r"'label'\]\)"),
 ])
 def test_bad_rows_name_the_file_and_line(tmp_path, content, message):
     (tmp_path / "labels.json").write_text(json.dumps({"0": "negative", "1": "positive"}))
@@ -390,6 +392,8 @@ def test_a_file_without_the_training_datas_text_columns_says_where_they_come_fro
      r"line 1: column 'noise' holds an unpaired surrogate, which is not text"),
     ("t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1, "label": 0}\n', r"line 2: key 'label' appears twice"),
     ("t.json", '[{"text": "a", "label": 0},\n {"text": "b", "text": "c", "label": 1}]', r"line 2: key 'text' appears twice"),
+    ("t.json", '{"text": "a", "text": "b", "label": 0}\n{"text": "c", "label": 1}\n',  # JSON lines, named .json
+     r"t.json: line 1: key 'text' appears twice"),
     ("t.csv", "text,text,label\na,b,0\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label, text\na,0,b\n", r"t.csv: line 1: column 'text' appears twice in the header"),
     ("t.csv", "text,label\na,0\nb\x00,1\n", r"t.csv: line 3: a NUL character"),
@@ -834,6 +838,22 @@ def test_a_hub_splits_errors_name_the_row(tmp_path):
     cfg = load_config(None, ["--dataset_name", str(tmp_path / "hub"), "--problem_type", "single_label_classification",
                              "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
     with pytest.raises(DataError, match=r"hub\[train\]: row 3: column 'sentence' is empty"):
+        load_task(cfg)
+
+
+@pytest.mark.parametrize("config_name", [None, "mrpc"])
+def test_a_hub_dataset_that_does_not_load_is_one_error_naming_it(tmp_path, config_name):
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    damaged = tmp_path / "hub" / "data" / "train-00000-of-00001.parquet"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not parquet")
+    cfg = load_config(None, ["--dataset_name", str(tmp_path / "hub"), "--problem_type", "single_label_classification",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none",
+                             *(["--dataset_config_name", config_name] if config_name else [])])
+    named = re.escape(repr(str(tmp_path / "hub"))) + (" \\(dataset_config_name 'mrpc'\\)" if config_name else "")
+    with pytest.raises(DataError, match=rf"^dataset_name: could not load {named}: \S"):
         load_task(cfg)
 
 

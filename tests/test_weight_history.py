@@ -3,6 +3,7 @@ and several processes."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -104,6 +105,15 @@ def test_an_example_gathered_twice_keeps_its_first_values():
     first = seen.first_of_each()
     assert (first.index.tolist(), first.model_prob.tolist(), first.weight.tolist()) == \
         ([0, 1, 3], [0.0, 0.1, 0.3], [1.0, 1.1, 1.3])
+
+
+def test_a_checkpoint_without_the_history_resumes_and_says_what_weights_csv_will_miss(tmp_path, caplog):
+    """A checkpoint from before the history was saved in checkpoints (or whose file was removed)."""
+    history = WeightHistory()
+    with caplog.at_level(logging.WARNING, logger="trainer.weight_history"):
+        history.load(tmp_path, is_main=True)
+    assert history.epochs == {} and f"{tmp_path}: no weight_history.npz, so weights.csv will miss the per-epoch " \
+        "weights from before this checkpoint" in caplog.text
 
 
 @pytest.mark.slow
