@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -69,7 +70,8 @@ def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_k
                                              (["wandb"], "wandb disabled")])
 def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mode):
     if mode == "wandb disabled":  # in the workspace's settings file
-        subprocess.run(["wandb", "disabled"], check=True, capture_output=True, cwd=wandb_dir, timeout=120)
+        subprocess.run([sys.executable, "-m", "wandb", "disabled"], check=True, capture_output=True, cwd=wandb_dir,
+                       timeout=120)
     else:
         monkeypatch.setenv("WANDB_MODE", mode)
     tracker = Tracker.start(report_to, None, {}, [])
@@ -96,7 +98,8 @@ def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb
     import wandb
 
     if mode == "wandb offline":
-        subprocess.run(["wandb", "offline"], check=True, capture_output=True, cwd=wandb_dir, timeout=120)
+        subprocess.run([sys.executable, "-m", "wandb", "offline"], check=True, capture_output=True, cwd=wandb_dir,
+                       timeout=120)
     else:
         monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setattr(tracking, "_wandb_reachable", lambda: pytest.fail("the network was looked for"))
