@@ -30,6 +30,11 @@ def wandb_dir(tmp_path, monkeypatch):
     wandb.teardown()
 
 
+def _wandb_cli(command: str, folder: Path) -> None:
+    """`wandb offline` or `wandb disabled`, as a user runs it in `folder`: it writes the workspace's settings file."""
+    subprocess.run([sys.executable, "-m", "wandb", command], check=True, capture_output=True, cwd=folder, timeout=120)
+
+
 @pytest.mark.parametrize("key, reachable", [(None, True), ("k" * 40, False)], ids=["no_key", "no_network"])
 def test_without_a_key_or_a_network_wandb_logs_offline_and_says_how_to_upload(
         wandb_dir, wandb_artifacts_without_key, monkeypatch, caplog, key, reachable):
@@ -70,8 +75,7 @@ def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_k
                                              (["wandb"], "wandb disabled")])
 def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mode):
     if mode == "wandb disabled":  # in the workspace's settings file
-        subprocess.run([sys.executable, "-m", "wandb", "disabled"], check=True, capture_output=True, cwd=wandb_dir,
-                       timeout=120)
+        _wandb_cli("disabled", wandb_dir)
     else:
         monkeypatch.setenv("WANDB_MODE", mode)
     tracker = Tracker.start(report_to, None, {}, [])
@@ -98,8 +102,7 @@ def test_offline_logging_asked_for_neither_looks_for_the_network_nor_warns(wandb
     import wandb
 
     if mode == "wandb offline":
-        subprocess.run([sys.executable, "-m", "wandb", "offline"], check=True, capture_output=True, cwd=wandb_dir,
-                       timeout=120)
+        _wandb_cli("offline", wandb_dir)
     else:
         monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setattr(tracking, "_wandb_reachable", lambda: pytest.fail("the network was looked for"))
