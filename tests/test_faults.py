@@ -139,7 +139,7 @@ def test_each_line_to_stderr_is_one_write(tmp_path, monkeypatch):
     from app.cli import main, until_stopped
 
     def interrupted():
-        raise KeyboardInterrupt  # Ctrl-C's (a pytest-xdist worker ignores SIGINT itself)
+        raise KeyboardInterrupt  # Ctrl-C's: a suite started as a background job inherits SIGINT ignored
 
     writes = []
     monkeypatch.setattr(sys, "stderr", type("Stderr", (), {"write": staticmethod(writes.append)})())
