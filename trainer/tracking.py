@@ -28,8 +28,7 @@ class Tracker:
 
     @classmethod
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str]) -> "Tracker":
-        mode = wandb_mode()
-        if "wandb" not in report_to or mode == "disabled":
+        if "wandb" not in report_to or (mode := wandb_mode()) == "disabled":  # the settings files only when asked
             return cls()
         if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
             return cls()
