@@ -147,6 +147,20 @@ def test_a_failed_cell_keeps_nothing_and_is_run_again_next_time(spec, tmp_path, 
     assert "FAILED (2)" in capsys.readouterr().out
 
 
+def test_the_grid_says_what_is_left_to_run_and_exits_non_zero_when_a_cell_failed(fake_grid, monkeypatch, capsys):
+    """A script or scheduler driving the grid reads its exit status."""
+    finished = grid.Cell("mrpc_ctrl", "ce", 1)
+    (grid.RESULTS / finished.path).mkdir(parents=True)
+    (grid.RESULTS / finished.path / "all_results.json").write_text("{}")
+    argv = ["--benchmarks", "mrpc_ctrl", "--methods", "ce", "--seeds", "1", "2"]
+    with monkeypatch.context() as failing:
+        failing.setattr(grid, "SCRIPTS", {"run": "no_such_run.py"})
+        assert grid.main(argv) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("1 of 2 cells already finished; 1 to run\n[1/1] mrpc_ctrl/ce/seed2\n") and "FAILED" in out
+    assert grid.main(argv) == 0 and grid.Cell("mrpc_ctrl", "ce", 2).done
+
+
 def grid_process(tmp_path, script: Path, seeds: list[str], **popen) -> subprocess.Popen:
     """`python experiments/grid.py` for mrpc_ctrl's CE cells of `seeds`, in tmp_path, each cell run by `script`."""
     driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
@@ -1019,6 +1033,20 @@ def test_a_study_s_real_set_files_are_the_real_sets_its_seeds_draw(toy_data_root
     assert [[json.loads(line)["text"] for line in path.read_text().splitlines()] for path in written] == [
         drawn[1], drawn[3]]
     assert drawn[1] != drawn[3]
+
+
+def test_a_study_over_benchmarks_whose_real_sets_differ_writes_no_derived_file(toy_data_root, monkeypatch, tmp_path):
+    """One file could hold the examples unused by only one of the real sets' draws."""
+    from experiments import study_files
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
+    spec = _toy_study_spec(seeds=[1], variants={"v": {"validation_file": "experiments/work/unused.jsonl"}})
+    spec["benchmarks"]["toy_fewer"] = {**spec["benchmarks"]["toy"], "quality_checker_max_train_samples": 5}
+    spec["studies"]["s"]["benchmarks"].append("toy_fewer")
+    with pytest.raises(SystemExit, match="^s: one derived file for benchmarks with different real sets$"):
+        study_files.write_study_files(spec, "s")
+    assert not (tmp_path / "experiments").exists()
 
 
 def test_the_holdout_studies_give_each_seed_its_own_real_set_holdout_and_checkers(spec):
