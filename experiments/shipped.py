@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/shipped.py`
 
-from experiments.grid import children_cpu_s  # noqa: E402
+from app.cli import until_stopped  # noqa: E402
+from experiments.grid import children_cpu_s, wait_for  # noqa: E402
 from experiments.spec import ROOT  # noqa: E402
 from trainer.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -56,7 +57,9 @@ def run(name: str) -> dict:
     command = [sys.executable, str(ROOT / "run.py"), config, "--output_dir", str(out), "--overwrite_output_dir",
                "true", "--report_to", "none", *(x for key, value in overrides.items() for x in (f"--{key}", value))]
     started, cpu = time.time(), children_cpu_s()
-    subprocess.run(command, cwd=ROOT, check=True)
+    code = wait_for(subprocess.Popen(command, cwd=ROOT))  # stopped, it stops run.py and waits for its cleanup
+    if code != 0:
+        raise SystemExit(f"{name}: run.py failed ({code}), as it says above; results/shipped.json keeps the others")
     metrics = json.loads((out / "all_results.json").read_text())
     return {"command": " ".join(["python", "run.py", *command[2:]]).replace(str(ROOT) + "/", ""),
             **{key: metrics[key] for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1")},
@@ -84,18 +87,23 @@ def write_readme_table(done: dict) -> None:
         write_text_atomic(README, updated)  # the hand-written rest is never lost
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="*", choices=list(RUNS), help="run these again (default: those missing)")
     args = parser.parse_args(argv)
-    done = json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}
-    for name in args.runs or [name for name in RUNS if name not in done]:
-        result = run(name)
-        done = {**(json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}), name: result}  # kept as each ends
-        write_json_atomic(OUTPUT, dict(sorted(done.items())))
-        print(f"{name}: test accuracy {100 * result['test_accuracy']:.1f}, macro-F1 {100 * result['test_f1']:.1f}")
-    write_readme_table(done)
+
+    def work() -> None:
+        done = json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}
+        for name in args.runs or [name for name in RUNS if name not in done]:
+            result = run(name)
+            done = {**(json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}), name: result}  # kept as each ends
+            write_json_atomic(OUTPUT, dict(sorted(done.items())))
+            print(f"{name}: test accuracy {100 * result['test_accuracy']:.1f}, macro-F1 {100 * result['test_f1']:.1f}",
+                  flush=True)
+        write_readme_table(done)
+
+    return until_stopped(work, "shipped.py")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -171,15 +171,27 @@ def grid_process(tmp_path, script: Path, seeds: list[str], **popen) -> subproces
     return subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True, **popen)
 
 
+def shipped_process(tmp_path, script: Path, **popen) -> subprocess.Popen:
+    """`python experiments/shipped.py --runs ce` in tmp_path, with `script` (named run.py there) as run.py."""
+    driver = (f"import sys; sys.path.insert(0, {str(grid.ROOT)!r})\n"
+              "from experiments import shipped\n"
+              f"shipped.ROOT = shipped.Path({str(script.parent)!r})\n"
+              "shipped.WORK, shipped.OUTPUT = shipped.ROOT / 'work', shipped.ROOT / 'shipped.json'\n"
+              "sys.exit(shipped.main(['--runs', 'ce']))\n")
+    return subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True, **popen)
+
+
+@pytest.mark.parametrize("driver", ["grid", "shipped"])
 @pytest.mark.parametrize("stop, to_group, status, line", [
     (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the grid alone
     (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the grid and its cell
 ])
-def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group, status, line):
+def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group, status, line,
+                                                                         driver):
     """The cell's run.py then cleans up as a run stopped alone does. The grid used to die on the spot at a SIGTERM,
-    leaving the cell training on its own, and to kill the cell outright 0.25 s after Ctrl-C."""
+    leaving the cell training on its own, and to kill the cell outright 0.25 s after Ctrl-C; so did shipped.py."""
     seen = tmp_path / "seen"
-    script = tmp_path / "fake_run.py"
+    script = tmp_path / "run.py"
     script.write_text("import os, pathlib, signal, sys, time\n"
                       f"seen = pathlib.Path({str(seen)!r})\n"
                       "def stop(signum, frame):\n"
@@ -190,8 +202,10 @@ def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_pat
                       "signal.signal(signal.SIGINT, stop)\n"
                       "seen.write_text(f'started {os.getpid()}')\n"
                       "time.sleep(120)\n")
-    process = grid_process(tmp_path, script, ["1"], stdout=subprocess.DEVNULL, start_new_session=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    popen = {"stdout": subprocess.DEVNULL, "start_new_session": True,
+             "preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
+    process = (grid_process(tmp_path, script, ["1"], **popen) if driver == "grid"
+               else shipped_process(tmp_path, script, **popen))
     deadline = time.time() + 120
     while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
         time.sleep(0.2)
@@ -947,29 +961,42 @@ def test_shipped_runs_what_results_shipped_json_lacks_or_what_runs_names(tmp_pat
     for name, value in (("ROOT", tmp_path), ("WORK", work), ("OUTPUT", tmp_path / "shipped.json"), ("README", readme),
                         ("RUNS", {name: shipped.RUNS[name] for name in ("recommended", "ce")})):
         monkeypatch.setattr(shipped, name, value)
-    ran = []
-
-    def run_py(command, cwd, check):  # stands in for run.py: its results, and nothing else
-        out = Path(command[command.index("--output_dir") + 1])
-        out.mkdir(parents=True, exist_ok=True)
-        metrics = dict.fromkeys(("eval_accuracy", "eval_f1", "test_accuracy", "test_f1"), 0.1 * (len(ran) + 1))
-        (out / "all_results.json").write_text(json.dumps(metrics))
-        ran.append(out.name)
-    monkeypatch.setattr(shipped.subprocess, "run", run_py)
+    ran = tmp_path / "ran"
+    (tmp_path / "run.py").write_text(  # stands in for run.py: its results, and nothing else
+        "import json, pathlib, sys\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--output_dir') + 1])\n"
+        "out.mkdir(parents=True, exist_ok=True)\n"
+        f"ran = pathlib.Path({str(ran)!r})\n"
+        "names = (ran.read_text().split() if ran.is_file() else []) + [out.name]\n"
+        "ran.write_text(' '.join(names))\n"
+        "metrics = dict.fromkeys(('eval_accuracy', 'eval_f1', 'test_accuracy', 'test_f1'), 0.1 * len(names))\n"
+        "(out / 'all_results.json').write_text(json.dumps(metrics))\n")
     monkeypatch.setattr(shipped, "children_cpu_s", iter([100.0, 130.0, 200.0, 205.0]).__next__)  # before, after
     earlier = {"command": "python run.py configs/config_baseline.json", "test_accuracy": 0.9, "test_f1": 0.9,
                "eval_accuracy": 0.9}
     shipped.OUTPUT.write_text(json.dumps({"ce": earlier}))
-    shipped.main([])
+    assert shipped.main([]) == 0
     done = json.loads(shipped.OUTPUT.read_text())
-    assert ran == ["recommended"] and done["ce"] == earlier  # only what was missing
+    assert ran.read_text() == "recommended" and done["ce"] == earlier  # only what was missing
     assert done["recommended"]["command"] == ("python run.py configs/config_recommended.json --output_dir "
                                               "experiments/work/shipped/recommended --overwrite_output_dir true "
                                               "--report_to none")  # as a user types it in the repository
     assert done["recommended"]["cpu_s"] == 30.0  # its own CPU time, not every earlier child's
-    shipped.main(["--runs", "ce"])
-    assert ran == ["recommended", "ce"] and json.loads(shipped.OUTPUT.read_text())["ce"]["test_accuracy"] == 0.2
+    assert shipped.main(["--runs", "ce"]) == 0
+    assert ran.read_text() == "recommended ce" and json.loads(shipped.OUTPUT.read_text())["ce"]["test_accuracy"] == 0.2
     assert "| `config_baseline.json` | CE | 20.0 | 20.0 | 20.0 |" in readme.read_text(encoding="utf-8")
+
+
+def test_shipped_stops_at_a_run_that_failed_and_keeps_the_runs_before_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(shipped, "ROOT", tmp_path)
+    monkeypatch.setattr(shipped, "WORK", tmp_path / "work")
+    monkeypatch.setattr(shipped, "OUTPUT", tmp_path / "shipped.json")
+    (tmp_path / "run.py").write_text("import sys\nsys.exit(2)\n")  # as run.py ends on bad input
+    shipped.OUTPUT.write_text(json.dumps({"ce": {"test_accuracy": 0.9}}))
+    with pytest.raises(SystemExit, match=r"^recommended: run.py failed \(2\), as it says above; results/shipped.json "
+                                         "keeps the others$"):
+        shipped.main(["--runs", "recommended"])
+    assert json.loads(shipped.OUTPUT.read_text()) == {"ce": {"test_accuracy": 0.9}}
 
 
 @pytest.mark.parametrize("script", ["grid.py", "summarize.py", "shipped.py", "study_files.py"])
