@@ -114,10 +114,15 @@ def test_parts_not_asked_for_keep_their_earlier_results_and_the_headline_reads_t
                "throughput": {"ratio_new_over_base": 1.02}, "step": {"old": True}}
     (tmp_path / "memory.json").write_text(json.dumps(earlier))
     monkeypatch.setattr(memory, "export_base", lambda commit, work: work / "base")
-    monkeypatch.setattr(memory, "step_breakdown", lambda model: {"activations_mb": 12.0})
+
+    def step_while_another_run_writes_its_part(model):
+        (tmp_path / "memory.json").write_text(json.dumps({**earlier, "settings": {"runs": []}}))
+        return {"activations_mb": 12.0}
+    monkeypatch.setattr(memory, "step_breakdown", step_while_another_run_writes_its_part)
     argv = ["--parts", "step", "--output", str(tmp_path / "memory.json"), "--work_dir", str(tmp_path / "work")]
     results = memory.main(argv)
     assert results["phases"] == earlier["phases"] and results["throughput"] == earlier["throughput"]
+    assert results["settings"] == {"runs": []}  # a part another memory.py wrote meanwhile
     assert results["step"]["activations_mb"] == 12.0 and "old" not in results["step"]
     assert results["step"]["command"] == " ".join(["python benchmarks/memory.py", *argv])
     assert results["peak_rss_mb"] == 2900.0 and results["throughput_new_over_base"] == 1.02
