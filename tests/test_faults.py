@@ -35,8 +35,8 @@ def _env(**extra) -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **extra}
 
 
-def _torchrun(config: str) -> list[str]:
-    return ["torchrun", "--standalone", "--nproc_per_node", "2", str(ROOT / "run.py"), config]
+def _torchrun(config: str, *options: str) -> list[str]:
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", *options, str(ROOT / "run.py"), config]
 
 
 def _write(tmp_path, config: dict, name="config.json") -> str:
@@ -314,8 +314,10 @@ def test_under_torchrun_an_output_dir_another_run_writes_stops_every_process_in_
     out = tmp_path / "taken"
     release = claim_output_dir(str(out))  # this test's process is the other run
     try:
-        job = subprocess.run(_torchrun(_write(tmp_path, {**tiny_config, "output_dir": str(out)})), env=_env(),
-                             capture_output=True, text=True, timeout=300)
+        # torchrun stops the other processes once one has ended, at its next look (every 0.1 s by default). Looking
+        # every 3 s, it leaves the other process time to print its own line on a busy machine.
+        job = subprocess.run(_torchrun(_write(tmp_path, {**tiny_config, "output_dir": str(out)}), "--monitor-interval",
+                                       "3"), env=_env(), capture_output=True, text=True, timeout=300)
     finally:
         release()
     lines = job.stderr.splitlines()
