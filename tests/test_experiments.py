@@ -183,11 +183,11 @@ def shipped_process(tmp_path, script: Path, **popen) -> subprocess.Popen:
 
 @pytest.mark.parametrize("driver", ["grid", "shipped"])
 @pytest.mark.parametrize("stop, to_group, status, line", [
-    (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the grid alone
-    (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the grid and its cell
+    (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the script alone
+    (signal.SIGINT, True, 130, "interrupted"),  # Ctrl-C: the terminal signals the script and its run.py
 ])
-def test_a_stopped_grid_stops_the_cell_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group, status, line,
-                                                                         driver):
+def test_a_stopped_grid_or_shipped_py_stops_the_run_py_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group,
+                                                                                       status, line, driver):
     """The cell's run.py then cleans up as a run stopped alone does. The grid used to die on the spot at a SIGTERM,
     leaving the cell training on its own, and to kill the cell outright 0.25 s after Ctrl-C; so did shipped.py."""
     seen = tmp_path / "seen"
