@@ -188,7 +188,7 @@ def shipped_process(tmp_path, script: Path, **popen) -> subprocess.Popen:
 ])
 def test_a_stopped_grid_or_shipped_py_stops_the_run_py_it_runs_and_waits_for_its_cleanup(tmp_path, stop, to_group,
                                                                                        status, line, driver):
-    """The cell's run.py then cleans up as a run stopped alone does. The grid used to die on the spot at a SIGTERM,
+    """The run.py it runs then cleans up as a run stopped alone does. The grid used to die on the spot at a SIGTERM,
     leaving the cell training on its own, and to kill the cell outright 0.25 s after Ctrl-C; so did shipped.py."""
     seen = tmp_path / "seen"
     script = tmp_path / "run.py"
@@ -991,6 +991,7 @@ def test_shipped_stops_at_a_run_that_failed_and_keeps_the_runs_before_it(tmp_pat
     monkeypatch.setattr(shipped, "ROOT", tmp_path)
     monkeypatch.setattr(shipped, "WORK", tmp_path / "work")
     monkeypatch.setattr(shipped, "OUTPUT", tmp_path / "shipped.json")
+    monkeypatch.setattr(shipped, "README", tmp_path / "README.md")  # never the repository's, whatever happens
     (tmp_path / "run.py").write_text("import sys\nsys.exit(2)\n")  # as run.py ends on bad input
     shipped.OUTPUT.write_text(json.dumps({"ce": {"test_accuracy": 0.9}}))
     with pytest.raises(SystemExit, match=r"^recommended: run.py failed \(2\), as it says above; results/shipped.json "
