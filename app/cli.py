@@ -21,7 +21,7 @@ from config.arguments import PredictArguments
 from config.help import render
 from config.loading import ConfigError, load_arguments, load_config
 from data.files import DataError
-from trainer.weighted_trainer import TrainingDiverged
+from trainer.diverged import TrainingDiverged
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
 # What a command writes, for the error of a full disk: the OSError rarely names the file.
@@ -157,15 +157,17 @@ def sigterm_raises():
 
 
 def _run(command: str, argv: list[str]) -> None:
+    # The options are read first: a mistake in them is told before the seconds that importing the Trainer takes.
     if command == "predict":
+        args = load_arguments(PredictArguments, argv)
         from app.predict import predict
 
-        predict(load_arguments(PredictArguments, argv))
+        predict(args)
         return
-    from app import pipeline
-
     config_file = argv[0] if argv and not argv[0].startswith("--") else None
     cfg = load_config(config_file, argv[1:] if config_file else argv, command)
+    from app import pipeline
+
     _process_log_level(cfg.training)
     cfg.command = ["python", f"{command}.py", *argv]
     with library_bars_off() if cfg.training.disable_tqdm else nullcontext():  # no progress bar at all, as asked

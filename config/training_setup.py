@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 
 import torch
-from transformers import Trainer, get_scheduler
-from transformers.integrations import get_available_reporting_integrations
-from transformers.utils import is_liger_kernel_available
 
 # What trainer/metrics.py computes at each evaluation; metric_for_best_model names one of them, or the loss.
 EVAL_METRICS = ("accuracy", "f1")
@@ -16,6 +13,11 @@ EVAL_METRICS = ("accuracy", "f1")
 
 def check_training_setup(args) -> None:
     """Raise ValueError, naming the option, for a choice transformers would refuse later."""
+    # Imported here: the Trainer and the integrations take seconds to import, half of what `run.py --help` took.
+    from transformers import Trainer, get_scheduler
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.utils import is_liger_kernel_available
+
     metric = args.metric_for_best_model
     if metric is not None and metric.removeprefix("eval_") not in (*EVAL_METRICS, "loss"):
         raise ValueError(f"metric_for_best_model: expected one of {', '.join((*EVAL_METRICS, 'loss'))}, got {metric!r}")

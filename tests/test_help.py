@@ -82,6 +82,16 @@ def test_the_real_command_prints_help_and_exits_0():
     assert out.startswith("usage: python run.py") and "error" not in done.stderr
 
 
+def test_the_help_and_a_mistyped_option_are_told_without_importing_the_trainer():
+    """Importing the Trainer took half of `run.py --help`'s time here (seconds), and neither needs it."""
+    driver = ("import sys\nfrom app.cli import main\n"
+              "for argv in (['--help'], ['--learning_rat', '1e-4']):\n"
+              "    print(main(argv), 'transformers.trainer' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    mistyped = "error: command line: unknown config key 'learning_rat'; did you mean 'learning_rate'?"
+    assert done.stderr.splitlines()[-3:] == ["0 False", mistyped, "2 False"], done.stderr
+
+
 def test_help_into_a_closed_pipe_ends_quietly():
     """`python run.py --help | head` (or a pager quit early): the reader is gone before the help is written, as
     `true` is; exit status 0 and no BrokenPipeError traceback. (Without WANDB_MODE=offline, under which

@@ -15,6 +15,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 from data.task import REAL_EXAMPLE
 from losses.weighting import LossKind, example_weights, gold_probabilities, weighted_nll_sum, with_fixed_weight
 from trainer.atomic import as_umask_allows, full_disk_named, write_json_atomic, write_text_atomic
+from trainer.diverged import TrainingDiverged
 from trainer.metrics import class_metrics, predicted_ids, printable
 from trainer.modeling import label_names_of
 from trainer.selection import PREDICTIONS_FILE, CheckpointAverage, ValidationPredictions
@@ -34,10 +35,6 @@ MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 VALIDATION_PREFIXES = ("eval", "eval_validation")
 # The split evaluated each epoch only to report it (track_test_each_epoch).
 REPORT_ONLY_PREFIX = "eval_test"
-
-
-class TrainingDiverged(ValueError):
-    """The training loss is no longer a finite number."""
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
