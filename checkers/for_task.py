@@ -11,7 +11,7 @@ import numpy as np
 from checkers.build import CheckerRecipe, build_checker, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
-from checkers.scoring import class_logits, task_label_order
+from checkers.scoring import class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
@@ -21,6 +21,10 @@ from trainer.modeling import label_names_of, load_trained_classifier
 from trainer.tracking import Tracker
 
 logger = logging.getLogger(__name__)
+# Below this spread a quality checker answers nearly every text alike. On the training data of the grid's DIMP cells
+# (results/cells/*/dimp*/weights.csv, binary benchmarks) the checkers of 500 real examples spread 0.05-0.43 (0.051:
+# MRPC's seed 1, which results/README.md calls flat), those of 50 to 125 real examples 0.004-0.043.
+FLAT_SPREAD = 0.05
 
 
 @dataclass
@@ -202,4 +206,18 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
             outputs[role] = checkers.cross_fitted(reference, base)
         else:
             outputs[role] = checkers.single(role, reference, base)
+    if "quality" in outputs:
+        warn_if_flat(outputs["quality"].probabilities)
     return outputs
+
+
+def warn_if_flat(probabilities: np.ndarray) -> None:
+    # P' near the same for every example makes DIMP's weight about P'/P(y|x), IMP's about P'/Q times one number: the
+    # weights then say what the model or Q makes of an example, and nothing of what the real data does.
+    value = spread(probabilities)
+    if value < FLAT_SPREAD:
+        logger.warning("The quality checker gives nearly every training example the same class probabilities (they "
+                       "move %.3f from their mean, on average; below %.2f): its P' will tell the examples apart "
+                       "hardly at all. A checker trained for few optimizer steps stays near the class shares; consider "
+                       "more checker_num_train_epochs, a higher checker_learning_rate, or more real examples.",
+                       value, FLAT_SPREAD)

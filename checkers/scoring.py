@@ -102,3 +102,10 @@ def class_logits(
 def at_gold(probabilities: np.ndarray, labels) -> np.ndarray:
     """Each example's probability at its gold label: row i, column labels[i] of an [N, C] array."""
     return probabilities[np.arange(len(probabilities)), np.asarray(labels)]
+
+
+def spread(probabilities: np.ndarray) -> float:
+    """How much a checker's answer depends on the text: the mean total-variation distance of each example's class
+    probabilities from their average over the examples. 0 when it gives every text the same probabilities; at most
+    1 - 1/C."""
+    return float(0.5 * np.abs(probabilities - probabilities.mean(axis=0)).sum(axis=1).mean())

@@ -27,7 +27,9 @@ from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_diffe
                             validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
-from checkers.scoring import CheckerError, at_gold, class_logits, class_probabilities, task_label_order
+from checkers.for_task import warn_if_flat
+from checkers.scoring import (CheckerError, at_gold, class_logits, class_probabilities, spread,
+                              task_label_order)
 from config.loading import load_config
 from conftest import encoder_without_head, hub_snapshot, toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
@@ -243,6 +245,29 @@ def test_a_fold_checker_near_the_majority_class_is_named_by_its_fold(caplog):
     with caplog.at_level(logging.WARNING):
         warn_if_no_better_than_majority("quality", record)
     assert "The quality checker of fold 2/3's validation accuracy 0.500 is below" in caplog.text
+
+
+def test_the_spread_of_a_checkers_probabilities_is_0_where_it_answers_every_text_alike():
+    assert spread(np.tile([[0.3, 0.7]], (5, 1))) == 0.0
+    assert spread(np.eye(3)[[0, 1, 2, 0, 1, 2]]) == pytest.approx(2 / 3)  # the most it can be with 3 classes
+    assert spread(np.array([[0.4, 0.6], [0.6, 0.4], [0.5, 0.5]])) == pytest.approx(0.2 / 3)
+
+
+@pytest.mark.parametrize("probabilities, warned", [
+    ([[0.48, 0.52], [0.52, 0.48]], True), ([[0.45, 0.55], [0.55, 0.45]], False), ([[0.9, 0.1], [0.1, 0.9]], False)])
+def test_a_flat_quality_checker_is_warned_about(caplog, probabilities, warned):
+    with caplog.at_level(logging.WARNING):
+        warn_if_flat(np.array(probabilities))
+    assert ("move 0.020 from their mean, on average; below 0.05" in caplog.text) if warned else not caplog.text
+
+
+def test_a_run_whose_quality_checker_answers_every_example_alike_says_so(tiny_config, tmp_path, caplog):
+    # At a learning rate of nearly 0 the checker keeps the tiny BERT's random head: much the same answer for every
+    # text.
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "checker_learning_rate": 1e-12}
+    with caplog.at_level(logging.WARNING):
+        score(load_config(_config_file(tmp_path, config)))
+    assert "The quality checker gives nearly every training example the same class probabilities" in caplog.text
 
 
 def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path,
