@@ -27,9 +27,9 @@ from experiments.cells import (CELLS, METHOD_NAMES, METHOD_ORDER, RESULTS, accur
 from experiments.grid import TIME_FILE  # noqa: E402
 from experiments.markdown import mean_se, mean_std  # noqa: E402
 from experiments.noise_tables import noise_records, noise_table, plot_noise_reaction, separation_table  # noqa: E402
-from experiments.real_set_tables import (bar_table, checker_ensemble_table, class_balance_table,  # noqa: E402
-                                         real_data_table, real_holdout_table, real_set_study_table,
-                                         second_validation_table, size_table)
+from experiments.real_set_tables import (bar_table, checker_ensemble_table, checker_steps_table,  # noqa: E402
+                                         class_balance_table, quality_spread, real_data_table, real_holdout_table,
+                                         real_set_study_table, second_validation_table, size_table)
 from experiments.selection import RULE_NAMES, RULES, kept_epoch  # noqa: E402
 from experiments.spec import load_spec, selection_rule  # noqa: E402
 from trainer.atomic import open_atomic, save_figure_atomic, write_text_atomic  # noqa: E402
@@ -65,16 +65,18 @@ def study_table(rows: list[dict]) -> str:
     study = load_spec()["studies"]["checker_size"]
     cells = [r for r in rows if r["benchmark"] in study["benchmarks"] and r["seed"] in study["seeds"]
              and (r["study"] == "checker_size" or (not r["variant"] and r["method"] in ("ce", "dimp")))]
-    lines = ["| benchmark | seed | method | real examples for the quality checker | checker val. accuracy | "
-             "val. accuracy (kept epoch) | test accuracy |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| benchmark | seed | method | real examples for the quality checker | checker val. accuracy | checker's "
+             "P′ spread | val. accuracy (kept epoch) | test accuracy |", "| --- " * 8 + "|"]
     with_recipe = [(row, json.loads((row["dir"] / "quality_checker_recipe.json").read_text())
                     if (row["dir"] / "quality_checker_recipe.json").is_file() else None) for row in cells]
     for row, recipe in sorted(with_recipe, key=lambda c: (c[0]["benchmark"], c[0]["seed"],
                                                           c[1]["train_examples"] if c[1] else 0)):
         size = recipe["train_examples"] if recipe else "none"
         checker = f"{100 * recipe['validation_metrics']['eval_accuracy']:.1f}" if recipe else "–"
+        spread = quality_spread(row["dir"] / "weights.csv") if recipe else None
         lines.append(f"| {row['benchmark']} | {row['seed']} | {METHOD_NAMES[row['method']]} | {size} | {checker} | "
-                     f"{kept_validation_accuracy(row):.1f} | {accuracy_on_test(row):.1f} |")
+                     f"{'–' if spread is None else f'{spread:.3f}'} | {kept_validation_accuracy(row):.1f} | "
+                     f"{accuracy_on_test(row):.1f} |")
     return "\n".join(lines)
 
 
@@ -281,7 +283,9 @@ def main(argv: list[str] | None = None) -> None:
         *([("More generated data (validation only: accuracy on one validation half, selected on the other, mean over "
              "seeds)", size_table(rows, recommended, "generated_size", "max_train_samples", "generated")),
            ("Fewer real examples (validation only: accuracy on one validation half, selected on the other, mean over "
-            "seeds)", size_table(rows, recommended, "real_set_size", "quality_checker_max_train_samples", "real"))]
+            "seeds)", size_table(rows, recommended, "real_set_size", "quality_checker_max_train_samples", "real")),
+           ("Checkers of 100 real examples trained for as many steps as those of 500 (validation only: accuracy on one "
+            "validation half, selected on the other, mean over seeds)", checker_steps_table(rows, recommended))]
           if recommended else []),
         ("Holding out part of the real set to validate on (validation only: the benchmark's validation split scores "
          "the last epoch, mean over seeds)", real_holdout_table(rows)),

@@ -1131,3 +1131,13 @@ def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_
     assert real_set_tables.real_holdout_table(rows).splitlines()[2:] == [
         "| b | 20% (100) | 2 | 400 | 71.0 | – | 70.0 |",
         "| b | none | 2 | 500 | 73.0 | +2.0 ± 2.8 (n=2) | – |"]
+
+
+def test_the_quality_checkers_spread_is_read_back_from_a_cells_weights_for_two_classes(tmp_path):
+    """weights.csv keeps P' at the gold label only, which gives every class probability of a two-class task."""
+    weights = tmp_path / "weights.csv"
+    weights.write_text("index,label,quality_prob\n0,0,0.9\n1,1,0.7\n2,1,\n")  # a row without P' is passed over
+    # P'(class 0) is 0.9 and 0.3: each row moves 0.3 from their mean 0.6, in each class's column.
+    assert real_set_tables.quality_spread(weights) == pytest.approx(0.3)
+    weights.write_text("index,label,quality_prob\n0,0,0.9\n1,1,0.7\n2,2,0.5\n")
+    assert real_set_tables.quality_spread(weights) is None
