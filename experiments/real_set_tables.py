@@ -312,48 +312,47 @@ def quality_spread(weights: Path) -> float | None:
 def checker_steps_table(rows: list[dict], recommended: str) -> str:
     """Validation only: with 100 real examples, the recommended method whose quality checker trained for the
     recipe's 5 epochs (real_set_size) or for 20, as many optimizer steps as 500 examples take
-    (real_set_checker_steps), with CE on the real set alone trained alike and CE on real + generated beside them:
-    each model's accuracy on one validation half, selected on the other; the margin paired by benchmark and seed; and
-    the spread of the quality checker's P' over the training data."""
+    (real_set_checker_steps), with CE on real + generated beside them: each model's accuracy on one validation half,
+    selected on the other, and the margin paired by benchmark and seed; each checker's validation accuracy (its kept
+    epoch, on the whole split) and the spread of its P' over the training data."""
     study, rule = load_spec()["studies"]["real_set_checker_steps"], selection_rule()
     epochs = {"real100": 5, "real100_e20": 20}
-    label = {"real_only": "CE on the real set alone (the checker's recipe), {} epochs",
-             recommended: METHOD_NAMES[recommended] + ", checker of {} epochs"}
+    model = METHOD_NAMES[recommended] + ", checker of {} epochs"
+    checker = "the quality checker of {} epochs (its kept epoch, the whole split)"
     margin = "checker of 20 − of 5 epochs, " + METHOD_NAMES[recommended]
     cells = {(row["benchmark"], row["seed"], row["method"], row["variant"]): row for row in rows
-             if row["variant"] in epochs and row["method"] in ("real_plus_synthetic", *label)}
+             if row["variant"] in epochs and row["method"] in ("real_plus_synthetic", recommended)}
     wanted = [(bench, seed) for bench in study["benchmarks"] for seed in study["seeds"]]
     entries, margins, spreads, seeds = defaultdict(list), [], defaultdict(list), defaultdict(list)
     for bench, seed in wanted:
-        scores = {key[2:]: held_out_score(cells[key], rule) if key in cells else None for key in
-                  [(bench, seed, "real_plus_synthetic", "real100")]
-                  + [(bench, seed, method, variant) for method in label for variant in epochs]}
-        if None in scores.values():
+        keys = [(bench, seed, "real_plus_synthetic", "real100")] + [(bench, seed, recommended, v) for v in epochs]
+        if not all(key in cells and held_out_score(cells[key], rule) is not None for key in keys):
             continue
         seeds[bench].append(seed)
-        entries[(bench, METHOD_NAMES["real_plus_synthetic"])].append(scores[("real_plus_synthetic", "real100")])
-        for (method, variant), value in scores.items():
-            if method in label:
-                entries[(bench, label[method].format(epochs[variant]))].append(value)
-        margins.append(scores[(recommended, "real100_e20")] - scores[(recommended, "real100")])
-        entries[(bench, margin)].append(margins[-1])
-        for variant, count in epochs.items():
-            value = quality_spread(cells[(bench, seed, recommended, variant)]["dir"] / "weights.csv")
+        entries[(bench, METHOD_NAMES["real_plus_synthetic"])].append(held_out_score(cells[keys[0]], rule))
+        for key in keys[1:]:
+            count, row = epochs[key[3]], cells[key]
+            entries[(bench, model.format(count))].append(held_out_score(row, rule))
+            recipe = json.loads((row["dir"] / "quality_checker_recipe.json").read_text())
+            entries[(bench, checker.format(count))].append(100 * recipe["validation_metrics"]["eval_accuracy"])
+            value = quality_spread(row["dir"] / "weights.csv")
             if value is not None:
                 spreads[count].append(value)
+        margins.append(entries[(bench, model.format(20))][-1] - entries[(bench, model.format(5))][-1])
+        entries[(bench, margin)].append(margins[-1])
     missing = len(wanted) - sum(len(s) for s in seeds.values())
     running = f"\n\nNot finished yet: {missing} of {len(wanted)} benchmark-seed pairs." if missing else ""
     if not margins:
         return "No benchmark and seed has finished every cell yet." + running
-    names = [METHOD_NAMES["real_plus_synthetic"], *(text.format(n) for text in label.values() for n in epochs.values()),
-             margin]
+    names = [METHOD_NAMES["real_plus_synthetic"],
+             *(text.format(n) for text in (checker, model) for n in epochs.values()), margin]
     better, worse = sum(m > 0 for m in margins), sum(m < 0 for m in margins)
     spread_text = "; ".join(f"{count} epochs {min(v):.3f}–{max(v):.3f}" for count, v in spreads.items())
     return ("Seeds: " + "; ".join(f"{bench} {', '.join(map(str, s))}" for bench, s in sorted(seeds.items())) + ".\n\n"
-            + benchmark_means_table("method, 100 real examples", names, entries)
+            + benchmark_means_table("model, 100 real examples", names, entries)
             + f"\n\nThe recommended method's margin with the checker of 20 epochs, paired by benchmark and seed (mean "
             f"± standard error): {mean_se(margins)} ({len(margins)} pairs; better in {better}, worse in {worse}). The "
-            f"spread of its quality checker's P′ over the training data: {spread_text}." + running)
+            f"spread of the quality checker's P′ over the training data: {spread_text}." + running)
 
 
 def real_holdout_table(rows: list[dict]) -> str:
