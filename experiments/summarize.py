@@ -73,7 +73,8 @@ def study_table(rows: list[dict]) -> str:
                                                           c[1]["train_examples"] if c[1] else 0)):
         size = recipe["train_examples"] if recipe else "none"
         checker = f"{100 * recipe['validation_metrics']['eval_accuracy']:.1f}" if recipe else "–"
-        spread = quality_spread(row["dir"] / "weights.csv") if recipe else None
+        weights = row["dir"] / "weights.csv"
+        spread = quality_spread(weights) if recipe and weights.is_file() else None
         lines.append(f"| {row['benchmark']} | {row['seed']} | {METHOD_NAMES[row['method']]} | {size} | {checker} | "
                      f"{'–' if spread is None else f'{spread:.3f}'} | {kept_validation_accuracy(row):.1f} | "
                      f"{accuracy_on_test(row):.1f} |")

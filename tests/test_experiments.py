@@ -433,10 +433,13 @@ def test_checker_size_table_sets_each_checker_size_beside_ce_and_the_whole_set(t
                      "test": (100 * (accuracy + 0.1), 100 * accuracy),
                      "history": [{"eval_validation_accuracy": accuracy - 0.1}, {"eval_validation_accuracy": accuracy}]})
     rows.append({**rows[0], "benchmark": "other"})
+    # The whole set's checker gave P'(gold) 0.9 and 0.7 to two examples of two classes: a spread of 0.3. The
+    # smaller one's cell kept no weights.csv.
+    (tmp_path / "dimp" / "weights.csv").write_text("index,label,quality_prob\n0,0,0.9\n1,1,0.7\n")
     lines = summarize.study_table(rows).splitlines()[2:]
-    assert lines == [f"| {benchmark} | {seed} | CE | none | – | 60.0 | 70.0 |",
-                     f"| {benchmark} | {seed} | DIMP | 50 | 55.0 | 55.0 | 65.0 |",
-                     f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 65.0 | 75.0 |"]
+    assert lines == [f"| {benchmark} | {seed} | CE | none | – | – | 60.0 | 70.0 |",
+                     f"| {benchmark} | {seed} | DIMP | 50 | 55.0 | – | 55.0 | 65.0 |",
+                     f"| {benchmark} | {seed} | DIMP | 500 | 65.0 | 0.300 | 65.0 | 75.0 |"]
 
 
 def test_validation_table_orders_by_setting_and_keeps_the_epoch_the_rule_keeps(tmp_path, monkeypatch):
