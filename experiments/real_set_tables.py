@@ -326,13 +326,14 @@ def checker_steps_table(rows: list[dict], recommended: str) -> str:
     entries, margins, spreads, seeds = defaultdict(list), [], defaultdict(list), defaultdict(list)
     for bench, seed in wanted:
         keys = [(bench, seed, "real_plus_synthetic", "real100")] + [(bench, seed, recommended, v) for v in epochs]
-        if not all(key in cells and held_out_score(cells[key], rule) is not None for key in keys):
+        scores = {key: held_out_score(cells[key], rule) if key in cells else None for key in keys}
+        if None in scores.values():
             continue
         seeds[bench].append(seed)
-        entries[(bench, METHOD_NAMES["real_plus_synthetic"])].append(held_out_score(cells[keys[0]], rule))
+        entries[(bench, METHOD_NAMES["real_plus_synthetic"])].append(scores[keys[0]])
         for key in keys[1:]:
             count, row = epochs[key[3]], cells[key]
-            entries[(bench, model.format(count))].append(held_out_score(row, rule))
+            entries[(bench, model.format(count))].append(scores[key])
             recipe = json.loads((row["dir"] / "quality_checker_recipe.json").read_text())
             entries[(bench, checker.format(count))].append(100 * recipe["validation_metrics"]["eval_accuracy"])
             value = quality_spread(row["dir"] / "weights.csv")
