@@ -27,19 +27,19 @@ def finished_cells() -> list[dict]:
     rule, None when the cell cannot report it; and "predictions": its saved validation predictions (probabilities
     per evaluation, labels), None when it kept none."""
     studies, rule = load_spec()["studies"], selection_rule()
-    # Two studies may name a variant alike ("plain"); their methods tell them apart.
-    study_of = {(method, variant): name for name, study in studies.items() for method in study["methods"]
-                for variant in study["variants"]}
+    # Two studies may name a variant alike ("plain", "real100"); their methods or benchmarks tell them apart.
+    study_of = {(benchmark, method, variant): name for name, study in studies.items()
+                for benchmark in study["benchmarks"] for method in study["methods"] for variant in study["variants"]}
     rows = []
     for results in sorted(CELLS.glob("*/*/seed*/all_results.json")):
         seed_dir = results.parent
-        method, _, variant = seed_dir.parent.name.partition("__")
+        benchmark, (method, _, variant) = seed_dir.parent.parent.name, seed_dir.parent.name.partition("__")
         metrics = json.loads(results.read_text())
         config_file = seed_dir / "cell_config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         history, run_rule = log_history(seed_dir), final_model_rule(config)
-        rows.append({"benchmark": seed_dir.parent.parent.name, "method": method, "variant": variant,
-                     "study": study_of.get((method, variant), ""), "seed": int(seed_dir.name[4:]),
+        rows.append({"benchmark": benchmark, "method": method, "variant": variant,
+                     "study": study_of.get((benchmark, method, variant), ""), "seed": int(seed_dir.name[4:]),
                      "metrics": metrics, "history": history, "dir": seed_dir, "averaged": run_rule == "average",
                      "test": reported_test(history, metrics, rule, run_rule),
                      "predictions": load_predictions(seed_dir / "validation_predictions.npz")})

@@ -30,7 +30,7 @@ def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
     assert len(cells) == (5 * 9 * 3 + 5 * 8 + 5 * 2 + 5 * 5 + 4 * 3 + 4 * 3 + 2 * 2 * 2 * 3 + 5 * 3 + 2 * 2 + 3 * 3
-                          + 2 * 3 + 2 * 2 + 3 * 2 * 2 + 2 * 2 * 3 + 2 * 3 * 3 * 2 + 2 * 3)
+                          + 2 * 3 + 2 * 2 + 3 * 2 * 2 + 2 * 2 * 3 + 2 * 3 * 3 * 2 + 2 * 3 + 3 * 3)
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
@@ -910,17 +910,21 @@ def test_a_mean_over_the_benchmarks_needs_every_benchmark():
         "| a | 71.0 | 80.0 | 75.5 |", "| b | 60.0 | – | – |"]
 
 
-def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method(tmp_path, monkeypatch):
+def test_a_variant_named_alike_in_two_studies_belongs_to_the_study_of_its_method_and_benchmark(tmp_path,
+                                                                                                 monkeypatch):
     spec = tmp_path / "grid.json"
-    spec.write_text(json.dumps({"studies": {"a": {"methods": ["dimp"], "variants": {"plain": {}}},
-                                            "b": {"methods": ["imp"], "variants": {"plain": {}}}}}))
+    spec.write_text(json.dumps({"studies": {
+        "a": {"benchmarks": ["x"], "methods": ["dimp"], "variants": {"plain": {}}},
+        "b": {"benchmarks": ["x"], "methods": ["imp"], "variants": {"plain": {}}},
+        "c": {"benchmarks": ["y"], "methods": ["dimp"], "variants": {"plain": {}}}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
     monkeypatch.setattr(cell_results, "CELLS", tmp_path / "cells")
-    for method in ("dimp", "imp", "ce"):
-        cell = tmp_path / "cells" / "bench" / f"{method}__plain" / "seed1"
+    for bench, method in (("x", "dimp"), ("x", "imp"), ("x", "ce"), ("y", "dimp"), ("y", "imp")):
+        cell = tmp_path / "cells" / bench / f"{method}__plain" / "seed1"
         cell.mkdir(parents=True)
         (cell / "all_results.json").write_text("{}")
-    assert {r["method"]: r["study"] for r in cell_results.finished_cells()} == {"dimp": "a", "imp": "b", "ce": ""}
+    assert {(r["benchmark"], r["method"]): r["study"] for r in cell_results.finished_cells()} == {
+        ("x", "dimp"): "a", ("x", "imp"): "b", ("x", "ce"): "", ("y", "dimp"): "c", ("y", "imp"): ""}
 
 
 @pytest.mark.parametrize("name", list(shipped.RUNS))
