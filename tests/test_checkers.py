@@ -27,7 +27,7 @@ from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_diffe
                             validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
-from checkers.for_task import warn_if_flat
+from checkers.for_task import warn_if_a_class_goes_unanswered, warn_if_flat
 from checkers.scoring import (CheckerError, at_gold, class_logits, class_probabilities, spread,
                               task_label_order)
 from config.loading import load_config
@@ -261,6 +261,20 @@ def test_a_flat_quality_checker_is_warned_about(caplog, probabilities, warned):
     assert ("move 0.020 from their mean, on average; below 0.05" in caplog.text) if warned else not caplog.text
 
 
+def test_a_class_the_quality_checker_never_answers_is_warned_about_where_examples_carry_it(caplog):
+    # Class 0 is never the checker's answer and two examples carry it; class 2 is never answered and none carry it.
+    probabilities = np.array([[0.2, 0.7, 0.1], [0.3, 0.6, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1]])
+    with caplog.at_level(logging.WARNING):
+        warn_if_a_class_goes_unanswered(probabilities, np.array([0, 0, 1, 1]), ["negative", "neutral", "positive"])
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "The quality checker answers 'negative' for none of the 4 training examples, though 2 of them are labelled so"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        warn_if_a_class_goes_unanswered(probabilities[[0, 1, 2]] + [[0.6, 0, 0], [0, 0, 0], [0, 0, 0]],
+                                        np.array([0, 0, 1]), ["negative", "neutral", "positive"])
+    assert not caplog.text
+
+
 def test_a_run_whose_quality_checker_answers_every_example_alike_says_so(tiny_config, tmp_path, caplog):
     # At a learning rate of nearly 0 the checker keeps the tiny BERT's random head: much the same answer for every
     # text.
@@ -268,6 +282,7 @@ def test_a_run_whose_quality_checker_answers_every_example_alike_says_so(tiny_co
     with caplog.at_level(logging.WARNING):
         score(load_config(_config_file(tmp_path, config)))
     assert "The quality checker gives nearly every training example the same class probabilities" in caplog.text
+    assert "for none of the" in caplog.text  # the same answer for every text: the other class is never answered
 
 
 def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path,
