@@ -353,7 +353,8 @@ def checker_steps_table(rows: list[dict], recommended: str) -> str:
             + benchmark_means_table("model, 100 real examples", names, entries)
             + f"\n\nThe recommended method's margin with the checker of 20 epochs, paired by benchmark and seed (mean "
             f"± standard error): {mean_se(margins)} ({len(margins)} pairs; better in {better}, worse in {worse}). The "
-            f"spread of the quality checker's P′ over the training data: {spread_text}." + running)
+            f"spread of the quality checker's P′ over the training data (two-class benchmarks): {spread_text}."
+            + running)
 
 
 def real_holdout_table(rows: list[dict]) -> str:
