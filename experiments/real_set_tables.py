@@ -311,10 +311,10 @@ def quality_spread(weights: Path) -> float | None:
 
 def checker_steps_table(rows: list[dict], recommended: str) -> str:
     """Validation only: with 100 real examples, the recommended method whose quality checker trained for the
-    recipe's 5 epochs (real_set_size) or for 20, as many optimizer steps as 500 examples take
-    (real_set_checker_steps), with CE on real + generated beside them: each model's accuracy on one validation half,
-    selected on the other, and the margin paired by benchmark and seed; each checker's validation accuracy (its kept
-    epoch, on the whole split) and the spread of its P' over the training data."""
+    recipe's 5 epochs (real_set_size; checker_steps_fpb on noisy_fpb) or for 20, as many optimizer steps as 500
+    examples take (real_set_checker_steps), with CE on real + generated beside them: each model's accuracy on one
+    validation half, selected on the other, and the margin paired by benchmark and seed; each checker's validation
+    accuracy (its kept epoch, on the whole split) and, for two classes, the spread of its P' over the training data."""
     study, rule = load_spec()["studies"]["real_set_checker_steps"], selection_rule()
     epochs = {"real100": 5, "real100_e20": 20}
     model = METHOD_NAMES[recommended] + ", checker of {} epochs"
