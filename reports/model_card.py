@@ -199,6 +199,9 @@ def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
         what = {"imp": "weight P′/Q (fixed)", "quality_only": "weight P′ (fixed)"}.get(
             kind, "P′/Q (the checkers' factor)" if weights.diversity is not None else "P′ (the quality checker's factor)")
         rows.append([what, weights.static])
+        if len(weights.label_names) <= 10:  # by label too: a checker that has not learnt a class weighs it all down
+            rows += [[f"{what}, label `{name}`", weights.static[weights.labels == i]]
+                     for i, name in enumerate(weights.label_names)]
     rows += [[f"weight, epoch {epoch}", weights.without_fixed(weights.weight[epoch])] for epoch in weights.epochs]
     table = []
     for what, values in rows:

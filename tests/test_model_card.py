@@ -79,6 +79,12 @@ def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config
     examples, mean, low, high, below = row.strip("| ").split(" | ")[1:]
     assert (int(examples), int(below)) == (64, int((last < 0.5).sum()))
     assert [float(mean), float(low), float(high)] == pytest.approx([last.mean(), last.min(), last.max()], rel=6e-3)
+    for name in ("negative", "positive"):  # and P', the weights' fixed factor, label by label
+        factor = np.array([float(row["static_weight"]) for row in weights_rows(out) if row["label_name"] == name])
+        row = next(line for line in text.splitlines()
+                   if line.startswith(f"| P′ (the quality checker's factor), label `{name}` |"))
+        examples, mean = row.strip("| ").split(" | ")[1:3]
+        assert (int(examples), float(mean)) == (len(factor), pytest.approx(factor.mean(), rel=6e-3))
     assert f"- quality checker `{tiny_config['quality_checker_model']}`: " in text and "32 examples" in text
     checker = next(line for line in text.splitlines() if line.startswith("- quality checker"))
     recipe = json.loads((Path(tiny_config["quality_checker_model"]) / "checker_recipe.json").read_text())
