@@ -208,8 +208,7 @@ def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSou
             outputs[role] = checkers.single(role, reference, base)
     if "quality" in outputs:
         warn_if_flat(outputs["quality"].probabilities)
-        warn_if_a_class_goes_unanswered(outputs["quality"].probabilities, column_array(task.splits["train"], "label"),
-                                        task.label_names)
+        warn_if_a_class_goes_unanswered(outputs["quality"].probabilities, task.label_counts("train"), task.label_names)
     return outputs
 
 
@@ -225,14 +224,14 @@ def warn_if_flat(probabilities: np.ndarray) -> None:
                        value, FLAT_SPREAD)
 
 
-def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labelled: np.ndarray, names: list[str]) -> None:
+    """`labelled`: how many of the examples carry each label (TaskData.label_counts)."""
     # A checker that never answers a class gives every example of it a low P', right label or wrong: the weights
     # then shrink the class as a whole, which no spread of the probabilities shows.
     answered = np.bincount(probabilities.argmax(axis=1), minlength=len(names))
-    labelled = np.bincount(labels, minlength=len(names))
     for label in np.flatnonzero((answered == 0) & (labelled > 0)):
         logger.warning("The quality checker answers %r for none of the %d training examples, though %d of them are "
                        "labelled so: its P' weighs them down as a class, whatever their quality. A checker trained for "
                        "few optimizer steps may not have learnt the class yet; consider more "
                        "checker_num_train_epochs, a higher checker_learning_rate, or more real examples of it.",
-                       names[label], len(labels), labelled[label])
+                       names[label], len(probabilities), labelled[label])

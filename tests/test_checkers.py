@@ -262,16 +262,17 @@ def test_a_flat_quality_checker_is_warned_about(caplog, probabilities, warned):
 
 
 def test_a_class_the_quality_checker_never_answers_is_warned_about_where_examples_carry_it(caplog):
-    # Class 0 is never the checker's answer and two examples carry it; class 2 is never answered and none carry it.
+    # Class 0 is never the checker's answer and two examples carry it; class 2 is never answered and none carry it
+    # (the labels' counts, as TaskData.label_counts gives them).
     probabilities = np.array([[0.2, 0.7, 0.1], [0.3, 0.6, 0.1], [0.4, 0.5, 0.1], [0.1, 0.8, 0.1]])
     with caplog.at_level(logging.WARNING):
-        warn_if_a_class_goes_unanswered(probabilities, np.array([0, 0, 1, 1]), ["negative", "neutral", "positive"])
+        warn_if_a_class_goes_unanswered(probabilities, np.array([2, 2, 0]), ["negative", "neutral", "positive"])
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
         "The quality checker answers 'negative' for none of the 4 training examples, though 2 of them are labelled so"]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         warn_if_a_class_goes_unanswered(probabilities[[0, 1, 2]] + [[0.6, 0, 0], [0, 0, 0], [0, 0, 0]],
-                                        np.array([0, 0, 1]), ["negative", "neutral", "positive"])
+                                        np.array([2, 1, 0]), ["negative", "neutral", "positive"])
     assert not caplog.text
 
 
