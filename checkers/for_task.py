@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 # (results/cells/*/dimp*/weights.csv, binary benchmarks) the checkers of 500 real examples spread 0.05-0.43 (0.051:
 # MRPC's seed 1, which results/README.md calls flat), those of 50 to 125 real examples 0.004-0.043.
 FLAT_SPREAD = 0.05
+# What trains a quality checker further, for the warnings about one that few optimizer steps left short.
+TRAIN_FURTHER = "more checker_num_train_epochs, a higher checker_learning_rate, or more real examples"
 
 
 @dataclass
@@ -220,8 +222,7 @@ def warn_if_flat(probabilities: np.ndarray) -> None:
         logger.warning("The quality checker gives nearly every training example the same class probabilities (they "
                        "move %.3f from their mean, on average; below %.2f): its P' will tell the examples apart "
                        "hardly at all. A checker trained for few optimizer steps stays near the class shares; consider "
-                       "more checker_num_train_epochs, a higher checker_learning_rate, or more real examples.",
-                       value, FLAT_SPREAD)
+                       "%s.", value, FLAT_SPREAD, TRAIN_FURTHER)
 
 
 def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labelled: np.ndarray, names: list[str]) -> None:
@@ -232,6 +233,5 @@ def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labelled: np.ndar
     for label in np.flatnonzero((answered == 0) & (labelled > 0)):
         logger.warning("The quality checker answers %r for none of the %d training examples, though %d of them are "
                        "labelled so: its P' weighs them down as a class, whatever their quality. A checker trained for "
-                       "few optimizer steps may not have learnt the class yet; consider more "
-                       "checker_num_train_epochs, a higher checker_learning_rate, or more real examples of it.",
-                       names[label], len(probabilities), labelled[label])
+                       "few optimizer steps may not have learnt the class yet; consider %s of it.",
+                       names[label], len(probabilities), labelled[label], TRAIN_FURTHER)
