@@ -371,11 +371,16 @@ def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
 def parse_overrides(argv: list[str]) -> dict:
     """`--key value` pairs (or `--key=value`, or a bare `--flag` meaning true)."""
     overrides: dict = {}
+    key = raw = None
     i = 0
     while i < len(argv):
         token = argv[i]
         if not token.startswith("--") or len(token) == 2:
-            raise ConfigError(f"command line: expected --key value, got {token!r}")
+            after = ""
+            if key is not None and not token.startswith("--"):  # `--text_column_names a b`: a value too many
+                after = (f" after --{key} {raw!r}: an option takes one value (several, as its help says: "
+                         "comma-separated column names, a JSON list)")
+            raise ConfigError(f"command line: expected --key value, got {token!r}{after}")
         key, eq, raw = token[2:].partition("=")
         if not eq:
             if i + 1 < len(argv) and not argv[i + 1].startswith("--"):

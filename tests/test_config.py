@@ -400,6 +400,15 @@ def test_override_syntax():
             parse_overrides(wrong)
 
 
+def test_a_value_too_many_names_the_option_it_follows():
+    # `--text_column_names s1 s2`, as a shell user lists columns: the message says which option took 's1'.
+    with pytest.raises(ConfigError, match=r"got 's2' after --text_column_names 's1': an option takes one value "
+                                          r"\(several, as its help says: comma-separated"):
+        parse_overrides(["--output_dir", "o", "--text_column_names", "s1", "s2"])
+    with pytest.raises(ConfigError, match=r"got 'b' after --a '1':"):
+        parse_overrides(["--a=1", "b"])
+
+
 @pytest.mark.parametrize("name,problem_type", [
     ("config_DIMP.json", "single_label_classification_dimp"),
     ("config_IMP.json", "single_label_classification_imp"),
