@@ -16,7 +16,7 @@ from transformers.modelcard import TrainingSummary, parse_log_history
 from checkers.build import RECIPE_FILE
 from checkers.for_task import dataset_label
 from config.loading import RunConfig
-from data.files import as_configured
+from data.files import SHOWN_LABELS, as_configured
 from data.store import column_array
 from data.task import TaskData, real_examples
 from references.models import ModelSource, is_local_path
@@ -127,7 +127,7 @@ def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> li
     return [{"name": name, "results": results}]
 
 
-def label_list(names: list[str], shown: int = 10) -> str:
+def label_list(names: list[str], shown: int = SHOWN_LABELS) -> str:
     """The labels for the card's first line: all of them, or the first `shown` of a long list."""
     listed = ", ".join(f"`{label}`" for label in names[:shown])
     more = len(names) - shown
@@ -199,7 +199,8 @@ def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
         what = {"imp": "weight P′/Q (fixed)", "quality_only": "weight P′ (fixed)"}.get(
             kind, "P′/Q (the checkers' factor)" if weights.diversity is not None else "P′ (the quality checker's factor)")
         rows.append([what, weights.static])
-        if len(weights.label_names) <= 10:  # by label too: a checker that has not learnt a class weighs it all down
+        # by label too: a checker that has not learnt a class weighs it all down
+        if len(weights.label_names) <= SHOWN_LABELS:
             rows += [[f"{what}, label `{name}`", weights.static[weights.labels == i]]
                      for i, name in enumerate(weights.label_names)]
     rows += [[f"weight, epoch {epoch}", weights.without_fixed(weights.weight[epoch])] for epoch in weights.epochs]
