@@ -13,6 +13,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
+from data.files import SHOWN_LABELS
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, resolve_model, short_name
@@ -230,8 +231,16 @@ def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labelled: np.ndar
     # A checker that never answers a class gives every example of it a low P', right label or wrong: the weights
     # then shrink the class as a whole, which no spread of the probabilities shows.
     answered = np.bincount(probabilities.argmax(axis=1), minlength=len(names))
-    for label in np.flatnonzero((answered == 0) & (labelled > 0)):
-        logger.warning("The quality checker answers %r for none of the %d training examples, though %d of them are "
-                       "labelled so: its P' weighs them down as a class, whatever their quality. A checker trained for "
-                       "few optimizer steps may not have learnt the class yet; consider %s of it.",
-                       names[label], len(probabilities), labelled[label], TRAIN_FURTHER)
+    unanswered = np.flatnonzero((answered == 0) & (labelled > 0))
+    if not len(unanswered):
+        return
+    # One warning for them all: a flat checker of 150 classes would otherwise write 149.
+    listed = [f"{names[label]!r} ({labelled[label]} labelled so)" for label in unanswered[:SHOWN_LABELS]]
+    if len(unanswered) > SHOWN_LABELS:
+        listed.append(f"{len(unanswered) - SHOWN_LABELS} more labels")
+    listed = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
+    whose, classes, it = ("that label's", "the class", "it") if len(unanswered) == 1 else \
+        ("those labels'", "these classes", "them")
+    logger.warning("The quality checker answers %s for none of the %d training examples: its P' weighs %s examples "
+                   "down as a class, whatever their quality. A checker trained for few optimizer steps may not have "
+                   "learnt %s yet; consider %s of %s.", listed, len(probabilities), whose, classes, TRAIN_FURTHER, it)

@@ -268,12 +268,25 @@ def test_a_class_the_quality_checker_never_answers_is_warned_about_where_example
     with caplog.at_level(logging.WARNING):
         warn_if_a_class_goes_unanswered(probabilities, np.array([2, 2, 0]), ["negative", "neutral", "positive"])
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
-        "The quality checker answers 'negative' for none of the 4 training examples, though 2 of them are labelled so"]
+        "The quality checker answers 'negative' (2 labelled so) for none of the 4 training examples"]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         warn_if_a_class_goes_unanswered(probabilities[[0, 1, 2]] + [[0.6, 0, 0], [0, 0, 0], [0, 0, 0]],
                                         np.array([2, 1, 0]), ["negative", "neutral", "positive"])
     assert not caplog.text
+
+
+def test_the_labels_a_quality_checker_never_answers_make_one_warning(caplog):
+    # A checker that answers class 0 for every text, of 3 classes and of 150: one warning each, its list cut at 10.
+    for classes, named in ((3, "'c1' (1 labelled so) or 'c2' (1 labelled so) for none"),
+                           (150, "'c10' (1 labelled so) or 139 more labels for none")):
+        caplog.clear()
+        probabilities = np.zeros((5, classes))
+        probabilities[:, 0] = 1
+        with caplog.at_level(logging.WARNING):
+            warn_if_a_class_goes_unanswered(probabilities, np.ones(classes, dtype=int),
+                                            [f"c{i}" for i in range(classes)])
+        assert len(caplog.records) == 1 and named in caplog.text and "'c11'" not in caplog.text
 
 
 def test_a_run_whose_quality_checker_answers_every_example_alike_says_so(tiny_config, tmp_path, caplog):
