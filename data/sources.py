@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Iterator
 
+from references.models import offline_while_hub_unreachable
 from references.wandb_refs import resolve_artifact
 from data.files import SUFFIXES, DataError, format_suffix, resolve_data_path
 from data.task import LABEL, SplitSource, split_from_file
@@ -45,7 +46,8 @@ def _from_hub(data: DataArguments) -> list[SplitSource]:
     import datasets
 
     try:
-        loaded = datasets.load_dataset(data.dataset_name, data.dataset_config_name)
+        with offline_while_hub_unreachable():
+            loaded = datasets.load_dataset(data.dataset_name, data.dataset_config_name)
     except Exception as err:  # offline, unknown name, ...: `datasets` raises many types
         config = f" (dataset_config_name {data.dataset_config_name!r})" if data.dataset_config_name else ""
         raise DataError(f"dataset_name: could not load {data.dataset_name!r}{config}: {err}") from None

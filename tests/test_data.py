@@ -12,6 +12,7 @@ import logging
 import lzma
 import mmap
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -839,6 +840,40 @@ def test_a_hub_splits_errors_name_the_row(tmp_path):
                              "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
     with pytest.raises(DataError, match=r"hub\[train\]: row 3: column 'sentence' is empty"):
         load_task(cfg)
+
+
+def test_a_cached_hub_dataset_loads_in_offline_mode_while_the_hub_is_unreachable(tmp_path, monkeypatch):
+    # Out of offline mode, datasets asks the hub (retrying for about 25 s here) before it reads its cache.
+    import datasets
+    import huggingface_hub.constants
+
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    (tmp_path / "train.csv").write_text("text,label\nhello,0\nworld,1\n")
+    datasets.load_dataset("csv", data_files={"train": str(tmp_path / "train.csv")}, cache_dir=str(tmp_path / "build"))
+    built = next((tmp_path / "build").glob("csv/*/0.0.0/*/csv-train.arrow")).parent
+    cached = tmp_path / "cache" / "ns___tiny" / "default" / "0.0.0" / "abc"  # as a download of ns/tiny leaves it
+    cached.mkdir(parents=True)
+    shutil.copy(built / "csv-train.arrow", cached / "tiny-train.arrow")
+    shutil.copy(built / "dataset_info.json", cached)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("references.models.hub_reachable", lambda: False)
+    load = datasets.load_dataset
+
+    def offline_only(*args, **kwargs):
+        assert datasets.config.HF_HUB_OFFLINE and huggingface_hub.constants.HF_HUB_OFFLINE
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", offline_only)
+    cfg = load_config(None, ["--dataset_name", "ns/tiny", "--problem_type", "single_label_classification",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    task = load_task(cfg)
+    assert len(task.splits["train"]) == 2 and task.label_names == ["0", "1"]
+    assert not datasets.config.HF_HUB_OFFLINE and not huggingface_hub.constants.HF_HUB_OFFLINE  # as they were
+    task.close()
 
 
 @pytest.mark.parametrize("config_name", [None, "mrpc"])
