@@ -230,7 +230,7 @@ def test_the_recorded_metrics_are_the_kept_epochs_as_logged_then():
 
 
 @pytest.mark.parametrize("role, accuracy, warned", [
-    ("quality", 0.69, "0.690 is within 1 point(s) of always answering the most common class (0.684)"),
+    ("quality", 0.69, "0.690 is within a point of always answering the most common class (0.684)"),
     ("quality", 0.65, "0.650 is below always answering the most common class (0.684)"),
     ("quality", 0.72, None), ("diversity", 0.69, None)])
 def test_quality_checker_near_the_majority_class_is_warned_about(caplog, role, accuracy, warned):

@@ -57,10 +57,9 @@ def majority_accuracy(labels) -> float:
     return float(np.bincount(labels).max() / len(labels))
 
 
-def warn_if_near_majority(what: str, accuracy: float | None, majority: float, advice: str,
-                          margin: float = 0.01) -> None:
+def warn_if_near_majority(what: str, accuracy: float | None, majority: float, advice: str) -> None:
     # A classifier that barely beats always answering the most common class has learnt the class shares, little else.
-    if accuracy is not None and accuracy < majority + margin:
-        relation = "below" if accuracy < majority else f"within {100 * margin:.0f} point(s) of"
+    if accuracy is not None and accuracy < majority + 0.01:
+        relation = "below" if accuracy < majority else "level with" if accuracy == majority else "within a point of"
         logger.warning("%s's validation accuracy %.3f is %s always answering the most common class (%.3f): %s",
                        what, accuracy, relation, majority, advice)
