@@ -26,6 +26,7 @@ _PLACES = frozenset({"quality_checker_train_file", "quality_checker_validation_f
                      "quality_checker_max_train_samples"})
 DATA_KEYS = (frozenset(f.name for f in dataclasses.fields(DataArguments)) - _MODELLING_OPTIONS) | _PLACES
 CHECKER_CACHE = "./cache/checkers"
+_CHECKER_OPTIONS = frozenset(f.name for f in dataclasses.fields(CheckerArguments))
 
 
 def method_settings() -> dict:
@@ -37,8 +38,9 @@ def method_settings() -> dict:
 def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArguments,
                   checkers: CheckerArguments) -> frozenset[str]:
     """Name each needed checker that the command line did not: a folder in ./cache/checkers named after the data it
-    is trained on and the model, as the shipped configs name theirs (built there on the first run, reused after,
-    built again when the data changed). Returns the roles it named."""
+    is trained on and the model it starts from, as the shipped configs name theirs, and the recipe options set away
+    from the recommendation (built there on the first run, reused after, built again when the data changed). Returns
+    the roles it named."""
     trained_on = {"quality": checkers.quality_checker_train_file,
                   "diversity": data.train_file or data.split_file or data.dataset_name}
     named = set()
@@ -48,12 +50,35 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
             named.add(role)
             data_file = Path(trained_on[role])  # its folder too: two projects' real.csv are two real sets
             name = f"{data_file.parent.name}-{data_file.stem}" if data_file.parent.name else data_file.stem
-            folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(model.model_name_or_path)}"
+            base = checkers.checker_base_model or model.model_name_or_path
+            folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}"
             if role == "quality" and checkers.quality_checker_warm_start:
                 folder += "_warm"  # another checker than the one trained from the model, cached beside it
+            folder += recipe_tags(role, checkers)
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
     return frozenset(named)
+
+
+def recipe_tags(role: str, checkers: CheckerArguments) -> str:
+    """`_e20`, `_lr0.0001`, `_bs16`: the checker recipe's options set away from the recommendation,
+    so that a run trying them (as the warnings about a checker trained too little advise) builds its checker beside
+    the recommended one, and a run back on the recommendation finds that one still there."""
+    usual = dataclasses.replace(CheckerArguments(), **{key: value for key, value in method_settings().items()
+                                                        if key in _CHECKER_OPTIONS})
+
+    def epochs(options: CheckerArguments) -> float:
+        own = options.diversity_checker_num_train_epochs if role == "diversity" else None
+        return options.checker_num_train_epochs if own is None else own
+
+    tags = ""
+    if epochs(checkers) != epochs(usual):
+        tags += f"_e{epochs(checkers):g}"
+    if checkers.checker_learning_rate != usual.checker_learning_rate:
+        tags += f"_lr{checkers.checker_learning_rate:g}"
+    if checkers.checker_batch_size != usual.checker_batch_size:
+        tags += f"_bs{checkers.checker_batch_size}"
+    return tags
 
 
 def join_real_set_only_if_given(data: DataArguments, checkers: CheckerArguments, asked: dict) -> None:

@@ -126,7 +126,7 @@ def test_the_default_cache_of_a_run_without_config_file_is_rebuilt_when_its_data
             str(tiny_model_dir), "--num_train_epochs", "1", "--checker_num_train_epochs", "1", "--report_to", "none",
             "--max_seq_length", "32", "--disable_tqdm", "true"]
     run(load_config(None, [*argv, "--output_dir", "out1"]))
-    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_{tmp_path.name}-real_{tiny_model_dir.name}" / \
+    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_{tmp_path.name}-real_{tiny_model_dir.name}_e1" / \
         "checker_recipe.json"
     first = json.loads(recipe.read_text())["train_data"]
     records = [json.loads(line) for line in real.read_text().splitlines()]
@@ -139,28 +139,34 @@ def test_the_default_cache_of_a_run_without_config_file_is_rebuilt_when_its_data
     assert json.loads(recipe.read_text())["train_data"] != first
 
 
-def test_the_default_cache_is_rebuilt_when_the_checkers_training_recipe_changed(
+def test_the_default_cache_keeps_a_checker_of_each_recipe_and_rebuilds_one_whose_length_changed(
         tiny_model_dir, data_root_env, tmp_path, monkeypatch, caplog):
-    """Epochs, learning rate, batch size, max_seq_length and the base model make the checker as much as its data."""
+    """Epochs, learning rate, batch size and the base model name the checker's folder: a run trying another builds
+    beside the first. max_seq_length makes the checker as much, and rebuilds it in place."""
     monkeypatch.chdir(tmp_path)
     argv = ["--train_file", "toy/train.jsonl", "--quality_checker_train_file", "toy/real.jsonl", "--model_name_or_path",
             str(tiny_model_dir), "--num_train_epochs", "1", "--checker_num_train_epochs", "1", "--report_to", "none",
             "--max_seq_length", "32", "--disable_tqdm", "true"]
     run(load_config(None, [*argv, "--output_dir", "out1"]))
-    recipe = tmp_path / "cache" / "checkers" / f"quality-checker_toy-real_{tiny_model_dir.name}" / "checker_recipe.json"
-    assert {key: json.loads(recipe.read_text())[key] for key in ("learning_rate", "batch_size", "max_seq_length")} == \
+    cache = tmp_path / "cache" / "checkers"
+    recipe = cache / f"quality-checker_toy-real_{tiny_model_dir.name}_e1" / "checker_recipe.json"
+    first = recipe.read_text()
+    assert {key: json.loads(first)[key] for key in ("learning_rate", "batch_size", "max_seq_length")} == \
         {"learning_rate": 6e-5, "batch_size": 32, "max_seq_length": 32}
     with caplog.at_level(logging.WARNING):
         run(load_config(None, [*argv, "--output_dir", "out2", "--checker_learning_rate", "1e-3"]))
-    assert "holds a checker trained with other learning_rate (6e-05; this run 0.001); training" in caplog.text
-    assert json.loads(recipe.read_text())["learning_rate"] == 1e-3
+    beside = cache / f"quality-checker_toy-real_{tiny_model_dir.name}_e1_lr0.001" / "checker_recipe.json"
+    assert json.loads(beside.read_text())["learning_rate"] == 1e-3 and recipe.read_text() == first
+    assert "holds a checker trained with other" not in caplog.text
     other_base = tmp_path / "other-base"
     shutil.copytree(tiny_model_dir, other_base)
-    caplog.clear()
+    run(load_config(None, [*argv, "--output_dir", "out3", "--checker_base_model", str(other_base)]))
+    assert json.loads((cache / "quality-checker_toy-real_other-base_e1" / "checker_recipe.json").read_text())[
+        "base_model"] == str(other_base)
     with caplog.at_level(logging.WARNING):
-        run(load_config(None, [*argv, "--output_dir", "out3", "--checker_learning_rate", "1e-3",
-                               "--checker_base_model", str(other_base)]))
-    assert f'other base_model ("{tiny_model_dir}"; this run "{other_base}")' in caplog.text
+        run(load_config(None, [*argv, "--output_dir", "out4", "--max_seq_length", "24"]))  # the later value wins
+    assert "holds a checker trained with other max_seq_length (32; this run 24); training" in caplog.text
+    assert json.loads(recipe.read_text())["max_seq_length"] == 24
 
 
 def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):

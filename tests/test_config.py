@@ -502,6 +502,18 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
                               "--model_name_or_path", "./models/tiny", "--quality_checker_warm_start", "true"])
     assert warm.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_warm"
     assert warm.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_tiny"  # not warmed
+    # a recipe other than the recommended one (as the warnings about an undertrained checker advise) builds its
+    # checker beside the recommended one, named after what differs; the recommended values name nothing
+    tried = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
+                               "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny",
+                               "--checker_num_train_epochs", "20", "--checker_learning_rate", "1e-4",
+                               "--diversity_checker_num_train_epochs", "5", "--checker_base_model", "./models/small"])
+    assert tried.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_small_e20_lr0.0001"
+    assert tried.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_small_lr0.0001"
+    same = load_config(None, ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl",
+                              "--model_name_or_path", "./models/tiny", "--checker_num_train_epochs", "5",
+                              "--checker_learning_rate", "6e-5", "--checker_batch_size", "32"])
+    assert same.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny"
     # a checker named on the command line is the one used, and not rebuilt as a default one would be when stale
     own = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
                              "--quality_checker_train_file", "real.jsonl", "--model_name_or_path", "./models/tiny",

@@ -65,7 +65,8 @@ def test_flags_only_run_without_validation_file_then_predict(tiny_model_dir, tmp
     assert resolved["validation_from_real_set"]["validation_examples"] == 8
     assert resolved["validation_file"] is None and resolved["real_validation_fraction"] == 0.2
     checker = work / resolved["quality_checker_model"]
-    assert resolved["quality_checker_model"] == f"./cache/checkers/quality-checker_mydata-real_{tiny_model_dir.name}"
+    assert resolved["quality_checker_model"] == \
+        f"./cache/checkers/quality-checker_mydata-real_{tiny_model_dir.name}_e1_lr0.001"
     assert json.loads((checker / "checker_recipe.json").read_text())["train_examples"] == 32
     monkeypatch.chdir(work)  # where the run's relative data paths lie
     task = load_task(load_config(str(out / "resolved_config.json")))
