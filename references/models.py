@@ -78,7 +78,7 @@ def hub_reachable() -> bool:
 def offline_while_hub_unreachable():
     """datasets and huggingface_hub in their offline mode while the hub does not answer, as HF_HUB_OFFLINE=1 would
     set them: they then read their caches at once instead of retrying the network first (a cached hub dataset loaded
-    in 0.1 s instead of 23.5 s here; one not cached fails as fast)."""
+    in 0.1 s instead of 23.5 s here; one not cached fails at once)."""
     if hub_reachable():
         yield
         return
