@@ -239,8 +239,8 @@ def warn_if_a_class_goes_unanswered(probabilities: np.ndarray, labelled: np.ndar
     if len(unanswered) > SHOWN_LABELS:
         listed.append(f"{len(unanswered) - SHOWN_LABELS} more labels")
     named = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
-    whose, classes, it = ("that label's", "the class", "it") if len(unanswered) == 1 else \
-        ("those labels'", "these classes", "them")
-    logger.warning("The quality checker answers %s for none of the %d training examples: its P' weighs %s examples "
-                   "down as a class, whatever their quality. A checker trained for few optimizer steps may not have "
-                   "learnt %s yet; consider %s of %s.", named, len(probabilities), whose, classes, TRAIN_FURTHER, it)
+    whose, classes, it = ("that label's examples down as a class", "the class", "it") if len(unanswered) == 1 \
+        else ("those labels' examples down class by class", "these classes", "them")
+    logger.warning("The quality checker answers %s for none of the %d training examples: its P' weighs %s, whatever "
+                   "their quality. A checker trained for few optimizer steps may not have learnt %s yet; consider %s "
+                   "of %s.", named, len(probabilities), whose, classes, TRAIN_FURTHER, it)
