@@ -42,10 +42,7 @@ class CheckerRecipe:
 
 def training_recipe(role: str, options: CheckerArguments, max_length: int) -> dict:
     """How a checker of `role` is trained: recorded beside it, and compared with what a later run would use."""
-    epochs = options.checker_num_train_epochs
-    if role == "diversity" and options.diversity_checker_num_train_epochs is not None:
-        epochs = options.diversity_checker_num_train_epochs
-    return {"num_train_epochs": epochs, "learning_rate": options.checker_learning_rate,
+    return {"num_train_epochs": options.epochs_for(role), "learning_rate": options.checker_learning_rate,
             "batch_size": options.checker_batch_size, "max_seq_length": max_length}
 
 

@@ -256,6 +256,12 @@ class CheckerArguments:
     def filtering(self) -> bool:
         return self.filter_min_weight is not None or self.filter_keep_top_fraction is not None
 
+    def epochs_for(self, role: str) -> float:
+        """The epochs a checker of `role` ('quality' or 'diversity') is built with."""
+        if role == "diversity" and self.diversity_checker_num_train_epochs is not None:
+            return self.diversity_checker_num_train_epochs
+        return self.checker_num_train_epochs
+
 
 @dataclass
 class WeightedTrainingArguments(TrainingArguments):

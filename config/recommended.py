@@ -66,14 +66,9 @@ def recipe_tags(role: str, checkers: CheckerArguments) -> str:
     the recommended one, and a run back on the recommendation finds that one still there."""
     usual = dataclasses.replace(CheckerArguments(), **{key: value for key, value in method_settings().items()
                                                         if key in _CHECKER_OPTIONS})
-
-    def epochs(options: CheckerArguments) -> float:
-        own = options.diversity_checker_num_train_epochs if role == "diversity" else None
-        return options.checker_num_train_epochs if own is None else own
-
     tags = ""
-    if epochs(checkers) != epochs(usual):
-        tags += f"_e{epochs(checkers):g}"
+    if checkers.epochs_for(role) != usual.epochs_for(role):
+        tags += f"_e{checkers.epochs_for(role):g}"
     if checkers.checker_learning_rate != usual.checker_learning_rate:
         tags += f"_lr{checkers.checker_learning_rate:g}"
     if checkers.checker_batch_size != usual.checker_batch_size:
