@@ -1,5 +1,6 @@
 """Evaluation splits are reordered longest first: less padding, the same metrics. A decoder whose tokenizer has
-no padding token trains and classifies as an encoder does; a tokenizer that sets no length limit gets the model's.
+no padding token trains and classifies as an encoder does, and its pairs get a separator; a tokenizer that sets no
+length limit gets the model's.
 A checkpoint of another model is told apart from one of this run's."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
                           PreTrainedTokenizerFast)
 
@@ -66,6 +68,31 @@ def test_evaluating_longest_first_gives_the_same_metrics(tiny_model_dir, tmp_pat
     as_given, sorted_ = trainer.evaluate(encoded), trainer.evaluate(for_evaluation(encoded))
     assert as_given["eval_accuracy"] == sorted_["eval_accuracy"] and as_given["eval_f1"] == sorted_["eval_f1"]
     assert np.isclose(as_given["eval_loss"], sorted_["eval_loss"], rtol=1e-5)
+
+
+def byte_level_tokenizer() -> PreTrainedTokenizerFast:
+    """A GPT-2-style tokenizer: byte-level BPE that adds no tokens of its own, with <|endoftext|> as end of text."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.train_from_iterator([r["text"] for r in toy_records(40, seed=3)], trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+def test_a_pair_is_joined_with_end_of_text_where_the_tokenizer_would_join_its_texts_end_to_end(tiny_model_dir):
+    """GPT-2's tokenizer marks nothing between a pair's texts ('the cat sat.The dog ran.'); its end-of-text token
+    goes between them, and survives truncation of the longer text. BERT's pairs are left as its tokenizer makes them."""
+    pairs = Dataset.from_list([{"a": "the cat sat.", "b": "The dog ran.", "label": 0},
+                               {"a": "short", "b": "long " * 80, "label": 1}])
+    gpt2 = byte_level_tokenizer()
+    first, second = encode(pairs, gpt2, ["a", "b"], 32)["input_ids"]
+    eos = gpt2.eos_token_id
+    assert first == gpt2("the cat sat.")["input_ids"] + [eos] + gpt2("The dog ran.")["input_ids"]
+    assert len(second) == 32 and second[:len(gpt2("short")["input_ids"]) + 1] == gpt2("short")["input_ids"] + [eos]
+    assert encode(pairs, gpt2, ["a"], 32)["input_ids"][0] == gpt2("the cat sat.")["input_ids"]  # one text: as it is
+    bert = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert encode(pairs, bert, ["a", "b"], 32)["input_ids"][0] == bert("the cat sat.", "The dog ran.")["input_ids"]
 
 
 def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_batch_as_alone(tiny_config,

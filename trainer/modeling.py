@@ -207,16 +207,28 @@ def encode(
     """Tokenize; without pad_to_max_length, batches are padded later to their longest input."""
     max_length = min(max_length, tokenizer.model_max_length)
     batches = itertools.count(1)
+    separator = pair_separator(tokenizer) if len(text_columns) == 2 else ""
 
     def tokenize(batch):
         if next(batches) % 50 == 0:  # tokenizing reads every text once: let go of the pages read so far
             release_mapped_pages()
         texts = [batch[c] for c in text_columns]
+        if separator:  # at the head of the second text, where truncating the longer text from its end keeps it
+            texts[1] = [separator + t for t in texts[1]]
         return tokenizer(*texts, truncation=True, max_length=max_length,
                          padding="max_length" if pad_to_max_length else False)
 
     drop = [c for c in dataset.column_names if c not in keep_columns]
     return dataset.map(tokenize, batched=True, remove_columns=drop, desc="Tokenizing")
+
+
+def pair_separator(tokenizer: PreTrainedTokenizerBase) -> str:
+    """What goes between a pair's two texts: nothing where the tokenizer marks the boundary itself (BERT's [SEP]);
+    its separator or end-of-text token where it would join them end to end, as a decoder's does (GPT-2, Qwen:
+    'the cat sat.The dog ran.')."""
+    if tokenizer.num_special_tokens_to_add(pair=True) > tokenizer.num_special_tokens_to_add(pair=False):
+        return ""
+    return tokenizer.sep_token or tokenizer.eos_token or ""
 
 
 def longest_first(encoded: Dataset) -> np.ndarray:
