@@ -24,6 +24,7 @@ from references.wandb_refs import names_artifact
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, table
 from trainer.metrics import majority_accuracy
+from trainer.modeling import pair_separator
 
 CARD_FILE = "README.md"
 PAPER = "Kuo et al., *Not All LLM-Generated Data Are Equal: Rethinking Data Weighting in Text Classification*, ICLR 2025"
@@ -79,7 +80,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
                                       "`resolved_config.json`):", 1)
     sections = [
         _introduction(name, cfg, task, metrics, on_hub),
-        _usage(cfg, task),
+        _usage(cfg, task, trainer.processing_class),
         _data(cfg, task, metrics),
         _method(cfg, weights, metrics),
         _checkers(checkers),
@@ -145,10 +146,14 @@ def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_h
     return text + "\n"
 
 
-def _usage(cfg: RunConfig, task: TaskData) -> str:
+def _usage(cfg: RunConfig, task: TaskData, tokenizer) -> str:
     where = cfg.training.hub_model_id or cfg.training.output_dir
-    example = ('{"text": "first text", "text_pair": "second text"}' if len(task.text_columns) == 2
-               else '"a text to label"')
+    pairs = len(task.text_columns) == 2
+    separator = pair_separator(tokenizer) if pairs else ""
+    # A pipeline's text_pair reaches the tokenizer as it is; where it would join the two end to end, the model read
+    # each pair as one text with its separator between them (trainer.modeling.encode), so the example does that.
+    example = (json.dumps(f"first text{separator}second text") if separator
+               else '{"text": "first text", "text_pair": "second text"}' if pairs else '"a text to label"')
     return ("## How to use\n\n```python\nfrom transformers import pipeline\n\n"
             f'classifier = pipeline("text-classification", model="{where}")\n'
             f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"

@@ -13,14 +13,15 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from conftest import toy_records, weights_rows, write_jsonl
+from conftest import byte_level_tokenizer, toy_records, weights_rows, write_jsonl
 
 from app.cli import main
 from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import _history_for_table, _model_index, _results, _when, _without_tokens, label_list
+from reports.model_card import (_history_for_table, _model_index, _results, _usage, _when, _without_tokens,
+                                label_list)
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -263,6 +264,17 @@ def test_the_card_shows_a_text_pair_task_used_from_its_hub_id(tiny_config, tmp_p
     assert 'classifier = pipeline("text-classification", model="someone/pairs")' in text
     assert 'classifier({"text": "first text", "text_pair": "second text"}, top_k=None)' in text
     assert "python predict.py --model someone/pairs --input texts.csv" in text
+
+
+def test_the_cards_pair_example_joins_the_texts_as_the_model_read_them_where_its_tokenizer_would_not():
+    """A decoder's tokenizer joins a pipeline's text_pair to the text end to end; the model read its pairs with its
+    end-of-text token between them, so the card's example gives the pair as one text, joined so."""
+    cfg = SimpleNamespace(training=SimpleNamespace(hub_model_id="someone/pairs", output_dir="out"),
+                          data=SimpleNamespace(label_column_name="label"))
+    usage = _usage(cfg, SimpleNamespace(text_columns=["a", "b"]), byte_level_tokenizer())
+    assert 'classifier("first text<|endoftext|>second text", top_k=None)' in usage
+    assert 'classifier("a text to label", top_k=None)' in _usage(cfg, SimpleNamespace(text_columns=["a"]),
+                                                                 byte_level_tokenizer())
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:

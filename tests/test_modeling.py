@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
                           PreTrainedTokenizerFast)
 
@@ -21,7 +20,7 @@ from datasets import Dataset
 
 from app.pipeline import run
 from checkers.scoring import class_logits
-from conftest import encoder_without_head, hub_snapshot, toy_records
+from conftest import byte_level_tokenizer, encoder_without_head, hub_snapshot, toy_records
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
 from references.models import ModelSource, resolve_model
@@ -68,16 +67,6 @@ def test_evaluating_longest_first_gives_the_same_metrics(tiny_model_dir, tmp_pat
     as_given, sorted_ = trainer.evaluate(encoded), trainer.evaluate(for_evaluation(encoded))
     assert as_given["eval_accuracy"] == sorted_["eval_accuracy"] and as_given["eval_f1"] == sorted_["eval_f1"]
     assert np.isclose(as_given["eval_loss"], sorted_["eval_loss"], rtol=1e-5)
-
-
-def byte_level_tokenizer() -> PreTrainedTokenizerFast:
-    """A GPT-2-style tokenizer: byte-level BPE that adds no tokens of its own, with <|endoftext|> as end of text."""
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
-    tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    tok.train_from_iterator([r["text"] for r in toy_records(40, seed=3)], trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
 def test_a_pair_is_joined_with_end_of_text_where_the_tokenizer_would_join_its_texts_end_to_end(tiny_model_dir):
