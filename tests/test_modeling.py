@@ -5,6 +5,7 @@ A checkpoint of another model is told apart from one of this run's."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from types import SimpleNamespace
@@ -14,13 +15,14 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import (AutoModelForSequenceClassification, AutoTokenizer, GPT2Config, GPT2ForSequenceClassification,
-                          PreTrainedTokenizerFast)
+                          PreTrainedTokenizerFast, pipeline)
 
 from datasets import Dataset
 
+from app.cli import main
 from app.pipeline import run
 from checkers.scoring import class_logits
-from conftest import byte_level_tokenizer, encoder_without_head, hub_snapshot, toy_records
+from conftest import byte_level_tokenizer, encoder_without_head, hub_snapshot, run_with, toy_records, write_jsonl
 from config.arguments import WeightedTrainingArguments
 from config.loading import load_config
 from references.models import ModelSource, resolve_model
@@ -113,6 +115,35 @@ def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_bat
         model = load_trained_classifier(source)
         batched, alone = (class_logits(model, source, texts, ["text"], 32, batch) for batch in (12, 1))
         np.testing.assert_allclose(batched, alone, atol=1e-5)
+
+
+def test_a_decoder_trained_on_pairs_labels_them_in_predict_py_as_the_cards_pipeline_example_does(tiny_config,
+                                                                                                  tmp_path):
+    """DIMP trains its checker and a GPT-2-style decoder on pairs its tokenizer would join end to end; predict.py
+    labels the test pairs with the probabilities a transformers pipeline gives them joined as the card shows."""
+    decoder = tmp_path / "decoder"
+    tokenizer = byte_level_tokenizer()
+    tokenizer.save_pretrained(decoder)
+    torch.manual_seed(0)
+    GPT2ForSequenceClassification(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2,
+                                             n_head=2, num_labels=2)).save_pretrained(decoder)
+    files = {key: str(write_jsonl(tmp_path / f"{key}.jsonl", toy_records(16, seed, pairs=True)))
+             for seed, key in enumerate(("train_file", "validation_file", "test_file", "quality_checker_train_file"))}
+    run_with(tiny_config, tmp_path, model_name_or_path=str(decoder),
+             problem_type="single_label_classification_dimp", **files)
+    trained = tmp_path / "out"
+    assert 'classifier("first text<|endoftext|>second text", top_k=None)' in (trained / "README.md").read_text()
+    predictions = tmp_path / "predictions.csv"
+    assert main(["--model", str(trained), "--input", files["test_file"], "--output", str(predictions)],
+                command="predict") == 0
+    with predictions.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    classifier = pipeline("text-classification", model=str(trained), device="cpu")
+    for row in rows:
+        answers = {a["label"]: a["score"] for a in classifier(row["text"] + "<|endoftext|>" + row["text_pair"],
+                                                              top_k=None)}
+        for label, score in answers.items():
+            assert float(row[f"prob_{label}"]) == pytest.approx(score, abs=2e-6)
 
 
 @pytest.mark.parametrize("named, read", [(None, 3), (7, 7)])
