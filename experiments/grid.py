@@ -15,6 +15,7 @@ each cell is run by one of them.
     python experiments/grid.py --no-grid --studies real_holdout_irony real_holdout_mrpc  # 20 % of 500 held out?
     python experiments/grid.py --no-grid --studies real_set_size    # 250 and 100 real examples, not 500
     python experiments/grid.py --no-grid --studies checker_steps_fpb real_set_checker_steps  # 100 real examples
+    python experiments/grid.py --no-grid --studies other_generator  # MRPC pairs of a second generator (SuperGen)
     python experiments/summarize.py                  # tables and plots from what is finished
 """
 

@@ -30,7 +30,7 @@ def test_every_cell_config_parses(spec, tmp_path):
     cells = grid.grid_cells(spec, list(spec["benchmarks"]), list(spec["methods"]), spec["seeds"])
     cells += grid.study_cells(spec, list(spec["studies"]))
     assert len(cells) == (5 * 9 * 3 + 5 * 8 + 5 * 2 + 5 * 5 + 4 * 3 + 4 * 3 + 2 * 2 * 2 * 3 + 5 * 3 + 2 * 2 + 3 * 3
-                          + 2 * 3 + 2 * 2 + 3 * 2 * 2 + 2 * 2 * 3 + 2 * 3 * 3 * 2 + 2 * 3 + 3 * 3)
+                          + 2 * 3 + 2 * 2 + 3 * 2 * 2 + 2 * 2 * 3 + 2 * 3 * 3 * 2 + 2 * 3 + 3 * 3 + 3 * 5)
     for cell, overrides in cells:
         path = tmp_path / "c.json"
         path.write_text(json.dumps(grid.cell_config(spec, cell, overrides)))
