@@ -389,3 +389,43 @@ def real_holdout_table(rows: list[dict]) -> str:
             lines.append(f"| {bench} | {held_out} | {len(complete)} | "
                          f"{statistics.mean(real):.0f} | {statistics.mean(accuracy):.1f} | {paired} | {shown} |")
     return "\n".join(lines) if len(lines) > 2 else "No seed has finished every variant of the study yet."
+
+
+def other_generator_table(rows: list[dict], recommended: str) -> str:
+    """The other_generator study: CE, CE on real + generated and the recommended method trained with the pairs of a
+    second generator (the study's train_file) beside the same methods with the benchmark's own pairs; the real set,
+    its checkers and both splits are the benchmark's, and CE on the real set alone is its own cell for both. Each
+    model's accuracy on one validation half, selected on the other, and its test accuracy, mean over the seeds where
+    every method finished with both; then the recommended method's margins, paired by seed, against the bar."""
+    spec, rule = load_spec(), selection_rule()
+    study = spec["studies"]["other_generator"]
+    (bench,), (variant,) = study["benchmarks"], study["variants"]
+    generators = {"": Path(spec["benchmarks"][bench]["train_file"]).parent.name,
+                  variant: Path(study["overrides"]["train_file"]).parent.name}
+    bars = {"ce": 2.0, "real_only": 1.0, "real_plus_synthetic": 1.0}
+    methods = (*bars, recommended)
+    scores = defaultdict(dict)  # (variant, method) -> seed -> (accuracy on validation halves, test accuracy)
+    for row in rows:
+        if (row["benchmark"] == bench and row["method"] in methods and row["seed"] in study["seeds"]
+                and (row["study"] == "other_generator" or not row["variant"])):
+            scores[(row["variant"], row["method"])][row["seed"]] = (held_out_score(row, rule), accuracy_on_test(row))
+    scores[(variant, "real_only")] = scores[("", "real_only")]  # trained on the real set alone: one model for both
+    seeds = sorted(set(study["seeds"]).intersection(*(scores[(v, m)] for v in generators for m in methods)))
+    if not seeds:
+        return "No seed has finished every method of the study yet."
+    lines = ["| method | " + " | ".join(f"{what}, {generators[v]}" for what in ("validation halves", "test")
+                                         for v in generators) + " |", "| --- |" + " ---: |" * 4]
+    for method in methods:
+        means = [statistics.mean(scores[(v, method)][s][k] for s in seeds) for k in (0, 1) for v in generators]
+        lines.append(f"| {METHOD_NAMES[method]} | " + " | ".join(f"{m:.1f}" for m in means) + " |")
+    for method, bar in bars.items():
+        cells = []
+        for k in (0, 1):
+            for v in generators:
+                gains = [scores[(v, recommended)][s][k] - scores[(v, method)][s][k] for s in seeds]
+                met = ("met" if statistics.mean(gains) >= bar else "not met") if k else ""
+                cells.append(f"{mean_se(gains)} {met}".rstrip())
+        lines.append(f"| {METHOD_NAMES[recommended]} − {METHOD_NAMES[method]} (bar +{bar:g}) | " + " | ".join(cells)
+                     + " |")
+    return (f"{bench}'s real set and splits; seeds {', '.join(map(str, seeds))}. Margins: mean ± standard error, "
+            f"paired by seed; the bar is read on test.\n\n" + "\n".join(lines))

@@ -28,8 +28,8 @@ from experiments.grid import TIME_FILE  # noqa: E402
 from experiments.markdown import mean_se, mean_std  # noqa: E402
 from experiments.noise_tables import noise_records, noise_table, plot_noise_reaction, separation_table  # noqa: E402
 from experiments.real_set_tables import (bar_table, checker_ensemble_table, checker_steps_table,  # noqa: E402
-                                         class_balance_table, quality_spread, real_data_table, real_holdout_table,
-                                         real_set_study_table, second_validation_table, size_table)
+                                         class_balance_table, other_generator_table, quality_spread, real_data_table,
+                                         real_holdout_table, real_set_study_table, second_validation_table, size_table)
 from experiments.selection import RULE_NAMES, RULES, kept_epoch  # noqa: E402
 from experiments.spec import load_spec, selection_rule  # noqa: E402
 from trainer.atomic import open_atomic, save_figure_atomic, write_text_atomic  # noqa: E402
@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
           if recommended else []),
         ("Holding out part of the real set to validate on (validation only: the benchmark's validation split scores "
          "the last epoch, mean over seeds)", real_holdout_table(rows)),
+        *([("A generator the recommendation was not chosen on (accuracy on one validation half, selected on the "
+             "other, and on test, mean over seeds)", other_generator_table(rows, recommended))] if recommended else []),
         ("The checkers' reaction to noise (noisy benchmarks, all seeds)", noise_table(noise)),
         ("Clean against swapped labels: how well the weights separate them (training data, all seeds)",
          separation_table(noise)),

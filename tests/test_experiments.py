@@ -1148,3 +1148,46 @@ def test_the_quality_checkers_spread_is_read_back_from_a_cells_weights_for_two_c
     assert real_set_tables.quality_spread(weights) == pytest.approx(0.3)
     weights.write_text("index,label,quality_prob\n0,0,0.9\n1,1,0.7\n2,2,0.5\n")
     assert real_set_tables.quality_spread(weights) is None
+
+
+def test_the_other_generator_table_sets_each_method_s_two_generators_side_by_side_paired_by_seed(tmp_path,
+                                                                                                 monkeypatch):
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"selection": "last", "benchmarks": {"b": {"train_file": "synthetic/gen_a/train.jsonl"}},
+                                "studies": {"other_generator": {
+                                    "benchmarks": ["b"], "methods": ["ce", "real_plus_synthetic", "dimp_plus_real"],
+                                    "seeds": [1, 2, 3], "overrides": {"train_file": "synthetic/gen_b/train.jsonl"},
+                                    "variants": {"gen_b": {}}}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    labels = np.array([0, 1] * 5)
+
+    def cell(method, variant, seed, right, test):
+        return {"benchmark": "b", "method": method, "variant": variant, "seed": seed, "averaged": False,
+                "study": "other_generator" if variant else "", "test": (test, test),
+                "predictions": ({"epoch1": np.eye(2)[labels if right else 1 - labels]}, labels)}
+    rows = []
+    for seed in (1, 2, 3):
+        rows += [cell("real_only", "", seed, True, 70.0), cell("ce", "", seed, False, 60.0),
+                 cell("real_plus_synthetic", "", seed, True, 72.0), cell("dimp_plus_real", "", seed, True, 72 + seed)]
+    for seed in (1, 2):  # seed 3 has not trained with the second generator: left out
+        rows += [cell("ce", "gen_b", seed, False, 61.0), cell("real_plus_synthetic", "gen_b", seed, False, 71.0),
+                 cell("dimp_plus_real", "gen_b", seed, True, 73 + seed)]
+    rows.append(cell("ce", "", 1, True, 99.0) | {"benchmark": "other"})
+    note, table = real_set_tables.other_generator_table(rows, "dimp_plus_real").split("\n\n")
+    assert note.startswith("b's real set and splits; seeds 1, 2.")
+    names, recommended = cell_results.METHOD_NAMES, cell_results.METHOD_NAMES["dimp_plus_real"]
+    assert table.splitlines()[0] == ("| method | validation halves, gen_a | validation halves, gen_b | test, gen_a | "
+                                     "test, gen_b |")
+    assert table.splitlines()[2:] == [
+        f"| {names['ce']} | 0.0 | 0.0 | 60.0 | 61.0 |",
+        f"| {names['real_only']} | 100.0 | 100.0 | 70.0 | 70.0 |",
+        f"| {names['real_plus_synthetic']} | 100.0 | 0.0 | 72.0 | 71.0 |",
+        f"| {recommended} | 100.0 | 100.0 | 73.5 | 74.5 |",
+        f"| {recommended} − {names['ce']} (bar +2) | +100.00 ± 0.00 | +100.00 ± 0.00 | +13.50 ± 0.50 met | "
+        "+13.50 ± 0.50 met |",
+        f"| {recommended} − {names['real_only']} (bar +1) | +0.00 ± 0.00 | +0.00 ± 0.00 | +3.50 ± 0.50 met | "
+        "+4.50 ± 0.50 met |",
+        f"| {recommended} − {names['real_plus_synthetic']} (bar +1) | +0.00 ± 0.00 | +100.00 ± 0.00 | "
+        "+1.50 ± 0.50 met | +3.50 ± 0.50 met |"]
+    assert real_set_tables.other_generator_table(rows[:12], "dimp_plus_real") == ("No seed has finished every method "
+                                                                                  "of the study yet.")
