@@ -416,13 +416,19 @@ def other_generator_table(rows: list[dict], recommended: str) -> str:
     lines = ["| method | " + " | ".join(f"{what}, {generators[v]}" for what in ("validation halves", "test")
                                          for v in generators) + " |", "| --- |" + " ---: |" * 4]
     for method in methods:
-        means = [statistics.mean(scores[(v, method)][s][k] for s in seeds) for k in (0, 1) for v in generators]
-        lines.append(f"| {METHOD_NAMES[method]} | " + " | ".join(f"{m:.1f}" for m in means) + " |")
+        values = [[scores[(v, method)][s][k] for s in seeds] for k in (0, 1) for v in generators]
+        # The grid's earliest cells kept no validation predictions: no validation halves to score.
+        lines.append(f"| {METHOD_NAMES[method]} | "
+                     + " | ".join("–" if None in v else f"{statistics.mean(v):.1f}" for v in values) + " |")
     for method, bar in bars.items():
         cells = []
         for k in (0, 1):
             for v in generators:
-                gains = [scores[(v, recommended)][s][k] - scores[(v, method)][s][k] for s in seeds]
+                pairs = [(scores[(v, recommended)][s][k], scores[(v, method)][s][k]) for s in seeds]
+                if None in (x for pair in pairs for x in pair):
+                    cells.append("–")
+                    continue
+                gains = [mine - theirs for mine, theirs in pairs]
                 met = ("met" if statistics.mean(gains) >= bar else "not met") if k else ""
                 cells.append(f"{mean_se(gains)} {met}".rstrip())
         lines.append(f"| {METHOD_NAMES[recommended]} − {METHOD_NAMES[method]} (bar +{bar:g}) | " + " | ".join(cells)

@@ -1173,17 +1173,18 @@ def test_the_other_generator_table_sets_each_method_s_two_generators_side_by_sid
         rows += [cell("ce", "gen_b", seed, False, 61.0), cell("real_plus_synthetic", "gen_b", seed, False, 71.0),
                  cell("dimp_plus_real", "gen_b", seed, True, 73 + seed)]
     rows.append(cell("ce", "", 1, True, 99.0) | {"benchmark": "other"})
+    rows[1]["predictions"] = None  # an early grid cell that kept no validation predictions
     note, table = real_set_tables.other_generator_table(rows, "dimp_plus_real").split("\n\n")
     assert note.startswith("b's real set and splits; seeds 1, 2.")
     names, recommended = cell_results.METHOD_NAMES, cell_results.METHOD_NAMES["dimp_plus_real"]
     assert table.splitlines()[0] == ("| method | validation halves, gen_a | validation halves, gen_b | test, gen_a | "
                                      "test, gen_b |")
     assert table.splitlines()[2:] == [
-        f"| {names['ce']} | 0.0 | 0.0 | 60.0 | 61.0 |",
+        f"| {names['ce']} | – | 0.0 | 60.0 | 61.0 |",
         f"| {names['real_only']} | 100.0 | 100.0 | 70.0 | 70.0 |",
         f"| {names['real_plus_synthetic']} | 100.0 | 0.0 | 72.0 | 71.0 |",
         f"| {recommended} | 100.0 | 100.0 | 73.5 | 74.5 |",
-        f"| {recommended} − {names['ce']} (bar +2) | +100.00 ± 0.00 | +100.00 ± 0.00 | +13.50 ± 0.50 met | "
+        f"| {recommended} − {names['ce']} (bar +2) | – | +100.00 ± 0.00 | +13.50 ± 0.50 met | "
         "+13.50 ± 0.50 met |",
         f"| {recommended} − {names['real_only']} (bar +1) | +0.00 ± 0.00 | +0.00 ± 0.00 | +3.50 ± 0.50 met | "
         "+4.50 ± 0.50 met |",
