@@ -148,12 +148,12 @@ def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_h
 
 def _usage(cfg: RunConfig, task: TaskData, tokenizer) -> str:
     where = cfg.training.hub_model_id or cfg.training.output_dir
-    pairs = len(task.text_columns) == 2
-    separator = pair_separator(tokenizer) if pairs else ""
+    separator = pair_separator(tokenizer, task.text_columns)
     # A pipeline's text_pair reaches the tokenizer as it is; where it would join the two end to end, the model read
     # each pair as one text with its separator between them (trainer.modeling.encode), so the example does that.
     example = (json.dumps(f"first text{separator}second text") if separator
-               else '{"text": "first text", "text_pair": "second text"}' if pairs else '"a text to label"')
+               else '{"text": "first text", "text_pair": "second text"}' if len(task.text_columns) == 2
+               else '"a text to label"')
     return ("## How to use\n\n```python\nfrom transformers import pipeline\n\n"
             f'classifier = pipeline("text-classification", model="{where}")\n'
             f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"

@@ -207,7 +207,7 @@ def encode(
     """Tokenize; without pad_to_max_length, batches are padded later to their longest input."""
     max_length = min(max_length, tokenizer.model_max_length)
     batches = itertools.count(1)
-    separator = pair_separator(tokenizer) if len(text_columns) == 2 else ""
+    separator = pair_separator(tokenizer, text_columns)
 
     def tokenize(batch):
         if next(batches) % 50 == 0:  # tokenizing reads every text once: let go of the pages read so far
@@ -222,11 +222,12 @@ def encode(
     return dataset.map(tokenize, batched=True, remove_columns=drop, desc="Tokenizing")
 
 
-def pair_separator(tokenizer: PreTrainedTokenizerBase) -> str:
-    """What goes between a pair's two texts: nothing where the tokenizer marks the boundary itself (BERT's [SEP]);
-    its separator or end-of-text token where it would join them end to end, as a decoder's does (GPT-2, Qwen:
-    'the cat sat.The dog ran.')."""
-    if tokenizer.num_special_tokens_to_add(pair=True) > tokenizer.num_special_tokens_to_add(pair=False):
+def pair_separator(tokenizer: PreTrainedTokenizerBase, text_columns: list[str]) -> str:
+    """What goes between a pair's two texts: nothing for a single text, or where the tokenizer marks the boundary
+    itself (BERT's [SEP]); its separator or end-of-text token where it would join them end to end, as a decoder's
+    does (GPT-2, Qwen: 'the cat sat.The dog ran.')."""
+    marks_it = tokenizer.num_special_tokens_to_add(pair=True) > tokenizer.num_special_tokens_to_add(pair=False)
+    if len(text_columns) != 2 or marks_it:
         return ""
     return tokenizer.sep_token or tokenizer.eos_token or ""
 
