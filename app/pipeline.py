@@ -118,6 +118,15 @@ def _resolved_config(cfg: RunConfig, task: TaskData) -> dict:
     return resolved
 
 
+def _weight_table(cfg: RunConfig, task: TaskData, probabilities: dict[str, np.ndarray],
+                  loss: str = "") -> ExampleWeights:
+    """Every training example's checker probabilities and static weight (P', or P'/Q), for weights.csv and the
+    report; `loss` names the training loss, none when only scoring."""
+    weighed = {role: probabilities[role] for role in cfg.static_weight_roles() if role in probabilities}
+    return from_training_set(task.splits["train"], task.text_columns, task.label_names, weighed,
+                             cfg.training.weight_epsilon, loss, cfg.training.real_set_weight)
+
+
 def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
@@ -143,11 +152,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
         if cfg.model.init_from_quality_checker:
             source = checked["quality"].sources[0]
             logger.info("Training starts from the quality checker %s (init_from_quality_checker)", source.location)
-        weights = None
-        if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS:
-            weighed = {role: probabilities[role] for role in cfg.static_weight_roles() if role in probabilities}
-            weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, weighed,
-                                        args.weight_epsilon, args.loss_kind.value, args.real_set_weight)
+        weights = _weight_table(cfg, task, probabilities, args.loss_kind.value) \
+            if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
                                              probabilities, weights, cfg.checkers)
         extra |= fitted_temperatures(checked)
@@ -183,9 +189,7 @@ def score(cfg: RunConfig) -> Path:
         opened.callback(tracker.finish)
         probabilities = {role: output.probabilities for role, output
                          in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}
-        weighed = {role: probabilities[role] for role in cfg.static_weight_roles()}
-        weights = from_training_set(task.splits["train"], task.text_columns, task.label_names, weighed,
-                                    args.weight_epsilon, real_weight=args.real_set_weight)
+        weights = _weight_table(cfg, task, probabilities)
         weights.kept = keep_examples(task.splits["train"], probabilities, weights, cfg.checkers)[0]
         if PartialState().is_main_process:
             description = _describe(cfg, task, "Checkers' weights, before any training,", probabilities)
