@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 RECIPE_FILE = "checker_recipe.json"
 # Recipe entries recorded only when their option is used: one side lacking them is a difference too. (Other entries
 # are compared only where recorded, so that checkers cached before an entry was added stay usable.)
-RECORDED_WHEN_USED = ("warm_start",)
+RECORDED_WHEN_USED = ("warm_start", "pair_separator")
 # Recipe entries that fingerprint data: a difference is named, not shown.
 DIGESTS = ("train_data", "validation_data")
 

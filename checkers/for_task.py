@@ -18,7 +18,7 @@ from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, resolve_model, short_name
 from trainer.memory import release_freed_memory
-from trainer.modeling import label_names_of, load_trained_classifier
+from trainer.modeling import label_names_of, load_tokenizer, load_trained_classifier, pair_separator
 from trainer.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -119,11 +119,14 @@ class _Checkers:
             return content_digest(data, self.task.text_columns, self.task.label_names) if data is not None else None
 
         # Beside the file's name and the examples' count: what the examples hold, the validation split that picks the
-        # checker's epoch, and the model the checker starts from.
+        # checker's epoch, the model the checker starts from and, for a decoder's pairs, what joins their texts (a
+        # checker cached before the separator came in read them run together).
         if recipe is not None:
+            columns = self.task.text_columns
+            separator = pair_separator(load_tokenizer(base), columns) if len(columns) == 2 else ""
             recipe = replace(recipe, description={
                 **recipe.description, "train_data": digest(recipe.train), "validation_data": digest(recipe.validation),
-                "base_model": base.name})
+                "base_model": base.name, **({"pair_separator": separator} if separator else {})})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build,
                               self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers,
                               cache_dir=self.cfg.model.cache_dir)

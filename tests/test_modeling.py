@@ -117,20 +117,30 @@ def test_a_decoder_without_a_padding_token_trains_and_classifies_a_text_in_a_bat
         np.testing.assert_allclose(batched, alone, atol=1e-5)
 
 
+def _dimp_on_pairs(tiny_config: dict, tmp_path, model: str, **changes) -> dict:
+    """A DIMP run (its quality checker built first) of `model` on toy text pairs; the data files it read."""
+    files = {key: str(write_jsonl(tmp_path / f"{key}.jsonl", toy_records(16, seed, pairs=True)))
+             for seed, key in enumerate(("train_file", "validation_file", "test_file", "quality_checker_train_file"))}
+    run_with(tiny_config, tmp_path, model_name_or_path=model, problem_type="single_label_classification_dimp",
+             **files, **changes)
+    return files
+
+
+def _tiny_decoder(folder) -> str:
+    """A GPT-2-style classifier with a byte-level tokenizer, which joins a pair's texts end to end."""
+    tokenizer = byte_level_tokenizer()
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    GPT2ForSequenceClassification(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2,
+                                             n_head=2, num_labels=2)).save_pretrained(folder)
+    return str(folder)
+
+
 def test_a_decoder_trained_on_pairs_labels_them_in_predict_py_as_the_cards_pipeline_example_does(tiny_config,
                                                                                                   tmp_path):
     """DIMP trains its checker and a GPT-2-style decoder on pairs its tokenizer would join end to end; predict.py
     labels the test pairs with the probabilities a transformers pipeline gives them joined as the card shows."""
-    decoder = tmp_path / "decoder"
-    tokenizer = byte_level_tokenizer()
-    tokenizer.save_pretrained(decoder)
-    torch.manual_seed(0)
-    GPT2ForSequenceClassification(GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=2,
-                                             n_head=2, num_labels=2)).save_pretrained(decoder)
-    files = {key: str(write_jsonl(tmp_path / f"{key}.jsonl", toy_records(16, seed, pairs=True)))
-             for seed, key in enumerate(("train_file", "validation_file", "test_file", "quality_checker_train_file"))}
-    run_with(tiny_config, tmp_path, model_name_or_path=str(decoder),
-             problem_type="single_label_classification_dimp", **files)
+    files = _dimp_on_pairs(tiny_config, tmp_path, _tiny_decoder(tmp_path / "decoder"))
     trained = tmp_path / "out"
     assert 'classifier("first text<|endoftext|>second text", top_k=None)' in (trained / "README.md").read_text()
     predictions = tmp_path / "predictions.csv"
@@ -144,6 +154,28 @@ def test_a_decoder_trained_on_pairs_labels_them_in_predict_py_as_the_cards_pipel
                                                               top_k=None)}
         for label, score in answers.items():
             assert float(row[f"prob_{label}"]) == pytest.approx(score, abs=2e-6)
+
+
+def test_a_decoders_checker_records_what_joins_a_pair_and_one_cached_without_it_is_named_stale(tiny_config,
+                                                                                                tmp_path, caplog):
+    """A decoder's checker cached before pairs got a separator read them run together, so scoring with it now would
+    feed it texts it never saw: its recipe records the separator, and a cached one that lacks it is named stale.
+    A BERT-style checker records none (its tokenizer marks the boundary), so checkers cached before stay current."""
+    _dimp_on_pairs(tiny_config, tmp_path, _tiny_decoder(tmp_path / "decoder"))
+    recipe_file = tmp_path / "checkers" / "quality" / "checker_recipe.json"
+    recipe = json.loads(recipe_file.read_text())
+    assert recipe["pair_separator"] == "<|endoftext|>"
+    del recipe["pair_separator"]  # as a checker built before the separator came in
+    recipe_file.write_text(json.dumps(recipe))
+    with caplog.at_level(logging.WARNING):
+        _dimp_on_pairs(tiny_config, tmp_path, str(tmp_path / "decoder"), overwrite_output_dir=True)
+    assert 'was trained with other pair_separator (null; this run "<|endoftext|>")' in caplog.text
+
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    _dimp_on_pairs(tiny_config, bert, tiny_config["model_name_or_path"], output_dir=str(bert / "out"),
+                   quality_checker_model=str(bert / "quality"))
+    assert "pair_separator" not in json.loads((bert / "quality" / "checker_recipe.json").read_text())
 
 
 @pytest.mark.parametrize("named, read", [(None, 3), (7, 7)])
