@@ -26,7 +26,8 @@ from checkers.scoring import class_logits
 from config.arguments import PredictArguments, comma_separated
 from config.json_strict import is_unicode
 from config.loading import ConfigError
-from data.files import COMPRESSIONS, SHOWN_LABELS, SUFFIXES, DataError, compression_of, format_suffix, iter_text_lines
+from data.files import (COMPRESSIONS, SHOWN_LABELS, SUFFIXES, DataError, compression_of, format_suffix,
+                        iter_text_lines, unsupported_type)
 from data.task import LABEL, SplitSource, check_texts, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
@@ -157,8 +158,7 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path | None, Path]:
     if not path.is_file():
         raise DataError(f"input: file {args.input!r} not found")
     if format_suffix(path) not in INPUT_SUFFIXES:
-        raise DataError(f"input: {path}: unsupported file type {format_suffix(path)!r}; expected one of "
-                        f"{', '.join(INPUT_SUFFIXES)} (the text formats may be compressed: {', '.join(COMPRESSIONS)})")
+        raise DataError(f"input: {unsupported_type(path, INPUT_SUFFIXES)}")
     output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output, compressible=True)
     metrics = args.metrics_output and _new_file("metrics_output", args.metrics_output, (".json",), path,
                                                 args.overwrite_output)  # never the output: their suffixes differ

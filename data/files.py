@@ -90,7 +90,7 @@ def resolve_data_path(path: str, field: str) -> Path:
 
 def format_suffix(path: Path) -> str:
     """The format a file's name gives, whether compressed or not: .jsonl for train.jsonl and train.jsonl.gz."""
-    inner, outer = ([""] + [suffix.lower() for suffix in path.suffixes])[-2:]
+    inner, outer = (["", ""] + [suffix.lower() for suffix in path.suffixes])[-2:]
     return inner if outer in COMPRESSIONS and inner not in ("", ".parquet") else outer
 
 
@@ -301,14 +301,21 @@ def position_word(path: Path) -> str:
     return "row" if format_suffix(path) == ".parquet" else "line"
 
 
+def unsupported_type(path: Path, suffixes: tuple[str, ...]) -> str:
+    """Why `path` is not read, for a name whose format is not one of `suffixes` (a name without any included)."""
+    suffix = format_suffix(path)
+    named = f"unsupported file type {suffix!r}" if suffix else "no file type in its name"
+    return (f"{path}: {named}; expected one of {', '.join(suffixes)} "
+            f"(the text formats may be compressed: {', '.join(COMPRESSIONS)})")
+
+
 def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
     """Each record of a data file with its line number (its row, in parquet), read one at a time, so that memory
     does not grow with the file; a .json document (rather than JSON lines) is the exception, parsed whole. A file
     without records is an error."""
     suffix = format_suffix(path)
     if suffix not in SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)} (the text "
-                        f"formats may be compressed: {', '.join(COMPRESSIONS)})")
+        raise DataError(unsupported_type(path, SUFFIXES))
     if suffix == ".jsonl":
         records = _json_lines(path)
     elif suffix == ".json":

@@ -289,6 +289,8 @@ CASES: list[tuple] = [
     ("bad-json-line", _training_data("badline.jsonl", '{"text": "a", "label": 0}\n{"text": "b",\n'),
      r"badline.jsonl: line 2: invalid JSON"),
     ("unsupported-format", _training_data("t.xlsx", "x"), r"unsupported file type '.xlsx'"),
+    ("no-file-type", _training_data("train_file", "x"),
+     r"train_file: no file type in its name; expected one of .jsonl, "),
     ("compressed-data-cut-short",
      _training_data("cut.jsonl.gz", gzip.compress(b'{"text": "a", "label": 0}\n' * 50)[:40]),
      r"cut.jsonl.gz: line \d+: cannot decompress \(Compressed file ended before the end-of-stream marker was "

@@ -388,6 +388,8 @@ BAD = [
     ("input-is-a-folder", lambda t: t.folder(), [], r"input: '.*data' is a folder; expected a file \(.jsonl, "),
     ("input-suffix", lambda t: t.named("new.xlsx", "text\ngood\n"), [],
      r"input: .*new.xlsx: unsupported file type '.xlsx'; expected one of .*, .txt \(the text formats may be"),
+    ("input-without-file-type", lambda t: t.named("new", "text\ngood\n"), [],
+     r"input: .*new: no file type in its name; expected one of .*, .txt \(the text formats may be"),
     ("model-missing", lambda t: t.csv("text\ngood\n", model="./no-such-model"), [], r"model: model folder ./no-such-model not found"),
     ("model-without-head", lambda t: t.csv("text\ngood\n", model=t.headless()), [],
      r"model: .*headless is not a trained classifier: its weights lack classifier.bias, classifier.weight"),
