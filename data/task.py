@@ -184,11 +184,16 @@ class _Labels:
         labels.json named them."""
         if self.to_id is None:
             self.names, self.to_id = _label_space(self.values)
-            _check_label_names(self.names, origin)
+            first = {}
+            for value, where in zip(self.values, self.first_seen):
+                first.setdefault(_label_name(value), where)
+            _check_label_names(self.names, origin, first)
         return np.array([self._id(v, where) for v, where in zip(self.values, self.first_seen)], dtype=np.int64)
 
 
-def _check_label_names(names: list[str], origin: str) -> None:
+def _check_label_names(names: list[str], origin: str, first: dict[str, str] | None = None) -> None:
+    """Refuses label names no classifier can train on, and warns of likely mistakes; `first` names where each label
+    was first read (file and line), when the labels came from the data rather than a labels.json."""
     if not all(is_unicode(name) for name in names):
         raise DataError(f"{origin}: a label name holds an unpaired surrogate, which is not text: "
                         f"[{listed(names)}]")
@@ -199,8 +204,9 @@ def _check_label_names(names: list[str], origin: str) -> None:
     for name in names:
         spellings.setdefault(name.casefold(), []).append(name)
     for alike in (group for group in spellings.values() if len(group) > 1):
-        logger.warning("%s: the labels %s differ only in case, so they are different classes; spell them alike "
-                       "where they mean one", origin, " and ".join(map(repr, alike)))
+        spelt = " and ".join(f"{name!r} (first at {first[name]})" if first else repr(name) for name in alike)
+        logger.warning("%s labels %s differ only in case, so they are different classes; spell them alike where they "
+                       "mean one", "The" if first else f"{origin}: the", spelt)
     scores = [name for name in names if _FRACTION.fullmatch(name)]
     if scores:
         logger.warning("%s: %d of the %d labels are fractional numbers (%s%s), each a class of its own: scores of a "

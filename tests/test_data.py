@@ -976,8 +976,19 @@ def test_labels_that_differ_only_in_case_are_pointed_out(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         task = build_task([split_from_file("train", write_jsonl(tmp_path / "t.jsonl", records))], None)
     assert task.label_names == ["Positive", "negative", "positive"]
-    assert "t.jsonl: the labels 'Positive' and 'positive' differ only in case, so they are different classes" \
-        in caplog.text
+    assert "The labels 'Positive' (first at {0}: line 11) and 'positive' (first at {0}: line 1) differ only in " \
+           "case, so they are different classes".format(tmp_path / "t.jsonl") in caplog.text
+
+
+def test_labels_that_differ_only_in_case_are_found_in_their_own_file(tmp_path, caplog):
+    """The real set spells one label otherwise: the warning names the real set's line, not the training file."""
+    generated = write_jsonl(tmp_path / "generated.jsonl", [{"text": f"g{i}", "label": ["positive", "negative"][i % 2]}
+                                                           for i in range(6)])
+    real = write_jsonl(tmp_path / "real.jsonl", [{"text": "r0", "label": "negative"},
+                                                 {"text": "r1", "label": "Positive"}])
+    with caplog.at_level(logging.WARNING):
+        build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
+    assert f"'Positive' (first at {real}: line 2) and 'positive' (first at {generated}: line 1)" in caplog.text
 
 
 @pytest.mark.parametrize("labels, warned", [
