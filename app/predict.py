@@ -23,7 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from app.output_dir import file_in_the_way
 from app.progress import library_bars_off
 from checkers.scoring import class_logits
-from config.arguments import PredictArguments, comma_separated
+from config.arguments import PredictArguments, text_column_list
 from config.json_strict import is_unicode
 from config.loading import ConfigError
 from data.files import (COMPRESSIONS, SHOWN_LABELS, SUFFIXES, DataError, compression_of, format_suffix,
@@ -211,12 +211,12 @@ def _read_inputs(path: Path) -> SplitSource:
 def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) -> list[str]:
     """The columns asked for, else those the model was trained on, else the training's rule on the input."""
     if format_suffix(Path(inputs.origin)) == TEXT_SUFFIX:
-        wanted = args.text_columns or comma_separated(trained.get("text_column_names")) or ["text"]
+        wanted = args.text_columns or text_column_list(trained.get("text_column_names")) or ["text"]
         if len(wanted) > 1:
             raise DataError(f"{inputs.origin}: a .txt file holds one text per line, but the model reads text pairs "
                             f"({', '.join(wanted)}); give a csv, tsv or jsonl file with these columns")
         return ["text"]
-    return (args.text_columns or comma_separated(trained.get("text_column_names"))
+    return (args.text_columns or text_column_list(trained.get("text_column_names"))
             or default_text_columns(inputs, args.label_column_name or trained.get("label_column_name", LABEL)))
 
 

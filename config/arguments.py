@@ -13,10 +13,20 @@ from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
 
 
-def comma_separated(value: str | None) -> list[str] | None:
+def text_column_list(value: str | None) -> list[str] | None:
+    """text_column_names' columns: names separated by commas (a JSON list is refused, not read as one name)."""
     if not value:
         return None
+    if value.lstrip().startswith("["):
+        raise ValueError(f"text_column_names: expected column names separated by commas (a,b), got {value!r}")
     return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def check_text_columns(value: str | None) -> None:
+    columns = text_column_list(value) or []
+    if len(columns) > 2 or len(set(columns)) != len(columns):
+        raise ValueError(f"text_column_names: expected one text column or two different ones (a text and its pair), "
+                         f"got {value!r}")
 
 
 @dataclass
@@ -139,10 +149,7 @@ class DataArguments:
 
     def __post_init__(self):
         check_ranges(self)
-        columns = self.text_columns or []
-        if len(columns) > 2 or len(set(columns)) != len(columns):
-            raise ValueError(f"text_column_names: expected one text column or two different ones (a text and its "
-                             f"pair), got {self.text_column_names!r}")
+        check_text_columns(self.text_column_names)
         ratios = self.split_fractions
         if len(ratios) != 3 or any(not 0 <= r <= 1 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
             raise ValueError(f"split_ratios: expected three fractions in [0, 1] summing to 1, got {self.split_ratios!r}")
@@ -156,7 +163,7 @@ class DataArguments:
 
     @property
     def text_columns(self) -> list[str] | None:
-        return comma_separated(self.text_column_names)
+        return text_column_list(self.text_column_names)
 
     @property
     def reads_wandb_dataset(self) -> bool:
@@ -448,6 +455,7 @@ class PredictArguments:
         for key in ("model", "input", "output"):
             if not getattr(self, key):
                 raise ValueError(f"{key}: required; usage: python predict.py --model OUTPUT_DIR --input FILE --output FILE")
+        check_text_columns(self.text_column_names)
         if self.batch_size <= 0:
             raise ValueError(f"batch_size: expected a positive integer, got {self.batch_size}")
         if self.max_seq_length is not None and self.max_seq_length <= 0:
@@ -455,4 +463,4 @@ class PredictArguments:
 
     @property
     def text_columns(self) -> list[str] | None:
-        return comma_separated(self.text_column_names)
+        return text_column_list(self.text_column_names)

@@ -368,6 +368,16 @@ def _coerce(key: str, raw: str, field_types=FIELD_TYPES):
         return raw
 
 
+def _several_values(key: str, first: str, second: str) -> str:
+    """How `key` takes several values, when it does: as a JSON list, or its columns as one comma-separated value."""
+    key = legacy.RENAMED.get(key, key)
+    if key in FIELD_TYPES and list in allowed_types(FIELD_TYPES[key])[0]:
+        return f"; several are one JSON list: --{key} '{json.dumps([first, second])}'"
+    if key == "text_column_names":
+        return f"; two columns are one comma-separated value: --{key} {first},{second}"
+    return ""
+
+
 def parse_overrides(argv: list[str]) -> dict:
     """`--key value` pairs (or `--key=value`, or a bare `--flag` meaning true)."""
     overrides: dict = {}
@@ -378,8 +388,7 @@ def parse_overrides(argv: list[str]) -> dict:
         if not token.startswith("--") or len(token) == 2:
             after = ""
             if key is not None and not token.startswith("--"):  # `--text_column_names a b`: a value too many
-                after = (f" after --{key} {raw!r}: an option takes one value (several, as its help says: "
-                         "comma-separated column names, a JSON list)")
+                after = f" after --{key} {raw!r}: an option takes one value{_several_values(key, raw, token)}"
             raise ConfigError(f"command line: expected --key value, got {token!r}{after}")
         key, eq, raw = token[2:].partition("=")
         if not eq:

@@ -424,6 +424,8 @@ CASES: list[tuple] = [
      r"text_column_names: expected one text column or two different ones"),
     ("three-text-columns", lambda c: [c.write_config({"text_column_names": "a,b,c"})],
      r"text_column_names: expected one text column or two different ones .*got 'a,b,c'"),
+    ("text-columns-as-a-list", lambda c: [c.write_config({}), "--text_column_names", '["text"]'],
+     r"text_column_names: expected column names separated by commas \(a,b\), got '\[\"text\"\]'"),
     ("path-name-too-long", lambda c: [c.write_config({"test_file": "x" * 300})],
      r"test_file: 'x{38}\.\.\.x{39}': File name too long"),
     ("path-with-nul", lambda c: [c.write_config({"train_file": "toy/train\x00.jsonl"})], r"train_file: .* holds a NUL character"),

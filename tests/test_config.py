@@ -402,9 +402,14 @@ def test_override_syntax():
 
 def test_a_value_too_many_names_the_option_it_follows():
     # `--text_column_names s1 s2`, as a shell user lists columns: the message says which option took 's1'.
-    with pytest.raises(ConfigError, match=r"got 's2' after --text_column_names 's1': an option takes one value "
-                                          r"\(several, as its help says: comma-separated"):
+    with pytest.raises(ConfigError, match=r"got 's2' after --text_column_names 's1': an option takes one value; two "
+                                          r"columns are one comma-separated value: --text_column_names s1,s2$"):
         parse_overrides(["--output_dir", "o", "--text_column_names", "s1", "s2"])
+    with pytest.raises(ConfigError, match=r"""after --report_to 'wandb': an option takes one value; several are one """
+                                          r"""JSON list: --report_to '\["wandb", "tensorboard"\]'$"""):
+        parse_overrides(["--report_to", "wandb", "tensorboard"])
+    with pytest.raises(ConfigError, match=r"got 'b' after --output_dir 'a': an option takes one value$"):
+        parse_overrides(["--output_dir", "a", "b"])
     with pytest.raises(ConfigError, match=r"got 'b' after --a '1':"):
         parse_overrides(["--a=1", "b"])
 
