@@ -328,13 +328,29 @@ def _when(epoch: float, step: int, of: float | None = None) -> str:
 
 
 def _reproduce(cfg: RunConfig) -> str:
+    """The command and settings that train this model again; a resume's option stays out, as it would continue
+    the run in output_dir (or fail where there is none) rather than train the model anew."""
     text = "## Reproduce\n\n"
     if cfg.command:
-        text += f"```bash\n{shlex.join(_without_tokens(cfg.command))}\n```\n\n"
+        text += f"```bash\n{shlex.join(_without_resume(_without_tokens(cfg.command)))}\n```\n\n"
+    settings = {key: value for key, value in cfg.non_default().items() if key != "resume_from_checkpoint"}
     text += ("The settings that differ from the defaults, as a config file (`python run.py config.json`); "
              "`resolved_config.json` beside the model holds every setting:\n\n"
-             f"```json\n{json.dumps(cfg.non_default(), indent=2, default=str)}\n```\n")
+             f"```json\n{json.dumps(settings, indent=2, default=str)}\n```\n")
     return text
+
+
+def _without_resume(command: list[str]) -> list[str]:
+    """The command without `--resume_from_checkpoint` and its value (none where the option is a bare flag)."""
+    kept, skip_value = [], False
+    for word in command:
+        if skip_value and not word.startswith("--"):
+            skip_value = False
+            continue
+        skip_value = word == "--resume_from_checkpoint"
+        if not (skip_value or word.startswith("--resume_from_checkpoint=")):
+            kept.append(word)
+    return kept
 
 
 def _table(header: list[str], rows: list[list]) -> str:

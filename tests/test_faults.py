@@ -70,7 +70,7 @@ def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, ext
                              env=_env(), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     results = json.loads((tmp_path / "killed" / "all_results.json").read_text())
-    for key in ("test_accuracy", "test_f1", "test_loss", "eval_loss"):
+    for key in ("test_accuracy", "test_f1", "test_loss", "eval_loss", "train_loss"):  # train_loss: every step's mean
         assert results[key] == pytest.approx(reference[key], rel=1e-5, abs=1e-7), key
     if extra.get("save_validation_predictions"):
         with np.load(tmp_path / "whole" / PREDICTIONS_FILE) as whole, \

@@ -20,8 +20,8 @@ from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 
-from reports.model_card import (_history_for_table, _model_index, _results, _usage, _when, _without_tokens,
-                                label_list)
+from reports.model_card import (_history_for_table, _model_index, _results, _usage, _when, _without_resume,
+                                _without_tokens, label_list)
 
 
 def _run(config: dict, tmp_path, **changes):
@@ -251,6 +251,14 @@ def test_the_cards_command_hides_every_token_given_either_way():
     assert _without_tokens(command) == ["python", "run.py", "c.json", "--hub_token=<hidden>", "--push_to_hub",
                                         "--hub_token", "<hidden>", "--seed", "1"]
     assert _without_tokens(["python", "run.py", "my_token", "--seed", "1"])[3:] == ["--seed", "1"]  # a file's name
+
+
+def test_the_cards_command_trains_anew_rather_than_resume():
+    """A resumed run's card: its command without the resume, which would fail in a new folder and, in a copy of the
+    finished one, write its results again from a model it did not train."""
+    for resume in ["--resume_from_checkpoint", "last"], ["--resume_from_checkpoint=last"], ["--resume_from_checkpoint"]:
+        command = ["python", "run.py", "c.json", *resume, "--seed", "1"]
+        assert _without_resume(command) == ["python", "run.py", "c.json", "--seed", "1"]
 
 
 def test_the_card_shows_a_text_pair_task_used_from_its_hub_id(tiny_config, tmp_path):

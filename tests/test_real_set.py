@@ -84,7 +84,11 @@ def test_a_fine_tuned_run_can_be_resumed_and_overwritten(tiny_config, tmp_path):
         (out / name).unlink()
     resumed = run_with(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
     assert {k: resumed[k] for k in ("eval_loss", "test_loss")} == {k: first[k] for k in ("eval_loss", "test_loss")}
-    assert "| 2.0   | 12   |" in (out / "README.md").read_text()  # the fine-tuning's epoch in the card's table
+    # the weighted phase's mean loss, restored from its last checkpoint: the resume trains none of its steps again
+    assert resumed["train_loss"] == pytest.approx(first["train_loss"], rel=1e-6)
+    card = (out / "README.md").read_text()
+    assert "| 2.0   | 12   |" in card  # the fine-tuning's epoch in the card's table
+    assert "resume_from_checkpoint" not in card  # its settings train the model anew
     run_with(tiny_config, tmp_path, **options, overwrite_output_dir=True)
 
 

@@ -35,6 +35,9 @@ MODEL_DEPENDENT_WEIGHTS = (LossKind.DIMP, LossKind.FOCAL)
 VALIDATION_PREFIXES = ("eval", "eval_validation")
 # The split evaluated each epoch only to report it (track_test_each_epoch).
 REPORT_ONLY_PREFIX = "eval_test"
+# In each checkpoint: the sum of the training loss over its steps, so that a resumed run's train_loss is the mean over
+# every step, as an uninterrupted run's is (the Trainer's counts only the steps since the resume).
+LOSS_SUM_FILE = "train_loss_sum.json"
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
@@ -72,6 +75,7 @@ class WeightedTrainer(Trainer):
             self.add_callback(self.checkpoint_average)
         self.validation_predictions = None
         self.first_phase: TrainerState | None = None  # the weighted training's, when this trainer fine-tunes its model
+        self._loss_before_resume: float | None = None  # the loss summed over the steps before a resume (LOSS_SUM_FILE)
         self._trained = False
         self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
 
@@ -87,6 +91,8 @@ class WeightedTrainer(Trainer):
             self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
         if checkpoint and self.checkpoint_average is not None:
             self.checkpoint_average.load(Path(checkpoint))
+        if checkpoint:
+            self._loss_before_resume = _loss_sum(Path(checkpoint))
         if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
@@ -106,6 +112,9 @@ class WeightedTrainer(Trainer):
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
+        if self.is_world_process_zero():  # the Trainer's sum so far: logged steps' losses and those not yet logged
+            loss_sum = (self._loss_before_resume or 0.0) + self._total_loss_scalar + self._tr_loss.item()
+            write_json_atomic(folder / LOSS_SUM_FILE, {"loss_sum": loss_sum, "global_step": self.state.global_step})
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         # With push_to_hub the Trainer would push here too, with its draft card and no metrics; the run pushes once,
@@ -195,6 +204,8 @@ class WeightedTrainer(Trainer):
         if "loss" in logs and self._weight_count:
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
+        if "train_loss" in logs and self._loss_before_resume is not None:  # in place: it is the run's train metrics
+            logs["train_loss"] = (self._loss_before_resume + self._total_loss_scalar) / max(self.state.global_step, 1)
         super().log(printable(logs, label_names_of(self.model.config)), *args, **kwargs)
 
     def log_metrics(self, split, metrics) -> None:
@@ -254,3 +265,13 @@ class SafeWandbCallback(WandbCallback):
 
     def on_predict(self, *args, **kwargs):
         return self._guard("on_predict", *args, **kwargs)
+
+
+def _loss_sum(checkpoint: Path) -> float | None:
+    """The training loss summed over the steps before `checkpoint`, or None for a checkpoint saved without it."""
+    try:
+        return float(json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))["loss_sum"])
+    except FileNotFoundError:
+        logger.warning("%s holds no %s: train_loss will be the mean over the steps after the resume only",
+                       checkpoint, LOSS_SUM_FILE)
+        return None
