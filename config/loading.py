@@ -62,10 +62,12 @@ def check_training_data_given(data: DataArguments) -> None:
                           "dataset_name, or wandb_dataset")
 
 
-def missing_checker(role: str, why: str) -> ConfigError:
+def missing_checker(role: str, why: str, folder: str | None = None) -> ConfigError:
+    """`folder`: where a run without a config file would build this checker, offered as a choice."""
+    offered = f"; for instance {folder}, the folder a run without a config file builds it in" if folder else ""
     return ConfigError(f"{role}_checker_model: {why} needs a {role} checker: a folder (trained there when missing, "
                        "from quality_checker_train_file for the quality checker, from the training data for the "
-                       "diversity checker), a hub id or a W&B artifact")
+                       f"diversity checker), a hub id or a W&B artifact{offered}")
 
 
 @dataclass
@@ -131,7 +133,8 @@ class RunConfig:
         checkers, training = self.checkers, self.training
         for role, why in self.needed_checkers().items():
             if getattr(checkers, f"{role}_checker_model") is None:
-                raise missing_checker(role, why)
+                offered = recommended.default_checker_folder(role, self.model, self.data, checkers)
+                raise missing_checker(role, why, offered)
         real_set = checkers.quality_checker_train_file
         if self.data.real_set_in_training and not real_set:
             raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")

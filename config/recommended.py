@@ -41,23 +41,32 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
     is trained on and the model it starts from, as the shipped configs name theirs, and the recipe options set away
     from the recommendation (built there on the first run, reused after, built again when the data changed). Returns
     the roles it named."""
-    trained_on = {"quality": checkers.quality_checker_train_file,
-                  "diversity": data.train_file or data.split_file or data.dataset_name}
     named = set()
     for role in needed:
         field = f"{role}_checker_model"
-        if getattr(checkers, field) is None and trained_on[role]:
+        folder = default_checker_folder(role, model, data, checkers)
+        if getattr(checkers, field) is None and folder:
             named.add(role)
-            data_file = Path(trained_on[role])  # its folder too: two projects' real.csv are two real sets
-            name = f"{data_file.parent.name}-{data_file.stem}" if data_file.parent.name else data_file.stem
-            base = checkers.checker_base_model or model.model_name_or_path
-            folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}"
-            if role == "quality" and checkers.quality_checker_warm_start:
-                folder += "_warm"  # another checker than the one trained from the model, cached beside it
-            folder += recipe_tags(role, checkers)
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
     return frozenset(named)
+
+
+def default_checker_folder(role: str, model: ModelArguments, data: DataArguments,
+                           checkers: CheckerArguments) -> str | None:
+    """The cache folder of the `role` checker that these settings train, or None where no data is named to train
+    it from."""
+    trained_on = {"quality": checkers.quality_checker_train_file,
+                  "diversity": data.train_file or data.split_file or data.dataset_name}[role]
+    if not trained_on:
+        return None
+    data_file = Path(trained_on)  # its folder too: two projects' real.csv are two real sets
+    name = f"{data_file.parent.name}-{data_file.stem}" if data_file.parent.name else data_file.stem
+    base = checkers.checker_base_model or model.model_name_or_path
+    folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}"
+    if role == "quality" and checkers.quality_checker_warm_start:
+        folder += "_warm"  # another checker than the one trained from the model, cached beside it
+    return folder + recipe_tags(role, checkers)
 
 
 def recipe_tags(role: str, checkers: CheckerArguments) -> str:

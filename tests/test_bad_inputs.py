@@ -274,10 +274,12 @@ CASES: list[tuple] = [
     ("bad-match-labels-by", lambda c: [c.write_config({"match_labels_by": "position"})], r"match_labels_by: expected 'name' or 'id'"),
     ("imp-without-diversity-checker", lambda c: [c.write_config({"problem_type": "single_label_classification_imp"},
                                                                 drop=("diversity_checker_model",))],
-     r"diversity_checker_model: problem_type single_label_classification_imp needs a diversity checker"),
+     r"diversity_checker_model: problem_type single_label_classification_imp needs a diversity checker.*; for "
+     r"instance ./cache/checkers/diversity-checker_toy-train_\S+, the folder a run without a config file builds it in"),
     ("dimp-without-quality-checker", lambda c: [c.write_config({"problem_type": "single_label_classification_dimp"},
                                                                drop=("quality_checker_model",))],
-     r"quality_checker_model: problem_type single_label_classification_dimp needs a quality checker"),
+     r"quality_checker_model: problem_type single_label_classification_dimp needs a quality checker.*; for instance "
+     r"./cache/checkers/quality-checker_\S+, the folder a run without a config file builds it in"),
     ("quality-only-without-quality-checker",
      lambda c: [c.write_config({"problem_type": "single_label_classification_quality_only"},
                                drop=("quality_checker_model",))],
