@@ -362,8 +362,9 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     scratch = scratch or scratch_folder()
     scratch.mkdir(parents=True, exist_ok=True)
     columns = text_columns or default_text_columns(sources[0], label_column)
+    one_text = f"; text_column_names {columns[0]} for one text per example" if len(columns) == 2 else ""
     columns_from = "named by text_column_names" if text_columns else \
-        f"taken from the first non-label columns of {sources[0].origin} (text_column_names names others)"
+        f"taken from the first non-label columns of {sources[0].origin} (text_column_names names others{one_text})"
     labels = _Labels(sources)
     read: dict[int, _Read] = {}
     for source in sources:

@@ -180,6 +180,18 @@ def test_a_second_text_column_with_few_values_is_pointed_out(tmp_path, caplog, s
     assert "distinct" not in caplog.text  # named: the user knows
 
 
+def test_a_real_set_without_the_generated_files_tag_column_is_told_how_to_read_one_text(tmp_path):
+    """The generated file's `model` column was taken for a second text; the real set has none: the error says how
+    to read each example as one text, before the warning above could."""
+    records = [{"text": f"t{i}", "model": "gpt-4o", "label": i % 2} for i in range(4)]
+    generated = _write(tmp_path / "g.csv", "csv", records)
+    real = _write(tmp_path / "r.csv", "csv", [{"text": "r", "label": 0}])
+    with pytest.raises(DataError, match=r"r.csv: line 2: missing text column 'model' .*first non-label columns of "
+                                        r".*g.csv \(text_column_names names others; text_column_names text for one "
+                                        r"text per example\)$"):
+        build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
+
+
 def _labelled_folder(folder: Path, names: list[str], labels: list) -> Path:
     folder.mkdir()
     (folder / "labels.json").write_text(json.dumps({str(i): name for i, name in enumerate(names)}))
