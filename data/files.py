@@ -254,7 +254,7 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
             ended = reader.line_num
             if None in row:
                 raise DataError(f"{path}: line {reader.line_num}: more fields than the header's "
-                                f"{len(reader.fieldnames)}")
+                                f"{len(reader.fieldnames)}{other_delimiter(reader.fieldnames)}")
             # The header again (files joined with `cat`) would be a record whose label is "label".
             if (row[first] or "").strip() == first and all((v or "").strip() == k for k, v in row.items()):
                 raise DataError(f"{path}: line {reader.line_num}: repeats the header (files joined together?); remove "
@@ -299,6 +299,16 @@ def _parquet(path: Path) -> Iterator[tuple[int, dict]]:
 def position_word(path: Path) -> str:
     """What a record's number counts in error messages: parquet has rows, the text formats lines."""
     return "row" if format_suffix(path) == ".parquet" else "line"
+
+
+def other_delimiter(header: list[str]) -> str:
+    """For a header read as one column whose name holds another delimiter (`id;text;label` in a .csv), the note that
+    says why; else nothing."""
+    only = header[0] if len(header) == 1 else ""
+    delimiter = next((d for d in (";", "\t", ",", "|") if d in only), None)
+    if delimiter is None:
+        return ""
+    return f"; its one column's name holds {delimiter!r}: a .csv file is read comma-separated, a .tsv tab-separated"
 
 
 def unsupported_type(path: Path, suffixes: tuple[str, ...]) -> str:

@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 from datasets import Dataset
 
 from config.json_strict import is_unicode
-from data.files import DataError, as_configured, iter_records, listed, position_word, read_label_names
+from data.files import (DataError, as_configured, iter_records, listed, other_delimiter, position_word,
+                        read_label_names)
 from data.store import TextColumns, column_array, remove_scratch, scratch_folder
 
 logger = logging.getLogger(__name__)
@@ -330,11 +331,7 @@ def column_near_miss(wanted: str, record: dict) -> str:
     near = [c for c in record if c.strip().lower() == wanted.lower()]
     if near:
         return f"; {near[0]!r} differs from {wanted!r} only in case or spaces"
-    only = next(iter(record)) if len(record) == 1 else ""
-    delimiter = next((d for d in (";", "\t", ",", "|") if d in only), None)
-    if delimiter is not None:
-        return f"; its one column's name holds {delimiter!r}: a .csv file is read comma-separated, a .tsv tab-separated"
-    return ""
+    return other_delimiter(list(record))
 
 
 def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> None:

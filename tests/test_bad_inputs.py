@@ -452,6 +452,9 @@ CASES: list[tuple] = [
      r"big.csv: line 2: field larger than field limit"),
     ("csv-more-fields", _training_data("extra.csv", "text,label\na,0\nb,1,2\n"),
      r"extra.csv: line 3: more fields than the header's 2"),
+    ("csv-read-with-another-delimiter", _training_data("semi.csv", "text;label\nHi, there;0\n"),
+     r"semi.csv: line 2: more fields than the header's 1; its one column's name holds ';': a .csv file is read "
+     r"comma-separated, a .tsv tab-separated$"),
     ("utf16-data", _training_data("u16.jsonl", '{"text": "a", "label": 0}\n'.encode("utf-16")),
      r"u16.jsonl: UTF-16 text; re-save the file as UTF-8"),
     ("nul-byte-data", _training_data("nul.jsonl", '{"text": "a", "label": 0}\n\x00\n'),
