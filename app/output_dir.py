@@ -222,8 +222,9 @@ def refuse_other_recipe(checkpoint: str, resolved: dict) -> None:
     differing = differences(recorded, now, [key for key in RECIPE_KEYS if key in recorded and key in now])
     if differing:
         raise ConfigError(f"resume_from_checkpoint: the run in {recorded_file.parent} started with other settings: "
-                          f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records, "
-                          "or train afresh, without resume_from_checkpoint")
+                          f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records "
+                          "(a config file once copied out of that folder), or train afresh, without "
+                          "resume_from_checkpoint")
 
 
 def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:

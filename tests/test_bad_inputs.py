@@ -539,8 +539,8 @@ CASES: list[tuple] = [
     ("resume-with-another-method", _resume_other_method,
      r'resume_from_checkpoint: the run in .* started with other settings: problem_type '
      r'\("single_label_classification_dimp"; this run "single_label_classification"\), learning_rate \(0.01; this run '
-     r'0.001\); resume it with the settings resolved_config.json there records, or train afresh, without '
-     r'resume_from_checkpoint$'),
+     r'0.001\); resume it with the settings resolved_config.json there records \(a config file once copied out of '
+     r'that folder\), or train afresh, without resume_from_checkpoint$'),
     ("resume-all-checkpoints-damaged", _resume_damaged,
      r"resume_from_checkpoint: every checkpoint in .* is damaged \(model.safetensors is truncated"),
     ("resume-another-models-checkpoint", _resume_other_model,
