@@ -192,14 +192,16 @@ class CheckerArguments:
     quality_checker_train_file: str | None = field(
         default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "
                                 "split). If it is the training file itself (train_file or split_file), the checker's "
-                                "examples are held out of the training data."}
+                                "examples are held out of the training data: quality_checker_max_train_samples of "
+                                "them, by default a tenth."}
     )
     quality_checker_validation_file: str | None = field(
         default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: validation_file."}
     )
     quality_checker_max_train_samples: int | None = field(
         default=None, metadata={"help": "At most this many real examples (a seeded random sample) for the quality "
-                                        "checker, and for real_set_in_training. Default: all of them."}
+                                        "checker, and for real_set_in_training. Default: all of them (a tenth of "
+                                        "the training file, when it is the real set too)."}
     )
     checker_base_model: str | None = field(
         default=None, metadata={"help": "Model a checker is fine-tuned from when built. Default: model_name_or_path."}
