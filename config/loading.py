@@ -59,7 +59,8 @@ class ConfigError(ValueError):
 def check_training_data_given(data: DataArguments) -> None:
     if not (data.train_file or data.split_file or data.dataset_name or data.wandb_dataset):
         raise ConfigError("train_file: not set; give train_file (and validation_file, test_file), split_file, "
-                          "dataset_name, or wandb_dataset")
+                          "dataset_name, or wandb_dataset, in a config file or as --key value (--help lists the "
+                          "options)")
 
 
 def missing_checker(role: str, why: str, folder: str | None = None) -> ConfigError:

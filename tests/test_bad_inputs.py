@@ -359,7 +359,8 @@ CASES: list[tuple] = [
     ("no-config-no-real-set", lambda c: ["--train_file", "toy/train.jsonl", "--problem_type", "single_label_classification_dimp",
                                          "--output_dir", c.config["output_dir"], "--report_to", "none"],
      r"quality_checker_train_file: problem_type single_label_classification_dimp needs a quality checker trained on your real"),
-    ("no-config-nothing-given", lambda c: [], r"train_file: not set"),  # the data first, then the real set
+    ("no-config-nothing-given", lambda c: [],  # the data first, then the real set
+     r"train_file: not set; .*, in a config file or as --key value \(--help lists the options\)$"),
     ("real-validation-fraction", lambda c: [c.write_config({"real_validation_fraction": 1})],
      r"real_validation_fraction: expected .*\[0, 1\), got 1"),
     ("early-stopping-without-validation", lambda c: [c.write_config({"early_stopping_patience": 2, "real_validation_fraction": 0, "load_best_model_at_end": True,
