@@ -75,7 +75,7 @@ def predict(args: PredictArguments) -> Path:
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
     if gold is not None:
-        metrics = gold.report(names)
+        metrics = gold.report()
         if metrics_file is not None:
             write_json_atomic(metrics_file, metrics)
             logger.info("Wrote the score to %s", metrics_file)
@@ -96,6 +96,7 @@ class GoldLabels:
 
     column: str
     read: Callable[[object], int | None]
+    names: list[str]  # the model's labels
     required: str | None  # the option that asks for a score: a record without a model's label is then an error
     ids: array | None = field(default_factory=lambda: array("q"))  # None once a record has none: not scored
     predicted: list[np.ndarray] = field(default_factory=list)  # the model's label ids, a chunk at a time
@@ -109,7 +110,7 @@ class GoldLabels:
                 raise DataError(f"{inputs.origin}: a .txt file holds texts only, no {column!r} column to score "
                                 f"against ({required}); give a csv, tsv or jsonl file")
             return None
-        return cls(column, label_reader(names, inputs.label_names), required)
+        return cls(column, label_reader(names, inputs.label_names), names, required)
 
     def add(self, record: dict, where: str) -> None:
         if self.ids is None:
@@ -129,21 +130,24 @@ class GoldLabels:
             return
         problem = (f"{where}: no label in column {self.column!r}" if missing else
                    f"{where}: label {raw!r} in column {self.column!r} is not one of the model's labels")
+        alike = [name for name in self.names if isinstance(raw, str) and name.casefold() == raw.strip().casefold()]
+        if alike:
+            problem += f" ({alike[0]!r} is, spelt with other case)"
         if self.required:
             raise DataError(f"{problem}; expected a label name or id in every record ({self.required})")
-        logger.warning("%s, so the predictions are not scored against the input's labels (name the label column "
-                       "with --label_column_name)", problem)
+        logger.warning("%s, so the predictions are not scored against the input's labels%s", problem,
+                       "" if alike else " (if they are in another column, name it with --label_column_name)")
         self.ids = None
 
-    def report(self, names: list[str]) -> dict[str, float]:
+    def report(self) -> dict[str, float]:
         """Logs the score and returns it, each metric as `predict_<metric>`."""
         gold, predicted = np.frombuffer(self.ids, dtype=np.int64), np.concatenate(self.predicted)
         metrics = {**{f"predict_{key}": value for key, value in scores(gold, predicted).items()},
                    "predict_majority_accuracy": majority_accuracy(gold), "predict_samples": len(gold),
-                   **class_metrics(predicted, gold, names, "predict")}
-        recall = ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in names[:SHOWN_LABELS])
-        if len(names) > SHOWN_LABELS:
-            recall += f", ... ({len(names)} labels, each in --metrics_output)"
+                   **class_metrics(predicted, gold, self.names, "predict")}
+        recall = ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in self.names[:SHOWN_LABELS])
+        if len(self.names) > SHOWN_LABELS:
+            recall += f", ... ({len(self.names)} labels, each in --metrics_output)"
         logger.info("Against the input's %r column (%d texts): accuracy %.4f (always the most common label: %.4f), "
                     "macro-F1 %.4f; recall %s", self.column, len(gold), metrics["predict_accuracy"],
                     metrics["predict_majority_accuracy"], metrics["predict_f1"], recall)

@@ -297,8 +297,16 @@ def test_labels_the_model_does_not_know_leave_the_predictions_unscored(tiny_mode
                     command="predict") == 0
     assert len(_rows(tmp_path / "out.csv")) == 2
     assert "new.csv: line 3: label 'meh' in column 'label' is not one of the model's labels, so the predictions " \
-        "are not scored" in caplog.text
+        "are not scored against the input's labels (if they are in another column, name it with " \
+        "--label_column_name)" in caplog.text
     assert "Against the input's" not in caplog.text
+    caplog.clear()
+    path = _write_csv(tmp_path / "cased.csv", [{"text": "bad day", "label": "Negative"}])
+    with caplog.at_level(logging.INFO):  # the right column, the label spelt with other case: said so, not the column
+        assert main(["--model", str(model), "--input", str(path), "--output", str(tmp_path / "cased_out.csv")],
+                    command="predict") == 0
+    assert "cased.csv: line 2: label 'Negative' in column 'label' is not one of the model's labels ('negative' is, " \
+        "spelt with other case), so the predictions are not scored against the input's labels\n" in caplog.text
     caplog.clear()
     write_jsonl(tmp_path / "new.jsonl", [{"text": "good day", "label": "positive"}, {"text": "bad day"}])
     with caplog.at_level(logging.INFO):  # a record without the column, after labelled ones
@@ -312,11 +320,11 @@ def test_the_score_of_many_labels_names_the_first_ten_and_points_to_the_file_for
     from app.predict import GoldLabels
 
     names = [f"l{i}" for i in range(12)]
-    gold = GoldLabels("label", int, None)
+    gold = GoldLabels("label", int, names, None)
     gold.ids.extend(range(12))
     gold.predicted.append(np.arange(12))
     with caplog.at_level(logging.INFO):
-        metrics = gold.report(names)
+        metrics = gold.report()
     assert metrics["predict_recall_l11"] == 1.0 and metrics["predict_samples"] == 12
     shown = ", ".join(f"l{i} 1.0000" for i in range(10))
     assert f"recall {shown}, ... (12 labels, each in --metrics_output)" in caplog.text
