@@ -441,7 +441,8 @@ def read_json_config(path: str | Path) -> dict:
 def _check_keys(config: dict, where: str, known=KNOWN_KEYS) -> None:
     for key in config:
         if key not in known:
-            raise ConfigError(f"{where}unknown config key {key!r}{_closest(key, known)}")
+            kind = "option" if where == "command line: " else "config key"
+            raise ConfigError(f"{where}unknown {kind} {key!r}{_closest(key, known)}")
 
 
 def _cpu_only_multiprocess_defaults(config: dict) -> None:

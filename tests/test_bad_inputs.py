@@ -256,7 +256,8 @@ CASES: list[tuple] = [
     ("config-not-utf8", lambda c: [(c.tmp / "latin.json").write_bytes(b'{"name": "caf\xe9"}') and str(c.tmp / "latin.json")],
      r"latin.json: not UTF-8"),
     ("unknown-key", lambda c: [c.write_config({"learnig_rate": 1e-4})], r"unknown config key 'learnig_rate'; did you mean 'learning_rate'"),
-    ("unknown-cli-key", lambda c: [c.write_config(), "--num_epochs", "3"], r"command line: unknown config key 'num_epochs'"),
+    ("unknown-cli-key", lambda c: [c.write_config(), "--num_epochs", "3"],
+     r"command line: unknown option 'num_epochs'"),
     ("unsupported-key", lambda c: [c.write_config(), "--tokenizer_name", "bert-base-uncased"],
      r"tokenizer_name: not supported; the tokenizer of model_name_or_path is used \(leave it null\)"),
     ("cli-not-key-value", lambda c: [c.write_config(), "learning_rate"], r"command line: expected --key value"),
@@ -417,7 +418,7 @@ CASES: list[tuple] = [
     ("config-integer-too-long", lambda c: [c.write_config(text='{"seed": ' + "1" * 5000 + "}")],
      r"invalid JSON at line 1, column 10: an integer of 5000 digits, more than Python reads"),
     ("config-empty-file", lambda c: [c.write_config(text="")], r"config.json: invalid JSON at line 1"),
-    ("cli-empty-key", lambda c: [c.write_config(), "--=3"], r"command line: unknown config key ''"),
+    ("cli-empty-key", lambda c: [c.write_config(), "--=3"], r"command line: unknown option ''"),
     # Paths that are empty, or point at the wrong kind of thing.
     ("empty-path", lambda c: [c.write_config({"train_file": ""})], r"train_file: empty; give a path"),
     ("empty-checker-path", lambda c: _dimp(c, quality_checker_model="  "), r"quality_checker_model: empty; give a path"),

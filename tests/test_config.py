@@ -177,7 +177,7 @@ def test_the_projects_own_defaults(tmp_path):
 def test_unknown_key_suggests_the_closest(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown config key 'learnig_rate'.*'learning_rate'"):
         load_config(_write(tmp_path, {"learnig_rate": 1e-4}))
-    with pytest.raises(ConfigError, match=r"command line: unknown config key 'quality_checker'.*quality_checker_model"):
+    with pytest.raises(ConfigError, match=r"command line: unknown option 'quality_checker'.*quality_checker_model"):
         load_config(None, ["--quality_checker", "x"])
 
 

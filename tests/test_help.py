@@ -88,7 +88,7 @@ def test_the_help_and_a_mistyped_option_are_told_without_importing_the_trainer()
               "for argv in (['--help'], ['--learning_rat', '1e-4']):\n"
               "    print(main(argv), 'transformers.trainer' in sys.modules, file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    mistyped = "error: command line: unknown config key 'learning_rat'; did you mean 'learning_rate'?"
+    mistyped = "error: command line: unknown option 'learning_rat'; did you mean 'learning_rate'?"
     assert done.stderr.splitlines()[-3:] == ["0 False", mistyped, "2 False"], done.stderr
 
 
