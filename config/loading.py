@@ -261,6 +261,13 @@ def _field_types(classes=ARGUMENT_CLASSES) -> dict[str, typing.Any]:
 
 
 FIELD_TYPES = _field_types()
+# Options that shape only the model run.py trains, never the checkers: score.py, given one on its command line, says
+# it is not read (a config file's are the run's, shared).
+MODEL_TRAINING_ONLY = frozenset({
+    "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "load_best_model_at_end",
+    "metric_for_best_model", "resume_from_checkpoint", "push_to_hub", "focal_gamma", "init_from_quality_checker",
+    "real_set_finetune_epochs", "real_set_finetune_learning_rate", "track_test_each_epoch", "average_checkpoints",
+    "early_stopping_patience", "early_stopping_threshold", "save_validation_predictions"})
 NUMERIC_KEYS = frozenset(key for cls in ARGUMENT_CLASSES for key in numeric_fields(cls))
 KNOWN_KEYS = (frozenset(FIELD_TYPES) | frozenset(legacy.RENAMED) | frozenset(legacy.DROPPED)
               | frozenset(legacy.REWRITTEN) | RECORDED_KEYS)
@@ -513,6 +520,8 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     if command == "run":
         for key, message in config.unread_options():
             logger.warning("%s%s", origin(key), message)
+    for key in sorted(MODEL_TRAINING_ONLY & from_command_line.keys() if command == "score" else ()):
+        logger.warning("command line: %s is not read by score.py, which trains no model; run.py reads it", key)
     return config
 
 
