@@ -271,7 +271,8 @@ def _loss_sum(checkpoint: Path) -> float | None:
     """The training loss summed over the steps before `checkpoint`, or None for a checkpoint saved without it."""
     try:
         return float(json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))["loss_sum"])
-    except FileNotFoundError:
-        logger.warning("%s holds no %s: train_loss will be the mean over the steps after the resume only",
-                       checkpoint, LOSS_SUM_FILE)
+    except (OSError, ValueError, KeyError, TypeError) as err:  # saved before the file was, or edited since
+        problem = "holds no" if isinstance(err, FileNotFoundError) else "has an unreadable"
+        logger.warning("%s %s %s: train_loss will be the mean over the steps after the resume only",
+                       checkpoint, problem, LOSS_SUM_FILE)
         return None
