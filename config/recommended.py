@@ -44,8 +44,8 @@ def name_checkers(needed: dict[str, str], model: ModelArguments, data: DataArgum
     named = set()
     for role in needed:
         field = f"{role}_checker_model"
-        folder = default_checker_folder(role, model, data, checkers)
-        if getattr(checkers, field) is None and folder:
+        folder = None if getattr(checkers, field) else default_checker_folder(role, model, data, checkers)
+        if folder:
             named.add(role)
             setattr(checkers, field, folder)
             logger.info("%s: %s (the default without a config file)", field, folder)
