@@ -65,7 +65,7 @@ def test_a_run_started_over_leaves_none_of_the_earlier_runs_results(tiny_config,
     assert not any(key.startswith("test_") for key in json.loads((out / "all_results.json").read_text()))
 
 
-def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs(tiny_config, tmp_path):
+def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs(tiny_config, tmp_path, caplog):
     """resume_from_checkpoint true takes the highest-numbered checkpoint: the earlier run's checkpoint-32 would be
     resumed in place of this run's checkpoint-8, giving its model as this run's."""
     out = tmp_path / "out"
@@ -75,8 +75,13 @@ def test_a_run_started_over_resumes_from_its_own_checkpoint_not_the_earlier_runs
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-16", "checkpoint-32"]
     assert main([config, "--num_train_epochs", "1"]) == 0  # 8
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-8"]
-    assert main([config, "--num_train_epochs", "1", "--resume_from_checkpoint", "true"]) == 0
+    trained = json.loads((out / "all_results.json").read_text())
+    with caplog.at_level(logging.WARNING):
+        assert main([config, "--num_train_epochs", "1", "--resume_from_checkpoint", "true"]) == 0
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 8
+    # checkpoint-8 is the run's end: nothing is trained again, said so, and the mean loss stays the run's
+    assert f"resume_from_checkpoint: {out / 'checkpoint-8'} ends the training it resumes" in caplog.text
+    assert json.loads((out / "all_results.json").read_text())["train_loss"] == pytest.approx(trained["train_loss"])
 
 
 def test_a_name_is_a_runs_own_only_as_the_run_spells_it():

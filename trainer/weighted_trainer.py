@@ -10,6 +10,7 @@ import torch
 from transformers import Trainer, TrainerState
 from transformers.integrations import WandbCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from data.task import REAL_EXAMPLE
@@ -96,7 +97,12 @@ class WeightedTrainer(Trainer):
         if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
+        resumed_at = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).global_step \
+            if checkpoint else None
         result = super().train(resume_from_checkpoint, *args, **kwargs)
+        if self.state.global_step == resumed_at:  # a finished run resumed: its train metrics count no step
+            logger.warning("resume_from_checkpoint: %s ends the training it resumes, so no step is trained again; "
+                           "its model's results are written anew", checkpoint)
         if self.checkpoint_average is not None:
             self.checkpoint_average.apply(self.model)
             logger.info("The model is the mean of its weights at the end of its %d epochs (average_checkpoints)",
