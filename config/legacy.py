@@ -57,6 +57,15 @@ REWRITTEN = {
 }
 
 
+# Old keys transformers 4.46 read before the new ones, when a config gives both (as the authors' configs do): its
+# batch size was `per_gpu_* or per_device_*`, and warmup_ratio applied where warmup_steps was 0.
+OLD_KEY_FIRST = {
+    "per_gpu_train_batch_size": lambda config: True,
+    "per_gpu_eval_batch_size": lambda config: True,
+    "warmup_ratio": lambda config: not config.get("warmup_steps"),
+}
+
+
 def _ratio(key: str, value) -> float:
     """A fraction of the training steps: warmup_steps below 1 means the same."""
     if not isinstance(value, (int, float)) or not 0 <= value < 1:  # true reads as 1: refused too
@@ -67,7 +76,8 @@ def _ratio(key: str, value) -> float:
 def translate(config: dict) -> dict:
     """Return a copy of ``config`` with old keys mapped to current ones; warn once about dropped keys.
 
-    A key that is both given under its old and its new name keeps the new name's value.
+    A key that is both given under its old and its new name keeps the new name's value, but where transformers
+    4.46 read the old one first (OLD_KEY_FIRST).
     """
     out: dict = {}
     dropped, renamed = [], []
@@ -78,13 +88,21 @@ def translate(config: dict) -> dict:
             out.setdefault(RENAMED[key], value)
             renamed.append(f"{key} as {RENAMED[key]}")
         elif key in REWRITTEN:
+            first = key in OLD_KEY_FIRST and OLD_KEY_FIRST[key](config)
             for new_key, new_value in REWRITTEN[key](value).items():
-                if new_key == key or new_key not in config:
+                if new_key == key or new_key not in config or first:
                     out[new_key] = new_value
-        else:
+        elif key not in out or not _set_by_old_key(key, config):
             out[key] = value
     if renamed:  # so that a later message naming the current key points at the key the config gave
         logger.info("Reading the renamed config keys %s", ", ".join(renamed))
     if dropped:
         logger.warning("Ignoring config keys that no longer exist (see config/legacy.py): %s", ", ".join(dropped))
     return out
+
+
+def _set_by_old_key(key: str, config: dict) -> bool:
+    """Whether `key`'s value comes from an old key of `config` read first (OLD_KEY_FIRST), whatever the order."""
+    return any(old in config and first(config) and key in REWRITTEN[old](config[old])
+               for old, first in OLD_KEY_FIRST.items())
+
