@@ -173,7 +173,14 @@ class RunConfig:
         """The options set away from their default that a training run of this config never reads, each with the
         setting that would read it: set by mistake, they would change nothing and say nothing."""
         training, data = self.training, self.data
+        no_quality = ("quality" not in self.needed_checkers(),
+                      "a quality checker (IMP, DIMP, filtering, drop_label_issues or init_from_quality_checker)")
         unread = {
+            "checker_calibration": no_quality,
+            "quality_checker_folds": no_quality,
+            "quality_checker_warm_start": no_quality,
+            "noise_seed": (not (data.noise_duplicate_ratio or data.noise_swap_ratio or data.noise_unrelated_ratio),
+                           "noise_duplicate_ratio, noise_swap_ratio or noise_unrelated_ratio above 0"),
             "focal_gamma": (training.loss_kind is not LossKind.FOCAL,
                             "problem_type single_label_classification_focalloss"),
             "weight_epsilon": (training.loss_kind not in (LossKind.IMP, LossKind.DIMP),

@@ -70,6 +70,18 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
         "command line: diversity_checker_num_train_epochs 2.0 is not read by this run; it needs a diversity checker "
         "to build (IMP, quality_checker_warm_start, or filtering with diversity_checker_model)"]
     caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="config.loading"):  # CE needs no checker and injects no noise here
+        load_config(_write(tmp_path, {"report_to": "none", "quality_checker_train_file": "r.jsonl"}),
+                    ["--checker_calibration", "temperature", "--quality_checker_folds", "3", "--noise_seed", "7",
+                     "--quality_checker_warm_start", "true"])
+    quality = "it needs a quality checker (IMP, DIMP, filtering, drop_label_issues or init_from_quality_checker)"
+    assert [r.getMessage() for r in caplog.records] == [
+        f'command line: checker_calibration "temperature" is not read by this run; {quality}',
+        f"command line: quality_checker_folds 3 is not read by this run; {quality}",
+        f"command line: quality_checker_warm_start true is not read by this run; {quality}",
+        "command line: noise_seed 7 is not read by this run; it needs noise_duplicate_ratio, noise_swap_ratio or "
+        "noise_unrelated_ratio above 0"]
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="config.loading"):  # read where the method reads them
         load_config(path, ["--problem_type", "single_label_classification_focalloss", "--weight_epsilon", "1e-3"])
     assert [r.getMessage() for r in caplog.records] == [
