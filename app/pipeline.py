@@ -50,10 +50,11 @@ def attach_checker_columns(train, probabilities: dict):
     return train.add_column(EXAMPLE_INDEX, np.arange(len(train)))
 
 
-def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
+def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments,
+                  label_names: list[str]) -> tuple:
     """Which examples to train on: those the static-weight filter keeps, less cleanlab's label issues (the real set
     joined to the training data is never dropped), as a mask (None when nothing was asked); and how many each step
-    drops, for all_results.json."""
+    drops, for all_results.json. A label the filtering leaves no training example of is warned about."""
     keep, metrics = np.ones(len(train), dtype=bool), {}
     trusted = real_examples(train)
     if options.filtering:
@@ -70,12 +71,21 @@ def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, op
         logger.info("cleanlab flags %d of %d training examples as label issues (`drop_label_issues` leaves them out)",
                     issues.sum(), len(issues))
         keep &= ~issues
+    if metrics:
+        labels = column_array(train, "label")
+        gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
+        if gone:
+            logger.warning("Filtering keeps no training example of label %s (%d kept of %d), so the model learns it "
+                           "%s; keep more (filter_min_weight, filter_keep_top_fraction) or check the labels",
+                           ", ".join(repr(label_names[i]) for i in gone), (keep & ~trusted).sum(), (~trusted).sum(),
+                           "from the real set joined to them alone" if trusted.any() else "from no example")
     return (keep if metrics else None), metrics
 
 
-def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments) -> tuple:
+def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments,
+                    label_names: list[str]) -> tuple:
     """The examples to train on, the mask of those kept (None when nothing was asked), and keep_examples' counts."""
-    keep, metrics = keep_examples(train, probabilities, weights, options)
+    keep, metrics = keep_examples(train, probabilities, weights, options, label_names)
     return (train if keep is None else train.select(np.flatnonzero(keep))), keep, metrics
 
 
@@ -155,7 +165,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
         weights = _weight_table(cfg, task, probabilities, args.loss_kind.value) \
             if probabilities or args.loss_kind in MODEL_DEPENDENT_WEIGHTS else None
         train, kept, extra = select_examples(attach_checker_columns(task.splits["train"], probabilities),
-                                             probabilities, weights, cfg.checkers)
+                                             probabilities, weights, cfg.checkers, task.label_names)
         extra |= fitted_temperatures(checked)
         if weights is not None:
             weights.kept = kept
@@ -190,7 +200,7 @@ def score(cfg: RunConfig) -> Path:
         probabilities = {role: output.probabilities for role, output
                          in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}
         weights = _weight_table(cfg, task, probabilities)
-        weights.kept = keep_examples(task.splits["train"], probabilities, weights, cfg.checkers)[0]
+        weights.kept = keep_examples(task.splits["train"], probabilities, weights, cfg.checkers, task.label_names)[0]
         if PartialState().is_main_process:
             description = _describe(cfg, task, "Checkers' weights, before any training,", probabilities)
             write_weight_report(out, weights, description, _filter_note(cfg.checkers, weights, "would keep"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,6 +16,8 @@ from config.loading import ConfigError, load_config
 from app.pipeline import keep_examples, score
 from config.arguments import CheckerArguments
 from data.task import REAL_EXAMPLE
+
+NAMES = ["negative", "positive"]
 
 
 def test_static_weight_is_imps_or_the_quality_checkers():
@@ -80,16 +83,20 @@ def test_a_threshold_nothing_reaches_stops_before_training(tiny_config, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_a_threshold_only_the_real_examples_pass_is_refused_too():
+def test_a_threshold_only_the_real_examples_pass_is_refused_too(caplog):
     """The real set joined to the training data is always kept: a threshold that keeps nothing else would train on
     the real set alone."""
     train = Dataset.from_dict({"label": [0, 1, 0, 1], REAL_EXAMPLE: [False, False, True, True]})
     weights = SimpleNamespace(static=np.array([0.1, 0.2, 1.0, 1.0]))
     with pytest.raises(ConfigError, match=r"filter_min_weight: .* 0.5 drops them all \(highest static weight 0.2\)"):
-        keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.5))
-    keep, metrics = keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15))
+        keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.5), NAMES)
+    with caplog.at_level(logging.WARNING):
+        keep, metrics = keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15), NAMES)
     assert keep.tolist() == [False, True, True, True] and metrics == {"train_filtered_out": 1}
-    assert keep_examples(train, {}, weights, CheckerArguments()) == (None, {})  # nothing asked: no mask
+    # the one generated example of `negative` is dropped: only the real set teaches that label now, and the log says so
+    assert ("Filtering keeps no training example of label 'negative' (1 kept of 2), so the model learns it from the "
+            "real set joined to them alone") in caplog.text
+    assert keep_examples(train, {}, weights, CheckerArguments(), NAMES) == (None, {})  # nothing asked: no mask
 
 
 def test_cleanlab_never_drops_a_real_example():
@@ -97,7 +104,7 @@ def test_cleanlab_never_drops_a_real_example():
     quality = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
     quality[[0, 1, 10, 11]] = quality[[0, 1, 10, 11], ::-1]  # the checker disagrees with four labels: 0 and 1 real
     train = Dataset.from_dict({"label": labels, REAL_EXAMPLE: np.arange(20) < 2})
-    keep, metrics = keep_examples(train, {"quality": quality}, None, CheckerArguments(drop_label_issues=True))
+    keep, metrics = keep_examples(train, {"quality": quality}, None, CheckerArguments(drop_label_issues=True), NAMES)
     assert np.flatnonzero(~keep).tolist() == [10, 11] and metrics == {"train_label_issues_dropped": 2}
 
 
