@@ -45,8 +45,8 @@ def inject_noise(clean: Dataset, text_columns: list[str], num_labels: int, spec:
     rng = random.Random(spec.seed)
     n = len(clean)
     rows = clean.to_list()
-    for row in rows:
-        row["noise"] = "original"
+    for row in rows:  # the data's own tags (the generating model, say) stay on the examples no noise touches
+        row["noise"] = row.get("noise") or "original"
     # Duplicates are copies of clean examples, taken before any label is swapped.
     duplicates = [{**rows[i], "noise": "duplicate"} for i in rng.choices(range(n), k=round(spec.duplicate_ratio * n))]
     for i in rng.sample(range(n), round(spec.swap_ratio * n)):

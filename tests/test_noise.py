@@ -15,6 +15,16 @@ def _clean(n=100):
     return Dataset.from_list([{"text": f"clean {i}", "label": i % 3} for i in range(n)])
 
 
+def test_the_datas_own_tags_stay_on_the_examples_the_noise_leaves():
+    """Tags in the data (which model wrote each example) are kept where no noise is injected, not all 'original'."""
+    given = {f"t{i}": ["llm_a", "llm_b"][i % 2] for i in range(40)}
+    tagged = Dataset.from_list([{"text": text, "label": i % 2, "noise": tag}
+                                for i, (text, tag) in enumerate(given.items())])
+    noisy = inject_noise(tagged, ["text"], 2, NoiseSpec(swap_ratio=0.25, seed=3))
+    assert Counter(noisy["noise"])["swap"] == 10
+    assert all(row["noise"] == given[row["text"]] for row in noisy.to_list() if row["noise"] != "swap")
+
+
 def test_counts_tags_and_labels():
     clean = _clean()
     noisy = inject_noise(clean, ["text"], 3, NoiseSpec(duplicate_ratio=0.1, swap_ratio=0.2, unrelated_ratio=0.3, seed=1),
