@@ -63,7 +63,8 @@ def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, op
             raise ConfigError(f"filter_min_weight: expected a threshold some examples reach; {options.filter_min_weight} "
                               f"drops them all (highest static weight {weights.static[~trusted].max():.3g})")
         metrics["train_filtered_out"] = int((~kept).sum())
-        logger.info("Filtering by static weight leaves out %d of %d training examples", (~kept).sum(), len(kept))
+        logger.info("Filtering by static weight leaves out %d of %d training examples%s", (~kept).sum(),
+                    (~trusted).sum(), " (the real set joined to them is kept whole)" if trusted.any() else "")
         keep &= kept
     if options.drop_label_issues:
         issues = label_issue_mask(column_array(train, "label"), probabilities["quality"]) & ~trusted

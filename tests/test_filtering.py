@@ -90,9 +90,11 @@ def test_a_threshold_only_the_real_examples_pass_is_refused_too(caplog):
     weights = SimpleNamespace(static=np.array([0.1, 0.2, 1.0, 1.0]))
     with pytest.raises(ConfigError, match=r"filter_min_weight: .* 0.5 drops them all \(highest static weight 0.2\)"):
         keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.5), NAMES)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         keep, metrics = keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15), NAMES)
     assert keep.tolist() == [False, True, True, True] and metrics == {"train_filtered_out": 1}
+    # counted among the generated examples, as the weights report counts them
+    assert "leaves out 1 of 2 training examples (the real set joined to them is kept whole)" in caplog.text
     # the one generated example of `negative` is dropped: only the real set teaches that label now, and the log says so
     assert ("Filtering keeps no training example of label 'negative' (1 kept of 2), so the model learns it from the "
             "real set joined to them alone") in caplog.text
