@@ -243,9 +243,10 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
     metrics = {**result.metrics, "train_samples": len(train), **extra_train_metrics}
     history = trainer.weight_history.epochs if trainer.weight_history is not None else {}
     if args.real_set_finetune_epochs:
-        trainer = fine_tune(trainer, prepare(task.splits["quality_train"]), args.real_set_finetune_epochs,
-                            args.real_set_finetune_learning_rate, cfg.data.pad_to_max_length)
-        metrics["real_set_finetune_samples"] = len(task.splits["quality_train"])
+        trainer, tuned = fine_tune(trainer, prepare(task.splits["quality_train"]), args.real_set_finetune_epochs,
+                                   args.real_set_finetune_learning_rate, cfg.data.pad_to_max_length)
+        metrics |= {"epoch": trainer.state.epoch, "real_set_finetune_samples": len(task.splits["quality_train"]),
+                    "real_set_finetune_train_loss": tuned["train_loss"]}
     trainer.save_model()
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)

@@ -291,22 +291,20 @@ def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     # fine-tuned on the real set: the history holds both phases, the second's epochs and steps after the first's
     kept, stopped = _kept(args, first, first.log_history, args.num_train_epochs, "weighted training")
     text += f"\n\nWeighted training's model was {kept}" + (f"; {stopped}." if stopped else ".")
-    kept, stopped = _kept(args, state, state.log_history, epochs, "the fine-tuning", trainer.epoch_offset,
-                          first.global_step)
+    kept, stopped = _kept(args, state, state.log_history, epochs, "the fine-tuning", trainer.epoch_offset)
     return (text + f" Then {epochs:g} epoch(s) of CE on the real set fine-tuned that model "
             f"(`real_set_finetune_epochs`): the model is {kept}" + (f"; {stopped}." if stopped else ".") + "\n")
 
 
-def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_offset: int = 0,
-          step_offset: int = 0) -> tuple[str, str | None]:
-    """What one training phase ended with, and how early stopping ended the phase (None if it did not). Its epochs
-    and steps are numbered in `history` after those of an earlier phase (the offsets)."""
-    last, end = epoch_offset + state.epoch, step_offset + state.global_step
+def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_offset: int = 0) -> tuple[str, str | None]:
+    """What one training phase of `epochs` ended with, and how early stopping ended the phase (None if it did not).
+    Its state and `history` number epochs and steps after those of an earlier phase (`epoch_offset` epochs)."""
+    last, end = state.epoch, state.global_step
     if args.average_checkpoints:
         kept = "the mean of its weights at the end of every epoch (`average_checkpoints`)"
     elif args.load_best_model_at_end and state.best_global_step:
         # the entries of that step before the end of training: the final evaluation's, after it, is numbered anew
-        best = state.best_global_step + step_offset
+        best = state.best_global_step
         ends = [i for i, entry in enumerate(history) if "train_runtime" in entry]
         epoch = next((entry["epoch"] for entry in reversed(history[:ends[-1]] if ends else history)
                       if entry.get("step") == best), None)
@@ -316,8 +314,8 @@ def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_off
         kept = (f"that of the last epoch ({last:g})" if float(last).is_integer()
                 else f"that of the last step ({end}, epoch {last:.2f})")
     stopped = (f"early stopping (patience {args.early_stopping_patience}) ended {phase} after "
-               f"{_when(last, end, epoch_offset + epochs)}" if args.early_stopping_patience and state.epoch < epochs
-               else None)
+               f"{_when(last, end, epoch_offset + epochs)}"
+               if args.early_stopping_patience and state.epoch - epoch_offset < epochs else None)
     return kept, stopped
 
 

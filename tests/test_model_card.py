@@ -199,13 +199,13 @@ def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_conf
         return {"step": step, "epoch": float(epoch), **values}
 
     # Weighted training: early stopping after 2 epochs of 8 steps, the first the best. Then 2 epochs of fine-tuning
-    # of 4 steps each, numbered after them in the history, its last the best: its own step 8 is the history's step
-    # 24, epoch 4. The final evaluation, after the end of training, logs the fine-tuning's own step 8 and epoch 2.
+    # of 4 steps each, numbered after them in the history and its state, its last the best: its own step 8 is step
+    # 24, epoch 4. The final evaluation, after the end of training, logs that step and epoch again.
     weighted = [entry(8, 1, eval_accuracy=0.6), entry(16, 2, eval_accuracy=0.6), entry(16, 2, train_runtime=1.0)]
     history = weighted + [entry(20, 3, eval_accuracy=0.7), entry(24, 4, eval_accuracy=0.8),
-                          entry(24, 4, train_runtime=0.5), entry(8, 2, eval_accuracy=0.8)]
+                          entry(24, 4, train_runtime=0.5), entry(24, 4, eval_accuracy=0.8)]
     first = SimpleNamespace(log_history=weighted, best_global_step=8, best_metric=0.6, epoch=2.0, global_step=16)
-    state = SimpleNamespace(log_history=history, best_global_step=8, best_metric=0.8, epoch=2.0, global_step=8)
+    state = SimpleNamespace(log_history=history, best_global_step=24, best_metric=0.8, epoch=4.0, global_step=24)
     trainer = SimpleNamespace(first_phase=first, epoch_offset=2, args=replace(cfg.training, num_train_epochs=2.0),
                               state=state)
     text = _results(trainer, cfg, SimpleNamespace(splits={}), {})

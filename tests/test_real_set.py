@@ -114,6 +114,12 @@ def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     epochs = [h["epoch"] for h in state["log_history"] if "eval_validation_accuracy" in h]
     assert epochs == [1.0, 2.0, 3.0, 4.0]
     assert metrics["real_set_finetune_samples"] == 32
+    # every record counts both phases' epochs and steps: the state, the results files and the final evaluation
+    assert (state["epoch"], state["global_step"]) == (4.0, state["log_history"][-1]["step"])
+    assert state["global_step"] == 2 * 8 + 2 * 4 and state["max_steps"] == state["global_step"]
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["epoch"] == json.loads((out / "eval_results.json").read_text())["epoch"] == 4.0
+    assert 0 < results["real_set_finetune_train_loss"] != results["train_loss"]
     evaluations = [h for h in state["log_history"] if "eval_validation_accuracy" in h]
     weighted, tuned = evaluations[:2], evaluations[2:]
     # each phase's first of equals, as the Trainer keeps it

@@ -73,11 +73,11 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
 
 
 def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_rate: float | None,
-              pad_to_max_length: bool = False) -> WeightedTrainer:
+              pad_to_max_length: bool = False) -> tuple[WeightedTrainer, dict]:
     """A second phase: `trainer`'s model trained on `data` (the real set) with CE for `epochs`, evaluated and
     selected among these epochs as the first phase was. Its checkpoints go to output_dir/FINETUNE_DIR; its
-    history continues the first phase's epochs and steps, and the returned trainer saves into the first phase's
-    output_dir."""
+    history and state continue the first phase's epochs and steps, and the returned trainer saves into the first
+    phase's output_dir. Returns it with the fine-tuning's own train metrics."""
     first = trainer.args
     args = dataclasses.replace(first, problem_type="single_label_classification", num_train_epochs=epochs,
                                learning_rate=learning_rate or first.learning_rate, real_set_finetune_epochs=0.0,
@@ -85,11 +85,19 @@ def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_r
     second = make_trainer(trainer.model, trainer.processing_class, args, data, trainer.eval_dataset, pad_to_max_length)
     second.first_phase = trainer.state
     second.validation_predictions = trainer.validation_predictions
-    second.train()
-    steps = trainer.state.global_step
-    second.state.log_history = trainer.state.log_history + [
+    tuned = second.train().metrics
+    # From here on the state counts both phases, so that the final evaluations, trainer_state.json and the results
+    # files number epochs and steps as the history does.
+    steps, state = trainer.state.global_step, second.state
+    state.log_history = trainer.state.log_history + [
         {**entry, **({"epoch": entry["epoch"] + second.epoch_offset} if "epoch" in entry else {}),
          **({"step": entry["step"] + steps} if "step" in entry else {})}
-        for entry in second.state.log_history]
+        for entry in state.log_history]
+    state.epoch += second.epoch_offset
+    state.num_train_epochs += second.epoch_offset
+    state.global_step += steps
+    state.max_steps += steps
+    if state.best_global_step:
+        state.best_global_step += steps
     second.args.output_dir = first.output_dir
-    return second
+    return second, tuned
