@@ -58,8 +58,10 @@ REWRITTEN = {
 
 
 # Old keys transformers 4.46 read before the new ones, when a config gives both (as the authors' configs do): its
-# batch size was `per_gpu_* or per_device_*`, and warmup_ratio applied where warmup_steps was 0.
+# batch size was `per_gpu_* or per_device_*`, warmup_ratio applied where warmup_steps was 0, and a true no_cuda set
+# use_cpu.
 OLD_KEY_FIRST = {
+    "no_cuda": lambda config: bool(config.get("no_cuda")),
     "per_gpu_train_batch_size": lambda config: True,
     "per_gpu_eval_batch_size": lambda config: True,
     "warmup_ratio": lambda config: not config.get("warmup_steps"),
@@ -85,7 +87,10 @@ def translate(config: dict) -> dict:
         if key in DROPPED:
             dropped.append(key)
         elif key in RENAMED:
-            out.setdefault(RENAMED[key], value)
+            if key in OLD_KEY_FIRST and OLD_KEY_FIRST[key](config):
+                out[RENAMED[key]] = value
+            else:
+                out.setdefault(RENAMED[key], value)
             renamed.append(f"{key} as {RENAMED[key]}")
         elif key in REWRITTEN:
             first = key in OLD_KEY_FIRST and OLD_KEY_FIRST[key](config)
@@ -103,6 +108,11 @@ def translate(config: dict) -> dict:
 
 def _set_by_old_key(key: str, config: dict) -> bool:
     """Whether `key`'s value comes from an old key of `config` read first (OLD_KEY_FIRST), whatever the order."""
-    return any(old in config and first(config) and key in REWRITTEN[old](config[old])
+    return any(old in config and first(config) and key in _new_keys(old, config[old])
                for old, first in OLD_KEY_FIRST.items())
+
+
+def _new_keys(old: str, value) -> dict:
+    """The current keys and values the old key `old` gives."""
+    return {RENAMED[old]: value} if old in RENAMED else REWRITTEN[old](value)
 

@@ -169,13 +169,15 @@ def test_a_key_under_its_old_and_new_names_keeps_the_new_ones_value(tmp_path):
 
 @pytest.mark.parametrize("order", ["old_first", "new_first"])
 def test_an_old_key_that_transformers_4_46_read_first_wins_as_it_did(tmp_path, order):
-    """The authors' configs give per_gpu_* (null) beside per_device_* and warmup_ratio (0.0) beside warmup_steps (0):
-    set, per_gpu_* was the batch size and warmup_ratio the warmup where warmup_steps was 0."""
-    old = {"per_gpu_train_batch_size": 4, "per_gpu_eval_batch_size": 16, "warmup_ratio": 0.1}
-    new = {"per_device_train_batch_size": 32, "per_device_eval_batch_size": 32, "warmup_steps": 0}
+    """The authors' configs give per_gpu_* (null) beside per_device_*, warmup_ratio (0.0) beside warmup_steps (0) and
+    no_cuda (false) beside use_cpu: set, per_gpu_* was the batch size, warmup_ratio the warmup where warmup_steps was
+    0, and a true no_cuda kept training on the CPU."""
+    old = {"per_gpu_train_batch_size": 4, "per_gpu_eval_batch_size": 16, "warmup_ratio": 0.1, "no_cuda": True}
+    new = {"per_device_train_batch_size": 32, "per_device_eval_batch_size": 32, "warmup_steps": 0, "use_cpu": False}
     cfg = load_config(_write(tmp_path, {**old, **new} if order == "old_first" else {**new, **old}))
     assert (cfg.training.per_device_train_batch_size, cfg.training.per_device_eval_batch_size) == (4, 16)
     assert cfg.training.warmup_steps == 0.1
+    assert cfg.training.use_cpu is True
 
 
 def test_a_warmup_ratio_of_one_is_refused_not_read_as_one_step(tmp_path):
