@@ -303,7 +303,7 @@ def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_off
     if args.average_checkpoints:
         kept = "the mean of its weights at the end of every epoch (`average_checkpoints`)"
     elif args.load_best_model_at_end and state.best_global_step:
-        # the entries of that step before the end of training: the final evaluation's, after it, is numbered anew
+        # the entries of that step before the end of training: the final evaluation's, after it, may share its step
         best = state.best_global_step
         ends = [i for i, entry in enumerate(history) if "train_runtime" in entry]
         epoch = next((entry["epoch"] for entry in reversed(history[:ends[-1]] if ends else history)
