@@ -86,17 +86,13 @@ def translate(config: dict) -> dict:
     for key, value in config.items():
         if key in DROPPED:
             dropped.append(key)
-        elif key in RENAMED:
-            if key in OLD_KEY_FIRST and OLD_KEY_FIRST[key](config):
-                out[RENAMED[key]] = value
-            else:
-                out.setdefault(RENAMED[key], value)
-            renamed.append(f"{key} as {RENAMED[key]}")
-        elif key in REWRITTEN:
-            first = key in OLD_KEY_FIRST and OLD_KEY_FIRST[key](config)
-            for new_key, new_value in REWRITTEN[key](value).items():
+        elif key in RENAMED or key in REWRITTEN:
+            first = _read_first(key, config)
+            for new_key, new_value in _new_keys(key, value).items():
                 if new_key == key or new_key not in config or first:
                     out[new_key] = new_value
+            if key in RENAMED:
+                renamed.append(f"{key} as {RENAMED[key]}")
         elif key not in out or not _set_by_old_key(key, config):
             out[key] = value
     if renamed:  # so that a later message naming the current key points at the key the config gave
@@ -108,8 +104,12 @@ def translate(config: dict) -> dict:
 
 def _set_by_old_key(key: str, config: dict) -> bool:
     """Whether `key`'s value comes from an old key of `config` read first (OLD_KEY_FIRST), whatever the order."""
-    return any(old in config and first(config) and key in _new_keys(old, config[old])
-               for old, first in OLD_KEY_FIRST.items())
+    return any(_read_first(old, config) and key in _new_keys(old, config[old]) for old in OLD_KEY_FIRST)
+
+
+def _read_first(old: str, config: dict) -> bool:
+    """Whether `config` gives the old key `old` and transformers 4.46 read it before its new name (OLD_KEY_FIRST)."""
+    return old in config and old in OLD_KEY_FIRST and OLD_KEY_FIRST[old](config)
 
 
 def _new_keys(old: str, value) -> dict:
