@@ -55,8 +55,10 @@ def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, op
     """Which examples to train on: those the static-weight filter keeps, less cleanlab's label issues (the real set
     joined to the training data is never dropped), as a mask (None when nothing was asked); and how many each step
     drops, for all_results.json. A label the filtering leaves no training example of is warned about."""
+    if not (options.filtering or options.drop_label_issues):
+        return None, {}
     keep, metrics = np.ones(len(train), dtype=bool), {}
-    trusted = real_examples(train)
+    trusted, labels = real_examples(train), column_array(train, "label")
     if options.filtering:
         kept = keep_mask(weights.static, options.filter_min_weight, options.filter_keep_top_fraction, trusted)
         if not kept[~trusted].any():
@@ -67,20 +69,18 @@ def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, op
                     (~trusted).sum(), " (the real set joined to them is kept whole)" if trusted.any() else "")
         keep &= kept
     if options.drop_label_issues:
-        issues = label_issue_mask(column_array(train, "label"), probabilities["quality"]) & ~trusted
+        issues = label_issue_mask(labels, probabilities["quality"]) & ~trusted
         metrics["train_label_issues_dropped"] = int(issues.sum())
         logger.info("cleanlab flags %d of %d training examples as label issues (`drop_label_issues` leaves them out)",
                     issues.sum(), len(issues))
         keep &= ~issues
-    if metrics:
-        labels = column_array(train, "label")
-        gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
-        if gone:
-            logger.warning("Filtering keeps no training example of label %s (%d kept of %d), so the model learns it "
-                           "%s; keep more (filter_min_weight, filter_keep_top_fraction) or check the labels",
-                           ", ".join(repr(label_names[i]) for i in gone), (keep & ~trusted).sum(), (~trusted).sum(),
-                           "from the real set joined to them alone" if trusted.any() else "from no example")
-    return (keep if metrics else None), metrics
+    gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
+    if gone:
+        logger.warning("Filtering keeps no training example of label %s (%d kept of %d), so the model learns it %s; "
+                       "keep more (filter_min_weight, filter_keep_top_fraction) or check the labels",
+                       ", ".join(repr(label_names[i]) for i in gone), (keep & ~trusted).sum(), (~trusted).sum(),
+                       "from the real set joined to them alone" if trusted.any() else "from no example")
+    return keep, metrics
 
 
 def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments,
