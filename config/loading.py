@@ -173,7 +173,8 @@ class RunConfig:
         """The options set away from their default that a training run of this config never reads, each with the
         setting that would read it: set by mistake, they would change nothing and say nothing."""
         training, data = self.training, self.data
-        no_quality = ("quality" not in self.needed_checkers(),
+        needed = self.needed_checkers()
+        no_quality = ("quality" not in needed,
                       "a quality checker (IMP, DIMP, filtering, drop_label_issues or init_from_quality_checker)")
         unread = {
             "checker_calibration": no_quality,
@@ -188,7 +189,7 @@ class RunConfig:
             "real_set_weight": (not data.real_set_in_training, "real_set_in_training true"),
             "real_set_finetune_learning_rate": (not training.real_set_finetune_epochs, "real_set_finetune_epochs > 0"),
             "early_stopping_threshold": (not training.early_stopping_patience, "early_stopping_patience"),
-            "diversity_checker_num_train_epochs": ("diversity" not in self.needed_checkers(),
+            "diversity_checker_num_train_epochs": ("diversity" not in needed,
                                                    "a diversity checker to build (IMP, quality_checker_warm_start, "
                                                    "or filtering with diversity_checker_model)"),
         }
