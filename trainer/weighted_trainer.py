@@ -92,13 +92,13 @@ class WeightedTrainer(Trainer):
             self.weight_history.load(Path(checkpoint), self.is_world_process_zero())
         if checkpoint and self.checkpoint_average is not None:
             self.checkpoint_average.load(Path(checkpoint))
+        resumed_at = None
         if checkpoint:
             self._loss_before_resume = _loss_sum(Path(checkpoint))
+            resumed_at = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).global_step
         if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
-        resumed_at = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).global_step \
-            if checkpoint else None
         result = super().train(resume_from_checkpoint, *args, **kwargs)
         if self.state.global_step == resumed_at:  # a finished run resumed: its train metrics count no step
             logger.warning("resume_from_checkpoint: %s ends the training it resumes, so no step is trained again; "
