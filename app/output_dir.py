@@ -236,7 +236,11 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     _refuse_inputs(out, cfg, command)
     if out.is_dir():
         _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
+    trained = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
     if command == "score":
+        if trained:  # the report would stand beside a trained run's results and card as if it were that run's
+            raise ConfigError(f"output_dir: {out} holds a trained run ({', '.join(sorted(trained)[:3])}); score.py "
+                              "writes its report into a folder of its own, even with overwrite_output_dir")
         if (out / CSV_FILE).exists() and not args.overwrite_output_dir:
             raise ConfigError(f"output_dir: {out} already holds {CSV_FILE}; choose another folder or set "
                               "overwrite_output_dir true")
@@ -254,7 +258,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         if problem:
             raise ConfigError(f"resume_from_checkpoint: {resume}: {problem}")
         return resume
-    existing = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
+    existing = trained + [CSV_FILE] * (out / CSV_FILE).exists()  # score.py's report alone is a result too
     if existing and not args.overwrite_output_dir:
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
                           "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")

@@ -538,6 +538,10 @@ CASES: list[tuple] = [
     ("output-dir-empty-string", lambda c: [c.write_config({"output_dir": ""})], r"output_dir: empty; give a path"),
     ("score-output-dir-is-data-folder", lambda c: [c.write_config({"output_dir": str(c.data / "toy")})],
      r"output_dir: .*toy holds train_file", "score"),
+    ("score-output-dir-holds-trained-run",
+     lambda c: _output_in(c, {"all_results.json": "{}"}, overwrite_output_dir=True),
+     r"output_dir: .* holds a trained run \(all_results.json\); score.py writes its report into a folder of its own",
+     "score"),
     ("resume-with-another-method", _resume_other_method,
      r'resume_from_checkpoint: the run in .* started with other settings: problem_type '
      r'\("single_label_classification_dimp"; this run "single_label_classification"\), learning_rate \(0.01; this run '

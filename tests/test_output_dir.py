@@ -190,6 +190,25 @@ def test_score_py_writes_over_its_earlier_weights_only_when_asked(tiny_config, t
     assert check_output_dir(again, "score") is None
 
 
+def test_score_py_never_writes_into_a_trained_runs_folder(tiny_config, tmp_path):
+    """Its report would replace the run's weights.csv and stand beside that run's card and results as if its."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "all_results.json").write_text("{}")
+    dimp = {**tiny_config, "problem_type": "single_label_classification_dimp", "overwrite_output_dir": True}
+    with pytest.raises(ConfigError, match=r"holds a trained run \(all_results.json\); score.py writes its report "
+                                          r"into a folder of its own, even with overwrite_output_dir"):
+        check_output_dir(load_config(_write(tmp_path / "c.json", dimp)), "score")
+
+
+def test_training_into_score_py_s_folder_asks_before_removing_its_report(tiny_config, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "weights.csv").write_text("index,weight\n")
+    with pytest.raises(ConfigError, match=r"already holds results \(weights.csv\)"):
+        check_output_dir(load_config(_write(tmp_path / "c.json", tiny_config)))
+    again = load_config(_write(tmp_path / "c.json", {**tiny_config, "overwrite_output_dir": True}))
+    assert check_output_dir(again) is None
+
+
 def test_a_hub_id_is_no_folder_the_run_reads(tiny_config, tmp_path, monkeypatch):
     """"someone/model" is downloaded, not read from ./someone/model: an output_dir ./someone holds none of it."""
     monkeypatch.chdir(tmp_path)
