@@ -272,7 +272,9 @@ FIELD_TYPES = _field_types()
 # Options that shape only the model run.py trains, never the checkers: score.py, given one on its command line, says
 # it is not read (a config file's are the run's, shared).
 MODEL_TRAINING_ONLY = frozenset({
-    "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "load_best_model_at_end",
+    "num_train_epochs", "max_steps", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm", "lr_scheduler_type", "warmup_steps",
+    "optim", "train_sampling_strategy", "label_smoothing_factor", "load_best_model_at_end",
     "metric_for_best_model", "resume_from_checkpoint", "push_to_hub", "focal_gamma", "init_from_quality_checker",
     "real_set_finetune_epochs", "real_set_finetune_learning_rate", "track_test_each_epoch", "average_checkpoints",
     "early_stopping_patience", "early_stopping_threshold", "save_validation_predictions"})

@@ -97,10 +97,12 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
         load_config(path, ["--real_set_weight", "null", "--quality_checker_model", "./q"], "score")
     assert caplog.records == []
     with caplog.at_level(logging.WARNING, logger="config.loading"):  # but one given to it alone is named
-        load_config(path, ["--quality_checker_model", "./q", "--num_train_epochs", "9", "--focal_gamma", "3"], "score")
+        load_config(path, ["--quality_checker_model", "./q", "--num_train_epochs", "9", "--focal_gamma", "3",
+                           "--warmup_steps", "5", "--label_smoothing_factor", "0.1"], "score")
     assert [r.getMessage() for r in caplog.records] == [
         f"command line: {key} is not read by score.py, which trains no model; run.py reads it"
-        for key in ("focal_gamma", "num_train_epochs")]  # the file's focal_gamma is the run's: not named
+        for key in ("focal_gamma", "label_smoothing_factor", "num_train_epochs", "warmup_steps")
+    ]  # the file's focal_gamma is the run's: not named
 
 
 def _write(tmp_path, config: dict) -> str:
