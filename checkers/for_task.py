@@ -16,7 +16,8 @@ from config.loading import ConfigError, RunConfig, missing_checker
 from data.files import SHOWN_LABELS
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
-from references.models import ModelSource, resolve_model, short_name
+from references.models import ModelSource, is_local_path, resolve_model, short_name
+from references.wandb_refs import looks_like_artifact_ref
 from trainer.memory import release_freed_memory
 from trainer.modeling import label_names_of, load_tokenizer, load_trained_classifier, pair_separator
 from trainer.tracking import Tracker
@@ -153,6 +154,10 @@ class _Checkers:
 
     def single(self, role: str, reference: str, base: ModelSource) -> CheckerOutput:
         field = f"{role}_checker_model"
+        folds = _fold_checkers(reference)
+        if folds and not (Path(reference).expanduser() / "config.json").exists():
+            raise ConfigError(f"{field}: {reference} holds cross-fitted checkers ({', '.join(folds)}), not one; set "
+                              f"quality_checker_folds {len(folds)} to read them, or name another folder")
         held_out = checker_validation(self.task)
         calibrate = self.cfg.checkers.checker_calibration == "temperature"
         if calibrate and held_out is None:  # before a checker is built for nothing
@@ -170,6 +175,10 @@ class _Checkers:
         if len(real) < 2 * self.cfg.checkers.quality_checker_folds:
             raise ConfigError(f"quality_checker_folds: {self.cfg.checkers.quality_checker_folds} folds need at least "
                               f"two real examples each; the real set has {len(real)}")
+        if _fold_checkers(reference) is not None and (Path(reference).expanduser() / "config.json").exists():
+            logger.warning("quality_checker_model: %s holds one quality checker, which quality_checker_folds %d does "
+                           "not read: each fold's checker is read or built in its fold<i> folder", reference,
+                           self.cfg.checkers.quality_checker_folds)
         folds = fold_indices(real["label"], self.cfg.checkers.quality_checker_folds, self.cfg.training.seed)
         out_of_fold = np.empty((len(real), self.task.num_labels), dtype=np.float32)
         train_logits, sources = [], []
@@ -190,6 +199,15 @@ class _Checkers:
             rows = np.flatnonzero(column_array(train, REAL_EXAMPLE).astype(bool))
             probabilities[rows] = softmax(out_of_fold, temperature or 1.0)
         return CheckerOutput(probabilities, sources, temperature)
+
+
+def _fold_checkers(reference: str) -> list[str] | None:
+    """The cross-fitted checkers (fold1, fold2, ...) a local checker folder holds; None for a hub id, an artifact or a
+    folder that does not exist."""
+    folder = Path(reference).expanduser()
+    if looks_like_artifact_ref(reference) or not is_local_path(reference) or not folder.is_dir():
+        return None
+    return sorted(p.name for p in folder.glob("fold*") if (p / "config.json").exists())
 
 
 def checker_probabilities(cfg: RunConfig, task: TaskData, model_source: ModelSource, tracker: Tracker,

@@ -30,7 +30,7 @@ from checkers.resolve import find_or_build
 from checkers.for_task import warn_if_a_class_goes_unanswered, warn_if_flat
 from checkers.scoring import (CheckerError, at_gold, class_logits, class_probabilities, spread,
                               task_label_order)
-from config.loading import load_config
+from config.loading import ConfigError, load_config
 from conftest import encoder_without_head, hub_snapshot, toy_records, weights_rows, write_jsonl
 from data.task import build_task, split_from_file
 from trainer.modeling import load_classifier
@@ -730,3 +730,19 @@ def test_a_checker_is_loaded_as_trust_remote_code_says(tiny_config, tmp_path):
     finally:
         task.close()
     assert out["quality"].sources[0].trust_remote_code is True and out["quality"].probabilities.shape == (64, 2)
+
+
+def test_a_folder_of_fold_checkers_and_one_of_a_single_checker_are_told_apart(tiny_config, tmp_path, caplog):
+    """Cross-fitted checkers lie in fold<i> folders: read as one checker, the folder would fail for want of a
+    config.json; a single checker in the folder that cross-fitting builds its folds in goes unread."""
+    dimp = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    score(load_config(_config_file(tmp_path, {**dimp, "quality_checker_folds": 2, "output_dir": str(tmp_path / "a")})))
+    with pytest.raises(ConfigError, match=r"quality_checker_model: .*quality holds cross-fitted checkers \(fold1, "
+                                          r"fold2\), not one; set quality_checker_folds 2 to read them"):
+        score(load_config(_config_file(tmp_path, {**dimp, "output_dir": str(tmp_path / "b")})))
+    single = {**dimp, "quality_checker_model": str(tmp_path / "single")}
+    score(load_config(_config_file(tmp_path, {**single, "output_dir": str(tmp_path / "c")})))
+    with caplog.at_level(logging.WARNING):
+        score(load_config(_config_file(tmp_path, {**single, "quality_checker_folds": 2,
+                                                  "output_dir": str(tmp_path / "d")})))
+    assert "single holds one quality checker, which quality_checker_folds 2 does not read" in caplog.text
