@@ -104,6 +104,12 @@ def real_set_only(config: dict) -> dict:
     return config
 
 
+def in_repo(path: Path) -> str:
+    """A path of the repository as cell_config.json gives it, relative to the repository's root (run.py runs there),
+    so that `python run.py cell_config.json` from a clone writes in that clone, not where the cell once ran."""
+    return f"./{path.relative_to(ROOT).as_posix()}" if path.is_relative_to(ROOT) else str(path)
+
+
 def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     config = {**spec["protocol"], **spec["benchmarks"][cell.benchmark], **spec["methods"][cell.method], **(overrides or {})}
     config = {key: with_seed(value, cell.seed) for key, value in config.items()}
@@ -116,20 +122,20 @@ def cell_config(spec: dict, cell: Cell, overrides: dict | None = None) -> dict:
     checkers = CHECKERS / cell.benchmark / f"seed{cell.seed}"
     config.update(
         seed=cell.seed,
-        output_dir=str(WORK / cell.path),
+        output_dir=in_repo(WORK / cell.path),
         overwrite_output_dir=True,
         name=str(cell.path).replace("/", "_"),
     )
     if "quality_checker_train_file" in config:
         # A file names the folder by its stem: a path's slashes would nest it.
         suffix = "".join(f"_{k}-{Path(v).stem if k.endswith('_file') else v}" for k, v in build)
-        config["quality_checker_model"] = str(checkers.with_name(checkers.name + suffix) / "quality")
+        config["quality_checker_model"] = in_repo(checkers.with_name(checkers.name + suffix) / "quality")
     if config["problem_type"].endswith("_imp"):
         # Q is CE on the same training data with the same protocol: the CE cell's model, or built alike if missing.
-        config["diversity_checker_model"] = str(WORK / ce_cell(cell).path)
+        config["diversity_checker_model"] = in_repo(WORK / ce_cell(cell).path)
     elif config.get("quality_checker_warm_start"):
         # CE on the generated data with the protocol's epochs, built once per benchmark and seed.
-        config["diversity_checker_model"] = str(checkers / "diversity")
+        config["diversity_checker_model"] = in_repo(checkers / "diversity")
         config["diversity_checker_num_train_epochs"] = config["num_train_epochs"]
     return config
 
@@ -195,7 +201,7 @@ def run_cell(cell: Cell, config: dict) -> bool:
     write_text_atomic(result / TIME_FILE, json.dumps(spent) + "\n")  # checker builds included: they run inside run.py
     kept = {name: work / name for name in KEPT + (("weights_report.md",) if cell.command == "score" else ())
             if (work / name).is_file()}
-    recipe = Path(config.get("quality_checker_model", work / "none")) / "checker_recipe.json"
+    recipe = ROOT / config.get("quality_checker_model", work / "none") / "checker_recipe.json"
     if recipe.is_file() and uses_quality_checker(cell, work / "cell_config.json"):
         kept["quality_checker_recipe.json"] = recipe  # what it was trained on, its validation accuracy
     keep(kept, cell)

@@ -266,7 +266,7 @@ def test_checker_recipe_study_only_scores_and_is_kept_apart(spec):
 
 def test_a_study_variant_has_its_own_checkers_only_where_it_changes_them(spec):
     grid_checker = grid.cell_config(spec, grid.Cell("noisy_mrpc", "dimp", 1))["quality_checker_model"]
-    assert grid_checker == str(grid.CHECKERS / "noisy_mrpc" / "seed1" / "quality")  # the seed's own, unsuffixed
+    assert grid_checker == "./cache/checkers/grid/noisy_mrpc/seed1/quality"  # the seed's own, unsuffixed
     (longer, overrides), = [c for c in grid.study_cells(spec, ["epochs"]) if c[0].path.parts[:2] == ("noisy_mrpc", "dimp__e6")]
     config = grid.cell_config(spec, longer, overrides)
     assert config["quality_checker_model"] == grid_checker and config["num_train_epochs"] == 6
@@ -293,11 +293,24 @@ def test_real_only_trains_on_the_checkers_real_set_with_its_recipe_and_no_noise(
     assert grid._same_run(alone) == grid._same_run(grid.cell_config(spec, grid.Cell("irony_gpt", "real_only", 1)))
 
 
+def test_a_cells_config_runs_again_inside_the_clone_it_is_run_from(spec):
+    """Paths relative to the repository's root, where run.py runs the cell: `python run.py cell_config.json` from a
+    clone writes and builds there, not in the folder the grid once ran in."""
+    config = grid.cell_config(spec, grid.Cell("mrpc_ctrl", "imp", 1))
+    assert [config[key] for key in ("output_dir", "quality_checker_model", "diversity_checker_model")] == [
+        "./experiments/work/mrpc_ctrl/imp/seed1", "./cache/checkers/grid/mrpc_ctrl/seed1/quality",
+        "./experiments/work/mrpc_ctrl/ce/seed1"]
+    committed = [json.loads(path.read_text()) for path in grid.RESULTS.glob("*/*/seed*/cell_config.json")]
+    assert committed and not [c for c in committed for key in ("output_dir", "quality_checker_model",
+                                                               "diversity_checker_model")
+                              if not c.get(key, "./").startswith("./")]
+
+
 def test_ce_runs_before_imp_and_is_its_diversity_checker(spec):
     cells = [c for c, _ in grid.grid_cells(spec, ["mrpc_ctrl"], ["imp", "ce"], [1])]
     assert [c.method for c in cells] == ["ce", "imp"]
     config = grid.cell_config(spec, cells[1])
-    assert config["diversity_checker_model"] == str(grid.WORK / cells[0].path)
+    assert config["diversity_checker_model"] == "./experiments/work/mrpc_ctrl/ce/seed1"
     # a warm-started quality checker starts from CE on the generated data, trained as the grid's CE cells are
     warm = grid.cell_config(spec, grid.Cell("mrpc_ctrl", "dimp", 1, "join_warm"), {"quality_checker_warm_start": True})
     assert warm["diversity_checker_num_train_epochs"] == spec["protocol"]["num_train_epochs"]
@@ -1192,3 +1205,9 @@ def test_the_other_generator_table_sets_each_method_s_two_generators_side_by_sid
         "+1.50 ± 0.50 met | +3.50 ± 0.50 met |"]
     assert real_set_tables.other_generator_table(rows[:12], "dimp_plus_real") == ("No seed has finished every method "
                                                                                   "of the study yet.")
+
+
+def test_the_command_that_regenerates_everything_names_every_study(spec):
+    text = (grid.ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    command = text.split("Regenerate everything", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    assert [name for name in spec["studies"] if name not in command.split()] == []
