@@ -46,11 +46,13 @@ DROPPED = {
 
 # The name changed and so did the value's form: old key -> function(old value) -> {new key: value}.
 REWRITTEN = {
-    "group_by_length": lambda v: {"train_sampling_strategy": "group_by_length" if v else "random"},
+    "group_by_length": lambda v: {"train_sampling_strategy": "group_by_length" if _flag("group_by_length", v)
+                                  else "random"},
     "per_gpu_train_batch_size": lambda v: {} if v is None else {"per_device_train_batch_size": v},
     "per_gpu_eval_batch_size": lambda v: {} if v is None else {"per_device_eval_batch_size": v},
     "warmup_ratio": lambda v: {} if not v else {"warmup_steps": _ratio("warmup_ratio", v)},
-    "include_inputs_for_metrics": lambda v: {"include_for_metrics": ["inputs"]} if v else {},
+    "include_inputs_for_metrics": lambda v: {"include_for_metrics": ["inputs"]}
+    if _flag("include_inputs_for_metrics", v) else {},
     # In transformers 4.x, report_to=null meant "all installed integrations", i.e. W&B in the authors' setup.
     "report_to": lambda v: {"report_to": "wandb" if v is None else v},
     "debug": lambda v: {"debug": v or ""},
@@ -58,14 +60,23 @@ REWRITTEN = {
 
 
 # Old keys transformers 4.46 read before the new ones, when a config gives both (as the authors' configs do): its
-# batch size was `per_gpu_* or per_device_*`, warmup_ratio applied where warmup_steps was 0, and a true no_cuda set
-# use_cpu.
+# batch size was `per_gpu_* or per_device_*`, warmup_ratio applied where warmup_steps was 0, a true no_cuda set
+# use_cpu, and the other renamed keys replaced their new names' values wherever they were not null.
 OLD_KEY_FIRST = {
     "no_cuda": lambda config: bool(config.get("no_cuda")),
     "per_gpu_train_batch_size": lambda config: True,
     "per_gpu_eval_batch_size": lambda config: True,
     "warmup_ratio": lambda config: not config.get("warmup_steps"),
+    **{old: lambda config, old=old: config.get(old) is not None
+       for old in ("evaluation_strategy", "push_to_hub_model_id", "push_to_hub_token", "torchdynamo")},
 }
+
+
+def _flag(key: str, value) -> bool:
+    """An old true/false key's value, checked before it is rewritten: "false" would otherwise read as true."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{key}: expected true/false, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def _ratio(key: str, value) -> float:
@@ -75,13 +86,15 @@ def _ratio(key: str, value) -> float:
     return float(value)
 
 
-def translate(config: dict) -> dict:
-    """Return a copy of ``config`` with old keys mapped to current ones; warn once about dropped keys.
+def translate(config: dict) -> tuple[dict, dict[str, str]]:
+    """Return a copy of ``config`` with old keys mapped to current ones, and which old key gave each current key
+    (for messages naming the key the config wrote); warn once about dropped keys.
 
     A key that is both given under its old and its new name keeps the new name's value, but where transformers
     4.46 read the old one first (OLD_KEY_FIRST).
     """
     out: dict = {}
+    given_as: dict[str, str] = {}
     dropped, renamed = [], []
     for key, value in config.items():
         if key in DROPPED:
@@ -91,15 +104,18 @@ def translate(config: dict) -> dict:
             for new_key, new_value in _new_keys(key, value).items():
                 if new_key == key or new_key not in config or first:
                     out[new_key] = new_value
-            if key in RENAMED:
+                    if new_key != key:
+                        given_as[new_key] = key
+            if key in RENAMED and value is not None:
                 renamed.append(f"{key} as {RENAMED[key]}")
         elif key not in out or not _set_by_old_key(key, config):
             out[key] = value
+            given_as.pop(key, None)
     if renamed:  # so that a later message naming the current key points at the key the config gave
         logger.info("Reading the renamed config keys %s", ", ".join(renamed))
     if dropped:
         logger.warning("Ignoring config keys that no longer exist (see config/legacy.py): %s", ", ".join(dropped))
-    return out
+    return out, given_as
 
 
 def _set_by_old_key(key: str, config: dict) -> bool:
@@ -113,6 +129,9 @@ def _read_first(old: str, config: dict) -> bool:
 
 
 def _new_keys(old: str, value) -> dict:
-    """The current keys and values the old key `old` gives."""
-    return {RENAMED[old]: value} if old in RENAMED else REWRITTEN[old](value)
+    """The current keys and values the old key `old` gives: none for a renamed key left null, which transformers 4.46
+    read as not set."""
+    if old in RENAMED:
+        return {} if value is None else {RENAMED[old]: value}
+    return REWRITTEN[old](value)
 

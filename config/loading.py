@@ -481,11 +481,12 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     _check_keys(overrides, "command line: ")
 
     try:
-        merged = legacy.translate(file_config)
+        merged, file_names = legacy.translate(file_config)
     except ValueError as err:
         raise ConfigError(f"{where}{err}") from None
     try:
-        from_command_line = legacy.translate({key: _coerce(key, raw) for key, raw in overrides.items()})
+        from_command_line, command_line_names = legacy.translate(
+            {key: _coerce(key, raw) for key, raw in overrides.items()})
     except ValueError as err:
         raise ConfigError(f"command line: {err}") from None
     merged.update(from_command_line)
@@ -493,16 +494,21 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     def origin(key: str) -> str:
         return "command line: " if key in from_command_line else where
 
+    def at(key: str) -> str:
+        """Where an error about `key` points: the old key it was read from too, which is what the config wrote."""
+        old = (command_line_names if key in from_command_line else file_names).get(key)
+        return f"{origin(key)}{old}, read as " if old else origin(key)
+
     for key, value in merged.items():
-        _check_value(key, value, origin(key))
-        _check_content(key, value, origin(key))
+        _check_value(key, value, at(key))
+        _check_content(key, value, at(key))
 
     _cpu_only_multiprocess_defaults(merged)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     try:
         model, data, checkers, training = parser.parse_dict(merged)
     except RangeError as err:
-        raise ConfigError(f"{origin(err.key)}{err}") from None
+        raise ConfigError(f"{at(err.key)}{err}") from None
     except Exception as err:  # TrainingArguments checks its values with several exception types
         detail = str(err) if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: {err}"
         named = next((key for key in merged if re.search(rf"\b{re.escape(key)}\b", detail)), None)
@@ -511,7 +517,7 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
             shown = enum[1] if enum else getattr(err, "filename", None)
             named = next((key for key, value in merged.items() if shown and str(value) == shown), None)
             detail = f"{named}: {detail}" if named else detail
-        raise ConfigError(f"{origin(named) if named else where}{_long_values_shown(detail, merged)}") from None
+        raise ConfigError(f"{at(named) if named else where}{_long_values_shown(detail, merged)}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
         defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}

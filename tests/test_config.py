@@ -174,12 +174,35 @@ def test_an_old_key_that_transformers_4_46_read_first_wins_as_it_did(tmp_path, o
     """The authors' configs give per_gpu_* (null) beside per_device_*, warmup_ratio (0.0) beside warmup_steps (0) and
     no_cuda (false) beside use_cpu: set, per_gpu_* was the batch size, warmup_ratio the warmup where warmup_steps was
     0, and a true no_cuda kept training on the CPU."""
-    old = {"per_gpu_train_batch_size": 4, "per_gpu_eval_batch_size": 16, "warmup_ratio": 0.1, "no_cuda": True}
-    new = {"per_device_train_batch_size": 32, "per_device_eval_batch_size": 32, "warmup_steps": 0, "use_cpu": False}
+    old = {"per_gpu_train_batch_size": 4, "per_gpu_eval_batch_size": 16, "warmup_ratio": 0.1, "no_cuda": True,
+           "evaluation_strategy": "epoch", "push_to_hub_model_id": "me/model", "push_to_hub_token": "hf_old",
+           "torchdynamo": "inductor"}  # these four null beside their new names in the authors' configs
+    new = {"per_device_train_batch_size": 32, "per_device_eval_batch_size": 32, "warmup_steps": 0, "use_cpu": False,
+           "eval_strategy": "no", "hub_model_id": None, "hub_token": None, "torch_compile_backend": None}
     cfg = load_config(_write(tmp_path, {**old, **new} if order == "old_first" else {**new, **old}))
     assert (cfg.training.per_device_train_batch_size, cfg.training.per_device_eval_batch_size) == (4, 16)
     assert cfg.training.warmup_steps == 0.1
     assert cfg.training.use_cpu is True
+    assert (cfg.training.eval_strategy, cfg.training.hub_model_id, cfg.training.hub_token) == ("epoch", "me/model",
+                                                                                                "hf_old")
+    assert (cfg.training.torch_compile_backend, cfg.training.torch_compile) == ("inductor", True)
+    # null, as the authors' configs give them, they leave the new names' values
+    cfg = load_config(_write(tmp_path, {**{key: None for key in old if key not in ("warmup_ratio", "no_cuda")},
+                                        "hub_token": "hf_new", "torch_compile_backend": "eager"}))
+    assert (cfg.training.hub_token, cfg.training.torch_compile_backend) == ("hf_new", "eager")
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"group_by_length": "false"}, r"c.json: group_by_length: expected true/false, got str 'false'$"),
+    ({"include_inputs_for_metrics": "no"}, r"c.json: include_inputs_for_metrics: expected true/false, got str 'no'$"),
+    ({"no_cuda": "false"}, r"c.json: no_cuda, read as use_cpu: expected true/false, got str 'false'$"),
+    ({"per_gpu_train_batch_size": "16", "per_device_train_batch_size": 32},
+     r"c.json: per_gpu_train_batch_size, read as per_device_train_batch_size: expected an integer"),
+])
+def test_an_old_keys_wrong_value_is_refused_under_the_name_the_config_gives(tmp_path, config, message):
+    """"false" is true to Python: read before its type was checked, an old true/false key trained as if set."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, config))
 
 
 def test_a_warmup_ratio_of_one_is_refused_not_read_as_one_step(tmp_path):
