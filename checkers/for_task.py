@@ -106,7 +106,12 @@ class _Checkers:
                                   allow_pickle=cfg.model.allow_pickle_checkpoints, cache_dir=cfg.model.cache_dir) \
             if cfg.checkers.checker_base_model else model_source
         self.recipes = recipes(cfg, task)
-        self.prefix = f"{dataset_label(cfg, task)}_{short_name(cfg.model.model_name_or_path)}"
+        # W&B artifact names: the data a checker trains on (a real set's file, for the quality checker) and the model
+        model = short_name(cfg.model.model_name_or_path)
+        real_file = task.origins.get("quality_train", cfg.checkers.quality_checker_train_file)
+        real = short_name(str(Path(real_file).parent)) if real_file else dataset_label(cfg, task)
+        self.artifacts = {"quality": f"quality-checker_{real}_{model}",
+                          "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{model}"}
 
     def find(self, role: str, reference: str, recipe: CheckerRecipe | None, base: ModelSource,
              artifact: str) -> ModelSource:
@@ -162,7 +167,7 @@ class _Checkers:
         calibrate = self.cfg.checkers.checker_calibration == "temperature"
         if calibrate and held_out is None:  # before a checker is built for nothing
             raise ConfigError("checker_calibration: temperature scaling needs a validation split to fit on")
-        source = self.find(role, reference, self.recipes[role], base, f"{role}-checker_{self.prefix}")
+        source = self.find(role, reference, self.recipes[role], base, self.artifacts[role])
         train_logits, *held_logits = self.logits(source, field, [self.task.splits["train"]]
                                                  + ([held_out] if calibrate else []))
         temperature = self.temperature(held_logits[0], held_out["label"], role, "the validation split") \
@@ -187,7 +192,7 @@ class _Checkers:
             fold_recipe = replace(recipe, train=real.select(rest), description={
                 **recipe.description, "train_examples": len(rest), "fold": f"{i}/{len(folds)}"})
             source = self.find("quality", f"{reference.rstrip('/')}/fold{i}", fold_recipe, base,
-                               f"quality-checker_{self.prefix}_fold{i}")
+                               f"{self.artifacts['quality']}_fold{i}")
             on_train, on_held = self.logits(source, "quality_checker_model", [train, real.select(held)])
             train_logits.append(on_train)
             out_of_fold[held] = on_held

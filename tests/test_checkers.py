@@ -746,3 +746,19 @@ def test_a_folder_of_fold_checkers_and_one_of_a_single_checker_are_told_apart(ti
         score(load_config(_config_file(tmp_path, {**single, "quality_checker_folds": 2,
                                                   "output_dir": str(tmp_path / "d")})))
     assert "single holds one quality checker, which quality_checker_folds 2 does not read" in caplog.text
+
+
+def test_the_quality_checkers_artifact_is_named_after_the_real_set_it_trained_on(
+        tiny_config, tiny_model_dir, tmp_path, data_root_env, monkeypatch):
+    """Not after the training data: two real sets for one generated set would share a name, each the other's
+    `latest`."""
+    logged = []
+    monkeypatch.setattr(Tracker, "log_artifact", lambda self, folder, name, kind: logged.append(name))
+    real = tmp_path / "real_elsewhere"
+    real.mkdir()
+    shutil.copy(Path(data_root_env) / "toy" / "real.jsonl", real / "real.jsonl")
+    config = {**tiny_config, "problem_type": "single_label_classification_imp",
+              "quality_checker_train_file": str(real / "real.jsonl")}
+    score(load_config(_config_file(tmp_path, config)))
+    model = tiny_model_dir.name
+    assert logged == [f"diversity-checker_toy_{model}", f"quality-checker_real_elsewhere_{model}"]
