@@ -70,17 +70,28 @@ def keep_examples(train, probabilities: dict, weights: ExampleWeights | None, op
         keep &= kept
     if options.drop_label_issues:
         issues = label_issue_mask(labels, probabilities["quality"]) & ~trusted
-        metrics["train_label_issues_dropped"] = int(issues.sum())
-        logger.info("cleanlab flags %d of %d training examples as label issues (`drop_label_issues` leaves them out)",
-                    issues.sum(), len(issues))
+        # counted among the examples the filter kept, so that the two counts add up to those dropped
+        metrics["train_label_issues_dropped"] = int((issues & keep).sum())
+        logger.info("cleanlab flags %d of %d training examples as label issues (`drop_label_issues` leaves them "
+                    "out%s)", issues.sum(), (~trusted).sum(),
+                    f"; {(issues & keep).sum()} of them the filter kept" if options.filtering else "")
         keep &= ~issues
-    gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
-    if gone:
-        logger.warning("Filtering keeps no training example of label %s (%d kept of %d), so the model learns it %s; "
-                       "keep more (filter_min_weight, filter_keep_top_fraction) or check the labels",
-                       ", ".join(repr(label_names[i]) for i in gone), (keep & ~trusted).sum(), (~trusted).sum(),
-                       "from the real set joined to them alone" if trusted.any() else "from no example")
+    _warn_of_labels_left_out(labels, keep, trusted, options, label_names)
     return keep, metrics
+
+
+def _warn_of_labels_left_out(labels: np.ndarray, keep: np.ndarray, trusted: np.ndarray, options: CheckerArguments,
+                             label_names: list[str]) -> None:
+    gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
+    taught = set(labels[trusted].tolist())  # by the real set joined to the training data, which is never dropped
+    knobs = ["filter_min_weight", "filter_keep_top_fraction"] * bool(options.filtering) \
+        + ["drop_label_issues"] * options.drop_label_issues
+    for group, source in (([i for i in gone if i in taught], "from the real set joined to them alone"),
+                          ([i for i in gone if i not in taught], "from no example")):
+        if group:
+            logger.warning("Filtering keeps no training example of label %s (%d kept of %d), so the model learns it "
+                           "%s; keep more (%s) or check the labels", ", ".join(repr(label_names[i]) for i in group),
+                           (keep & ~trusted).sum(), (~trusted).sum(), source, ", ".join(knobs))
 
 
 def select_examples(train, probabilities: dict, weights: ExampleWeights | None, options: CheckerArguments,

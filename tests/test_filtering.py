@@ -101,6 +101,31 @@ def test_a_threshold_only_the_real_examples_pass_is_refused_too(caplog):
     assert keep_examples(train, {}, weights, CheckerArguments(), NAMES) == (None, {})  # nothing asked: no mask
 
 
+def test_a_label_the_real_set_lacks_too_is_learnt_from_no_example(caplog):
+    train = Dataset.from_dict({"label": [0, 1, 1, 1], REAL_EXAMPLE: [False, False, True, True]})
+    weights = SimpleNamespace(static=np.array([0.1, 0.2, 1.0, 1.0]))
+    with caplog.at_level(logging.WARNING):
+        keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15), NAMES)
+    assert ("Filtering keeps no training example of label 'negative' (1 kept of 2), so the model learns it from no "
+            "example; keep more (filter_min_weight, filter_keep_top_fraction) or check the labels") in caplog.text
+
+
+def test_the_filters_and_cleanlabs_counts_add_up_to_the_examples_dropped(caplog):
+    """An example both drop is the filter's: counted twice, the card read as more dropped than were."""
+    labels = np.array([0, 1] * 10)
+    quality = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
+    quality[[2, 3, 10, 11]] = quality[[2, 3, 10, 11], ::-1]  # four label issues; the filter drops 2 and 3 as well
+    train = Dataset.from_dict({"label": labels})
+    weights = SimpleNamespace(static=np.where(np.isin(np.arange(20), [2, 3]), 0.1, 1.0))
+    with caplog.at_level(logging.INFO):
+        keep, metrics = keep_examples(train, {"quality": quality}, weights,
+                                      CheckerArguments(filter_min_weight=0.5, drop_label_issues=True), NAMES)
+    assert np.flatnonzero(~keep).tolist() == [2, 3, 10, 11]
+    assert metrics == {"train_filtered_out": 2, "train_label_issues_dropped": 2}
+    assert "cleanlab flags 4 of 20 training examples as label issues (`drop_label_issues` leaves them out; 2 of " \
+           "them the filter kept)" in caplog.text
+
+
 def test_cleanlab_never_drops_a_real_example():
     labels = np.array([0, 1] * 10)
     quality = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
