@@ -81,10 +81,15 @@ def _noise_section(weights: ExampleWeights, ranking: Ranking) -> list[str]:
         return ["## The training data and the real set joined to it", "",
                 "The training data's own examples (`original`) beside the real examples joined to them (`real`).", "",
                 *table(header, rows), ""]
-    return ["## By noise kind", "",
-            f"The data tags each example with how it was made. A checker that sees through the noise gives the "
-            f"injected kinds a lower {ranking.name} than `original`, and puts them in the lowest-weighted "
-            f"{LOWEST_SHARE:.0%} of the {len(seen)} examples.", "", *table(header, rows), ""]
+    own = "`original`" if "original" in weights.noise_kinds() else "the data's own kinds"
+    lowest_share = f"the lowest-weighted {LOWEST_SHARE:.0%} of the {len(seen)} examples"
+    reading = (f"A checker that sees through the noise gives the injected kinds a lower {ranking.name} than {own}, "
+               f"and puts them in {lowest_share}." if ranking.column == "static_weight" else
+               f"{loss_name(weights.loss)}'s weight is lowest where the model already fits an example, so an injected "
+               f"kind it has not fitted (swapped labels, mostly) shows a higher {ranking.name} than {own}, and fewer "
+               f"of its examples in {lowest_share}.")
+    return ["## By noise kind", "", f"The data tags each example with how it was made. {reading}", "",
+            *table(header, rows), ""]
 
 
 def _epochs_section(weights: ExampleWeights, plot: str) -> list[str]:

@@ -81,7 +81,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
     sections = [
         _introduction(name, cfg, task, metrics, on_hub),
         _usage(cfg, task, trainer.processing_class),
-        _data(cfg, task, metrics),
+        _data(cfg, task, metrics, weights),
         _method(cfg, weights, metrics),
         _checkers(checkers),
         _results(trainer, cfg, task, metrics),
@@ -163,7 +163,7 @@ def _usage(cfg: RunConfig, task: TaskData, tokenizer) -> str:
             "predictions.csv\n```\n")
 
 
-def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
+def _data(cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights | None) -> str:
     splits, origins = task.splits, {name: as_configured(origin) for name, origin in task.origins.items()}
     train = splits["train"]
     real = real_examples(train)
@@ -176,11 +176,13 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     for name in ["validation"] + sorted(n for n in splits if n.startswith("test")):
         if name in splits:
             rows.append([f"{name} split", len(splits[name]), origins.get(name, name)])
-    labels = task.label_counts("train")
+    kept = weights.kept if weights is not None and weights.kept is not None else np.ones(len(train), dtype=bool)
+    labels = np.bincount(column_array(train, "label")[kept], minlength=task.num_labels)  # what the model trained on
     text = ("## Training and evaluation data\n\n" + _table(["", "examples", "from"], rows) + "\n\nRelative paths are "
             "looked up as in a config: in the data root (`$DIMP_DATA_ROOT`, by default `../shared/data` beside the "
             "repository), then in the working directory. Labels of the training data"
-            + (" and the real examples joined to it" if real.any() else "") + ": "
+            + (" and the real examples joined to it" if real.any() else "")
+            + (" that the filtering kept" if not kept.all() else "") + ": "
             + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
         held = task.validation_split

@@ -74,6 +74,9 @@ def test_ce_trains_on_the_top_fraction_the_checkers_trust(tiny_config, tmp_path)
     assert "kept **48 of 64**" in (out / "weights_report.md").read_text()
     card = (out / "README.md").read_text()
     assert "16 training examples were dropped by the checkers' static-weight filter before training." in card
+    trained = np.bincount([int(r["label"]) for r in rows if r["kept"] == "True"], minlength=2)
+    assert f"Labels of the training data that the filtering kept: `negative` {trained[0]}, `positive` {trained[1]}." \
+        in card
     assert "## Reproduce\n\nThe settings that differ" in card  # started from Python: no command line to show
 
 

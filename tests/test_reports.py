@@ -168,6 +168,18 @@ def test_report_without_checkers_ranks_by_the_last_epoch(tmp_path):
     assert text.index("| 1 | 0 | no |") < text.index("| 2 | 1 | yes |")
 
 
+def test_focals_noise_table_is_read_as_the_models_not_a_checkers():
+    """Focal's weight is low where the model already fits an example: noise shows high, not low; and data tagged by
+    its own kinds, without `original`, is compared with those."""
+    weights = ExampleWeights(texts={"text": list("abcd")}, labels=np.array([0, 1, 0, 1]), label_names=["no", "yes"],
+                             noise=["llmA", "llmB", "swap", "llmA"], loss="focal")
+    weights.with_history({1: Seen(np.arange(4), np.array([0.9, 0.8, 0.1, 0.9]), np.array([0.1, 0.2, 0.9, 0.1]))})
+    text = render(weights, "Focal.", {})
+    assert ("Focal's weight is lowest where the model already fits an example, so an injected kind it has not fitted "
+            "(swapped labels, mostly) shows a higher weight, epoch 1 than the data's own kinds") in text
+    assert "sees through the noise" not in text
+
+
 def test_real_examples_at_a_fixed_weight_are_counted_but_not_ranked():
     weights = ExampleWeights(texts={"text": ["a", "b", "c", "d"]}, labels=np.array([0, 1, 0, 1]),
                              label_names=["no", "yes"], noise=["original", "original", "real", "real"], loss="focal",
