@@ -192,6 +192,9 @@ class RunConfig:
             "diversity_checker_num_train_epochs": ("diversity" not in needed,
                                                    "a diversity checker to build (IMP, quality_checker_warm_start, "
                                                    "or filtering with diversity_checker_model)"),
+            **dict.fromkeys(("track_test_each_epoch", "save_validation_predictions"), (
+                not self.has_validation, "a validation split to evaluate each epoch on (validation_file, or a real "
+                                         "set with real_validation_fraction above 0)")),
         }
         set_away = self.non_default()
         return [(key, f"{key} {json.dumps(set_away[key])} is not read by this run; it needs {needs}")
@@ -520,11 +523,13 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
         raise ConfigError(f"{at(named) if named else where}{_long_values_shown(detail, merged)}") from None
     config = RunConfig(model, data, checkers, training, source=str(config_file) if config_file else None)
     if not config_file:
-        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
-        logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
-                    ", ".join(f"{key} {value}" for key, value in file_config.items()
-                              if key not in from_command_line and value != defaults.get(key)) or "the defaults")
         recommended.join_real_set_only_if_given(data, checkers, from_command_line)
+        defaults = {f.name: f.default for cls in ARGUMENT_CLASSES for f in dataclasses.fields(cls)}
+        # as the run reads them: without a real set, real_set_in_training was just turned off
+        used = {key: getattr(data, key, value) for key, value in file_config.items()}
+        logger.info("No config file: starting from the recommended method (%s): %s", recommended.RECOMMENDED_FILE.name,
+                    ", ".join(f"{key} {value}" for key, value in used.items()
+                              if key not in from_command_line and value != defaults.get(key)) or "the defaults")
         needed = config.needed_checkers(command)
         config.default_checkers = recommended.name_checkers(needed, model, data, checkers)
         check_training_data_given(data)  # before the real set: a run given nothing hears of its training data first
@@ -536,6 +541,9 @@ def load_config(config_file: str | None, override_args: list[str] | None = None,
     if command == "run":
         for key, message in config.unread_options():
             logger.warning("%s%s", origin(key), message)
+        if merged.get("load_best_model_at_end") and training.average_checkpoints:  # __post_init__ turned it off
+            logger.warning("%sload_best_model_at_end true is not read by this run: average_checkpoints keeps the "
+                           "average of the epochs' weights, not the best epoch", origin("load_best_model_at_end"))
     for key in sorted(MODEL_TRAINING_ONLY & from_command_line.keys() if command == "score" else ()):
         logger.warning("command line: %s is not read by score.py, which trains no model; run.py reads it", key)
     return config

@@ -42,6 +42,25 @@ def test_authors_configs_parse(name, problem_type, quality, diversity):
         assert cfg.checkers.diversity_checker_model == diversity
 
 
+def test_options_that_need_a_validation_split_or_lose_to_averaging_are_named(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="config.loading"):
+        load_config(_write(tmp_path, {"report_to": "none", "track_test_each_epoch": True,
+                                      "save_validation_predictions": True, "load_best_model_at_end": True,
+                                      "average_checkpoints": True}))
+    needs = ("is not read by this run; it needs a validation split to evaluate each epoch on (validation_file, or a "
+             "real set with real_validation_fraction above 0)")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'c.json'}: track_test_each_epoch true {needs}",
+        f"{tmp_path / 'c.json'}: save_validation_predictions true {needs}",
+        f"{tmp_path / 'c.json'}: load_best_model_at_end true is not read by this run: average_checkpoints keeps the "
+        "average of the epochs' weights, not the best epoch"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="config.loading"):
+        load_config(_write(tmp_path, {"report_to": "none", "track_test_each_epoch": True,
+                                      "save_validation_predictions": True, "validation_file": "v.jsonl"}))
+    assert caplog.records == []
+
+
 def test_dropped_keys_warn_once_listing_them(caplog):
     with caplog.at_level(logging.WARNING, logger="config.legacy"):
         load_config(str(AUTHORS / "config_DIMP.json"))
@@ -597,11 +616,14 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
         load_config(None, ["--train_file", "gen/train.csv"], "score")
 
 
-def test_a_run_without_config_file_joins_the_real_set_only_when_it_has_one():
+def test_a_run_without_config_file_joins_the_real_set_only_when_it_has_one(caplog):
     ce = ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification"]
     assert load_config(None, [*ce, "--quality_checker_train_file", "real.jsonl"]).data.real_set_in_training \
         == json.loads(recommended.RECOMMENDED_FILE.read_text()).get("real_set_in_training", False)
-    assert not load_config(None, ce).data.real_set_in_training  # CE on generated data alone still runs
+    with caplog.at_level(logging.INFO, logger="config.loading"):
+        assert not load_config(None, ce).data.real_set_in_training  # CE on generated data alone still runs
+    assert "No config file: starting from the recommended method" in caplog.text
+    assert "real_set_in_training" not in caplog.text  # the log gives the settings the run reads
     with pytest.raises(ConfigError, match="real_set_in_training: needs quality_checker_train_file"):
         load_config(None, [*ce, "--real_set_in_training", "true"])
 
