@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.measure import command_line, machine  # noqa: E402
+from benchmarks.protocol import positive  # noqa: E402
 from data.files import data_root  # noqa: E402
 from references.models import resolve_model  # noqa: E402
 from config.arguments import WeightedTrainingArguments  # noqa: E402
@@ -48,8 +49,8 @@ def padded_tokens(encoded: Dataset, batch_size: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rounds", type=positive(int), default=2)
+    parser.add_argument("--batch-size", type=positive(int), default=128)
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--output", default=str(RESULT))
     options = parser.parse_args(argv)

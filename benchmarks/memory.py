@@ -4,7 +4,7 @@ training throughput against the code before it, side by side; and reading and sc
     python benchmarks/memory.py                        # every part; writes benchmarks/results/memory.json
     python benchmarks/memory.py --parts scale step     # some: phases, throughput, settings, scale, step
 
-`--base` names the commit to compare with (default e0b9a81, the code before this work); it is exported with
+`--base` names the commit to compare with (default 639cc3f, the code before this work); it is exported with
 `git archive` into the scratch folder and run from there. Every job runs in a subprocess: its peak resident memory
 is the child's ru_maxrss (as `/usr/bin/time -v` reports it). Parts that are not asked for keep their earlier
 results in the output file.
@@ -43,7 +43,7 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--base", default="e0b9a81", help="Commit to compare with.")
+    parser.add_argument("--base", default="639cc3f", help="Commit to compare with (the README's results: 639cc3f).")
     parser.add_argument("--rounds", type=int, default=4, help="Throughput rounds; each runs the base and this tree.")
     parser.add_argument("--steps", type=int, default=40, help="Training steps of each throughput and settings run.")
     parser.add_argument("--settings_rounds", type=int, default=1, help="Rounds of `settings`; each runs every setting.")

@@ -158,11 +158,13 @@ def main(argv: list[str] | None = None) -> dict:
     load_start = os.getloadavg()
     bench = Bench(protocol)
     logger.info("Protocol: %s", protocol.to_dict())
-    bench.build_checkers()
-
     lengths = [len(ids) for ids in encode(bench.train, bench.tokenizer, bench.task.text_columns,
                                           protocol.max_length)["input_ids"]]
-    rounds = plan_rounds(lengths, protocol)
+    try:  # before the checkers are built: minutes of work for a plan that cannot run
+        rounds = plan_rounds(lengths, protocol)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}; give fewer --rounds or --timed_steps, or more --train_examples") from None
+    bench.build_checkers()
     chunks, segments = [], []
     for r, (batches, chunk) in enumerate(zip(rounds, precompute_chunks(len(bench.train), rounds, protocol.seed))):
         chunks.append(bench.score_chunk(chunk))

@@ -9,6 +9,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from transformers.trainer_pt_utils import get_length_grouped_indices
@@ -79,11 +80,26 @@ class Protocol:
         )
 
 
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` above 0, refused in one line before any work (a count of 0 failed at the
+    end of a long run)."""
+    def read(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+        return value
+    return read
+
+
 def parse_protocol(argv: list[str] | None = None) -> Protocol:
     parser = argparse.ArgumentParser(description="Time each phase of CE, DIMP and IMP (and the authors' style).")
     for f in dataclasses.fields(Protocol):
-        parser.add_argument(f"--{f.name}", type=type(f.default), default=f.default,
-                            help=f"{f.metadata['help']} Default: {f.default}.")
+        kind = type(f.default)
+        parser.add_argument(f"--{f.name}", type=positive(kind) if kind in (int, float) and f.name != "seed" else kind,
+                            default=f.default, help=f"{f.metadata['help']} Default: {f.default}.")
     return Protocol(**vars(parser.parse_args(argv)))
 
 

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 from app.cli import Terminated, until_stopped  # noqa: E402
 from config.loading import load_config  # noqa: E402
 from experiments.selection import final_model_rule, reported_test  # noqa: E402
-from experiments.spec import ROOT, load_spec, selection_rule, with_seed  # noqa: E402
+from experiments.spec import ROOT, check_study, load_spec, selection_rule, with_seed  # noqa: E402
 from experiments.study_files import write_study_files, writes_files  # noqa: E402
 from trainer.atomic import open_atomic, write_text_atomic  # noqa: E402
 from trainer.locks import hold  # noqa: E402
@@ -256,16 +256,17 @@ def grid_cells(spec: dict, benchmarks, methods, seeds) -> list[tuple[Cell, dict]
     return [(Cell(b, m, s), {}) for s in seeds for b in benchmarks for m in ce_first(methods)]
 
 
-def study_cells(spec: dict, names) -> list[tuple[Cell, dict]]:
+def study_cells(spec: dict, names, benchmarks=None, methods=None, seeds=None) -> list[tuple[Cell, dict]]:
+    """The studies' cells; `benchmarks`, `methods` and `seeds`, where given, narrow each study to those."""
     # Variant by variant, so that a partial study already compares its first variants on every benchmark.
     cells = []
     for name in names:
         study = spec["studies"][name]
         command = study.get("command", "run")
         for variant, overrides in study["variants"].items():
-            for seed in study["seeds"]:
-                for benchmark in study["benchmarks"]:
-                    for method in ce_first(study["methods"]):
+            for seed in [s for s in study["seeds"] if seeds is None or s in seeds]:
+                for benchmark in [b for b in study["benchmarks"] if benchmarks is None or b in benchmarks]:
+                    for method in ce_first([m for m in study["methods"] if methods is None or m in methods]):
                         cells.append((Cell(benchmark, method, seed, variant, command),
                                       {**study.get("overrides", {}), **overrides}))
     return cells
@@ -288,18 +289,38 @@ def run_all(spec: dict, todo: list[tuple[Cell, dict]]) -> int:
     return failed
 
 
+def seed(text: str) -> int:
+    if not text.isdecimal():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    spec = load_spec()
+    try:
+        spec = load_spec()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--benchmarks", nargs="*", default=list(spec["benchmarks"]), choices=list(spec["benchmarks"]))
-    parser.add_argument("--methods", nargs="*", default=list(spec["methods"]), choices=list(spec["methods"]))
-    parser.add_argument("--seeds", nargs="*", type=int, default=spec["seeds"])
+    narrow = " (of the grid, and of each study given: all of the grid's or the study's by default)"
+    parser.add_argument("--benchmarks", nargs="*", choices=list(spec["benchmarks"]), help="the benchmarks" + narrow)
+    parser.add_argument("--methods", nargs="*", choices=list(spec["methods"]), help="the methods" + narrow)
+    parser.add_argument("--seeds", nargs="*", type=seed, help="the seeds" + narrow)
     parser.add_argument("--studies", nargs="*", default=[], choices=list(spec["studies"]))
     parser.add_argument("--no-grid", action="store_true", help="run only the studies")
     args = parser.parse_args(argv)
-
-    cells = [] if args.no_grid else grid_cells(spec, args.benchmarks, args.methods, args.seeds)
-    cells += study_cells(spec, args.studies)
+    try:
+        for name in args.studies:
+            check_study(spec, name)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    # None where not given (all); a value given twice runs once
+    benchmarks, methods, seeds = (list(dict.fromkeys(given)) if given else None
+                                  for given in (args.benchmarks, args.methods, args.seeds))
+    cells = [] if args.no_grid else grid_cells(spec, benchmarks or list(spec["benchmarks"]),
+                                               methods or list(spec["methods"]), seeds or spec["seeds"])
+    cells += study_cells(spec, args.studies, benchmarks, methods, seeds)
     for name in args.studies:  # a study reading derived data writes it first (the same file every time)
         if writes_files(spec["studies"][name]):
             write_study_files(spec, name)

@@ -25,6 +25,23 @@ def load_spec() -> dict:
     return spec
 
 
+def check_study(spec: dict, name: str) -> None:
+    """What the grid reads of a study, checked before any cell runs: a mistake would otherwise stop it partway."""
+    study, where = spec["studies"][name], f"{SPEC}: study {name!r}"
+    for key in ("benchmarks", "methods", "seeds", "variants"):
+        if key not in study:
+            raise ValueError(f"{where} has no {key!r}")
+    for key in ("benchmarks", "methods"):
+        unknown = [value for value in study[key] if value not in spec[key]]
+        if unknown:
+            raise ValueError(f"{where}: {key} {unknown[0]!r} is not in grid.json's {key} ({', '.join(spec[key])})")
+    bad = [seed for seed in study["seeds"] if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0)]
+    if bad:
+        raise ValueError(f"{where}: seed {bad[0]!r}; expected integers >= 0")
+    if not isinstance(study["variants"], dict) or not study["variants"]:
+        raise ValueError(f"{where}: variants: expected an object of variant name -> settings")
+
+
 def selection_rule() -> str:
     """The rule every cell's reported model is chosen by (grid.json "selection"), on the validation split."""
     rule = load_spec().get("selection", "accuracy")

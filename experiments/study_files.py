@@ -91,9 +91,12 @@ def write_study_files(spec: dict, study: str) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    spec = load_spec()
+    deriving = [name for name, study in spec["studies"].items() if writes_files(study)]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--study", default="unused_real", help="the grid.json study whose derived files to write")
-    write_study_files(load_spec(), parser.parse_args(argv).study)
+    parser.add_argument("--study", default="unused_real", choices=deriving,
+                        help="the grid.json study whose derived files to write (those that derive any)")
+    write_study_files(spec, parser.parse_args(argv).study)
 
 
 if __name__ == "__main__":

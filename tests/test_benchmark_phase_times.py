@@ -126,3 +126,15 @@ def test_the_peak_is_the_highest_of_this_projects_phases_and_the_authors_style_h
     segments = [{"variant": "ce", **mb("ce_segment")}, {"variant": "dimp", "peak_rss_mb": 5.0},
                 {"variant": "seed_dimp", "peak_rss_mb": 150.0}, {"variant": "seed_imp", "peak_rss_mb": 160.0}]
     assert phase_times.peak_rss(phases, chunks, segments) == (100.0, 160.0)
+
+
+def test_a_plan_the_training_set_cannot_hold_stops_before_the_checkers_are_built(
+        tiny_model_dir, data_root_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(phase_times.Bench, "build_checkers", lambda self: pytest.fail("checkers built first"))
+    argv = ["--model", str(tiny_model_dir), "--train_file", "toy/train.jsonl", "--real_file", "toy/real.jsonl",
+            "--validation_file", "toy/validation.jsonl", "--train_examples", "16", "--batch_size", "4",
+            "--rounds", "5", "--timed_steps", "1", "--work_dir", "work", "--output", "times.json"]
+    with pytest.raises(SystemExit, match=r"rounds x timed_steps = 5 batches, but an epoch has only 3 more full "
+                                         r"batches; give fewer --rounds or --timed_steps, or more --train_examples"):
+        phase_times.main(argv)

@@ -82,3 +82,12 @@ def test_the_run_config_and_the_segments_arguments_carry_every_option_they_take(
     args = protocol.training_args("out", "single_label_classification_dimp", max_steps=5)
     assert (args.problem_type, args.per_device_train_batch_size, args.num_train_epochs, args.max_steps, args.seed) == \
         ("single_label_classification_dimp", 16, 3.0, 5, 7)
+
+
+@pytest.mark.parametrize("option, value", [("--rounds", "0"), ("--timed_steps", "-1"), ("--epochs", "0"),
+                                           ("--train_examples", "x")])
+def test_a_count_below_one_is_refused_before_any_work(capsys, option, value):
+    with pytest.raises(SystemExit):
+        parse_protocol([option, value])
+    assert f"argument {option}: expected a number" in capsys.readouterr().err
+    assert parse_protocol(["--seed", "0"]).seed == 0  # a seed may be 0

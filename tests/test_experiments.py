@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -1211,3 +1212,42 @@ def test_the_command_that_regenerates_everything_names_every_study(spec):
     text = (grid.ROOT / "results" / "README.md").read_text(encoding="utf-8")
     command = text.split("Regenerate everything", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     assert [name for name in spec["studies"] if name not in command.split()] == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"benchmarks": ["toyx"]}, r"study 's': benchmarks 'toyx' is not in grid.json's benchmarks \(toy\)"),
+    ({"methods": ["dimp"]}, r"study 's': methods 'dimp' is not in grid.json's methods \(ce\)"),
+    ({"seeds": ["9"]}, r"study 's': seed '9'; expected integers >= 0"),
+    ({"variants": {}}, r"study 's': variants: expected an object of variant name -> settings"),
+    ({"variants": None}, r"study 's': variants: expected"),
+])
+def test_a_study_grid_py_cannot_run_is_refused_in_one_line_before_any_cell(tmp_path, monkeypatch, capsys, change,
+                                                                          message):
+    study = {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1], "variants": {"v": {}}, **change}
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({"protocol": {}, "benchmarks": {"toy": {}}, "methods": {"ce": {}}, "seeds": [1],
+                                "studies": {"s": study}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    monkeypatch.setattr(grid, "run_cell", lambda cell, config: pytest.fail("a cell ran"))
+    assert grid.main(["--no-grid", "--studies", "s"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and re.search(message, err), err
+
+
+def test_the_command_lines_seeds_benchmarks_and_methods_narrow_a_study_too(spec, monkeypatch):
+    ran = []
+    monkeypatch.setattr(grid, "run_all", lambda spec, todo: ran.extend(cell for cell, _ in todo) or 0)
+    monkeypatch.setattr(grid.Cell, "done", property(lambda self: False))
+    assert grid.main(["--no-grid", "--studies", "real_set_size", "--seeds", "1", "1", "--benchmarks", "irony_gpt"]) == 0
+    study = spec["studies"]["real_set_size"]
+    assert ran and {(c.seed, c.benchmark) for c in ran} == {(1, "irony_gpt")}
+    assert len(ran) == len(study["variants"]) * len(study["methods"])  # seed 1 given twice: its cells once
+
+
+def test_study_files_offers_the_studies_that_derive_files(capsys):
+    from experiments import study_files
+
+    with pytest.raises(SystemExit) as stopped:
+        study_files.main(["--study", "real_set"])  # a study deriving none: its message was about real sets
+    assert stopped.value.code == 2
+    assert "invalid choice: 'real_set' (choose from 'unused_real'" in capsys.readouterr().err
