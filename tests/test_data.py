@@ -1171,6 +1171,14 @@ def test_the_noise_injected_is_drawn_by_noise_seed_alone(data_root_env, tmp_path
     assert noisy(seed=1, noise_seed=3) == noisy(seed=2, noise_seed=3) != noisy(seed=1, noise_seed=4)
 
 
+def test_the_log_counts_the_datas_own_tags_beside_the_noise(data_root_env, tmp_path, caplog):
+    write_jsonl(data_root_env / "toy" / "tagged.jsonl",
+                [{**r, "noise": "llm_a"} for r in toy_records(40, seed=5)])
+    with caplog.at_level(logging.INFO, logger="data.prepare"):
+        _prepared(data_root_env, tmp_path, train_file="toy/tagged.jsonl", noise_swap_ratio=0.25)
+    assert "Noise injected: {'llm_a': 30, 'swap': 10}" in caplog.text  # not {'original': 0, ...}
+
+
 def test_augmented_data_comes_after_the_training_file(data_root_env, tmp_path):
     task = _prepared(data_root_env, tmp_path, augmented_train_file="toy/real.jsonl")
     assert len(task.splits["train"]) == 40 + 32 and _lines(task.splits["train"].select(range(40))) == list(range(1, 41))
