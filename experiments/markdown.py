@@ -8,14 +8,17 @@ import statistics
 def mean_std(values: list[float], signed: bool = False, digits: int = 1) -> str:
     if not values:
         return "–"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):{'+' if signed else ''}.{digits}f} ± {std:.{digits}f} (n={len(values)})"
+    mean = f"{statistics.mean(values):{'+' if signed else ''}.{digits}f}"
+    if len(values) == 1:  # one seed has no spread to show: "± 0.0" would read as a measured zero
+        return f"{mean} (n=1)"
+    return f"{mean} ± {statistics.stdev(values):.{digits}f} (n={len(values)})"
 
 
 def mean_se(values: list[float]) -> str:
     """Mean and standard error of the mean, signed: a paired difference."""
-    spread = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):+.2f} ± {spread:.2f}"
+    if len(values) == 1:
+        return f"{values[0]:+.2f}"
+    return f"{statistics.mean(values):+.2f} ± {statistics.stdev(values) / len(values) ** 0.5:.2f}"
 
 
 def benchmark_means_table(first_column: str, names: list[str], entries: dict) -> str:

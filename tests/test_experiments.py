@@ -721,7 +721,7 @@ def test_the_size_table_pairs_each_size_by_seed_and_leaves_out_a_size_still_runn
         f"| {ce}, {first} {unit} | 0.0 | 0.0 |", f"| {dimp}, {first} {unit} | 100.0 | 100.0 |",
         f"| {dimp} − {ce}, {first} {unit} | 100.0 | 100.0 |"]
     assert pooled == ("The margin paired by benchmark and seed (mean ± standard error): "
-                      f"{grid_size} {unit} +0.00 ± 0.00 (1 pairs); {first} {unit} +100.00 ± 0.00 (1 pairs).")
+                      f"{grid_size} {unit} +0.00 (1 pairs); {first} {unit} +100.00 (1 pairs).")
     assert running == f"Not finished yet: {second} {unit} (1 of 4 cells)."
 
 
@@ -752,7 +752,8 @@ def test_the_size_table_shows_the_study_s_other_methods_and_waits_for_them(tmp_p
 
 def test_a_paired_margin_is_given_with_the_standard_error_of_its_mean():
     assert markdown.mean_se([1.0, 3.0]) == "+2.00 ± 1.00"  # standard deviation 1.41, over the root of 2 pairs
-    assert markdown.mean_se([-0.5]) == "-0.50 ± 0.00"
+    assert markdown.mean_se([-0.5]) == "-0.50"  # one pair has no standard error: "± 0.00" read as a measured zero
+    assert markdown.mean_std([41.0]) == "41.0 (n=1)" and markdown.mean_std([1.0, 3.0]) == "2.0 ± 1.4 (n=2)"
 
 
 @pytest.mark.parametrize("rule, ce", [("accuracy", "65.0 → 65.0"), ("last", "60.0 → 65.0")])
@@ -772,9 +773,9 @@ def test_a_gain_over_ce_pairs_each_seed_with_ce_of_that_seed_and_leaves_out_cell
         return {"benchmark": "b", "method": method, "variant": "", "seed": seed,
                 "test": None if accuracy is None else (accuracy, accuracy)}
     rows = [row("ce", 1, 70.0), row("dimp", 1, 75.0), row("dimp", 2, 90.0)]  # seed 2's CE has not run
-    assert "| b | – | – | – | – | – | +5.0 ± 0.0 (n=1) | – |" in summarize.gain_table(rows)
+    assert "| b | – | – | – | – | – | +5.0 (n=1) | – |" in summarize.gain_table(rows)
     rows.append(row("ce", 2, None))  # nor reported a test
-    assert "| b | – | – | – | – | – | +5.0 ± 0.0 (n=1) | – |" in summarize.gain_table(rows)
+    assert "| b | – | – | – | – | – | +5.0 (n=1) | – |" in summarize.gain_table(rows)
 
 
 def test_the_selection_table_holds_the_cells_every_rule_scores(tmp_path):
@@ -909,12 +910,12 @@ def test_bar_table_pairs_seeds_and_says_whether_each_bar_is_met():
             row("best", 1, 73.5, "c"), row("ce", 1, 71.5, "c"), row("ce", 1, 60.0, "without the method")]
     table = real_set_tables.bar_table(rows, "best").splitlines()
     assert [line.split(" | ")[0] for line in table[2:]] == ["| b", "| c"]  # only where the method ran
-    assert table[3].startswith("| c | +2.00 ± 0.00 (n=1) met |")  # a gain of exactly the bar meets it
+    assert table[3].startswith("| c | +2.00 (n=1) met |")  # a gain of exactly the bar meets it
     line = table[2]
     # 0.96 rounds to the bar at one decimal; the table shows the second one and says "not met". Two seeds give a
     # 95 % interval of 3.5 ± 12.71 * 0.5 (t with one degree of freedom); one seed gives none.
-    assert line == ("| b | +3.50 ± 0.71 (n=2) met; 95 % CI -2.85 to +9.85 | +5.00 ± 0.00 (n=1) met "
-                    "| +0.96 ± 0.00 (n=1) not met |")
+    assert line == ("| b | +3.50 ± 0.71 (n=2) met; 95 % CI -2.85 to +9.85 | +5.00 (n=1) met "
+                    "| +0.96 (n=1) not met |")
 
 
 def test_a_mean_over_the_benchmarks_needs_every_benchmark():
