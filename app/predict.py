@@ -27,7 +27,7 @@ from config.arguments import PredictArguments, text_column_list
 from config.json_strict import is_unicode
 from config.loading import ConfigError
 from data.files import (COMPRESSIONS, SHOWN_LABELS, SUFFIXES, DataError, compression_of, format_suffix,
-                        iter_text_lines, unsupported_type)
+                        iter_text_lines, resolve_data_path, unsupported_type)
 from data.task import LABEL, SplitSource, check_texts, default_text_columns, label_reader, split_from_file
 from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
@@ -159,8 +159,9 @@ def _check_files(args: PredictArguments) -> tuple[Path, Path | None, Path]:
     path = Path(args.input).expanduser()
     if path.is_dir():
         raise DataError(f"input: {args.input!r} is a folder; expected a file ({', '.join(INPUT_SUFFIXES)})")
-    if not path.is_file():
-        raise DataError(f"input: file {args.input!r} not found")
+    if not path.is_file():  # then in the data root, as a config's relative paths are (the model card says so)
+        path = resolve_data_path(args.input, "input")
+        logger.info("input: %s, found in the data root", path)
     if format_suffix(path) not in INPUT_SUFFIXES:
         raise DataError(f"input: {unsupported_type(path, INPUT_SUFFIXES)}")
     output = _new_file("output", args.output, OUTPUT_SUFFIXES, path, args.overwrite_output, compressible=True)

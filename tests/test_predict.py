@@ -83,6 +83,17 @@ def test_predictions_for_every_format(tiny_model_dir, tmp_path, input_suffix, ou
     assert written.count(b"\n") == len(inputs) + (output_suffix != ".jsonl") and b"\r" not in written  # Unix lines
 
 
+def test_an_input_not_in_the_working_directory_is_looked_up_in_the_data_root(tiny_model_dir, data_root_env, tmp_path,
+                                                                              monkeypatch):
+    """As a config's relative paths are, which the model card says just above its predict.py example."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", str(model), "--input", "toy/test.jsonl", "--output", "predictions.csv"],
+                command="predict") == 0
+    given = (data_root_env / "toy" / "test.jsonl").read_text().splitlines()
+    assert len(_rows(tmp_path / "predictions.csv")) == len(given)
+
+
 def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_not_repeated(tiny_model_dir, tmp_path):
     model = _trained(tiny_model_dir, tmp_path / "model")
     inputs = [{"text": r["text"], "predicted_label": "stale", "prob_negative": 2.0} for r in toy_records(6, 4)]
