@@ -27,7 +27,7 @@ from reports.example_weights import ExampleWeights, from_training_set, loss_name
 from reports.model_card import write_model_card
 from reports.weight_report import REPORT_FILE, write_weight_report
 from trainer.atomic import write_json_atomic
-from trainer.fitting import fine_tune, make_trainer
+from trainer.fitting import fine_tune, make_trainer, without_validation
 from trainer.hub import check_hub_access
 from trainer.memory import release_freed_memory
 from trainer.metrics import majority_accuracy, warn_if_near_majority
@@ -162,6 +162,9 @@ def run(cfg: RunConfig) -> dict[str, float]:
         opened.callback(claim_output_dir(args.output_dir))  # before the data is read: a second run into it stops
         task = load_task(cfg)
         opened.callback(task.close)
+        if "validation" not in task.splits:  # before the checkers; resolved_config.json records what the run does
+            cfg = replace(cfg, training=without_validation(args))
+            args = cfg.training
         resolved = _resolved_config(cfg, task)
         if resume:
             refuse_other_recipe(resume, resolved)  # before the W&B run: a refused resume starts none

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
-from conftest import run_with
+from conftest import run_with, toy_records, write_jsonl
 from config.arguments import WeightedTrainingArguments
 from config.loading import ConfigError
 from trainer import fitting
@@ -171,6 +171,26 @@ def test_early_stopping_without_a_validation_split_at_run_time_is_refused():
     args = WeightedTrainingArguments(output_dir="unused", report_to="none", early_stopping_patience=2)
     with pytest.raises(ConfigError, match=r"^early_stopping_patience: the run has no validation split to watch$"):
         fitting.without_validation(args)
+
+
+def test_a_run_without_a_validation_split_records_what_it_did_and_refuses_early_stopping_before_the_checkers(
+        tiny_config, tmp_path):
+    """resolved_config.json said eval_strategy epoch and load_best_model_at_end true for a run that did neither."""
+    alone = {k: v for k, v in tiny_config.items() if k != "validation_file"} | {"real_validation_fraction": 0,
+                                                                                "num_train_epochs": 1}
+    run_with(alone, tmp_path, eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True)
+    resolved = json.loads((tmp_path / "out" / "resolved_config.json").read_text())
+    assert (resolved["eval_strategy"], resolved["load_best_model_at_end"], resolved["metric_for_best_model"]) == (
+        "no", False, None)
+    # a config that promised a validation split (a share of the real set), whose real set is too small to hold one
+    real = write_jsonl(tmp_path / "two.jsonl", toy_records(2, seed=9))
+    with pytest.raises(ConfigError, match=r"^early_stopping_patience: the run has no validation split to watch$"):
+        run_with(alone, tmp_path, output_dir=str(tmp_path / "other"), early_stopping_patience=2,
+                 eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
+                 real_validation_fraction=0.2, problem_type="single_label_classification_dimp",
+                 quality_checker_train_file=str(real),
+                 quality_checker_model=str(tmp_path / "q"))
+    assert not (tmp_path / "q").exists()  # refused before a checker was built for nothing
 
 
 @pytest.mark.parametrize("changes, warned", [({}, True), ({"eval_strategy": "no", "load_best_model_at_end": False},
