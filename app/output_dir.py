@@ -260,7 +260,9 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         return resume
     existing = trained + [CSV_FILE] * (out / CSV_FILE).exists()  # score.py's report alone is a result too
     if existing and not args.overwrite_output_dir:
+        resumable = any(out.glob(f"{PREFIX_CHECKPOINT_DIR}-*"))
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
-                          "choose another folder, set overwrite_output_dir true, or resume_from_checkpoint last")
+                          "choose another folder, set overwrite_output_dir true"
+                          + (", or resume_from_checkpoint last" if resumable else ""))
     return None
 

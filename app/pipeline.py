@@ -84,8 +84,8 @@ def _warn_of_labels_left_out(labels: np.ndarray, keep: np.ndarray, trusted: np.n
                              label_names: list[str]) -> None:
     gone = sorted(set(labels[~trusted].tolist()) - set(labels[keep & ~trusted].tolist()))
     taught = set(labels[trusted].tolist())  # by the real set joined to the training data, which is never dropped
-    knobs = ["filter_min_weight", "filter_keep_top_fraction"] * bool(options.filtering) \
-        + ["drop_label_issues"] * options.drop_label_issues
+    knobs = [name for name in ("filter_min_weight", "filter_keep_top_fraction", "drop_label_issues")
+             if getattr(options, name) not in (None, False)]  # those set
     for group, source in (([i for i in gone if i in taught], "from the real set joined to them alone"),
                           ([i for i in gone if i not in taught], "from no example")):
         if group:

@@ -128,6 +128,7 @@ def test_the_peak_is_the_highest_of_this_projects_phases_and_the_authors_style_h
     assert phase_times.peak_rss(phases, chunks, segments) == (100.0, 160.0)
 
 
+@pytest.mark.usefixtures("libraries_as_they_were")
 def test_a_plan_the_training_set_cannot_hold_stops_before_the_checkers_are_built(
         tiny_model_dir, data_root_env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -110,7 +110,7 @@ def test_a_label_the_real_set_lacks_too_is_learnt_from_no_example(caplog):
     with caplog.at_level(logging.WARNING):
         keep_examples(train, {}, weights, CheckerArguments(filter_min_weight=0.15), NAMES)
     assert ("Filtering keeps no training example of label 'negative' (1 kept of 2), so the model learns it from no "
-            "example; keep more (filter_min_weight, filter_keep_top_fraction) or check the labels") in caplog.text
+            "example; keep more (filter_min_weight) or check the labels") in caplog.text  # the option set, alone
 
 
 def test_the_filters_and_cleanlabs_counts_add_up_to_the_examples_dropped(caplog):

@@ -152,7 +152,8 @@ def test_a_checker_folder_in_output_dir_is_refused_only_where_the_run_reads_it(t
 def test_an_output_dir_holding_only_checkpoints_is_not_trained_into_unasked(tiny_config, tmp_path):
     """A later resume_from_checkpoint last would take the higher-numbered one, of the run before."""
     (tmp_path / "out" / "checkpoint-3").mkdir(parents=True)
-    with pytest.raises(ConfigError, match=r"already holds results \(checkpoint-3\); choose another folder"):
+    with pytest.raises(ConfigError, match=r"already holds results \(checkpoint-3\); choose another folder, set "
+                                          r"overwrite_output_dir true, or resume_from_checkpoint last$"):
         check_output_dir(load_config(_write(tmp_path / "c.json", tiny_config)))
 
 
@@ -203,7 +204,8 @@ def test_score_py_never_writes_into_a_trained_runs_folder(tiny_config, tmp_path)
 def test_training_into_score_py_s_folder_asks_before_removing_its_report(tiny_config, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "weights.csv").write_text("index,weight\n")
-    with pytest.raises(ConfigError, match=r"already holds results \(weights.csv\)"):
+    with pytest.raises(ConfigError, match=r"already holds results \(weights.csv\); choose another folder, set "
+                                          r"overwrite_output_dir true$"):  # no checkpoint to resume from
         check_output_dir(load_config(_write(tmp_path / "c.json", tiny_config)))
     again = load_config(_write(tmp_path / "c.json", {**tiny_config, "overwrite_output_dir": True}))
     assert check_output_dir(again) is None
