@@ -236,7 +236,8 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     _refuse_inputs(out, cfg, command)
     if out.is_dir():
         _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
-    trained = [m for m in RESULT_MARKERS if (out / m).exists()] + [p.name for p in out.glob("checkpoint-*")]
+    checkpoints = [p.name for p in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*")]
+    trained = [m for m in RESULT_MARKERS if (out / m).exists()] + checkpoints
     if command == "score":
         if trained:  # the report would stand beside a trained run's results and card as if it were that run's
             raise ConfigError(f"output_dir: {out} holds a trained run ({', '.join(sorted(trained)[:3])}); score.py "
@@ -260,9 +261,8 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         return resume
     existing = trained + [CSV_FILE] * (out / CSV_FILE).exists()  # score.py's report alone is a result too
     if existing and not args.overwrite_output_dir:
-        resumable = any(out.glob(f"{PREFIX_CHECKPOINT_DIR}-*"))
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
                           "choose another folder, set overwrite_output_dir true"
-                          + (", or resume_from_checkpoint last" if resumable else ""))
+                          + (", or resume_from_checkpoint last" if checkpoints else ""))
     return None
 
