@@ -7,6 +7,7 @@ each cell is run by one of them.
 
     python experiments/grid.py                       # everything still missing
     python experiments/grid.py --benchmarks mrpc_ctrl --seeds 1
+    python experiments/grid.py --seeds 6 --dry-run   # the cells it would run, in order; runs nothing
     python experiments/grid.py --studies checker_size
     python experiments/grid.py --no-grid --studies epochs           # CE and DIMP trained longer (validation)
     python experiments/grid.py --no-grid --studies checker_recipe   # quality checkers only (score.py)
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="*", type=seed, help="the seeds" + narrow)
     parser.add_argument("--studies", nargs="*", default=[], choices=list(spec["studies"]))
     parser.add_argument("--no-grid", action="store_true", help="run only the studies")
+    parser.add_argument("--dry-run", action="store_true", help="list the cells still to run, and run or write nothing")
     args = parser.parse_args(argv)
     try:
         for name in args.studies:
@@ -321,13 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     cells = [] if args.no_grid else grid_cells(spec, benchmarks or list(spec["benchmarks"]),
                                                methods or list(spec["methods"]), seeds or spec["seeds"])
     cells += study_cells(spec, args.studies, benchmarks, methods, seeds)
-    for name in args.studies:  # a study reading derived data writes it first (the same file every time)
-        if writes_files(spec["studies"][name]):
-            write_study_files(spec, name)
     todo = [(cell, overrides) for cell, overrides in cells if not cell.done]
 
     def work() -> int:
         print(f"{len(cells) - len(todo)} of {len(cells)} cells already finished; {len(todo)} to run", flush=True)
+        if args.dry_run:
+            for cell, _ in todo:
+                print(cell.path)
+            return 0
+        for name in args.studies:  # a study reading derived data writes it first (the same file every time)
+            if writes_files(spec["studies"][name]):
+                write_study_files(spec, name)
         return 1 if run_all(spec, todo) else 0
 
     return until_stopped(work, "grid.py")

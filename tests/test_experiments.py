@@ -1132,6 +1132,31 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
     assert len((tmp_path / "experiments/work/unused.jsonl").read_text().splitlines()) == 32 - 10
 
 
+def test_a_dry_run_lists_the_cells_left_in_order_and_runs_or_writes_nothing(toy_data_root, monkeypatch, tmp_path,
+                                                                           capsys):
+    from experiments import study_files
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
+    monkeypatch.setattr(study_files, "ROOT", tmp_path)
+    monkeypatch.setattr(grid, "RESULTS", tmp_path / "results")
+    spec = tmp_path / "grid.json"
+    spec.write_text(json.dumps({
+        "protocol": {"quality_checker_max_train_samples": 10, "problem_type": "single_label_classification"},
+        "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
+        "methods": {"ce": {}, "dimp": {}}, "seeds": [1, 2],
+        "studies": {"s": {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1],
+                          "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"}}}}}))
+    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    finished = grid.Cell("toy", "ce", 1)
+    (grid.RESULTS / finished.path).mkdir(parents=True)
+    (grid.RESULTS / finished.path / "all_results.json").write_text("{}")
+    monkeypatch.setattr(grid, "run_cell", lambda cell, config: pytest.fail("a cell ran"))
+    assert grid.main(["--studies", "s", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 of 5 cells already finished; 4 to run", "toy/dimp/seed1",
+                                                    "toy/ce/seed2", "toy/dimp/seed2", "toy/ce__v/seed1"]
+    assert not (tmp_path / "experiments").exists()  # the study's derived file is not written
+
+
 def test_the_holdout_table_pairs_each_variant_with_the_first_by_seed_and_counts_real_examples(tmp_path, monkeypatch):
     spec = tmp_path / "grid.json"
     spec.write_text(json.dumps({"studies": {"h": {
