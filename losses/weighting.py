@@ -56,6 +56,18 @@ def loss_kind(problem_type: str) -> LossKind:
         raise ValueError(f"problem_type: unknown value {problem_type!r}; expected one of: {valid}") from None
 
 
+def as_loss_kind(kind: LossKind | str) -> LossKind:
+    """`kind` as a LossKind: itself, its value ("dimp") or a config's problem_type
+    ("single_label_classification_dimp"), so that code calling the losses may use either vocabulary."""
+    if kind in PROBLEM_TYPES:
+        return PROBLEM_TYPES[kind]
+    try:
+        return LossKind(kind)
+    except ValueError:
+        raise ValueError(f"unknown loss {kind!r}; expected one of {', '.join(k.value for k in LossKind)}, or a "
+                         f"problem_type: {', '.join(sorted(PROBLEM_TYPES))}") from None
+
+
 def gold_probabilities(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """P(y_i | x_i) for each row of ``logits`` (shape [N, C]) at its gold label."""
     return logits.softmax(dim=-1).gather(1, labels.view(-1, 1)).squeeze(1)
@@ -66,19 +78,22 @@ def _safe(prob: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 
 def focal_weights(model_prob: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """Focal: (1 - P(y|x; theta)) ** gamma."""
     return (1.0 - model_prob.detach()).clamp(min=0.0) ** gamma
 
 
 def imp_weights(quality_prob: torch.Tensor, diversity_prob: torch.Tensor, epsilon: float = DEFAULT_EPSILON) -> torch.Tensor:
+    """IMP: P'(y|x) / Q(y|x), Q clamped to at least `epsilon`."""
     return quality_prob.detach() / _safe(diversity_prob, epsilon)
 
 
 def dimp_weights(quality_prob: torch.Tensor, model_prob: torch.Tensor, epsilon: float = DEFAULT_EPSILON) -> torch.Tensor:
+    """DIMP: P'(y|x) / P(y|x; theta), the model's probability clamped to at least `epsilon`."""
     return quality_prob.detach() / _safe(model_prob, epsilon)
 
 
 def example_weights(
-    kind: LossKind,
+    kind: LossKind | str,
     logits: torch.Tensor,
     labels: torch.Tensor,
     quality_prob: torch.Tensor | None = None,
@@ -86,8 +101,9 @@ def example_weights(
     gamma: float = 1.0,
     epsilon: float = DEFAULT_EPSILON,
 ) -> torch.Tensor | None:
-    """The detached weight of every example, or None for plain CE."""
-    kind = LossKind(kind)
+    """The detached weight of every example, or None for plain CE. `gamma` and `epsilon` are the config's
+    `focal_gamma` and `weight_epsilon`."""
+    kind = as_loss_kind(kind)
     if kind is LossKind.CE:
         return None
     if kind is not LossKind.FOCAL and quality_prob is None:
@@ -131,7 +147,9 @@ def weighted_nll(
     diversity_prob: torch.Tensor | None = None,
     gamma: float = 1.0,
     epsilon: float = DEFAULT_EPSILON,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """mean_i(-w_i * log P(y_i|x_i)) over the batch (no division by sum(w))."""
+    """mean_i(-w_i * log P(y_i|x_i)) over the batch (no division by sum(w)): the Trainer's training loss, with
+    `label_smoothing` its `label_smoothing_factor`."""
     weights = example_weights(kind, logits, labels, quality_prob, diversity_prob, gamma, epsilon)
-    return weighted_nll_sum(logits, labels, weights) / labels.numel()
+    return weighted_nll_sum(logits, labels, weights, label_smoothing) / labels.numel()

@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from losses import (
+    PROBLEM_TYPES,
     LossKind,
+    as_loss_kind,
     dimp_weights,
     example_weights,
     focal_weights,
@@ -72,6 +74,8 @@ def test_label_smoothing_smooths_each_term_and_keeps_the_weights():
     smoothed = (1 - eps) * _nll() - eps * log_p.mean(-1)  # transformers' LabelSmoother, per example
     assert weighted_nll_sum(LOGITS, LABELS, weights, eps).item() == pytest.approx((weights * smoothed).sum().item())
     assert weighted_nll_sum(LOGITS, LABELS, None, 0.0).item() == pytest.approx(_nll().sum().item())
+    loss = weighted_nll(LossKind.IMP, LOGITS, LABELS, QUALITY, DIVERSITY, label_smoothing=eps)
+    assert loss.item() == pytest.approx((weights * smoothed).mean().item())  # the Trainer's loss, smoothed
 
 
 def test_half_precision_logits_give_a_float32_loss():
@@ -168,3 +172,17 @@ def test_problem_type_dispatch(name, kind):
 def test_unknown_problem_type():
     with pytest.raises(ValueError, match="problem_type"):
         loss_kind("single_label_classification_dimpp")
+
+
+@pytest.mark.parametrize("name", list(PROBLEM_TYPES))
+def test_the_losses_take_a_configs_problem_type_as_well_as_a_loss_kind(name):
+    kind = PROBLEM_TYPES[name]
+    assert as_loss_kind(name) is as_loss_kind(kind.value) is as_loss_kind(kind) is kind
+    by_name = weighted_nll(name, LOGITS, LABELS, QUALITY, DIVERSITY, gamma=2.0)
+    assert by_name.item() == weighted_nll(kind, LOGITS, LABELS, QUALITY, DIVERSITY, gamma=2.0).item()
+
+
+def test_an_unknown_loss_names_both_vocabularies():
+    with pytest.raises(ValueError, match=r"unknown loss 'dimpp'; expected one of ce, focal, imp, dimp, quality_only, "
+                                         r"or a problem_type: single_label_classification, "):
+        example_weights("dimpp", LOGITS, LABELS, QUALITY)

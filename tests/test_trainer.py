@@ -60,6 +60,20 @@ def test_a_loss_that_is_not_finite_stops_training_before_its_gradient_is_taken(t
         trainer.compute_loss(model, batch, num_items_in_batch=batch["labels"].numel())
 
 
+def test_compute_loss_called_outside_training_gives_the_weighted_mean(tiny_model_dir, tmp_path):
+    """As a user checking the loss from their own code calls it: the model in train mode, no training loop."""
+    from losses import weighted_nll
+
+    trainer = toy_trainer(tiny_model_dir, tmp_path, batch_size=8, accumulation=2)
+    model, batch = trainer.model.train(), next(iter(trainer.get_train_dataloader()))
+    quality, labels = batch["quality_prob"].clone(), batch["labels"].clone()
+    loss = trainer.compute_loss(model, dict(batch))
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       token_type_ids=batch.get("token_type_ids")).logits
+    assert loss.item() == pytest.approx(weighted_nll("dimp", logits, labels, quality).item(), rel=1e-5)
+
+
 def test_a_model_without_loss_kwargs_gets_the_same_updates(tiny_model_dir, tmp_path):
     """Without num_items_in_batch, compute_loss scales the loss for gradient accumulation itself."""
     one = train_steps(tiny_model_dir, tmp_path / "a", batch_size=8, accumulation=1)

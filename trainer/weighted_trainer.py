@@ -199,7 +199,9 @@ class WeightedTrainer(Trainer):
     def _scale(self, total: torch.Tensor, batch_size: int, num_items_in_batch) -> torch.Tensor:
         """Turn a sum over this micro-batch into its share of the mean over the optimizer step's batch."""
         if num_items_in_batch is None:
-            return total / batch_size / self.current_gradient_accumulation_steps
+            # The Trainer sets the attribute in its training loop; a call from outside it (a user's own loop or
+            # check) accumulates nothing.
+            return total / batch_size / getattr(self, "current_gradient_accumulation_steps", 1)
         loss = total / num_items_in_batch
         if self.args.average_tokens_across_devices and self.args.world_size > 1:
             # num_items_in_batch was summed over processes, and DDP averages gradients over them.
