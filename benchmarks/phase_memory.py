@@ -106,6 +106,9 @@ class Recorder:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[0] in ("-h", "--help"):  # memory.py runs it; a person may ask how
+        print(__doc__, file=sys.stdout if argv[:1] in (["-h"], ["--help"]) else sys.stderr)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
     root, out, command, *job = argv
     recorder = Recorder()
     sys.path.insert(0, root)

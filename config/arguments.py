@@ -12,6 +12,15 @@ from transformers.training_args import trainer_log_levels
 from config.ranges import RangeError, check_ranges
 from losses.weighting import DEFAULT_EPSILON, PROBLEM_TYPES, LossKind, loss_kind
 
+# Each loss's weight, for problem_type's help (the authors' names beside ours).
+LOSS_WEIGHTS = {
+    LossKind.CE: "CE, w = 1",
+    LossKind.FOCAL: "Focal, w = (1 - P)^focal_gamma",
+    LossKind.IMP: "IMP, w = P'/Q",
+    LossKind.DIMP: "DIMP, w = P'/P, P the model being trained",
+    LossKind.QUALITY_ONLY: "DIMP without diversity checker, w = P'",
+}
+
 
 def text_column_list(value: str | None) -> list[str] | None:
     """text_column_names' columns: names separated by commas (a JSON list is refused, not read as one name)."""
@@ -187,7 +196,7 @@ class CheckerArguments:
         default=None,
         metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data. "
                   "Without a config file: ./cache/checkers/diversity-checker_<training file's folder>-<its name>_"
-                  "<model's name>."},
+                  "<checker_base_model's or the model's name>."},
     )
     quality_checker_train_file: str | None = field(
         default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "
@@ -196,7 +205,8 @@ class CheckerArguments:
                                 "them, by default a tenth."}
     )
     quality_checker_validation_file: str | None = field(
-        default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: validation_file."}
+        default=None, metadata={"help": "Real held-out data to pick the quality checker's best epoch. Default: the "
+                                "run's validation split (validation_file, or the part held out of the real set)."}
     )
     quality_checker_max_train_samples: int | None = field(
         default=None, metadata={"help": "At most this many real examples (a seeded random sample) for the quality "
@@ -278,7 +288,9 @@ class WeightedTrainingArguments(TrainingArguments):
 
     problem_type: str = field(
         default="single_label_classification",
-        metadata={"help": "Loss: " + ", ".join(sorted(PROBLEM_TYPES))},
+        metadata={"help": "Loss: " + "; ".join(
+            f"{' or '.join(name for name, kind in PROBLEM_TYPES.items() if kind is loss)} ({described})"
+            for loss, described in LOSS_WEIGHTS.items())},
     )
     focal_gamma: float = field(default=1.0, metadata={"help": "gamma of the Focal loss, w = (1 - P)^gamma."})
     weight_epsilon: float = field(
@@ -294,8 +306,9 @@ class WeightedTrainingArguments(TrainingArguments):
     real_set_finetune_epochs: float = field(
         default=0.0,
         metadata={"help": "After the (weighted) training, fine-tune the model with CE on the quality checker's real "
-                  "set for this many epochs, keeping one of them by the first phase's rule (the last, or the best "
-                  "with load_best_model_at_end). 0: no second phase."},
+                  "set for this many epochs, keeping one of them by the first phase's rule (the last, the best "
+                  "with load_best_model_at_end, or with average_checkpoints the average of its epochs' models). 0: "
+                  "no second phase."},
     )
     real_set_finetune_learning_rate: float | None = field(
         default=None, metadata={"help": "Learning rate of the real-set fine-tuning. Default: learning_rate."}

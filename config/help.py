@@ -75,9 +75,14 @@ def _metavar(tp) -> str:
     return "|".join(sorted(names[b] for b in basics))
 
 
+# What this project adds to a TrainingArguments field shown with transformers' own help.
+ADDED_HERE = {"disable_tqdm": "Here true also turns off the progress bars of the libraries under the Trainer "
+                              "(tokenizing, loading and saving weights)."}
+
+
 def _option(cls, name: str, width: int, flags_only: dict) -> list[str]:
     field = _fields(cls)[name]
-    text = str(field.metadata.get("help", ""))
+    text = " ".join(filter(None, [str(field.metadata.get("help", "")), ADDED_HERE.get(name)]))
     if field.metadata.get("required"):
         text += " (required)"
     else:

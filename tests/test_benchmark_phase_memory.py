@@ -104,3 +104,10 @@ def test_a_run_is_recorded_phase_by_phase(tiny_config, tmp_path):
 def test_a_job_that_fails_is_recorded_with_its_exit_status(tiny_config, tmp_path):
     done, record = _recorded_run({**tiny_config, "train_file": "toy/missing.jsonl"}, tmp_path)
     assert done.returncode == 2 and record["exit_code"] == 2, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argv, status, stream", [(["--help"], 0, "out"), (["-h"], 0, "out"), ([], 2, "err"),
+                                                  (["."], 2, "err")])
+def test_asked_for_help_or_given_too_few_arguments_it_shows_its_usage(capsys, argv, status, stream):
+    assert phase_memory.main(argv) == status
+    assert "python benchmarks/phase_memory.py ROOT OUT.json run|score CONFIG" in getattr(capsys.readouterr(), stream)

@@ -53,6 +53,11 @@ def test_help_shows_each_option_help_and_default(capsys):
     assert "--test_file TEXT Test data, evaluated once at the end. (default: null)" in text
     assert "(default: false)" in text.split("--pad_to_max_length ", 1)[1].split(" --", 1)[0]
     assert "--report_to LIST|TEXT Loggers" in text
+    # each loss once, the authors' name beside ours, and what it weighs by; and what the project adds to an HF option
+    assert ("single_label_classification_dimp or single_label_classification_myloss_v2 (DIMP, w = P'/P, P the model "
+            "being trained)") in text
+    assert "single_label_classification_quality_only (DIMP without diversity checker, w = P')" in text
+    assert "--disable_tqdm true|false Disable tqdm progress bars." in text and "Here true also turns off" in text
 
 
 def test_predict_help(capsys):
