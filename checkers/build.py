@@ -16,6 +16,7 @@ from transformers import set_seed
 from references.models import ModelSource
 from config.arguments import CheckerArguments, WeightedTrainingArguments
 from config.records import differences
+from data.files import as_configured
 from trainer.fitting import make_trainer
 from trainer.metrics import majority_accuracy, warn_if_near_majority
 from trainer.modeling import encode, for_evaluation, load_classifier, load_tokenizer
@@ -148,6 +149,13 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
                           "Consider more checker_num_train_epochs, another checker_learning_rate, or more real examples.")
 
 
+def _as_configured(description: dict) -> dict:
+    """Its train_source as a config names it (relative to the data root where it lies there), so that a checker
+    recorded with an absolute path, or before the data root moved, is still found to match."""
+    source = description.get("train_source")
+    return {**description, "train_source": as_configured(source)} if isinstance(source, str) else description
+
+
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     """The recipe entries whose recorded value differs from what this run would train on, each with both values
     (but the digests of the data, which only say that it differs)."""
@@ -160,6 +168,6 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
         recorded = None
     if not isinstance(recorded, dict):
         return [f"data (its {RECIPE_FILE} is unreadable)"]
-    now = recipe.description
+    recorded, now = _as_configured(recorded), _as_configured(recipe.description)
     return differences(recorded, now, [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
                                        if key in recorded or key in RECORDED_WHEN_USED], DIGESTS)

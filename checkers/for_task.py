@@ -13,7 +13,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
-from data.files import SHOWN_LABELS
+from data.files import SHOWN_LABELS, as_configured
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, is_local_path, resolve_model, short_name
@@ -73,7 +73,7 @@ def recipes(cfg: RunConfig, task: TaskData) -> dict[str, CheckerRecipe | None]:
         })
     generated = generated_part(task.splits["train"])
     diversity = CheckerRecipe("diversity", generated, task.splits.get("validation"), {
-        "train_source": task.origins["train"],
+        "train_source": as_configured(task.origins["train"]),  # as the quality checker's: the cache survives a move
         "train_examples": len(generated),
         **trained("diversity"),
     })

@@ -762,3 +762,29 @@ def test_the_quality_checkers_artifact_is_named_after_the_real_set_it_trained_on
     score(load_config(_config_file(tmp_path, config)))
     model = tiny_model_dir.name
     assert logged == [f"diversity-checker_toy_{model}", f"quality-checker_real_elsewhere_{model}"]
+
+
+def test_a_cached_diversity_checker_is_reused_once_the_data_root_has_moved(tiny_config, data_root_env, tmp_path,
+                                                                          monkeypatch, caplog):
+    config = {**tiny_config, "problem_type": "single_label_classification_imp", "num_train_epochs": 1}
+    run(load_config(_config_file(tmp_path, config)))
+    recipe = json.loads((tmp_path / "checkers" / "diversity" / "checker_recipe.json").read_text())
+    assert recipe["train_source"] == "toy/train.jsonl"  # as the config names it, not this machine's folder
+    moved = tmp_path / "moved-data"
+    shutil.copytree(data_root_env, moved)
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(moved))
+    with caplog.at_level(logging.INFO):
+        run(load_config(_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "out2")})))
+    assert "trained with other" not in caplog.text and "training the diversity checker" not in caplog.text
+    assert f"reusing the checker cached in {tmp_path / 'checkers' / 'diversity'}" in caplog.text
+
+
+def test_a_checker_recorded_with_an_absolute_path_under_the_data_root_matches_its_relative_name(data_root_env,
+                                                                                                 tmp_path):
+    absolute = str(data_root_env / "toy" / "real.jsonl")
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": absolute, "train_examples": 32}))
+    assert recipe_differs(tmp_path, CheckerRecipe("quality", None, None, {"train_source": "toy/real.jsonl",
+                                                                          "train_examples": 32})) == []
+    assert recipe_differs(tmp_path, CheckerRecipe("quality", None, None, {"train_source": "toy/train.jsonl",
+                                                                          "train_examples": 32})) == [
+        'train_source ("toy/real.jsonl"; this run "toy/train.jsonl")']
