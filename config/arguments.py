@@ -188,7 +188,8 @@ class CheckerArguments:
         metadata={"help": "Quality checker P': local folder, hub id, or W&B artifact 'entity/project/name:version'. "
                   "If it does not exist and quality_checker_train_file is set, it is trained there and cached. "
                   "Without a config file: ./cache/checkers/quality-checker_<real file's folder>-<its name>_"
-                  "<checker_base_model's or the model's name> (+ _warm with quality_checker_warm_start, + _e20, "
+                  "<checker_base_model's or the model's name> (+ _warm with quality_checker_warm_start, + _folds3 with "
+                  "quality_checker_folds 3, + _e20, "
                   "_lr0.0001, _bs16 for a checker_num_train_epochs, checker_learning_rate or checker_batch_size "
                   "other than the recommended one)."},
     )

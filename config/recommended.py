@@ -66,6 +66,8 @@ def default_checker_folder(role: str, model: ModelArguments, data: DataArguments
     folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}"
     if role == "quality" and checkers.quality_checker_warm_start:
         folder += "_warm"  # another checker than the one trained from the model, cached beside it
+    if role == "quality" and checkers.quality_checker_folds > 1:
+        folder += f"_folds{checkers.quality_checker_folds}"  # fold checkers, never read as the single one
     return folder + recipe_tags(role, checkers)
 
 

@@ -583,6 +583,10 @@ def test_a_run_without_config_file_names_the_checkers_it_needs():
                               "--model_name_or_path", "./models/tiny", "--quality_checker_warm_start", "true"])
     assert warm.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_warm"
     assert warm.checkers.diversity_checker_model == "./cache/checkers/diversity-checker_gen-train_tiny"  # not warmed
+    # cross-fitted checkers in a folder of their own: a later run without folds reads (or builds) the single one
+    folds = load_config(None, ["--train_file", "gen/train.csv", "--quality_checker_train_file", "real.jsonl",
+                               "--model_name_or_path", "./models/tiny", "--quality_checker_folds", "3"])
+    assert folds.checkers.quality_checker_model == "./cache/checkers/quality-checker_real_tiny_folds3"
     # a recipe other than the recommended one (as the warnings about an undertrained checker advise) builds its
     # checker beside the recommended one, named after what differs; the recommended values name nothing
     tried = load_config(None, ["--train_file", "gen/train.csv", "--problem_type", "single_label_classification_imp",
