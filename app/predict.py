@@ -59,7 +59,9 @@ def predict(args: PredictArguments) -> Path:
         gold = None  # labels that cannot be scored (warned about)
     max_length = args.max_seq_length or trained.get("max_seq_length") or DEFAULT_MAX_LENGTH
     logger.info("Labelling %d texts from %s (columns %s) with %s", count, path, columns, source.location)
-    header = list(dict.fromkeys([*header, "predicted_label", *(f"prob_{name}" for name in names)]))
+    earlier = _earlier_predictions(header, columns, gold)
+    header = list(dict.fromkeys([*(c for c in header if c not in earlier), "predicted_label",
+                                 *(f"prob_{name}" for name in names)]))
     # One bar over all texts says how far labelling is; each chunk's own "Tokenizing" bar would cut into it.
     with _written(output) as f, tqdm(total=count, unit="text") as progress, library_bars_off():
         write = _row_writer(f, format_suffix(output), header)
@@ -71,7 +73,7 @@ def predict(args: PredictArguments) -> Path:
             if gold is not None:
                 gold.predicted.append(chosen)
             for record, p, label in zip(records, probabilities, chosen):
-                write({**record, "predicted_label": names[label],
+                write({**{c: v for c, v in record.items() if c not in earlier}, "predicted_label": names[label],
                        **{f"prob_{name}": round(float(p[i]), 6) for i, name in enumerate(names)}})
     logger.info("Wrote %d predictions to %s", count, output)
     if gold is not None:
@@ -241,6 +243,17 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
         header.update(dict.fromkeys(record))
         count += 1
     return list(header), count
+
+
+def _earlier_predictions(header: list[str], columns: list[str], gold: GoldLabels | None) -> set[str]:
+    """The input's columns of an earlier prediction (predict.py's output labelled again), left out of the output:
+    written over in part, another model's probabilities would have stood beside this one's."""
+    kept = {*columns, gold.column if gold is not None else None}
+    earlier = {c for c in header if (c == "predicted_label" or c.startswith("prob_")) and c not in kept}
+    if earlier:
+        logger.warning("The input holds an earlier prediction's columns (%s); the output holds this model's "
+                       "instead", ", ".join(c for c in header if c in earlier))
+    return earlier
 
 
 def _holds_surrogate(value) -> bool:

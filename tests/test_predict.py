@@ -94,14 +94,20 @@ def test_an_input_not_in_the_working_directory_is_looked_up_in_the_data_root(tin
     assert len(_rows(tmp_path / "predictions.csv")) == len(given)
 
 
-def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_not_repeated(tiny_model_dir, tmp_path):
+def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_not_repeated(tiny_model_dir, tmp_path,
+                                                                                           caplog):
+    """Another model's output too: its probabilities of labels this model does not have are not left beside."""
     model = _trained(tiny_model_dir, tmp_path / "model")
-    inputs = [{"text": r["text"], "predicted_label": "stale", "prob_negative": 2.0} for r in toy_records(6, 4)]
+    inputs = [{"text": r["text"], "predicted_label": "stale", "prob_negative": 2.0, "prob_neutral": 0.5}
+              for r in toy_records(6, 4)]
     _write_csv(tmp_path / "earlier.csv", inputs)
-    assert main(["--model", str(model), "--input", str(tmp_path / "earlier.csv"), "--output",
-                 str(tmp_path / "again.csv")], command="predict") == 0
+    with caplog.at_level(logging.WARNING):
+        assert main(["--model", str(model), "--input", str(tmp_path / "earlier.csv"), "--output",
+                     str(tmp_path / "again.csv")], command="predict") == 0
     header = (tmp_path / "again.csv").read_text().splitlines()[0]
     assert header == "text,predicted_label,prob_negative,prob_positive"
+    assert ("The input holds an earlier prediction's columns (predicted_label, prob_negative, prob_neutral); the "
+            "output holds this model's instead") in caplog.text
     _check(_rows(tmp_path / "again.csv"), [{"text": r["text"]} for r in inputs])
 
 
