@@ -335,13 +335,14 @@ def column_near_miss(wanted: str, record: dict) -> str:
 
 
 def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> None:
-    """A second text column taken by default that holds few distinct values (the generating model's name, a source)
-    describes the examples; it is not the second text of a pair."""
-    distinct = pc.count_distinct(dataset.data.column(columns[1])).as_py()
-    if distinct <= len(dataset) // 10:
-        logger.warning("%s: the texts are read as pairs from its first two columns that may hold text, %s, but %r "
-                       "holds %d distinct value(s) in %d records, unlike a text; if each example is one text, give "
-                       "text_column_names %s", origin, columns, columns[1], distinct, len(dataset), columns[0])
+    """A text column taken by default, first or second, that holds few distinct values (the generating model's
+    name, a source) describes the examples; it is not a text of a pair."""
+    for column, other in (columns, columns[::-1]):
+        distinct = pc.count_distinct(dataset.data.column(column)).as_py()
+        if distinct <= len(dataset) // 10:
+            logger.warning("%s: the texts are read as pairs from its first two columns that may hold text, %s, but "
+                           "%r holds %d distinct value(s) in %d records, unlike a text; if each example is one text, "
+                           "give text_column_names %s", origin, columns, column, distinct, len(dataset), other)
 
 
 def _split(read: _Read, label_ids: np.ndarray, text_columns: list[str], rows: list[int] | None) -> Dataset:

@@ -180,6 +180,19 @@ def test_a_second_text_column_with_few_values_is_pointed_out(tmp_path, caplog, s
     assert "distinct" not in caplog.text  # named: the user knows
 
 
+def test_a_first_text_column_with_few_values_is_pointed_out_too(tmp_path, caplog):
+    """A generator's name before the text: the pairs would be (name, text), and the real set's name differs."""
+    records = [{"id": i, "source": "gpt-4o" if i % 2 else "llama-3", "text": f"text {i}", "label": i % 2}
+               for i in range(30)]
+    with caplog.at_level(logging.WARNING):
+        task = build_task([split_from_file("train", _write(tmp_path / "t.jsonl", "jsonl", records))], None)
+    assert task.text_columns == ["source", "text"]
+    assert ("t.jsonl: the texts are read as pairs from its first two columns that may hold text, ['source', 'text'], "
+            "but 'source' holds 2 distinct value(s) in 30 records, unlike a text; if each example is one text, give "
+            "text_column_names text") in caplog.text
+    assert "'text' holds" not in caplog.text
+
+
 def test_a_real_set_without_the_generated_files_tag_column_is_told_how_to_read_one_text(tmp_path):
     """The generated file's `model` column was taken for a second text; the real set has none: the error says how
     to read each example as one text, before the warning above could."""
