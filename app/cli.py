@@ -14,7 +14,7 @@ from typing import Callable
 import transformers
 from transformers.training_args import trainer_log_levels
 
-from app.progress import library_bars_off
+from trainer.progress import library_bars_off
 from references.wandb_refs import ArtifactError
 from checkers.scoring import CheckerError
 from config.arguments import PredictArguments

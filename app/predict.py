@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from app.output_dir import file_in_the_way
-from app.progress import library_bars_off
+from trainer.progress import library_bars_off
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, text_column_list
 from config.json_strict import is_unicode

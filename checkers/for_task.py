@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from accelerate import PartialState
+from tqdm.auto import tqdm
+
 from checkers.build import CheckerRecipe, build_checker, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
@@ -20,6 +24,7 @@ from references.models import ModelSource, is_local_path, resolve_model, short_n
 from references.wandb_refs import looks_like_artifact_ref
 from trainer.memory import release_freed_memory
 from trainer.modeling import label_names_of, load_tokenizer, load_trained_classifier, pair_separator
+from trainer.progress import library_bars_off
 from trainer.tracking import Tracker
 
 logger = logging.getLogger(__name__)
@@ -146,8 +151,14 @@ class _Checkers:
             logger.info("%s: the checker numbers the labels %s; its probabilities are matched to the task's %s by "
                         "name", field, label_names_of(checker.config), self.task.label_names)
         batch = max(self.cfg.checkers.checker_batch_size, 64)
-        logits = [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length, batch,
-                               field) for data in datasets]
+        count, started = sum(len(data) for data in datasets), time.perf_counter()
+        # One bar over every text it scores; each dataset's own "Tokenizing" bar would cut into it.
+        shown = not self.cfg.training.disable_tqdm and PartialState().is_local_main_process
+        with tqdm(total=count, unit="text", desc=f"Scoring with the {field.removesuffix('_model').replace('_', ' ')}",
+                  disable=not shown) as progress, library_bars_off():
+            logits = [class_logits(checker, source, data, self.task.text_columns, self.cfg.data.max_seq_length,
+                                   batch, field, progress) for data in datasets]
+        logger.info("%s: scored %d texts in %.1f s", field, count, time.perf_counter() - started)
         return logits if order is None else [columns[:, order] for columns in logits]
 
     def temperature(self, logits: np.ndarray, labels, role: str, held_out: str) -> float | None:

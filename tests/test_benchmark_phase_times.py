@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import transformers
 
-from app.progress import library_bars_off
+from trainer.progress import library_bars_off
 from benchmarks import phase_times
 from benchmarks.report import estimate
 from benchmarks.seed_style import SeedStyleTrainer

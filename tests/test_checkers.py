@@ -788,3 +788,16 @@ def test_a_checker_recorded_with_an_absolute_path_under_the_data_root_matches_it
     assert recipe_differs(tmp_path, CheckerRecipe("quality", None, None, {"train_source": "toy/train.jsonl",
                                                                           "train_examples": 32})) == [
         'train_source ("toy/real.jsonl"; this run "toy/train.jsonl")']
+
+
+@pytest.mark.parametrize("disable_tqdm", [False, True])
+def test_scoring_the_training_data_draws_one_bar_and_logs_its_time(tiny_config, tmp_path, capfd, caplog,
+                                                                   disable_tqdm):
+    """200,000 generated texts took minutes to score, with nothing on the screen and in no result."""
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 1,
+              "disable_tqdm": disable_tqdm}
+    with caplog.at_level(logging.INFO, logger="checkers.for_task"):
+        run(load_config(_config_file(tmp_path, config)))
+    bars = re.findall(r"Scoring with the quality checker: 100%\|[^|]*\| (\d+)/(\d+)", capfd.readouterr().err)
+    assert bars == ([] if disable_tqdm else [("64", "64")])
+    assert re.search(r"quality_checker_model: scored 64 texts in \d+\.\d s", caplog.text)

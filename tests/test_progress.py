@@ -7,7 +7,7 @@ import datasets
 import pytest
 import transformers
 
-from app.progress import library_bars_off
+from trainer.progress import library_bars_off
 
 SWITCHES = ((datasets.enable_progress_bars, datasets.disable_progress_bars),
             (transformers.utils.logging.enable_progress_bar, transformers.utils.logging.disable_progress_bar))
