@@ -72,6 +72,13 @@ def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, ext
     results = json.loads((tmp_path / "killed" / "all_results.json").read_text())
     for key in ("test_accuracy", "test_f1", "test_loss", "eval_loss", "train_loss"):  # train_loss: every step's mean
         assert results[key] == pytest.approx(reference[key], rel=1e-5, abs=1e-7), key
+    # Each logged interval's loss and mean weight, the one the kill cut too (the model card's epoch table shows them)
+    logged = [[{k: v for k, v in entry.items() if k in ("step", "loss", "train_weight_mean")}
+               for entry in json.loads((tmp_path / folder / "trainer_state.json").read_text())["log_history"]
+               if "loss" in entry] for folder in ("whole", "killed")]
+    assert len(logged[0]) == 3 and [e["step"] for e in logged[1]] == [e["step"] for e in logged[0]]
+    for whole, continued in zip(*logged):
+        assert continued == pytest.approx(whole, rel=1e-5), (whole, continued)
     if extra.get("save_validation_predictions"):
         with np.load(tmp_path / "whole" / PREDICTIONS_FILE) as whole, \
                 np.load(tmp_path / "killed" / PREDICTIONS_FILE) as continued:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -77,6 +78,8 @@ class WeightedTrainer(Trainer):
         self.validation_predictions = None
         self.first_phase: TrainerState | None = None  # the weighted training's, when this trainer fine-tunes its model
         self._loss_before_resume: float | None = None  # the loss summed over the steps before a resume (LOSS_SUM_FILE)
+        # The logging interval a resume cut: its steps before the checkpoint, which the first log after joins.
+        self._unlogged: Unlogged | None = None
         self._trained = False
         self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
 
@@ -96,6 +99,7 @@ class WeightedTrainer(Trainer):
         if checkpoint:
             self._loss_before_resume = _loss_sum(Path(checkpoint))
             resumed_at = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).global_step
+            self._unlogged = Unlogged.load(Path(checkpoint), resumed_at)
         if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
@@ -120,7 +124,14 @@ class WeightedTrainer(Trainer):
             self.checkpoint_average.save(folder)
         if self.is_world_process_zero():  # the Trainer's sum so far: logged steps' losses and those not yet logged
             loss_sum = (self._loss_before_resume or 0.0) + self._total_loss_scalar + self._tr_loss.item()
-            write_json_atomic(folder / LOSS_SUM_FILE, {"loss_sum": loss_sum, "global_step": self.state.global_step})
+            unlogged = Unlogged(self._tr_loss.item(), self.state.global_step - self._globalstep_last_logged,
+                                self._weight_sum, self._weight_count)
+            if self._unlogged is not None:  # resumed, and not logged since
+                unlogged = unlogged.joined(self._unlogged)
+            write_json_atomic(folder / LOSS_SUM_FILE, {
+                "loss_sum": loss_sum, "global_step": self.state.global_step, "unlogged_loss": unlogged.loss,
+                "unlogged_steps": unlogged.steps, "unlogged_weight_sum": unlogged.weight_sum,
+                "unlogged_weight_count": unlogged.weight_count})
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         # With push_to_hub the Trainer would push here too, with its draft card and no metrics; the run pushes once,
@@ -209,6 +220,12 @@ class WeightedTrainer(Trainer):
         return loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
+        if "loss" in logs and self._unlogged is not None:  # the interval's mean, its steps before the resume too
+            before, self._unlogged = self._unlogged, None
+            after = self.state.global_step - before.resumed_at
+            logs["loss"] = (before.loss + logs["loss"] * after) / (before.steps + after)
+            self._weight_sum += before.weight_sum
+            self._weight_count += before.weight_count
         if "loss" in logs and self._weight_count:
             logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
@@ -273,6 +290,33 @@ class SafeWandbCallback(WandbCallback):
 
     def on_predict(self, *args, **kwargs):
         return self._guard("on_predict", *args, **kwargs)
+
+
+@dataclass
+class Unlogged:
+    """The steps since the last logged loss: their loss and weights summed (a checkpoint keeps them in LOSS_SUM_FILE),
+    and the step a run resumed at."""
+
+    loss: float
+    steps: int
+    weight_sum: float
+    weight_count: int
+    resumed_at: int = 0
+
+    def joined(self, earlier: "Unlogged") -> "Unlogged":
+        return Unlogged(self.loss + earlier.loss, self.steps + earlier.steps, self.weight_sum + earlier.weight_sum,
+                        self.weight_count + earlier.weight_count, self.resumed_at)
+
+    @classmethod
+    def load(cls, checkpoint: Path, resumed_at: int) -> "Unlogged | None":
+        """None for a checkpoint saved right after a log, or before checkpoints kept these."""
+        try:
+            saved = json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))
+            unlogged = cls(float(saved["unlogged_loss"]), int(saved["unlogged_steps"]),
+                           float(saved["unlogged_weight_sum"]), int(saved["unlogged_weight_count"]), resumed_at)
+        except (OSError, ValueError, KeyError, TypeError):  # _loss_sum has warned of an unreadable file
+            return None
+        return unlogged if unlogged.steps > 0 else None
 
 
 def _loss_sum(checkpoint: Path) -> float | None:
