@@ -147,7 +147,8 @@ class GoldLabels:
         metrics = {**{f"predict_{key}": value for key, value in scores(gold, predicted).items()},
                    "predict_majority_accuracy": majority_accuracy(gold), "predict_samples": len(gold),
                    **class_metrics(predicted, gold, self.names, "predict")}
-        recall = ", ".join(f"{name} {metrics[f'predict_recall_{name}']:.4f}" for name in self.names[:SHOWN_LABELS])
+        recall = ", ".join(f"{name} {metrics[key]:.4f}" if (key := f"predict_recall_{name}") in metrics
+                           else f"{name} –" for name in self.names[:SHOWN_LABELS])
         if len(self.names) > SHOWN_LABELS:
             recall += f", ... ({len(self.names)} labels, each in --metrics_output)"
         logger.info("Against the input's %r column (%d texts): accuracy %.4f (always the most common label: %.4f), "

@@ -280,7 +280,8 @@ def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:
     header = ["split", "examples", "accuracy", "macro-F1", "majority-class accuracy"]
     text = "## Results\n\n" + (_table(header, rows) if rows else "No validation or test split was evaluated.")
     by_class = [[split, name, metrics[f"{prefix}_examples_{name}"],
-                 *(f"{metrics[f'{prefix}_{metric}_{name}']:.4f}" for metric in ("precision", "recall", "f1"))]
+                 *(f"{metrics[key]:.4f}" if (key := f"{prefix}_{metric}_{name}") in metrics else "–"
+                   for metric in ("precision", "recall", "f1"))]
                 for split, prefix in _evaluated_splits(task, metrics) for name in task.label_names
                 if f"{prefix}_examples_{name}" in metrics]
     if by_class:

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
+from datasets import Dataset
 from huggingface_hub import ModelCard
 
 from conftest import byte_level_tokenizer, toy_records, weights_rows, write_jsonl
@@ -19,6 +20,7 @@ from app.cli import main
 from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
+from trainer.metrics import class_metrics
 
 from reports.model_card import (_history_for_table, _model_index, _results, _usage, _when, _without_resume,
                                 _without_tokens, label_list)
@@ -187,6 +189,18 @@ def test_the_card_and_report_name_every_file_the_training_data_came_from(tiny_co
     out = tmp_path / "out"
     assert "| training data | 96 | toy/train.jsonl + toy/real.jsonl |" in (out / "README.md").read_text()
     assert "on 96 training examples from `toy/train.jsonl + toy/real.jsonl`" in (out / "weights_report.md").read_text()
+
+
+def test_the_cards_class_table_has_no_score_for_a_class_the_split_has_no_example_of(tiny_config, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(tiny_config))
+    cfg = load_config(str(path))
+    task = SimpleNamespace(splits={"test": Dataset.from_dict({"label": [0, 0, 0]})}, label_names=["neg", "pos"])
+    metrics = {"test_accuracy": 2 / 3, "test_f1": 0.4, **class_metrics([0, 1, 0], [0, 0, 0], ["neg", "pos"], "test")}
+    state = SimpleNamespace(log_history=[], best_global_step=None, best_metric=None, epoch=2.0, global_step=8)
+    text = _results(SimpleNamespace(first_phase=None, args=cfg.training, state=state), cfg, task, metrics)
+    assert "| test | neg | 3 | 1.0000 | 0.6667 | 0.8000 |" in text
+    assert "| test | pos | 0 | – | – | – |" in text
 
 
 def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_config, tmp_path):

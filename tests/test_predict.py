@@ -291,6 +291,20 @@ def test_metrics_output_holds_the_score_of_the_written_predictions(tiny_model_di
     assert 0 < metrics["predict_f1"] <= 1
 
 
+def test_a_class_the_input_has_no_example_of_is_counted_and_not_scored(tiny_model_dir, tmp_path, caplog):
+    """Its recall and F1 are undefined: written as 0.0 they read as a class the model always misses."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    negatives = [{"text": record["text"], "label": "negative"} for record in toy_records(12, 9)]
+    path = _write_csv(tmp_path / "negatives.csv", negatives)
+    with caplog.at_level(logging.INFO):
+        assert main(["--model", str(model), "--input", str(path), "--output", str(tmp_path / "out.csv"),
+                     "--metrics_output", str(tmp_path / "scores.json")], command="predict") == 0
+    metrics = json.loads((tmp_path / "scores.json").read_text())
+    assert metrics["predict_examples_positive"] == 0 and metrics["predict_examples_negative"] == 12
+    assert {"predict_recall_positive", "predict_f1_positive", "predict_precision_positive"}.isdisjoint(metrics)
+    assert re.search(r"; recall negative [\d.]+, positive –$", caplog.text, re.M), caplog.text
+
+
 def test_a_spreadsheets_spaces_are_read_as_training_reads_them(tiny_model_dir, tmp_path, capsys):
     """A header "text , label" and labels " positive" (a spreadsheet's csv): the model's text column and labels are
     found and scored, as training finds them; a label of spaces only is a missing one."""

@@ -156,6 +156,9 @@ def test_class_metrics_count_each_class_and_print_only_for_a_few_labels():
     metrics = class_metrics([0, 1, 1], [0, 1, 0], names, "eval")
     assert metrics["eval_examples_c0"] == 2 and type(metrics["eval_examples_c0"]) is int  # 2 in the JSON, not 2.0
     assert metrics["eval_recall_c0"] == 0.5 and metrics["eval_examples_c9"] == 0  # a class never seen: 0, no error
+    # ... and no recall, precision or F1, which would be undefined (they read as 0.0, a class the model always misses)
+    assert not any(key.endswith("_c9") and "examples" not in key for key in metrics)
+    assert metrics["eval_recall_c1"] == 1.0 and "eval_precision_c2" not in metrics
     assert printable(metrics, names) == metrics  # up to SHOWN_LABELS labels, every class on the console
     many = class_metrics([0, 1, 1], [0, 1, 0], [*names, "extra"], "eval")
     assert printable({"eval_accuracy": 0.5, **many}, [*names, "extra"]) == {"eval_accuracy": 0.5}

@@ -35,10 +35,14 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
 
 def class_metrics(predicted, labels, names: list[str], prefix: str) -> dict[str, float]:
     """Each class's precision, recall, F1 and number of examples on one split, as `<prefix>_recall_<name>`: where
-    one class dominates, accuracy and macro-F1 alone do not say which class the model misses."""
+    one class dominates, accuracy and macro-F1 alone do not say which class the model misses. A class the split has
+    no example of gets its number (0) alone: its recall and F1 are undefined, not 0, and macro-F1 leaves it out
+    unless the model predicts it."""
     columns = precision_recall_fscore_support(labels, predicted, labels=list(range(len(names))), zero_division=0)
+    examples = columns[-1]
     return {f"{prefix}_{metric}_{name}": float(values[i]) if metric != "examples" else int(values[i])
-            for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)}
+            for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)
+            if metric == "examples" or examples[i] > 0}
 
 
 def printable(metrics: dict[str, float], names: list[str]) -> dict[str, float]:
