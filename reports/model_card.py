@@ -264,7 +264,11 @@ def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
                 made = json.loads(recipe.read_text(encoding="utf-8"))
                 line += (f": `{made.get('base_model')}` fine-tuned with CE on {made.get('train_examples')} examples of "
                          f"`{as_configured(str(made.get('train_source')))}` (`num_train_epochs` "
-                         f"{made.get('num_train_epochs', float('nan')):g})")
+                         f"{made.get('num_train_epochs', float('nan')):g}")
+                kept = made.get("validation_metrics", {}).get("epoch")
+                if kept is not None and kept < made.get("num_train_epochs", kept):  # ties keep the earliest epoch
+                    line += f"; epoch {kept:g} kept, the first of its best validation accuracy"
+                line += ")"
                 accuracy = made.get("validation_metrics", {}).get("eval_accuracy")
                 if accuracy is not None:
                     line += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "

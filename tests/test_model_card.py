@@ -20,9 +20,10 @@ from app.cli import main
 from app.pipeline import run
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
+from references.models import ModelSource
 from trainer.metrics import class_metrics
 
-from reports.model_card import (_history_for_table, _model_index, _results, _usage, _when, _without_resume,
+from reports.model_card import (_checkers, _history_for_table, _model_index, _results, _usage, _when, _without_resume,
                                 _without_tokens, label_list)
 
 
@@ -201,6 +202,18 @@ def test_the_cards_class_table_has_no_score_for_a_class_the_split_has_no_example
     text = _results(SimpleNamespace(first_phase=None, args=cfg.training, state=state), cfg, task, metrics)
     assert "| test | neg | 3 | 1.0000 | 0.6667 | 0.8000 |" in text
     assert "| test | pos | 0 | – | – | – |" in text
+
+
+@pytest.mark.parametrize("kept, said", [(2.0, True), (5.0, False)])
+def test_the_card_says_which_epoch_a_checker_kept_when_not_its_last(tmp_path, kept, said):
+    """All five epochs tied at the majority class's accuracy: the first is kept, where '5 epochs' read as the last."""
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({
+        "base_model": "tiny", "train_examples": 40, "train_source": "real.csv", "num_train_epochs": 5.0,
+        "validation_metrics": {"eval_accuracy": 0.6, "epoch": kept}, "validation_majority_accuracy": 0.6}))
+    line = _checkers({"quality": [ModelSource(str(tmp_path))]}).splitlines()[-1]
+    assert ("(`num_train_epochs` 5; epoch 2 kept, the first of its best validation accuracy); validation accuracy "
+            "0.6000" in line) is said
+    assert said or "(`num_train_epochs` 5); validation accuracy 0.6000" in line
 
 
 def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_config, tmp_path):
