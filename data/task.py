@@ -320,7 +320,8 @@ def check_texts(record: dict, columns: list[str], where: str, missing: str, expe
             raise DataError(f"{where}: column {column!r} holds {type(text).__name__} {text!r}; expected text"
                             f"{expected_in}")
         if not text.strip():
-            raise DataError(f"{where}: column {column!r} is empty; expected non-empty text{expected_in}")
+            raise DataError(f"{where}: column {column!r} is empty; expected non-empty text{expected_in}; fill the "
+                            "record in or remove it")
         if not is_unicode(text):
             raise DataError(f"{where}: column {column!r} holds an unpaired surrogate, which is not text")
 

@@ -505,7 +505,7 @@ def test_csv_line_numbers_count_the_header(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("text,label\ngood,1\n,0\n")
     message = (r"t.csv: line 3: column 'text' is empty; expected non-empty text in the text columns taken from the "
-               r"first non-label columns of .*t.csv \(text_column_names")
+               r"first non-label columns of .*t.csv \(text_column_names.*\); fill the record in or remove it$")
     with pytest.raises(DataError, match=message):
         build_task([split_from_file("train", path)], None)
 
