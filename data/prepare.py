@@ -51,7 +51,13 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         task.origins["quality_train"] = task.origins["train"]
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
+    sampled = {}  # the splits a *_max_train_samples option sampled, by that option
+    generated = len(splits["train"])
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
+    if len(splits["train"]) < generated:
+        sampled["train"] = "max_train_samples"
+        logger.info("Training data: a seeded sample of %d of its %d examples (max_train_samples)",
+                    len(splits["train"]), generated)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
                       cfg.data.noise_seed)
     if noise.active:
@@ -71,9 +77,10 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         real = len(splits["quality_train"])
         splits["quality_train"] = subsample(splits["quality_train"], cfg.checkers.quality_checker_max_train_samples, seed)
         if len(splits["quality_train"]) < real:
+            sampled["quality_train"] = "quality_checker_max_train_samples"
             logger.info("Real set: a seeded sample of %d of its %d examples (quality_checker_max_train_samples)",
                         len(splits["quality_train"]), real)
-    check_label_coverage(task)
+    check_label_coverage(task, sampled)
     if cfg.data.real_set_in_training:
         splits["train"] = join_real_set(splits["train"], splits["quality_train"])
         weight = cfg.training.real_set_weight
@@ -113,12 +120,12 @@ def warn_of_evaluated_texts_in_training(task: TaskData) -> None:
                            "check how it was made", name, len(found), len(evaluated[name]))
 
 
-def check_label_coverage(task: TaskData) -> None:
+def check_label_coverage(task: TaskData, sampled: dict[str, str] | None = None) -> None:
     """Warns of a label the training data or the real set never shows: often a generation run that failed for one
     class, or a label spelt otherwise in one file (each spelling is a label of its own). One the real set never shows
     gets P′ near 0 from the quality checker, so its training examples get weights near 0. The two sets sharing no
     label is an error: the checker would know nothing of the training data's labels; so is a validation or test
-    label that neither set shows."""
+    label that neither set shows. `sampled`: the option that sampled a split, which the warning names instead."""
     shown = {}
     for name, kind in (("train", "training"), ("quality_train", "real")):
         if name not in task.splits:
@@ -127,8 +134,11 @@ def check_label_coverage(task: TaskData) -> None:
         shown[name] = [task.label_names[i] for i in np.flatnonzero(counts)]
         absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
         if absent:
-            logger.warning("%s: no example of label %s among its %d %s examples; check its labels (their spelling, "
-                           "too)", task.origins.get(name, f"the {kind} data"), listed(absent), len(split), kind)
+            option = (sampled or {}).get(name)
+            advice = f"a sample ({option}), which a larger one may change" if option else \
+                "check its labels (their spelling, too)"
+            logger.warning("%s: no example of label %s among its %d %s examples; %s",
+                           task.origins.get(name, f"the {kind} data"), listed(absent), len(split), kind, advice)
     if len(shown) == 2 and not set(shown["train"]) & set(shown["quality_train"]):
         raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
                         f"labels [{listed(shown['quality_train'])}] is one of the training data's "

@@ -830,6 +830,25 @@ def test_a_label_the_training_data_or_the_real_set_never_shows_is_warned_of(tmp_
     assert [r.getMessage().split(";")[0].split("/")[-1] for r in caplog.records] == warned
 
 
+def test_a_label_a_sample_of_the_real_set_misses_is_told_as_the_sample_s(tmp_path, monkeypatch, caplog):
+    """Spelling is then not the likely cause; the option that drew the sample is."""
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    _write(tmp_path / "train.jsonl", "jsonl", [{"text": f"t{i}", "label": "no" if i % 4 else "yes"} for i in range(40)])
+    _write(tmp_path / "real.jsonl", "jsonl", [{"text": f"r{i}", "label": "yes" if i == 7 else "no"} for i in range(30)])
+    cfg = load_config(None, ["--train_file", "train.jsonl", "--quality_checker_train_file", "real.jsonl",
+                             "--quality_checker_max_train_samples", "3", "--max_train_samples", "20",
+                             "--real_validation_fraction", "0", "--output_dir", str(tmp_path / "out"),
+                             "--report_to", "none"])
+    with caplog.at_level("INFO", logger="data.prepare"):
+        load_task(cfg).close()
+    assert "real.jsonl: no example of label 'yes' among its 3 real examples; a sample " \
+           "(quality_checker_max_train_samples), which a larger one may change" in caplog.text
+    assert "Training data: a seeded sample of 20 of its 40 examples (max_train_samples)" in caplog.text
+
+
 def test_a_hub_split_whose_labels_are_hidden_is_not_evaluated(tmp_path, caplog):
     """GLUE's test splits mark every label -1; a dataset folder laid out as on the hub stands in for the hub."""
     from datasets import ClassLabel, Dataset, Features, Value
