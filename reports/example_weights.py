@@ -159,7 +159,7 @@ def from_training_set(train, text_columns: list[str], label_names: list[str], pr
 def write_csv(path: Path, weights: ExampleWeights) -> None:
     """Floats with 6 significant digits; an empty cell where a value is missing. Replaced atomically."""
     with open_atomic(path, newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")  # Unix lines, as predict.py's output
         for start in range(0, max(len(weights), 1), CSV_CHUNK_ROWS):
             columns = weights.columns(slice(start, start + CSV_CHUNK_ROWS))
             if start == 0:

@@ -43,6 +43,8 @@ def test_focal_run_reports_the_weights_it_used_without_any_checker(tiny_config, 
     run(load_config(str(path)))
     rows = weights_rows(tmp_path / "out")
     assert len(rows) == 64 and "quality_prob" not in rows[0]
+    written = (tmp_path / "out" / "weights.csv").read_bytes()
+    assert written.count(b"\n") == 65 and b"\r" not in written  # Unix lines, as predict.py writes
     for row in rows:
         assert float(row["weight_epoch2"]) == pytest.approx((1 - float(row["model_prob_epoch2"])) ** 2, rel=1e-4)
     assert "ranked by **weight, epoch 2**" in (tmp_path / "out" / "weights_report.md").read_text()
