@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from reports.example_weights import ExampleWeights, Ranking, loss_name
@@ -11,12 +13,32 @@ TEXT_WIDTH = 160  # characters of text per table row (split between the columns 
 LOWEST_SHARE = 0.1  # "in the lowest-weighted 10%" in the noise table
 
 
+CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def code(text: str) -> str:
+    """`text` as a Markdown code span, whatever backticks it holds: fenced by a longer run of them."""
+    text = str(text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{padded}{fence}"
+
+
 def cell(text: str, width: int = TEXT_WIDTH) -> str:
-    """Text for a Markdown table cell: one line, at most `width` characters (cut at a word), `|` and `<` escaped."""
+    """Text for a Markdown table cell: one line, at most `width` characters (cut at a word), `|` escaped, and `\\` and
+    `<` outside code spans (inside one they show as written)."""
     text = " ".join(str(text).split())
     if len(text) > width:
         cut = text[: width - 1]
         text = (cut.rsplit(" ", 1)[0] if " " in cut[width // 2:] else cut) + "…"
+    parts, at = [], 0
+    for span in CODE_SPAN.finditer(text):
+        parts += [_escaped(text[at:span.start()]), span.group(0).replace("|", "\\|")]
+        at = span.end()
+    return "".join([*parts, _escaped(text[at:])])
+
+
+def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 

@@ -22,7 +22,7 @@ from data.task import TaskData, real_examples
 from references.models import ModelSource, is_local_path
 from references.wandb_refs import names_artifact
 from reports.example_weights import ExampleWeights, loss_name
-from reports.markdown import cell, table
+from reports.markdown import cell, code, table
 from trainer.metrics import majority_accuracy
 from trainer.modeling import pair_separator
 
@@ -130,7 +130,7 @@ def _model_index(name: str, cfg: RunConfig, task: TaskData, metrics: dict) -> li
 
 def label_list(names: list[str], shown: int = SHOWN_LABELS) -> str:
     """The labels for the card's first line: all of them, or the first `shown` of a long list."""
-    listed = ", ".join(f"`{label}`" for label in names[:shown])
+    listed = ", ".join(code(label) for label in names[:shown])
     more = len(names) - shown
     return listed if more <= 0 else f"{listed} and {more} more (config.json's `id2label` names them all)"
 
@@ -139,7 +139,7 @@ def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_h
     base = cfg.model.model_name_or_path
     base = f"[{base}](https://huggingface.co/{base})" if on_hub else f"`{base}`"
     text = (f"# {name}\n\nA text classifier ({task.num_labels} labels: {label_list(task.label_names)}; input: "
-            f"{' + '.join(f'`{c}`' for c in task.text_columns)}) fine-tuned from {base} with "
+            f"{' + '.join(code(c) for c in task.text_columns)}) fine-tuned from {base} with "
             f"{loss_name(cfg.training.loss_kind.value)} loss ({PAPER}).")
     if "test_accuracy" in metrics:
         text += f" Test accuracy {metrics['test_accuracy']:.4f}, macro-F1 {metrics['test_f1']:.4f}."
@@ -183,7 +183,7 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights
             "repository), then in the working directory. Labels of the training data"
             + (" and the real examples joined to it" if real.any() else "")
             + (" that the filtering kept" if not kept.all() else "") + ": "
-            + ", ".join(f"`{n}` {c}" for n, c in zip(task.label_names, labels)) + ".")
+            + ", ".join(f"{code(n)} {c}" for n, c in zip(task.label_names, labels)) + ".")
     if task.validation_split:
         held = task.validation_split
         text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "
@@ -208,7 +208,7 @@ def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:
         rows.append([what, weights.static])
         # by label too: a checker that has not learnt a class weighs it all down
         if len(weights.label_names) <= SHOWN_LABELS:
-            rows += [[f"{what}, label `{name}`", weights.static[weights.labels == i]]
+            rows += [[f"{what}, label {code(name)}", weights.static[weights.labels == i]]
                      for i, name in enumerate(weights.label_names)]
     rows += [[f"weight, epoch {epoch}", weights.without_fixed(weights.weight[epoch])] for epoch in weights.epochs]
     table = []

@@ -13,7 +13,7 @@ from datasets import Dataset
 from conftest import file_backed_mb, weights_rows, write_long_texts
 from data.task import build_task, split_from_file
 from reports.example_weights import ExampleWeights, from_training_set, write_csv
-from reports.markdown import cell, render
+from reports.markdown import cell, code, render
 from reports.plots import drawn_groups, histogram_by_group
 from reports.weight_report import log_to_wandb, write_weight_report
 from trainer.weight_history import Seen
@@ -46,6 +46,15 @@ def test_cells_are_one_line_short_and_escaped():
     assert cell("word " * 40, width=30) == "word word word word word…"  # cut at a word
     assert cell("ab " + "x" * 50, width=30) == "ab " + "x" * 26 + "…"  # unless that leaves less than half
     assert cell("C:\\data\\|x") == "C:\\\\data\\\\\\|x"  # a backslash cannot escape the next character
+    # inside a code span (a label the card quotes) < and \\ show as written, so only | is escaped there
+    assert cell("label `<b>bold</b>` and <i>") == "label `<b>bold</b>` and &lt;i>"
+    assert cell("label `a|b\\c`") == "label `a\\|b\\c`"
+
+
+def test_a_code_span_holds_any_label_whole():
+    assert code("neg") == "`neg`" and code("<b>bold</b>") == "`<b>bold</b>`"
+    assert code("x`y") == "``x`y``" and code("`quoted`") == "`` `quoted` ``"
+    assert cell(f"label {code('x`y')} <") == "label ``x`y`` &lt;"
 
 
 def test_weights_csv_holds_every_example_and_every_value(tmp_path):
