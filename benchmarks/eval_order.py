@@ -50,7 +50,7 @@ def padded_tokens(encoded: Dataset, batch_size: int) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=positive(int), default=2)
-    parser.add_argument("--batch-size", type=positive(int), default=128)
+    parser.add_argument("--batch-size", "--batch_size", type=positive(int), default=128)
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--output", default=str(RESULT))
     options = parser.parse_args(argv)

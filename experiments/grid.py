@@ -308,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="*", choices=list(spec["methods"]), help="the methods" + narrow)
     parser.add_argument("--seeds", nargs="*", type=seed, help="the seeds" + narrow)
     parser.add_argument("--studies", nargs="*", default=[], choices=list(spec["studies"]))
-    parser.add_argument("--no-grid", action="store_true", help="run only the studies")
-    parser.add_argument("--dry-run", action="store_true", help="list the cells still to run, and run or write nothing")
+    # each with an underscore too, as every option of run.py is spelt
+    parser.add_argument("--no-grid", "--no_grid", action="store_true", help="run only the studies")
+    parser.add_argument("--dry-run", "--dry_run", action="store_true",
+                        help="list the cells still to run, and run or write nothing")
     args = parser.parse_args(argv)
     try:
         for name in args.studies:

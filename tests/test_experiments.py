@@ -1154,6 +1154,8 @@ def test_a_dry_run_lists_the_cells_left_in_order_and_runs_or_writes_nothing(toy_
     assert grid.main(["--studies", "s", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == ["1 of 5 cells already finished; 4 to run", "toy/dimp/seed1",
                                                     "toy/ce/seed2", "toy/dimp/seed2", "toy/ce__v/seed1"]
+    assert grid.main(["--studies", "s", "--dry_run", "--no_grid"]) == 0  # spelt as run.py's options are, too
+    assert capsys.readouterr().out.splitlines() == ["0 of 1 cells already finished; 1 to run", "toy/ce__v/seed1"]
     assert not (tmp_path / "experiments").exists()  # the study's derived file is not written
 
 
