@@ -63,7 +63,8 @@ def predict(args: PredictArguments) -> Path:
     header = list(dict.fromkeys([*(c for c in header if c not in earlier), "predicted_label",
                                  *(f"prob_{name}" for name in names)]))
     # One bar over all texts says how far labelling is; each chunk's own "Tokenizing" bar would cut into it.
-    with _written(output) as f, tqdm(total=count, unit="text") as progress, library_bars_off():
+    with _written(output) as f, tqdm(total=count, unit="text", disable=args.disable_tqdm) as progress, \
+            library_bars_off():
         write = _row_writer(f, format_suffix(output), header)
         for records in _chunks(inputs, CHUNK_TEXTS):
             texts = Dataset.from_dict({c: [record[c] for record in records] for c in columns})

@@ -467,6 +467,9 @@ class PredictArguments:
     overwrite_output: bool = field(
         default=False, metadata={"help": "Replace an existing output (and metrics_output) file."}
     )
+    disable_tqdm: bool = field(
+        default=False, metadata={"help": "No progress bar (for a log file), as run.py's disable_tqdm."}
+    )
 
     def __post_init__(self):
         for key in ("model", "input", "output"):

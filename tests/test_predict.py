@@ -204,6 +204,8 @@ def test_predictions_come_a_chunk_at_a_time_in_the_inputs_order(tiny_model_dir, 
     rows = _rows(tmp_path / "chunked.csv")
     _check(rows, inputs)
     assert list(rows[0]) == ["text", "note", "predicted_label", "prob_negative", "prob_positive"]
+    assert main([*argv, "--output", str(tmp_path / "quiet.csv"), "--disable_tqdm", "true"], command="predict") == 0
+    assert "30/30" not in capfd.readouterr().err  # no bar, for a log file
 
 
 @pytest.mark.parametrize("output", ["out.csv", "out.csv.gz"])
