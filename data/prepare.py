@@ -87,6 +87,7 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         logger.info("Training on %d real examples too (real_set_in_training), %s", len(splits["quality_train"]),
                     "the loss's own weight" if weight is None else f"weight {weight:g}")
     warn_of_evaluated_texts_in_training(task)
+    warn_of_texts_with_two_labels(task)
     return task
 
 
@@ -99,6 +100,24 @@ def _with_copies(dataset, text_columns: list[str], chosen: list[int]) -> list[in
     keys = [_folded(texts) for texts in iter_texts(dataset, text_columns)]
     wanted = {keys[i] for i in chosen}
     return sorted(set(chosen) | {i for i, key in enumerate(keys) if key in wanted})
+
+
+def warn_of_texts_with_two_labels(task: TaskData) -> None:
+    """Warns when one text (case and spacing aside) is in the training data under two labels or more: an LLM asked
+    for each label in turn may write the same text for several, and the loss then pulls the model both ways."""
+    labels: dict[tuple, set] = {}
+    for texts, label in zip(iter_texts(task.splits["train"], task.text_columns),
+                            column_array(task.splits["train"], "label")):
+        labels.setdefault(_folded(texts), set()).add(int(label))
+    both = {key: found for key, found in labels.items() if len(found) > 1}
+    if both:
+        key, found = next(iter(both.items()))
+        shown = " / ".join(key)
+        shown = shown if len(shown) <= 60 else f"{shown[:59]}…"
+        logger.warning("The training data holds %d text(s) under more than one label (case and spacing aside), such "
+                       "as %r under %s; check how they were made, or let the checkers' weights (weights.csv) or "
+                       "filtering tell which to trust", len(both), shown,
+                       " and ".join(repr(task.label_names[i]) for i in sorted(found)))
 
 
 def warn_of_evaluated_texts_in_training(task: TaskData) -> None:

@@ -830,6 +830,29 @@ def test_a_label_the_training_data_or_the_real_set_never_shows_is_warned_of(tmp_
     assert [r.getMessage().split(";")[0].split("/")[-1] for r in caplog.records] == warned
 
 
+def test_a_text_under_two_labels_in_the_training_data_is_warned_of(tmp_path, monkeypatch, caplog):
+    """An LLM asked for each label in turn may write one text for both."""
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    records = [{"text": f"text {i}", "label": "no" if i % 2 else "yes"} for i in range(20)]
+    records += [{"text": "What  a GREAT day", "label": "yes"}, {"text": "what a great day", "label": "no"},
+                {"text": "text 3", "label": "no"}]  # a copy under its own label is no conflict
+    _write(tmp_path / "train.jsonl", "jsonl", records)
+    cfg = load_config(None, ["--train_file", "train.jsonl", "--problem_type", "single_label_classification",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    with caplog.at_level("WARNING", logger="data.prepare"):
+        load_task(cfg).close()
+    assert ("The training data holds 1 text(s) under more than one label (case and spacing aside), such as 'what a "
+            "great day' under 'no' and 'yes'; check how they were made") in caplog.text
+    _write(tmp_path / "train.jsonl", "jsonl", records[:20])
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="data.prepare"):
+        load_task(cfg).close()
+    assert "more than one label" not in caplog.text
+
+
 def test_a_label_a_sample_of_the_real_set_misses_is_told_as_the_sample_s(tmp_path, monkeypatch, caplog):
     """Spelling is then not the likely cause; the option that drew the sample is."""
     from config.loading import load_config
