@@ -23,9 +23,13 @@ each cell is run by one of them.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import functools
 import json
+import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -193,7 +197,7 @@ def run_cell(cell: Cell, config: dict) -> bool:
     started, cpu = time.time(), children_cpu_s()
     command = [sys.executable, str(ROOT / SCRIPTS[cell.command]), str(work / "cell_config.json")]
     with (work / "run.log").open("w") as log:
-        code = wait_for(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+        code = wait_for(launched(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
     spent = {"wall_s": round(time.time() - started, 1), "cpu_s": round(children_cpu_s() - cpu, 1)}
     if code != 0:
         print(f"  FAILED ({code}) after {spent['wall_s']:.0f} s; see {work / 'run.log'}", flush=True)
@@ -218,6 +222,20 @@ def run_cell(cell: Cell, config: dict) -> bool:
     accuracy = f"{test[0]:.1f}" if test else "not tracked"
     print(f"  done in {spent['wall_s']:.0f} s: test accuracy {accuracy} (epoch kept by {rule})", flush=True)
     return True
+
+
+def launched(command: list[str], **popen) -> subprocess.Popen:
+    """The cell's run.py, which gets SIGTERM, and cleans up, when this process dies however it dies: a grid.py
+    killed with SIGKILL (or by the out-of-memory killer) left its run.py training on alone, and the next grid.py ran
+    that cell beside it. Linux only (prctl); elsewhere such a run.py runs on."""
+    return subprocess.Popen(command, preexec_fn=functools.partial(_ends_with, os.getpid()), **popen)
+
+
+def _ends_with(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # died before prctl: no signal will come
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def wait_for(run: subprocess.Popen) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python experiments/shipped.py`
 
 from app.cli import until_stopped  # noqa: E402
-from experiments.grid import children_cpu_s, wait_for  # noqa: E402
+from experiments.grid import children_cpu_s, launched, wait_for  # noqa: E402
 from experiments.spec import ROOT  # noqa: E402
 from trainer.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -57,7 +56,7 @@ def run(name: str) -> dict:
     command = [sys.executable, str(ROOT / "run.py"), config, "--output_dir", str(out), "--overwrite_output_dir",
                "true", "--report_to", "none", *(x for key, value in overrides.items() for x in (f"--{key}", value))]
     started, cpu = time.time(), children_cpu_s()
-    code = wait_for(subprocess.Popen(command, cwd=ROOT))  # stopped, it stops run.py and waits for its cleanup
+    code = wait_for(launched(command, cwd=ROOT))  # stopped, it stops run.py and waits for its cleanup
     if code != 0:
         raise SystemExit(f"{name}: run.py failed ({code}), as it says above; results/shipped.json keeps the others")
     metrics = json.loads((out / "all_results.json").read_text())

@@ -221,6 +221,35 @@ def test_a_stopped_grid_or_shipped_py_stops_the_run_py_it_runs_and_waits_for_its
             os.kill(cell, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("driver", ["grid", "shipped"])
+def test_a_grid_or_shipped_py_killed_outright_takes_its_run_py_down_with_it(tmp_path, driver):
+    """SIGKILL (or the out-of-memory killer) gives the script no chance to stop its run.py, which trained on alone;
+    the next grid.py then ran the same cell beside it."""
+    seen = tmp_path / "seen"
+    script = tmp_path / "run.py"
+    script.write_text("import os, pathlib, signal, sys, time\n"
+                      f"seen = pathlib.Path({str(seen)!r})\n"
+                      "signal.signal(signal.SIGTERM, lambda *a: (seen.write_text('cleaned up'), sys.exit(1)))\n"
+                      "seen.write_text(f'started {os.getpid()}')\n"
+                      "time.sleep(120)\n")
+    popen = {"stdout": subprocess.DEVNULL}
+    process = (grid_process(tmp_path, script, ["1"], **popen) if driver == "grid"
+               else shipped_process(tmp_path, script, **popen))
+    deadline = time.time() + 120
+    while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
+        time.sleep(0.2)
+    cell = int(seen.read_text().split()[1])
+    try:
+        process.kill()
+        process.wait(timeout=60)
+        while seen.read_text() != "cleaned up" and time.time() < deadline:
+            time.sleep(0.2)
+        assert seen.read_text() == "cleaned up"
+    finally:
+        if seen.read_text().startswith("started"):
+            os.kill(cell, signal.SIGKILL)
+
+
 def test_a_grid_whose_output_reader_has_gone_stops_in_one_line(tmp_path):
     """`python experiments/grid.py | head -1`: one line and status 141, as run.py gives, not a traceback. (It stops
     at its next line: before the cell, or after it where that line had gone into the pipe already.)"""
