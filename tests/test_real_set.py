@@ -4,6 +4,8 @@ are never filtered, and stay out of the diversity checker."""
 from __future__ import annotations
 
 import json
+import logging
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -100,7 +102,7 @@ def test_real_set_needs_a_real_set(tiny_config, tmp_path):
         load_config(str(path))
 
 
-def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
+def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path, caplog):
     metrics = run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=2,
                        real_set_finetune_epochs=2, save_validation_predictions=True, track_test_each_epoch=True,
                        save_strategy="epoch", load_best_model_at_end=True, real_set_finetune_learning_rate=5e-4)
@@ -132,7 +134,32 @@ def test_fine_tuning_on_the_real_set_continues_the_run(tiny_config, tmp_path):
     assert ("were used during the fine-tuning on the real set (`real_set_finetune_epochs`; the weighted training's are "
             "in `resolved_config.json`):\n- learning_rate: 0.0005") in card
     assert [h["step"] for h in tuned] == [20, 24]  # numbered after the weighted training's 16 steps
+    assert "fine-tuning on the real set lowered" not in caplog.text  # each phase kept a 0.5
     with np.load(out / "validation_predictions.npz") as saved:
         assert set(saved.files) == {"epoch1", "epoch2", "epoch3", "epoch4", "final", "labels"}
         assert (saved["final"].argmax(1) == saved["labels"]).mean() == pytest.approx(metrics["eval_accuracy"])
     assert (out / "model.safetensors").is_file() and (out / "weights.csv").is_file()
+
+
+def test_the_accuracy_a_phase_keeps_is_its_best_epochs_or_its_last():
+    from trainer.fitting import _kept_accuracy
+
+    history = [{"step": 8, "eval_accuracy": 0.7}, {"step": 16, "eval_accuracy": 0.6}, {"step": 16, "train_loss": 1}]
+    phase = lambda **args: SimpleNamespace(  # noqa: E731
+        args=SimpleNamespace(**{"average_checkpoints": False, "load_best_model_at_end": False, **args}),
+        state=SimpleNamespace(log_history=history, best_global_step=8))
+    assert _kept_accuracy(phase()) == 0.6 and _kept_accuracy(phase(load_best_model_at_end=True)) == 0.7
+    assert _kept_accuracy(phase(average_checkpoints=True)) is None
+
+
+def test_fine_tuning_that_lowers_the_kept_accuracy_is_warned_of(tiny_config, tmp_path, monkeypatch, caplog):
+    import trainer.fitting
+
+    kept = iter([0.75, 0.5])  # the weighted training's model, then the fine-tuned one
+    monkeypatch.setattr(trainer.fitting, "_kept_accuracy", lambda trainer: next(kept))
+    with caplog.at_level(logging.WARNING, logger="trainer.fitting"):
+        run_with(tiny_config, tmp_path, problem_type="single_label_classification_dimp", num_train_epochs=1,
+                 real_set_finetune_epochs=1)
+    assert ("real_set_finetune_epochs: fine-tuning on the real set lowered the kept model's validation accuracy from "
+            "0.7500 to 0.5000; the model is the fine-tuned one (real_set_finetune_epochs 0 keeps the weighted "
+            "training's)") in caplog.text

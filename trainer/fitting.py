@@ -72,6 +72,18 @@ def make_trainer(model, tokenizer, args: WeightedTrainingArguments, train: Datas
     return trainer
 
 
+def _kept_accuracy(trainer: WeightedTrainer) -> float | None:
+    """The validation accuracy of the model a phase keeps: its best epoch's with load_best_model_at_end, else its
+    last's; None with average_checkpoints (the average was not evaluated during training) or without evaluations."""
+    args, state = trainer.args, trainer.state
+    if args.average_checkpoints:
+        return None
+    best = state.best_global_step if args.load_best_model_at_end else None
+    scores = [entry[key] for entry in state.log_history for key in ("eval_accuracy", "eval_validation_accuracy")
+              if key in entry and (best is None or entry.get("step") == best)]
+    return scores[-1] if scores else None
+
+
 def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_rate: float | None,
               pad_to_max_length: bool = False) -> tuple[WeightedTrainer, dict]:
     """A second phase: `trainer`'s model trained on `data` (the real set) with CE for `epochs`, evaluated and
@@ -86,6 +98,11 @@ def fine_tune(trainer: WeightedTrainer, data: Dataset, epochs: float, learning_r
     second.first_phase = trainer.state
     second.validation_predictions = trainer.validation_predictions
     tuned = second.train().metrics
+    before, after = _kept_accuracy(trainer), _kept_accuracy(second)
+    if before is not None and after is not None and after < before:
+        logger.warning("real_set_finetune_epochs: fine-tuning on the real set lowered the kept model's validation "
+                       "accuracy from %.4f to %.4f; the model is the fine-tuned one (real_set_finetune_epochs 0 keeps "
+                       "the weighted training's)", before, after)
     # From here on the state counts both phases, so that the final evaluations, trainer_state.json and the results
     # files number epochs and steps as the history does.
     steps, state = trainer.state.global_step, second.state
