@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -150,10 +151,11 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
 
 
 def _as_configured(description: dict) -> dict:
-    """Its train_source as a config names it (relative to the data root where it lies there), so that a checker
-    recorded with an absolute path, or before the data root moved, is still found to match."""
+    """Its train_source as a config names it (relative to the data root where it lies there, `./` and `//` aside),
+    so that a checker recorded with an absolute path, or before the data root moved, is still found to match."""
     source = description.get("train_source")
-    return {**description, "train_source": as_configured(source)} if isinstance(source, str) else description
+    return {**description, "train_source": as_configured(os.path.normpath(source))} if isinstance(source, str) \
+        else description
 
 
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
@@ -169,5 +171,7 @@ def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     if not isinstance(recorded, dict):
         return [f"data (its {RECIPE_FILE} is unreadable)"]
     recorded, now = _as_configured(recorded), _as_configured(recipe.description)
-    return differences(recorded, now, [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED])
-                                       if key in recorded or key in RECORDED_WHEN_USED], DIGESTS)
+    keys = [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED]) if key in recorded or key in RECORDED_WHEN_USED]
+    if "train_data" in recorded and "train_data" in now:  # the examples' digest says whether they are the same,
+        keys.remove("train_source")  # whatever the file's path: spelt otherwise, given from elsewhere, or moved
+    return differences(recorded, now, keys, DIGESTS)

@@ -801,3 +801,20 @@ def test_scoring_the_training_data_draws_one_bar_and_logs_its_time(tiny_config, 
     bars = re.findall(r"Scoring with the quality checker: 100%\|[^|]*\| (\d+)/(\d+)", capfd.readouterr().err)
     assert bars == ([] if disable_tqdm else [("64", "64")])
     assert re.search(r"quality_checker_model: scored 64 texts in \d+\.\d s", caplog.text)
+
+
+def test_a_checker_whose_examples_are_the_same_matches_however_their_file_is_named(tmp_path):
+    """Their digest says they are the same examples: ./real.csv, an absolute path from another folder or a moved
+    file rebuilt minutes of checker for nothing, and two runs spelling it otherwise both built it."""
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "mydata/real.csv", "train_examples": 32,
+                                                              "train_data": "abc"}))
+    for spelt in ("./mydata/real.csv", "mydata//real.csv", "/elsewhere/proj/mydata/real.csv", "moved/real.csv"):
+        same = CheckerRecipe("quality", None, None, {"train_source": spelt, "train_examples": 32, "train_data": "abc"})
+        assert recipe_differs(tmp_path, same) == [], spelt
+    other = CheckerRecipe("quality", None, None, {"train_source": "mydata/real.csv", "train_examples": 32,
+                                                  "train_data": "def"})
+    assert recipe_differs(tmp_path, other) == ["train_data"]
+    # a checker recorded before digests were: its file's name, spelt as a config spells it, is what tells
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({"train_source": "mydata/real.csv", "train_examples": 32}))
+    assert recipe_differs(tmp_path, CheckerRecipe("quality", None, None, {
+        "train_source": "./mydata//real.csv", "train_examples": 32, "train_data": "abc"})) == []
