@@ -57,6 +57,7 @@ OWN_FILES = (
     "spm.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
     ".*.tmp",  # an atomic write interrupted before its rename (trainer/atomic.py)
     "run.log",  # experiments/grid.py's log of the cell, opened before run.py starts
+    "wandb",  # W&B's offline runs, in the working directory, where output_dir is that folder (never removed)
 )
 # What an operating system leaves in any folder a file browser opened.
 SYSTEM_FILES = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -209,6 +210,29 @@ def _last_checkpoint(out: Path) -> str:
     raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
 
 
+def _same_place(key: str, recorded, now) -> bool:
+    """Whether a file or folder option names the same thing as when the run started, spelt otherwise (./x, an
+    absolute path), or names where it went: where things are kept may change, what they are may not. One that is not
+    found from here any more is taken to have moved, with a warning."""
+    if key not in DATA_KEYS + FOLDER_KEYS or not (isinstance(recorded, str) and isinstance(now, str)):
+        return False
+    then, here = _located(key, recorded), _located(key, now)
+    if then is not None or here is None:
+        return then == here
+    logger.warning("resume_from_checkpoint: %s %s, which the run started with, is not found from here; resuming with "
+                   "%s, taken to be the same %s moved", key, recorded, now, "file" if key in DATA_KEYS else "folder")
+    return True
+
+
+def _located(key: str, value: str) -> Path | None:
+    """The file or folder a path option names, resolved; None where there is none."""
+    if key in DATA_KEYS:
+        found = find_data_path(value)
+        return found.resolve() if found is not None else None
+    folder = Path(value).expanduser()
+    return folder.resolve() if folder.is_dir() else None
+
+
 def refuse_other_recipe(checkpoint: str, resolved: dict) -> None:
     """A resume whose settings (`resolved`, as resolved_config.json will record them) differ in RECIPE_KEYS from
     those the run that wrote `checkpoint` started with, as its folder records them (output_dir's, for `last`).
@@ -219,7 +243,8 @@ def refuse_other_recipe(checkpoint: str, resolved: dict) -> None:
     except (OSError, ValueError):  # none yet (the run stopped before writing it), or unreadable: nothing to compare
         return
     now = json.loads(json.dumps(resolved, default=str))  # as the file holds them
-    differing = differences(recorded, now, [key for key in RECIPE_KEYS if key in recorded and key in now])
+    differing = differences(recorded, now, [key for key in RECIPE_KEYS if key in recorded and key in now
+                                            and not _same_place(key, recorded[key], now[key])])
     if differing:
         raise ConfigError(f"resume_from_checkpoint: the run in {recorded_file.parent} started with other settings: "
                           f"{', '.join(differing)}; resume it with the settings {recorded_file.name} there records "
@@ -234,9 +259,11 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     out = Path(args.output_dir).expanduser().resolve()
     _refuse_non_folder(out)
     _refuse_inputs(out, cfg, command)
-    if out.is_dir():
-        _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
     checkpoints = [p.name for p in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*")]
+    # A folder holding the run's checkpoints is a run's, whatever was put beside them since (predict.py's output): a
+    # resume there replaces nothing else.
+    if out.is_dir() and not (command == "run" and args.resume_from_checkpoint and checkpoints):
+        _refuse_foreign(out, Path(cfg.source).resolve() if cfg.source else None)
     trained = [m for m in RESULT_MARKERS if (out / m).exists()] + checkpoints
     if command == "score":
         if trained:  # the report would stand beside a trained run's results and card as if it were that run's

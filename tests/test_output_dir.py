@@ -139,6 +139,23 @@ def test_files_this_project_did_not_write_are_named_three_at_most(tiny_config, t
         check_output_dir(cfg)
 
 
+def test_a_resume_into_its_own_checkpoints_folder_minds_no_file_put_beside_them(tiny_config, tmp_path):
+    """predict.py's output saved into the run's folder blocked its resume; a W&B offline folder, which a run with
+    output_dir . writes there, blocked the run's own rerun and resume. Where no checkpoint says it is a run's folder,
+    another file is still refused."""
+    out = Path(tiny_config["output_dir"])
+    (out / "checkpoint-4").mkdir(parents=True)
+    (out / "predictions.csv").write_text("text,predicted_label\n")
+    (out / "wandb").mkdir()
+    resume = load_config(_write(tmp_path / "c.json", tiny_config),
+                         ["--resume_from_checkpoint", str(out / "checkpoint-4")])
+    with pytest.raises(ConfigError, match=r"checkpoint-4: trainer_state.json is missing"):  # past the foreign check
+        check_output_dir(resume)
+    shutil.rmtree(out / "checkpoint-4")
+    with pytest.raises(ConfigError, match=r"did not write \(predictions.csv\); choose a new"):  # wandb is the run's
+        check_output_dir(load_config(_write(tmp_path / "c.json", {**tiny_config, "overwrite_output_dir": True})))
+
+
 def test_a_checker_folder_in_output_dir_is_refused_only_where_the_run_reads_it(tiny_config, tmp_path):
     """CE reads no checker, so the checker folders its config names (as the authors' configs all do) are no inputs."""
     out = tmp_path / "out"
@@ -276,6 +293,32 @@ def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
         record.write_text('{"learning_rate": 0.1, ')  # cut short (the run stopped writing it): nothing to compare
         refuse_other_recipe(str(run / "checkpoint-4"), resolved)
+
+
+def test_resume_takes_a_file_or_folder_spelt_otherwise_or_moved_for_the_same(tiny_config, data_root_env, tmp_path,
+                                                                               monkeypatch, caplog):
+    """Where things are kept may change: ./x, an absolute path, a checker cache moved elsewhere were refused as other
+    settings. Another file or folder that is still there is refused still."""
+    monkeypatch.chdir(tmp_path)
+    resolved = _resolved(tiny_config, tmp_path)
+    run = Path(tiny_config["output_dir"])
+    (tmp_path / "checkers" / "quality").mkdir(parents=True)
+    (tmp_path / "moved" / "quality").mkdir(parents=True)
+    absolute = str(data_root_env / "toy" / "train.jsonl")
+    _write(run / "resolved_config.json", {**resolved, "quality_checker_model": "./checkers/quality"})
+    refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "train_file": absolute,
+                                                    "quality_checker_model": "checkers//quality"})
+    assert "not found from here" not in caplog.text
+    _write(run / "resolved_config.json", {**resolved, "quality_checker_model": "./gone/quality"})
+    with caplog.at_level(logging.WARNING):
+        refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "quality_checker_model": "moved/quality"})
+    assert ("quality_checker_model ./gone/quality, which the run started with, is not found from here; resuming with "
+            "moved/quality, taken to be the same folder moved") in caplog.text
+    _write(run / "resolved_config.json", {**resolved, "quality_checker_model": "checkers/quality"})
+    with pytest.raises(ConfigError, match=r'quality_checker_model \("checkers/quality"; this run "moved/quality"\)'):
+        refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "quality_checker_model": "moved/quality"})
+    with pytest.raises(ConfigError, match=r'train_file \("toy/train.jsonl"; this run "toy/test.jsonl"\)'):
+        refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "train_file": "toy/test.jsonl"})
 
 
 @pytest.mark.parametrize("key, other", [
