@@ -248,8 +248,11 @@ def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | Non
 
 
 def _earlier_predictions(header: list[str], columns: list[str], gold: GoldLabels | None) -> set[str]:
-    """The input's columns of an earlier prediction (predict.py's output labelled again), left out of the output:
-    written over in part, another model's probabilities would have stood beside this one's."""
+    """The input's columns of an earlier prediction (predict.py's output labelled again: predicted_label beside
+    prob_ columns), left out of the output: written over in part, another model's probabilities would have stood
+    beside this one's."""
+    if "predicted_label" not in header:  # a prob_ column of the user's own
+        return set()
     kept = {*columns, gold.column if gold is not None else None}
     earlier = {c for c in header if (c == "predicted_label" or c.startswith("prob_")) and c not in kept}
     if earlier:

@@ -197,7 +197,8 @@ class CheckerArguments:
         default=None,
         metadata={"help": "Diversity checker Q (IMP): like quality_checker_model; built by CE on the training data. "
                   "Without a config file: ./cache/checkers/diversity-checker_<training file's folder>-<its name>_"
-                  "<checker_base_model's or the model's name>."},
+                  "<checker_base_model's or the model's name> (+ _e20, _lr0.0001, _bs16 as for "
+                  "quality_checker_model)."},
     )
     quality_checker_train_file: str | None = field(
         default=None, metadata={"help": "The small real labelled set the quality checker is trained on (never the test "
@@ -457,7 +458,7 @@ class PredictArguments:
         default=None,
         metadata={"help": "A .json file for the score against the input's labels, which every record must then have: "
                   "predict_accuracy, predict_majority_accuracy, predict_f1 (macro), predict_samples and each "
-                  "class's predict_precision_/recall_/f1_/examples_<label>."},
+                  "class's predict_examples_<label> and, where defined, predict_precision_/recall_/f1_<label>."},
     )
     batch_size: int = field(default=64, metadata={"help": "Texts per batch (batches are sorted by length)."})
     max_seq_length: int | None = field(

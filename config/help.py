@@ -82,7 +82,8 @@ ADDED_HERE = {"disable_tqdm": "Here true also turns off the progress bars of the
 
 def _option(cls, name: str, width: int, flags_only: dict) -> list[str]:
     field = _fields(cls)[name]
-    text = " ".join(filter(None, [str(field.metadata.get("help", "")), ADDED_HERE.get(name)]))
+    added = ADDED_HERE.get(name) if cls is WeightedTrainingArguments else None  # predict.py's own option: no Trainer
+    text = " ".join(filter(None, [str(field.metadata.get("help", "")), added]))
     if field.metadata.get("required"):
         text += " (required)"
     else:

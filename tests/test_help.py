@@ -69,6 +69,8 @@ def test_predict_help(capsys):
     assert TRAINING_ARGUMENTS_DOCS not in text  # predict.py takes no training option
     # its max_seq_length is its own, not the recommended training config's (128, a run's without a config file)
     assert "the training run's, else 128. (default: null)" in text and "without a config file" not in text
+    # its disable_tqdm is its own too: what run.py's adds about the Trainer is not said of it
+    assert "--disable_tqdm true|false No progress bar" in text and "Trainer" not in text
 
 
 @pytest.mark.parametrize("columns, widest", [(60, 60), (300, 110)])

@@ -201,7 +201,7 @@ def test_the_cards_class_table_has_no_score_for_a_class_the_split_has_no_example
     state = SimpleNamespace(log_history=[], best_global_step=None, best_metric=None, epoch=2.0, global_step=8)
     text = _results(SimpleNamespace(first_phase=None, args=cfg.training, state=state), cfg, task, metrics)
     assert "| test | neg | 3 | 1.0000 | 0.6667 | 0.8000 |" in text
-    assert "| test | pos | 0 | – | – | – |" in text
+    assert "| test | pos | 0 | 0.0000 | – | 0.0000 |" in text  # predicted once, wrongly: no recall, precision 0
 
 
 @pytest.mark.parametrize("kept, said", [(2.0, True), (5.0, False)])

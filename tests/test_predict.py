@@ -108,6 +108,11 @@ def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_no
     assert header == "text,predicted_label,prob_negative,prob_positive"
     assert ("The input holds an earlier prediction's columns (predicted_label, prob_negative, prob_neutral); the "
             "output holds this model's instead") in caplog.text
+    own = [{"text": r["text"], "prob_source": 0.3} for r in toy_records(6, 4)]  # no predicted_label: the user's
+    _write_csv(tmp_path / "own.csv", own)
+    assert main(["--model", str(model), "--input", str(tmp_path / "own.csv"), "--output",
+                 str(tmp_path / "own_out.csv")], command="predict") == 0
+    assert (tmp_path / "own_out.csv").read_text().splitlines()[0].startswith("text,prob_source,predicted_label,")
     _check(_rows(tmp_path / "again.csv"), [{"text": r["text"]} for r in inputs])
 
 
@@ -303,7 +308,9 @@ def test_a_class_the_input_has_no_example_of_is_counted_and_not_scored(tiny_mode
                      "--metrics_output", str(tmp_path / "scores.json")], command="predict") == 0
     metrics = json.loads((tmp_path / "scores.json").read_text())
     assert metrics["predict_examples_positive"] == 0 and metrics["predict_examples_negative"] == 12
-    assert {"predict_recall_positive", "predict_f1_positive", "predict_precision_positive"}.isdisjoint(metrics)
+    answered = [row["predicted_label"] for row in _rows(tmp_path / "out.csv")].count("positive")
+    assert "predict_recall_positive" not in metrics
+    assert ({"predict_f1_positive", "predict_precision_positive"} <= set(metrics)) == (answered > 0)
     assert re.search(r"; recall negative [\d.]+, positive –$", caplog.text, re.M), caplog.text
 
 

@@ -159,6 +159,11 @@ def test_class_metrics_count_each_class_and_print_only_for_a_few_labels():
     # ... and no recall, precision or F1, which would be undefined (they read as 0.0, a class the model always misses)
     assert not any(key.endswith("_c9") and "examples" not in key for key in metrics)
     assert metrics["eval_recall_c1"] == 1.0 and "eval_precision_c2" not in metrics
+    # one the model predicts though the split has none: wrong every time (precision and F1 0, as macro-F1 counts it)
+    absent = class_metrics([2, 1], [0, 1], names, "eval")
+    assert (absent["eval_precision_c2"], absent["eval_f1_c2"], absent["eval_examples_c2"]) == (0.0, 0.0, 0)
+    assert "eval_recall_c2" not in absent
+    assert scores([0, 1], [2, 1])["f1"] == pytest.approx(np.mean([absent[f"eval_f1_{n}"] for n in ("c0", "c1", "c2")]))
     assert printable(metrics, names) == metrics  # up to SHOWN_LABELS labels, every class on the console
     many = class_metrics([0, 1, 1], [0, 1, 0], [*names, "extra"], "eval")
     assert printable({"eval_accuracy": 0.5, **many}, [*names, "extra"]) == {"eval_accuracy": 0.5}

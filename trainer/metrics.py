@@ -36,13 +36,15 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
 def class_metrics(predicted, labels, names: list[str], prefix: str) -> dict[str, float]:
     """Each class's precision, recall, F1 and number of examples on one split, as `<prefix>_recall_<name>`: where
     one class dominates, accuracy and macro-F1 alone do not say which class the model misses. A class the split has
-    no example of gets its number (0) alone: its recall and F1 are undefined, not 0, and macro-F1 leaves it out
-    unless the model predicts it."""
+    no example of has no recall (undefined, not 0); one the model does not predict either, no precision or F1: the
+    classes macro-F1 averages over are those that have them."""
     columns = precision_recall_fscore_support(labels, predicted, labels=list(range(len(names))), zero_division=0)
-    examples = columns[-1]
+    examples, answered = columns[-1], np.bincount(np.asarray(predicted, dtype=np.int64), minlength=len(names))
+    defined = {"recall": examples > 0, "precision": (examples > 0) | (answered > 0)}
+    defined["f1"] = defined["precision"]
     return {f"{prefix}_{metric}_{name}": float(values[i]) if metric != "examples" else int(values[i])
             for metric, values in zip(CLASS_METRICS, columns) for i, name in enumerate(names)
-            if metric == "examples" or examples[i] > 0}
+            if metric == "examples" or defined[metric][i]}
 
 
 def printable(metrics: dict[str, float], names: list[str]) -> dict[str, float]:
