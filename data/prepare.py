@@ -13,7 +13,7 @@ import numpy as np
 from config.arguments import DataArguments
 from config.loading import RunConfig
 from data.files import DataError, listed, read_records, resolve_data_path
-from data.noise import NoiseSpec, inject_noise, unrelated_texts
+from data.noise import NOISE_KINDS, NoiseSpec, inject_noise, unrelated_texts
 from data.store import column_array, iter_texts, remove_scratch, scratch_folder
 from data.sources import collect_sources, quality_held_out_of_train
 from data.task import TaskData, build_task, join_real_set, subsample
@@ -102,13 +102,19 @@ def _with_copies(dataset, text_columns: list[str], chosen: list[int]) -> list[in
     return sorted(set(chosen) | {i for i, key in enumerate(keys) if key in wanted})
 
 
+INJECTED = frozenset(NOISE_KINDS) - {"original"}  # the kinds of noise inject_noise tags
+
+
 def warn_of_texts_with_two_labels(task: TaskData) -> None:
     """Warns when one text (case and spacing aside) is in the training data under two labels or more: an LLM asked
-    for each label in turn may write the same text for several, and the loss then pulls the model both ways."""
+    for each label in turn may write the same text for several, and the loss then pulls the model both ways. The
+    examples tagged as injected noise (a swapped copy) are noise by design, and left out."""
+    train = task.splits["train"]
+    tags = column_array(train, "noise") if "noise" in train.column_names else np.full(len(train), "original")
     labels: dict[tuple, set] = {}
-    for texts, label in zip(iter_texts(task.splits["train"], task.text_columns),
-                            column_array(task.splits["train"], "label")):
-        labels.setdefault(_folded(texts), set()).add(int(label))
+    for texts, label, tag in zip(iter_texts(train, task.text_columns), column_array(train, "label"), tags):
+        if tag not in INJECTED:
+            labels.setdefault(_folded(texts), set()).add(int(label))
     both = {key: found for key, found in labels.items() if len(found) > 1}
     if both:
         key, found = next(iter(both.items()))
@@ -159,9 +165,12 @@ def check_label_coverage(task: TaskData, sampled: dict[str, str] | None = None) 
             logger.warning("%s: no example of label %s among its %d %s examples; %s",
                            task.origins.get(name, f"the {kind} data"), listed(absent), len(split), kind, advice)
     if len(shown) == 2 and not set(shown["train"]) & set(shown["quality_train"]):
+        options = [(sampled or {})[name] for name in ("train", "quality_train") if name in (sampled or {})]
+        advice = f"these are samples ({', '.join(options)}): larger ones may share labels" if options else \
+            "a label must be spelt the same in every file"
         raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
                         f"labels [{listed(shown['quality_train'])}] is one of the training data's "
-                        f"[{listed(shown['train'])}]; a label must be spelt the same in every file")
+                        f"[{listed(shown['train'])}]; {advice}")
     learnt = {label for labels in shown.values() for label in labels}
     for name in [n for n in task.splits if n == "validation" or n.startswith("test")]:
         unknown = [task.label_names[i] for i in np.flatnonzero(task.label_counts(name))

@@ -338,12 +338,17 @@ def column_near_miss(wanted: str, record: dict) -> str:
 def _warn_if_not_a_text(dataset: Dataset, columns: list[str], origin: str) -> None:
     """A text column taken by default, first or second, that holds few distinct values (the generating model's
     name, a source) describes the examples; it is not a text of a pair."""
+    few = {column: distinct for column in columns
+           if (distinct := pc.count_distinct(dataset.data.column(column)).as_py()) <= len(dataset) // 10}
     for column, other in (columns, columns[::-1]):
-        distinct = pc.count_distinct(dataset.data.column(column)).as_py()
-        if distinct <= len(dataset) // 10:
+        if column in few and other not in few:
             logger.warning("%s: the texts are read as pairs from its first two columns that may hold text, %s, but "
                            "%r holds %d distinct value(s) in %d records, unlike a text; if each example is one text, "
-                           "give text_column_names %s", origin, columns, column, distinct, len(dataset), other)
+                           "give text_column_names %s", origin, columns, column, few[column], len(dataset), other)
+    if len(few) == 2:
+        logger.warning("%s: the texts are read from its first two columns that may hold text, %s, but each holds few "
+                       "distinct values (%s in %d records), unlike a text; name the text column(s) with "
+                       "text_column_names", origin, columns, " and ".join(map(str, few.values())), len(dataset))
 
 
 def _split(read: _Read, label_ids: np.ndarray, text_columns: list[str], rows: list[int] | None) -> Dataset:
@@ -361,7 +366,9 @@ def build_task(sources: list[SplitSource], text_columns: list[str] | None, label
     scratch = scratch or scratch_folder()
     scratch.mkdir(parents=True, exist_ok=True)
     columns = text_columns or default_text_columns(sources[0], label_column)
-    one_text = f"; text_column_names {columns[0]} for one text per example" if len(columns) == 2 else ""
+    # which of the two is the text, where the other is a tag, only their values tell (read below)
+    one_text = f"; text_column_names {columns[0]} or {columns[1]} alone for one text per example" \
+        if len(columns) == 2 else ""
     columns_from = "named by text_column_names" if text_columns else \
         f"taken from the first non-label columns of {sources[0].origin} (text_column_names names others{one_text})"
     labels = _Labels(sources)

@@ -191,6 +191,14 @@ def test_a_first_text_column_with_few_values_is_pointed_out_too(tmp_path, caplog
             "but 'source' holds 2 distinct value(s) in 30 records, unlike a text; if each example is one text, give "
             "text_column_names text") in caplog.text
     assert "'text' holds" not in caplog.text
+    both = [{"source": "gpt-4o" if i % 2 else "llama-3", "topic": "sports", "label": i % 2} for i in range(30)]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        build_task([split_from_file("train", _write(tmp_path / "b.jsonl", "jsonl", both))], None)
+    assert ("b.jsonl: the texts are read from its first two columns that may hold text, ['source', 'topic'], but each "
+            "holds few distinct values (2 and 1 in 30 records), unlike a text; name the text column(s) with "
+            "text_column_names") in caplog.text
+    assert "give text_column_names" not in caplog.text  # neither is the text: naming one would not help
 
 
 def test_a_real_set_without_the_generated_files_tag_column_is_told_how_to_read_one_text(tmp_path):
@@ -200,8 +208,8 @@ def test_a_real_set_without_the_generated_files_tag_column_is_told_how_to_read_o
     generated = _write(tmp_path / "g.csv", "csv", records)
     real = _write(tmp_path / "r.csv", "csv", [{"text": "r", "label": 0}])
     with pytest.raises(DataError, match=r"r.csv: line 2: missing text column 'model' .*first non-label columns of "
-                                        r".*g.csv \(text_column_names names others; text_column_names text for one "
-                                        r"text per example\)$"):
+                                        r".*g.csv \(text_column_names names others; text_column_names text or model "
+                                        r"alone for one text per example\)$"):
         build_task([split_from_file("train", generated), split_from_file("quality_train", real)], None)
 
 
@@ -851,6 +859,15 @@ def test_a_text_under_two_labels_in_the_training_data_is_warned_of(tmp_path, mon
     with caplog.at_level("WARNING", logger="data.prepare"):
         load_task(cfg).close()
     assert "more than one label" not in caplog.text
+    # noise the run injects (a duplicate, then swapped) is two labels by design: not the data's
+    noisy = load_config(None, ["--train_file", "train.jsonl", "--problem_type", "single_label_classification",
+                               "--output_dir", str(tmp_path / "out"), "--report_to", "none",
+                               "--noise_duplicate_ratio", "0.5", "--noise_swap_ratio", "0.5"])
+    with caplog.at_level("WARNING", logger="data.prepare"):
+        task = load_task(noisy)
+        assert {"duplicate", "swap"} <= set(task.splits["train"]["noise"])
+        task.close()
+    assert "more than one label" not in caplog.text
 
 
 def test_a_label_a_sample_of_the_real_set_misses_is_told_as_the_sample_s(tmp_path, monkeypatch, caplog):
@@ -870,6 +887,17 @@ def test_a_label_a_sample_of_the_real_set_misses_is_told_as_the_sample_s(tmp_pat
     assert "real.jsonl: no example of label 'yes' among its 3 real examples; a sample " \
            "(quality_checker_max_train_samples), which a larger one may change" in caplog.text
     assert "Training data: a seeded sample of 20 of its 40 examples (max_train_samples)" in caplog.text
+    # each file holds both labels, but one of them once: samples of 3 draw no label in common
+    _write(tmp_path / "train.jsonl", "jsonl",
+           [{"text": f"t{i}", "label": "no" if i == 5 else "yes"} for i in range(40)])
+    apart = load_config(None, ["--train_file", "train.jsonl", "--quality_checker_train_file", "real.jsonl",
+                               "--quality_checker_max_train_samples", "3", "--max_train_samples", "3",
+                               "--real_validation_fraction", "0", "--output_dir", str(tmp_path / "out"),
+                               "--report_to", "none"])
+    with pytest.raises(DataError, match=r"none of its labels \['no'\] is one of the training data's \['yes'\]; these "
+                                        r"are samples \(max_train_samples, quality_checker_max_train_samples\): larger "
+                                        r"ones may share labels$"):
+        load_task(apart)
 
 
 def test_a_hub_split_whose_labels_are_hidden_is_not_evaluated(tmp_path, caplog):
