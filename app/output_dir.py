@@ -8,6 +8,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -178,6 +179,13 @@ def _refuse_foreign(out: Path, config: Path | None) -> None:
                           "empty folder (overwrite_output_dir only replaces a run's own results and checkpoints)")
 
 
+def dangling_link(path: Path) -> str | None:
+    """Why nothing can be created at `path`: it, or a folder above it, is a symbolic link to nothing (a missing
+    folder would simply be made; one through a broken link cannot)."""
+    link = next((p for p in (path.absolute(), *path.absolute().parents) if p.is_symlink() and not p.exists()), None)
+    return None if link is None else f"{link} is a symbolic link to {os.readlink(link)}, which does not exist"
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """The file that keeps `path` from being created: the nearest existing folder above it, when that is a file."""
     above = next(folder for folder in path.absolute().parents if folder.exists())
@@ -256,6 +264,9 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
     """Refuse an output_dir the run must not write to; return the checkpoint to resume from, if asked to resume.
     `command` is run (train) or score, which write different results."""
     args = cfg.training
+    broken = dangling_link(Path(args.output_dir).expanduser())
+    if broken:
+        raise ConfigError(f"output_dir: {broken}; create its target, or give another folder")
     out = Path(args.output_dir).expanduser().resolve()
     _refuse_non_folder(out)
     _refuse_inputs(out, cfg, command)

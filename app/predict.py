@@ -20,7 +20,7 @@ from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from app.output_dir import file_in_the_way
+from app.output_dir import dangling_link, file_in_the_way
 from trainer.progress import library_bars_off
 from checkers.scoring import class_logits
 from config.arguments import PredictArguments, text_column_list
@@ -182,6 +182,9 @@ def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path,
     if (format_suffix(file) if compressible else file.suffix.lower()) not in suffixes:
         also = f" (or compressed: {', '.join(COMPRESSIONS)})" if compressible else ""
         raise ConfigError(f"{key}: expected a file name ending in {', '.join(suffixes)}{also}, got {value!r}")
+    broken = dangling_link(file)
+    if broken:
+        raise ConfigError(f"{key}: {broken}; create its target, or give another file")
     if file.resolve() == input_path.resolve():
         raise ConfigError(f"{key}: {file} is the input file; choose another name")
     if file.is_dir():

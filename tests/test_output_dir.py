@@ -129,6 +129,17 @@ def test_an_output_dir_holding_any_input_of_the_run_is_refused(tiny_config, toy_
         check_output_dir(cfg)
 
 
+@pytest.mark.parametrize("command", ["run", "score"])
+def test_an_output_dir_through_a_broken_link_is_refused_before_any_work(tiny_config, tmp_path, command):
+    """A symbolic link to a folder not made yet: the run read its data and scored its checkers, then ended in a
+    traceback where it first wrote there (mkdir cannot make a folder through a broken link)."""
+    (tmp_path / "scratch").symlink_to(tmp_path / "disk" / "not-yet")
+    cfg = load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(tmp_path / "scratch" / "run")}))
+    with pytest.raises(ConfigError, match=r"^output_dir: .*scratch is a symbolic link to .*disk/not-yet, which does "
+                                          r"not exist; create its target, or give another folder$"):
+        check_output_dir(cfg, command)
+
+
 def test_files_this_project_did_not_write_are_named_three_at_most(tiny_config, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
