@@ -153,6 +153,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
     """Everything that can fail on bad input is checked before anything is written to output_dir."""
     args = cfg.training
     resume = check_output_dir(cfg)
+    logger.info("Output: %s%s", Path(args.output_dir).expanduser().resolve(),
+                f", resuming from {resume}" if resume else "")
     check_hub_access(args)
     state = PartialState()
     state.wait_for_everyone()  # under torchrun, no process may write before every one has checked output_dir

@@ -8,6 +8,7 @@ import codecs
 import csv
 import gzip
 import json
+import logging
 import lzma
 import os
 import re
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from config.json_strict import DuplicateKey, loads_unique, repeated_key_line
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
@@ -44,7 +47,7 @@ def listed(values) -> str:
 
 
 def data_root() -> Path:
-    return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data")
+    return Path(os.environ.get(DATA_ROOT_ENV) or REPO_ROOT.parent / "shared" / "data").expanduser()
 
 
 def as_configured(origin: str) -> str:
@@ -72,6 +75,19 @@ def _candidates(path: str) -> list[Path]:
     return [candidate] if candidate.is_absolute() else [folder / candidate for folder in _search_folders()]
 
 
+_SHADOWED_TOLD: set[str] = set()
+
+
+def _tell_if_shadowed(path: str, field: str, found: Path) -> None:
+    """A relative path that names a file in the data root and another in the working directory reads the data
+    root's: said once, since a user's own file of that name, in the folder they run from, is read in silence."""
+    others = [option for option in _candidates(path)[1:] if option.is_file() and option.resolve() != found.resolve()]
+    if others and path not in _SHADOWED_TOLD:
+        _SHADOWED_TOLD.add(path)
+        logger.warning("%s: %s is in the data root (%s) and in the working directory too; reading the data root's, "
+                       "which comes first (give the other's absolute path to read it)", field, path, found)
+
+
 def find_data_path(path: str) -> Path | None:
     return next((option for option in _candidates(path) if option.is_file()), None)
 
@@ -79,6 +95,7 @@ def find_data_path(path: str) -> Path | None:
 def resolve_data_path(path: str, field: str) -> Path:
     found = find_data_path(path)
     if found is not None:
+        _tell_if_shadowed(path, field, found)
         return found
     tried = _candidates(path)
     folders = [t for t in tried if t.is_dir()]

@@ -155,11 +155,11 @@ def _usage(cfg: RunConfig, task: TaskData, tokenizer) -> str:
                else '{"text": "first text", "text_pair": "second text"}' if len(task.text_columns) == 2
                else '"a text to label"')
     return ("## How to use\n\n```python\nfrom transformers import pipeline\n\n"
-            f'classifier = pipeline("text-classification", model="{where}")\n'
+            f'classifier = pipeline("text-classification", model={json.dumps(where, ensure_ascii=False)})\n'
             f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"
             "A file of texts (csv, tsv, jsonl or one text per line), with the reference implementation's "
             f"`predict.py`; where the file also holds a `{cfg.data.label_column_name}` column, the predictions are "
-            f"scored against it:\n\n```bash\npython predict.py --model {where} --input texts.csv --output "
+            f"scored against it:\n\n```bash\npython predict.py --model {shlex.quote(where)} --input texts.csv --output "
             "predictions.csv\n```\n")
 
 

@@ -1304,3 +1304,33 @@ def test_a_plain_text_file_is_one_text_per_line_whatever_its_line_ends(tmp_path)
         path.write_bytes(content)
         with pytest.raises(DataError, match=r"texts.txt: no records \(the file is empty\)"):
             list(iter_text_lines(path))
+
+
+def test_the_data_root_may_start_with_a_tilde(tmp_path, monkeypatch):
+    """As every path option may: DIMP_DATA_ROOT='~/data' looked in ./~/data."""
+    from data.files import data_root, resolve_data_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DIMP_DATA_ROOT", "~/droot")
+    (tmp_path / "droot" / "toy").mkdir(parents=True)
+    _write(tmp_path / "droot" / "toy" / "t.jsonl", "jsonl", [{"text": "a", "label": 0}])
+    assert data_root() == tmp_path / "droot"
+    assert resolve_data_path("toy/t.jsonl", "train_file") == tmp_path / "droot" / "toy" / "t.jsonl"
+
+
+def test_a_relative_path_found_in_the_data_root_and_the_working_directory_says_which_it_reads(tmp_path, monkeypatch,
+                                                                                              caplog):
+    """A user's own tweet_irony/train.jsonl in the folder they run from was passed over for the data root's."""
+    from data.files import resolve_data_path
+
+    root, here = tmp_path / "root", tmp_path / "here"
+    for folder, count in ((root, 3), (here, 2)):
+        (folder / "shadow").mkdir(parents=True)
+        _write(folder / "shadow" / "train.jsonl", "jsonl", [{"text": f"t{i}", "label": 0} for i in range(count)])
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(root))
+    monkeypatch.chdir(here)
+    with caplog.at_level(logging.WARNING, logger="data.files"):
+        assert resolve_data_path("shadow/train.jsonl", "train_file") == root / "shadow" / "train.jsonl"
+        resolve_data_path("shadow/train.jsonl", "train_file")
+    assert caplog.text.count(f"train_file: shadow/train.jsonl is in the data root ({root / 'shadow' / 'train.jsonl'})"
+                             " and in the working directory too; reading the data root's") == 1  # said once

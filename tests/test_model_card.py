@@ -310,6 +310,11 @@ def test_the_cards_pair_example_joins_the_texts_as_the_model_read_them_where_its
     assert 'classifier("first text<|endoftext|>second text", top_k=None)' in usage
     assert 'classifier("a text to label", top_k=None)' in _usage(cfg, SimpleNamespace(text_columns=["a"]),
                                                                  byte_level_tokenizer())
+    # a folder with a space: the commands run as pasted
+    local = SimpleNamespace(training=SimpleNamespace(hub_model_id=None, output_dir="sortie ü/run 1"), data=cfg.data)
+    usage = _usage(local, SimpleNamespace(text_columns=["a"]), byte_level_tokenizer())
+    assert "python predict.py --model 'sortie ü/run 1' --input texts.csv" in usage
+    assert 'pipeline("text-classification", model="sortie ü/run 1")' in usage
 
 
 def _hub_argv(tiny_config, tmp_path) -> list[str]:

@@ -256,9 +256,10 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
     newest.write_bytes(newest.read_bytes()[:1000])
     (out / "checkpoint-²").mkdir()  # not a step number, though str.isdigit() says it is
     path = _write(tmp_path / "c.json", {**config, "max_steps": 6, "overwrite_output_dir": True})
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         assert main([path, "--resume_from_checkpoint", "last"]) == 0
     assert "skipping" in caplog.text and "checkpoint-4: model.safetensors is truncated" in caplog.text
+    assert f"Output: {out.resolve()}, resuming from {out / 'checkpoint-2'}" in caplog.text  # the log says which
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 6
     steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
