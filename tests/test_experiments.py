@@ -182,6 +182,17 @@ def shipped_process(tmp_path, script: Path, **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", driver], stderr=subprocess.PIPE, text=True, **popen)
 
 
+def _cell_started(tmp_path, driver: str, script: Path, seen: Path, **popen) -> tuple[subprocess.Popen, int]:
+    """grid.py or shipped.py running `script` as its run.py, once that has written 'started <pid>' to `seen`; and
+    that pid."""
+    process = (grid_process(tmp_path, script, ["1"], **popen) if driver == "grid"
+               else shipped_process(tmp_path, script, **popen))
+    deadline = time.time() + 120
+    while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
+        time.sleep(0.2)
+    return process, int(seen.read_text().split()[1])
+
+
 @pytest.mark.parametrize("driver", ["grid", "shipped"])
 @pytest.mark.parametrize("stop, to_group, status, line", [
     (signal.SIGTERM, False, 128 + signal.SIGTERM, "terminated"),  # `kill PID` of the script alone
@@ -203,14 +214,8 @@ def test_a_stopped_grid_or_shipped_py_stops_the_run_py_it_runs_and_waits_for_its
                       "signal.signal(signal.SIGINT, stop)\n"
                       "seen.write_text(f'started {os.getpid()}')\n"
                       "time.sleep(120)\n")
-    popen = {"stdout": subprocess.DEVNULL, "start_new_session": True,
-             "preexec_fn": lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)}
-    process = (grid_process(tmp_path, script, ["1"], **popen) if driver == "grid"
-               else shipped_process(tmp_path, script, **popen))
-    deadline = time.time() + 120
-    while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
-        time.sleep(0.2)
-    cell = int(seen.read_text().split()[1])
+    process, cell = _cell_started(tmp_path, driver, script, seen, stdout=subprocess.DEVNULL, start_new_session=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         os.killpg(process.pid, stop) if to_group else process.send_signal(stop)
         assert process.wait(timeout=60) == status
@@ -232,16 +237,11 @@ def test_a_grid_or_shipped_py_killed_outright_takes_its_run_py_down_with_it(tmp_
                       "signal.signal(signal.SIGTERM, lambda *a: (seen.write_text('cleaned up'), sys.exit(1)))\n"
                       "seen.write_text(f'started {os.getpid()}')\n"
                       "time.sleep(120)\n")
-    popen = {"stdout": subprocess.DEVNULL}
-    process = (grid_process(tmp_path, script, ["1"], **popen) if driver == "grid"
-               else shipped_process(tmp_path, script, **popen))
-    deadline = time.time() + 120
-    while not (seen.is_file() and seen.read_text().startswith("started")) and time.time() < deadline:
-        time.sleep(0.2)
-    cell = int(seen.read_text().split()[1])
+    process, cell = _cell_started(tmp_path, driver, script, seen, stdout=subprocess.DEVNULL)
     try:
         process.kill()
         process.wait(timeout=60)
+        deadline = time.time() + 60
         while seen.read_text() != "cleaned up" and time.time() < deadline:
             time.sleep(0.2)
         assert seen.read_text() == "cleaned up"
@@ -1139,7 +1139,8 @@ def test_the_holdout_studies_give_each_seed_its_own_real_set_holdout_and_checker
     assert {checker.parent.parent for checker in checkers} == {grid_checker.parent.parent}
 
 
-def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(toy_data_root, monkeypatch, tmp_path):
+def _toy_grid(toy_data_root, monkeypatch, tmp_path, methods: list[str], seeds: list[int]) -> None:
+    """A grid of the toy benchmark in tmp_path, with a study `s` of CE on seed 1 whose validation file it derives."""
     from experiments import study_files
 
     monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
@@ -1149,10 +1150,14 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
     spec.write_text(json.dumps({
         "protocol": {"quality_checker_max_train_samples": 10, "problem_type": "single_label_classification"},
         "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
-        "methods": {"ce": {}}, "seeds": [1],
+        "methods": {method: {} for method in methods}, "seeds": seeds,
         "studies": {"s": {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1],
                           "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"}}}}}))
     monkeypatch.setattr("experiments.spec.SPEC", spec)
+
+
+def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(toy_data_root, monkeypatch, tmp_path):
+    _toy_grid(toy_data_root, monkeypatch, tmp_path, ["ce"], [1])
     seen = []
     monkeypatch.setattr(grid, "run_cell", lambda cell, config: seen.append(
         (config["validation_file"], (tmp_path / config["validation_file"]).is_file())) or True)
@@ -1163,19 +1168,7 @@ def test_the_grid_writes_a_study_s_derived_validation_file_before_its_cells_run(
 
 def test_a_dry_run_lists_the_cells_left_in_order_and_runs_or_writes_nothing(toy_data_root, monkeypatch, tmp_path,
                                                                            capsys):
-    from experiments import study_files
-
-    monkeypatch.setenv("DIMP_DATA_ROOT", str(toy_data_root))
-    monkeypatch.setattr(study_files, "ROOT", tmp_path)
-    monkeypatch.setattr(grid, "RESULTS", tmp_path / "results")
-    spec = tmp_path / "grid.json"
-    spec.write_text(json.dumps({
-        "protocol": {"quality_checker_max_train_samples": 10, "problem_type": "single_label_classification"},
-        "benchmarks": {"toy": {"train_file": "toy/train.jsonl", "quality_checker_train_file": "toy/real.jsonl"}},
-        "methods": {"ce": {}, "dimp": {}}, "seeds": [1, 2],
-        "studies": {"s": {"benchmarks": ["toy"], "methods": ["ce"], "seeds": [1],
-                          "variants": {"v": {"validation_file": "experiments/work/unused.jsonl"}}}}}))
-    monkeypatch.setattr("experiments.spec.SPEC", spec)
+    _toy_grid(toy_data_root, monkeypatch, tmp_path, ["ce", "dimp"], [1, 2])
     finished = grid.Cell("toy", "ce", 1)
     (grid.RESULTS / finished.path).mkdir(parents=True)
     (grid.RESULTS / finished.path / "all_results.json").write_text("{}")
