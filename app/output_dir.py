@@ -225,7 +225,9 @@ def _same_place(key: str, recorded, now) -> bool:
     if key not in DATA_KEYS + FOLDER_KEYS or not (isinstance(recorded, str) and isinstance(now, str)):
         return False
     then, here = _located(key, recorded), _located(key, now)
-    if then is not None or here is None:
+    if here is None:  # a hub id, an artifact, or nothing there: as written
+        return False
+    if then is not None:
         return then == here
     logger.warning("resume_from_checkpoint: %s %s, which the run started with, is not found from here; resuming with "
                    "%s, taken to be the same %s moved", key, recorded, now, "file" if key in DATA_KEYS else "folder")

@@ -331,6 +331,9 @@ def test_resume_takes_a_file_or_folder_spelt_otherwise_or_moved_for_the_same(tin
         refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "quality_checker_model": "moved/quality"})
     with pytest.raises(ConfigError, match=r'train_file \("toy/train.jsonl"; this run "toy/test.jsonl"\)'):
         refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "train_file": "toy/test.jsonl"})
+    with pytest.raises(ConfigError, match=r'model_name_or_path \("someone/model"; this run "someone/other"\)'):
+        _write(run / "resolved_config.json", {**resolved, "model_name_or_path": "someone/model"})  # hub ids
+        refuse_other_recipe(str(run / "checkpoint-4"), {**resolved, "model_name_or_path": "someone/other"})
 
 
 @pytest.mark.parametrize("key, other", [
