@@ -52,12 +52,12 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
     sampled = {}  # the splits a *_max_train_samples option sampled, by that option
-    generated = len(splits["train"])
+    whole = len(splits["train"])
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)
-    if len(splits["train"]) < generated:
+    if len(splits["train"]) < whole:
         sampled["train"] = "max_train_samples"
         logger.info("Training data: a seeded sample of %d of its %d examples (max_train_samples)",
-                    len(splits["train"]), generated)
+                    len(splits["train"]), whole)
     noise = NoiseSpec(cfg.data.noise_duplicate_ratio, cfg.data.noise_swap_ratio, cfg.data.noise_unrelated_ratio,
                       cfg.data.noise_seed)
     if noise.active:
