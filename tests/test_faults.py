@@ -117,7 +117,9 @@ def test_a_run_whose_output_reader_has_gone_stops_in_one_line(tiny_config, tmp_p
     config = _write(tmp_path, {**tiny_config, "data_work_dir": str(work)})
     run = subprocess.Popen([sys.executable, str(ROOT / "run.py"), config], env=_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
-    run.stdout.readline()
+    for line in run.stdout:  # until its data is read, so that there are temporary files to remove
+        if "Task:" in line:
+            break
     run.stdout.close()  # as head does once it has its lines
     stderr = run.stderr.read()
     assert run.wait(timeout=300) == 128 + signal.SIGPIPE, stderr[-2000:]
