@@ -197,7 +197,7 @@ def _new_file(key: str, value: str, suffixes: tuple[str, ...], input_path: Path,
     problem = unwritable(file.parent)
     if problem:
         raise ConfigError(f"{key}: {problem}; give a file in a folder this user can write to")
-    return file
+    return file.resolve() if file.is_symlink() else file  # written through the link, which stays
 
 
 def _training_config(source: ModelSource) -> dict:

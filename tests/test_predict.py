@@ -116,6 +116,18 @@ def test_an_earlier_output_labelled_again_has_its_prediction_columns_replaced_no
     _check(_rows(tmp_path / "again.csv"), [{"text": r["text"]} for r in inputs])
 
 
+def test_an_output_that_is_a_link_is_written_through_it(tiny_model_dir, tmp_path):
+    """A link to a file on another disk stayed in place as a new file of its own, and the file kept the old rows."""
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    _write_csv(tmp_path / "new.csv", [{"text": r["text"]} for r in toy_records(5, 4)])
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "disk" / "target.csv").write_text("old\n")
+    (tmp_path / "linked.csv").symlink_to(tmp_path / "disk" / "target.csv")
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "linked.csv"),
+                 "--overwrite_output", "true"], command="predict") == 0
+    assert (tmp_path / "linked.csv").is_symlink() and len(_rows(tmp_path / "disk" / "target.csv")) == 5
+
+
 def test_a_jsonl_output_keeps_its_texts_as_written(tiny_model_dir, tmp_path):
     model = _trained(tiny_model_dir, tmp_path / "model")
     write_jsonl(tmp_path / "new.jsonl", [{"text": "café ☕ naïve"}])
