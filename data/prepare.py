@@ -86,8 +86,10 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         weight = cfg.training.real_set_weight
         logger.info("Training on %d real examples too (real_set_in_training), %s", len(splits["quality_train"]),
                     "the loss's own weight" if weight is None else f"weight {weight:g}")
-    warn_of_evaluated_texts_in_training(task)
-    warn_of_texts_with_two_labels(task)
+    # the training texts, case and spacing aside, read once for both checks
+    folded = [_folded(texts) for texts in iter_texts(splits["train"], task.text_columns)]
+    warn_of_evaluated_texts_in_training(task, folded)
+    warn_of_texts_with_two_labels(task, folded)
     return task
 
 
@@ -105,16 +107,17 @@ def _with_copies(dataset, text_columns: list[str], chosen: list[int]) -> list[in
 INJECTED = frozenset(NOISE_KINDS) - {"original"}  # the kinds of noise inject_noise tags
 
 
-def warn_of_texts_with_two_labels(task: TaskData) -> None:
+def warn_of_texts_with_two_labels(task: TaskData, folded: list[tuple]) -> None:
     """Warns when one text (case and spacing aside) is in the training data under two labels or more: an LLM asked
     for each label in turn may write the same text for several, and the loss then pulls the model both ways. The
-    examples tagged as injected noise (a swapped copy) are noise by design, and left out."""
+    examples tagged as injected noise (a swapped copy) are noise by design, and left out. `folded`: the training
+    texts, case and spacing aside."""
     train = task.splits["train"]
     tags = column_array(train, "noise") if "noise" in train.column_names else np.full(len(train), "original")
     labels: dict[tuple, set] = {}
-    for texts, label, tag in zip(iter_texts(train, task.text_columns), column_array(train, "label"), tags):
+    for key, label, tag in zip(folded, column_array(train, "label"), tags):
         if tag not in INJECTED:
-            labels.setdefault(_folded(texts), set()).add(int(label))
+            labels.setdefault(key, set()).add(int(label))
     both = {key: found for key, found in labels.items() if len(found) > 1}
     if both:
         key, found = next(iter(both.items()))
@@ -126,23 +129,19 @@ def warn_of_texts_with_two_labels(task: TaskData) -> None:
                        " and ".join(repr(task.label_names[i]) for i in sorted(found)))
 
 
-def warn_of_evaluated_texts_in_training(task: TaskData) -> None:
+def warn_of_evaluated_texts_in_training(task: TaskData, folded: list[tuple]) -> None:
     """Warns when texts of the validation or a test split are in the training data too (case and spacing aside): an
     LLM may reproduce the examples it was shown or saw in pre-training, and a file may be copied into another. The
-    split would then score texts the model trained on."""
+    split would then score texts the model trained on. `folded`: the training texts, case and spacing aside."""
     evaluated = {name: {_folded(texts) for texts in iter_texts(task.splits[name], task.text_columns)}
                  for name in task.splits if name == "validation" or name.startswith("test")}
-    shared = {name: set() for name in evaluated}
-    for texts in iter_texts(task.splits["train"], task.text_columns):
-        key = _folded(texts)
-        for name, keys in evaluated.items():
-            if key in keys:
-                shared[name].add(key)
-    for name, found in shared.items():
+    trained = set(folded)
+    for name, keys in evaluated.items():
+        found = keys & trained
         if found:
             logger.warning("The %s split: %d of its %d distinct texts are in the training data too (case and spacing "
                            "aside), so it scores texts the model trained on; remove them from the training data, or "
-                           "check how it was made", name, len(found), len(evaluated[name]))
+                           "check how it was made", name, len(found), len(keys))
 
 
 def check_label_coverage(task: TaskData, sampled: dict[str, str] | None = None) -> None:
