@@ -128,10 +128,8 @@ class WeightedTrainer(Trainer):
                                 self._weight_sum, self._weight_count)
             if self._unlogged is not None:  # resumed, and not logged since
                 unlogged = unlogged.joined(self._unlogged)
-            write_json_atomic(folder / LOSS_SUM_FILE, {
-                "loss_sum": loss_sum, "global_step": self.state.global_step, "unlogged_loss": unlogged.loss,
-                "unlogged_steps": unlogged.steps, "unlogged_weight_sum": unlogged.weight_sum,
-                "unlogged_weight_count": unlogged.weight_count})
+            write_json_atomic(folder / LOSS_SUM_FILE,
+                              {"loss_sum": loss_sum, "global_step": self.state.global_step, **unlogged.saved()})
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         # With push_to_hub the Trainer would push here too, with its draft card and no metrics; the run pushes once,
@@ -306,6 +304,11 @@ class Unlogged:
     def joined(self, earlier: "Unlogged") -> "Unlogged":
         return Unlogged(self.loss + earlier.loss, self.steps + earlier.steps, self.weight_sum + earlier.weight_sum,
                         self.weight_count + earlier.weight_count, self.resumed_at)
+
+    def saved(self) -> dict:
+        """Its entries in LOSS_SUM_FILE, which `load` reads."""
+        return {"unlogged_loss": self.loss, "unlogged_steps": self.steps, "unlogged_weight_sum": self.weight_sum,
+                "unlogged_weight_count": self.weight_count}
 
     @classmethod
     def load(cls, checkpoint: Path, resumed_at: int) -> "Unlogged | None":
