@@ -144,7 +144,7 @@ def warn_of_evaluated_texts_in_training(task: TaskData, folded: list[tuple]) -> 
                            "check how it was made", name, len(found), len(keys))
 
 
-def check_label_coverage(task: TaskData, sampled: dict[str, str] | None = None) -> None:
+def check_label_coverage(task: TaskData, sampled: dict[str, str]) -> None:
     """Warns of a label the training data or the real set never shows: often a generation run that failed for one
     class, or a label spelt otherwise in one file (each spelling is a label of its own). One the real set never shows
     gets P′ near 0 from the quality checker, so its training examples get weights near 0. The two sets sharing no
@@ -158,13 +158,13 @@ def check_label_coverage(task: TaskData, sampled: dict[str, str] | None = None) 
         shown[name] = [task.label_names[i] for i in np.flatnonzero(counts)]
         absent = [task.label_names[i] for i in np.flatnonzero(counts == 0)]
         if absent:
-            option = (sampled or {}).get(name)
+            option = sampled.get(name)
             advice = f"a sample ({option}), which a larger one may change" if option else \
                 "check its labels (their spelling, too)"
             logger.warning("%s: no example of label %s among its %d %s examples; %s",
                            task.origins.get(name, f"the {kind} data"), listed(absent), len(split), kind, advice)
     if len(shown) == 2 and not set(shown["train"]) & set(shown["quality_train"]):
-        options = [(sampled or {})[name] for name in ("train", "quality_train") if name in (sampled or {})]
+        options = [sampled[name] for name in ("train", "quality_train") if name in sampled]
         advice = f"these are samples ({', '.join(options)}): larger ones may share labels" if options else \
             "a label must be spelt the same in every file"
         raise DataError(f"quality_checker_train_file: {task.origins.get('quality_train', 'the real set')}: none of its "
