@@ -61,14 +61,13 @@ REWRITTEN = {
 
 # Old keys transformers 4.46 read before the new ones, when a config gives both (as the authors' configs do): its
 # batch size was `per_gpu_* or per_device_*`, warmup_ratio applied where warmup_steps was 0, a true no_cuda set
-# use_cpu, and the other renamed keys replaced their new names' values wherever they were not null.
+# use_cpu, and the other renamed keys replaced their new names' values wherever they were not null (a null one
+# gives no new key at all: _new_keys).
 OLD_KEY_FIRST = {
     "no_cuda": lambda config: bool(config.get("no_cuda")),
-    "per_gpu_train_batch_size": lambda config: True,
-    "per_gpu_eval_batch_size": lambda config: True,
     "warmup_ratio": lambda config: not config.get("warmup_steps"),
-    **{old: lambda config, old=old: config.get(old) is not None
-       for old in ("evaluation_strategy", "push_to_hub_model_id", "push_to_hub_token", "torchdynamo")},
+    **dict.fromkeys(("per_gpu_train_batch_size", "per_gpu_eval_batch_size", "evaluation_strategy",
+                     "push_to_hub_model_id", "push_to_hub_token", "torchdynamo"), lambda config: True),
 }
 
 
