@@ -31,7 +31,8 @@ from trainer.fitting import fine_tune, make_trainer, without_validation
 from trainer.hub import check_hub_access
 from trainer.memory import release_freed_memory
 from trainer.metrics import majority_accuracy, warn_if_near_majority
-from trainer.modeling import checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer
+from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer,
+                              log_cut_inputs)
 from trainer.tracking import Tracker
 from trainer.weighted_trainer import DIVERSITY_PROB, EXAMPLE_INDEX, MODEL_DEPENDENT_WEIGHTS, QUALITY_PROB
 
@@ -253,7 +254,9 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
         evaluation = {"validation": validation, "test": tests["test"]}
         if args.metric_for_best_model is not None:
             args = replace(args, metric_for_best_model=f"validation_{args.metric_for_best_model.removeprefix('eval_')}")
-    trainer = make_trainer(model, tokenizer, args, prepare(train), evaluation, cfg.data.pad_to_max_length)
+    encoded_train = prepare(train)
+    log_cut_inputs(encoded_train, tokenizer, cfg.data.max_seq_length, "training inputs")
+    trainer = make_trainer(model, tokenizer, args, encoded_train, evaluation, cfg.data.pad_to_max_length)
 
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {**result.metrics, "train_samples": len(train), **extra_train_metrics}

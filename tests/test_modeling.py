@@ -29,7 +29,7 @@ from references.models import ModelSource, resolve_model
 from references.wandb_refs import ArtifactError
 from trainer.fitting import make_trainer
 from trainer.modeling import (checkpoint_mismatch, encode, for_evaluation, load_classifier, load_tokenizer,
-                              load_trained_classifier, longest_first, reads_padding_of)
+                              load_trained_classifier, log_cut_inputs, longest_first, reads_padding_of)
 
 
 def varied_lengths(tokenizer, n: int = 40) -> Dataset:
@@ -57,6 +57,24 @@ def test_pad_to_max_length_pads_every_input_to_the_same_length(tiny_model_dir):
     for asked, padded in ((32, 32), (128, 64)):
         encoded = encode(texts, tokenizer, ["text"], asked, pad_to_max_length=True)
         assert [len(ids) for ids in encoded["input_ids"]] == [padded] * 3
+
+
+@pytest.mark.parametrize("pad", [False, True], ids=["padded-later", "pad_to_max_length"])
+@pytest.mark.parametrize("limit, level", [(26, "INFO"), (10, "WARNING"), (27, None)])
+def test_inputs_cut_at_max_seq_length_are_counted_padding_aside(tiny_model_dir, caplog, pad, limit, level):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [r["text"] + " the" * (i % 20) for i, r in enumerate(toy_records(40, seed=5))]  # 7 to 26 tokens
+    reaching = sum(len(tokenizer(text)["input_ids"]) >= limit for text in texts)
+    encoded = encode(Dataset.from_dict({"text": texts, "label": [0] * 40}), tokenizer, ["text"], limit, pad)
+    with caplog.at_level("INFO", logger="trainer.modeling"):
+        log_cut_inputs(encoded, tokenizer, limit, "training inputs")
+    logged = [record for record in caplog.records if "reach max_seq_length" in record.getMessage()]
+    assert [record.levelname for record in logged] == ([level] if level else [])
+    if level:  # 2 of 40 (a twentieth) are told of; 34 of 40, with what would keep more of them, warned of
+        assert logged[0].getMessage().startswith(f"{reaching} of 40 training inputs reach max_seq_length ({limit} "
+                                                 "tokens), where longer ones are cut")
+        assert ("the model reads up to 64" in logged[0].getMessage()) == (level == "WARNING")
+        assert reaching == (2 if level == "INFO" else 34)
 
 
 def test_evaluating_longest_first_gives_the_same_metrics(tiny_model_dir, tmp_path):

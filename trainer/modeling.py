@@ -222,6 +222,25 @@ def encode(
     return dataset.map(tokenize, batched=True, remove_columns=drop, desc="Tokenizing")
 
 
+def log_cut_inputs(encoded: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int, what: str) -> None:
+    """Say how many of `what` reach the token limit `encode` cut them at; warn when a tenth or more do, since the
+    model then never reads the ends of many texts."""
+    limit = min(max_length, tokenizer.model_max_length)
+    lengths = pc.list_value_length(arrow_column(encoded, "input_ids")).to_numpy()
+    if len(lengths) and "attention_mask" in encoded.column_names and (lengths == limit).all():
+        # padded to the limit (pad_to_max_length): the tokens that are not padding
+        mask = pc.list_flatten(arrow_column(encoded, "attention_mask")).to_numpy()
+        lengths = mask.reshape(len(lengths), limit).sum(axis=1)
+    reached = int((lengths >= limit).sum())
+    if not reached:
+        return
+    many = reached * 10 >= len(lengths)
+    advice = f"; a larger max_seq_length (the model reads up to {tokenizer.model_max_length}) keeps more of them" \
+        if many and limit < tokenizer.model_max_length else ""
+    (logger.warning if many else logger.info)("%d of %d %s reach max_seq_length (%d tokens), where longer ones are "
+                                              "cut%s", reached, len(lengths), what, limit, advice)
+
+
 def pair_separator(tokenizer: PreTrainedTokenizerBase, text_columns: list[str]) -> str:
     """What goes between a pair's two texts: nothing for a single text, or where the tokenizer marks the boundary
     itself (BERT's [SEP]); its separator or end-of-text token where it would join them end to end, as a decoder's
