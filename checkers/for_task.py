@@ -17,7 +17,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
-from data.files import SHOWN_LABELS, as_configured
+from data.files import SHOWN_LABELS, as_configured, listed
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
 from references.models import ModelSource, is_local_path, resolve_model, short_name
@@ -196,6 +196,7 @@ class _Checkers:
                            "not read: each fold's checker is read or built in its fold<i> folder", reference,
                            self.cfg.checkers.quality_checker_folds)
         folds = fold_indices(real["label"], self.cfg.checkers.quality_checker_folds, self.cfg.training.seed)
+        self._warn_of_lone_examples(real["label"])
         out_of_fold = np.empty((len(real), self.task.num_labels), dtype=np.float32)
         train_logits, sources = [], []
         for i, held in enumerate(folds, start=1):
@@ -215,6 +216,17 @@ class _Checkers:
             rows = np.flatnonzero(column_array(train, REAL_EXAMPLE).astype(bool))
             probabilities[rows] = softmax(out_of_fold, temperature or 1.0)
         return CheckerOutput(probabilities, sources, temperature)
+
+    def _warn_of_lone_examples(self, labels: list[int]) -> None:
+        """A label's only real example is held out of the one fold checker that scores it: that checker never saw
+        the label, so the example's P′ (its weight where the real set joins training, and the temperature fit) says
+        nothing of its quality."""
+        counts = np.bincount(labels, minlength=self.task.num_labels)
+        lone = [self.task.label_names[i] for i in np.flatnonzero(counts == 1)]
+        if lone:
+            logger.warning("quality_checker_folds: label %s has a single real example, scored by the fold checker "
+                           "that never saw the label; add real examples of it, or use one checker "
+                           "(quality_checker_folds 1)", listed(lone))
 
 
 def _fold_checkers(reference: str) -> list[str] | None:

@@ -15,7 +15,7 @@ from datasets import Dataset
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification
 
-from app.pipeline import run
+from app.pipeline import run, score
 from checkers.calibration import fit_temperature, softmax
 from checkers.for_task import fold_indices
 from checkers.scoring import at_gold, class_logits
@@ -147,6 +147,18 @@ def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
     assert torch.allclose(trained["classifier.weight"], checker["classifier.weight"], atol=1e-6)
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "Training started from the quality checker's weights (`init_from_quality_checker`)." in card
+
+
+@pytest.mark.parametrize("negatives, warned", [(1, True), (2, False)])
+def test_a_label_with_a_single_real_example_is_warned_of_when_cross_fitting(tiny_config, tmp_path, caplog, negatives,
+                                                                          warned):
+    records = [r for r in toy_records(40, seed=3) if r["label"] == 1] + toy_records(2 * negatives, seed=4)[::2]
+    real = write_jsonl(tmp_path / "real.jsonl", records)
+    with caplog.at_level("WARNING"):
+        score(_config(tiny_config, tmp_path, problem_type="single_label_classification_dimp", quality_checker_folds=2,
+                      quality_checker_train_file=str(real)))
+    assert ("label 'negative' has a single real example, scored by the fold checker that never saw the label"
+            in caplog.text) == warned
 
 
 def test_calibrated_checkers_keep_their_classes_and_divide_their_logits_by_the_recorded_temperature(tiny_config,
