@@ -17,7 +17,7 @@ from transformers import AutoModelForSequenceClassification
 
 from data.files import SHOWN_LABELS
 from trainer.metrics import class_metrics, majority_accuracy, predicted_ids, printable, scores, warn_if_near_majority
-from trainer.weighted_trainer import LOSS_SUM_FILE, SeededLengthGroupedSampler, TrainingDiverged, _loss_sum
+from trainer.weighted_trainer import LOSS_SUM_FILE, SeededLengthGroupedSampler, TrainingDiverged, Unlogged, _loss_sums
 from trainer_helpers import toy_trainer, train_steps
 
 
@@ -201,12 +201,13 @@ def test_all_results_takes_each_saved_split_and_a_later_value_of_a_key_replaces_
 def test_a_checkpoint_without_a_readable_loss_sum_resumes_with_the_trainers_own_train_loss(tmp_path, caplog):
     """A checkpoint saved before train_loss_sum.json existed, or with it damaged: a warning, not a failed resume."""
     (tmp_path / LOSS_SUM_FILE).write_text(json.dumps({"loss_sum": 5.5, "global_step": 8}))
-    assert _loss_sum(tmp_path) == 5.5
+    loss_sum, saved = _loss_sums(tmp_path)
+    assert loss_sum == 5.5 and Unlogged.load(saved, resumed_at=8) is None  # saved before unlogged steps were kept
     with caplog.at_level(logging.WARNING):
         (tmp_path / LOSS_SUM_FILE).write_text('{"loss_sum": ')
-        assert _loss_sum(tmp_path) is None
+        assert _loss_sums(tmp_path) == (None, {})
         (tmp_path / LOSS_SUM_FILE).unlink()
-        assert _loss_sum(tmp_path) is None
+        assert _loss_sums(tmp_path) == (None, {})
     assert [r.getMessage().split(": train_loss")[0] for r in caplog.records] == [
         f"{tmp_path} has an unreadable {LOSS_SUM_FILE}", f"{tmp_path} holds no {LOSS_SUM_FILE}"]
 

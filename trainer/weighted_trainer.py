@@ -97,9 +97,9 @@ class WeightedTrainer(Trainer):
             self.checkpoint_average.load(Path(checkpoint))
         resumed_at = None
         if checkpoint:
-            self._loss_before_resume = _loss_sum(Path(checkpoint))
+            self._loss_before_resume, saved = _loss_sums(Path(checkpoint))
             resumed_at = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).global_step
-            self._unlogged = Unlogged.load(Path(checkpoint), resumed_at)
+            self._unlogged = Unlogged.load(saved, resumed_at)
         if self.args.save_validation_predictions and self.is_world_process_zero() and not self.validation_predictions:
             self.validation_predictions = ValidationPredictions(Path(self.args.output_dir) / PREDICTIONS_FILE,
                                                                 resume=bool(checkpoint))
@@ -311,23 +311,25 @@ class Unlogged:
                 "unlogged_weight_count": self.weight_count}
 
     @classmethod
-    def load(cls, checkpoint: Path, resumed_at: int) -> "Unlogged | None":
-        """None for a checkpoint saved right after a log, or before checkpoints kept these."""
+    def load(cls, saved: dict, resumed_at: int) -> "Unlogged | None":
+        """From LOSS_SUM_FILE's entries; None for a checkpoint saved right after a log, or before checkpoints kept
+        these."""
         try:
-            saved = json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))
             unlogged = cls(float(saved["unlogged_loss"]), int(saved["unlogged_steps"]),
                            float(saved["unlogged_weight_sum"]), int(saved["unlogged_weight_count"]), resumed_at)
-        except (OSError, ValueError, KeyError, TypeError):  # _loss_sum has warned of an unreadable file
+        except (ValueError, KeyError, TypeError):
             return None
         return unlogged if unlogged.steps > 0 else None
 
 
-def _loss_sum(checkpoint: Path) -> float | None:
-    """The training loss summed over the steps before `checkpoint`, or None for a checkpoint saved without it."""
+def _loss_sums(checkpoint: Path) -> tuple[float | None, dict]:
+    """The training loss summed over the steps before `checkpoint`, and all of LOSS_SUM_FILE's entries; None and {}
+    for a checkpoint saved without the file."""
     try:
-        return float(json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))["loss_sum"])
+        saved = json.loads((checkpoint / LOSS_SUM_FILE).read_text(encoding="utf-8"))
+        return float(saved["loss_sum"]), saved
     except (OSError, ValueError, KeyError, TypeError) as err:  # saved before the file was, or edited since
         problem = "holds no" if isinstance(err, FileNotFoundError) else "has an unreadable"
         logger.warning("%s %s %s: train_loss will be the mean over the steps after the resume only",
                        checkpoint, problem, LOSS_SUM_FILE)
-        return None
+        return None, {}
