@@ -264,11 +264,11 @@ def main(argv: list[str] | None = None) -> None:
     sections = [
         ("", effect_table(rows)),
         ("Against the real data alone (test accuracy, mean over seeds)", real_data_table(rows, recommended)),
-        *([("The recommended method against the bar (test accuracy points, paired by seed; the 95 % interval of "
-             "the mean)",
+        *([("The recommended method against the bar (test accuracy points, paired by seed: mean ± standard deviation "
+             "over seeds, and the 95 % interval of the mean)",
             bar_table(rows, recommended))] if recommended else []),
-        ("Gain over CE (test accuracy points, paired by seed)", gain_table(rows)),
-        ("Gain over CE on the validation split (accuracy of the kept epoch, paired by seed)",
+        ("Gain over CE (test accuracy points, paired by seed: mean ± standard deviation over seeds)", gain_table(rows)),
+        ("Gain over CE on the validation split (accuracy of the kept epoch, paired by seed: mean ± standard deviation)",
          gain_table(rows, kept_validation_accuracy)),
         ("Validation against test (the kept epoch's validation accuracy → its test accuracy, mean over seeds)",
          validation_test_table(rows)),
