@@ -241,8 +241,10 @@ class CheckerArguments:
         default=None, metadata={"help": "Epochs when building the diversity checker. Default: checker_num_train_epochs."}
     )
     checker_learning_rate: float = field(default=6e-5, metadata={"help": "Learning rate when building a checker."})
-    checker_batch_size: int = field(default=32, metadata={"help": "Batch size for building a checker; scoring with one "
-                                                                  "uses at least 64."})
+    checker_batch_size: int = field(
+        default=32,
+        metadata={"help": "Batch size for building a checker: the whole batch, split over the processes under torchrun "
+                  "(a multiple of their number); scoring with one uses at least 64."})
     drop_label_issues: bool = field(
         default=False,
         metadata={"help": "Drop the training examples cleanlab's find_label_issues flags on the quality checker's "

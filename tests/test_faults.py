@@ -288,11 +288,13 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
 def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, problem_type, extra, steps):
     config = {**tiny_config, "problem_type": problem_type, "train_sampling_strategy": "random", "logging_strategy": "steps",
               "logging_steps": 1, "num_train_epochs": 1, "eval_strategy": "no", "optim": "sgd", "learning_rate": 0.05,
-              **extra}
+              "checker_batch_size": 8, **extra}
     single = run(load_config(_write(tmp_path, {**config, "per_device_train_batch_size": 8,
                                                "output_dir": str(tmp_path / "one")}, "one.json")))
+    # the two processes build their own checkers: checker_batch_size is the whole batch, as it is for one process
     two = _write(tmp_path, {**config, "per_device_train_batch_size": 4, "output_dir": str(tmp_path / "two"),
-                            "report_to": "wandb"}, "two.json")
+                            "report_to": "wandb", "quality_checker_model": str(tmp_path / "checkers2" / "quality"),
+                            "diversity_checker_model": str(tmp_path / "checkers2" / "diversity")}, "two.json")
     result = subprocess.run(_torchrun(two), env=_env(WANDB_MODE="offline", WANDB_DIR=str(tmp_path)),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -306,9 +308,13 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
 
     assert len(losses("one")) == steps
     assert losses("two") == pytest.approx(losses("one"), rel=1e-4)
-    one_weights, two_weights = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
-    for name, tensor in one_weights.items():
-        assert torch.allclose(tensor, two_weights[name], atol=1e-6), name
+    models = [("one", "two")] + [(f"checkers/{role}", f"checkers2/{role}") for role in ("quality", "diversity")
+                                 if (tmp_path / "checkers" / role).exists()]
+    for one, two in models:
+        one_weights = load_file(tmp_path / one / "model.safetensors")
+        two_weights = load_file(tmp_path / two / "model.safetensors")
+        for name, tensor in one_weights.items():
+            assert torch.allclose(tensor, two_weights[name], atol=1e-6), (two, name)
     results = json.loads((tmp_path / "two" / "all_results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
     # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself
