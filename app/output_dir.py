@@ -218,6 +218,21 @@ def _last_checkpoint(out: Path) -> str:
     raise ConfigError(f"resume_from_checkpoint: no checkpoint-* folder in {out} to resume from")
 
 
+def _saved_by_as_many_processes(checkpoint: str) -> str:
+    """`checkpoint`, saved by as many processes as this run has (the Trainer keeps one RNG state per process): with
+    another number the global batch, and so the steps an epoch takes, would change, and the resumed schedule would
+    train part of an epoch again or skip one."""
+    folder = Path(checkpoint).expanduser()
+    saved = 1 if (folder / "rng_state.pth").is_file() else len(list(folder.glob("rng_state_*.pth")))
+    now = PartialState().num_processes
+    if saved and saved != now:
+        how = f"with {saved} processes (torchrun --nproc_per_node {saved})" if saved > 1 else \
+            "in one process (without torchrun)"
+        raise ConfigError(f"resume_from_checkpoint: {checkpoint} was saved by {saved} process{'es' * (saved > 1)} and "
+                          f"this run has {now}, which would change the global batch; resume it {how}, or train afresh")
+    return checkpoint
+
+
 def _same_place(key: str, recorded, now) -> bool:
     """Whether a file or folder option names the same thing as when the run started, spelt otherwise (./x, an
     absolute path), or names where it went: where things are kept may change, what they are may not. One that is not
@@ -288,7 +303,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         return None
     resume = args.resume_from_checkpoint
     if resume in ("last", "true", "True"):
-        return _last_checkpoint(out)
+        return _saved_by_as_many_processes(_last_checkpoint(out))
     if resume:
         folder = Path(resume).expanduser().resolve().parent
         if folder.name == FINETUNE_DIR and folder != out:  # (an output_dir may have that name)
@@ -298,7 +313,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         problem = corrupt_checkpoint(Path(resume)) if Path(resume).is_dir() else "not a checkpoint folder"
         if problem:
             raise ConfigError(f"resume_from_checkpoint: {resume}: {problem}")
-        return resume
+        return _saved_by_as_many_processes(resume)
     existing = trained + [CSV_FILE] * (out / CSV_FILE).exists()  # score.py's report alone is a result too
     if existing and not args.overwrite_output_dir:
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "

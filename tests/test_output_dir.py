@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -264,6 +265,30 @@ def test_resume_skips_a_damaged_checkpoint_for_the_one_before(tiny_config, tmp_p
     assert state["global_step"] == 6
     steps = [entry["step"] for entry in state["log_history"] if "loss" in entry]
     assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-2 from checkpoint-2, then 3 to 6 trained again
+
+
+def test_a_checkpoint_is_resumed_only_by_as_many_processes_as_saved_it(tiny_config, tmp_path, monkeypatch):
+    """Two processes halve each one's share of an epoch's steps: resumed by another number, the schedule trained part
+    of an epoch again or skipped one, in silence. The Trainer's RNG states (one per process) say how many saved it."""
+    config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "max_steps": 2, "eval_strategy": "no"}
+    path = _write(tmp_path / "c.json", config)
+    assert main([path]) == 0
+    checkpoint = Path(config["output_dir"]) / "checkpoint-2"
+    resumed = load_config(path, ["--resume_from_checkpoint", "last"])
+    assert check_output_dir(resumed) == str(checkpoint)
+    monkeypatch.setattr("app.output_dir.PartialState", lambda: SimpleNamespace(num_processes=2))
+    with pytest.raises(ConfigError, match=r"^resume_from_checkpoint: .*checkpoint-2 was saved by 1 process and this "
+                                          r"run has 2, which would change the global batch; resume it in one process "
+                                          r"\(without torchrun\), or train afresh$"):
+        check_output_dir(resumed)
+    state = checkpoint / "rng_state.pth"  # as two processes save them
+    shutil.copy(state, checkpoint / "rng_state_1.pth")
+    state.rename(checkpoint / "rng_state_0.pth")
+    assert check_output_dir(load_config(path, ["--resume_from_checkpoint", str(checkpoint)])) == str(checkpoint)
+    monkeypatch.setattr("app.output_dir.PartialState", lambda: SimpleNamespace(num_processes=1))
+    with pytest.raises(ConfigError, match=r"was saved by 2 processes and this run has 1, which would change the global "
+                                          r"batch; resume it with 2 processes \(torchrun --nproc_per_node 2\)"):
+        check_output_dir(resumed)
 
 
 def test_the_last_checkpoint_is_that_of_the_highest_step(tiny_config, tmp_path):
