@@ -302,12 +302,14 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
     assert (result.stdout + result.stderr).count("INFO data.task: Task: 2 labels") == 1  # the other at warning
     assert "parallel_mode != ParallelMode.DISTRIBUTED" not in result.stderr  # no single-process arguments made
 
-    def losses(out):
+    def logged(out, key="loss"):
         history = json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"]
-        return [h["loss"] for h in history if "loss" in h]
+        return [h[key] for h in history if "loss" in h]
 
-    assert len(losses("one")) == steps
-    assert losses("two") == pytest.approx(losses("one"), rel=1e-4)
+    assert len(logged("one")) == steps
+    assert logged("two") == pytest.approx(logged("one"), rel=1e-4)
+    # the mean weight of the step's whole batch, not of the main process's half
+    assert logged("two", "train_weight_mean") == pytest.approx(logged("one", "train_weight_mean"), abs=1e-4)
     models = [("one", "two")] + [(f"checkers/{role}", f"checkers2/{role}") for role in ("quality", "diversity")
                                  if (tmp_path / "checkers" / role).exists()]
     for one, two in models:

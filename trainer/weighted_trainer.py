@@ -122,10 +122,10 @@ class WeightedTrainer(Trainer):
             self.weight_history.save(folder, self.is_world_process_zero())
         if self.checkpoint_average is not None and self.is_world_process_zero():
             self.checkpoint_average.save(folder)
+        loss, weight_sum, weight_count = self._unlogged_sums()  # every process takes part
         if self.is_world_process_zero():  # the Trainer's sum so far: logged steps' losses and those not yet logged
-            loss_sum = (self._loss_before_resume or 0.0) + self._total_loss_scalar + self._tr_loss.item()
-            unlogged = Unlogged(self._tr_loss.item(), self.state.global_step - self._globalstep_last_logged,
-                                self._weight_sum, self._weight_count)
+            loss_sum = (self._loss_before_resume or 0.0) + self._total_loss_scalar + loss
+            unlogged = Unlogged(loss, self.state.global_step - self._globalstep_last_logged, weight_sum, weight_count)
             if self._unlogged is not None:  # resumed, and not logged since
                 unlogged = unlogged.joined(self._unlogged)
             write_json_atomic(folder / LOSS_SUM_FILE,
@@ -217,15 +217,28 @@ class WeightedTrainer(Trainer):
             loss = loss * self.accelerator.num_processes
         return loss
 
+    def _unlogged_sums(self) -> tuple[float, float, int]:
+        """Since the last log: the loss summed over the steps (each step's the mean over the processes, as the
+        Trainer logs it), and the sum and count of the weights of every process's examples. Under torchrun every
+        process must call it."""
+        sums = [self._tr_loss.item(), self._weight_sum, self._weight_count]
+        if self.args.world_size > 1:
+            summed = self.accelerator.reduce(torch.tensor(sums, dtype=torch.float64, device=self.args.device), "sum")
+            sums = [summed[0].item() / self.args.world_size, summed[1].item(), round(summed[2].item())]
+        return sums[0], sums[1], int(sums[2])
+
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs and self._unlogged is not None:  # the interval's mean, its steps before the resume too
             before, self._unlogged = self._unlogged, None
             after = self.state.global_step - before.resumed_at
             logs["loss"] = (before.loss + logs["loss"] * after) / (before.steps + after)
-            self._weight_sum += before.weight_sum
-            self._weight_count += before.weight_count
-        if "loss" in logs and self._weight_count:
-            logs["train_weight_mean"] = round(self._weight_sum / self._weight_count, 4)
+            if self.is_world_process_zero():  # every process's weights, summed once below
+                self._weight_sum += before.weight_sum
+                self._weight_count += before.weight_count
+        if "loss" in logs:  # a training log, which every process makes
+            _, weight_sum, weight_count = self._unlogged_sums()
+            if weight_count:
+                logs["train_weight_mean"] = round(weight_sum / weight_count, 4)
             self._weight_sum, self._weight_count = 0.0, 0
         if "train_loss" in logs and self._loss_before_resume is not None:  # in place: it is the run's train metrics
             logs["train_loss"] = (self._loss_before_resume + self._total_loss_scalar) / max(self.state.global_step, 1)
