@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from config.loading import load_config
-from conftest import write_long_texts
+from conftest import weights_rows, write_long_texts
 from app.output_dir import claim_output_dir
 from app.pipeline import run
 from trainer.locks import hold
@@ -35,8 +35,8 @@ def _env(**extra) -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **extra}
 
 
-def _torchrun(config: str, *options: str) -> list[str]:
-    return ["torchrun", "--standalone", "--nproc_per_node", "2", *options, str(ROOT / "run.py"), config]
+def _torchrun(config: str, *options: str, script: Path = ROOT / "run.py") -> list[str]:
+    return ["torchrun", "--standalone", "--nproc_per_node", "2", *options, str(script), config]
 
 
 def _write(tmp_path, config: dict, name="config.json") -> str:
@@ -85,6 +85,35 @@ def test_killed_run_resumes_to_the_same_final_metrics(tiny_config, tmp_path, ext
             assert set(continued.files) == set(whole.files) == {"epoch1", "epoch2", "epoch3", "final", "labels"}
             for name in whole.files:
                 assert np.allclose(continued[name], whole[name], atol=1e-6), name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_a_torchrun_run_killed_mid_epoch_resumes_to_the_same_steps(tiny_config, tmp_path):
+    """Length-grouped batches, two processes, killed in the second epoch: the resumed epoch takes the interrupted
+    one's order (accelerate's set_epoch did not reach the sampler once the resume wrapped it to skip the batches
+    done, so it drew epoch 0's), and every example's weight of that epoch is recorded."""
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp", "num_train_epochs": 3,
+              "train_sampling_strategy": "group_by_length", "per_device_train_batch_size": 4,
+              "save_strategy": "steps", "save_steps": 3, "eval_strategy": "epoch", "logging_strategy": "steps",
+              "logging_steps": 1, "data_work_dir": str(tmp_path / "work")}
+    whole = _write(tmp_path, {**config, "output_dir": str(tmp_path / "whole")}, "whole.json")
+    killed = _write(tmp_path, {**config, "output_dir": str(tmp_path / "killed")}, "killed.json")
+    for command, env in ((_torchrun(whole), _env()),
+                         (_torchrun(killed, script=ROOT / "tests" / "kill_at_step.py"), _env(KILL_AT_STEP="11")),
+                         (_torchrun(killed) + ["--resume_from_checkpoint", "last"], _env())):
+        ended = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        if "KILL_AT_STEP" in env:  # 8 steps an epoch: the resume starts mid-epoch 2
+            assert sorted(p.name for p in (tmp_path / "killed").glob("checkpoint-*"))[-1] == "checkpoint-9"
+        else:
+            assert ended.returncode == 0, ended.stderr[-2000:]
+
+    def logged(out):
+        return [(e["step"], e["loss"], e["train_weight_mean"]) for e in
+                json.loads((tmp_path / out / "trainer_state.json").read_text())["log_history"] if "loss" in e]
+
+    assert len(logged("whole")) == 24 and logged("killed") == pytest.approx(logged("whole"), rel=1e-5)
+    assert weights_rows(tmp_path / "killed") == weights_rows(tmp_path / "whole")
 
 
 def test_a_terminated_run_removes_its_temporary_data(tiny_config, tmp_path):

@@ -80,6 +80,7 @@ class WeightedTrainer(Trainer):
         self._loss_before_resume: float | None = None  # the loss summed over the steps before a resume (LOSS_SUM_FILE)
         # The logging interval a resume cut: its steps before the checkpoint, which the first log after joins.
         self._unlogged: Unlogged | None = None
+        self._seeded_sampler: SeededLengthGroupedSampler | None = None  # the length-grouped order, once drawn
         self._trained = False
         self.model_card: str | None = None  # the run's own card (reports/model_card.py), once written
 
@@ -166,8 +167,16 @@ class WeightedTrainer(Trainer):
         sampler = super()._get_train_sampler(train_dataset)
         if isinstance(sampler, LengthGroupedSampler):
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return SeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+            self._seeded_sampler = SeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+            return self._seeded_sampler
         return sampler
+
+    def _run_epoch(self, *args, **kwargs):
+        # The epoch's order is drawn from the epoch the loop is in: accelerate's set_epoch does not reach a sampler
+        # inside both its shard and its skip wrappers (a resume mid-epoch under torchrun), which then drew epoch 0's.
+        if self._seeded_sampler is not None:
+            self._seeded_sampler.set_epoch(kwargs["epoch"])
+        return super()._run_epoch(*args, **kwargs)
 
     def _set_signature_columns_if_needed(self):
         # remove_unused_columns keeps only what model.forward accepts; the weight columns must survive it.
