@@ -169,9 +169,20 @@ def _run(command: str, argv: list[str]) -> None:
     from app import pipeline
 
     _process_log_level(cfg.training)
-    cfg.command = ["python", f"{command}.py", *argv]
+    cfg.command = [*_launcher(), f"{command}.py", *argv]
     with library_bars_off() if cfg.training.disable_tqdm else nullcontext():  # no progress bar at all, as asked
         getattr(pipeline, command)(cfg)
+
+
+def _launcher() -> list[str]:
+    """What started this process, for the model card's command: python, or torchrun (accelerate launch alike) with
+    as many processes, which the global batch depends on."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return ["python"]
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    nodes = ["--nnodes", str(world // local)] if local != world else []
+    return ["torchrun", *nodes, "--nproc_per_node", str(local)]
 
 
 def _process_log_level(args) -> None:

@@ -341,15 +341,17 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
     assert logged("two", "train_weight_mean") == pytest.approx(logged("one", "train_weight_mean"), abs=1e-4)
     models = [("one", "two")] + [(f"checkers/{role}", f"checkers2/{role}") for role in ("quality", "diversity")
                                  if (tmp_path / "checkers" / role).exists()]
-    for one, two in models:
-        one_weights = load_file(tmp_path / one / "model.safetensors")
-        two_weights = load_file(tmp_path / two / "model.safetensors")
+    for alone, together in models:
+        one_weights = load_file(tmp_path / alone / "model.safetensors")
+        two_weights = load_file(tmp_path / together / "model.safetensors")
         for name, tensor in one_weights.items():
-            assert torch.allclose(tensor, two_weights[name], atol=1e-6), (two, name)
+            assert torch.allclose(tensor, two_weights[name], atol=1e-6), (together, name)
     results = json.loads((tmp_path / "two" / "all_results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(single["test_accuracy"])
-    # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself
-    assert '"use_cpu"' not in (tmp_path / "two" / "README.md").read_text()
+    # the card's config to reproduce the run leaves out the use_cpu and ddp_backend torchrun on CPU sets itself; its
+    # command starts as many processes, which the global batch depends on
+    card = (tmp_path / "two" / "README.md").read_text()
+    assert '"use_cpu"' not in card and f"\ntorchrun --nproc_per_node 2 run.py {two}\n" in card
 
 
 @pytest.mark.slow
