@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
-WANDB_CLOUD = "https://api.wandb.ai"
+WANDB_CLOUD = "https://api.wandb.ai"  # the server where the installed wandb client names none of its own
 
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 _REF = re.compile(rf"^(?P<entity>{_PART})/(?P<project>{_PART})/(?P<name>{_PART}):(?P<version>{_PART})$")
@@ -103,8 +103,17 @@ def wandb_setting(key: str) -> str | None:
 
 def wandb_server() -> str:
     """The W&B server's URL, found as the wandb client finds it: $WANDB_BASE_URL, else the settings files' base_url,
-    else W&B's."""
-    return os.environ.get("WANDB_BASE_URL") or wandb_setting("base_url") or WANDB_CLOUD
+    else the client's own default (which wandb 0.31 moved from api.wandb.ai)."""
+    return os.environ.get("WANDB_BASE_URL") or wandb_setting("base_url") or _client_default_server()
+
+
+def _client_default_server() -> str:
+    try:
+        import wandb
+
+        return str(wandb.Settings().base_url)
+    except Exception:  # no wandb installed, or one without Settings: W&B's cloud, as older clients default to
+        return WANDB_CLOUD
 
 
 def wandb_mode() -> str | None:

@@ -6,10 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import huggingface_hub.constants
 import pytest
 import torch
+import wandb
 from safetensors.torch import save_file
 
 from conftest import hub_snapshot
@@ -236,12 +238,18 @@ def test_the_shape_of_a_w_and_b_reference(value, artifact):
     assert looks_like_artifact_ref(value) is artifact
 
 
+# The server the installed wandb client logs to when nothing names one: `wandb login` keeps its key under that host
+# (api.wandb.ai until wandb 0.31, which moved it; a key kept there was said to be missing).
+CLIENT_DEFAULT = str(wandb.Settings().base_url)
+
+
 def test_a_w_and_b_api_key_in_netrc_or_the_environment_counts(wandb_artifacts_without_key, monkeypatch):
     assert not wandb_api_key_configured()
     netrc = Path.home() / ".netrc"
-    netrc.write_text("machine api.wandb.ai\n  login")  # no key (password), and no error either
+    host = urlsplit(CLIENT_DEFAULT).netloc
+    netrc.write_text(f"machine {host}\n  login")  # no key (password), and no error either
     assert not wandb_api_key_configured()
-    netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
+    netrc.write_text(f"machine {host}\n  login user\n  password 0123456789\n")
     netrc.chmod(0o600)
     assert wandb_api_key_configured()
     netrc.unlink()
@@ -257,7 +265,7 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     elsewhere.parent.mkdir()
     elsewhere.write_text("machine wandb.example.com\n  login user\n  password 0123456789\n")
     monkeypatch.setenv("NETRC", "~/secrets/netrc")
-    assert wandb_server() == "https://api.wandb.ai" and not wandb_api_key_configured()  # a key for another server
+    assert wandb_server() == CLIENT_DEFAULT and not wandb_api_key_configured()  # a key for another server
     monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.com")
     assert wandb_api_key_configured()
     monkeypatch.setenv("NETRC", str(tmp_path / "damaged"))
@@ -280,9 +288,9 @@ def test_a_w_and_b_api_key_is_looked_for_where_the_wandb_client_looks(wandb_arti
     assert wandb_server() == "http://localhost:8080" and not wandb_api_key_configured()
     monkeypatch.delenv("WANDB_BASE_URL")
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path))  # the settings in another folder: none there
-    assert wandb_server() == "https://api.wandb.ai"
+    assert wandb_server() == CLIENT_DEFAULT
     (tmp_path / "settings").write_text("base_url = https://wandb.example.com\n")  # damaged: no [default] section
-    assert wandb_server() == "https://api.wandb.ai"
+    assert wandb_server() == CLIENT_DEFAULT
 
     monkeypatch.delenv("WANDB_CONFIG_DIR")  # the user's settings again, and a workspace's over them
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "project"))
