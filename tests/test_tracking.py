@@ -4,6 +4,7 @@ a W&B that fails to start, to take an artifact or at the run's end leaves the ru
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,11 +127,62 @@ def test_wandb_failing_to_start_or_to_take_an_artifact_leaves_the_run_going(wand
         patched.setattr(wandb, "init", refuse)
         assert Tracker.start(["wandb"], None, {}, []).run is None
     assert "could not start a run (wandb.init timed out); continuing without W&B" in caplog.text
+    assert os.environ["WANDB_MODE"] == "disabled"  # the Trainer's W&B callback does not try (and wait) again
+    monkeypatch.setenv("WANDB_MODE", "offline")
     tracker = Tracker.start(["wandb"], None, {}, [])
     with caplog.at_level(logging.WARNING):
         tracker.log_artifact(wandb_dir / "no-such-folder", "checker", "model")
     tracker.finish()
     assert "could not log artifact checker" in caplog.text
+
+
+def test_a_w_and_b_server_that_fails_to_start_a_run_is_tried_once_then_the_run_logs_offline(
+        wandb_dir, wandb_artifacts_without_key, monkeypatch, caplog):
+    """A server that accepts the connection but answers with an error page (or not at all, until wandb's timeout):
+    the Trainer's W&B callback tried again, waiting as long, and no offline files were kept."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setattr(tracking, "_wandb_reachable", lambda: True)
+    tried, init = [], wandb.init
+
+    def online_fails(*args, **kwargs):
+        tried.append(os.environ["WANDB_MODE"])
+        if os.environ["WANDB_MODE"] == "online":
+            raise RuntimeError("Error 502: <!DOCTYPE HTML>\n<html><body>Bad gateway</body></html>")
+        return init(*args, **kwargs)
+
+    monkeypatch.setattr(wandb, "init", online_fails)
+    with caplog.at_level(logging.WARNING):
+        tracker = Tracker.start(["wandb"], "a-run", {}, [])
+        assert tried == ["online", "offline"] and tracker.run.settings.mode == "offline"
+        tracker.finish()
+    started = [m for m in caplog.messages if m.startswith("W&B: could not start")]
+    assert len(started) == 1 and "(Error 502); logging offline to" in started[0] and "html" not in caplog.text
+
+
+def test_a_server_that_answers_every_request_with_an_error_leaves_an_offline_run(
+        wandb_dir, wandb_artifacts_without_key, monkeypatch, caplog):
+    """The wandb client itself, against a web server that is not W&B's: a client session that failed to start keeps
+    its settings, so the offline retry went online again unless that session was ended first."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # 501 to all
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_API_KEY", "local-" + "0" * 40)
+    try:
+        with caplog.at_level(logging.WARNING, logger="trainer.tracking"):
+            tracker = Tracker.start(["wandb"], "a-run", {"learning_rate": 1e-4}, [])
+            assert tracker.run is not None and tracker.run.settings.mode == "offline"
+            tracker.finish()
+    finally:
+        server.shutdown()
+    assert sum(m.startswith("W&B: could not start a run on http://127.0.0.1") for m in caplog.messages) == 1
+    assert list((wandb_dir / "wandb").glob("offline-run-*"))
 
 
 def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, caplog):

@@ -20,6 +20,31 @@ def _wandb_reachable() -> bool:
     return answers(wandb_server())
 
 
+def _init(run_name: str | None, config: dict, tags: list[str]):
+    import wandb
+
+    return wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config,
+                      tags=[t[-64:] for t in tags if t], job_type="run")
+
+
+def _set_mode(mode: str) -> None:
+    """WANDB_MODE for the next wandb.init, the Trainer's too: the client reads its environment once per session, so
+    the session a failed start left is ended first."""
+    import wandb
+
+    try:
+        wandb.teardown()
+    except Exception:
+        pass
+    os.environ["WANDB_MODE"] = mode
+
+
+def _gist(err: Exception) -> str:
+    """An error without the page a server sent with it, which would fill the log."""
+    text = " ".join(str(err).split())
+    return text.split("<")[0].strip(" :") or type(err).__name__
+
+
 class Tracker:
     """The run's W&B run, or nothing when W&B is off; every method is safe to call either way."""
 
@@ -38,14 +63,19 @@ class Tracker:
                            wandb_dir())
         os.environ.setdefault("WANDB_PROJECT", PROJECT)
         try:
-            import wandb
-
-            run = wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config,
-                             tags=[t[-64:] for t in tags if t], job_type="run")
+            return cls(_init(run_name, config, tags))
         except Exception as err:  # W&B failing must never stop training
-            logger.warning("W&B: could not start a run (%s); continuing without W&B.", err)
+            if wandb_mode() not in ("offline", "dryrun"):  # a server that answers but fails: once, then offline
+                logger.warning("W&B: could not start a run on %s (%s); logging offline to %s instead (upload later "
+                               "with `wandb sync`).", wandb_server(), _gist(err), wandb_dir())
+                _set_mode("offline")
+                try:
+                    return cls(_init(run_name, config, tags))
+                except Exception as again:
+                    err = again
+            _set_mode("disabled")  # so that the Trainer's own W&B callback does not try (and wait) again
+            logger.warning("W&B: could not start a run (%s); continuing without W&B.", _gist(err))
             return cls()
-        return cls(run)
 
     def log_artifact(self, folder: Path, name: str, kind: str) -> None:
         if self.run is None:
