@@ -141,6 +141,12 @@ def _resolved_config(cfg: RunConfig, task: TaskData) -> dict:
     return resolved
 
 
+def _run_name(cfg: RunConfig) -> str | None:
+    """The W&B run's name: run_name, the Trainer's option, where given (a command line's over a config's `name`,
+    which every shipped config sets); else `name`, the authors' key; else W&B's (WANDB_NAME, or one it draws)."""
+    return cfg.training.run_name or cfg.data.name
+
+
 def _weight_table(cfg: RunConfig, task: TaskData, probabilities: dict[str, np.ndarray],
                   loss: str = "") -> ExampleWeights:
     """Every training example's checker probabilities and static weight (P', or P'/Q), for weights.csv and the
@@ -171,7 +177,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
         resolved = _resolved_config(cfg, task)
         if resume:
             refuse_other_recipe(resume, resolved)  # before the W&B run: a refused resume starts none
-        tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, resolved,
+        tracker = Tracker.start(args.report_to, _run_name(cfg), resolved,
                                 [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
         opened.callback(tracker.finish)
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
@@ -212,7 +218,7 @@ def score(cfg: RunConfig) -> Path:
         opened.callback(claim_output_dir(args.output_dir))  # before the data is read: a second run into it stops
         task = load_task(cfg)
         opened.callback(task.close)
-        tracker = Tracker.start(args.report_to, cfg.data.name or args.run_name, _resolved_config(cfg, task),
+        tracker = Tracker.start(args.report_to, _run_name(cfg), _resolved_config(cfg, task),
                                 [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
         opened.callback(tracker.finish)
         probabilities = {role: output.probabilities for role, output

@@ -153,7 +153,8 @@ class DataArguments:
                   "folder removed when the run ends; about twice the size of the data files. Default: the system's "
                   "temporary folder ($TMPDIR)."},
     )
-    name: str | None = field(default=None, metadata={"help": "W&B run name."})
+    name: str | None = field(default=None, metadata={"help": "W&B run name (run_name, where given, wins), and the name "
+                                                             "of the model artifact save_model logs."})
     save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
 
     def __post_init__(self):

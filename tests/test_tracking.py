@@ -3,6 +3,7 @@ a W&B that fails to start, to take an artifact or at the run's end leaves the ru
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -199,3 +200,18 @@ def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, 
     assert caplog.messages == [
         "W&B: could not record the final metrics in the run's summary (the W&B service has gone)",
         f"W&B: could not finish the run (the W&B service has gone); what it logged so far is in {tmp_path / 'run'}"]
+
+
+@pytest.mark.parametrize("given, named", [({}, "from-config"), ({"run_name": "from-cli"}, "from-cli")])
+def test_run_name_where_given_names_the_w_and_b_run_over_the_configs_name(tiny_config, tmp_path, monkeypatch, given,
+                                                                          named):
+    """Every shipped config sets `name`: a --run_name on the command line was recorded, and not used."""
+    import app.pipeline
+    from config.loading import load_config
+
+    names = []
+    monkeypatch.setattr(Tracker, "start", classmethod(lambda cls, report_to, name, *rest: names.append(name) or cls()))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**tiny_config, "name": "from-config"}))
+    app.pipeline.score(load_config(str(path), [f"--{k}={v}" for k, v in given.items()], command="score"))
+    assert names == [named]
