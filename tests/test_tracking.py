@@ -186,6 +186,24 @@ def test_a_server_that_answers_every_request_with_an_error_leaves_an_offline_run
     assert list((wandb_dir / "wandb").glob("offline-run-*"))
 
 
+def test_an_artifact_named_in_characters_w_and_b_refuses_is_logged_under_a_name_it_allows(wandb_dir, monkeypatch,
+                                                                                          caplog):
+    """save_model logs the model under the config's `name`: "my run/v1:x" was refused after training, and the model
+    was not logged."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tracker = Tracker.start(["wandb"], None, {}, [])
+    logged = []
+    monkeypatch.setattr(tracker.run, "log_artifact", lambda artifact: logged.append(artifact.name))
+    (wandb_dir / "model").mkdir()
+    (wandb_dir / "model" / "config.json").write_text("{}")
+    with caplog.at_level(logging.INFO, logger="trainer.tracking"):
+        tracker.log_artifact(wandb_dir / "model", "my run/v1:x", "model")
+        tracker.log_artifact(wandb_dir / "model", "quality-checker_mrpc_all-MiniLM-L6-v2", "model")
+    tracker.finish()
+    assert logged == ["my-run-v1-x", "quality-checker_mrpc_all-MiniLM-L6-v2"]
+    assert "could not log" not in caplog.text and "logging artifact my run/v1:x as my-run-v1-x" in caplog.text
+
+
 def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, caplog):
     """The final metrics go to W&B once they are saved, and the run is finished as the job ends: a W&B whose
     background process has gone fails there, and the run must still end well (the model card comes after)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from accelerate import PartialState
@@ -80,14 +81,17 @@ class Tracker:
     def log_artifact(self, folder: Path, name: str, kind: str) -> None:
         if self.run is None:
             return
+        allowed = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or kind  # W&B's characters ("my run/v1")
+        if allowed != name:
+            logger.info("W&B: logging artifact %s as %s, in the characters W&B allows", name, allowed)
         try:
             import wandb
 
-            artifact = wandb.Artifact(name=name, type=kind)
+            artifact = wandb.Artifact(name=allowed, type=kind)
             artifact.add_dir(str(folder))
             self.run.log_artifact(artifact)
         except Exception as err:
-            logger.warning("W&B: could not log artifact %s (%s)", name, err)
+            logger.warning("W&B: could not log artifact %s (%s)", allowed, err)
 
     def log_summary(self, metrics: dict) -> None:
         if self.run is None:
