@@ -33,6 +33,7 @@ from trainer.atomic import unwritable
 from trainer.fitting import FINETUNE_DIR
 from trainer.locks import hold
 from trainer.selection import PREDICTIONS_FILE
+from trainer.tracking import RUN_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json",
 # Results a run writes only in some configurations (a test split, a weighted loss, save_validation_predictions), and
 # all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
 # otherwise stand beside its own as if they were its.
-EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE)
+EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE, RUN_FILE)
 # The earlier run's checkpoints go too: resume_from_checkpoint true takes the highest-numbered checkpoint, which would
 # be the earlier run's wherever it trained more steps, and resume it in place of this run.
 EARLIER_CHECKPOINTS = (f"{PREFIX_CHECKPOINT_DIR}-*", FINETUNE_DIR)  # FINETUNE_DIR: real_set_finetune_epochs' phase

@@ -178,7 +178,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
         if resume:
             refuse_other_recipe(resume, resolved)  # before the W&B run: a refused resume starts none
         tracker = Tracker.start(args.report_to, _run_name(cfg), resolved,
-                                [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type])
+                                [dataset_label(cfg, task), cfg.model.model_name_or_path, args.problem_type], resume)
         opened.callback(tracker.finish)
         checked = checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers())
         release_freed_memory()  # what building and running the checkers freed, before the model trains
@@ -201,6 +201,7 @@ def run(cfg: RunConfig) -> dict[str, float]:
             if not resume:  # a resumed run adds to its own predictions file and writes every result again
                 remove_earlier_results(Path(args.output_dir))
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
+            tracker.record(Path(args.output_dir))
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
         checkers = {role: output.sources for role, output in checked.items()}
         return _train_and_evaluate(cfg, task, train, tokenizer, model, tracker, resume, extra, weights, description,

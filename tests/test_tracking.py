@@ -233,3 +233,25 @@ def test_run_name_where_given_names_the_w_and_b_run_over_the_configs_name(tiny_c
     path.write_text(json.dumps({**tiny_config, "name": "from-config"}))
     app.pipeline.score(load_config(str(path), [f"--{k}={v}" for k, v in given.items()], command="score"))
     assert names == [named]
+
+
+def test_a_resumed_run_continues_the_w_and_b_run_its_checkpoint_logged_to(tiny_config, wandb_dir, monkeypatch):
+    """It started a second, unlinked W&B run of the same name, its steps counted from 0 again."""
+    from app.pipeline import run
+    from config.loading import load_config
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    path = wandb_dir / "config.json"
+    path.write_text(json.dumps({**tiny_config, "report_to": "wandb", "num_train_epochs": 1,
+                                      "save_strategy": "epoch"}))
+    out = Path(tiny_config["output_dir"])
+    run(load_config(str(path)))
+    first = json.loads((out / tracking.RUN_FILE).read_text())["id"]
+    wandb.teardown()
+    run(load_config(str(path), ["--num_train_epochs", "2", "--resume_from_checkpoint", "last"]))
+    assert json.loads((out / tracking.RUN_FILE).read_text())["id"] == first
+    runs = sorted(p.name for p in (wandb_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(name.endswith(f"-{first}") for name in runs)
+    wandb.teardown()
+    run(load_config(str(path), ["--overwrite_output_dir", "true"]))  # started over: a run of its own
+    assert json.loads((out / tracking.RUN_FILE).read_text())["id"] != first

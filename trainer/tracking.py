@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -10,22 +11,34 @@ from pathlib import Path
 from accelerate import PartialState
 
 from references.network import answers
+from trainer.atomic import write_json_atomic
 from references.wandb_refs import wandb_api_key_configured, wandb_dir, wandb_mode, wandb_server
 
 logger = logging.getLogger(__name__)
 
 PROJECT = "DIMP-Loss"
+RUN_FILE = "wandb_run.json"
 
 
 def _wandb_reachable() -> bool:
     return answers(wandb_server())
 
 
-def _init(run_name: str | None, config: dict, tags: list[str]):
+def _init(run_name: str | None, config: dict, tags: list[str], run_id: str | None):
     import wandb
 
     return wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config,
-                      tags=[t[-64:] for t in tags if t], job_type="run")
+                      tags=[t[-64:] for t in tags if t], job_type="run",
+                      **({"id": run_id, "resume": "allow"} if run_id else {}))
+
+
+def _recorded_id(folder: Path) -> str | None:
+    """The W&B run a run's output folder records (RUN_FILE), if any."""
+    try:
+        run_id = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return run_id if isinstance(run_id, str) and run_id else None
 
 
 def _set_mode(mode: str) -> None:
@@ -53,7 +66,9 @@ class Tracker:
         self.run = run
 
     @classmethod
-    def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str]) -> "Tracker":
+    def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str],
+              resumed: str | None = None) -> "Tracker":
+        """The W&B run; with `resumed` (a checkpoint), the run that wrote it continues, where it recorded one."""
         if "wandb" not in report_to or (mode := wandb_mode()) == "disabled":  # the settings files only when asked
             return cls()
         if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
@@ -63,20 +78,29 @@ class Tracker:
             logger.warning("W&B: no API key or no network, so logging offline to %s (upload later with `wandb sync`).",
                            wandb_dir())
         os.environ.setdefault("WANDB_PROJECT", PROJECT)
+        run_id = _recorded_id(Path(resumed).parent) if resumed else None
+        if run_id:
+            logger.info("W&B: continuing run %s, which the checkpoint's run logged to", run_id)
         try:
-            return cls(_init(run_name, config, tags))
+            return cls(_init(run_name, config, tags, run_id))
         except Exception as err:  # W&B failing must never stop training
             if wandb_mode() not in ("offline", "dryrun"):  # a server that answers but fails: once, then offline
                 logger.warning("W&B: could not start a run on %s (%s); logging offline to %s instead (upload later "
                                "with `wandb sync`).", wandb_server(), _gist(err), wandb_dir())
                 _set_mode("offline")
                 try:
-                    return cls(_init(run_name, config, tags))
+                    return cls(_init(run_name, config, tags, run_id))
                 except Exception as again:
                     err = again
             _set_mode("disabled")  # so that the Trainer's own W&B callback does not try (and wait) again
             logger.warning("W&B: could not start a run (%s); continuing without W&B.", _gist(err))
             return cls()
+
+    def record(self, folder: Path) -> None:
+        """Which W&B run this is, in the run's output folder: a resume continues it, and the model links to it."""
+        if self.run is not None:
+            write_json_atomic(folder / RUN_FILE, {"id": self.run.id, "project": self.run.project,
+                                                  "entity": self.run.entity or None, "name": self.run.name})
 
     def log_artifact(self, folder: Path, name: str, kind: str) -> None:
         if self.run is None:
