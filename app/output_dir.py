@@ -159,16 +159,34 @@ def claim_output_dir(output_dir: str) -> Callable[[], None]:
     out = Path(output_dir).expanduser().resolve()
     release, refused = (lambda: None), [False]
     if state.is_main_process:
-        digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
         try:
-            release = hold(Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock", timeout=0)
+            release = hold(_lock_file(out), timeout=0)
         except Timeout:
             refused = [True]
     if state.num_processes > 1:
         broadcast_object_list(refused)
     if refused[0]:
-        raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir")
+        _refuse_busy(out)
     return release
+
+
+def _lock_file(out: Path) -> Path:
+    digest = hashlib.sha256(str(out).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"dimp-output-{digest}.lock"
+
+
+def _refuse_busy(out: Path) -> None:
+    raise ConfigError(f"output_dir: another run is writing to {out}; give this one another output_dir")
+
+
+def _refuse_if_busy(out: Path) -> None:
+    """A folder that holds results because another run is writing them now: said so, rather than that it holds
+    results, whose advice (overwrite_output_dir) the claim on it would then refuse. (Every process looks; one that
+    meets a sibling's look waits a moment for it.)"""
+    try:
+        hold(_lock_file(out), timeout=0.5)()
+    except Timeout:
+        _refuse_busy(out)
 
 
 def _refuse_foreign(out: Path, config: Path | None) -> None:
@@ -317,6 +335,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         return _saved_by_as_many_processes(resume)
     existing = trained + [CSV_FILE] * (out / CSV_FILE).exists()  # score.py's report alone is a result too
     if existing and not args.overwrite_output_dir:
+        _refuse_if_busy(out)
         raise ConfigError(f"output_dir: {out} already holds results ({', '.join(sorted(existing)[:3])}); "
                           "choose another folder, set overwrite_output_dir true"
                           + (", or resume_from_checkpoint last" if checkpoints else ""))

@@ -440,6 +440,13 @@ def test_a_run_into_an_output_dir_another_run_is_writing_is_refused(tiny_config,
     assert main([_write(tmp_path / "broken.json", {**tiny_config, "train_file": str(broken)})]) == 2
     assert capsys.readouterr().err.startswith("error: output_dir: another run is writing to ")
     assert not (tmp_path / "out").exists()
+    # Its results written by now, it is still named as the run writing them: the folder's results, and advice to set
+    # overwrite_output_dir, which would then meet the claim, were told instead.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "resolved_config.json").write_text("{}")
+    assert main([config]) == 2
+    assert capsys.readouterr().err.startswith("error: output_dir: another run is writing to ")
+    (tmp_path / "out" / "resolved_config.json").unlink()
     elsewhere = claim_output_dir(str(tmp_path / "elsewhere"))  # a run into another folder goes on meanwhile
     elsewhere()
     release()
