@@ -117,7 +117,10 @@ def _client_default_server() -> str:
 
 
 def wandb_mode() -> str | None:
-    """online, offline (or its older name dryrun) or disabled: $WANDB_MODE, else the settings files' mode."""
+    """online, offline (or its older name dryrun) or disabled: $WANDB_MODE, else the settings files' mode; disabled
+    where $WANDB_DISABLED is true, as transformers before 5 read it (users of the authors' repository set it)."""
+    if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("true", "1", "yes", "on"):
+        return "disabled"
     return os.environ.get("WANDB_MODE") or wandb_setting("mode")
 
 

@@ -25,8 +25,9 @@ def wandb_dir(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    monkeypatch.delenv("WANDB_MODE", raising=False)
-    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    for variable in ("WANDB_MODE", "WANDB_PROJECT", "WANDB_DISABLED"):  # unset, and so again after the test, whatever
+        monkeypatch.setenv(variable, "")                             # the Tracker set meanwhile
+        monkeypatch.delenv(variable)
     # W&B keeps process-wide settings (the folder among them) from its first setup, which an earlier test may have
     # made (after test_faults' W&B run, a new run here came back without its tags): each test starts afresh.
     wandb.teardown()
@@ -76,14 +77,18 @@ def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_k
 
 
 @pytest.mark.parametrize("report_to, mode", [(["tensorboard"], "offline"), (["wandb"], "disabled"),
-                                             (["wandb"], "wandb disabled")])
+                                             (["wandb"], "wandb disabled"), (["wandb"], "WANDB_DISABLED")])
 def test_wandb_is_not_started_unless_asked(wandb_dir, monkeypatch, report_to, mode):
     if mode == "wandb disabled":  # in the workspace's settings file
         _wandb_cli("disabled", wandb_dir)
+    elif mode == "WANDB_DISABLED":  # as transformers before 5 read it, and users of the authors' code set it
+        monkeypatch.setenv("WANDB_DISABLED", "true")
     else:
         monkeypatch.setenv("WANDB_MODE", mode)
     tracker = Tracker.start(report_to, None, {}, [])
     assert tracker.run is None and not list(wandb_dir.glob("wandb/*run*"))
+    if mode == "WANDB_DISABLED":
+        assert os.environ["WANDB_MODE"] == "disabled"  # the Trainer's W&B callback, which no longer reads it, too
     tracker.log_artifact(wandb_dir, "checker", "model")
     tracker.log_summary({"test_accuracy": 0.5})
     tracker.finish()  # each a no-op

@@ -69,7 +69,10 @@ class Tracker:
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str],
               resumed: str | None = None) -> "Tracker":
         """The W&B run; with `resumed` (a checkpoint), the run that wrote it continues, where it recorded one."""
-        if "wandb" not in report_to or (mode := wandb_mode()) == "disabled":  # the settings files only when asked
+        if "wandb" not in report_to:
+            return cls()
+        if (mode := wandb_mode()) == "disabled":  # the settings files only when asked
+            os.environ["WANDB_MODE"] = "disabled"  # for the Trainer's W&B callback too, where WANDB_DISABLED said so
             return cls()
         if not PartialState().is_main_process:  # one W&B run per job, the main process's, where the Trainer logs
             return cls()
