@@ -12,7 +12,7 @@ from filelock import Timeout
 
 from references.models import ModelSource, is_local_path, resolve_model
 from references.wandb_refs import ArtifactError, local_artifact_dir, looks_like_artifact_ref, parse_artifact_ref
-from checkers.build import CheckerRecipe, recipe_differs
+from checkers.build import RECIPE_FILE, CheckerRecipe, recipe_differs
 from trainer.atomic import unwritable
 from trainer.locks import hold
 
@@ -80,14 +80,15 @@ def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRe
                      rebuild_stale: bool) -> ModelSource:
     """The checker `reference` names, found in `folder` (its local folder, or its W&B artifact's download folder)
     or built there."""
-    stale = []
+    stale, missing = [], None
     if looks_like_artifact_ref(reference):
         downloaded = folder.is_dir() and any(folder.iterdir())
         try:
             return resolve_model(reference, field, allow_pickle=allow_pickle)
-        except ArtifactError:
+        except ArtifactError as err:
             if recipe is None or downloaded:  # a damaged artifact is reported, never built over
                 raise
+            missing = err
     elif folder.exists():
         stale = recipe_differs(folder, recipe) if recipe else []
         if not (stale and rebuild_stale):
@@ -99,9 +100,14 @@ def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRe
     elif recipe is None:
         raise ArtifactError(f"{field}: checker folder {folder} not found (set quality_checker_train_file "
                             "to train a quality checker there)")
-    why = f"holds a checker trained with other {', '.join(stale)}" if stale else "does not exist yet"
-    (logger.warning if stale else logger.info)("%s: %s %s; training the %s checker (CE on %s) and caching it there",
-                                               field, folder, why, recipe.role,
-                                               recipe.description.get("train_source", "its data"))
+    data = recipe.description.get("train_source", "its data")
+    if missing is not None:  # later runs read what is built here as that artifact: said louder than a new folder
+        logger.warning("%s; training the %s checker (CE on %s) and caching it there, where later runs take it for "
+                       "that artifact (its %s says it was built here)", str(missing).split(". ")[0], recipe.role, data,
+                       RECIPE_FILE)
+    else:
+        why = f"holds a checker trained with other {', '.join(stale)}" if stale else "does not exist yet"
+        (logger.warning if stale else logger.info)("%s: %s %s; training the %s checker (CE on %s) and caching it "
+                                                   "there", field, folder, why, recipe.role, data)
     build(folder, recipe)
     return ModelSource(str(folder), field=field)

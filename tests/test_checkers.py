@@ -306,11 +306,18 @@ def test_a_run_whose_quality_checker_answers_every_example_alike_says_so(tiny_co
 
 
 def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_config, tmp_path,
-                                                                      wandb_artifacts_without_key):
+                                                                      wandb_artifacts_without_key, caplog):
+    """With a warning: later runs take the checker built there for the artifact (an INFO line said only that the
+    folder did not exist yet)."""
     config = {**tiny_config, "problem_type": "single_label_classification_dimp",
               "quality_checker_model": "me/proj/quality-checker_toy_tiny:v0"}
-    run(load_config(_config_file(tmp_path, config)))
+    with caplog.at_level(logging.WARNING, logger="checkers.resolve"):
+        run(load_config(_config_file(tmp_path, config)))
     folder = tmp_path / "artifacts" / "quality-checker_toy_tiny:v0"
+    assert [r.getMessage() for r in caplog.records if r.name == "checkers.resolve"] == [
+        f"quality_checker_model: W&B artifact me/proj/quality-checker_toy_tiny:v0 is not in {folder.resolve()} and no "
+        "W&B API key is configured; training the quality checker (CE on toy/real.jsonl) and caching it there, where "
+        "later runs take it for that artifact (its checker_recipe.json says it was built here)"]
     assert (folder / "model.safetensors").is_file()
     assert resolve_artifact("me/proj/quality-checker_toy_tiny:v0", "quality_checker_model") == folder.resolve()
 
