@@ -11,7 +11,8 @@ import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
-from app.output_dir import check_output_dir, claim_output_dir, refuse_other_recipe, remove_earlier_results
+from app.output_dir import (EARLIER_CHECKPOINTS, check_output_dir, claim_output_dir, refuse_other_recipe,
+                            remove_earlier_results)
 from checkers.filtering import keep_mask
 from checkers.for_task import checker_probabilities, dataset_label, fitted_temperatures
 from checkers.label_issues import label_issue_mask
@@ -299,5 +300,6 @@ def _train_and_evaluate(cfg: RunConfig, task: TaskData, train, tokenizer, model,
     if args.push_to_hub:
         trainer.push_to_hub(commit_message="End of training")
     if cfg.data.save_model:
-        tracker.log_artifact(Path(args.output_dir), cfg.data.name or f"model_{dataset_label(cfg, task)}", "model")
+        tracker.log_artifact(Path(args.output_dir), cfg.data.name or f"model_{dataset_label(cfg, task)}", "model",
+                             leave_out=(*EARLIER_CHECKPOINTS, "wandb"))  # the model, not how to resume its training
     return metrics

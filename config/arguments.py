@@ -155,7 +155,9 @@ class DataArguments:
     )
     name: str | None = field(default=None, metadata={"help": "W&B run name (run_name, where given, wins), and the name "
                                                              "of the model artifact save_model logs."})
-    save_model: bool = field(default=False, metadata={"help": "Log the trained model as a W&B artifact."})
+    save_model: bool = field(
+        default=False,
+        metadata={"help": "Log the trained model as a W&B artifact (output_dir without its checkpoints)."})
 
     def __post_init__(self):
         check_ranges(self)

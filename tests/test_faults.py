@@ -287,8 +287,8 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
     summaries, log_summary, artifacts, log_artifact = [], Tracker.log_summary, [], Tracker.log_artifact
     monkeypatch.setattr(Tracker, "log_summary", lambda self, metrics: summaries.append(dict(metrics))
                         or log_summary(self, metrics))
-    monkeypatch.setattr(Tracker, "log_artifact", lambda self, *args: artifacts.append(args)
-                        or log_artifact(self, *args))
+    monkeypatch.setattr(Tracker, "log_artifact", lambda self, *args, **kwargs: artifacts.append((*args, kwargs))
+                        or log_artifact(self, *args, **kwargs))
     monkeypatch.setenv("WANDB_MODE", "offline")
     calls = []
 
@@ -302,7 +302,9 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
         metrics = run(load_config(_write(tmp_path, {**tiny_config, "report_to": "wandb", "save_model": True})))
     assert len(calls) == 1, "the W&B callback never logged, or tried again after it failed"
     assert "test_accuracy" in metrics and summaries[0]["test_accuracy"] == metrics["test_accuracy"]
-    assert [(Path(folder), kind) for folder, _, kind in artifacts[-1:]] == [(Path(tiny_config["output_dir"]), "model")]
+    assert [(Path(folder), kind) for folder, _, kind, _ in artifacts[-1:]] == [(Path(tiny_config["output_dir"]),
+                                                                                 "model")]
+    assert "checkpoint-*" in artifacts[-1][-1]["leave_out"]  # the model, without its checkpoints
     assert caplog.text.count("W&B failed during") == 1 and "W&B failed during on_log" in caplog.text
     assert list((tmp_path / "wandb").glob("offline-run-*")), "offline files were not kept"
 

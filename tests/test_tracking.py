@@ -209,6 +209,23 @@ def test_an_artifact_named_in_characters_w_and_b_refuses_is_logged_under_a_name_
     assert "could not log" not in caplog.text and "logging artifact my run/v1:x as my-run-v1-x" in caplog.text
 
 
+def test_a_model_artifact_leaves_out_the_checkpoints(wandb_dir, monkeypatch):
+    """save_model logged the whole output folder: every checkpoint's optimizer state and RNG files with the model."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tracker = Tracker.start(["wandb"], None, {}, [])
+    logged = []
+    monkeypatch.setattr(tracker.run, "log_artifact", lambda artifact: logged.append(sorted(artifact.manifest.entries)))
+    out = wandb_dir / "out"
+    for name in ("model.safetensors", "README.md", "checkpoint-2/optimizer.pt", "real_set_finetune/checkpoint-4/x",
+                 "plots/weights.png"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+    tracker.log_artifact(out, "model_toy", "model", leave_out=("checkpoint-*", "real_set_finetune"))
+    tracker.log_artifact(out / "plots", "checker", "model")  # a checker's folder: all of it, as it is
+    tracker.finish()
+    assert logged == [["README.md", "model.safetensors", "plots/weights.png"], ["weights.png"]]
+
+
 def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, caplog):
     """The final metrics go to W&B once they are saved, and the run is finished as the job ends: a W&B whose
     background process has gone fails there, and the run must still end well (the model card comes after)."""

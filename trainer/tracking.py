@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import os
@@ -105,7 +106,8 @@ class Tracker:
             write_json_atomic(folder / RUN_FILE, {"id": self.run.id, "project": self.run.project,
                                                   "entity": self.run.entity or None, "name": self.run.name})
 
-    def log_artifact(self, folder: Path, name: str, kind: str) -> None:
+    def log_artifact(self, folder: Path, name: str, kind: str, leave_out: tuple[str, ...] = ()) -> None:
+        """`folder` as an artifact, less what the shell patterns `leave_out` name at its top level."""
         if self.run is None:
             return
         allowed = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or kind  # W&B's characters ("my run/v1")
@@ -115,7 +117,13 @@ class Tracker:
             import wandb
 
             artifact = wandb.Artifact(name=allowed, type=kind)
-            artifact.add_dir(str(folder))
+            for entry in sorted(folder.iterdir()) if leave_out else [folder]:
+                if any(fnmatch.fnmatch(entry.name, pattern) for pattern in leave_out):
+                    continue
+                if entry.is_dir():
+                    artifact.add_dir(str(entry), name=None if entry == folder else entry.name)
+                else:
+                    artifact.add_file(str(entry), name=entry.name)
             self.run.log_artifact(artifact)
         except Exception as err:
             logger.warning("W&B: could not log artifact %s (%s)", allowed, err)
