@@ -189,6 +189,16 @@ def _refuse_if_busy(out: Path) -> None:
         _refuse_busy(out)
 
 
+def _refuse_inside_a_run(out: Path) -> None:
+    """A run's folder holds its own files only: one inside another's made that folder one a rerun with
+    overwrite_output_dir refuses (it holds files this project did not write), and its results beside the other's."""
+    for folder in out.parents:
+        marker = next((name for name in ("resolved_config.json", REPORT_FILE) if (folder / name).is_file()), None)
+        if marker:
+            raise ConfigError(f"output_dir: {out} is inside {folder}, the folder of another run (it holds {marker}); "
+                              "give a folder outside it")
+
+
 def _refuse_foreign(out: Path, config: Path | None) -> None:
     foreign = sorted(p.name for p in out.iterdir()
                      if not is_own(p.name) and p.name not in SYSTEM_FILES and p.resolve() != config)
@@ -305,6 +315,7 @@ def check_output_dir(cfg: RunConfig, command: str = "run") -> str | None:
         raise ConfigError(f"output_dir: {broken}; create its target, or give another folder")
     out = Path(args.output_dir).expanduser().resolve()
     _refuse_non_folder(out)
+    _refuse_inside_a_run(out)
     _refuse_inputs(out, cfg, command)
     checkpoints = [p.name for p in out.glob(f"{PREFIX_CHECKPOINT_DIR}-*")]
     # A folder holding the run's checkpoints is a run's, whatever was put beside them since (predict.py's output): a

@@ -291,6 +291,22 @@ def test_a_checkpoint_is_resumed_only_by_as_many_processes_as_saved_it(tiny_conf
         check_output_dir(resumed)
 
 
+@pytest.mark.parametrize("marker", ["resolved_config.json", "weights_report.md"])  # a run's, score.py's
+def test_an_output_dir_inside_another_runs_folder_is_refused(tiny_config, tmp_path, marker):
+    """Its results went beside the other run's, and a rerun of that one with overwrite_output_dir was then refused:
+    its folder held files this project did not write (the inner run's)."""
+    run_folder = Path(tiny_config["output_dir"])
+    run_folder.mkdir()
+    (run_folder / marker).write_text("{}")
+    inner = run_folder / "sub" / "deeper"
+    with pytest.raises(ConfigError, match=rf"^output_dir: {inner} is inside {run_folder}, the folder of another run "
+                                          rf"\(it holds {marker}\); give a folder outside it$"):
+        check_output_dir(load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(inner)})))
+    (run_folder / marker).unlink()  # a folder that merely holds others is no run's
+    assert check_output_dir(load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(inner)}))) \
+        is None
+
+
 def test_the_last_checkpoint_is_that_of_the_highest_step(tiny_config, tmp_path):
     config = {**tiny_config, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 2, "max_steps": 10,
               "eval_strategy": "no"}
