@@ -226,6 +226,18 @@ def test_a_model_artifact_leaves_out_the_checkpoints(wandb_dir, monkeypatch):
     assert logged == [["README.md", "model.safetensors", "plots/weights.png"], ["weights.png"]]
 
 
+def test_the_w_and_b_config_ends_as_the_settings_resolved_config_json_records(wandb_dir, monkeypatch):
+    """The Trainer's W&B callback writes its arguments over the config, those the run sets for itself among them:
+    metric_for_best_model was null there and "accuracy" in resolved_config.json."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tracker = Tracker.start(["wandb"], None, {"metric_for_best_model": "accuracy", "seed": 3}, [])
+    tracker.run.config.update({"metric_for_best_model": None, "logging_dir": "x"}, allow_val_change=True)
+    tracker.log_summary({"test_accuracy": 0.5})
+    assert (tracker.run.config["metric_for_best_model"], tracker.run.config["seed"]) == ("accuracy", 3)
+    assert tracker.run.config["logging_dir"] == "x"  # the Trainer's own arguments stay beside them
+    tracker.finish()
+
+
 def test_wandb_failing_at_the_runs_end_leaves_the_results_as_they_are(tmp_path, caplog):
     """The final metrics go to W&B once they are saved, and the run is finished as the job ends: a W&B whose
     background process has gone fails there, and the run must still end well (the model card comes after)."""

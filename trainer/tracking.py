@@ -63,8 +63,9 @@ def _gist(err: Exception) -> str:
 class Tracker:
     """The run's W&B run, or nothing when W&B is off; every method is safe to call either way."""
 
-    def __init__(self, run=None):
+    def __init__(self, run=None, config: dict | None = None):
         self.run = run
+        self.config = config or {}  # the run's settings as resolved_config.json records them
 
     @classmethod
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str],
@@ -86,14 +87,14 @@ class Tracker:
         if run_id:
             logger.info("W&B: continuing run %s, which the checkpoint's run logged to", run_id)
         try:
-            return cls(_init(run_name, config, tags, run_id))
+            return cls(_init(run_name, config, tags, run_id), config)
         except Exception as err:  # W&B failing must never stop training
             if wandb_mode() not in ("offline", "dryrun"):  # a server that answers but fails: once, then offline
                 logger.warning("W&B: could not start a run on %s (%s); logging offline to %s instead (upload later "
                                "with `wandb sync`).", wandb_server(), _gist(err), wandb_dir())
                 _set_mode("offline")
                 try:
-                    return cls(_init(run_name, config, tags, run_id))
+                    return cls(_init(run_name, config, tags, run_id), config)
                 except Exception as again:
                     err = again
             _set_mode("disabled")  # so that the Trainer's own W&B callback does not try (and wait) again
@@ -133,6 +134,9 @@ class Tracker:
             return
         try:
             self.run.summary.update(metrics)
+            # The Trainer's W&B callback wrote its own arguments over the config, those the run sets for itself
+            # among them (metric_for_best_model null where the last epoch is kept): the settings as resolved win.
+            self.run.config.update(self.config, allow_val_change=True)
         except Exception as err:  # the results are written by now: W&B failing must not fail the run
             logger.warning("W&B: could not record the final metrics in the run's summary (%s)", err)
 
