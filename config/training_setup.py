@@ -35,6 +35,9 @@ def check_training_setup(args) -> None:
         raise ValueError("fsdp: needs several processes (torchrun or accelerate launch); this run has one")
     if args.use_liger_kernel and not is_liger_kernel_available():
         raise ValueError("use_liger_kernel: the liger-kernel package is not installed")
+    if "none" in args.report_to and len(args.report_to) > 1:
+        raise ValueError(f"report_to: 'none' turns every integration off, so it stands alone; got "
+                         f"{', '.join(args.report_to)} (give none, or only the integrations to log to)")
     installed = get_available_reporting_integrations()
     for name in args.report_to:
         if name not in installed and name != "wandb":  # W&B is always installed here (see requirements.txt)

@@ -567,6 +567,9 @@ CASES: list[tuple] = [
      r"optim: 'adamw_bnb_8bit' cannot be used here: .*bitsandbytes"),
     ("report-to-not-installed", lambda c: [c.write_config({"report_to": "tensorboard"})],
      r"report_to: 'tensorboard' is not an installed logging integration"),
+    ("report-to-none-and-wandb", lambda c: [c.write_config({"report_to": ["wandb", "none"]})],
+     r"report_to: 'none' turns every integration off, so it stands alone; got wandb, none \(give none, or only the "
+     r"integrations to log to\)$"),
     ("unknown-best-model-metric", lambda c: [c.write_config({"metric_for_best_model": "acc"})],
      r"metric_for_best_model: expected one of accuracy, f1, loss, got 'acc'"),
     ("unknown-scheduler-argument", lambda c: [c.write_config({"lr_scheduler_kwargs": {"foo": 1}})],
