@@ -312,7 +312,7 @@ def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, mon
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
 @pytest.mark.parametrize("problem_type, extra, steps", [
-    ("single_label_classification_imp", {}, 8),
+    ("single_label_classification_imp", {"logging_steps": 3}, 2),  # steps 7 and 8 logged only in train_loss
     ("single_label_classification_dimp", {}, 8),
     ("single_label_classification_dimp", {"real_set_in_training": True}, 12),  # the recommended config's method
 ], ids=["imp", "dimp", "dimp_real_set_joined"])
@@ -339,6 +339,8 @@ def test_run_py_under_torchrun_matches_one_process(tiny_config, tmp_path, proble
 
     assert len(logged("one")) == steps
     assert logged("two") == pytest.approx(logged("one"), rel=1e-4)
+    two_results = json.loads((tmp_path / "two" / "all_results.json").read_text())
+    assert two_results["train_loss"] == pytest.approx(single["train_loss"], rel=1e-6)  # every step's, all processes'
     # the mean weight of the step's whole batch, not of the main process's half
     assert logged("two", "train_weight_mean") == pytest.approx(logged("one", "train_weight_mean"), abs=1e-4)
     models = [("one", "two")] + [(f"checkers/{role}", f"checkers2/{role}") for role in ("quality", "diversity")

@@ -226,6 +226,11 @@ class WeightedTrainer(Trainer):
             loss = loss * self.accelerator.num_processes
         return loss
 
+    def _finalize_training(self, *args, **kwargs):
+        if self.args.world_size > 1:  # the steps since the last log: their loss over every process, as a log's is
+            self._tr_loss = self.accelerator.reduce(self._tr_loss.detach().clone(), "mean")
+        return super()._finalize_training(*args, **kwargs)
+
     def _unlogged_sums(self) -> tuple[float, float, int]:
         """Since the last log: the loss summed over the steps (each step's the mean over the processes, as the
         Trainer logs it), and the sum and count of the weights of every process's examples. Under torchrun every
