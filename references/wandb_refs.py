@@ -132,11 +132,16 @@ def wandb_api_key_configured() -> bool:
     home = Path.home()
     only_windows_name = (home / "_netrc").exists() and not (home / ".netrc").exists()
     file = os.environ.get("NETRC") or home / ("_netrc" if only_windows_name else ".netrc")
+    server = wandb_server()
+    # The client's own default server also takes a key kept for W&B's cloud, as `wandb login` before 0.31 kept it.
+    hosts = {urlsplit(server).netloc}
+    if server == _client_default_server():
+        hosts.add(urlsplit(WANDB_CLOUD).netloc)
     try:
-        entry = netrc.netrc(Path(file).expanduser()).authenticators(urlsplit(wandb_server()).netloc)
+        entries = netrc.netrc(Path(file).expanduser())
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         return False
-    return bool(entry and entry[2])  # the key is the entry's password
+    return any((entry := entries.authenticators(host)) and entry[2] for host in hosts)  # the key: the password
 
 
 def resolve_artifact(value: str, field: str) -> Path:

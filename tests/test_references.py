@@ -252,6 +252,12 @@ def test_a_w_and_b_api_key_in_netrc_or_the_environment_counts(wandb_artifacts_wi
     netrc.write_text(f"machine {host}\n  login user\n  password 0123456789\n")
     netrc.chmod(0o600)
     assert wandb_api_key_configured()
+    # a key that `wandb login` kept for W&B's cloud before wandb 0.31, which the client still reads for its default
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password 0123456789\n")
+    assert wandb_api_key_configured()
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.com")  # but not for a server of one's own
+    assert not wandb_api_key_configured()
+    monkeypatch.delenv("WANDB_BASE_URL")
     netrc.unlink()
     monkeypatch.setenv("WANDB_API_KEY", "0123456789")  # or in the environment
     assert wandb_api_key_configured()
