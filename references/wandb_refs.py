@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from references.network import answers
+
 logger = logging.getLogger(__name__)
 
 WANDB_CLOUD = "https://api.wandb.ai"  # the server where the installed wandb client names none of its own
@@ -151,6 +153,10 @@ def resolve_artifact(value: str, field: str) -> Path:
         logger.info("%s: using W&B artifact %s from %s", field, ref, local)
         return local
     if wandb_api_key_configured():
+        if not answers(server := wandb_server()):  # rather than the client's wait and its word on credentials
+            raise ArtifactError(f"{field}: W&B artifact {ref} is not in {local} and the W&B server {server} cannot be "
+                                "reached. Put the artifact's files in that folder (or set WANDB_ARTIFACT_DIR) to use "
+                                "it offline.")
         return _download(ref, local, field)
     raise ArtifactError(
         f"{field}: W&B artifact {ref} is not in {local} and no W&B API key is configured. "

@@ -360,6 +360,11 @@ def test_with_an_api_key_a_missing_artifact_is_downloaded_into_its_folder(wandb_
 
     monkeypatch.setenv("WANDB_API_KEY", "0123456789")
     monkeypatch.setattr(wandb, "Api", Api)
+    monkeypatch.setattr("references.wandb_refs.answers", lambda url: False)  # no network: said so, no wait
+    with pytest.raises(ArtifactError, match=r"^quality_checker_model: W&B artifact me/proj/checker:v0 is not in .* "
+                                            r"and the W&B server .* cannot be reached\. Put the artifact's files"):
+        resolve_artifact("me/proj/checker:v0", "quality_checker_model")
+    monkeypatch.setattr("references.wandb_refs.answers", lambda url: True)
     folder = resolve_artifact("me/proj/checker:v0", "quality_checker_model")
     assert folder == (wandb_artifacts_without_key / "checker:v0").resolve() and (folder / "config.json").is_file()
     failed = r"^quality_checker_model: could not download W&B artifact me/proj/other:v0: artifact me/proj/other:v0 not "
