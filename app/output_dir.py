@@ -258,7 +258,8 @@ def _saved_by_as_many_processes(checkpoint: str) -> str:
         how = f"with {saved} processes (torchrun --nproc_per_node {saved})" if saved > 1 else \
             "in one process (without torchrun)"
         raise ConfigError(f"resume_from_checkpoint: {checkpoint} was saved by {saved} process{'es' * (saved > 1)} and "
-                          f"this run has {now}, which would change the global batch; resume it {how}, or train afresh")
+                          f"this run has {now}; a resume takes as many as saved it (their batches and RNG states), so "
+                          f"resume it {how}, or train afresh")
     return checkpoint
 
 

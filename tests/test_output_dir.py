@@ -278,16 +278,18 @@ def test_a_checkpoint_is_resumed_only_by_as_many_processes_as_saved_it(tiny_conf
     assert check_output_dir(resumed) == str(checkpoint)
     monkeypatch.setattr("app.output_dir.PartialState", lambda: SimpleNamespace(num_processes=2))
     with pytest.raises(ConfigError, match=r"^resume_from_checkpoint: .*checkpoint-2 was saved by 1 process and this "
-                                          r"run has 2, which would change the global batch; resume it in one process "
-                                          r"\(without torchrun\), or train afresh$"):
+                                          r"run has 2; a resume takes as many as saved it \(their batches and RNG "
+                                          r"states\), so resume it in one process \(without torchrun\), or train "
+                                          r"afresh$"):
         check_output_dir(resumed)
     state = checkpoint / "rng_state.pth"  # as two processes save them
     shutil.copy(state, checkpoint / "rng_state_1.pth")
     state.rename(checkpoint / "rng_state_0.pth")
     assert check_output_dir(load_config(path, ["--resume_from_checkpoint", str(checkpoint)])) == str(checkpoint)
     monkeypatch.setattr("app.output_dir.PartialState", lambda: SimpleNamespace(num_processes=1))
-    with pytest.raises(ConfigError, match=r"was saved by 2 processes and this run has 1, which would change the global "
-                                          r"batch; resume it with 2 processes \(torchrun --nproc_per_node 2\)"):
+    with pytest.raises(ConfigError, match=r"was saved by 2 processes and this run has 1; a resume takes as many as "
+                                          r"saved it .*, so resume it with 2 processes \(torchrun --nproc_per_node "
+                                          r"2\)"):
         check_output_dir(resumed)
 
 
