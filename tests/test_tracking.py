@@ -269,7 +269,8 @@ def test_run_name_where_given_names_the_w_and_b_run_over_the_configs_name(tiny_c
     assert names == [named]
 
 
-def test_a_resumed_run_continues_the_w_and_b_run_its_checkpoint_logged_to(tiny_config, wandb_dir, monkeypatch):
+def test_a_resumed_run_continues_the_w_and_b_run_its_checkpoint_logged_to(tiny_config, wandb_dir, monkeypatch,
+                                                                           caplog):
     """It started a second, unlinked W&B run of the same name, its steps counted from 0 again."""
     from app.pipeline import run
     from config.loading import load_config
@@ -282,10 +283,12 @@ def test_a_resumed_run_continues_the_w_and_b_run_its_checkpoint_logged_to(tiny_c
     run(load_config(str(path)))
     first = json.loads((out / tracking.RUN_FILE).read_text())["id"]
     wandb.teardown()
-    run(load_config(str(path), ["--num_train_epochs", "2", "--resume_from_checkpoint", "last"]))
+    with caplog.at_level(logging.WARNING, logger="trainer.tracking"):
+        run(load_config(str(path), ["--num_train_epochs", "2", "--resume_from_checkpoint", "last"]))
     assert json.loads((out / tracking.RUN_FILE).read_text())["id"] == first
-    runs = sorted(p.name for p in (wandb_dir / "wandb").glob("offline-run-*"))
-    assert len(runs) == 2 and all(name.endswith(f"-{first}") for name in runs)
+    runs = sorted((wandb_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(path.name.endswith(f"-{first}") for path in runs)
+    assert f"W&B run saved offline. Upload it with: wandb sync {runs[0]} {runs[1]}" in caplog.messages
     wandb.teardown()
     run(load_config(str(path), ["--overwrite_output_dir", "true"]))  # started over: a run of its own
     assert json.loads((out / tracking.RUN_FILE).read_text())["id"] != first

@@ -145,10 +145,12 @@ class Tracker:
             return
         offline = self.run.settings.mode == "offline" if hasattr(self.run, "settings") else False
         run_dir = Path(self.run.dir).parent
+        # A resumed run's earlier parts too: each is a folder of the same run id.
+        parts = sorted(run_dir.parent.glob(f"offline-run-*-{getattr(self.run, 'id', '')}")) or [run_dir]
         try:
             self.run.finish()
         except Exception as err:
             logger.warning("W&B: could not finish the run (%s); what it logged so far is in %s", err, run_dir)
             return
         if offline:
-            logger.warning("W&B run saved offline. Upload it with: wandb sync %s", run_dir)
+            logger.warning("W&B run saved offline. Upload it with: wandb sync %s", " ".join(map(str, parts)))
