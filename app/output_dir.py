@@ -193,7 +193,11 @@ def _refuse_inside_a_run(out: Path) -> None:
     """A run's folder holds its own files only: one inside another's made that folder one a rerun with
     overwrite_output_dir refuses (it holds files this project did not write), and its results beside the other's."""
     for folder in out.parents:
-        marker = next((name for name in ("resolved_config.json", REPORT_FILE) if (folder / name).is_file()), None)
+        # Two of a run's files together: a resolved_config.json copied out of a run (to rerun it) marks no run.
+        marks = [("resolved_config.json", "trainer_state.json"), ("resolved_config.json", f"{PREFIX_CHECKPOINT_DIR}-*"),
+                 (REPORT_FILE, CSV_FILE)]
+        marker = next((first for first, second in marks if (folder / first).is_file() and any(folder.glob(second))),
+                      None)
         if marker:
             raise ConfigError(f"output_dir: {out} is inside {folder}, the folder of another run (it holds {marker}); "
                               "give a folder outside it")
@@ -249,8 +253,9 @@ def _last_checkpoint(out: Path) -> str:
 
 def _saved_by_as_many_processes(checkpoint: str) -> str:
     """`checkpoint`, saved by as many processes as this run has (the Trainer keeps one RNG state per process): with
-    another number the global batch, and so the steps an epoch takes, would change, and the resumed schedule would
-    train part of an epoch again or skip one."""
+    another number, each process's batches and RNG state would not be the checkpoint's, and at the same per-device
+    batch the steps an epoch takes would change, so that the resumed schedule trained part of an epoch again or
+    skipped one."""
     folder = Path(checkpoint).expanduser()
     saved = 1 if (folder / "rng_state.pth").is_file() else len(list(folder.glob("rng_state_*.pth")))
     now = PartialState().num_processes

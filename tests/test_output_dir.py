@@ -293,14 +293,23 @@ def test_a_checkpoint_is_resumed_only_by_as_many_processes_as_saved_it(tiny_conf
         check_output_dir(resumed)
 
 
-@pytest.mark.parametrize("marker", ["resolved_config.json", "weights_report.md"])  # a run's, score.py's
-def test_an_output_dir_inside_another_runs_folder_is_refused(tiny_config, tmp_path, marker):
+@pytest.mark.parametrize("marker, beside", [("resolved_config.json", "trainer_state.json"),  # a run's
+                                            ("resolved_config.json", "checkpoint-3/"),  # one still training
+                                            ("weights_report.md", "weights.csv")])  # score.py's
+def test_an_output_dir_inside_another_runs_folder_is_refused(tiny_config, tmp_path, marker, beside):
     """Its results went beside the other run's, and a rerun of that one with overwrite_output_dir was then refused:
-    its folder held files this project did not write (the inner run's)."""
+    its folder held files this project did not write (the inner run's). A resolved_config.json alone, copied out of
+    a run to rerun it, marks no run."""
     run_folder = Path(tiny_config["output_dir"])
     run_folder.mkdir()
     (run_folder / marker).write_text("{}")
     inner = run_folder / "sub" / "deeper"
+    assert check_output_dir(load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(inner)}))) \
+        is None
+    if beside.endswith("/"):
+        (run_folder / beside).mkdir()
+    else:
+        (run_folder / beside).write_text("{}")
     with pytest.raises(ConfigError, match=rf"^output_dir: {inner} is inside {run_folder}, the folder of another run "
                                           rf"\(it holds {marker}\); give a folder outside it$"):
         check_output_dir(load_config(_write(tmp_path / "c.json", {**tiny_config, "output_dir": str(inner)})))
