@@ -43,6 +43,10 @@ RESULT_MARKERS = ("all_results.json", "train_results.json", "test_results.json",
 # Results a run writes only in some configurations (a test split, a weighted loss, save_validation_predictions), and
 # all_results.json, which merges the others: a run started over in a folder removes the earlier run's, which would
 # otherwise stand beside its own as if they were its.
+# What makes a folder a run's: two of its files together (a resolved_config.json copied out of a run, to rerun it,
+# marks none). score.py's report with its weights.csv marks score.py's.
+RUN_MARKS = (("resolved_config.json", "trainer_state.json"), ("resolved_config.json", f"{PREFIX_CHECKPOINT_DIR}-*"),
+             (REPORT_FILE, CSV_FILE))
 EARLIER_RESULTS = ("*_results.json", CSV_FILE, REPORT_FILE, "weights_by_*.png", PREDICTIONS_FILE, RUN_FILE)
 # The earlier run's checkpoints go too: resume_from_checkpoint true takes the highest-numbered checkpoint, which would
 # be the earlier run's wherever it trained more steps, and resume it in place of this run.
@@ -193,10 +197,7 @@ def _refuse_inside_a_run(out: Path) -> None:
     """A run's folder holds its own files only: one inside another's made that folder one a rerun with
     overwrite_output_dir refuses (it holds files this project did not write), and its results beside the other's."""
     for folder in out.parents:
-        # Two of a run's files together: a resolved_config.json copied out of a run (to rerun it) marks no run.
-        marks = [("resolved_config.json", "trainer_state.json"), ("resolved_config.json", f"{PREFIX_CHECKPOINT_DIR}-*"),
-                 (REPORT_FILE, CSV_FILE)]
-        marker = next((first for first, second in marks if (folder / first).is_file() and any(folder.glob(second))),
+        marker = next((first for first, second in RUN_MARKS if (folder / first).is_file() and any(folder.glob(second))),
                       None)
         if marker:
             raise ConfigError(f"output_dir: {out} is inside {folder}, the folder of another run (it holds {marker}); "

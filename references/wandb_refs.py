@@ -7,6 +7,7 @@ Lookup order: the folder `artifact.download()` writes to (`$WANDB_ARTIFACT_DIR`,
 from __future__ import annotations
 
 import configparser
+import functools
 import logging
 import netrc
 import os
@@ -14,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from transformers.utils import ENV_VARS_TRUE_VALUES
 
 from references.network import answers
 
@@ -109,6 +112,7 @@ def wandb_server() -> str:
     return os.environ.get("WANDB_BASE_URL") or wandb_setting("base_url") or _client_default_server()
 
 
+@functools.cache  # the installed client's, the same all run long
 def _client_default_server() -> str:
     try:
         import wandb
@@ -121,7 +125,7 @@ def _client_default_server() -> str:
 def wandb_mode() -> str | None:
     """online, offline (or its older name dryrun) or disabled: $WANDB_MODE, else the settings files' mode; disabled
     where $WANDB_DISABLED is true, as transformers before 5 read it (users of the authors' repository set it)."""
-    if os.environ.get("WANDB_DISABLED", "").strip().lower() in ("true", "1", "yes", "on"):
+    if os.environ.get("WANDB_DISABLED", "").strip().upper() in ENV_VARS_TRUE_VALUES:
         return "disabled"
     return os.environ.get("WANDB_MODE") or wandb_setting("mode")
 

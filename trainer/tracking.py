@@ -118,11 +118,11 @@ class Tracker:
             import wandb
 
             artifact = wandb.Artifact(name=allowed, type=kind)
-            for entry in sorted(folder.iterdir()) if leave_out else [folder]:
-                if any(fnmatch.fnmatch(entry.name, pattern) for pattern in leave_out):
-                    continue
+            kept = [entry for entry in sorted(folder.iterdir())
+                    if not any(fnmatch.fnmatch(entry.name, pattern) for pattern in leave_out)]
+            for entry in kept:
                 if entry.is_dir():
-                    artifact.add_dir(str(entry), name=None if entry == folder else entry.name)
+                    artifact.add_dir(str(entry), name=entry.name)
                 else:
                     artifact.add_file(str(entry), name=entry.name)
             self.run.log_artifact(artifact)
