@@ -16,7 +16,6 @@ from transformers import set_seed
 
 from references.models import ModelSource
 from config.arguments import CheckerArguments, WeightedTrainingArguments
-from config.loading import ConfigError
 from config.records import differences
 from data.files import as_configured
 from trainer.fitting import make_trainer
@@ -79,7 +78,7 @@ def build_checker(
             problem_type="single_label_classification",
             learning_rate=trained["learning_rate"],
             num_train_epochs=trained["num_train_epochs"],
-            per_device_train_batch_size=per_process(trained["batch_size"], state.num_processes),
+            per_device_train_batch_size=trained["batch_size"] // state.num_processes,  # a multiple: CheckerArguments
             per_device_eval_batch_size=max(trained["batch_size"], 64),
             seed=main_args.seed,
             report_to="none",
@@ -110,14 +109,6 @@ def build_checker(
     logger.info("%s checker saved to %s (validation: %s)", recipe.role, folder,
                 {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)})
     return record
-
-
-def per_process(batch_size: int, processes: int) -> int:
-    """Each process's share of a checker's batch: the same checker whether one process builds it or several."""
-    if batch_size % processes:
-        raise ConfigError(f"checker_batch_size: {batch_size} examples do not split evenly over the {processes} "
-                          f"processes; expected a multiple of {processes}")
-    return batch_size // processes
 
 
 @contextmanager

@@ -3,6 +3,7 @@ authors' `run.py`; keys are flat, so a key belongs to whichever dataclass declar
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -278,6 +279,10 @@ class CheckerArguments:
             raise ValueError(f"checker_calibration: expected 'none' or 'temperature', got {self.checker_calibration!r}")
         if self.match_labels_by not in ("name", "id"):
             raise ValueError(f"match_labels_by: expected 'name' or 'id', got {self.match_labels_by!r}")
+        processes = int(os.environ.get("WORLD_SIZE", "1"))  # checked here, before any checker folder is made
+        if self.checker_batch_size % processes:
+            raise ValueError(f"checker_batch_size: {self.checker_batch_size} examples do not split evenly over the "
+                             f"{processes} processes; expected a multiple of {processes}")
 
     @property
     def filtering(self) -> bool:

@@ -23,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 
 from references.models import MINILM_HUB_ID, ModelSource, packaged_minilm, resolve_model
 from references.wandb_refs import ArtifactError, parse_artifact_ref, resolve_artifact
-from checkers.build import (CheckerRecipe, best_validation_metrics, per_process, recipe_differs, training_recipe,
+from checkers.build import (CheckerRecipe, best_validation_metrics, recipe_differs, training_recipe,
                             validation_summary, warn_if_no_better_than_majority)
 from config.arguments import CheckerArguments
 from checkers.resolve import find_or_build
@@ -827,8 +827,14 @@ def test_a_checker_whose_examples_are_the_same_matches_however_their_file_is_nam
         "train_source": "./mydata//real.csv", "train_examples": 32, "train_data": "abc"})) == []
 
 
-def test_a_checker_batch_is_split_over_the_processes_or_refused_where_it_cannot_be():
-    assert per_process(32, 1) == 32 and per_process(32, 2) == 16
-    with pytest.raises(ConfigError, match=r"^checker_batch_size: 32 examples do not split evenly over the 3 processes; "
-                                          r"expected a multiple of 3$"):
-        per_process(32, 3)
+def test_a_checker_batch_that_does_not_split_over_the_processes_is_refused_before_any_folder_is_made(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    (tmp_path / "c.json").write_text(json.dumps({"train_file": "t.csv", "checker_batch_size": 32}))
+    with pytest.raises(ConfigError, match=r"^c.json: checker_batch_size: 32 examples do not split evenly over the 3 "
+                                          r"processes; expected a multiple of 3$"):
+        load_config("c.json")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert CheckerArguments(checker_batch_size=32).checker_batch_size == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
