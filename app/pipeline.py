@@ -221,7 +221,7 @@ def score(cfg: RunConfig) -> Path:
         task = load_task(cfg)
         opened.callback(task.close)
         tracker = Tracker.start(args.report_to, _run_name(cfg), _resolved_config(cfg, task),
-                                [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"])
+                                [dataset_label(cfg, task), cfg.model.model_name_or_path, "score"], job_type="score")
         opened.callback(tracker.finish)
         probabilities = {role: output.probabilities for role, output
                          in checker_probabilities(cfg, task, source, tracker, cfg.needed_checkers("score")).items()}

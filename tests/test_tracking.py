@@ -61,6 +61,29 @@ def test_without_a_key_or_a_network_wandb_logs_offline_and_says_how_to_upload(
     assert saved.parent == wandb_dir / "wandb" and saved.name.startswith("offline-run-")
 
 
+def test_the_users_wandb_tags_and_job_type_are_kept_and_a_local_model_is_tagged_by_its_folders_name(
+        wandb_dir, wandb_artifacts_without_key, monkeypatch):
+    """wandb.init's own tags and job_type replaced WANDB_TAGS and WANDB_JOB_TYPE, and a model folder's tag was the
+    end of its absolute path."""
+    model = wandb_dir / "models" / "my-bert"
+    model.mkdir(parents=True)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    tracker = Tracker.start(["wandb"], "a-run", {}, ["mrpc", str(model), "single_label_classification_dimp"])
+    assert list(tracker.run.tags) == ["mrpc", "my-bert", "single_label_classification_dimp"]
+    assert tracker.run.job_type == "run"
+    tracker.finish()
+    monkeypatch.setenv("WANDB_TAGS", "ablation,mrpc")
+    monkeypatch.setenv("WANDB_JOB_TYPE", "sweep")
+    tracker = Tracker.start(["wandb"], "a-run", {}, ["mrpc", "score"], job_type="score")
+    assert list(tracker.run.tags) == ["mrpc", "score", "ablation"]
+    assert tracker.run.job_type == "sweep"
+    tracker.finish()
+    monkeypatch.delenv("WANDB_JOB_TYPE")
+    tracker = Tracker.start(["wandb"], "a-run", {}, ["mrpc", "score"], job_type="score")
+    assert tracker.run.job_type == "score"
+    tracker.finish()
+
+
 @pytest.mark.parametrize("base_url, address", [(None, (urlsplit(str(wandb.Settings().base_url)).hostname, 443)),
                                                ("http://localhost:8080", ("localhost", 8080))])
 def test_the_network_looked_for_is_the_w_and_b_servers(wandb_artifacts_without_key, monkeypatch, base_url, address):
@@ -262,7 +285,8 @@ def test_run_name_where_given_names_the_w_and_b_run_over_the_configs_name(tiny_c
     from config.loading import load_config
 
     names = []
-    monkeypatch.setattr(Tracker, "start", classmethod(lambda cls, report_to, name, *rest: names.append(name) or cls()))
+    monkeypatch.setattr(Tracker, "start",
+                        classmethod(lambda cls, report_to, name, *rest, **options: names.append(name) or cls()))
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**tiny_config, "name": "from-config"}))
     app.pipeline.score(load_config(str(path), [f"--{k}={v}" for k, v in given.items()], command="score"))

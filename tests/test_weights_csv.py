@@ -74,7 +74,7 @@ def test_the_wandb_config_names_the_text_columns_read(tiny_config, tmp_path, mon
 
     given = {}
 
-    def start(cls, report_to, name, config, tags, resumed=None):
+    def start(cls, report_to, name, config, tags, resumed=None, job_type="run"):
         given.update(config)
         return cls()  # no W&B run
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from accelerate import PartialState
 
+from references.models import is_local_path, short_name
 from references.network import answers
 from trainer.atomic import write_json_atomic
 from references.wandb_refs import wandb_api_key_configured, wandb_dir, wandb_mode, wandb_server
@@ -25,11 +26,14 @@ def _wandb_reachable() -> bool:
     return answers(wandb_server())
 
 
-def _init(run_name: str | None, config: dict, tags: list[str], run_id: str | None):
+def _init(run_name: str | None, config: dict, tags: list[str], job_type: str, run_id: str | None):
+    """wandb.init's tags and job_type would replace WANDB_TAGS and WANDB_JOB_TYPE: the user's are kept beside ours."""
     import wandb
 
-    return wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config,
-                      tags=[t[-64:] for t in tags if t], job_type="run",
+    tags = [short_name(tag) if is_local_path(tag) else tag[-64:] for tag in tags if tag]  # W&B's limit: 64 characters
+    tags += [tag for tag in os.environ.get("WANDB_TAGS", "").split(",") if tag and tag not in tags]
+    return wandb.init(project=os.environ["WANDB_PROJECT"], name=run_name, config=config, tags=tags,
+                      job_type=os.environ.get("WANDB_JOB_TYPE") or job_type,
                       **({"id": run_id, "resume": "allow"} if run_id else {}))
 
 
@@ -69,7 +73,7 @@ class Tracker:
 
     @classmethod
     def start(cls, report_to: list[str], run_name: str | None, config: dict, tags: list[str],
-              resumed: str | None = None) -> "Tracker":
+              resumed: str | None = None, job_type: str = "run") -> "Tracker":
         """The W&B run; with `resumed` (a checkpoint), the run that wrote it continues, where it recorded one."""
         if "wandb" not in report_to:
             return cls()
@@ -87,14 +91,14 @@ class Tracker:
         if run_id:
             logger.info("W&B: continuing run %s, which the checkpoint's run logged to", run_id)
         try:
-            return cls(_init(run_name, config, tags, run_id), config)
+            return cls(_init(run_name, config, tags, job_type, run_id), config)
         except Exception as err:  # W&B failing must never stop training
             if wandb_mode() not in ("offline", "dryrun"):  # a server that answers but fails: once, then offline
                 logger.warning("W&B: could not start a run on %s (%s); logging offline to %s instead (upload later "
                                "with `wandb sync`).", wandb_server(), _gist(err), wandb_dir())
                 _set_mode("offline")
                 try:
-                    return cls(_init(run_name, config, tags, run_id), config)
+                    return cls(_init(run_name, config, tags, job_type, run_id), config)
                 except Exception as again:
                     err = again
             _set_mode("disabled")  # so that the Trainer's own W&B callback does not try (and wait) again
