@@ -25,6 +25,8 @@ LOSS_OPTIONS = ("problem_type", "focal_gamma", "weight_epsilon", "real_set_weigh
 COMMON_TRAINING_OPTIONS = ("seed", "data_seed", "warmup_steps", "weight_decay", "gradient_accumulation_steps",
                            "max_steps", "lr_scheduler_type", "bf16", "fp16", "use_cpu", "disable_tqdm")
 HUB_OPTIONS = ("push_to_hub", "hub_model_id", "hub_private_repo", "hub_token")
+# What score.py reads of the training options; it takes run.py's config, whose other training options it passes over.
+SCORE_OPTIONS = ("output_dir", "overwrite_output_dir", "report_to", "run_name", "seed", "use_cpu", "disable_tqdm")
 
 RUN_INTRO = ("Every option below is a key of a JSON config file, or `--key value` on the command line (`--key=value`; "
              "a bare `--flag` means true; `null` means null; a list is a JSON list); the command line wins over the "
@@ -54,11 +56,15 @@ def groups(command: str) -> list[tuple[str, type, list[str]]]:
         return [("Options", PredictArguments, list(_fields(PredictArguments)))]
     # the fields it declares itself, not the TrainingArguments ones it inherits unchanged
     training = [name for name in WeightedTrainingArguments.__annotations__ if name not in LOSS_OPTIONS + HUB_OPTIONS]
-    return [
+    shared = [
         ("Model", ModelArguments, list(_fields(ModelArguments))),
         ("Data", DataArguments, list(_fields(DataArguments))),
         ("Checkers", CheckerArguments, list(_fields(CheckerArguments))),
         ("Loss and weighting", WeightedTrainingArguments, list(LOSS_OPTIONS)),
+    ]
+    if command == "score":
+        return shared + [("Output and run", WeightedTrainingArguments, list(SCORE_OPTIONS))]
+    return shared + [
         ("Training and model selection", WeightedTrainingArguments, training + list(COMMON_TRAINING_OPTIONS)),
         ("Hugging Face hub", WeightedTrainingArguments, list(HUB_OPTIONS)),
     ]
@@ -104,7 +110,10 @@ def render(command: str) -> str:
         lines += ["", f"{title}:"]
         for name in names:
             lines += _option(cls, name, width, flags_only)
-    if command != "predict":
+    if command == "run":
         lines += ["", *textwrap.wrap("Every other field of Hugging Face's TrainingArguments is accepted too, with "
                                      f"its own default: {TRAINING_ARGUMENTS_DOCS}", width)]
+    elif command == "score":
+        lines += ["", *textwrap.wrap("run.py's training options (python run.py --help) are accepted too, so that one "
+                                     "config serves both; they do not change the weights.", width)]
     return "\n".join(lines)
