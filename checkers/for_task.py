@@ -17,6 +17,7 @@ from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
+from config.recommended import recipe_suffix
 from data.files import SHOWN_LABELS, as_configured, listed
 from data.store import column_array, content_digest
 from data.task import REAL_EXAMPLE, TaskData, generated_part
@@ -115,8 +116,9 @@ class _Checkers:
         model = short_name(cfg.model.model_name_or_path)
         real_file = task.origins.get("quality_train", cfg.checkers.quality_checker_train_file)
         real = short_name(str(Path(real_file).parent)) if real_file else dataset_label(cfg, task)
-        self.artifacts = {"quality": f"quality-checker_{real}_{model}",
-                          "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{model}"}
+        self.artifacts = {"quality": f"quality-checker_{real}_{model}" + recipe_suffix("quality", cfg.checkers),
+                          "diversity": f"diversity-checker_{dataset_label(cfg, task)}_{model}"
+                          + recipe_suffix("diversity", cfg.checkers)}
 
     def find(self, role: str, reference: str, recipe: CheckerRecipe | None, base: ModelSource,
              artifact: str) -> ModelSource:

@@ -63,21 +63,21 @@ def default_checker_folder(role: str, model: ModelArguments, data: DataArguments
     data_file = Path(trained_on)  # its folder too: two projects' real.csv are two real sets
     name = f"{data_file.parent.name}-{data_file.stem}" if data_file.parent.name else data_file.stem
     base = checkers.checker_base_model or model.model_name_or_path
-    folder = f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}"
-    if role == "quality" and checkers.quality_checker_warm_start:
-        folder += "_warm"  # another checker than the one trained from the model, cached beside it
-    if role == "quality" and checkers.quality_checker_folds > 1:
-        folder += f"_folds{checkers.quality_checker_folds}"  # fold checkers, never read as the single one
-    return folder + recipe_tags(role, checkers)
+    return f"{CHECKER_CACHE}/{role}-checker_{short_name(name)}_{short_name(base)}" + recipe_suffix(role, checkers)
 
 
-def recipe_tags(role: str, checkers: CheckerArguments) -> str:
-    """`_e20`, `_lr0.0001`, `_bs16`: the checker recipe's options set away from the recommendation,
-    so that a run trying them (as the warnings about a checker trained too little advise) builds its checker beside
-    the recommended one, and a run back on the recommendation finds that one still there."""
+def recipe_suffix(role: str, checkers: CheckerArguments) -> str:
+    """`_warm`, `_folds3`, `_e20`, `_lr0.0001`, `_bs16`: how the `role` checker is built, where that is not the
+    recommendation, so that a run trying another recipe (as the warnings about a checker trained too little advise)
+    caches its checker beside the recommended one, and a run back on the recommendation finds that one still there.
+    The checkers' W&B artifacts carry it too."""
     usual = dataclasses.replace(CheckerArguments(), **{key: value for key, value in method_settings().items()
                                                         if key in _CHECKER_OPTIONS})
     tags = ""
+    if role == "quality" and checkers.quality_checker_warm_start:
+        tags += "_warm"  # another checker than the one trained from the model
+    if role == "quality" and checkers.quality_checker_folds > 1:
+        tags += f"_folds{checkers.quality_checker_folds}"  # fold checkers, never read as the single one
     if checkers.epochs_for(role) != usual.epochs_for(role):
         tags += f"_e{checkers.epochs_for(role):g}"
     if checkers.checker_learning_rate != usual.checker_learning_rate:

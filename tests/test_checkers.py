@@ -322,16 +322,21 @@ def test_w_and_b_artifact_reference_is_built_into_the_download_folder(tiny_confi
     assert resolve_artifact("me/proj/quality-checker_toy_tiny:v0", "quality_checker_model") == folder.resolve()
 
 
-def test_each_built_checker_is_logged_as_an_artifact_named_by_its_role_data_and_model(
+def test_each_built_checker_is_logged_as_an_artifact_named_by_its_role_data_model_and_recipe(
         tiny_config, tiny_model_dir, tmp_path, monkeypatch):
-    """The names a later run's quality_checker_model gives as `entity/project/<name>:v0`, as the authors' runs do."""
+    """The names a later run's quality_checker_model gives as `entity/project/<name>:v0`, as the authors' runs do.
+    The recipe, where it is not the recommended one (as a default cache folder's name says it): checkers trained
+    otherwise were versions of one artifact, each the other's `latest`."""
     logged = []
     monkeypatch.setattr(Tracker, "log_artifact", lambda self, folder, name, kind: logged.append((name, kind)))
     run(load_config(_config_file(tmp_path, {**tiny_config, "problem_type": "single_label_classification_imp",
-                                            "num_train_epochs": 1, "quality_checker_folds": 2})))
-    model = tiny_model_dir.name
-    assert logged == [(f"diversity-checker_toy_{model}", "model"), (f"quality-checker_toy_{model}_fold1", "model"),
-                      (f"quality-checker_toy_{model}_fold2", "model")]
+                                            "num_train_epochs": 1, "quality_checker_folds": 2,
+                                            "diversity_checker_num_train_epochs": 2})))
+    model, recipe = tiny_model_dir.name, f"_e{tiny_config['checker_num_train_epochs']}_lr0.001"
+    assert tiny_config["checker_learning_rate"] == 1e-3
+    assert logged == [(f"diversity-checker_toy_{model}_e2_lr0.001", "model"),
+                      (f"quality-checker_toy_{model}_folds2{recipe}_fold1", "model"),
+                      (f"quality-checker_toy_{model}_folds2{recipe}_fold2", "model")]
 
 
 def test_missing_artifact_without_api_key_says_where_to_put_it(tmp_path, wandb_artifacts_without_key):
@@ -767,8 +772,8 @@ def test_the_quality_checkers_artifact_is_named_after_the_real_set_it_trained_on
     config = {**tiny_config, "problem_type": "single_label_classification_imp",
               "quality_checker_train_file": str(real / "real.jsonl")}
     score(load_config(_config_file(tmp_path, config)))
-    model = tiny_model_dir.name
-    assert logged == [f"diversity-checker_toy_{model}", f"quality-checker_real_elsewhere_{model}"]
+    model, recipe = tiny_model_dir.name, "_e1_lr0.001"  # tiny_config's checker recipe
+    assert logged == [f"diversity-checker_toy_{model}{recipe}", f"quality-checker_real_elsewhere_{model}{recipe}"]
 
 
 def test_a_cached_diversity_checker_is_reused_once_the_data_root_has_moved(tiny_config, data_root_env, tmp_path,
