@@ -221,7 +221,8 @@ def settings(args, work: Path, checker: Path) -> dict:
             out = work / f"settings-{round_}-{len(runs)}"
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir(parents=True)
-            command = _short_run(ROOT, out, checker, args.steps) + ["--logging_steps", "1", *extra]
+            command = [*_short_run(ROOT, out, checker, args.steps), "--logging_strategy", "steps",
+                       "--logging_steps", "1", *extra]
             job = Job(command, out, out / "log.txt", {**_env(), **env}).run()
             state = json.loads((out / "output" / "trainer_state.json").read_text()) if job["exit_code"] == 0 else {}
             result = json.loads((out / "output" / "train_results.json").read_text()) if job["exit_code"] == 0 else {}

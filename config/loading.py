@@ -192,12 +192,19 @@ class RunConfig:
             "diversity_checker_num_train_epochs": ("diversity" not in needed,
                                                    "a diversity checker to build (IMP, quality_checker_warm_start, "
                                                    "or filtering with diversity_checker_model)"),
+            # TrainingArguments paces evaluations by logging_steps where eval_strategy is steps without eval_steps
+            "logging_steps": (training.logging_strategy != "steps" and not (
+                training.eval_strategy == "steps" and training.eval_steps == training.logging_steps),
+                "logging_strategy steps (or eval_strategy steps without eval_steps)"),
+            "eval_steps": (training.eval_strategy != "steps", "eval_strategy steps"),
+            "save_steps": (training.save_strategy != "steps", "save_strategy steps"),
+            "hub_model_id": (not training.push_to_hub, "push_to_hub true"),
             **dict.fromkeys(("track_test_each_epoch", "save_validation_predictions"), (
                 not self.has_validation, "a validation split to evaluate each epoch on (validation_file, or a real "
                                          "set with real_validation_fraction above 0)")),
         }
         set_away = self.non_default()
-        return [(key, f"{key} {json.dumps(set_away[key])} is not read by this run; it needs {needs}")
+        return [(key, f"{key} {json.dumps(_as_given(set_away[key]))} is not read by this run; it needs {needs}")
                 for key, (not_read, needs) in unread.items() if not_read and key in set_away]
 
     @property
@@ -240,6 +247,11 @@ class RunConfig:
         _cpu_only_multiprocess_defaults(auto)
         defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
         return {key: value for key, value in self.to_dict().items() if value != defaults.get(key)}
+
+
+def _as_given(value):
+    """A whole number as a config gives it: float fields (epochs, steps) hold 2 as 2.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _check_path(key: str, value: str) -> None:

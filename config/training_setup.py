@@ -21,9 +21,15 @@ def check_training_setup(args) -> None:
     metric = args.metric_for_best_model
     if metric is not None and metric.removeprefix("eval_") not in (*EVAL_METRICS, "loss"):
         raise ValueError(f"metric_for_best_model: expected one of {', '.join((*EVAL_METRICS, 'loss'))}, got {metric!r}")
-    if args.prediction_loss_only and metric is not None and metric.removeprefix("eval_") != "loss":
-        raise ValueError(f"prediction_loss_only: evaluation would compute only the loss, but metric_for_best_model is "
-                         f"{metric}; set metric_for_best_model to loss")
+    if args.prediction_loss_only:
+        raise ValueError("prediction_loss_only: not supported; every evaluation here reports accuracy and F1 (the "
+                         "kept epoch, the test results, the model card), which it would leave out")
+    if not args.eval_do_concat_batches:
+        raise ValueError("eval_do_concat_batches: not supported; accuracy and F1 are computed over the whole split, "
+                         "from its predictions concatenated")
+    if args.fp16 and (args.use_cpu or not torch.accelerator.is_available()):
+        raise ValueError("fp16: float16 mixed precision needs a GPU; on a CPU transformers trains in float32 and "
+                         "still records fp16 (bf16 true with use_cpu true trains in bfloat16 on a CPU)")
     if args.label_names not in (None, ["labels"]):
         raise ValueError(f"label_names: the models here take their labels as 'labels'; got {args.label_names}")
     if args.batch_eval_metrics:
@@ -41,7 +47,7 @@ def check_training_setup(args) -> None:
     installed = get_available_reporting_integrations()
     for name in args.report_to:
         if name not in installed and name != "wandb":  # W&B is always installed here (see requirements.txt)
-            raise ValueError(f"report_to: {name!r} is not an installed logging integration; expected one of "
+            raise ValueError(f"report_to: {name!r} is not an installed logging integration; expected "
                              f"{', '.join(sorted({'wandb', *installed}))} or none")
     try:
         optimizer_class, options = Trainer.get_optimizer_cls_and_kwargs(args)

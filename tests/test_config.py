@@ -80,13 +80,13 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
         load_config(path, ["--real_set_weight", "null", "--real_set_finetune_learning_rate", "1e-5",
                            "--early_stopping_threshold", "0.01", "--diversity_checker_num_train_epochs", "2"])
     assert [r.getMessage() for r in caplog.records] == [
-        f"{path}: focal_gamma 2.0 is not read by this run; it needs problem_type "
+        f"{path}: focal_gamma 2 is not read by this run; it needs problem_type "
         "single_label_classification_focalloss",
         "command line: real_set_weight null is not read by this run; it needs real_set_in_training true",
         "command line: real_set_finetune_learning_rate 1e-05 is not read by this run; it needs "
         "real_set_finetune_epochs > 0",
         "command line: early_stopping_threshold 0.01 is not read by this run; it needs early_stopping_patience",
-        "command line: diversity_checker_num_train_epochs 2.0 is not read by this run; it needs a diversity checker "
+        "command line: diversity_checker_num_train_epochs 2 is not read by this run; it needs a diversity checker "
         "to build (IMP, quality_checker_warm_start, or filtering with diversity_checker_model)"]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="config.loading"):  # CE needs no checker and injects no noise here
@@ -111,6 +111,19 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
         load_config(_write(tmp_path, {"report_to": "none"}), ["--problem_type", "single_label_classification_dimp",
                                                               "--quality_checker_model", "./q",
                                                               "--weight_epsilon", "1e-3"])
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING, logger="config.loading"):  # the steps of a strategy set to epochs
+        load_config(path, ["--logging_steps", "2", "--eval_steps", "3", "--save_steps", "4", "--hub_model_id", "me/m"])
+    assert [r.getMessage() for r in caplog.records][-4:] == [
+        "command line: logging_steps 2 is not read by this run; it needs logging_strategy steps (or eval_strategy "
+        "steps without eval_steps)",
+        "command line: eval_steps 3 is not read by this run; it needs eval_strategy steps",
+        "command line: save_steps 4 is not read by this run; it needs save_strategy steps",
+        'command line: hub_model_id "me/m" is not read by this run; it needs push_to_hub true']
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="config.loading"):  # it paces evaluations where eval_steps is not set
+        load_config(path, ["--logging_steps", "2", "--eval_strategy", "steps", "--save_strategy", "steps",
+                           "--problem_type", "single_label_classification_focalloss"])
     assert caplog.records == []
     with caplog.at_level(logging.WARNING, logger="config.loading"):  # score.py trains nothing: none goes unread
         load_config(path, ["--real_set_weight", "null", "--quality_checker_model", "./q"], "score")
@@ -343,8 +356,6 @@ def test_settings_that_cannot_work_are_refused_before_any_file_is_read(tmp_path,
     {"checker_calibration": "temperature", "quality_checker_model": "./q", "split_file": "all.jsonl",
      "problem_type": "single_label_classification_dimp"},
     {"metric_for_best_model": "eval_accuracy", "eval_strategy": "epoch", "validation_file": "v.jsonl"},  # Trainer's
-    {"prediction_loss_only": True, "metric_for_best_model": "eval_loss", "eval_strategy": "epoch",
-     "validation_file": "v.jsonl"},
     {"label_names": ["labels"]},  # what the models here take, said out loud
     # the authors' configs leave these null: not set, as transformers 4.x read them
     {"per_gpu_train_batch_size": None, "per_gpu_eval_batch_size": None, "warmup_ratio": None},
