@@ -204,9 +204,8 @@ def run(cfg: RunConfig) -> dict[str, float]:
             write_json_atomic(Path(args.output_dir) / "resolved_config.json", resolved)
             tracker.record(Path(args.output_dir))
         description = _describe(cfg, task, f"{loss_name(args.loss_kind.value)} training", probabilities)
-        checkers = {role: output.sources for role, output in checked.items()}
         return _train_and_evaluate(cfg, task, train, tokenizer, model, tracker, resume, extra, weights, description,
-                                   checkers)
+                                   checked)
 
 
 def score(cfg: RunConfig) -> Path:

@@ -158,19 +158,24 @@ def _as_configured(description: dict) -> dict:
         else description
 
 
+def recorded_recipe(folder: Path) -> dict | None:
+    """What the checker in `folder` records of its training (RECIPE_FILE), or None: none, or not readable as one."""
+    try:
+        recorded = json.loads((folder / RECIPE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
 def recipe_differs(folder: Path, recipe: CheckerRecipe) -> list[str]:
     """The recipe entries whose recorded value differs from what this run would train on, each with both values
     (but the digests of the data, which only say that it differs)."""
-    path = folder / RECIPE_FILE
-    if not path.is_file():
+    if not (folder / RECIPE_FILE).is_file():
         return []
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        recorded = None
-    if not isinstance(recorded, dict):
+    recorded = recorded_recipe(folder)
+    if recorded is None:
         return [f"data (its {RECIPE_FILE} is unreadable)"]
-    recorded, now = _as_configured(recorded), _as_configured(recipe.description)
+    recorded, now = _as_configured(recorded), _as_configured({**recipe.description, "role": recipe.role})
     keys = [key for key in dict.fromkeys([*now, *RECORDED_WHEN_USED]) if key in recorded or key in RECORDED_WHEN_USED]
     if "train_data" in recorded and "train_data" in now:  # the examples' digest says whether they are the same,
         keys.remove("train_source")  # whatever the file's path: spelt otherwise, given from elsewhere, or moved

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
-from checkers.build import CheckerRecipe, build_checker, training_recipe
+from checkers.build import CheckerRecipe, build_checker, recorded_recipe, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
 from checkers.scoring import class_logits, spread, task_label_order
@@ -44,6 +44,11 @@ class CheckerOutput:
     probabilities: np.ndarray  # [N, C]
     sources: list[ModelSource]
     temperature: float | None = None  # fitted when checker_calibration asks for it
+    # each source's RECIPE_FILE as it was when used: the model card's account, whatever later runs rebuild there
+    recipes: list[dict | None] = field(init=False)
+
+    def __post_init__(self):
+        self.recipes = [recorded_recipe(Path(source.location)) for source in self.sources]
 
 
 def fitted_temperatures(outputs: dict[str, CheckerOutput]) -> dict[str, float]:

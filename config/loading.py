@@ -136,6 +136,11 @@ class RunConfig:
             if getattr(checkers, f"{role}_checker_model") is None:
                 offered = recommended.default_checker_folder(role, self.model, self.data, checkers)
                 raise missing_checker(role, why, offered)
+        if len(self.needed_checkers()) == 2 and _one_place(checkers.quality_checker_model,
+                                                           checkers.diversity_checker_model):
+            raise ConfigError(f"diversity_checker_model: {checkers.diversity_checker_model} is quality_checker_model "
+                              "too; the quality checker (CE on the real set) and the diversity checker (CE on the "
+                              "training data) are two models, each in a folder of its own")
         real_set = checkers.quality_checker_train_file
         if self.data.real_set_in_training and not real_set:
             raise ConfigError("real_set_in_training: needs quality_checker_train_file, the real set to train on")
@@ -247,6 +252,13 @@ class RunConfig:
         _cpu_only_multiprocess_defaults(auto)
         defaults = RunConfig(*HfArgumentParser(ARGUMENT_CLASSES).parse_dict(auto)).to_dict()
         return {key: value for key, value in self.to_dict().items() if value != defaults.get(key)}
+
+
+def _one_place(first: str, second: str) -> bool:
+    """Whether two model references name one model: one folder however spelt, or one hub id or W&B artifact."""
+    if is_local_path(first) and is_local_path(second):
+        return Path(first).expanduser().resolve() == Path(second).expanduser().resolve()
+    return first == second
 
 
 def _as_given(value):

@@ -13,13 +13,12 @@ import numpy as np
 import yaml
 from transformers.modelcard import TrainingSummary, parse_log_history
 
-from checkers.build import RECIPE_FILE
-from checkers.for_task import dataset_label
+from checkers.for_task import CheckerOutput, dataset_label
 from config.loading import RunConfig
 from data.files import SHOWN_LABELS, as_configured
 from data.store import column_array
 from data.task import TaskData, real_examples
-from references.models import ModelSource, is_local_path
+from references.models import is_local_path
 from references.wandb_refs import names_artifact
 from reports.example_weights import ExampleWeights, loss_name
 from reports.markdown import cell, code, table
@@ -51,14 +50,14 @@ METHODS = {
 
 
 def write_model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights | None,
-                     checkers: dict[str, list[ModelSource]]) -> None:
+                     checkers: dict[str, CheckerOutput]) -> None:
     """Write the card through the trainer, which writes it again, unchanged, when it pushes to the hub."""
     trainer.model_card = model_card(trainer, cfg, task, metrics, weights, checkers)
     trainer.create_model_card()
 
 
 def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights | None,
-               checkers: dict[str, list[ModelSource]]) -> str:
+               checkers: dict[str, CheckerOutput]) -> str:
     args = cfg.training
     name = (args.hub_model_id or Path(args.output_dir).resolve().name).split("/")[-1]
     kind = args.loss_kind.value
@@ -154,9 +153,12 @@ def _usage(cfg: RunConfig, task: TaskData, tokenizer) -> str:
     example = (json.dumps(f"first text{separator}second text") if separator
                else '{"text": "first text", "text_pair": "second text"}' if len(task.text_columns) == 2
                else '"a text to label"')
+    # Cut where training cut the texts: a pipeline would read up to the model's limit, or fail past it.
+    limit = min(cfg.data.max_seq_length, tokenizer.model_max_length)
     return ("## How to use\n\n```python\nfrom transformers import pipeline\n\n"
             f'classifier = pipeline("text-classification", model={json.dumps(where, ensure_ascii=False)})\n'
-            f"classifier({example}, top_k=None)  # every label with its probability\n```\n\n"
+            f"# every label with its probability; the text cut at {limit} tokens, as in training\n"
+            f"classifier({example}, top_k=None, truncation=True, max_length={limit})\n```\n\n"
             "A file of texts (csv, tsv, jsonl or one text per line), with the reference implementation's "
             f"`predict.py`; where the file also holds a `{cfg.data.label_column_name}` column, the predictions are "
             f"scored against it:\n\n```bash\npython predict.py --model {shlex.quote(where)} --input texts.csv --output "
@@ -252,29 +254,38 @@ def _method(cfg: RunConfig, weights: ExampleWeights | None, metrics: dict) -> st
     return text + "\n"
 
 
-def _checkers(checkers: dict[str, list[ModelSource]]) -> str:
+def _checkers(checkers: dict[str, CheckerOutput]) -> str:
     if not checkers:
         return "## Checkers\n\nNone: this loss weights no example by a checker.\n"
     lines = ["## Checkers\n"]
-    for role, sources in sorted(checkers.items()):
-        for source in sources:
-            line = f"- {role} checker `{source.location}`"
-            recipe = Path(source.location) / RECIPE_FILE
-            if recipe.is_file():
-                made = json.loads(recipe.read_text(encoding="utf-8"))
-                line += (f": `{made.get('base_model')}` fine-tuned with CE on {made.get('train_examples')} examples of "
-                         f"`{as_configured(str(made.get('train_source')))}` (`num_train_epochs` "
-                         f"{made.get('num_train_epochs', float('nan')):g}")
-                kept = made.get("validation_metrics", {}).get("epoch")
-                if kept is not None and kept < made.get("num_train_epochs", kept):  # ties keep the earliest epoch
-                    line += f"; epoch {kept:g} kept, the first of its best validation accuracy"
-                line += ")"
-                accuracy = made.get("validation_metrics", {}).get("eval_accuracy")
-                if accuracy is not None:
-                    line += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "
-                             f"{made.get('validation_majority_accuracy', float('nan')):.4f})")
-            lines.append(line + ".")
+    for role, output in sorted(checkers.items()):
+        for source, made in zip(output.sources, output.recipes):
+            lines.append(f"- {role} checker `{source.location}`{_recipe(made or {})}.")
     return "\n".join(lines) + "\n"
+
+
+def _recipe(made: dict) -> str:
+    """How a checker was trained, from what its recipe file recorded; an entry missing or of another type (a file
+    edited by hand) is left out."""
+    def number(key, within=made):
+        value = within.get(key)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    epochs, examples, metrics = number("num_train_epochs"), number("train_examples"), made.get("validation_metrics")
+    if epochs is None or examples is None:
+        return ""
+    text = (f": `{made.get('base_model')}` fine-tuned with CE on {examples} examples of "
+            f"`{as_configured(str(made.get('train_source')))}` (`num_train_epochs` {epochs:g}")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    kept = number("epoch", metrics)
+    if kept is not None and kept < epochs:  # ties keep the earliest epoch
+        text += f"; epoch {kept:g} kept, the first of its best validation accuracy"
+    text += ")"
+    accuracy, majority = number("eval_accuracy", metrics), number("validation_majority_accuracy")
+    if accuracy is not None:
+        text += (f"; validation accuracy {accuracy:.4f} (always answering the most common label: "
+                 f"{majority if majority is not None else float('nan'):.4f})")
+    return text
 
 
 def _results(trainer, cfg: RunConfig, task: TaskData, metrics: dict) -> str:

@@ -281,6 +281,11 @@ CASES: list[tuple] = [
                                                                drop=("quality_checker_model",))],
      r"quality_checker_model: problem_type single_label_classification_dimp needs a quality checker.*; for instance "
      r"./cache/checkers/quality-checker_\S+, the folder a run without a config file builds it in"),
+    ("checkers-in-one-folder", lambda c: [c.write_config({
+        "problem_type": "single_label_classification_imp", "quality_checker_model": str(c.tmp / "ck" / "x"),
+        "diversity_checker_model": str(c.tmp / "ck" / ".." / "ck/x")})],
+     r"diversity_checker_model: .*ck/x is quality_checker_model too; the quality checker \(CE on the real set\) and "
+     r"the diversity checker \(CE on the training data\) are two models, each in a folder of its own$"),
     ("quality-only-without-quality-checker",
      lambda c: [c.write_config({"problem_type": "single_label_classification_quality_only"},
                                drop=("quality_checker_model",))],

@@ -182,6 +182,9 @@ def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     (tmp_path / "checker_recipe.json").write_text(json.dumps(warm.description))
     assert recipe_differs(tmp_path, cold) == ['warm_start ("cache/diversity"; this run null)']
     assert recipe_differs(tmp_path, warm) == []
+    # a diversity checker found where the quality checker is looked for: its recipe records its role
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({**cold.description, "role": "diversity"}))
+    assert recipe_differs(tmp_path, cold) == ['role ("diversity"; this run "quality")']
     for damaged in ('{"train_source": "real.csv",', "[]", "\udcff"):  # cut short, not an object, not UTF-8
         (tmp_path / "checker_recipe.json").write_text(damaged, errors="surrogateescape")
         assert recipe_differs(tmp_path, cold) == ["data (its checker_recipe.json is unreadable)"]

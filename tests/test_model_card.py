@@ -18,6 +18,7 @@ from conftest import byte_level_tokenizer, toy_records, weights_rows, write_json
 
 from app.cli import main
 from app.pipeline import run
+from checkers.for_task import CheckerOutput
 from config.loading import load_config
 from transformers.modelcard import parse_log_history
 from references.models import ModelSource
@@ -210,10 +211,32 @@ def test_the_card_says_which_epoch_a_checker_kept_when_not_its_last(tmp_path, ke
     (tmp_path / "checker_recipe.json").write_text(json.dumps({
         "base_model": "tiny", "train_examples": 40, "train_source": "real.csv", "num_train_epochs": 5.0,
         "validation_metrics": {"eval_accuracy": 0.6, "epoch": kept}, "validation_majority_accuracy": 0.6}))
-    line = _checkers({"quality": [ModelSource(str(tmp_path))]}).splitlines()[-1]
+    line = _checkers({"quality": CheckerOutput(np.zeros((0, 2)), [ModelSource(str(tmp_path))])}).splitlines()[-1]
     assert ("(`num_train_epochs` 5; epoch 2 kept, the first of its best validation accuracy); validation accuracy "
             "0.6000" in line) is said
     assert said or "(`num_train_epochs` 5); validation accuracy 0.6000" in line
+
+
+def test_the_card_tells_the_checker_as_it_was_used_and_passes_over_a_recipe_it_cannot_read(tmp_path):
+    """The card read checker_recipe.json at the end of the run, after another run could rebuild the checker there
+    (it told that one's 30 examples for this one's 48); and a recipe of another shape, edited by hand, crashed the
+    run after training, before its card."""
+    recipe = tmp_path / "checker_recipe.json"
+    recipe.write_text(json.dumps({"base_model": "tiny", "train_examples": 48, "train_source": "real.csv",
+                                  "num_train_epochs": 5}))
+    used = CheckerOutput(np.zeros((0, 2)), [ModelSource(str(tmp_path))])
+    recipe.write_text(json.dumps({"base_model": "tiny", "train_examples": 30, "train_source": "real.csv",
+                                  "num_train_epochs": 5}))
+    assert _checkers({"quality": used}).splitlines()[-1] == (
+        f"- quality checker `{tmp_path}`: `tiny` fine-tuned with CE on 48 examples of `real.csv` (`num_train_epochs` "
+        "5).")
+    for odd in ([1, 2], {"num_train_epochs": None, "train_examples": 4}, {"num_train_epochs": "5", "train_examples": 4},
+                {"num_train_epochs": 5, "train_examples": 4, "validation_metrics": None},
+                {"num_train_epochs": 5, "train_examples": 4,
+                 "validation_metrics": {"eval_accuracy": "x", "epoch": []}}):
+        recipe.write_text(json.dumps(odd))
+        line = _checkers({"quality": CheckerOutput(np.zeros((0, 2)), [ModelSource(str(tmp_path))])}).splitlines()[-1]
+        assert line.startswith(f"- quality checker `{tmp_path}`") and "accuracy" not in line, odd
 
 
 def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_config, tmp_path):
@@ -297,7 +320,8 @@ def test_the_card_shows_a_text_pair_task_used_from_its_hub_id(tiny_config, tmp_p
     assert "\n# pairs\n" in text and meta["model-index"][0]["name"] == "pairs"  # named as on the hub, not "out"
     assert "base_model" not in meta  # a local folder is no hub model to link to
     assert 'classifier = pipeline("text-classification", model="someone/pairs")' in text
-    assert 'classifier({"text": "first text", "text_pair": "second text"}, top_k=None)' in text
+    assert 'classifier({"text": "first text", "text_pair": "second text"}, top_k=None, truncation=True, max_length=' \
+        f'{tiny_config["max_seq_length"]})' in text
     assert "python predict.py --model someone/pairs --input texts.csv" in text
 
 
@@ -305,11 +329,14 @@ def test_the_cards_pair_example_joins_the_texts_as_the_model_read_them_where_its
     """A decoder's tokenizer joins a pipeline's text_pair to the text end to end; the model read its pairs with its
     end-of-text token between them, so the card's example gives the pair as one text, joined so."""
     cfg = SimpleNamespace(training=SimpleNamespace(hub_model_id="someone/pairs", output_dir="out"),
-                          data=SimpleNamespace(label_column_name="label"))
-    usage = _usage(cfg, SimpleNamespace(text_columns=["a", "b"]), byte_level_tokenizer())
-    assert 'classifier("first text<|endoftext|>second text", top_k=None)' in usage
-    assert 'classifier("a text to label", top_k=None)' in _usage(cfg, SimpleNamespace(text_columns=["a"]),
-                                                                 byte_level_tokenizer())
+                          data=SimpleNamespace(label_column_name="label", max_seq_length=128))
+    tokenizer = byte_level_tokenizer()
+    assert tokenizer.model_max_length > 128
+    usage = _usage(cfg, SimpleNamespace(text_columns=["a", "b"]), tokenizer)
+    assert 'classifier("first text<|endoftext|>second text", top_k=None, truncation=True, max_length=128)' in usage
+    # cut where training cut the texts: the card's call, as it was, failed on a text longer than the model reads
+    assert 'classifier("a text to label", top_k=None, truncation=True, max_length=128)' in _usage(
+        cfg, SimpleNamespace(text_columns=["a"]), tokenizer)
     # a folder with a space: the commands run as pasted
     local = SimpleNamespace(training=SimpleNamespace(hub_model_id=None, output_dir="sortie ü/run 1"), data=cfg.data)
     usage = _usage(local, SimpleNamespace(text_columns=["a"]), byte_level_tokenizer())
