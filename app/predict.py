@@ -221,15 +221,26 @@ def _read_inputs(path: Path) -> SplitSource:
 
 
 def _text_columns(args: PredictArguments, trained: dict, inputs: SplitSource) -> list[str]:
-    """The columns asked for, else those the model was trained on, else the training's rule on the input."""
+    """The columns asked for, else those the model was trained on, else the training's rule on the input; as many
+    as the model was trained on, where its run says."""
+    read = text_column_list(trained.get("text_column_names"))
     if format_suffix(Path(inputs.origin)) == TEXT_SUFFIX:
-        wanted = args.text_columns or text_column_list(trained.get("text_column_names")) or ["text"]
+        wanted = args.text_columns or read or ["text"]
         if len(wanted) > 1:
             raise DataError(f"{inputs.origin}: a .txt file holds one text per line, but the model reads text pairs "
                             f"({', '.join(wanted)}); give a csv, tsv or jsonl file with these columns")
-        return ["text"]
-    return (args.text_columns or text_column_list(trained.get("text_column_names"))
-            or default_text_columns(inputs, args.label_column_name or trained.get("label_column_name", LABEL)))
+        columns = ["text"]
+    else:
+        columns = args.text_columns or read or default_text_columns(
+            inputs, args.label_column_name or trained.get("label_column_name", LABEL))
+    if read and len(columns) != len(read):  # a pair model would read one text alone, or a one-text model a pair
+        raise ConfigError(f"text_column_names: the model was trained on {_texts(read)}, but would read "
+                          f"{_texts(columns)} of {inputs.origin}; name {len(read)} column(s)")
+    return columns
+
+
+def _texts(columns: list[str]) -> str:
+    return f"text pairs ({', '.join(columns)})" if len(columns) == 2 else f"one text ({', '.join(columns)})"
 
 
 def _check_texts(inputs: SplitSource, columns: list[str], gold: GoldLabels | None) -> tuple[list[str], int]:

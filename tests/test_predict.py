@@ -169,6 +169,14 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path, capsys):
                  str(tmp_path / "pairs.csv")], command="predict") == 2  # the model's text pairs, as its run recorded
     assert "a .txt file holds one text per line, but the model reads text pairs (text, text_pair)" in \
         capsys.readouterr().err
+    # as many text columns as the model was trained on: a pair model read one text alone, and scored it
+    for given, where in (("first", "pairs.jsonl"), ("text", "texts.txt.gz")):
+        assert main(["--model", str(pairs), "--input", str(tmp_path / where), "--output", str(tmp_path / "x.csv"),
+                     "--text_column_names", given], command="predict") == 2
+        assert (f"error: text_column_names: the model was trained on text pairs (text, text_pair), but would read one "
+                f"text ({'text' if where.endswith('.gz') else given}) of {tmp_path / where}; name 2 column(s)"
+                in capsys.readouterr().err)
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model_dir, tmp_path):
@@ -425,6 +433,9 @@ BAD = [
      r"texts.txt: line 2: column 'text' is empty"),
     ("text-columns-as-a-list", lambda t: t.csv("text\ngood\n"), ["--text_column_names", '["text"]'],
      r"text_column_names: expected column names separated by commas \(a,b\), got '\[\"text\"\]'"),
+    ("pair-for-a-one-text-model", lambda t: t.csv("a,b\nx,y\n"), ["--text_column_names", "a,b"],
+     r"text_column_names: the model was trained on one text \(text\), but would read text pairs \(a, b\) of "
+     r".*new.csv; name 1 column\(s\)$"),
     ("three-text-columns", lambda t: t.csv("a,b,c\n1,2,3\n"), ["--text_column_names", "a,b,c"],
      r"text_column_names: expected one text column or two different ones \(a text and its pair\), got 'a,b,c'"),
     ("pairs-from-plain-text", lambda t: t.txt("good day\n"), ["--text_column_names", "a,b"],
