@@ -73,8 +73,8 @@ class ModelArguments:
     )
     init_from_quality_checker: bool = field(
         default=False,
-        metadata={"help": "Start training from the quality checker's weights (CE on the real set) instead of "
-                  "model_name_or_path. Needs quality_checker_model of the same architecture."},
+        metadata={"help": "Start training from the quality checker (CE on the real set), its weights and tokenizer, "
+                  "instead of model_name_or_path, which then only names the checkers' base model."},
     )
 
 

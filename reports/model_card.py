@@ -66,7 +66,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
                                            dataset=[cfg.data.dataset_name] if cfg.data.dataset_name else None)
     summary.eval_lines = parse_log_history(_history_for_table(trainer.state.log_history))[1]
     metadata = summary.create_metadata()
-    base = cfg.model.model_name_or_path
+    base = _base_model(cfg, checkers)
     on_hub = not (names_artifact(base, cfg.model.use_wandb_model) or is_local_path(base))
     metadata = {"library_name": "transformers", **({"base_model": base} if on_hub else {}), **metadata,
                 "pipeline_tag": "text-classification", "model-index": _model_index(name, cfg, task, metrics)}
@@ -78,7 +78,7 @@ def model_card(trainer, cfg: RunConfig, task: TaskData, metrics: dict, weights: 
                                       "set (`real_set_finetune_epochs`; the weighted training's are in "
                                       "`resolved_config.json`):", 1)
     sections = [
-        _introduction(name, cfg, task, metrics, on_hub),
+        _introduction(name, cfg, task, metrics, base, on_hub),
         _usage(cfg, task, trainer.processing_class),
         _data(cfg, task, metrics, weights),
         _method(cfg, weights, metrics),
@@ -134,8 +134,16 @@ def label_list(names: list[str], shown: int = SHOWN_LABELS) -> str:
     return listed if more <= 0 else f"{listed} and {more} more (config.json's `id2label` names them all)"
 
 
-def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, on_hub: bool) -> str:
-    base = cfg.model.model_name_or_path
+def _base_model(cfg: RunConfig, checkers: dict[str, CheckerOutput]) -> str:
+    """The model the trained weights descend from: with init_from_quality_checker, the quality checker's own base as
+    its recipe records it (the checker itself where none does), which need not be model_name_or_path."""
+    if not cfg.model.init_from_quality_checker:
+        return cfg.model.model_name_or_path
+    quality = checkers["quality"]
+    return str((quality.recipes[0] or {}).get("base_model") or quality.sources[0].location)
+
+
+def _introduction(name: str, cfg: RunConfig, task: TaskData, metrics: dict, base: str, on_hub: bool) -> str:
     base = f"[{base}](https://huggingface.co/{base})" if on_hub else f"`{base}`"
     text = (f"# {name}\n\nA text classifier ({task.num_labels} labels: {label_list(task.label_names)}; input: "
             f"{' + '.join(code(c) for c in task.text_columns)}) fine-tuned from {base} with "

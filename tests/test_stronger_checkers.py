@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -139,14 +140,17 @@ def test_the_warm_started_quality_checker_starts_from_the_diversity_checker(tiny
     assert "| P′ (the quality checker's factor) | 64 |" in (tmp_path / "out" / "README.md").read_text()
 
 
-def test_training_can_start_from_the_quality_checker(tiny_config, tmp_path):
+def test_training_can_start_from_the_quality_checker(tiny_config, tiny_model_dir, tmp_path):
+    """The card names the model the weights descend from: the checker's base, here not model_name_or_path."""
+    base = shutil.copytree(tiny_model_dir, tmp_path / "checker-base")
     run(_config(tiny_config, tmp_path, init_from_quality_checker=True, max_steps=1, learning_rate=1e-12,
-                eval_strategy="no"))
+                eval_strategy="no", checker_base_model=str(base)))
     checker = load_file(str(tmp_path / "checkers" / "quality" / "model.safetensors"))
     trained = load_file(str(tmp_path / "out" / "model.safetensors"))
     assert torch.allclose(trained["classifier.weight"], checker["classifier.weight"], atol=1e-6)
     card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
     assert "Training started from the quality checker's weights (`init_from_quality_checker`)." in card
+    assert f") fine-tuned from `{base}` with CE loss" in card
 
 
 @pytest.mark.parametrize("negatives, warned", [(1, True), (2, False)])
