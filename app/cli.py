@@ -21,6 +21,7 @@ from config.arguments import PredictArguments
 from config.help import render
 from config.loading import ConfigError, load_arguments, load_config
 from data.files import DataError
+from trainer.atomic import NO_ROOM
 from trainer.diverged import TrainingDiverged
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, CheckerError, TrainingDiverged)
@@ -32,6 +33,8 @@ DISK_FULL_HINTS = {
     "predict": "predict.py writes its output (and --metrics_output) through a temporary file beside it; free "
                "space in that folder, or write to another",
 }
+FILE_TOO_LARGE = ("a file outgrew the size this process may write (`ulimit -f`) or its file system allows; raise the "
+                  "limit, or write to another file system")
 
 
 class Terminated(BaseException):
@@ -81,10 +84,10 @@ def main(argv: list[str] | None = None, command: str = "run") -> int:
         _tell(f"error: {message}")
         return 2
     except OSError as err:
-        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or debug:
+        if err.errno not in NO_ROOM or debug:
             raise
-        _tell(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: "
-              f"{DISK_FULL_HINTS.get(command, DISK_FULL_HINTS['run'])}")
+        hint = FILE_TOO_LARGE if err.errno == errno.EFBIG else DISK_FULL_HINTS.get(command, DISK_FULL_HINTS["run"])
+        _tell(f"error: {os.strerror(err.errno)}{f' ({err.filename})' if err.filename else ''}: {hint}")
         return 2
     finally:
         _end_process_group()

@@ -8,6 +8,7 @@ import errno
 import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -274,6 +275,22 @@ def test_a_disk_that_fills_up_is_one_error_line(tiny_config, tmp_path, capsys, s
         assert err.startswith(f"error: No space left on device ({small_disk / 'out'}): a run writes")
     if where == "quality_checker_model":
         assert not any(small_disk.iterdir())
+
+
+def test_a_file_past_the_size_limit_is_one_error_line(tiny_config, tmp_path):
+    """`ulimit -f` (or a file system's own cap) fails a write with EFBIG: it was a traceback, not the one line a full
+    disk gets. Here the checker's weights, the first large file the run writes, outgrow a 60 KB limit."""
+    config = _write(tmp_path, {**tiny_config, "problem_type": "single_label_classification_dimp"})
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), config], capture_output=True, text=True,
+                          cwd=tmp_path, preexec_fn=limited, timeout=600, env=_env())
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr[-2000:]
+    assert done.stderr.startswith("error: File too large (") and "`ulimit -f`" in done.stderr
+    assert not (tmp_path / "checkers" / "quality").exists()  # the half-built checker went with the run
 
 
 def test_wandb_failing_mid_run_does_not_stop_training(tiny_config, tmp_path, monkeypatch, caplog):

@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+# A write that found no room: a full disk, a quota, or a file past the size a file system or `ulimit -f` allows.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
 
 def write_json_atomic(path: Path, data) -> None:
     write_text_atomic(path, json.dumps(data, indent=4, sort_keys=True, default=str) + "\n")
@@ -58,9 +61,9 @@ def unwritable(path: Path) -> str | None:
 
 @contextmanager
 def full_disk_named(folder: Path) -> Iterator[None]:
-    """torch.save and safetensors report a full disk (or quota) as errors of their own, without its errno: when
-    writing into `folder` fails, a probe write there tells whether that was the cause, and then the OSError it is
-    raised, naming the folder."""
+    """torch.save and safetensors report a full disk (or quota, or size limit) as errors of their own, without its
+    errno: when writing into `folder` fails, a probe write there tells whether that was the cause, and then the
+    OSError it is raised, naming the folder."""
     try:
         yield
     except Exception as err:
@@ -78,7 +81,7 @@ def _no_room(folder: Path) -> OSError | None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as err:
-        return err if err.errno in (errno.ENOSPC, errno.EDQUOT) else None
+        return err if err.errno in NO_ROOM else None
     return None
 
 
