@@ -14,7 +14,7 @@ from accelerate import PartialState
 from datasets import Dataset
 from transformers import set_seed
 
-from references.models import ModelSource
+from references.models import ModelSource, is_local_path
 from config.arguments import CheckerArguments, WeightedTrainingArguments
 from config.records import differences
 from data.files import as_configured
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 RECIPE_FILE = "checker_recipe.json"
 # Recipe entries recorded only when their option is used: one side lacking them is a difference too. (Other entries
 # are compared only where recorded, so that checkers cached before an entry was added stay usable.)
-RECORDED_WHEN_USED = ("warm_start", "pair_separator")
+RECORDED_WHEN_USED = ("warm_start", "pair_separator", "base_revision")
 # Recipe entries that fingerprint data: a difference is named, not shown.
 DIGESTS = ("train_data", "validation_data")
 
@@ -152,10 +152,15 @@ def warn_if_no_better_than_majority(role: str, record: dict) -> None:
 
 def _as_configured(description: dict) -> dict:
     """Its train_source as a config names it (relative to the data root where it lies there, `./` and `//` aside),
-    so that a checker recorded with an absolute path, or before the data root moved, is still found to match."""
-    source = description.get("train_source")
-    return {**description, "train_source": as_configured(os.path.normpath(source))} if isinstance(source, str) \
-        else description
+    so that a checker recorded with an absolute path, or before the data root moved, is still found to match; and
+    the local folders it started from as where they lie, however spelt (../models/bert, /home/me/models/bert)."""
+    described = dict(description)
+    if isinstance(source := described.get("train_source"), str):
+        described["train_source"] = as_configured(os.path.normpath(source))
+    for key in ("base_model", "warm_start"):
+        if isinstance(folder := described.get(key), str) and is_local_path(folder):
+            described[key] = os.path.realpath(os.path.expanduser(folder))
+    return described
 
 
 def recorded_recipe(folder: Path) -> dict | None:

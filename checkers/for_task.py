@@ -144,7 +144,8 @@ class _Checkers:
             separator = pair_separator(load_tokenizer(base), columns) if len(columns) == 2 else ""
             recipe = replace(recipe, description={
                 **recipe.description, "train_data": digest(recipe.train), "validation_data": digest(recipe.validation),
-                "base_model": base.name, **({"pair_separator": separator} if separator else {})})
+                "base_model": base.name, **({"pair_separator": separator} if separator else {}),
+                **({"base_revision": base.revision} if base.revision not in (None, "main") else {})})
         found = find_or_build(reference, f"{role}_checker_model", recipe, build,
                               self.cfg.model.allow_pickle_checkpoints, rebuild_stale=role in self.cfg.default_checkers,
                               cache_dir=self.cfg.model.cache_dir)

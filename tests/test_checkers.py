@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -182,6 +183,15 @@ def test_a_cached_checker_of_another_recipe_is_noticed(tmp_path):
     (tmp_path / "checker_recipe.json").write_text(json.dumps(warm.description))
     assert recipe_differs(tmp_path, cold) == ['warm_start ("cache/diversity"; this run null)']
     assert recipe_differs(tmp_path, warm) == []
+    # a base model folder however spelt is one base; a hub model's other revision is another
+    (tmp_path / "models" / "bert").mkdir(parents=True)
+    (tmp_path / "checker_recipe.json").write_text(json.dumps({**cold.description,
+                                                             "base_model": str(tmp_path / "models" / "bert")}))
+    relative = os.path.relpath(tmp_path / "models" / "bert")
+    assert recipe_differs(tmp_path, replace(cold, description={**cold.description, "base_model": relative})) == []
+    assert recipe_differs(tmp_path, replace(cold, description={**cold.description, "base_model": relative,
+                                                               "base_revision": "v2"})) == \
+        ['base_revision (null; this run "v2")']
     # a diversity checker found where the quality checker is looked for: its recipe records its role
     (tmp_path / "checker_recipe.json").write_text(json.dumps({**cold.description, "role": "diversity"}))
     assert recipe_differs(tmp_path, cold) == ['role ("diversity"; this run "quality")']
