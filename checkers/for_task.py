@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from checkers.build import CheckerRecipe, build_checker, recorded_recipe, training_recipe
 from checkers.calibration import fit_temperature, softmax
 from checkers.resolve import find_or_build
-from checkers.scoring import class_logits, spread, task_label_order
+from checkers.scoring import CheckerError, class_logits, spread, task_label_order
 from config.loading import ConfigError, RunConfig, missing_checker
 from config.recommended import recipe_suffix
 from data.files import SHOWN_LABELS, as_configured, listed
@@ -154,7 +154,13 @@ class _Checkers:
     def logits(self, source: ModelSource, field: str, datasets: list) -> list[np.ndarray]:
         """The checker's logits of each dataset, a column per task label in the task's order."""
         checker = load_trained_classifier(source, "checker")
-        order = task_label_order(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
+        try:
+            order = task_label_order(checker.config, self.task.label_names, field, self.cfg.checkers.match_labels_by)
+        except CheckerError as err:
+            if recorded_recipe(Path(source.location)) is None:  # not one this project built: nothing to build again
+                raise
+            raise CheckerError(f"{err}; it was built here for other labels: delete {source.location} to build it "
+                               "for these") from None
         if order is not None:
             logger.info("%s: the checker numbers the labels %s; its probabilities are matched to the task's %s by "
                         "name", field, label_names_of(checker.config), self.task.label_names)

@@ -89,7 +89,7 @@ def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRe
             if recipe is None or downloaded:  # a damaged artifact is reported, never built over
                 raise
             missing = err
-    elif folder.exists():
+    elif folder.exists() and not (recipe and folder.is_dir() and not any(folder.iterdir())):  # made for the checker
         stale = recipe_differs(folder, recipe) if recipe else []
         if not (stale and rebuild_stale):
             if stale:
@@ -106,7 +106,8 @@ def _cached_or_built(reference: str, folder: Path, field: str, recipe: CheckerRe
                        "that artifact (its %s says it was built here)", str(missing).split(". ")[0], recipe.role, data,
                        RECIPE_FILE)
     else:
-        why = f"holds a checker trained with other {', '.join(stale)}" if stale else "does not exist yet"
+        why = f"holds a checker trained with other {', '.join(stale)}" if stale else \
+            "is empty" if folder.exists() else "does not exist yet"
         (logger.warning if stale else logger.info)("%s: %s %s; training the %s checker (CE on %s) and caching it "
                                                    "there", field, folder, why, recipe.role, data)
     build(folder, recipe)

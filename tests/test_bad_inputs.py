@@ -514,7 +514,9 @@ CASES: list[tuple] = [
     ("checker-without-head", _headless_checker,
      r"quality_checker_model: .*headless is not a trained classifier: its weights lack classifier.bias, "
      r"classifier.weight; give a classifier fine-tuned on the task"),
-    ("checker-empty-folder", lambda c: _dimp(c, quality_checker_model=_empty_folder(c)),
+    # with nothing to build it from (with a real set to train on, an empty folder is built into)
+    ("checker-empty-folder",
+     lambda c: _dimp(c, quality_checker_model=_empty_folder(c), quality_checker_train_file=None),
      r"quality_checker_model: .* has no config.json"),
     ("model-weights-truncated", lambda c: [c.write_config({"model_name_or_path": _copy_model(c, "cut", _truncate("model.safetensors"))})],
      r"model_name_or_path: .*cut: model.safetensors is truncated"),

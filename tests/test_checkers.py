@@ -67,6 +67,28 @@ def test_quality_checker_is_built_once_then_reused(tiny_config, tmp_path, caplog
     assert (checker / "model.safetensors").stat().st_mtime_ns == built_at
 
 
+def test_an_empty_folder_made_for_the_checker_is_built_into(tiny_config, tmp_path, caplog):
+    """It was taken for a cached checker, then refused for holding no config.json, with no word of building."""
+    (tmp_path / "checkers" / "quality").mkdir(parents=True)
+    with caplog.at_level(logging.INFO):
+        score(load_config(_config_file(tmp_path, {**tiny_config, "problem_type": "single_label_classification_dimp"})))
+    assert f"{tmp_path / 'checkers' / 'quality'} is empty; training the quality checker" in caplog.text
+    assert (tmp_path / "checkers" / "quality" / "model.safetensors").is_file()
+
+
+def test_a_checker_built_here_for_other_labels_says_to_delete_it_to_build_it_again(tiny_config, tmp_path, capsys):
+    config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
+    score(load_config(_config_file(tmp_path, config)))
+    checker = tmp_path / "checkers" / "quality"
+    settings = json.loads((checker / "config.json").read_text())
+    settings["id2label"] = {"0": "literal", "1": "sarcastic"}  # as if the real set had named them so then
+    settings["label2id"] = {"literal": 0, "sarcastic": 1}
+    (checker / "config.json").write_text(json.dumps(settings))
+    assert main([_config_file(tmp_path, {**config, "output_dir": str(tmp_path / "again")})], command="score") == 2
+    assert capsys.readouterr().err.rstrip().endswith(
+        f"; it was built here for other labels: delete {checker} to build it for these")
+
+
 def test_a_failed_checker_build_leaves_nothing_and_a_killed_ones_files_are_not_taken(tiny_config, tmp_path,
                                                                                       monkeypatch):
     config = {**tiny_config, "problem_type": "single_label_classification_dimp"}
