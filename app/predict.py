@@ -8,6 +8,7 @@ import csv
 import itertools
 import json
 import logging
+import os
 from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ CHUNK_TEXTS = 20_000  # texts labelled at a time, so that memory does not grow w
 
 
 def predict(args: PredictArguments) -> Path:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each process would label the whole input, one writing it
+        raise ConfigError("predict.py runs as one process: start it with python, not torchrun or accelerate launch")
     output, metrics_file, path = _check_files(args)
     source = resolve_model(args.model, "model")
     trained = _training_config(source)

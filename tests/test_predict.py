@@ -179,6 +179,18 @@ def test_plain_text_and_text_pairs(tiny_model_dir, tmp_path, capsys):
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_under_torchrun_it_stops_at_once(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """Each process labelled the whole input, and one wrote it."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    model = _trained(tiny_model_dir, tmp_path / "model")
+    write_jsonl(tmp_path / "new.jsonl", [{"text": "good"}])
+    assert main(["--model", str(model), "--input", str(tmp_path / "new.jsonl"), "--output", str(tmp_path / "o.csv")],
+                command="predict") == 2
+    assert capsys.readouterr().err == ("error: predict.py runs as one process: start it with python, not torchrun or "
+                                       "accelerate launch\n")
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_a_checkpoint_of_a_run_reads_its_text_columns_as_the_run_does(tiny_model_dir, tmp_path):
     """A checkpoint-N folder holds no resolved_config.json; the run's, above it (two folders up for one of the
     real-set fine-tuning's checkpoints), says which text is first."""
