@@ -160,7 +160,9 @@ def test_a_decoder_trained_on_pairs_labels_them_in_predict_py_as_the_cards_pipel
     labels the test pairs with the probabilities a transformers pipeline gives them joined as the card shows."""
     files = _dimp_on_pairs(tiny_config, tmp_path, _tiny_decoder(tmp_path / "decoder"))
     trained = tmp_path / "out"
-    assert 'classifier("first text<|endoftext|>second text", top_k=None)' in (trained / "README.md").read_text()
+    limit = tiny_config["max_seq_length"]
+    assert f'classifier("first text<|endoftext|>second text", top_k=None, truncation=True, max_length={limit})' in \
+        (trained / "README.md").read_text()
     predictions = tmp_path / "predictions.csv"
     assert main(["--model", str(trained), "--input", files["test_file"], "--output", str(predictions)],
                 command="predict") == 0
@@ -169,7 +171,7 @@ def test_a_decoder_trained_on_pairs_labels_them_in_predict_py_as_the_cards_pipel
     classifier = pipeline("text-classification", model=str(trained), device="cpu")
     for row in rows:
         answers = {a["label"]: a["score"] for a in classifier(row["text"] + "<|endoftext|>" + row["text_pair"],
-                                                              top_k=None)}
+                                                              top_k=None, truncation=True, max_length=limit)}
         for label, score in answers.items():
             assert float(row[f"prob_{label}"]) == pytest.approx(score, abs=2e-6)
 
