@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT_ENV = "DIMP_DATA_ROOT"
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
+LABELS_FILE = "labels.json"  # beside a data file: the names of its label ids
 # A text format's file may be compressed (as the hub's and pandas' are): train.jsonl.gz reads as train.jsonl.
 COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _ID_KEY = re.compile(r"0|[1-9][0-9]{0,17}")  # a labels.json id as written: "00", "²" or 5,000 digits are not
@@ -399,7 +400,7 @@ def iter_text_lines(path: Path, column: str = "text") -> Iterator[tuple[int, dic
 
 def read_label_names(data_file: Path) -> list[str] | None:
     """Names from a `labels.json` ({"0": name, ...}) beside the data file, if there is one."""
-    labels_file = data_file.parent / "labels.json"
+    labels_file = data_file.parent / LABELS_FILE
     if not labels_file.is_file():
         return None
     expected = "expected a JSON object mapping label ids to names, like {\"0\": \"negative\", \"1\": \"positive\"}"

@@ -35,11 +35,7 @@ def load_task(cfg: RunConfig) -> TaskData:
 def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
     seed = cfg.training.data_seed if cfg.training.data_seed is not None else cfg.training.seed
     splits = task.splits
-    if "augmented_train" in splits:
-        from datasets import concatenate_datasets
-
-        splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
-    if quality_held_out_of_train(cfg.data, cfg.checkers):
+    if quality_held_out_of_train(cfg.data, cfg.checkers):  # out of the training file's examples, not the augmented
         limit = cfg.checkers.quality_checker_max_train_samples or len(splits["train"]) // 10
         held = sorted(random.Random(seed).sample(range(len(splits["train"])), min(limit, len(splits["train"]) - 1)))
         if not held:
@@ -51,6 +47,10 @@ def _prepare(cfg: RunConfig, task: TaskData) -> TaskData:
         task.origins["quality_train"] = task.origins["train"]
         splits["train"] = splits["train"].select(np.flatnonzero(rest))
         logger.info("Quality checker: %d real examples held out of the training data", len(held))
+    if "augmented_train" in splits:
+        from datasets import concatenate_datasets
+
+        splits["train"] = concatenate_datasets([splits["train"], splits.pop("augmented_train")])
     sampled = {}  # the splits a *_max_train_samples option sampled, by that option
     whole = len(splits["train"])
     splits["train"] = subsample(splits["train"], cfg.data.max_train_samples, seed)

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from references.models import offline_while_hub_unreachable
 from references.wandb_refs import resolve_artifact
-from data.files import SUFFIXES, DataError, format_suffix, resolve_data_path
+from data.files import LABELS_FILE, SUFFIXES, DataError, format_suffix, resolve_data_path
 from data.task import LABEL, SplitSource, split_from_file
 from config.arguments import CheckerArguments, DataArguments
 
@@ -94,7 +94,7 @@ def collect_sources(data: DataArguments, checkers: CheckerArguments) -> list[Spl
             if path
         ]
     sources += _augmented(data)
-    sources += _quality_checker_sources(checkers, sources)
+    sources += _quality_checker_sources(data, checkers)
     _check_training_apart_from_evaluation(data, sources)
     return sources
 
@@ -144,7 +144,8 @@ def _augmented(data: DataArguments) -> list[SplitSource]:
         extra.append(split_from_file("augmented_train", found))
     if data.wandb_generalization_dataset:
         folder = resolve_artifact(data.wandb_generalization_dataset, "wandb_generalization_dataset")
-        for i, path in enumerate(sorted(p for p in folder.iterdir() if format_suffix(p) in SUFFIXES), start=1):
+        files = sorted(p for p in folder.iterdir() if format_suffix(p) in SUFFIXES and p.name != LABELS_FILE)
+        for i, path in enumerate(files, start=1):  # a labels.json beside them names their labels
             extra.append(split_from_file(f"test_{i}", path))
     return extra
 
@@ -177,17 +178,16 @@ def quality_held_out_of_train(data: DataArguments, checkers: CheckerArguments) -
     if not checkers.quality_checker_train_file:
         return False
     quality = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file").resolve()
-    own = [p for p in (data.train_file, data.split_file) if p]
+    # with wandb_dataset, train_file names a file inside the artifact, no data file of its own
+    own = [p for p in (None if data.reads_wandb_dataset else data.train_file, data.split_file) if p]
     return any(resolve_data_path(p, "train_file").resolve() == quality for p in own)
 
 
-def _quality_checker_sources(checkers: CheckerArguments, sources: list[SplitSource]) -> list[SplitSource]:
+def _quality_checker_sources(data: DataArguments, checkers: CheckerArguments) -> list[SplitSource]:
     if not checkers.quality_checker_train_file:
         return []
-    path = resolve_data_path(checkers.quality_checker_train_file, "quality_checker_train_file")
-    if any(s.origin.startswith(str(path)) for s in sources if s.name == "train"):
-        return []  # held out of the training split instead, see quality_held_out_of_train
-    extra = [split_from_file("quality_train", path)]
+    extra = [] if quality_held_out_of_train(data, checkers) else [split_from_file("quality_train", resolve_data_path(
+        checkers.quality_checker_train_file, "quality_checker_train_file"))]  # else held out of it: data.prepare
     if checkers.quality_checker_validation_file:
         extra.append(split_from_file("quality_validation", resolve_data_path(
             checkers.quality_checker_validation_file, "quality_checker_validation_file")))

@@ -673,6 +673,25 @@ def test_split_file_as_the_real_set_is_held_out_of_its_training_part_and_a_zero_
     assert [s.name for s in collect_sources(data, checkers)] == ["train", "validation"]  # no quality_train, no test
 
 
+def test_a_real_set_whose_name_starts_the_training_files_is_its_own_and_keeps_its_validation_file(tmp_path):
+    """gen.json beside gen.jsonl was taken for the training file (a string prefix), then not held out of it either:
+    the run crashed or ran without its real set. A real set that is the training file lost its
+    quality_checker_validation_file."""
+    from config.arguments import CheckerArguments, DataArguments
+    from data.sources import collect_sources
+
+    train = _write(tmp_path / "gen.jsonl", "jsonl", [{"text": f"g{i}", "label": i % 2} for i in range(20)])
+    real = _write(tmp_path / "gen.json", "json", [{"text": f"r{i}", "label": i % 2} for i in range(8)])
+    held = _write(tmp_path / "held.jsonl", "jsonl", [{"text": f"h{i}", "label": i % 2} for i in range(4)])
+    data = DataArguments(train_file=str(train))
+    found = {s.name: Path(s.origin).name for s in collect_sources(
+        data, CheckerArguments(quality_checker_train_file=str(real), quality_checker_validation_file=str(held)))}
+    assert found == {"train": "gen.jsonl", "quality_train": "gen.json", "quality_validation": "held.jsonl"}
+    found = {s.name: Path(s.origin).name for s in collect_sources(
+        data, CheckerArguments(quality_checker_train_file=str(train), quality_checker_validation_file=str(held)))}
+    assert found == {"train": "gen.jsonl", "quality_validation": "held.jsonl"}  # the real set: held out of it
+
+
 def test_a_w_and_b_datasets_files_are_its_data_files_inside_its_folder(tmp_path, monkeypatch):
     from config.arguments import CheckerArguments, DataArguments
     from data.sources import collect_sources
@@ -722,6 +741,7 @@ def test_a_w_and_b_generalization_datasets_data_files_are_test_splits_no_trainin
     (tmp_path / "artifacts" / "more-tests:v0").mkdir(parents=True)
     other = _write(tmp_path / "artifacts" / "more-tests:v0" / "other.jsonl", "jsonl")
     (tmp_path / "artifacts" / "more-tests:v0" / "README.md").write_text("not data")
+    (tmp_path / "artifacts" / "more-tests:v0" / "labels.json").write_text('{"0": "neg", "1": "pos"}')  # their names
     data = DataArguments(train_file=str(_write(tmp_path / "train.jsonl", "jsonl")),
                          wandb_generalization_dataset="me/proj/more-tests:v0")
     assert [s.name for s in collect_sources(data, CheckerArguments())] == ["train", "test_1"]  # the data file only
@@ -796,6 +816,30 @@ def test_splits_are_memory_mapped_files_that_close_removes(tmp_path):
     assert files and all(f.parent == tmp_path / "s" for f in files)
     task.close()
     assert not (tmp_path / "s").exists()
+
+
+def test_the_real_examples_held_out_of_the_training_file_come_from_it_not_from_the_augmented_data(tmp_path,
+                                                                                                monkeypatch):
+    """The augmented file was joined first, so its examples were held out as real ones too (P' trained on them,
+    weight 1), while the card and the checker's recipe named the training file."""
+    from config.loading import load_config
+    from data.prepare import load_task
+
+    monkeypatch.setenv("DIMP_DATA_ROOT", str(tmp_path))
+    _write(tmp_path / "gen.jsonl", "jsonl", [{"text": f"gen{i}", "label": i % 2} for i in range(40)])
+    _write(tmp_path / "aug.jsonl", "jsonl", [{"text": f"aug{i}", "label": i % 2} for i in range(40)])
+    cfg = load_config(None, ["--train_file", "gen.jsonl", "--augmented_train_file", "aug.jsonl",
+                             "--quality_checker_train_file", "gen.jsonl", "--quality_checker_max_train_samples", "30",
+                             "--real_validation_fraction", "0", "--problem_type", "single_label_classification_dimp",
+                             "--quality_checker_model", str(tmp_path / "q"), "--real_set_in_training", "false",
+                             "--output_dir", str(tmp_path / "out"), "--report_to", "none"])
+    task = load_task(cfg)
+    try:
+        real = task.splits["quality_train"]["text"]
+        assert len(real) == 30 and all(text.startswith("gen") for text in real)
+        assert len(task.splits["train"]) == 10 + 40
+    finally:
+        task.close()
 
 
 def test_load_task_leaves_no_scratch_folder_on_bad_data(tmp_path, monkeypatch):
