@@ -80,15 +80,17 @@ FOLDER_KEYS = ("model_name_or_path", "checker_base_model", "quality_checker_mode
 # new option is compared unless it is listed here.
 RESUMABLE_OWN_OPTIONS = (
     "test_file", "max_predict_samples", "wandb_generalization_dataset", "track_test_each_epoch",
-    "save_validation_predictions", "early_stopping_patience", "early_stopping_threshold", "overwrite_output_dir",
+    "save_validation_predictions", "overwrite_output_dir",
     "pad_to_max_length", "data_work_dir", "cache_dir", "trust_remote_code", "allow_pickle_checkpoints",
     "ignore_mismatched_sizes", "name", "save_model",
 )
-# TrainingArguments' own settings that shape the model.
+# TrainingArguments' own settings that shape the model, or choose the one kept. (Early stopping's options are the
+# project's own, compared above: a resume restores its count, and the checkpoint's options with it.)
 TRAINING_RECIPE_KEYS = (
     "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "weight_decay", "adam_beta1",
     "adam_beta2", "adam_epsilon", "max_grad_norm", "lr_scheduler_type", "warmup_steps", "optim", "seed", "data_seed",
-    "train_sampling_strategy", "label_smoothing_factor",
+    "train_sampling_strategy", "label_smoothing_factor", "load_best_model_at_end", "metric_for_best_model",
+    "greater_is_better",
 )
 _UPSTREAM = frozenset(f.name for f in dataclasses.fields(TrainingArguments))
 # The settings that make the model a checkpoint holds, as resolved_config.json records them: a resume must keep them,

@@ -368,6 +368,10 @@ class WeightedTrainingArguments(TrainingArguments):
                 "last epoch (the recommended config's choice: results/README.md, model selection)."})
     metric_for_best_model: str | None = field(default="accuracy", metadata={"help": "Metric that picks the best checkpoint."})
     logging_strategy: str = field(default="epoch", metadata={"help": "When to log: no, steps, epoch."})
+    restore_callback_states_from_checkpoint: bool = field(default=True, metadata={
+        "help": "A resume restores the callbacks' states the checkpoint saved, early stopping's count of epochs "
+                "without improvement among them, so that it ends where the uninterrupted run would (transformers' "
+                "default, false, starts that count again)."})
     report_to: None | str | list[str] = field(
         default="wandb",
         metadata={"help": "Loggers: wandb (default) or none. null means W&B, as in the authors' configs."},

@@ -328,12 +328,12 @@ def test_the_last_checkpoint_is_that_of_the_highest_step(tiny_config, tmp_path):
         == str(out / "checkpoint-10")  # not checkpoint-8, last by name
 
 
-# The project's own options that say what is reported, where things are kept or when training stops: a resume may
-# change them.
+# The project's own options that say what is reported or where things are kept: a resume may change them. (Not
+# early stopping's: a resume restores its count with the checkpoint's options.)
 ONLY_REPORTING = ("test_file", "max_predict_samples", "wandb_generalization_dataset", "track_test_each_epoch",
-                  "save_validation_predictions", "early_stopping_patience", "early_stopping_threshold",
-                  "overwrite_output_dir", "pad_to_max_length", "data_work_dir", "cache_dir", "trust_remote_code",
-                  "allow_pickle_checkpoints", "ignore_mismatched_sizes", "name", "save_model")
+                  "save_validation_predictions", "overwrite_output_dir", "pad_to_max_length", "data_work_dir",
+                  "cache_dir", "trust_remote_code", "allow_pickle_checkpoints", "ignore_mismatched_sizes", "name",
+                  "save_model")
 
 
 def test_resume_compares_every_option_of_its_own_but_those_that_only_report(tiny_config, tmp_path):
@@ -393,6 +393,9 @@ def test_resume_takes_a_file_or_folder_spelt_otherwise_or_moved_for_the_same(tin
     ("weight_decay", 0.1), ("adam_beta1", 0.5), ("adam_beta2", 0.5), ("adam_epsilon", 0.1), ("max_grad_norm", 0.5),
     ("lr_scheduler_type", "constant"), ("warmup_steps", 3), ("optim", "sgd"), ("seed", 7), ("data_seed", 7),
     ("train_sampling_strategy", "random"), ("label_smoothing_factor", 0.1),
+    # which model is kept: a resume that changed them was recorded with a recipe that had not made its model
+    ("load_best_model_at_end", True), ("metric_for_best_model", "loss"), ("greater_is_better", False),
+    ("early_stopping_patience", 9), ("early_stopping_threshold", 0.5),
 ])
 def test_resume_keeps_the_trainers_settings_that_shape_the_model(tiny_config, tmp_path, key, other):
     resolved = _resolved(tiny_config, tmp_path)

@@ -124,6 +124,21 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(tiny_config, tmp_
     assert "Early stopping (patience 1) ended training after epoch 2 of 5" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_a_resumed_run_keeps_early_stoppings_count_and_stops_where_the_uninterrupted_one_did(tiny_config, tmp_path):
+    """The count of epochs without improvement started again at 0 on a resume, so the resumed run trained on, past
+    the epoch the uninterrupted one stopped after, and kept another model."""
+    options = dict(num_train_epochs=6, early_stopping_patience=2, early_stopping_threshold=1.0, save_strategy="epoch",
+                   load_best_model_at_end=True, save_total_limit=None)
+    run_with(tiny_config, tmp_path, **options)
+    out = tmp_path / "out"
+    stopped = json.loads((out / "trainer_state.json").read_text())
+    assert stopped["epoch"] == 3.0  # the best epoch 1, then two without improvement
+    shutil.rmtree(out / f"checkpoint-{stopped['global_step']}")  # as if killed during epoch 3
+    run_with(tiny_config, tmp_path, **options, resume_from_checkpoint="last")
+    resumed = json.loads((out / "trainer_state.json").read_text())
+    assert resumed["epoch"] == 3.0 and resumed["best_global_step"] == stopped["best_global_step"]
+
+
 def test_a_gain_smaller_than_the_threshold_is_no_improvement(tiny_config, tmp_path):
     """Validation loss falls every epoch here; a threshold of 1 makes each fall count for nothing."""
     evaluated = {}
