@@ -328,7 +328,8 @@ def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_off
     last, end = state.epoch, state.global_step
     if args.average_checkpoints:
         kept = "the mean of its weights at the end of every epoch (`average_checkpoints`)"
-    elif args.load_best_model_at_end and state.best_global_step:
+    # reloaded only from a checkpoint still there: a resume of a checkpoint whose run's best one is gone keeps the last
+    elif args.load_best_model_at_end and state.best_global_step and state.best_model_checkpoint:
         # the entries of that step before the end of training: the final evaluation's, after it, may share its step
         best = state.best_global_step
         ends = [i for i, entry in enumerate(history) if "train_runtime" in entry]

@@ -254,8 +254,10 @@ def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_conf
     weighted = [entry(8, 1, eval_accuracy=0.6), entry(16, 2, eval_accuracy=0.6), entry(16, 2, train_runtime=1.0)]
     history = weighted + [entry(20, 3, eval_accuracy=0.7), entry(24, 4, eval_accuracy=0.8),
                           entry(24, 4, train_runtime=0.5), entry(24, 4, eval_accuracy=0.8)]
-    first = SimpleNamespace(log_history=weighted, best_global_step=8, best_metric=0.6, epoch=2.0, global_step=16)
-    state = SimpleNamespace(log_history=history, best_global_step=24, best_metric=0.8, epoch=4.0, global_step=24)
+    first = SimpleNamespace(log_history=weighted, best_global_step=8, best_metric=0.6, epoch=2.0, global_step=16,
+                            best_model_checkpoint="out/checkpoint-8")
+    state = SimpleNamespace(log_history=history, best_global_step=24, best_metric=0.8, epoch=4.0, global_step=24,
+                            best_model_checkpoint="out/real_set_finetune/checkpoint-8")
     trainer = SimpleNamespace(first_phase=first, epoch_offset=2, args=replace(cfg.training, num_train_epochs=2.0),
                               state=state)
     text = _results(trainer, cfg, SimpleNamespace(splits={}), {})
@@ -263,6 +265,11 @@ def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_conf
             "stopping (patience 1) ended weighted training after epoch 2 of 4. Then 2 epoch(s) of CE on the real set "
             "fine-tuned that model (`real_set_finetune_epochs`): the model is the checkpoint of epoch 4, the best "
             "validation `accuracy` (0.8000).") in text
+    # a resume of a checkpoint whose run's best one had gone: transformers keeps the best step and metric but, with
+    # no checkpoint to reload, the last epoch's model, which the card named as that best one's
+    state.best_model_checkpoint = None
+    assert "fine-tuned that model (`real_set_finetune_epochs`): the model is that of the last epoch (4)." in \
+        _results(trainer, cfg, SimpleNamespace(splits={}), {})
 
 
 def test_the_cards_epoch_table_reads_a_resumed_run_and_its_fine_tuning():
