@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from checkers.for_task import CheckerOutput, dataset_label
 from config.loading import RunConfig
 from data.files import SHOWN_LABELS, as_configured
 from data.store import column_array
+from data.sources import quality_held_out_of_train
 from data.task import TaskData, real_examples
 from references.models import is_local_path
 from references.wandb_refs import names_artifact
@@ -194,6 +196,7 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights
             + (" and the real examples joined to it" if real.any() else "")
             + (" that the filtering kept" if not kept.all() else "") + ": "
             + ", ".join(f"{code(n)} {c}" for n, c in zip(task.label_names, labels)) + ".")
+    text += _training_data_made(cfg, task)
     if task.validation_split:
         held = task.validation_split
         text += (f" There was no validation file: the validation split is {held['validation_examples']} examples "
@@ -205,6 +208,21 @@ def _data(cfg: RunConfig, task: TaskData, metrics: dict, weights: ExampleWeights
         if key in metrics:
             text += f" {metrics[key]} training examples were {what} before training."
     return text + "\n"
+
+
+def _training_data_made(cfg: RunConfig, task: TaskData) -> str:
+    """Why the training data's count is not its files' lines: the real set held out of it, a sample, noise."""
+    data, text = cfg.data, ""
+    if quality_held_out_of_train(data, cfg.checkers):
+        text += (f" The real set is {len(task.splits['quality_train'])} examples held out of the training file, "
+                 "which the training data no longer holds.")
+    if data.max_train_samples:
+        text += f" The training data is a seeded sample of at most `max_train_samples` {data.max_train_samples}."
+    if data.noise_duplicate_ratio or data.noise_swap_ratio or data.noise_unrelated_ratio:
+        made = Counter(task.splits["train"]["noise"])
+        text += (f" Noise was injected into it (`noise_seed` {data.noise_seed}): {made['duplicate']} duplicated, "
+                 f"{made['swap']} with a label swapped and {made['unrelated']} unrelated examples.")
+    return text
 
 
 def _weight_rows(cfg: RunConfig, weights: ExampleWeights | None) -> list[list]:

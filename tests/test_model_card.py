@@ -41,6 +41,18 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(text.split("---\n")[1])
 
 
+def test_the_card_says_why_the_training_data_holds_another_count_than_its_file(tiny_config, tmp_path):
+    """64 examples in the file: 4 held out as the real set, 36 of the rest sampled, then 9 of them duplicated."""
+    _run(tiny_config, tmp_path, num_train_epochs=1, quality_checker_train_file="toy/train.jsonl",
+         quality_checker_max_train_samples=4, max_train_samples=36, noise_swap_ratio=0.25, noise_duplicate_ratio=0.25,
+         noise_seed=3, problem_type="single_label_classification_dimp")
+    text = " ".join((tmp_path / "out" / "README.md").read_text().split())
+    assert ("| training data | 45 | toy/train.jsonl |" in text
+            and "The real set is 4 examples held out of the training file, which the training data no longer holds. "
+                "The training data is a seeded sample of at most `max_train_samples` 36. Noise was injected into it "
+                "(`noise_seed` 3): 9 duplicated, 9 with a label swapped and 0 unrelated examples." in text), text
+
+
 def test_the_card_describes_data_method_weights_checkers_and_results(tiny_config, data_root_env, tmp_path):
     # The test split in a folder of its own, as MRPC's test split is beside generated training data; four of its
     # negatives left out, so that its majority class is not the training data's share.
