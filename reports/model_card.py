@@ -358,8 +358,9 @@ def _kept(args, state, history: list[dict], epochs: float, phase: str, epoch_off
     else:
         kept = (f"that of the last epoch ({last:g})" if float(last).is_integer()
                 else f"that of the last step ({end}, epoch {last:.2f})")
+    own = f" (its own epoch {last - epoch_offset:g} of {epochs:g})" if epoch_offset else ""  # numbered after a phase
     stopped = (f"early stopping (patience {args.early_stopping_patience}) ended {phase} after "
-               f"{_when(last, end, epoch_offset + epochs)}"
+               f"{_when(last, end, epoch_offset + epochs)}{own}"
                if args.early_stopping_patience and state.epoch - epoch_offset < epochs else None)
     return kept, stopped
 

@@ -277,6 +277,10 @@ def test_the_card_says_which_epoch_each_phase_of_a_fine_tuned_run_kept(tiny_conf
             "stopping (patience 1) ended weighted training after epoch 2 of 4. Then 2 epoch(s) of CE on the real set "
             "fine-tuned that model (`real_set_finetune_epochs`): the model is the checkpoint of epoch 4, the best "
             "validation `accuracy` (0.8000).") in text
+    # a fine-tuning of 4 epochs stopped after its second: its epochs are numbered after the weighted training's
+    stopped = SimpleNamespace(**{**vars(trainer), "args": replace(cfg.training, num_train_epochs=4.0)})
+    assert ("early stopping (patience 1) ended the fine-tuning after epoch 4 of 6 (its own epoch 2 of 4)."
+            in _results(stopped, cfg, SimpleNamespace(splits={}), {}))
     # a resume of a checkpoint whose run's best one had gone: transformers keeps the best step and metric but, with
     # no checkpoint to reload, the last epoch's model, which the card named as that best one's
     state.best_model_checkpoint = None
