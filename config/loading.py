@@ -203,7 +203,6 @@ class RunConfig:
                 "logging_strategy steps (or eval_strategy steps without eval_steps)"),
             "eval_steps": (training.eval_strategy != "steps", "eval_strategy steps"),
             "save_steps": (training.save_strategy != "steps", "save_strategy steps"),
-            "hub_model_id": (not training.push_to_hub, "push_to_hub true"),
             **dict.fromkeys(("track_test_each_epoch", "save_validation_predictions"), (
                 not self.has_validation, "a validation split to evaluate each epoch on (validation_file, or a real "
                                          "set with real_validation_fraction above 0)")),
