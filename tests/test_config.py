@@ -118,7 +118,8 @@ def test_options_the_run_does_not_read_are_named(tmp_path, caplog, monkeypatch):
         "command line: logging_steps 2 is not read by this run; it needs logging_strategy steps (or eval_strategy "
         "steps without eval_steps)",
         "command line: eval_steps 3 is not read by this run; it needs eval_strategy steps",
-        "command line: save_steps 4 is not read by this run; it needs save_strategy steps"]  # hub_model_id: the card's
+        "command line: save_steps 4 is not read by this run; it needs save_strategy steps"]
+    assert not any("hub_model_id" in r.getMessage() for r in caplog.records)  # the card's name for the model
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="config.loading"):  # it paces evaluations where eval_steps is not set
         load_config(path, ["--logging_steps", "2", "--eval_strategy", "steps", "--save_strategy", "steps",
