@@ -97,14 +97,13 @@ def may_hold_text(column: str, label_column: str) -> bool:
 
 
 def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
-    """The first two columns that may hold text; a column whose first value is a number (in a csv, one written as
-    one), a list or an object (a score, a tag list, metadata) is passed over, unless no column holds text, whose
-    error then names them."""
+    """The first two columns that may hold text; a column whose first value is a number, a list or an object
+    (a score, a tag list, metadata) is passed over, unless no column holds text, whose error then names them."""
     first = _first_record(source)
     columns = [c for c in first if may_hold_text(c, label_column)]
     if not columns:
         raise DataError(f"{source.origin}: no text column (the records hold only {list(first)})")
-    texts = [c for c in columns if first[c] is None or isinstance(first[c], str) and not _reads_as_number(first[c])]
+    texts = [c for c in columns if isinstance(first[c], (str, type(None)))]
     chosen = (texts or columns)[:2]
     comma = next((c for c in chosen if "," in c), None)
     # resolved_config.json and predict.py read text_column_names comma-separated. (Without the label column, the
@@ -113,13 +112,6 @@ def default_text_columns(source: SplitSource, label_column: str) -> list[str]:
         raise DataError(f"{source.origin}: the text column {comma!r} has a comma in its name, which "
                         "text_column_names cannot hold; rename the column")
     return chosen
-
-
-def _reads_as_number(value: str) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except ValueError:
-        return False
 
 
 class _Labels:

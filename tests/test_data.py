@@ -352,17 +352,6 @@ def test_the_row_index_pandas_writes_is_not_a_text_column(tmp_path, index):
     assert task.text_columns == ["text"] and task.splits["train"]["text"] == ["good day", "bad day"]
 
 
-def test_a_csv_column_of_numbers_is_not_a_text_column_as_a_jsonl_one_is_not(tmp_path):
-    """In a csv every value is a string: a score column (0.5) was read as the first text."""
-    (tmp_path / "t.csv").write_text("score,text,label\n0.5,good day,pos\n-1e-3,bad day,neg\n")
-    write_jsonl(tmp_path / "t.jsonl", [{"score": 0.5, "text": "good day", "label": "pos"},
-                                       {"score": 1, "text": "bad day", "label": "neg"}])
-    for name in ("t.csv", "t.jsonl"):
-        assert build_task([split_from_file("train", tmp_path / name)], None).text_columns == ["text"], name
-    (tmp_path / "t.csv").write_text("title,text,label\nIntro,good day,pos\nEnd,bad day,neg\n")  # a word is text
-    assert build_task([split_from_file("train", tmp_path / "t.csv")], None).text_columns == ["title", "text"]
-
-
 def test_the_row_index_pandas_writes_into_parquet_is_not_a_text_column(tmp_path):
     import pandas as pd
 
